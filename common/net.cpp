@@ -1,0 +1,207 @@
+#include "common/net.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace seedshare::net {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
+// Reads at least this big go straight into the caller's memory, not the buffer.
+constexpr std::size_t kDirectReadBytes = 16 * 1024;
+// A payload buffer grows in steps of this much as bytes arrive.
+constexpr std::size_t kPayloadStep = 256 * 1024;
+}  // namespace
+
+asio::ip::address normalize(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    return a;
+}
+
+std::string remote_text(const tcp::socket& s) {
+    asio::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    if (ec) return "?";
+    const auto addr = normalize(ep.address());
+    if (addr.is_v6()) return fmt::format("[{}]:{}", addr.to_string(), ep.port());
+    return fmt::format("{}:{}", addr.to_string(), ep.port());
+}
+
+FrameStream::FrameStream(tcp::socket socket, std::size_t max_frame_bytes, Timeouts timeouts)
+    : socket_(std::move(socket)),
+      remote_(remote_text(socket_)),
+      max_frame_bytes_(max_frame_bytes),
+      timeouts_(timeouts),
+      buffer_(kReadBufferBytes),
+      timer_(socket_.get_executor()) {
+    asio::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+}
+
+void FrameStream::arm(Clock::time_point& deadline, Clock::duration d) {
+    deadline = Clock::now() + d;
+    // Wake the watchdog if it sleeps past the new deadline.
+    if (timer_.expiry() > deadline) timer_.cancel();
+}
+
+void FrameStream::disarm(Clock::time_point& deadline) { deadline = Clock::time_point::max(); }
+
+awaitable<void> FrameStream::watchdog() {
+    while (!closed_) {
+        timer_.expires_at(std::min(read_deadline_, write_deadline_));
+        asio::error_code ec;
+        co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (closed_) break;
+        const auto now = Clock::now();
+        if (read_deadline_ <= now || write_deadline_ <= now) {
+            expired_ = read_deadline_ <= now ? "read" : "write";
+            asio::error_code ignored;
+            socket_.close(ignored);
+            closed_ = true;
+        }
+    }
+}
+
+void FrameStream::close() {
+    closed_ = true;
+    asio::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    timer_.cancel();
+}
+
+awaitable<void> FrameStream::fill() {
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (end_ == buffer_.size()) {
+        std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+    }
+    asio::error_code ec;
+    const std::size_t n = co_await socket_.async_read_some(
+        asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        if (expired_ != nullptr)
+            throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+        throw asio::system_error(ec);
+    }
+    end_ += n;
+    bytes_read_ += n;
+}
+
+awaitable<FrameHeader> FrameStream::read_header() {
+    arm(read_deadline_, timeouts_.idle);
+    while (end_ - begin_ < limits::kFrameHeaderBytes) co_await fill();
+    disarm(read_deadline_);
+    auto h = decode_frame_header(ByteSpan(buffer_.data() + begin_, limits::kFrameHeaderBytes),
+                                 max_frame_bytes_);
+    if (!h) throw ProtocolError(h.error().message);
+    begin_ += limits::kFrameHeaderBytes;
+    co_return *h;
+}
+
+awaitable<void> FrameStream::read_exact(std::span<std::uint8_t> out) {
+    const std::size_t buffered = std::min(out.size(), end_ - begin_);
+    std::memcpy(out.data(), buffer_.data() + begin_, buffered);
+    begin_ += buffered;
+    out = out.subspan(buffered);
+    if (out.empty()) co_return;
+    arm(read_deadline_, timeouts_.frame);
+    if (out.size() >= kDirectReadBytes) {
+        asio::error_code ec;
+        const std::size_t n = co_await asio::async_read(
+            socket_, asio::buffer(out.data(), out.size()), asio::redirect_error(asio::use_awaitable, ec));
+        bytes_read_ += n;
+        if (ec) {
+            if (expired_ != nullptr)
+                throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+            throw asio::system_error(ec);
+        }
+    } else {
+        while (end_ - begin_ < out.size()) co_await fill();
+        std::memcpy(out.data(), buffer_.data() + begin_, out.size());
+        begin_ += out.size();
+    }
+    disarm(read_deadline_);
+}
+
+awaitable<Bytes> FrameStream::read_payload(const FrameHeader& h) {
+    Bytes out;
+    const std::size_t total = h.payload_size();
+    while (out.size() < total) {
+        const std::size_t old = out.size();
+        out.resize(std::min(total, old + kPayloadStep));
+        co_await read_exact(std::span(out.data() + old, out.size() - old));
+    }
+    co_return out;
+}
+
+awaitable<void> FrameStream::skip(std::size_t n) {
+    std::array<std::uint8_t, 4096> sink{};
+    while (n > 0) {
+        const std::size_t k = std::min(n, sink.size());
+        co_await read_exact(std::span(sink.data(), k));
+        n -= k;
+    }
+}
+
+awaitable<void> FrameStream::write(std::span<const asio::const_buffer> buffers) {
+    arm(write_deadline_, timeouts_.write);
+    asio::error_code ec;
+    const std::size_t n = co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    bytes_written_ += n;
+    disarm(write_deadline_);
+    if (ec) {
+        if (expired_ != nullptr) throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+        throw asio::system_error(ec);
+    }
+}
+
+awaitable<void> FrameStream::write(const Bytes& frame) {
+    const asio::const_buffer b = asio::buffer(frame);
+    co_await write(std::span(&b, 1));
+}
+
+awaitable<tcp::socket> connect(const HostPort& where, Clock::duration timeout) {
+    auto ex = co_await asio::this_coro::executor;
+    tcp::resolver resolver(ex);
+    asio::steady_timer timer(ex);
+    timer.expires_after(timeout);
+    auto resolved = co_await (resolver.async_resolve(where.host, std::to_string(where.port), asio::use_awaitable) ||
+                              timer.async_wait(asio::use_awaitable));
+    if (resolved.index() == 1)
+        throw TimeoutError(fmt::format("{}: timed out resolving the host", where.str()));
+    tcp::socket socket(ex);
+    auto connected = co_await (asio::async_connect(socket, std::get<0>(resolved), asio::use_awaitable) ||
+                               timer.async_wait(asio::use_awaitable));
+    if (connected.index() == 1)
+        throw TimeoutError(fmt::format("{}: timed out connecting", where.str()));
+    co_return socket;
+}
+
+void spawn(asio::any_io_executor ex, awaitable<void> task, Logger log, std::string what) {
+    asio::co_spawn(ex, std::move(task), [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log.warn("{}: {}", what, ex.what());
+        }
+    });
+}
+
+awaitable<bool> sleep_for(asio::steady_timer& timer, Clock::duration d) {
+    timer.expires_after(d);
+    asio::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+}
+
+}  // namespace seedshare::net
