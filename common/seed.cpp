@@ -129,7 +129,22 @@ Result<Seed> parse_seed(std::string_view text) {
         return Error{fmt::format("seed is {} bytes, more than the limit of {}", text.size(),
                                  limits::kMaxSeedBytes)};
     if (text.empty()) return Error{"line 1: empty seed file"};
-
+    // The version line first: a file that is not a seed at all is told so.
+    const std::string expected_first = fmt::format("{} {}", kMagic, limits::kSeedFormatVersion);
+    {
+        const auto first = text.substr(0, text.find('\n'));
+        if (first != expected_first) {
+            const bool printable =
+                first.size() < 64 && std::all_of(first.begin(), first.end(),
+                                                 [](char c) { return c >= 0x20 && c < 0x7f; });
+            if (first.starts_with(std::string(kMagic) + " ") && printable)
+                return Error{fmt::format(
+                    "line 1: unsupported seed format version '{}' (this build reads {})",
+                    first.substr(kMagic.size() + 1), limits::kSeedFormatVersion)};
+            return Error{
+                fmt::format("line 1: not a seedshare seed (expected '{}')", expected_first)};
+        }
+    }
     if (text.back() != '\n') {
         const auto lines = std::count(text.begin(), text.end(), '\n') + 1;
         return Error{fmt::format("line {}: missing newline at the end of the file", lines)};
@@ -157,16 +172,7 @@ Result<Seed> parse_seed(std::string_view text) {
         return std::nullopt;
     };
 
-    // Version line.
-    auto line = next_line();
-    if (auto e = check_line_bytes(*line)) return *e;
-    const std::string expected_first = fmt::format("{} {}", kMagic, limits::kSeedFormatVersion);
-    if (*line != expected_first) {
-        if (line->starts_with(std::string(kMagic) + " "))
-            return fail(fmt::format("unsupported seed format version '{}' (this build reads {})",
-                                    line->substr(kMagic.size() + 1), limits::kSeedFormatVersion));
-        return fail(fmt::format("not a seedshare seed (expected '{}')", expected_first));
-    }
+    auto line = next_line();  // the version line, checked above
 
     Seed seed;
     std::array<std::size_t, kKeyNames.size()> seen_on{};  // line where each key was seen

@@ -95,7 +95,7 @@ TEST_CASE("seed: the id ignores trackers and covers everything else") {
     CHECK(a.id() != e.id());
 }
 
-TEST_CASE("seed: header fields may come in any order; the id does not change") {
+TEST_CASE("seed: header fields may come in any order, and the id does not change") {
     auto lines = sample_lines();
     std::swap(lines[1], lines[4]);  // name <-> sha256
     std::swap(lines[2], lines[5]);  // length <-> first tracker
@@ -152,6 +152,10 @@ TEST_CASE("seed: version line") {
     lines.erase(lines.begin());
     CHECK(rejection(join(lines)).starts_with("line 1: not a seedshare seed"));
     CHECK(rejection("") == "line 1: empty seed file");
+    // Not a seed at all (a data file given by mistake): said first, whatever else is wrong.
+    CHECK(rejection(std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 10)) ==
+          "line 1: not a seedshare seed (expected 'seedshare-seed 1')");
+    CHECK(rejection("seedshare-seed 1") == "line 1: missing newline at the end of the file");
 }
 
 TEST_CASE("seed: missing, duplicate and unknown fields") {
