@@ -24,9 +24,9 @@ void Logger::write(LogLevel l, std::string_view message) const {
         1000;
     std::tm tm{};
     ::localtime_r(&t, &tm);
-    std::string line =
-        fmt::format("{:02}:{:02}:{:02}.{:03} {:<5} {}: {}\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ms,
-                    kNames[static_cast<std::size_t>(l)], name_, message);
+    std::string line = fmt::format("{}{:02}:{:02}:{:02}.{:03} {:<5} {}: {}\n",
+                                   clear_line_ ? "\r\x1b[K" : "", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                                   ms, kNames[static_cast<std::size_t>(l)], name_, message);
     std::fwrite(line.data(), 1, line.size(), out_);
     std::fflush(out_);
 }

@@ -25,8 +25,14 @@ class Logger {
 
     // A logger for a part of this component: "peer" -> "peer 127.0.0.1:4000".
     Logger sub(std::string_view what) const {
-        return Logger(fmt::format("{} {}", name_, what), level_, out_);
+        Logger l(fmt::format("{} {}", name_, what), level_, out_);
+        l.clear_line_ = clear_line_;
+        return l;
     }
+
+    // Start each line by clearing the terminal line (a live progress line
+    // is redrawn below it).
+    void set_clear_line(bool on) { clear_line_ = on; }
 
     bool enabled(LogLevel l) const { return l >= level_; }
     LogLevel level() const { return level_; }
@@ -57,6 +63,7 @@ class Logger {
     std::string name_;
     LogLevel level_;
     std::FILE* out_;
+    bool clear_line_ = false;
 };
 
 }  // namespace seedshare

@@ -1,19 +1,19 @@
 #include "common/net.hpp"
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
 
 #include <algorithm>
 #include <cstring>
 
 namespace seedshare::net {
 
-using namespace asio::experimental::awaitable_operators;
-
 namespace {
-constexpr std::size_t kReadBufferBytes = 64 * 1024;
-// Reads at least this big go straight into the caller's memory, not the buffer.
-constexpr std::size_t kDirectReadBytes = 16 * 1024;
+// Holds frame headers and small frames; thousands of connections each have
+// one, so it is small. Reads of more than half of it bypass it.
+constexpr std::size_t kReadBufferBytes = 8 * 1024;
+constexpr std::size_t kDirectReadBytes = kReadBufferBytes / 2;
 // A payload buffer grows in steps of this much as bytes arrive.
 constexpr std::size_t kPayloadStep = 256 * 1024;
 }  // namespace
@@ -50,20 +50,30 @@ void FrameStream::arm(Clock::time_point& deadline, Clock::duration d) {
     if (timer_.expiry() > deadline) timer_.cancel();
 }
 
-void FrameStream::disarm(Clock::time_point& deadline) { deadline = Clock::time_point::max(); }
+void FrameStream::disarm(Clock::time_point& deadline) {
+    deadline = Clock::time_point::max();
+}
 
 awaitable<void> FrameStream::watchdog() {
-    while (!closed_) {
-        timer_.expires_at(std::min(read_deadline_, write_deadline_));
+    // `this` may die while we wait (its timer's destructor then completes the
+    // wait): touch it only through a freshly locked pointer.
+    const std::weak_ptr<FrameStream> weak = weak_from_this();
+    for (;;) {
+        auto self = weak.lock();
+        if (!self || self->closed_) co_return;
+        self->timer_.expires_at(std::min(self->read_deadline_, self->write_deadline_));
         asio::error_code ec;
-        co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (closed_) break;
+        auto wait = self->timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        self.reset();
+        co_await std::move(wait);
+        self = weak.lock();
+        if (!self || self->closed_) co_return;
         const auto now = Clock::now();
-        if (read_deadline_ <= now || write_deadline_ <= now) {
-            expired_ = read_deadline_ <= now ? "read" : "write";
+        if (self->read_deadline_ <= now || self->write_deadline_ <= now) {
+            self->expired_ = self->read_deadline_ <= now ? "read" : "write";
             asio::error_code ignored;
-            socket_.close(ignored);
-            closed_ = true;
+            self->socket_.close(ignored);
+            self->closed_ = true;
         }
     }
 }
@@ -84,9 +94,9 @@ awaitable<void> FrameStream::fill() {
         begin_ = 0;
     }
     asio::error_code ec;
-    const std::size_t n = co_await socket_.async_read_some(
-        asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
-        asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n =
+        co_await socket_.async_read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
+                                         asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
         if (expired_ != nullptr)
             throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
@@ -98,7 +108,8 @@ awaitable<void> FrameStream::fill() {
 
 awaitable<FrameHeader> FrameStream::read_header() {
     arm(read_deadline_, timeouts_.idle);
-    while (end_ - begin_ < limits::kFrameHeaderBytes) co_await fill();
+    while (end_ - begin_ < limits::kFrameHeaderBytes)
+        co_await fill();
     disarm(read_deadline_);
     auto h = decode_frame_header(ByteSpan(buffer_.data() + begin_, limits::kFrameHeaderBytes),
                                  max_frame_bytes_);
@@ -116,8 +127,9 @@ awaitable<void> FrameStream::read_exact(std::span<std::uint8_t> out) {
     arm(read_deadline_, timeouts_.frame);
     if (out.size() >= kDirectReadBytes) {
         asio::error_code ec;
-        const std::size_t n = co_await asio::async_read(
-            socket_, asio::buffer(out.data(), out.size()), asio::redirect_error(asio::use_awaitable, ec));
+        const std::size_t n =
+            co_await asio::async_read(socket_, asio::buffer(out.data(), out.size()),
+                                      asio::redirect_error(asio::use_awaitable, ec));
         bytes_read_ += n;
         if (ec) {
             if (expired_ != nullptr)
@@ -125,7 +137,8 @@ awaitable<void> FrameStream::read_exact(std::span<std::uint8_t> out) {
             throw asio::system_error(ec);
         }
     } else {
-        while (end_ - begin_ < out.size()) co_await fill();
+        while (end_ - begin_ < out.size())
+            co_await fill();
         std::memcpy(out.data(), buffer_.data() + begin_, out.size());
         begin_ += out.size();
     }
@@ -155,11 +168,13 @@ awaitable<void> FrameStream::skip(std::size_t n) {
 awaitable<void> FrameStream::write(std::span<const asio::const_buffer> buffers) {
     arm(write_deadline_, timeouts_.write);
     asio::error_code ec;
-    const std::size_t n = co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n =
+        co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
     bytes_written_ += n;
     disarm(write_deadline_);
     if (ec) {
-        if (expired_ != nullptr) throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+        if (expired_ != nullptr)
+            throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
         throw asio::system_error(ec);
     }
 }
@@ -170,31 +185,43 @@ awaitable<void> FrameStream::write(const Bytes& frame) {
 }
 
 awaitable<tcp::socket> connect(const HostPort& where, Clock::duration timeout) {
-    auto ex = co_await asio::this_coro::executor;
-    tcp::resolver resolver(ex);
-    asio::steady_timer timer(ex);
+    namespace ex = asio::experimental;
+    // Each step races a timer. wait_for_one (not the `||` operator, which
+    // waits for the first success) so a refusal is reported at once.
+    auto executor = co_await asio::this_coro::executor;
+    tcp::resolver resolver(executor);
+    asio::steady_timer timer(executor);
     timer.expires_after(timeout);
-    auto resolved = co_await (resolver.async_resolve(where.host, std::to_string(where.port), asio::use_awaitable) ||
-                              timer.async_wait(asio::use_awaitable));
-    if (resolved.index() == 1)
+    auto resolve = ex::make_parallel_group(
+        resolver.async_resolve(where.host, std::to_string(where.port), ex::deferred),
+        timer.async_wait(ex::deferred));
+    auto [resolve_order, resolve_error, endpoints, resolve_timer] =
+        co_await std::move(resolve).async_wait(ex::wait_for_one(), asio::use_awaitable);
+    if (resolve_order[0] == 1)
         throw TimeoutError(fmt::format("{}: timed out resolving the host", where.str()));
-    tcp::socket socket(ex);
-    auto connected = co_await (asio::async_connect(socket, std::get<0>(resolved), asio::use_awaitable) ||
-                               timer.async_wait(asio::use_awaitable));
-    if (connected.index() == 1)
+    if (resolve_error) throw asio::system_error(resolve_error);
+
+    tcp::socket socket(executor);
+    auto attempt = ex::make_parallel_group(asio::async_connect(socket, endpoints, ex::deferred),
+                                           timer.async_wait(ex::deferred));
+    auto [connect_order, connect_error, endpoint, connect_timer] =
+        co_await std::move(attempt).async_wait(ex::wait_for_one(), asio::use_awaitable);
+    if (connect_order[0] == 1)
         throw TimeoutError(fmt::format("{}: timed out connecting", where.str()));
+    if (connect_error) throw asio::system_error(connect_error);
     co_return socket;
 }
 
 void spawn(asio::any_io_executor ex, awaitable<void> task, Logger log, std::string what) {
-    asio::co_spawn(ex, std::move(task), [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log.warn("{}: {}", what, ex.what());
-        }
-    });
+    asio::co_spawn(ex, std::move(task),
+                   [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
+                       if (!e) return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           log.warn("{}: {}", what, ex.what());
+                       }
+                   });
 }
 
 awaitable<bool> sleep_for(asio::steady_timer& timer, Clock::duration d) {

@@ -45,8 +45,8 @@ std::string remote_text(const tcp::socket& s);
 // Maps v4-mapped IPv6 addresses back to IPv4, so one host has one address.
 asio::ip::address normalize(const asio::ip::address& a);
 
-class FrameStream {
-public:
+class FrameStream : public std::enable_shared_from_this<FrameStream> {
+  public:
     struct Timeouts {
         Clock::duration idle = std::chrono::seconds(120);  // waiting for a frame to start
         Clock::duration frame = std::chrono::seconds(30);  // rest of a frame once started
@@ -58,12 +58,15 @@ public:
     FrameStream& operator=(const FrameStream&) = delete;
 
     tcp::socket& socket() { return socket_; }
+    asio::any_io_executor get_executor() { return socket_.get_executor(); }
     const std::string& remote() const { return remote_; }
     void set_timeouts(Timeouts t) { timeouts_ = t; }
     const Timeouts& timeouts() const { return timeouts_; }
 
-    // Runs until close(): closes the socket when an armed deadline passes.
-    // Spawn it next to the coroutines that use the stream.
+    // Runs until close() or the stream's destruction: closes the socket when
+    // an armed deadline passes. Spawn it next to the coroutines that use the
+    // stream. The stream must be owned by a shared_ptr; the watchdog holds
+    // only a weak one, so it never keeps the stream alive.
     awaitable<void> watchdog();
     // Closes the socket and stops the watchdog. Idempotent.
     void close();
@@ -87,7 +90,7 @@ public:
     std::uint64_t bytes_read() const { return bytes_read_; }
     std::uint64_t bytes_written() const { return bytes_written_; }
 
-private:
+  private:
     awaitable<void> fill();  // reads more into the buffer
     void arm(Clock::time_point& deadline, Clock::duration d);
     void disarm(Clock::time_point& deadline);

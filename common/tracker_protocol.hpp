@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -61,7 +62,7 @@ enum class ErrorCode : std::uint16_t {
 struct Join {
     std::uint16_t version = kVersion;  // decoded even when the rest is not
     UserId user;
-    Token token;  // all zero: none (first join); else the token of an earlier join
+    Token token;             // all zero: none (first join); else the token of an earlier join
     std::uint16_t port = 0;  // where the peer listens; 0: it does not serve
     bool operator==(const Join&) const = default;
 };
@@ -83,7 +84,7 @@ struct FileEntry {
 struct FileList {
     Token token;
     bool replace_all = false;
-    std::vector<FileEntry> add;     // added or changed (e.g. partial -> complete)
+    std::vector<FileEntry> add;  // added or changed (e.g. partial -> complete)
     std::vector<SeedId> remove;
     bool operator==(const FileList&) const = default;
 };
@@ -106,7 +107,7 @@ struct GetPeers {
 struct ListFiles {
     Token token;
     bool from_start = true;
-    SeedId after;  // used when !from_start
+    SeedId after;                // used when !from_start
     std::uint16_t limit = 1000;  // 1..limits::kMaxListFilesPage
     bool operator==(const ListFiles&) const = default;
 };
@@ -122,7 +123,8 @@ struct Leave {
     bool operator==(const Leave&) const = default;
 };
 
-using Request = std::variant<Join, Heartbeat, FileList, PutSeed, GetPeers, ListFiles, GetSeed, Leave>;
+using Request =
+    std::variant<Join, Heartbeat, FileList, PutSeed, GetPeers, ListFiles, GetSeed, Leave>;
 
 // --- responses (tracker -> peer) --------------------------------------------
 
@@ -196,5 +198,20 @@ Bytes encode(const Response& r);
 // a Join holding only that version, so the tracker can answer it clearly.
 Result<Request> decode_request(std::uint8_t type, ByteSpan payload);
 Result<Response> decode_response(std::uint8_t type, ByteSpan payload);
+
+// The largest payload a request of this type can have (0: not a request
+// type). The tracker checks a frame header against it before reading the
+// payload, so a 16-byte Heartbeat cannot announce megabytes.
+std::size_t max_request_payload(std::uint8_t type);
+
+// "Join", "Peers", ... ("0x42" for unknown types), and "kBadToken"-style
+// names without the k ("BadToken"), for logs and error messages.
+std::string type_name(std::uint8_t type);
+std::string_view error_code_name(ErrorCode code);
+
+// True for the errors after which the tracker closes the connection
+// (VersionMismatch, Malformed, JoinFirst, BadToken, UserIdInUse,
+// UnknownPeer): the peer reconnects and joins again.
+bool ends_connection(ErrorCode code);
 
 }  // namespace seedshare::tracker_proto

@@ -52,3 +52,79 @@ def median(xs):
 def say(*args):
     print(*args, flush=True)
     sys.stdout.flush()
+
+
+class Procs:
+    """Background processes this script started; ended by PID, never by name."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, **kwargs):
+        p = subprocess.Popen(argv, **kwargs)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self, sig=None):
+        import signal as _signal
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(sig or _signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for p in self.procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = []
+
+
+def read_line_matching(proc, needle, timeout=30):
+    """Reads proc.stdout lines until one contains `needle`; returns it."""
+    import select
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if not r:
+            if proc.poll() is not None:
+                break
+            continue
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            text = line.decode(errors="replace")
+            if needle in text:
+                return text
+    raise RuntimeError(f"no line with {needle!r} from {proc.args[0]} within {timeout} s")
+
+
+def start_tracker(procs, workdir, ttl=30):
+    """Starts a tracker on an ephemeral loopback port; returns its port."""
+    import re
+    p = procs.start([TRACKER, "--port", "0", "--host", "127.0.0.1", "--db", os.path.join(workdir, "tracker.db"),
+                     "--ttl", str(ttl), "--log-level", "warn"],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    line = read_line_matching(p, "listening")
+    return int(re.search(r":(\d+)\b", line).group(1))
+
+
+def run_timed_rss(argv, **kwargs):
+    """Runs argv; returns (wall seconds, peak RSS in KiB) of that process."""
+    start = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, **kwargs)
+    _, status, rusage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - start
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise RuntimeError(f"{argv[0]} exited with {p.returncode}")
+    return elapsed, rusage.ru_maxrss
+
+
+def files_equal(a, b_path):
+    import filecmp
+    return filecmp.cmp(a, b_path, shallow=False)

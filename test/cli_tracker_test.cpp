@@ -1,0 +1,143 @@
+// The real `tracker` binary: its startup line, one-line errors with exit
+// code 2 (usage) or 1 (database, address), a clean exit on SIGTERM and
+// SIGINT, and a database reused across restarts.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <regex>
+
+#include "test/support/process.hpp"
+#include "test/support/run.hpp"
+#include "test/support/temp_dir.hpp"
+
+using namespace seedshare::test;
+
+namespace {
+
+const std::string kTracker = SEEDSHARE_TRACKER_BINARY;
+
+bool one_line(const std::string& s) {
+    return !s.empty() && s.find('\n') == s.size() - 1;
+}
+
+// Starts a tracker and reads its startup line; returns the port it printed.
+int started_port(Process& p, std::string* line_out = nullptr) {
+    const auto line = p.read_line(20);
+    REQUIRE_MESSAGE(line, "no startup line; stderr: " << p.err());
+    if (line_out != nullptr) *line_out = *line;
+    static const std::regex re(R"(^tracker listening on (\S+):(\d+)[ ,])");
+    std::smatch m;
+    REQUIRE_MESSAGE(std::regex_search(*line, m, re), *line);
+    return std::stoi(m[2]);
+}
+
+}  // namespace
+
+TEST_CASE("tracker cli: prints where it listens, and exits cleanly on SIGTERM") {
+    TempDir dir;
+    Process p({kTracker, "--port", "0", "--host", "127.0.0.1"}, dir.path());
+    std::string line;
+    const int port = started_port(p, &line);
+    CHECK(port > 0);
+    CHECK(line.find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
+    CHECK(line.find("database " + (dir / "tracker.db").string() + " (new)") != std::string::npos);
+    CHECK(line.find("ttl 90 s") != std::string::npos);
+    CHECK(std::filesystem::exists(dir / "tracker.db"));
+    p.signal(SIGTERM);
+    const auto code = p.wait(10);
+    REQUIRE(code);
+    CHECK(*code == 0);
+    CHECK(p.err().find("error") == std::string::npos);
+}
+
+TEST_CASE("tracker cli: restart reuses the database, and SIGINT is clean too") {
+    TempDir dir;
+    const std::string db = (dir / "state.db").string();
+    {
+        Process p({kTracker, "--port", "0", "--db", db, "--ttl", "30", "--log-level", "warn"});
+        std::string line;
+        started_port(p, &line);
+        CHECK(line.find("(new)") != std::string::npos);
+        CHECK(line.find("ttl 30 s") != std::string::npos);
+        p.signal(SIGINT);
+        REQUIRE(p.wait(10) == 0);
+    }
+    {
+        Process p({kTracker, "--port", "0", "--db", db});
+        std::string line;
+        started_port(p, &line);
+        CHECK(line.find("database " + db + " (existing)") != std::string::npos);
+        // A second tracker on the same database is refused while this one runs.
+        auto r = run({kTracker, "--port", "0", "--db", db});
+        CHECK(r.exit_code == 1);
+        CHECK(one_line(r.err));
+        CHECK(r.err.find("locked") != std::string::npos);
+        p.signal(SIGTERM);
+        REQUIRE(p.wait(10) == 0);
+    }
+    CHECK_FALSE(std::filesystem::exists(db + "-wal"));  // closed cleanly
+}
+
+TEST_CASE("tracker cli: the default host takes IPv4 and IPv6 where there is IPv6") {
+    TempDir dir;
+    Process p({kTracker, "--port", "0"}, dir.path());
+    std::string line;
+    started_port(p, &line);
+    CHECK((line.find("[::]:") != std::string::npos || line.find("0.0.0.0:") != std::string::npos));
+    p.signal(SIGTERM);
+    CHECK(p.wait(10) == 0);
+}
+
+TEST_CASE("tracker cli: a port in use is a one-line error") {
+    TempDir dir;
+    Process first(
+        {kTracker, "--port", "0", "--host", "127.0.0.1", "--db", (dir / "a.db").string()});
+    const int port = started_port(first);
+    auto r = run({kTracker, "--port", std::to_string(port), "--host", "127.0.0.1", "--db",
+                  (dir / "b.db").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(one_line(r.err));
+    CHECK(r.err.starts_with("tracker: cannot listen on 127.0.0.1:" + std::to_string(port)));
+    first.signal(SIGTERM);
+    CHECK(first.wait(10) == 0);
+}
+
+TEST_CASE("tracker cli: every bad input is one line and a non-zero exit") {
+    TempDir dir;
+    write_file(dir / "text.db", "not a database at all\n");
+    struct Case {
+        std::vector<std::string> args;
+        int code;
+        std::string needle;
+    };
+    for (const auto& c : std::vector<Case>{
+             {{}, 2, "--port is required"},
+             {{"--port", "70000"}, 2, "--port '70000': expected a number from 0 to 65535"},
+             {{"--port", "-1"}, 2, "--port '-1'"},
+             {{"--port", "x"}, 2, "--port 'x'"},
+             {{"--port", "0", "--ttl", "0"}, 2, "--ttl '0'"},
+             {{"--port", "0", "--ttl", "1.5"}, 2, "--ttl '1.5'"},
+             {{"--port", "0", "--host", "example.org"}, 2, "--host 'example.org'"},
+             {{"--port", "0", "--log-level", "loud"}, 2, "--log-level 'loud'"},
+             {{"--port", "0", "--bogus"}, 2, "--bogus"},
+             {{"--port", "0", "--db", ""}, 2, "--db"},
+             {{"--port", "0", "--db", (dir / "text.db").string()}, 1, "not a database"},
+             {{"--port", "0", "--db", (dir / "no" / "dir.db").string()}, 1, "cannot open"},
+         }) {
+        std::vector<std::string> argv{kTracker};
+        argv.insert(argv.end(), c.args.begin(), c.args.end());
+        auto r = run(argv, 20);
+        CAPTURE(r.err);
+        CHECK(r.exit_code == c.code);
+        CHECK(one_line(r.err));
+        CHECK(r.err.starts_with("tracker: "));
+        CHECK(r.err.find(c.needle) != std::string::npos);
+        CHECK(r.out.empty());
+    }
+}
+
+TEST_CASE("tracker cli: --help exits 0") {
+    auto r = run({kTracker, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("--ttl") != std::string::npos);
+}

@@ -1,0 +1,373 @@
+// TrackerClient against a real TrackerServer, in one io_context on
+// 127.0.0.1: joining, holdings kept in sync, queries, expiry of a silent
+// client, and rejoining by itself after a tracker restart.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "common/net.hpp"
+#include "peer/tracker_client.hpp"
+#include "test/support/async.hpp"
+#include "test/support/temp_dir.hpp"
+#include "tracker/server.hpp"
+#include "tracker/store.hpp"
+
+using namespace seedshare;
+using namespace seedshare::tracker;
+using namespace std::chrono_literals;
+namespace proto = seedshare::tracker_proto;
+using net::awaitable;
+
+namespace {
+
+Seed make_seed(const std::string& name, std::uint8_t salt) {
+    Seed s;
+    s.name = name;
+    s.chunk_size = 1024;
+    s.length = 2000;
+    s.file_hash.bytes[0] = salt;
+    s.trackers = {HostPort{"127.0.0.1", 7000}};
+    s.chunk_hashes.resize(2);
+    s.chunk_hashes[0].bytes[0] = salt;
+    return s;
+}
+
+const Logger kQuiet("test", LogLevel::kOff);
+
+struct Tracker {
+    Tracker(asio::io_context& io, const std::string& db, TrackerServer::Options opt) {
+        auto s = Store::open(db, system_now_ms, opt.ttl);
+        REQUIRE_MESSAGE(s.ok(), (s ? "" : s.error().message));
+        store = std::move(*s);
+        server = std::make_unique<TrackerServer>(io.get_executor(), *store, opt,
+                                                 Logger("tracker", LogLevel::kOff));
+        server->start();
+    }
+    ~Tracker() { server.reset(); }  // stops (and flushes) before the store closes
+    std::unique_ptr<Store> store;
+    std::unique_ptr<TrackerServer> server;
+};
+
+TrackerClient::Options client_options(std::uint16_t tracker_port, std::uint16_t listen_port) {
+    TrackerClient::Options o;
+    o.tracker = HostPort{"127.0.0.1", tracker_port};
+    o.user = random_user_id();
+    o.listen_port = listen_port;
+    o.connect_timeout = 2s;
+    o.request_timeout = 5s;
+    return o;
+}
+
+// Runs a client's run() in the background (it ends with stop()/leave()).
+void start_run(asio::io_context& io, TrackerClient& c, bool* finished = nullptr) {
+    asio::co_spawn(io, c.run(), [finished](std::exception_ptr e) {
+        CHECK_MESSAGE(!e, "run() must not throw");
+        if (finished != nullptr) *finished = true;
+    });
+}
+
+awaitable<std::set<UserId>> holders(TrackerClient& asker, const SeedId& id) {
+    std::set<UserId> out;
+    for (const auto& p : co_await asker.get_peers(id, 200))
+        out.insert(p.user);
+    co_return out;
+}
+
+}  // namespace
+
+TEST_CASE("tracker client: clients join, share, and find each other") {
+    asio::io_context io;
+    Tracker t(io, ":memory:", {});
+    const auto port = t.server->port();
+    TrackerClient a(io.get_executor(), client_options(port, 5001), kQuiet);
+    TrackerClient b(io.get_executor(), client_options(port, 5002), kQuiet);
+    TrackerClient c(io.get_executor(), client_options(port, 0), kQuiet);  // does not serve
+    const Seed s1 = make_seed("one.bin", 1);
+    const Seed s2 = make_seed("two.bin", 2);
+
+    test::run_task(io, [&]() -> awaitable<void> {
+        CHECK_FALSE(a.joined());
+        co_await a.connect();
+        co_await b.connect();
+        co_await c.connect();
+        CHECK(a.joined());
+        a.hold(s1, true);
+        a.hold(s2, false);
+        b.hold(s1, false);
+        c.hold(s1, true);
+        start_run(io, a);
+        start_run(io, b);
+        start_run(io, c);
+
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await holders(c, s1.id())).size() == 2; },
+            3s));
+        const auto seen_by_a = co_await a.get_peers(s1.id(), 50);
+        REQUIRE(seen_by_a.size() == 1);  // b; never a itself, never c (port 0)
+        CHECK(seen_by_a[0].port == 5002);
+        CHECK_FALSE(seen_by_a[0].complete);
+        CHECK(seen_by_a[0].address == asio::ip::make_address("127.0.0.1"));
+
+        // Seeds were uploaded after the file list; anyone can fetch them by id.
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await b.get_seed(s2.id())).has_value(); },
+            3s));
+        const auto text = co_await b.get_seed(s1.id());
+        REQUIRE(text);
+        auto parsed = parse_seed(*text);
+        REQUIRE(parsed);
+        CHECK(parsed->id() == s1.id());
+        CHECK_FALSE(co_await b.get_seed(make_seed("nobody", 99).id()));
+
+        const auto files = co_await c.list_files();
+        REQUIRE(files.size() == 2);
+        for (const auto& f : files) {
+            if (f.id == s1.id()) {
+                CHECK(f.name == "one.bin");
+                CHECK(f.holders == 2);  // a and b; c does not serve
+                CHECK(f.complete_holders == 1);
+            } else {
+                CHECK(f.id == s2.id());
+                CHECK(f.holders == 1);
+                CHECK(f.complete_holders == 0);
+            }
+        }
+
+        // Requests from many coroutines share the one connection in order.
+        int answered = 0;
+        for (int i = 0; i < 20; ++i)
+            asio::co_spawn(
+                io,
+                [&]() -> awaitable<void> {
+                    const auto p = co_await c.get_peers(s1.id(), 10);
+                    if (p.size() == 2) ++answered;
+                },
+                asio::detached);
+        CHECK(
+            co_await test::eventually([&]() -> awaitable<bool> { co_return answered == 20; }, 5s));
+        a.stop();
+        b.stop();
+        c.stop();
+    }());
+}
+
+TEST_CASE("tracker client: holdings changes reach the tracker promptly") {
+    asio::io_context io;
+    Tracker t(io, ":memory:", {});  // ttl 90 s: heartbeats every 30 s, far off
+    TrackerClient a(io.get_executor(), client_options(t.server->port(), 5001), kQuiet);
+    TrackerClient b(io.get_executor(), client_options(t.server->port(), 5002), kQuiet);
+    const Seed s = make_seed("late.bin", 3);
+    test::run_task(io, [&]() -> awaitable<void> {
+        co_await a.connect();
+        co_await b.connect();
+        start_run(io, a);
+        start_run(io, b);
+        co_await test::pause(100ms);
+        CHECK((co_await holders(b, s.id())).empty());
+        const auto t0 = std::chrono::steady_clock::now();
+        a.hold(s, false);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
+        a.hold(s, true);  // partial -> complete
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> {
+                const auto p = co_await b.get_peers(s.id(), 5);
+                co_return p.size() == 1 && p[0].complete;
+            },
+            3s));
+        a.drop(s.id());
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).empty(); }, 3s));
+        CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+        a.stop();
+        b.stop();
+    }());
+}
+
+TEST_CASE("tracker client: a client that stops heartbeating expires, and leave is immediate") {
+    asio::io_context io;
+    TrackerServer::Options opt;
+    opt.ttl = 900ms;  // heartbeats every 300 ms
+    opt.sweep_interval = 200ms;
+    Tracker t(io, ":memory:", opt);
+    const auto port = t.server->port();
+    TrackerClient alive(io.get_executor(), client_options(port, 5001), kQuiet);
+    TrackerClient silent(io.get_executor(), client_options(port, 5002), kQuiet);
+    TrackerClient leaving(io.get_executor(), client_options(port, 5003), kQuiet);
+    TrackerClient asker(io.get_executor(), client_options(port, 0), kQuiet);
+    const Seed s = make_seed("shared.bin", 4);
+    bool leaving_done = false;
+    test::run_task(io, [&]() -> awaitable<void> {
+        for (auto* c : {&alive, &silent, &leaving, &asker}) {
+            co_await c->connect();
+            c->hold(s, true);
+        }
+        start_run(io, alive);
+        start_run(io, silent);
+        start_run(io, leaving, &leaving_done);
+        start_run(io, asker);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await holders(asker, s.id())).size() == 3; },
+            3s));
+
+        co_await leaving.leave();
+        CHECK((co_await holders(asker, s.id())).size() == 2);  // at once
+        CHECK(co_await test::eventually([&]() -> awaitable<bool> { co_return leaving_done; }, 2s));
+        CHECK_FALSE(leaving.joined());
+
+        silent.stop();  // no Leave, no more heartbeats
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK((co_await holders(asker, s.id())).size() == 2);  // not yet expired
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await holders(asker, s.id())).size() == 1; },
+            4s));
+        CHECK(std::chrono::steady_clock::now() - t0 >= 500ms);
+        // The one still heartbeating stays, well past the TTL.
+        co_await test::pause(1200ms);
+        const auto left = co_await asker.get_peers(s.id(), 10);
+        REQUIRE(left.size() == 1);
+        CHECK(left[0].port == 5001);
+        alive.stop();
+        asker.stop();
+    }());
+}
+
+TEST_CASE("tracker client: after a tracker restart, clients rejoin and keep their tokens") {
+    test::TempDir dir;
+    const std::string db = (dir / "tracker.db").string();
+    asio::io_context io;
+    TrackerServer::Options opt;
+    opt.ttl = 3s;
+    auto t = std::make_unique<Tracker>(io, db, opt);
+    opt.port = t->server->port();  // the clients know this address
+    auto oa = client_options(opt.port, 5001);
+    auto ob = client_options(opt.port, 5002);
+    TrackerClient a(io.get_executor(), oa, kQuiet);
+    TrackerClient b(io.get_executor(), ob, kQuiet);
+    const Seed s = make_seed("survivor.bin", 5);
+    test::run_task(io, [&]() -> awaitable<void> {
+        co_await a.connect();
+        co_await b.connect();
+        a.hold(s, true);
+        start_run(io, a);
+        start_run(io, b);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
+        const auto token_a = t->store->token_of(oa.user);
+        const auto token_b = t->store->token_of(ob.user);
+        REQUIRE(token_a);
+        REQUIRE(token_b);
+
+        t.reset();  // stop the tracker and close its database
+        t = std::make_unique<Tracker>(io, db, opt);
+        // The new tracker answers from the database before anyone rejoins.
+        CHECK(t->store->get_peers(s.id(), ob.user, 10).peers.size() == 1);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> {
+                co_return t->server->connections() == 2 && a.joined() && b.joined();
+            },
+            5s));
+        CHECK(t->store->token_of(oa.user) == token_a);
+        CHECK(t->store->token_of(ob.user) == token_b);
+        CHECK(t->server->connections() == 2);
+        CHECK((co_await holders(b, s.id())).size() == 1);
+        a.stop();
+        b.stop();
+    }());
+}
+
+TEST_CASE("tracker client: a tracker that forgot the peer gets the whole list again") {
+    asio::io_context io;
+    TrackerServer::Options opt;
+    opt.ttl = 900ms;
+    Tracker t(io, ":memory:", opt);
+    auto oa = client_options(t.server->port(), 5001);
+    TrackerClient a(io.get_executor(), oa, kQuiet);
+    TrackerClient b(io.get_executor(), client_options(t.server->port(), 5002), kQuiet);
+    const Seed s = make_seed("again.bin", 6);
+    test::run_task(io, [&]() -> awaitable<void> {
+        co_await a.connect();
+        co_await b.connect();
+        a.hold(s, true);
+        start_run(io, a);
+        start_run(io, b);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
+        const auto token = t.store->token_of(oa.user);
+        REQUIRE(token);
+        REQUIRE(std::holds_alternative<proto::OkReply>(t.store->leave(oa.user, *token)));
+        CHECK((co_await holders(b, s.id())).empty());
+        // a's next heartbeat gets UnknownPeer: it rejoins and sends its list.
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
+        a.stop();
+        b.stop();
+    }());
+}
+
+TEST_CASE("tracker client: connect failures name the tracker and the reason") {
+    asio::io_context io;
+    // A port nobody listens on.
+    asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto closed_port = probe.local_endpoint().port();
+    probe.close();
+    auto nobody_options = client_options(closed_port, 1);
+    nobody_options.connect_timeout = 300ms;
+    TrackerClient nobody(io.get_executor(), nobody_options, kQuiet);
+    test::run_task(io, [&]() -> awaitable<void> {
+        std::string what;
+        try {
+            co_await nobody.connect();
+        } catch (const std::exception& e) {
+            what = e.what();
+        }
+        CAPTURE(what);
+        CHECK(what.find("tracker 127.0.0.1:" + std::to_string(closed_port)) != std::string::npos);
+        CHECK(what.find("refused") != std::string::npos);
+        CHECK_FALSE(nobody.joined());
+        // Queries without a connection fail at once; they do not wait.
+        bool threw = false;
+        try {
+            co_await nobody.get_peers(SeedId{}, 5);
+        } catch (const std::exception& e) {
+            threw = std::string(e.what()).find("not connected") != std::string::npos;
+        }
+        CHECK(threw);
+    }());
+
+    // A tracker speaking another protocol version.
+    asio::ip::tcp::acceptor fake(io, {asio::ip::make_address("127.0.0.1"), 0});
+    TrackerClient old(io.get_executor(), client_options(fake.local_endpoint().port(), 1), kQuiet);
+    test::run_task(io, [&]() -> awaitable<void> {
+        asio::co_spawn(
+            io,
+            [&]() -> awaitable<void> {
+                auto socket = co_await fake.async_accept(asio::use_awaitable);
+                net::FrameStream fs(std::move(socket), limits::kMaxTrackerFrameBytes, {});
+                const auto h = co_await fs.read_header();
+                const auto payload = co_await fs.read_payload(h);
+                auto j = proto::decode_request(h.type, payload);
+                REQUIRE(j);
+                CHECK(std::get<proto::Join>(*j).version == proto::kVersion);
+                proto::ErrorReply e;
+                e.code = proto::ErrorCode::kVersionMismatch;
+                e.message =
+                    "protocol version mismatch: the peer speaks tracker protocol version 1, this "
+                    "tracker speaks version 2";
+                const Bytes frame = proto::encode(proto::Response{e});
+                co_await fs.write(frame);
+                fs.close();
+            },
+            asio::detached);
+        std::string what;
+        try {
+            co_await old.connect();
+        } catch (const std::exception& e) {
+            what = e.what();
+        }
+        CHECK(what.find("tracker 127.0.0.1:") != std::string::npos);
+        CHECK(what.find("version 1") != std::string::npos);
+        CHECK(what.find("version 2") != std::string::npos);
+        CHECK(what.find("VersionMismatch") != std::string::npos);
+    }());
+}
