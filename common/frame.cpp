@@ -13,7 +13,8 @@ Result<FrameHeader> decode_frame_header(ByteSpan header, std::size_t max_frame_b
         return Error{"truncated frame header"};
     if (h.length == 0) return Error{"frame length 0 (a frame holds at least its type byte)"};
     if (h.length > max_frame_bytes)
-        return Error{fmt::format("frame of {} bytes is over the limit of {}", h.length, max_frame_bytes)};
+        return Error{
+            fmt::format("frame of {} bytes is over the limit of {}", h.length, max_frame_bytes)};
     return h;
 }
 
@@ -22,6 +23,8 @@ FrameWriter::FrameWriter(Bytes& out, std::uint8_t type) : out_(out), w_(out), st
     w_.u8(type);
 }
 
-void FrameWriter::finish() { w_.patch_u32(start_, static_cast<std::uint32_t>(out_.size() - start_ - 4)); }
+void FrameWriter::finish() {
+    w_.patch_u32(start_, static_cast<std::uint32_t>(out_.size() - start_ - 4));
+}
 
 }  // namespace seedshare

@@ -26,12 +26,12 @@ Result<FrameHeader> decode_frame_header(ByteSpan header, std::size_t max_frame_b
 
 // Starts a frame of `type` at the end of `out`; finish() writes its length.
 class FrameWriter {
-public:
+  public:
     FrameWriter(Bytes& out, std::uint8_t type);
     ByteWriter& body() { return w_; }
     void finish();
 
-private:
+  private:
     Bytes& out_;
     ByteWriter w_;
     std::size_t start_;

@@ -2,6 +2,7 @@
 // option structs (checking every value) and calls the matching run_*().
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "common/address.hpp"
+#include "common/log.hpp"
 
 namespace seedshare {
 
@@ -30,5 +32,42 @@ struct MakeSeedCommand {
 };
 
 int run_make_seed(const MakeSeedCommand& cmd);
+
+// Options shared by the commands that join a swarm.
+struct NetworkOptions {
+    std::vector<HostPort> trackers;  // empty: the seed's own trackers
+    std::string host;                // listen address; empty: all interfaces
+    std::uint16_t port = 0;          // 0: ephemeral
+    LogLevel log_level = LogLevel::kInfo;
+    std::size_t max_peers = 50;  // connections per file
+};
+
+struct GetCommand {
+    std::string seed;  // a seed file's path, or a seed id (64 hex digits)
+    std::filesystem::path out_dir = ".";
+    NetworkOptions net;
+    bool serve = false;  // keep serving once complete
+    bool force = false;  // replace an existing different file
+    bool quiet = false;
+};
+
+int run_get(const GetCommand& cmd);
+
+struct ServeCommand {
+    std::filesystem::path dir;
+    NetworkOptions net;
+    std::optional<std::filesystem::path> state_dir;  // seed cache; default: default_state_dir()
+    bool no_state = false;
+    std::chrono::milliseconds rescan{2000};  // how often DIR is checked for changes
+};
+
+int run_serve(const ServeCommand& cmd);
+
+struct ListCommand {
+    std::vector<HostPort> trackers;
+    LogLevel log_level = LogLevel::kWarn;
+};
+
+int run_list(const ListCommand& cmd);
 
 }  // namespace seedshare

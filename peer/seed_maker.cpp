@@ -102,6 +102,13 @@ Result<Seed> make_seed(const std::filesystem::path& file, const SeedMakerOptions
     if (S_ISDIR(st.st_mode)) return Error{fmt::format("{}: is a directory, not a file", shown)};
     if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", shown)};
 
+    if (options.trackers.empty() || options.trackers.size() > limits::kMaxTrackersPerSeed)
+        return Error{fmt::format("a seed names 1 to {} trackers, not {}",
+                                 limits::kMaxTrackersPerSeed, options.trackers.size())};
+    for (std::size_t i = 0; i < options.trackers.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (options.trackers[i] == options.trackers[j])
+                return Error{fmt::format("tracker {} listed twice", options.trackers[i].str())};
     Seed seed;
     seed.name = file.filename().string();
     if (auto ok = validate_file_name(seed.name); !ok)

@@ -18,7 +18,8 @@ namespace seedshare {
 
 struct SeedMakerOptions {
     std::uint64_t chunk_size = 0;  // 0: the default policy (default_chunk_size)
-    std::vector<HostPort> trackers;
+    // 1..limits::kMaxTrackersPerSeed addresses, no repeats (a seed names at least one).
+    std::vector<HostPort> trackers{HostPort{"127.0.0.1", 7000}};
     unsigned threads = 0;  // 0: one per core
     // Polled between slabs; when set, make_seed stops with an error.
     const std::atomic<bool>* cancel = nullptr;
@@ -27,7 +28,8 @@ struct SeedMakerOptions {
 // Blocking; call it from a worker thread, never from an io_context thread.
 // Fails (with a one-line reason naming the file) on a missing, unreadable or
 // non-regular file, a file that changes size while being read, a chunk size
-// outside 1..kMaxChunkSize, or more than kMaxChunkCount chunks.
+// outside 1..kMaxChunkSize, more than kMaxChunkCount chunks, or a tracker list
+// a seed cannot hold.
 Result<Seed> make_seed(const std::filesystem::path& file, const SeedMakerOptions& options);
 
 // Writes `text` to `path` atomically: a temporary file in the same directory,

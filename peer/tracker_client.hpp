@@ -26,7 +26,7 @@
 namespace seedshare {
 
 class TrackerClient {
-public:
+  public:
     struct Options {
         HostPort tracker;
         UserId user;
@@ -70,7 +70,7 @@ public:
     bool joined() const;
     const HostPort& tracker() const;
 
-private:
+  private:
     struct State;
     std::shared_ptr<State> state_;
 };

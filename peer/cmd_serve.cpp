@@ -1,0 +1,80 @@
+// peer serve DIR: the process around a Sharer: listen, signals, goodbye.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "peer/commands.hpp"
+#include "peer/sharer.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kGoodbyeGrace = 5000ms;
+
+net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
+                               asio::thread_pool& pool) {
+    auto ex = io.get_executor();
+    Logger log("peer", cmd.net.log_level);
+    NodeOptions node_options;
+    node_options.host = cmd.net.host;
+    node_options.port = cmd.net.port;
+    node_options.swarm.max_connections = cmd.net.max_peers;
+    Node node(ex, pool, node_options, log);
+    node.listen();
+    Trackers trackers(ex, node.user(), node.port(), log);
+
+    SharerOptions options;
+    options.dir = cmd.dir;
+    options.trackers = cmd.net.trackers;
+    if (!cmd.no_state) options.state_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
+    options.rescan = cmd.rescan;
+    Sharer sharer(node, trackers, options, log);
+
+    asio::signal_set signals(ex, SIGINT, SIGTERM);
+    signals.async_wait([&](const asio::error_code& ec, int) {
+        if (!ec) sharer.stop();
+    });
+    co_await sharer.run([&] {
+        fmt::print("serving {} file{} from {} on port {}\n", sharer.shared().size(),
+                   sharer.shared().size() == 1 ? "" : "s", cmd.dir.string(), node.port());
+        std::fflush(stdout);
+    });
+    log.info("leaving: finishing uploads in flight");
+    co_await node.stop(kGoodbyeGrace);
+    co_await trackers.leave();
+    co_return kExitOk;
+}
+
+}  // namespace
+
+int run_serve(const ServeCommand& cmd) {
+    std::error_code ec;
+    if (!fs::is_directory(cmd.dir, ec)) {
+        fmt::print(stderr, "peer: {}: not a directory\n", cmd.dir.string());
+        return kExitUsage;
+    }
+    asio::io_context io;
+    asio::thread_pool pool(std::max(2u, std::thread::hardware_concurrency()));
+    int code = kExitFailure;
+    asio::co_spawn(io, serve_main(cmd, io, pool), [&](std::exception_ptr e, int result) {
+        code = result;
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                fmt::print(stderr, "peer: {}\n", ex.what());
+                code = kExitFailure;
+            }
+        }
+        io.stop();
+    });
+    io.run();
+    pool.join();
+    return code;
+}
+
+}  // namespace seedshare

@@ -1,0 +1,447 @@
+#include "peer/connection.hpp"
+
+#include <fmt/format.h>
+
+#include "common/limits.hpp"
+#include "peer/offload.hpp"
+
+namespace seedshare {
+
+namespace pp = peer_proto;
+
+namespace {
+
+std::string version_mismatch(std::uint16_t mine, std::uint16_t theirs) {
+    return fmt::format("peer protocol version mismatch: this peer speaks {}, the other speaks {}",
+                       mine, theirs);
+}
+
+net::FrameStream::Timeouts handshake_timeouts(const SwarmOptions& o) {
+    return {
+        .idle = o.handshake_timeout, .frame = o.handshake_timeout, .write = o.handshake_timeout};
+}
+
+// Reads one whole small frame and decodes it (handshake only).
+net::awaitable<pp::Message> read_message(net::FrameStream& s) {
+    const auto h = co_await s.read_header();
+    if (h.payload_size() > pp::max_payload(h.type) ||
+        h.type == static_cast<std::uint8_t>(pp::Type::kPiece))
+        throw net::ProtocolError(
+            fmt::format("unexpected message type {} during handshake", h.type));
+    const auto payload = co_await s.read_payload(h);
+    auto m = pp::decode(h.type, payload);
+    if (!m) throw net::ProtocolError(m.error().message);
+    co_return std::move(*m);
+}
+
+}  // namespace
+
+net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, pp::Hello>> handshake_out(
+    const PeerAddress& where, const SeedId& seed, const UserId& me, std::uint16_t my_port,
+    const SwarmOptions& options) {
+    const HostPort target{where.address.to_string(), where.port};
+    auto socket = co_await net::connect(target, options.connect_timeout);
+    auto stream = std::make_shared<net::FrameStream>(std::move(socket), limits::kMaxPeerFrameBytes,
+                                                     handshake_timeouts(options));
+    net::spawn(stream->get_executor(), stream->watchdog(), Logger("peer", LogLevel::kOff),
+               "watchdog");
+    const Bytes greeting = pp::encode(pp::Hello{pp::kVersion, seed, me, my_port});
+    co_await stream->write(greeting);
+    auto reply = co_await read_message(*stream);
+    if (auto* err = std::get_if<pp::ErrorMsg>(&reply)) {
+        stream->close();
+        throw std::runtime_error(fmt::format("refused: {}", err->message));
+    }
+    auto* hello = std::get_if<pp::Hello>(&reply);
+    if (hello == nullptr) {
+        stream->close();
+        throw net::ProtocolError("expected Hello in answer to Hello");
+    }
+    if (hello->version != pp::kVersion) {
+        stream->close();
+        throw net::ProtocolError(version_mismatch(pp::kVersion, hello->version));
+    }
+    if (hello->seed != seed) {
+        stream->close();
+        throw net::ProtocolError("answered for another seed");
+    }
+    if (hello->user == me) {
+        stream->close();
+        throw net::ProtocolError("connected to itself");
+    }
+    co_return std::pair{stream, *hello};
+}
+
+PeerConnection::PeerConnection(std::shared_ptr<Swarm> swarm,
+                               std::shared_ptr<net::FrameStream> stream, const pp::Hello& theirs,
+                               std::optional<PeerAddress> dialed)
+    : swarm_(std::move(swarm)),
+      stream_(std::move(stream)),
+      user_(theirs.user),
+      their_port_(theirs.listen_port),
+      dialed_(dialed),
+      name_(stream_->remote()),
+      log_(swarm_->log().sub(stream_->remote())),
+      theirs_(swarm_->seed().chunk_count()),
+      last_piece_at_(net::Clock::now()),
+      writer_wake_(stream_->get_executor()) {
+    asio::error_code ec;
+    const auto ep = stream_->socket().remote_endpoint(ec);
+    if (!ec) address_ = net::normalize(ep.address());
+    if (their_port_ != 0 && !ec) name_ = PeerAddress{address_, their_port_}.str();
+    const auto& o = swarm_->options();
+    stream_->set_timeouts(
+        {.idle = o.idle_timeout, .frame = o.idle_timeout, .write = o.idle_timeout});
+}
+
+PeerConnection::~PeerConnection() = default;
+
+std::optional<PeerAddress> PeerConnection::listen_address() const {
+    if (their_port_ == 0 || address_.is_unspecified()) return std::nullopt;
+    return PeerAddress{address_, their_port_};
+}
+
+void PeerConnection::start(bool send_hello) {
+    auto self = shared_from_this();
+    const auto& env = swarm_->env();
+    if (send_hello) send(pp::Hello{pp::kVersion, swarm_->id(), env.user, env.listen_port});
+    send(pp::BitfieldMsg{swarm_->have()});
+    running_ = 2;
+    auto done = [self](std::exception_ptr) {
+        if (--self->running_ == 0) self->teardown();
+    };
+    asio::co_spawn(stream_->get_executor(), read_loop(), done);
+    asio::co_spawn(stream_->get_executor(), write_loop(), done);
+}
+
+void PeerConnection::close(const std::string& reason) {
+    if (closed_) return;
+    closed_ = true;
+    log_.debug("closed: {}", reason);
+    stream_->close();
+    writer_wake_.cancel();
+}
+
+void PeerConnection::teardown() {
+    // Both coroutines are done: no read is writing into a fetch buffer now.
+    for (auto& [index, fetch] : fetches_)
+        if (!fetch.dropped) swarm_->picker().release(fetch.chunk);
+    fetches_.clear();
+    outstanding_.clear();
+    outstanding_bytes_ = 0;
+    swarm_->count_traffic(name_, 0, 0);
+    swarm_->connection_closed(this, remote_leaving_);
+}
+
+void PeerConnection::send(const pp::Message& m) {
+    if (closed_) return;
+    const Bytes frame = pp::encode(m);
+    control_.insert(control_.end(), frame.begin(), frame.end());
+    writer_wake_.cancel();
+}
+
+void PeerConnection::announce(ChunkIndex c) {
+    if (!theirs_.test(c)) send(pp::Have{c});
+}
+
+void PeerConnection::say_goodbye() {
+    if (goodbye_sent_ || closed_) return;
+    goodbye_sent_ = true;
+    send(pp::Goodbye{});
+}
+
+bool PeerConnection::stalled(net::Clock::time_point now) const {
+    return !outstanding_.empty() && now - last_piece_at_ > swarm_->options().stall_timeout;
+}
+
+// --- fetching ----------------------------------------------------------------
+
+void PeerConnection::fill_requests() {
+    if (closed_ || remote_leaving_ || !swarm_->downloading() || !got_bitfield_) return;
+    const auto& o = swarm_->options();
+    const auto& seed = swarm_->seed();
+    while (outstanding_bytes_ < o.pipeline_bytes) {
+        Fetch* f = nullptr;
+        for (auto& [index, fetch] : fetches_) {
+            if (fetch.next_offset < fetch.buffer.size() && !fetch.dropped) {
+                f = &fetch;
+                break;
+            }
+        }
+        if (f == nullptr) {
+            // Start a new chunk, if memory allows and the picker has one for us.
+            auto& picker = swarm_->picker();
+            const auto chunk = picker.pick(theirs_, [&](ChunkIndex c) {
+                return fetches_.contains(c.value) || refused_.contains(c.value);
+            });
+            if (!chunk) return;
+            auto buffer = swarm_->fetch_buffers().try_acquire(seed.chunk_length(*chunk));
+            if (!buffer) {
+                picker.release(*chunk);
+                return;
+            }
+            f = &fetches_.emplace(chunk->value, Fetch{*chunk, std::move(*buffer)}).first->second;
+        }
+        if (outstanding_.empty()) last_piece_at_ = net::Clock::now();
+        const auto length = static_cast<std::uint32_t>(
+            std::min<std::size_t>(o.block_bytes, f->buffer.size() - f->next_offset));
+        const pp::Block b{f->chunk, f->next_offset, length};
+        f->next_offset += length;
+        outstanding_.push_back(b);
+        outstanding_bytes_ += length;
+        send(pp::Request{b});
+    }
+}
+
+void PeerConnection::drop_fetch(ChunkIndex c, bool send_cancels) {
+    auto it = fetches_.find(c.value);
+    if (it == fetches_.end() || it->second.dropped) return;
+    for (auto o = outstanding_.begin(); o != outstanding_.end();) {
+        if (o->chunk == c) {
+            if (send_cancels) {
+                send(pp::Cancel{*o});
+                cancelled_.insert(*o);
+            }
+            outstanding_bytes_ -= o->length;
+            o = outstanding_.erase(o);
+        } else {
+            ++o;
+        }
+    }
+    swarm_->picker().release(c);
+    // A read into this buffer may be in flight: then receive_piece erases it.
+    if (reading_into_ == c.value) {
+        it->second.dropped = true;
+    } else {
+        fetches_.erase(it);
+    }
+}
+
+void PeerConnection::cancel_fetch(ChunkIndex c) {
+    drop_fetch(c, true);
+}
+
+net::awaitable<void> PeerConnection::receive_piece(const FrameHeader& h) {
+    if (h.payload_size() <= pp::kPieceHeaderBytes) throw net::ProtocolError("piece without data");
+    std::array<std::uint8_t, pp::kPieceHeaderBytes> head{};
+    co_await stream_->read_exact(head);
+    ByteReader r(head);
+    pp::Block b;
+    r.u32(b.chunk.value);
+    r.u32(b.offset);
+    b.length = static_cast<std::uint32_t>(h.payload_size() - pp::kPieceHeaderBytes);
+
+    const auto o = std::find(outstanding_.begin(), outstanding_.end(), b);
+    if (o == outstanding_.end()) {
+        if (cancelled_.erase(b) != 0) {  // it crossed our Cancel on the wire
+            co_await stream_->skip(b.length);
+            co_return;
+        }
+        throw net::ProtocolError(
+            fmt::format("sent data that was never requested (chunk {}, offset {}, length {})",
+                        b.chunk.value, b.offset, b.length));
+    }
+    outstanding_.erase(o);
+    outstanding_bytes_ -= b.length;
+    {
+        auto& fetch = fetches_.at(b.chunk.value);  // outstanding blocks always have their fetch
+        reading_into_ = b.chunk.value;
+        co_await stream_->read_exact(fetch.buffer.span().subspan(b.offset, b.length));
+        reading_into_.reset();
+    }
+    last_piece_at_ = net::Clock::now();
+    downloaded_ += b.length;
+    swarm_->count_traffic(name_, b.length, 0);
+
+    auto it = fetches_.find(b.chunk.value);
+    if (it->second.dropped) {
+        fetches_.erase(it);  // cancelled while we read: someone else delivered it
+    } else if ((it->second.received += b.length) == it->second.buffer.size()) {
+        BufferPool::Buffer data = std::move(it->second.buffer);
+        fetches_.erase(it);
+        swarm_->chunk_received(shared_from_this(), b.chunk, std::move(data));
+    }
+    fill_requests();
+}
+
+// --- the reader ----------------------------------------------------------------
+
+net::awaitable<void> PeerConnection::read_loop() {
+    auto self = shared_from_this();
+    try {
+        while (!closed_) {
+            const auto h = co_await stream_->read_header();
+            const auto type = static_cast<pp::Type>(h.type);
+            if (pp::max_payload(h.type) == 0 && type != pp::Type::kKeepAlive &&
+                type != pp::Type::kGoodbye)
+                throw net::ProtocolError(fmt::format("unknown message type {}", h.type));
+            if (h.payload_size() > pp::max_payload(h.type))
+                throw net::ProtocolError(
+                    fmt::format("message type {} of {} bytes is over its limit of {}", h.type,
+                                h.payload_size(), pp::max_payload(h.type)));
+            if (type == pp::Type::kPiece) {
+                co_await receive_piece(h);
+                continue;
+            }
+            const auto payload = co_await stream_->read_payload(h);
+            auto m = pp::decode(h.type, payload);
+            if (!m) throw net::ProtocolError(m.error().message);
+            handle(*m);
+        }
+    } catch (const net::ProtocolError& e) {
+        log_.warn("dropping: {}", e.what());
+        // Best effort: tell it why, then close.
+        if (stream_->is_open()) {
+            const Bytes frame = pp::encode(pp::ErrorMsg{pp::ErrorCode::kProtocol, e.what()});
+            asio::error_code ec;
+            asio::write(stream_->socket(), asio::buffer(frame), ec);
+        }
+        close(e.what());
+        co_return;
+    } catch (const std::exception& e) {
+        close(e.what());
+        co_return;
+    }
+    close("closed");
+}
+
+void PeerConnection::handle(pp::Message& m) {
+    const auto& seed = swarm_->seed();
+    if (auto* bf = std::get_if<pp::BitfieldMsg>(&m)) {
+        if (got_bitfield_) throw net::ProtocolError("a second bitfield");
+        if (bf->have.size() != seed.chunk_count())
+            throw net::ProtocolError(fmt::format("bitfield for {} chunks, the seed has {}",
+                                                 bf->have.size(), seed.chunk_count()));
+        theirs_ = std::move(bf->have);
+        got_bitfield_ = true;
+        swarm_->picker().add_peer(theirs_);
+        swarm_->connection_ready(shared_from_this());
+        fill_requests();
+    } else if (auto* have = std::get_if<pp::Have>(&m)) {
+        if (have->chunk.value >= seed.chunk_count())
+            throw net::ProtocolError(fmt::format("have for chunk {}, past the last ({})",
+                                                 have->chunk.value, seed.chunk_count()));
+        if (!got_bitfield_) throw net::ProtocolError("have before bitfield");
+        if (!theirs_.test(have->chunk)) {
+            swarm_->picker().peer_gained(theirs_, have->chunk);
+            theirs_.set(have->chunk);
+            refused_.erase(have->chunk.value);
+            fill_requests();
+        }
+    } else if (auto* req = std::get_if<pp::Request>(&m)) {
+        if (auto ok = pp::check_block(seed, req->block); !ok)
+            throw net::ProtocolError(ok.error().message);
+        if (goodbye_sent_ || !swarm_->holds(req->block.chunk)) {
+            send(pp::Reject{req->block});
+            return;
+        }
+        if (serve_queue_.size() >= limits::kMaxQueuedRequests)
+            throw net::ProtocolError(
+                fmt::format("more than {} requests queued without reading the answers",
+                            limits::kMaxQueuedRequests));
+        serve_queue_.push_back(req->block);
+        writer_wake_.cancel();
+    } else if (auto* cancel = std::get_if<pp::Cancel>(&m)) {
+        auto it = std::find(serve_queue_.begin(), serve_queue_.end(), cancel->block);
+        if (it != serve_queue_.end()) serve_queue_.erase(it);
+    } else if (auto* reject = std::get_if<pp::Reject>(&m)) {
+        if (std::find(outstanding_.begin(), outstanding_.end(), reject->block) ==
+            outstanding_.end()) {
+            cancelled_.erase(reject->block);  // a reject crossing our cancel
+            return;
+        }
+        refused_.insert(reject->block.chunk.value);
+        drop_fetch(reject->block.chunk, true);
+        fill_requests();
+    } else if (auto* list = std::get_if<pp::PeerList>(&m)) {
+        std::vector<PeerAddress> peers;
+        for (const auto& p : list->peers)
+            peers.push_back(PeerAddress{net::normalize(p.address), p.port});
+        swarm_->add_candidates(peers);
+    } else if (std::holds_alternative<pp::Goodbye>(m)) {
+        remote_leaving_ = true;
+        // It finishes what was requested; chunks not fully requested go elsewhere.
+        std::vector<ChunkIndex> unfinished;
+        for (const auto& [index, f] : fetches_)
+            if (f.next_offset < f.buffer.size()) unfinished.push_back(f.chunk);
+        for (auto c : unfinished)
+            drop_fetch(c, true);
+        swarm_->wake_fetchers();
+        if (outstanding_.empty() && serve_queue_.empty()) close("the peer said goodbye");
+    } else if (auto* err = std::get_if<pp::ErrorMsg>(&m)) {
+        log_.warn("the peer reports an error: {}", err->message);
+        close(fmt::format("error from peer: {}", err->message));
+    } else if (std::holds_alternative<pp::Hello>(m)) {
+        throw net::ProtocolError("a second Hello");
+    } else if (std::holds_alternative<pp::KeepAlive>(m)) {
+        // Nothing: the read itself reset the idle deadline.
+    }
+}
+
+// --- the writer ----------------------------------------------------------------
+
+net::awaitable<void> PeerConnection::serve(pp::Block b) {
+    auto& pool = *swarm_->env().pool;
+    auto buffer = co_await swarm_->env().upload_buffers->acquire(b.length);
+    auto storage = swarm_->storage_ptr();
+    const std::uint64_t offset = swarm_->seed().chunk_offset(b.chunk) + b.offset;
+    auto span = buffer.span();
+    auto read_block = [storage, offset, span] { return storage->read(offset, span); };
+    const Status read = co_await offload(pool, std::move(read_block));
+    if (closed_) co_return;
+    if (!read) {
+        log_.warn("cannot serve chunk {}: {}", b.chunk.value, read.error().message);
+        send(pp::Reject{b});
+        swarm_->storage_failed(read.error().message);
+        co_return;
+    }
+    const Bytes head = pp::encode_piece_header(b.chunk, b.offset, b.length);
+    const std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
+                                                 asio::buffer(span.data(), span.size())};
+    co_await stream_->write(bufs);
+    uploaded_ += b.length;
+    swarm_->count_traffic(name_, 0, b.length);
+}
+
+net::awaitable<void> PeerConnection::write_loop() {
+    auto self = shared_from_this();
+    try {
+        auto last_write = net::Clock::now();
+        while (!closed_) {
+            if (!control_.empty()) {
+                Bytes frames;
+                frames.swap(control_);
+                co_await stream_->write(frames);
+                last_write = net::Clock::now();
+                continue;
+            }
+            if (!serve_queue_.empty()) {
+                const pp::Block b = serve_queue_.front();
+                serve_queue_.pop_front();
+                serving_ = true;
+                co_await serve(b);
+                serving_ = false;
+                if (serve_queue_.empty()) swarm_->upload_finished();
+                last_write = net::Clock::now();
+                continue;
+            }
+            if (remote_leaving_ && outstanding_.empty()) {
+                close("the peer said goodbye");
+                break;
+            }
+            // Nothing to send: sleep until woken, or until a keepalive is due.
+            const auto keepalive = swarm_->options().keepalive;
+            writer_wake_.expires_at(last_write + keepalive);
+            asio::error_code ec;
+            co_await writer_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec && control_.empty() && serve_queue_.empty() &&
+                net::Clock::now() >= last_write + keepalive)
+                send(pp::KeepAlive{});
+        }
+    } catch (const std::exception& e) {
+        close(e.what());
+    }
+    serving_ = false;
+}
+
+}  // namespace seedshare

@@ -1,0 +1,120 @@
+// One TCP connection to one peer about one seed. Three coroutines share it:
+// a reader (frames in), a writer (control messages first, then blocks we
+// serve, from a bounded request queue) and the stream's watchdog. It fetches
+// the chunks its Swarm lets it pick, keeping up to pipeline_bytes requested,
+// and serves the chunks we hold to the remote.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "common/bitfield.hpp"
+#include "common/net.hpp"
+#include "common/peer_protocol.hpp"
+#include "peer/buffer_pool.hpp"
+#include "peer/swarm.hpp"
+
+namespace seedshare {
+
+// Connects to `where` and exchanges Hellos for `seed`. Throws with a reason
+// (unreachable, version mismatch, not sharing the seed, ...).
+net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, peer_proto::Hello>> handshake_out(
+    const PeerAddress& where, const SeedId& seed, const UserId& me, std::uint16_t my_port,
+    const SwarmOptions& options);
+
+class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
+  public:
+    PeerConnection(std::shared_ptr<Swarm> swarm, std::shared_ptr<net::FrameStream> stream,
+                   const peer_proto::Hello& theirs, std::optional<PeerAddress> dialed);
+    ~PeerConnection();
+
+    // Starts the reader and writer. An accepted connection first answers the
+    // remote's Hello (`send_hello`); both sides then send their bitfield.
+    void start(bool send_hello);
+    // Ends the connection (idempotent); `reason` is logged once.
+    void close(const std::string& reason);
+    bool closed() const { return closed_; }
+
+    const UserId& user() const { return user_; }
+    const std::string& name() const { return name_; }
+    const Bitfield& theirs() const { return theirs_; }
+    std::optional<PeerAddress> listen_address() const;
+    std::optional<PeerAddress> dialed() const { return dialed_; }
+    std::uint64_t downloaded() const { return downloaded_; }
+    std::uint64_t uploaded() const { return uploaded_; }
+    bool remote_leaving() const { return remote_leaving_; }
+    // Its bitfield arrived, so the picker counts its chunks.
+    bool counted_in_picker() const { return got_bitfield_; }
+
+    // Asks for more blocks if the pipeline has room and there is work.
+    void fill_requests();
+    // We verified c: tell the remote.
+    void announce(ChunkIndex c);
+    // Someone else delivered c first: stop fetching it here.
+    void cancel_fetch(ChunkIndex c);
+    bool fetching(ChunkIndex c) const { return fetches_.contains(c.value); }
+    // We are leaving: tell the remote, take no new requests.
+    void say_goodbye();
+    bool uploads_pending() const { return !serve_queue_.empty() || serving_; }
+    // Stalled: requests outstanding and nothing received for stall_timeout.
+    bool stalled(net::Clock::time_point now) const;
+
+  private:
+    struct Fetch {
+        ChunkIndex chunk;
+        BufferPool::Buffer buffer;
+        std::uint32_t next_offset = 0;  // next byte to request
+        std::uint32_t received = 0;
+        bool dropped = false;  // cancelled while a read into it was in flight
+    };
+
+    net::awaitable<void> read_loop();
+    net::awaitable<void> write_loop();
+    net::awaitable<void> receive_piece(const FrameHeader& h);
+    net::awaitable<void> serve(peer_proto::Block b);
+    void handle(peer_proto::Message& m);
+    void send(const peer_proto::Message& m);
+    void drop_fetch(ChunkIndex c, bool send_cancels);
+    void teardown();
+
+    std::shared_ptr<Swarm> swarm_;
+    std::shared_ptr<net::FrameStream> stream_;
+    UserId user_;
+    std::uint16_t their_port_;
+    asio::ip::address address_;
+    std::optional<PeerAddress> dialed_;
+    std::string name_;
+    Logger log_;
+
+    Bitfield theirs_;
+    bool got_bitfield_ = false;
+    bool closed_ = false;
+    bool goodbye_sent_ = false;
+    bool remote_leaving_ = false;
+    int running_ = 0;  // coroutines still running
+
+    // Fetching from the remote.
+    std::map<std::uint32_t, Fetch> fetches_;
+    std::optional<std::uint32_t> reading_into_;  // chunk whose buffer a read fills now
+    std::deque<peer_proto::Block> outstanding_;
+    std::uint64_t outstanding_bytes_ = 0;
+    std::set<peer_proto::Block> cancelled_;  // pieces for these are discarded
+    std::set<std::uint32_t> refused_;        // chunks the remote rejected
+    net::Clock::time_point last_piece_at_;
+    std::uint64_t downloaded_ = 0;
+
+    // Serving the remote.
+    std::deque<peer_proto::Block> serve_queue_;
+    bool serving_ = false;
+    std::uint64_t uploaded_ = 0;
+
+    Bytes control_;  // encoded frames waiting for the writer
+    asio::steady_timer writer_wake_;
+};
+
+}  // namespace seedshare

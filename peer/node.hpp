@@ -1,0 +1,75 @@
+// One peer process's network presence: the listening socket, the swarms it
+// takes part in (by seed id), and the resources they share (thread pool,
+// upload buffers, identity). Incoming connections are greeted here: their
+// Hello names the seed, and the matching swarm takes the connection over.
+#pragma once
+
+#include <asio.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "common/net.hpp"
+#include "peer/swarm.hpp"
+
+namespace seedshare {
+
+struct NodeOptions {
+    std::string host;        // empty: every interface, IPv6 and IPv4 where available
+    std::uint16_t port = 0;  // 0: an ephemeral port
+    std::size_t max_connections = limits::kMaxPeerConnections;
+    std::size_t upload_budget_bytes = 32u << 20;  // blocks being read for upload
+    SwarmOptions swarm;
+};
+
+class Node {
+  public:
+    Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions options, Logger log);
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    // Binds and starts accepting. Throws std::runtime_error naming the address.
+    void listen();
+    std::uint16_t port() const { return port_; }
+    const UserId& user() const { return user_; }
+    const Logger& log() const { return log_; }
+    asio::thread_pool& pool() { return pool_; }
+
+    // The environment for a new swarm of this process.
+    SwarmEnv swarm_env() const;
+    const SwarmOptions& swarm_options() const { return options_.swarm; }
+
+    void add(std::shared_ptr<Swarm> swarm);
+    // Stops and forgets a swarm (file removed or re-seeded).
+    net::awaitable<void> remove(const SeedId& id, std::chrono::milliseconds grace);
+    std::shared_ptr<Swarm> find(const SeedId& id) const;
+    const std::map<SeedId, std::shared_ptr<Swarm>>& swarms() const { return swarms_; }
+
+    // Stops accepting, says goodbye to every peer, lets uploads in flight
+    // finish (up to `grace`), closes everything.
+    net::awaitable<void> stop(std::chrono::milliseconds grace);
+    // Closes everything at once, saying nothing (as if the process died).
+    void abort();
+
+  private:
+    net::awaitable<void> accept_loop();
+    net::awaitable<void> greet(net::tcp::socket socket);
+
+    asio::any_io_executor ex_;
+    asio::thread_pool& pool_;
+    NodeOptions options_;
+    Logger log_;
+    UserId user_;
+    net::tcp::acceptor acceptor_;
+    std::uint16_t port_ = 0;
+    std::shared_ptr<BufferPool> upload_buffers_;
+    std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
+    std::size_t greeting_ = 0;  // connections still in their handshake
+    bool stopping_ = false;
+};
+
+}  // namespace seedshare

@@ -1,0 +1,118 @@
+#include "peer/storage.hpp"
+
+#include <fcntl.h>  // also sync_file_range (_GNU_SOURCE, on by default in g++)
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace seedshare {
+
+namespace {
+Error errno_error(const std::filesystem::path& p, std::string_view what, int err) {
+    return Error{fmt::format("{}: {}: {}", p.string(), what, std::strerror(err))};
+}
+}  // namespace
+
+FileStorage::FileStorage(Fd fd, std::filesystem::path path, std::uint64_t size, bool watch)
+    : fd_(std::move(fd)), path_(std::move(path)), size_(size), watch_(watch) {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) == 0) {
+        mtime_ = st.st_mtim;
+        inode_ = st.st_ino;
+    }
+}
+
+Result<std::unique_ptr<FileStorage>> FileStorage::open_read(const std::filesystem::path& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return errno_error(path, "cannot open", errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return errno_error(path, "cannot stat", errno);
+    if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", path.string())};
+    return std::unique_ptr<FileStorage>(
+        new FileStorage(std::move(fd), path, static_cast<std::uint64_t>(st.st_size), true));
+}
+
+Result<std::unique_ptr<FileStorage>> FileStorage::open_part(const std::filesystem::path& path,
+                                                            std::uint64_t size, bool* created) {
+    Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    bool made = false;
+    if (!fd && errno == ENOENT) {
+        fd = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        made = true;
+    }
+    if (!fd) return errno_error(path, "cannot open", errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return errno_error(path, "cannot stat", errno);
+    if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", path.string())};
+    if (static_cast<std::uint64_t>(st.st_size) != size) {
+        if (size > 0) {
+            const int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
+            if (err != 0 && err != EOPNOTSUPP && err != EINVAL) {
+                if (made) ::unlink(path.c_str());
+                return errno_error(path, fmt::format("cannot reserve {} bytes", size), err);
+            }
+        }
+        if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+            const int err = errno;
+            if (made) ::unlink(path.c_str());
+            return errno_error(path, "cannot set the size", err);
+        }
+    }
+    if (created != nullptr) *created = made;
+    return std::unique_ptr<FileStorage>(new FileStorage(std::move(fd), path, size, false));
+}
+
+bool FileStorage::changed_on_disk() const {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0) return true;
+    return static_cast<std::uint64_t>(st.st_size) != size_ || st.st_ino != inode_ ||
+           st.st_mtim.tv_sec != mtime_.tv_sec || st.st_mtim.tv_nsec != mtime_.tv_nsec;
+}
+
+Status FileStorage::read(std::uint64_t offset, std::span<std::uint8_t> out) {
+    if (offset > size_ || out.size() > size_ - offset)
+        return Error{fmt::format("{}: read past the end", path_.string())};
+    if (watch_ && changed_on_disk())
+        return Error{fmt::format("{}: changed on disk", path_.string())};
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n = ::pread(fd_.get(), out.data() + done, out.size() - done,
+                                  static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_error(path_, "read failed", errno);
+        if (n == 0) return Error{fmt::format("{}: file shorter than expected", path_.string())};
+        done += static_cast<std::size_t>(n);
+    }
+    // A change during the read may have torn it.
+    if (watch_ && changed_on_disk())
+        return Error{fmt::format("{}: changed on disk", path_.string())};
+    return Ok{};
+}
+
+Status FileStorage::write(std::uint64_t offset, std::span<const std::uint8_t> data) {
+    if (offset > size_ || data.size() > size_ - offset)
+        return Error{fmt::format("{}: write past the end", path_.string())};
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::pwrite(fd_.get(), data.data() + done, data.size() - done,
+                                   static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_error(path_, "write failed", errno);
+        done += static_cast<std::size_t>(n);
+    }
+    // Start writing it back now, so the final sync before the rename has
+    // little left to wait for. Only starts I/O; errors show at sync().
+    ::sync_file_range(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(data.size()),
+                      SYNC_FILE_RANGE_WRITE);
+    return Ok{};
+}
+
+Status FileStorage::sync() {
+    if (::fdatasync(fd_.get()) != 0) return errno_error(path_, "sync failed", errno);
+    return Ok{};
+}
+
+}  // namespace seedshare

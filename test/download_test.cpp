@@ -1,0 +1,399 @@
+// In-process swarms: a real tracker, serving peers and getters on 127.0.0.1
+// in one io_context, each test under a time limit.
+#include <doctest/doctest.h>
+
+#include <atomic>
+
+#include "peer/download.hpp"
+#include "test/support/cluster.hpp"
+#include "test/support/temp_dir.hpp"
+
+using namespace seedshare;
+using namespace seedshare::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Reads pass through, with one byte of every chunk-sized read flipped: a peer
+// serving through this sends only bad chunks.
+class CorruptingStorage final : public Storage {
+  public:
+    explicit CorruptingStorage(std::shared_ptr<Storage> inner) : inner_(std::move(inner)) {}
+    std::uint64_t size() const override { return inner_->size(); }
+    Status read(std::uint64_t offset, std::span<std::uint8_t> out) override {
+        auto st = inner_->read(offset, out);
+        if (st && !out.empty()) out[out.size() / 2] ^= 0x5a;
+        return st;
+    }
+    Status write(std::uint64_t offset, std::span<const std::uint8_t> data) override {
+        return inner_->write(offset, data);
+    }
+    Status sync() override { return inner_->sync(); }
+
+  private:
+    std::shared_ptr<Storage> inner_;
+};
+
+// A disk that fills up: writes fail with ENOSPC once `budget` bytes were written.
+class FillingStorage final : public Storage {
+  public:
+    FillingStorage(std::shared_ptr<Storage> inner, std::uint64_t budget)
+        : inner_(std::move(inner)), left_(budget) {}
+    std::uint64_t size() const override { return inner_->size(); }
+    Status read(std::uint64_t offset, std::span<std::uint8_t> out) override {
+        return inner_->read(offset, out);
+    }
+    Status write(std::uint64_t offset, std::span<const std::uint8_t> data) override {
+        std::uint64_t left = left_.load();
+        do {
+            if (left < data.size())
+                return Error{"part file: write failed: No space left on device"};
+        } while (!left_.compare_exchange_weak(left, left - data.size()));
+        return inner_->write(offset, data);
+    }
+    Status sync() override { return inner_->sync(); }
+
+  private:
+    std::shared_ptr<Storage> inner_;
+    std::atomic<std::uint64_t> left_;
+};
+
+std::shared_ptr<Storage> open_shared(const std::filesystem::path& p) {
+    auto s = FileStorage::open_read(p);
+    REQUIRE(s);
+    return std::shared_ptr<Storage>(std::move(*s));
+}
+
+// A file of `size` bytes in `dir` and its seed for `tracker`.
+Seed make_file(const TempDir& dir, const std::string& name, std::size_t size, std::uint64_t chunk,
+               const HostPort& tracker) {
+    write_file(dir / name, pattern_bytes(size, size ^ chunk));
+    SeedMakerOptions o;
+    o.chunk_size = chunk;
+    o.trackers = {tracker};
+    auto seed = make_seed(dir / name, o);
+    REQUIRE(seed);
+    return *seed;
+}
+
+// Small pipelines and fast retries, so work spreads over every peer and a
+// test never waits long for a timeout.
+SwarmOptions test_options() {
+    SwarmOptions o;
+    o.pipeline_bytes = 256 * 1024;
+    o.block_bytes = 32 * 1024;
+    o.stall_timeout = 2000ms;
+    o.rediscover = 300ms;
+    return o;
+}
+
+struct Getter {
+    TestPeer peer;
+    std::unique_ptr<Download> download;
+    Getter(asio::io_context& io, asio::thread_pool& pool, const Seed& seed,
+           const std::filesystem::path& out, SwarmOptions options = test_options(),
+           DownloadOptions extra = {})
+        : peer(io, pool, "getter", options) {
+        extra.seed = seed;
+        extra.out_dir = out;
+        download = std::make_unique<Download>(*peer.node, *peer.trackers, extra, peer.log);
+    }
+    std::uint64_t fetched() const {
+        std::uint64_t n = 0;
+        for (const auto& p : download->swarm()->peer_stats())
+            n += p.downloaded;
+        return n;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("download: three serving peers and one getter: every peer contributes, identical bytes") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 6 << 20, 64 * 1024, tracker.address);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        std::vector<std::unique_ptr<TestPeer>> servers;
+        for (int i = 0; i < 3; ++i) {
+            servers.push_back(
+                std::make_unique<TestPeer>(io, pool, "server" + std::to_string(i), test_options()));
+            co_await servers.back()->share(seed, open_shared(src / "data.bin"), tracker.address);
+        }
+        Getter getter(io, pool, seed, out.path());
+        const auto outcome = co_await getter.download->run();
+        CHECK(outcome == Download::Outcome::kComplete);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        CHECK_FALSE(std::filesystem::exists(out / "data.bin.part"));
+        // Every serving peer sent some of it; no chunk came twice (or hardly: end-game).
+        const auto stats = getter.download->swarm()->peer_stats();
+        CHECK(stats.size() == 3);
+        for (const auto& p : stats)
+            CHECK(p.downloaded > 0);
+        CHECK(getter.fetched() <= seed.length + 4 * seed.chunk_size);
+        co_await getter.peer.stop();
+        for (auto& s : servers)
+            co_await s->stop();
+    });
+}
+
+TEST_CASE("download: a serving peer killed mid-download: its chunks go to the others") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 8 << 20, 32 * 1024, tracker.address);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        std::vector<std::unique_ptr<TestPeer>> servers;
+        for (int i = 0; i < 3; ++i) {
+            servers.push_back(
+                std::make_unique<TestPeer>(io, pool, "server" + std::to_string(i), test_options()));
+            co_await servers.back()->share(seed, open_shared(src / "data.bin"), tracker.address);
+        }
+        Getter getter(io, pool, seed, out.path());
+        // Kill server 0 once the getter has a quarter of the file.
+        bool killed = false;
+        auto killer = [&]() -> net::awaitable<void> {
+            co_await eventually(
+                [&] {
+                    auto s = getter.download->swarm();
+                    return s && s->verified_bytes() >= seed.length / 4;
+                },
+                20s);
+            servers[0]->kill();
+            killed = true;
+        };
+        net::spawn(io.get_executor(), killer(), Logger("test"), "killer");
+        const auto outcome = co_await getter.download->run();
+        CHECK(killed);
+        CHECK(outcome == Download::Outcome::kComplete);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        co_await getter.peer.stop();
+        for (std::size_t i = 1; i < servers.size(); ++i)
+            co_await servers[i]->stop();
+    });
+}
+
+TEST_CASE(
+    "download: a peer sending corrupt chunks is struck, dropped, and the file arrives intact") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 4 << 20, 32 * 1024, tracker.address);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        TestPeer good1(io, pool, "good1", test_options());
+        TestPeer good2(io, pool, "good2", test_options());
+        TestPeer liar(io, pool, "liar", test_options());
+        co_await good1.share(seed, open_shared(src / "data.bin"), tracker.address);
+        co_await good2.share(seed, open_shared(src / "data.bin"), tracker.address);
+        co_await liar.share(seed,
+                            std::make_shared<CorruptingStorage>(open_shared(src / "data.bin")),
+                            tracker.address);
+        Getter getter(io, pool, seed, out.path());
+        const auto outcome = co_await getter.download->run();
+        CHECK(outcome == Download::Outcome::kComplete);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        auto swarm = getter.download->swarm();
+        CHECK(swarm->banned(liar.node->user()));
+        CHECK_FALSE(swarm->banned(good1.node->user()));
+        CHECK_FALSE(swarm->banned(good2.node->user()));
+        co_await getter.peer.stop();
+        co_await good1.stop();
+        co_await good2.stop();
+        co_await liar.stop();
+    });
+}
+
+TEST_CASE("download: an interrupted download resumes and fetches only the missing chunks") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 8 << 20, 64 * 1024, tracker.address);
+
+    run_within(io, 40s, [&]() -> net::awaitable<void> {
+        TestPeer server(io, pool, "server", test_options());
+        co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
+        std::uint64_t first_verified = 0;
+        {
+            Getter first(io, pool, seed, out.path());
+            auto stopper = [&]() -> net::awaitable<void> {
+                co_await eventually(
+                    [&] {
+                        auto s = first.download->swarm();
+                        return s && s->verified_bytes() >= seed.length / 3;
+                    },
+                    20s);
+                first.download->stop();
+            };
+            net::spawn(io.get_executor(), stopper(), Logger("test"), "stopper");
+            CHECK(co_await first.download->run() == Download::Outcome::kInterrupted);
+            first_verified = first.download->swarm()->verified_bytes();
+            co_await first.peer.stop();
+        }
+        CHECK(first_verified >= seed.length / 3);
+        CHECK(first_verified < seed.length);
+        CHECK(std::filesystem::exists(out / "data.bin.part"));
+        CHECK_FALSE(std::filesystem::exists(out / "data.bin"));
+
+        Getter second(io, pool, seed, out.path());
+        CHECK(co_await second.download->run() == Download::Outcome::kComplete);
+        CHECK(second.download->resumed_bytes() >= first_verified);
+        // Only what was missing came over the network (plus end-game slack).
+        CHECK(second.fetched() <=
+              seed.length - second.download->resumed_bytes() + 4 * seed.chunk_size);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        co_await second.peer.stop();
+        co_await server.stop();
+    });
+}
+
+TEST_CASE(
+    "download: the disk fills up: a clear error, the partial file kept, a later run resumes") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 4 << 20, 64 * 1024, tracker.address);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        TestPeer server(io, pool, "server", test_options());
+        co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
+        {
+            DownloadOptions full;
+            full.open_storage = [&](const std::filesystem::path& p, std::uint64_t size,
+                                    bool* created) -> Result<std::shared_ptr<Storage>> {
+                auto s = FileStorage::open_part(p, size, created);
+                if (!s) return s.error();
+                return std::shared_ptr<Storage>(std::make_shared<FillingStorage>(
+                    std::shared_ptr<Storage>(std::move(*s)), seed.length / 2));
+            };
+            Getter first(io, pool, seed, out.path(), test_options(), full);
+            CHECK(co_await first.download->run() == Download::Outcome::kFailed);
+            CHECK(first.download->message().find("No space left on device") != std::string::npos);
+            co_await first.peer.stop();
+        }
+        CHECK(std::filesystem::exists(out / "data.bin.part"));
+        Getter second(io, pool, seed, out.path());
+        CHECK(co_await second.download->run() == Download::Outcome::kComplete);
+        CHECK(second.download->resumed_bytes() > 0);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        co_await second.peer.stop();
+        co_await server.stop();
+    });
+}
+
+TEST_CASE("download: an existing different file is not replaced without force") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, 64 * 1024, tracker.address);
+    write_file(out / "data.bin", "precious, and not the same");
+
+    run_within(io, 20s, [&]() -> net::awaitable<void> {
+        TestPeer server(io, pool, "server", test_options());
+        co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
+        {
+            Getter refused(io, pool, seed, out.path());
+            CHECK(co_await refused.download->run() == Download::Outcome::kFailed);
+            CHECK(refused.download->message().find("use --force") != std::string::npos);
+            CHECK(read_file(out / "data.bin") == "precious, and not the same");
+            co_await refused.peer.stop();
+        }
+        DownloadOptions force;
+        force.force = true;
+        Getter forced(io, pool, seed, out.path(), test_options(), force);
+        CHECK(co_await forced.download->run() == Download::Outcome::kComplete);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        co_await forced.peer.stop();
+        // Asked again, it is recognised as complete without fetching.
+        Getter again(io, pool, seed, out.path());
+        CHECK(co_await again.download->run() == Download::Outcome::kAlreadyComplete);
+        co_await again.peer.stop();
+        co_await server.stop();
+    });
+}
+
+TEST_CASE(
+    "download: a seed whose chunks verify but whose whole-file hash lies ends in an integrity "
+    "error") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    Seed seed = make_file(src, "data.bin", 1 << 20, 64 * 1024, tracker.address);
+    seed.file_hash.bytes[0] ^= 1;  // a different seed id, same chunks
+
+    run_within(io, 20s, [&]() -> net::awaitable<void> {
+        TestPeer server(io, pool, "server", test_options());
+        co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
+        Getter getter(io, pool, seed, out.path());
+        CHECK(co_await getter.download->run() == Download::Outcome::kIntegrity);
+        CHECK_FALSE(std::filesystem::exists(out / "data.bin"));
+        co_await getter.peer.stop();
+        co_await server.stop();
+    });
+}
+
+TEST_CASE("download: with no holder it keeps asking, and finishes once one appears") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, 64 * 1024, tracker.address);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        Getter getter(io, pool, seed, out.path());
+        std::unique_ptr<TestPeer> late;
+        auto arrive = [&]() -> net::awaitable<void> {
+            asio::steady_timer t(io, 1500ms);
+            co_await t.async_wait(asio::use_awaitable);
+            CHECK(getter.download->swarm()->verified_bytes() == 0);
+            late = std::make_unique<TestPeer>(io, pool, "late", test_options());
+            co_await late->share(seed, open_shared(src / "data.bin"), tracker.address);
+        };
+        net::spawn(io.get_executor(), arrive(), Logger("test"), "late server");
+        CHECK(co_await getter.download->run() == Download::Outcome::kComplete);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        co_await getter.peer.stop();
+        co_await late->stop();
+    });
+}
+
+TEST_CASE(
+    "download: the tracker goes away mid-download: the getter carries on with the peers it knows") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    auto tracker = std::make_unique<TestTracker>(io);
+    const Seed seed = make_file(src, "data.bin", 8 << 20, 32 * 1024, tracker->address);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        TestPeer s1(io, pool, "s1", test_options());
+        TestPeer s2(io, pool, "s2", test_options());
+        co_await s1.share(seed, open_shared(src / "data.bin"), tracker->address);
+        co_await s2.share(seed, open_shared(src / "data.bin"), tracker->address);
+        Getter getter(io, pool, seed, out.path());
+        auto stop_tracker = [&]() -> net::awaitable<void> {
+            co_await eventually(
+                [&] {
+                    auto s = getter.download->swarm();
+                    return s && s->connection_count() == 2 && s->verified_bytes() > 0;
+                },
+                20s);
+            tracker->server->stop();
+        };
+        net::spawn(io.get_executor(), stop_tracker(), Logger("test"), "tracker stop");
+        CHECK(co_await getter.download->run() == Download::Outcome::kComplete);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        co_await getter.peer.stop();
+        co_await s1.stop();
+        co_await s2.stop();
+    });
+}

@@ -1,0 +1,57 @@
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include "common/bytes.hpp"
+#include "peer/storage.hpp"
+#include "test/support/temp_dir.hpp"
+
+using namespace seedshare;
+using namespace seedshare::test;
+
+TEST_CASE("storage: a part file is created at its full size and kept on reopen") {
+    TempDir dir;
+    bool created = false;
+    auto s = FileStorage::open_part(dir / "x.part", 1 << 20, &created);
+    REQUIRE(s);
+    CHECK(created);
+    CHECK(std::filesystem::file_size(dir / "x.part") == 1u << 20);
+    const Bytes data(1000, 7);
+    CHECK((*s)->write(4096, data));
+    CHECK_FALSE((*s)->write((1 << 20) - 10, data));  // past the end
+    CHECK((*s)->sync());
+    s->reset();
+    auto again = FileStorage::open_part(dir / "x.part", 1 << 20, &created);
+    REQUIRE(again);
+    CHECK_FALSE(created);
+    Bytes back(1000);
+    CHECK((*again)->read(4096, back));
+    CHECK(back == data);
+}
+
+TEST_CASE("storage: a served file that changes on disk is not read as if it had not") {
+    TempDir dir;
+    write_file(dir / "f", pattern_bytes(8192));
+    auto s = FileStorage::open_read(dir / "f");
+    REQUIRE(s);
+    Bytes out(100);
+    CHECK((*s)->read(0, out));
+    CHECK_FALSE((*s)->read(8100, out));  // past the end
+    ::usleep(20000);
+    write_file(dir / "f", pattern_bytes(8192, 99));  // same size, new content and mtime
+    CHECK((*s)->changed_on_disk());
+    auto r = (*s)->read(0, out);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("changed on disk") != std::string::npos);
+    std::filesystem::resize_file(dir / "f", 10);
+    CHECK_FALSE((*s)->read(0, out));
+}
+
+TEST_CASE("storage: errors name the file") {
+    TempDir dir;
+    auto missing = FileStorage::open_read(dir / "nope");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().message.find("nope") != std::string::npos);
+    auto directory = FileStorage::open_part(dir.path(), 10);
+    REQUIRE_FALSE(directory);
+}

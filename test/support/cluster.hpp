@@ -1,0 +1,124 @@
+// In-process swarms for integration tests: a tracker and several peers on
+// 127.0.0.1 (ephemeral ports) in one io_context, run under a time limit.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <asio.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/log.hpp"
+#include "common/net.hpp"
+#include "peer/node.hpp"
+#include "peer/seed_maker.hpp"
+#include "peer/storage.hpp"
+#include "peer/swarm.hpp"
+#include "peer/trackers.hpp"
+#include "tracker/server.hpp"
+#include "tracker/store.hpp"
+
+namespace seedshare::test {
+
+// Runs `main` on `io` until it finishes; fails the test if it takes longer
+// than `limit` (the io_context is then stopped, so the test ends either way).
+inline void run_within(asio::io_context& io, std::chrono::milliseconds limit,
+                       std::function<net::awaitable<void>()> main) {
+    bool finished = false;
+    std::exception_ptr error;
+    asio::co_spawn(io, main(), [&](std::exception_ptr e) {
+        finished = true;
+        error = e;
+        io.stop();
+    });
+    io.run_for(limit);
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            FAIL("the test coroutine threw: " << e.what());
+        }
+    }
+    CHECK_MESSAGE(finished, "the test did not finish within its time limit");
+    io.restart();
+}
+
+// Waits until `condition` holds, checking every 10 ms, for at most `limit`.
+inline net::awaitable<bool> eventually(std::function<bool()> condition,
+                                       std::chrono::milliseconds limit) {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() > deadline) co_return false;
+        t.expires_after(std::chrono::milliseconds(10));
+        co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return true;
+}
+
+struct TestTracker {
+    std::unique_ptr<tracker::Store> store;
+    std::unique_ptr<tracker::TrackerServer> server;
+    HostPort address;
+
+    TestTracker(asio::io_context& io, std::chrono::milliseconds ttl = std::chrono::seconds(30)) {
+        auto s = tracker::Store::open(":memory:", tracker::system_now_ms, ttl);
+        REQUIRE(s);
+        store = std::move(*s);
+        tracker::TrackerServer::Options o;
+        o.host = "127.0.0.1";
+        o.ttl = ttl;
+        server = std::make_unique<tracker::TrackerServer>(io.get_executor(), *store, o,
+                                                          Logger("tracker", LogLevel::kWarn));
+        server->start();
+        address = HostPort{"127.0.0.1", server->port()};
+    }
+};
+
+// A peer process: a listening Node and its tracker clients.
+struct TestPeer {
+    std::unique_ptr<Node> node;
+    std::unique_ptr<Trackers> trackers;
+    Logger log;
+
+    TestPeer(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
+             SwarmOptions swarm = {})
+        : log(name, LogLevel::kWarn) {
+        NodeOptions o;
+        o.host = "127.0.0.1";
+        o.swarm = swarm;
+        node = std::make_unique<Node>(io.get_executor(), pool, o, log);
+        node->listen();
+        trackers = std::make_unique<Trackers>(io.get_executor(), node->user(), node->port(), log);
+    }
+
+    // Shares a complete file held by `storage`, registered at `tracker`.
+    net::awaitable<std::shared_ptr<Swarm>> share(const Seed& seed, std::shared_ptr<Storage> storage,
+                                                 const HostPort& tracker) {
+        const std::vector<HostPort> where{tracker};
+        const auto failures = co_await trackers->connect(where);
+        REQUIRE(failures.empty());
+        auto swarm =
+            std::make_shared<Swarm>(node->swarm_env(), seed, std::move(storage),
+                                    Bitfield(seed.chunk_count(), true), node->swarm_options());
+        node->add(swarm);
+        swarm->start();
+        trackers->hold(seed, where, true);
+        co_return swarm;
+    }
+
+    // As if the process were killed: connections drop, no goodbye anywhere.
+    void kill() {
+        node->abort();
+        trackers->abandon();
+    }
+
+    net::awaitable<void> stop() {
+        co_await node->stop(std::chrono::milliseconds(500));
+        co_await trackers->leave();
+    }
+};
+
+}  // namespace seedshare::test
