@@ -23,6 +23,8 @@ net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
     node_options.host = cmd.net.host;
     node_options.port = cmd.net.port;
     node_options.swarm.max_connections = cmd.net.max_peers;
+    node_options.max_upload_rate = cmd.net.max_upload_rate;
+    node_options.max_download_rate = cmd.net.max_download_rate;
     Node node(ex, pool, node_options, log);
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
@@ -46,6 +48,19 @@ net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
     log.info("leaving: finishing uploads in flight");
     co_await node.stop(kGoodbyeGrace);
     co_await trackers.leave();
+    // What each shared file gave, one line each (scripts read it).
+    for (const auto& [path, entry] : sharer.shared()) {
+        const auto swarm = node.find(entry.id);
+        if (!swarm) continue;
+        std::uint64_t bytes = 0;
+        std::size_t peers = 0;
+        for (const auto& p : swarm->peer_stats()) {
+            bytes += p.uploaded;
+            peers += p.uploaded > 0 ? 1 : 0;
+        }
+        fmt::print("served {}: {} bytes to {} peers\n", swarm->seed().name, bytes, peers);
+    }
+    std::fflush(stdout);
     co_return kExitOk;
 }
 

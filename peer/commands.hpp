@@ -39,7 +39,9 @@ struct NetworkOptions {
     std::string host;                // listen address; empty: all interfaces
     std::uint16_t port = 0;          // 0: ephemeral
     LogLevel log_level = LogLevel::kInfo;
-    std::size_t max_peers = 50;  // connections per file
+    std::size_t max_peers = 50;           // connections per file
+    std::uint64_t max_upload_rate = 0;    // bytes/s for the process; 0: unlimited
+    std::uint64_t max_download_rate = 0;  // bytes/s for the process; 0: unlimited
 };
 
 struct GetCommand {

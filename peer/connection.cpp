@@ -84,6 +84,7 @@ PeerConnection::PeerConnection(std::shared_ptr<Swarm> swarm,
       log_(swarm_->log().sub(stream_->remote())),
       theirs_(swarm_->seed().chunk_count()),
       last_piece_at_(net::Clock::now()),
+      rate_since_(net::Clock::now()),
       writer_wake_(stream_->get_executor()) {
     asio::error_code ec;
     const auto ep = stream_->socket().remote_endpoint(ec);
@@ -126,6 +127,10 @@ void PeerConnection::teardown() {
     // Both coroutines are done: no read is writing into a fetch buffer now.
     for (auto& [index, fetch] : fetches_)
         if (!fetch.dropped) swarm_->picker().release(fetch.chunk);
+    if (got_bitfield_) swarm_->spread().remove_holder(theirs_);
+    for (const auto c : promised_)
+        swarm_->spread().unpromise(ChunkIndex{c});
+    promised_.clear();
     fetches_.clear();
     outstanding_.clear();
     outstanding_bytes_ = 0;
@@ -156,11 +161,41 @@ bool PeerConnection::stalled(net::Clock::time_point now) const {
 
 // --- fetching ----------------------------------------------------------------
 
+bool PeerConnection::refused(ChunkIndex c) {
+    auto it = refused_.find(c.value);
+    if (it == refused_.end()) return false;
+    if (net::Clock::now() < it->second) return true;
+    refused_.erase(it);
+    return false;
+}
+
+void PeerConnection::count_received(std::uint64_t bytes) {
+    const auto now = net::Clock::now();
+    rate_bytes_ += bytes;
+    const double span = std::chrono::duration<double>(now - rate_since_).count();
+    if (span < 0.25) return;
+    const double sample = static_cast<double>(rate_bytes_) / span;
+    rate_ = rate_ == 0 ? sample : 0.6 * rate_ + 0.4 * sample;
+    rate_bytes_ = 0;
+    rate_since_ = now;
+}
+
+std::uint64_t PeerConnection::pipeline_target() const {
+    const auto& o = swarm_->options();
+    const auto most = std::max(o.pipeline_min_bytes, o.pipeline_max_bytes);
+    // Not measured yet: start small (a busy or rate-limited peer must not
+    // collect a large share of the file in its queue); it grows with the rate.
+    if (rate_ == 0) return o.pipeline_min_bytes;
+    const double want = rate_ * std::chrono::duration<double>(o.pipeline_window).count();
+    return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(want), o.pipeline_min_bytes, most);
+}
+
 void PeerConnection::fill_requests() {
     if (closed_ || remote_leaving_ || !swarm_->downloading() || !got_bitfield_) return;
     const auto& o = swarm_->options();
     const auto& seed = swarm_->seed();
-    while (outstanding_bytes_ < o.pipeline_bytes) {
+    const auto target = pipeline_target();
+    while (outstanding_bytes_ < target) {
         Fetch* f = nullptr;
         for (auto& [index, fetch] : fetches_) {
             if (fetch.next_offset < fetch.buffer.size() && !fetch.dropped) {
@@ -171,9 +206,9 @@ void PeerConnection::fill_requests() {
         if (f == nullptr) {
             // Start a new chunk, if memory allows and the picker has one for us.
             auto& picker = swarm_->picker();
-            const auto chunk = picker.pick(theirs_, [&](ChunkIndex c) {
-                return fetches_.contains(c.value) || refused_.contains(c.value);
-            });
+            const auto chunk = picker.pick(
+                theirs_, [&](ChunkIndex c) { return fetches_.contains(c.value) || refused(c); },
+                swarm_->pick_window());
             if (!chunk) return;
             auto buffer = swarm_->fetch_buffers().try_acquire(seed.chunk_length(*chunk));
             if (!buffer) {
@@ -182,7 +217,10 @@ void PeerConnection::fill_requests() {
             }
             f = &fetches_.emplace(chunk->value, Fetch{*chunk, std::move(*buffer)}).first->second;
         }
-        if (outstanding_.empty()) last_piece_at_ = net::Clock::now();
+        if (outstanding_.empty()) {
+            last_piece_at_ = net::Clock::now();
+            if (rate_bytes_ == 0) rate_since_ = last_piece_at_;  // idle time is not slowness
+        }
         const auto length = static_cast<std::uint32_t>(
             std::min<std::size_t>(o.block_bytes, f->buffer.size() - f->next_offset));
         const pp::Block b{f->chunk, f->next_offset, length};
@@ -243,14 +281,17 @@ net::awaitable<void> PeerConnection::receive_piece(const FrameHeader& h) {
     }
     outstanding_.erase(o);
     outstanding_bytes_ -= b.length;
+    // From here until the bytes are in, a cancel only marks the fetch dropped.
+    reading_into_ = b.chunk.value;
+    co_await swarm_->env().download_limit->acquire(b.length);  // paces the sender through TCP
     {
         auto& fetch = fetches_.at(b.chunk.value);  // outstanding blocks always have their fetch
-        reading_into_ = b.chunk.value;
         co_await stream_->read_exact(fetch.buffer.span().subspan(b.offset, b.length));
-        reading_into_.reset();
     }
+    reading_into_.reset();
     last_piece_at_ = net::Clock::now();
     downloaded_ += b.length;
+    count_received(b.length);
     swarm_->count_traffic(name_, b.length, 0);
 
     auto it = fetches_.find(b.chunk.value);
@@ -315,6 +356,7 @@ void PeerConnection::handle(pp::Message& m) {
         theirs_ = std::move(bf->have);
         got_bitfield_ = true;
         swarm_->picker().add_peer(theirs_);
+        swarm_->spread().add_holder(theirs_);
         swarm_->connection_ready(shared_from_this());
         fill_requests();
     } else if (auto* have = std::get_if<pp::Have>(&m)) {
@@ -324,6 +366,8 @@ void PeerConnection::handle(pp::Message& m) {
         if (!got_bitfield_) throw net::ProtocolError("have before bitfield");
         if (!theirs_.test(have->chunk)) {
             swarm_->picker().peer_gained(theirs_, have->chunk);
+            swarm_->spread().holder_gained(have->chunk);
+            if (promised_.erase(have->chunk.value) != 0) swarm_->spread().unpromise(have->chunk);
             theirs_.set(have->chunk);
             refused_.erase(have->chunk.value);
             fill_requests();
@@ -331,14 +375,28 @@ void PeerConnection::handle(pp::Message& m) {
     } else if (auto* req = std::get_if<pp::Request>(&m)) {
         if (auto ok = pp::check_block(seed, req->block); !ok)
             throw net::ProtocolError(ok.error().message);
-        if (goodbye_sent_ || !swarm_->holds(req->block.chunk)) {
-            send(pp::Reject{req->block});
-            return;
-        }
-        if (serve_queue_.size() >= limits::kMaxQueuedRequests)
+        // Rejects the writer has not handed to the socket yet wait too: a
+        // peer asking for what we lack without reading must not grow control_.
+        if (serve_queue_.size() + rejects_waiting_ >= limits::kMaxQueuedRequests)
             throw net::ProtocolError(
                 fmt::format("more than {} requests queued without reading the answers",
                             limits::kMaxQueuedRequests));
+        if (goodbye_sent_ || !swarm_->holds(req->block.chunk)) {
+            ++rejects_waiting_;
+            send(pp::Reject{req->block});
+            return;
+        }
+        if (!promised_.contains(req->block.chunk.value) && swarm_->rationing_uploads()) {
+            // A seed among many peers: spend the upload on the least spread
+            // chunks; this one can come from the peers that have it.
+            if (!swarm_->spread().worth_sending(req->block.chunk)) {
+                ++rejects_waiting_;
+                send(pp::Reject{req->block});
+                return;
+            }
+            promised_.insert(req->block.chunk.value);
+            swarm_->spread().promise(req->block.chunk);
+        }
         serve_queue_.push_back(req->block);
         writer_wake_.cancel();
     } else if (auto* cancel = std::get_if<pp::Cancel>(&m)) {
@@ -350,7 +408,7 @@ void PeerConnection::handle(pp::Message& m) {
             cancelled_.erase(reject->block);  // a reject crossing our cancel
             return;
         }
-        refused_.insert(reject->block.chunk.value);
+        refused_[reject->block.chunk.value] = net::Clock::now() + std::chrono::seconds(2);
         drop_fetch(reject->block.chunk, true);
         fill_requests();
     } else if (auto* list = std::get_if<pp::PeerList>(&m)) {
@@ -395,6 +453,8 @@ net::awaitable<void> PeerConnection::serve(pp::Block b) {
         swarm_->storage_failed(read.error().message);
         co_return;
     }
+    co_await swarm_->env().upload_limit->acquire(b.length);
+    if (closed_) co_return;
     const Bytes head = pp::encode_piece_header(b.chunk, b.offset, b.length);
     const std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
                                                  asio::buffer(span.data(), span.size())};
@@ -411,6 +471,7 @@ net::awaitable<void> PeerConnection::write_loop() {
             if (!control_.empty()) {
                 Bytes frames;
                 frames.swap(control_);
+                rejects_waiting_ = 0;
                 co_await stream_->write(frames);
                 last_write = net::Clock::now();
                 continue;

@@ -1,7 +1,7 @@
 // One TCP connection to one peer about one seed. Three coroutines share it:
 // a reader (frames in), a writer (control messages first, then blocks we
 // serve, from a bounded request queue) and the stream's watchdog. It fetches
-// the chunks its Swarm lets it pick, keeping up to pipeline_bytes requested,
+// the chunks its Swarm lets it pick, keeping pipeline_target() bytes requested,
 // and serves the chunks we hold to the remote.
 #pragma once
 
@@ -53,6 +53,12 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
 
     // Asks for more blocks if the pipeline has room and there is work.
     void fill_requests();
+    // Peer exchange: other holders we know.
+    void send_peers(const peer_proto::PeerList& list) { send(list); }
+    // Bytes per second received from this peer lately (0 until measured).
+    double download_rate() const { return rate_; }
+    // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
+    std::uint64_t pipeline_target() const;
     // We verified c: tell the remote.
     void announce(ChunkIndex c);
     // Someone else delivered c first: stop fetching it here.
@@ -104,16 +110,30 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::deque<peer_proto::Block> outstanding_;
     std::uint64_t outstanding_bytes_ = 0;
     std::set<peer_proto::Block> cancelled_;  // pieces for these are discarded
-    std::set<std::uint32_t> refused_;        // chunks the remote rejected
+    // Chunks the remote rejected, until when not to ask it again (a seed that
+    // rations its upload may serve them later).
+    std::map<std::uint32_t, net::Clock::time_point> refused_;
+    bool refused(ChunkIndex c);
     net::Clock::time_point last_piece_at_;
     std::uint64_t downloaded_ = 0;
+    // Download rate: bytes received since rate_since_, folded into rate_
+    // (an exponential average) about every 250 ms.
+    net::Clock::time_point rate_since_;
+    std::uint64_t rate_bytes_ = 0;
+    double rate_ = 0;
+    void count_received(std::uint64_t bytes);
 
     // Serving the remote.
     std::deque<peer_proto::Block> serve_queue_;
+    // Chunks this (seeding) peer started sending the remote; counted in the
+    // swarm's SpreadTracker until the remote announces them or leaves.
+    std::set<std::uint32_t> promised_;
     bool serving_ = false;
     std::uint64_t uploaded_ = 0;
 
     Bytes control_;  // encoded frames waiting for the writer
+    // Rejects in control_: they count with serve_queue_ toward kMaxQueuedRequests.
+    std::size_t rejects_waiting_ = 0;
     asio::steady_timer writer_wake_;
 };
 

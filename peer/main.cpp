@@ -74,6 +74,8 @@ struct NetworkText {
     std::string host;
     std::string log_level = "info";
     std::size_t max_peers = 50;
+    std::string max_upload_rate;
+    std::string max_download_rate;
 
     void add_to(CLI::App* cmd, const char* tracker_help) {
         cmd->add_option("--tracker", trackers, tracker_help);
@@ -82,6 +84,19 @@ struct NetworkText {
         cmd->add_option("--log-level", log_level, "debug, info, warn, error or off (default info)");
         cmd->add_option("--max-peers", max_peers, "Connections per file (default 50)")
             ->check(CLI::Range(std::size_t{1}, limits::kMaxPeerConnections));
+        cmd->add_option(
+            "--max-upload-rate", max_upload_rate,
+            "Upload limit for the process, bytes/s, K/M/G suffixes (e.g. 20M; default none)");
+        cmd->add_option("--max-download-rate", max_download_rate,
+                        "Download limit for the process, bytes/s, K/M/G suffixes (default none)");
+    }
+    static std::uint64_t rate(const char* option, const std::string& text) {
+        if (text.empty()) return 0;
+        const auto v = parse_size(text);
+        if (!v || *v == 0)
+            throw UsageError{
+                fmt::format("{} '{}': expected bytes per second, e.g. 20M or 512K", option, text)};
+        return *v;
     }
     NetworkOptions check() const {
         NetworkOptions o;
@@ -90,6 +105,8 @@ struct NetworkText {
         o.host = host;
         o.log_level = parse_level(log_level);
         o.max_peers = max_peers;
+        o.max_upload_rate = rate("--max-upload-rate", max_upload_rate);
+        o.max_download_rate = rate("--max-download-rate", max_download_rate);
         return o;
     }
 };

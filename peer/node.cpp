@@ -15,7 +15,9 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
       log_(std::move(log)),
       user_(random_user_id()),
       acceptor_(ex),
-      upload_buffers_(BufferPool::create(options_.upload_budget_bytes, limits::kMaxBlockBytes)) {}
+      upload_buffers_(BufferPool::create(options_.upload_budget_bytes, limits::kMaxBlockBytes)),
+      upload_limit_(std::make_shared<RateLimiter>(options_.max_upload_rate)),
+      download_limit_(std::make_shared<RateLimiter>(options_.max_download_rate)) {}
 
 Node::~Node() = default;
 
@@ -53,7 +55,8 @@ void Node::listen() {
 }
 
 SwarmEnv Node::swarm_env() const {
-    return SwarmEnv{ex_, &pool_, user_, port_, upload_buffers_, log_};
+    return SwarmEnv{ex_,           &pool_,          user_, port_, upload_buffers_,
+                    upload_limit_, download_limit_, log_};
 }
 
 void Node::add(std::shared_ptr<Swarm> swarm) {

@@ -22,6 +22,8 @@ struct NodeOptions {
     std::uint16_t port = 0;  // 0: an ephemeral port
     std::size_t max_connections = limits::kMaxPeerConnections;
     std::size_t upload_budget_bytes = 32u << 20;  // blocks being read for upload
+    std::uint64_t max_upload_rate = 0;            // bytes/s for the whole process; 0: unlimited
+    std::uint64_t max_download_rate = 0;          // bytes/s for the whole process; 0: unlimited
     SwarmOptions swarm;
 };
 
@@ -67,6 +69,8 @@ class Node {
     net::tcp::acceptor acceptor_;
     std::uint16_t port_ = 0;
     std::shared_ptr<BufferPool> upload_buffers_;
+    std::shared_ptr<RateLimiter> upload_limit_;
+    std::shared_ptr<RateLimiter> download_limit_;
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
     std::size_t greeting_ = 0;  // connections still in their handshake
     bool stopping_ = false;

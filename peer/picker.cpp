@@ -76,15 +76,19 @@ void Picker::peer_gained(const Bitfield& theirs, ChunkIndex c) {
     if (is_wanted) insert_wanted(c);
 }
 
-std::optional<ChunkIndex> Picker::pick_wanted(const Bitfield& theirs) {
-    std::array<std::uint32_t, kWindow> window{};
+std::optional<ChunkIndex> Picker::pick_wanted(const Bitfield& theirs, std::size_t window) {
+    window = std::clamp<std::size_t>(window, 1, kMaxWindow);
     for (const auto& level : levels_) {
+        // Reservoir sampling over the first `window` candidates of this level:
+        // a uniform choice without storing them.
         std::size_t found = 0;
-        for (auto it = level.begin(); it != level.end() && found < kWindow; ++it)
-            if (theirs.test(ChunkIndex{*it})) window[found++] = *it;
-        if (found > 0)
-            return ChunkIndex{
-                window[std::uniform_int_distribution<std::size_t>(0, found - 1)(rng_)]};
+        std::uint32_t chosen = 0;
+        for (auto it = level.begin(); it != level.end() && found < window; ++it) {
+            if (!theirs.test(ChunkIndex{*it})) continue;
+            ++found;
+            if (std::uniform_int_distribution<std::size_t>(0, found - 1)(rng_) == 0) chosen = *it;
+        }
+        if (found > 0) return ChunkIndex{chosen};
     }
     return std::nullopt;
 }
@@ -101,9 +105,10 @@ std::optional<ChunkIndex> Picker::pick_end_game(
 }
 
 std::optional<ChunkIndex> Picker::pick(const Bitfield& theirs,
-                                       const std::function<bool(ChunkIndex)>& fetching_here) {
+                                       const std::function<bool(ChunkIndex)>& fetching_here,
+                                       std::size_t window) {
     if (theirs.size() != have_.size() || theirs.none()) return std::nullopt;
-    auto c = pick_wanted(theirs);
+    auto c = pick_wanted(theirs, window);
     if (c) {
         erase_wanted(*c);
         in_progress_.insert(c->value);

@@ -8,7 +8,8 @@
 //  - random among equals, within a window of the lowest-index candidates:
 //    peers fetching the same file diverge (different chunks spread early),
 //    while the verified prefix still grows nearly in order, which lets the
-//    whole-file hash run during the download instead of after it.
+//    whole-file hash run during the download instead of after it. The caller
+//    widens the window as more peers share the file (more divergence needed).
 //  - end-game: once every chunk we lack is being fetched, a peer may fetch a
 //    chunk another peer is already fetching (at most kMaxDownloaders at once);
 //    the caller cancels the other fetches as soon as one copy has arrived.
@@ -32,8 +33,10 @@ namespace seedshare {
 
 class Picker {
   public:
-    // Candidates considered for the random choice among equally rare chunks.
+    // Candidates considered (by default) for the random choice among equally
+    // rare chunks, and the most a caller may ask for.
     static constexpr std::size_t kWindow = 8;
+    static constexpr std::size_t kMaxWindow = 1024;
     // Peers that may fetch one chunk at the same time in end-game.
     static constexpr std::uint32_t kMaxDownloaders = 2;
 
@@ -56,7 +59,8 @@ class Picker {
     // fetched. `fetching_here` says which chunks that peer is already
     // fetching (never picked twice for one peer).
     std::optional<ChunkIndex> pick(const Bitfield& theirs,
-                                   const std::function<bool(ChunkIndex)>& fetching_here);
+                                   const std::function<bool(ChunkIndex)>& fetching_here,
+                                   std::size_t window = kWindow);
     // One fetch of c ended without a whole copy (peer gone, rejected,
     // cancelled): c is wanted again once nobody else fetches it.
     void release(ChunkIndex c);
@@ -78,7 +82,7 @@ class Picker {
     bool is_wanted_now(ChunkIndex c) const;
     void insert_wanted(ChunkIndex c);
     void erase_wanted(ChunkIndex c);
-    std::optional<ChunkIndex> pick_wanted(const Bitfield& theirs);
+    std::optional<ChunkIndex> pick_wanted(const Bitfield& theirs, std::size_t window);
     std::optional<ChunkIndex> pick_end_game(const Bitfield& theirs,
                                             const std::function<bool(ChunkIndex)>& fetching_here);
 

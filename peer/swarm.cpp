@@ -42,13 +42,15 @@ Swarm::Swarm(SwarmEnv env, Seed seed, std::shared_ptr<Storage> storage, Bitfield
       options_(options),
       log_(env_.log.sub(seed_.name)),
       picker_(std::move(have), random_seed()),
+      spread_(seed_.chunk_count()),
       fetch_buffers_(BufferPool::create(
           options.fetch_budget_bytes,
           static_cast<std::size_t>(std::max<std::uint64_t>(1, seed_.chunk_size)))),
       state_(picker_.complete() ? State::kComplete : State::kDownloading),
       done_signal_(env_.ex),
       connect_signal_(env_.ex),
-      discover_signal_(env_.ex) {
+      discover_signal_(env_.ex),
+      pex_signal_(env_.ex) {
     for (std::uint32_t i = 0; i < picker_.have().size(); ++i)
         if (picker_.have().test(ChunkIndex{i}))
             verified_bytes_ += seed_.chunk_length(ChunkIndex{i});
@@ -68,7 +70,48 @@ void Swarm::start() {
         return;
     }
     net::spawn(env_.ex, connect_loop(), log_, "connect loop");
+    net::spawn(env_.ex, pex_loop(), log_, "peer exchange");
     if (state_ == State::kDownloading) net::spawn(env_.ex, discover_loop(), log_, "peer discovery");
+}
+
+bool Swarm::rationing_uploads() const {
+    if (!complete()) return false;
+    std::size_t partial = 0;
+    for (const auto& c : conns_)
+        if (c->counted_in_picker() && !c->theirs().all() && ++partial >= 2) return true;
+    return false;
+}
+
+std::size_t Swarm::pick_window() const {
+    // Alone with a seed: nearly in order (the whole-file hash keeps up).
+    // Among many peers: wide, so they fetch different chunks and trade them.
+    return std::min(Picker::kMaxWindow, Picker::kWindow * std::max<std::size_t>(1, conns_.size()));
+}
+
+net::awaitable<void> Swarm::pex_loop() {
+    auto self = shared_from_this();
+    while (!stopping_) {
+        pex_signal_.expires_at(net::Clock::time_point::max());
+        asio::error_code ec;
+        co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) break;
+        // Gather the peers that joined in the next moments into one message.
+        pex_signal_.expires_after(options_.pex_batch);
+        co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) break;
+        const auto fresh = std::move(pex_pending_);
+        pex_pending_.clear();
+        for (const auto& c : conns_) {
+            pp::PeerList list;
+            const auto own = c->listen_address();
+            for (const auto& a : fresh) {
+                if (own && *own == a) continue;
+                if (list.peers.size() == pp::kMaxPeerListEntries) break;
+                list.peers.push_back(pp::PeerAddress{a.address, a.port});
+            }
+            if (!list.peers.empty()) c->send_peers(list);
+        }
+    }
 }
 
 net::awaitable<void> Swarm::wait_done() {
@@ -93,6 +136,7 @@ net::awaitable<void> Swarm::stop(std::chrono::milliseconds grace) {
     stopping_ = true;
     wake(connect_signal_);
     wake(discover_signal_);
+    wake(pex_signal_);
     for (const auto& c : conns_)
         c->say_goodbye();
     // Let uploads in flight finish, within the grace period.
@@ -118,6 +162,7 @@ void Swarm::abort() {
     stopping_ = true;
     wake(connect_signal_);
     wake(discover_signal_);
+    wake(pex_signal_);
     const auto conns = conns_;
     for (const auto& c : conns)
         c->close("aborted");
@@ -235,6 +280,19 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
 }
 
 void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
+    // Peer exchange: the newcomer learns whom we are connected to now, and
+    // the others learn of it (batched by pex_loop).
+    pp::PeerList known;
+    for (const auto& c : conns_) {
+        if (c == conn || known.peers.size() == pp::kMaxPeerListEntries) continue;
+        if (const auto a = c->listen_address())
+            known.peers.push_back(pp::PeerAddress{a->address, a->port});
+    }
+    if (!known.peers.empty()) conn->send_peers(known);
+    if (const auto addr = conn->listen_address()) {
+        pex_pending_.insert(*addr);
+        pex_signal_.cancel();
+    }
     if (auto addr = conn->listen_address()) {
         auto it = candidates_.find(*addr);
         if (it == candidates_.end() && candidates_.size() < kMaxCandidates)
@@ -293,6 +351,7 @@ net::awaitable<void> Swarm::connect_loop() {
 net::awaitable<void> Swarm::discover_loop() {
     auto self = shared_from_this();
     std::uint32_t empty_rounds = 0;
+    std::uint32_t rounds = 0;
     while (!stopping_ && state_ == State::kDownloading) {
         if (find_peers) {
             try {
@@ -302,8 +361,15 @@ net::awaitable<void> Swarm::discover_loop() {
             }
         }
         // With no connection, ask again soon (backing off); otherwise now and
-        // then, to learn of new holders.
-        const auto wait = conns_.empty() ? backoff(empty_rounds++) : options_.rediscover;
+        // then, to learn of new holders: often at first (peers that started
+        // with us register as they verify their first chunk), then every
+        // `rediscover`.
+        ++rounds;
+        const net::Clock::duration wait =
+            conns_.empty() ? backoff(empty_rounds++)
+                           : std::min<net::Clock::duration>(
+                                 options_.rediscover,
+                                 std::chrono::milliseconds(250LL << std::min(rounds, 6u)));
         if (!conns_.empty()) empty_rounds = 0;
         discover_signal_.expires_after(wait);
         asio::error_code ec;

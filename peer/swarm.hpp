@@ -29,6 +29,8 @@
 #include "peer/buffer_pool.hpp"
 #include "peer/file_hasher.hpp"
 #include "peer/picker.hpp"
+#include "peer/rate_limiter.hpp"
+#include "peer/spread.hpp"
 #include "peer/storage.hpp"
 
 namespace seedshare {
@@ -40,8 +42,12 @@ struct SwarmOptions {
     // Chunk data being fetched or waiting for verification (getter memory).
     std::size_t fetch_budget_bytes = 40u << 20;
     std::uint32_t block_bytes = limits::kDefaultBlockBytes;
-    // Bytes requested but not yet received, per connection.
-    std::uint64_t pipeline_bytes = 8u << 20;
+    // Bytes requested but not yet received, per connection: the measured
+    // rate from that peer times pipeline_window, within [min, max] (start at
+    // max until a rate is measured).
+    std::uint64_t pipeline_min_bytes = 512u << 10;
+    std::uint64_t pipeline_max_bytes = 16u << 20;
+    std::chrono::milliseconds pipeline_window{300};
     std::chrono::milliseconds stall_timeout{15000};
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
@@ -53,6 +59,8 @@ struct SwarmOptions {
     // again while connected (sooner while no peer is connected).
     std::uint16_t numwant = 50;
     std::chrono::milliseconds rediscover{5000};
+    // Peer exchange: new peers are gossiped to the others in batches.
+    std::chrono::milliseconds pex_batch{200};
 };
 
 // What a swarm needs from its process.
@@ -61,7 +69,9 @@ struct SwarmEnv {
     asio::thread_pool* pool = nullptr;
     UserId user;
     std::uint16_t listen_port = 0;
-    std::shared_ptr<BufferPool> upload_buffers;  // shared by all swarms of the process
+    std::shared_ptr<BufferPool> upload_buffers;   // shared by all swarms of the process
+    std::shared_ptr<RateLimiter> upload_limit;    // per process (may be unlimited)
+    std::shared_ptr<RateLimiter> download_limit;  // per process (may be unlimited)
     Logger log{"peer"};
 };
 
@@ -164,10 +174,18 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     void count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up);
     // A connection finished an upload (stop() waits for them).
     void upload_finished();
+    // How far each chunk has spread among the peers we are connected to.
+    SpreadTracker& spread() { return spread_; }
+    // A complete peer with several partial peers rations its upload: only
+    // the least spread chunks (SpreadTracker), so peers trade the rest.
+    bool rationing_uploads() const;
 
     // --- internal -------------------------------------------------------------
     net::awaitable<void> connect_loop();
     net::awaitable<void> discover_loop();
+    net::awaitable<void> pex_loop();
+    // How widely the picker may choose among equally rare chunks.
+    std::size_t pick_window() const;
     net::awaitable<void> connect_to(PeerAddress where);
     net::awaitable<void> refuse(std::shared_ptr<net::FrameStream> stream,
                                 peer_proto::ErrorMsg error);
@@ -188,6 +206,7 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     SwarmOptions options_;
     Logger log_;
     Picker picker_;
+    SpreadTracker spread_;
     std::shared_ptr<BufferPool> fetch_buffers_;
     std::shared_ptr<FileHasher> file_hasher_;  // downloads only; drain jobs share it
     State state_;
@@ -206,9 +225,11 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     std::set<UserId> banned_users_;
     std::map<std::string, PeerStats> traffic_;  // by peer name, kept after disconnect
 
+    std::set<PeerAddress> pex_pending_;  // joined since the last gossip
     asio::steady_timer done_signal_;
     asio::steady_timer connect_signal_;
     asio::steady_timer discover_signal_;
+    asio::steady_timer pex_signal_;
 };
 
 }  // namespace seedshare

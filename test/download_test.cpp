@@ -80,7 +80,8 @@ Seed make_file(const TempDir& dir, const std::string& name, std::size_t size, st
 // test never waits long for a timeout.
 SwarmOptions test_options() {
     SwarmOptions o;
-    o.pipeline_bytes = 256 * 1024;
+    o.pipeline_max_bytes = 256 * 1024;
+    o.pipeline_min_bytes = 64 * 1024;
     o.block_bytes = 32 * 1024;
     o.stall_timeout = 2000ms;
     o.rediscover = 300ms;
