@@ -19,6 +19,9 @@ struct HostPort {
     auto operator<=>(const HostPort&) const = default;
 };
 
+// The tracker a seed names, and peers ask, when the user names none.
+inline const HostPort kDefaultTracker{"127.0.0.1", 7000};
+
 // Strict: a non-empty host of at most limits::kMaxHostBytes made of DNS-name
 // characters (or a bracketed IPv6 literal), and a decimal port 1..65535.
 Result<HostPort> parse_host_port(std::string_view text);

@@ -11,6 +11,7 @@
 #include "peer/commands.hpp"
 #include "peer/download.hpp"
 #include "peer/progress.hpp"
+#include "peer/run_command.hpp"
 #include "peer/seed_io.hpp"
 
 namespace seedshare {
@@ -21,11 +22,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kGoodbyeGrace = 5000ms;
-
-struct Failure {
-    int code;
-    std::string message;
-};
 
 int exit_code(Download::Outcome o) {
     switch (o) {
@@ -71,11 +67,12 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         options.seed_id = SeedId::from_hex_string(cmd.seed);
     } else {
         auto s = read_seed_file(cmd.seed);
-        if (!s) throw Failure{kExitFailure, s.error().message};
+        if (!s) throw CommandFailure{kExitFailure, s.error().message};
         options.seed = std::move(*s);
     }
     if (!fs::is_directory(cmd.out_dir, ec))
-        throw Failure{kExitUsage, fmt::format("-o {}: not a directory", cmd.out_dir.string())};
+        throw CommandFailure{kExitUsage,
+                             fmt::format("-o {}: not a directory", cmd.out_dir.string())};
 
     NodeOptions node_options;
     node_options.host = cmd.net.host;
@@ -180,27 +177,8 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
 }  // namespace
 
 int run_get(const GetCommand& cmd) {
-    asio::io_context io;
-    asio::thread_pool pool(std::max(2u, std::thread::hardware_concurrency()));
-    int code = kExitFailure;
-    asio::co_spawn(io, get_main(cmd, io, pool), [&](std::exception_ptr e, int result) {
-        code = result;
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const Failure& f) {
-                fmt::print(stderr, "peer: {}\n", f.message);
-                code = f.code;
-            } catch (const std::exception& ex) {
-                fmt::print(stderr, "peer: {}\n", ex.what());
-                code = kExitFailure;
-            }
-        }
-        io.stop();
-    });
-    io.run();
-    pool.join();
-    return code;
+    return run_command(
+        [&](asio::io_context& io, asio::thread_pool& pool) { return get_main(cmd, io, pool); });
 }
 
 }  // namespace seedshare

@@ -3,6 +3,7 @@
 
 #include "common/numbers.hpp"
 #include "peer/commands.hpp"
+#include "peer/run_command.hpp"
 #include "peer/tracker_client.hpp"
 
 namespace seedshare {
@@ -50,14 +51,7 @@ net::awaitable<int> list_main(const ListCommand& cmd) {
 }  // namespace
 
 int run_list(const ListCommand& cmd) {
-    asio::io_context io;
-    int code = kExitFailure;
-    asio::co_spawn(io, list_main(cmd), [&](std::exception_ptr e, int result) {
-        code = e ? kExitFailure : result;
-        io.stop();
-    });
-    io.run();
-    return code;
+    return run_command([&](asio::io_context&, asio::thread_pool&) { return list_main(cmd); });
 }
 
 }  // namespace seedshare

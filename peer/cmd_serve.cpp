@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include "peer/commands.hpp"
+#include "peer/run_command.hpp"
 #include "peer/sharer.hpp"
 
 namespace seedshare {
@@ -72,24 +73,8 @@ int run_serve(const ServeCommand& cmd) {
         fmt::print(stderr, "peer: {}: not a directory\n", cmd.dir.string());
         return kExitUsage;
     }
-    asio::io_context io;
-    asio::thread_pool pool(std::max(2u, std::thread::hardware_concurrency()));
-    int code = kExitFailure;
-    asio::co_spawn(io, serve_main(cmd, io, pool), [&](std::exception_ptr e, int result) {
-        code = result;
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                fmt::print(stderr, "peer: {}\n", ex.what());
-                code = kExitFailure;
-            }
-        }
-        io.stop();
-    });
-    io.run();
-    pool.join();
-    return code;
+    return run_command(
+        [&](asio::io_context& io, asio::thread_pool& pool) { return serve_main(cmd, io, pool); });
 }
 
 }  // namespace seedshare

@@ -14,6 +14,12 @@
 
 namespace seedshare {
 
+// A command that cannot go on: exit with `code`, saying `message` (one line).
+struct CommandFailure {
+    int code;
+    std::string message;
+};
+
 // Exit codes of the peer program, documented in README.md.
 enum ExitCode : int {
     kExitOk = 0,

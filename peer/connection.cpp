@@ -444,8 +444,14 @@ net::awaitable<void> PeerConnection::serve(pp::Block b) {
     auto storage = swarm_->storage_ptr();
     const std::uint64_t offset = swarm_->seed().chunk_offset(b.chunk) + b.offset;
     auto span = buffer.span();
-    auto read_block = [storage, offset, span] { return storage->read(offset, span); };
-    const Status read = co_await offload(pool, std::move(read_block));
+    // From the page cache without leaving the I/O thread when it can be; from
+    // the disk on the pool when it cannot.
+    std::optional<Status> cached = storage->read_if_cached(offset, span);
+    if (!cached) {
+        auto read_block = [storage, offset, span] { return storage->read(offset, span); };
+        cached = co_await offload(pool, std::move(read_block));
+    }
+    const Status read = std::move(*cached);
     if (closed_) co_return;
     if (!read) {
         log_.warn("cannot serve chunk {}: {}", b.chunk.value, read.error().message);

@@ -15,7 +15,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-const HostPort kDefaultTracker{"127.0.0.1", 7000};
 constexpr auto kGoodbyeGrace = 5000ms;
 }  // namespace
 

@@ -172,8 +172,7 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
         if (ms->parsed()) {
             make_seed.trackers = parse_trackers(seed_trackers);
-            if (make_seed.trackers.empty())
-                make_seed.trackers.push_back(HostPort{"127.0.0.1", 7000});
+            if (make_seed.trackers.empty()) make_seed.trackers.push_back(kDefaultTracker);
             if (!chunk_size_text.empty()) make_seed.chunk_size = parse_chunk_size(chunk_size_text);
             if (!out_text.empty()) make_seed.out = out_text;
             return run_make_seed(make_seed);
@@ -191,7 +190,7 @@ int main(int argc, char** argv) {
         }
         if (ls->parsed()) {
             list.trackers = parse_trackers(list_trackers);
-            if (list.trackers.empty()) list.trackers.push_back(HostPort{"127.0.0.1", 7000});
+            if (list.trackers.empty()) list.trackers.push_back(kDefaultTracker);
             return run_list(list);
         }
     } catch (const CLI::CallForHelp& e) {

@@ -19,7 +19,7 @@ namespace seedshare {
 struct SeedMakerOptions {
     std::uint64_t chunk_size = 0;  // 0: the default policy (default_chunk_size)
     // 1..limits::kMaxTrackersPerSeed addresses, no repeats (a seed names at least one).
-    std::vector<HostPort> trackers{HostPort{"127.0.0.1", 7000}};
+    std::vector<HostPort> trackers{kDefaultTracker};
     unsigned threads = 0;  // 0: one per core
     // Polled between slabs; when set, make_seed stops with an error.
     const std::atomic<bool>* cancel = nullptr;

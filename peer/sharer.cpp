@@ -12,7 +12,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-const HostPort kDefaultTracker{"127.0.0.1", 7000};
 constexpr auto kDropGrace = 1000ms;
 }  // namespace
 
@@ -85,6 +84,7 @@ net::awaitable<void> Sharer::rescan() {
         if (stopping_) break;
         if (!shared_.contains(path)) co_await share(file, rehash.contains(path));
     }
+    ++scans_;
 }
 
 net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
@@ -105,6 +105,7 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
             co_return;
         }
         seed = std::move(*made);
+        ++seeds_made_;
         cache_.remember(file, *seed);
     }
     auto opened = FileStorage::open_read(path);

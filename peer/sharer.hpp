@@ -51,6 +51,10 @@ class Sharer {
     const std::map<std::filesystem::path, Entry>& shared() const { return shared_; }
     // Scan now instead of at the next interval.
     void rescan_soon() { rescan_signal_.cancel(); }
+    // Seeds made by hashing (not found next to the file or in the cache).
+    std::size_t seeds_made() const { return seeds_made_; }
+    // Scans completed so far.
+    std::size_t scans() const { return scans_; }
 
   private:
     net::awaitable<void> rescan();
@@ -67,6 +71,8 @@ class Sharer {
     asio::steady_timer rescan_signal_;
     std::atomic<bool> cancel_hashing_{false};
     bool stopping_ = false;
+    std::size_t seeds_made_ = 0;
+    std::size_t scans_ = 0;
 };
 
 }  // namespace seedshare

@@ -1,6 +1,7 @@
 #include "peer/storage.hpp"
 
 #include <fcntl.h>  // also sync_file_range (_GNU_SOURCE, on by default in g++)
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -90,6 +91,22 @@ Status FileStorage::read(std::uint64_t offset, std::span<std::uint8_t> out) {
     if (watch_ && changed_on_disk())
         return Error{fmt::format("{}: changed on disk", path_.string())};
     return Ok{};
+}
+
+std::optional<Status> FileStorage::read_if_cached(std::uint64_t offset,
+                                                  std::span<std::uint8_t> out) {
+    if (offset > size_ || out.size() > size_ - offset)
+        return Error{fmt::format("{}: read past the end", path_.string())};
+    if (watch_ && changed_on_disk())
+        return Error{fmt::format("{}: changed on disk", path_.string())};
+    iovec iov{out.data(), out.size()};
+    // RWF_NOWAIT: fail with EAGAIN rather than wait for the disk; a short read
+    // (part of it cached) is handed to the pool as a whole.
+    const ssize_t n = ::preadv2(fd_.get(), &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+    if (n != static_cast<ssize_t>(out.size())) return std::nullopt;
+    if (watch_ && changed_on_disk())
+        return Error{fmt::format("{}: changed on disk", path_.string())};
+    return Status{Ok{}};
 }
 
 Status FileStorage::write(std::uint64_t offset, std::span<const std::uint8_t> data) {

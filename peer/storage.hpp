@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "common/result.hpp"
@@ -25,6 +26,12 @@ class Storage {
     virtual Status write(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
     // Makes written data durable.
     virtual Status sync() = 0;
+    // read() if it can be done without waiting for the disk (the bytes are in
+    // the page cache), so the I/O thread may call it; nullopt otherwise (then
+    // call read() on the thread pool).
+    virtual std::optional<Status> read_if_cached(std::uint64_t, std::span<std::uint8_t>) {
+        return std::nullopt;
+    }
 };
 
 // A file on disk. Thread-safe: pread/pwrite on one descriptor.
@@ -44,6 +51,8 @@ class FileStorage final : public Storage {
     Status read(std::uint64_t offset, std::span<std::uint8_t> out) override;
     Status write(std::uint64_t offset, std::span<const std::uint8_t> data) override;
     Status sync() override;
+    std::optional<Status> read_if_cached(std::uint64_t offset,
+                                         std::span<std::uint8_t> out) override;
     // True when the file at the descriptor is no longer what was opened.
     bool changed_on_disk() const;
     // True when what was opened differs from a stat taken earlier.

@@ -5,18 +5,12 @@
 #include <string>
 
 #include "peer/picker.hpp"
+#include "test/support/bits.hpp"
 
 using namespace seedshare;
+using seedshare::test::bits;
 
 namespace {
-
-// "1011" -> chunks 0, 2 and 3 set.
-Bitfield bits(const std::string& picture) {
-    Bitfield b(static_cast<std::uint32_t>(picture.size()));
-    for (std::uint32_t i = 0; i < picture.size(); ++i)
-        if (picture[i] == '1') b.set(ChunkIndex{i});
-    return b;
-}
 
 const auto kNone = [](ChunkIndex) { return false; };
 

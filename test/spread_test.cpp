@@ -1,17 +1,10 @@
 #include <doctest/doctest.h>
 
 #include "peer/spread.hpp"
+#include "test/support/bits.hpp"
 
 using namespace seedshare;
-
-namespace {
-Bitfield bits(const std::string& picture) {
-    Bitfield b(static_cast<std::uint32_t>(picture.size()));
-    for (std::uint32_t i = 0; i < picture.size(); ++i)
-        if (picture[i] == '1') b.set(ChunkIndex{i});
-    return b;
-}
-}  // namespace
+using seedshare::test::bits;
 
 TEST_CASE("spread: a seed sends only the least spread chunks") {
     SpreadTracker s(4);

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 #include "common/bytes.hpp"
 #include "peer/storage.hpp"
 #include "test/support/temp_dir.hpp"
@@ -54,4 +56,24 @@ TEST_CASE("storage: errors name the file") {
     CHECK(missing.error().message.find("nope") != std::string::npos);
     auto directory = FileStorage::open_part(dir.path(), 10);
     REQUIRE_FALSE(directory);
+}
+
+TEST_CASE("storage: a read from the page cache gives the same bytes, and the same change check") {
+    TempDir dir;
+    const std::string data = pattern_bytes(64 * 1024, 3);
+    write_file(dir / "f", data);  // just written: in the page cache
+    auto s = FileStorage::open_read(dir / "f");
+    REQUIRE(s);
+    Bytes out(4096);
+    auto r = (*s)->read_if_cached(8192, out);
+    REQUIRE(r.has_value());  // a cached read must not be refused here
+    CHECK(*r);
+    CHECK(std::memcmp(out.data(), data.data() + 8192, out.size()) == 0);
+    CHECK_FALSE(
+        *(*s)->read_if_cached(64 * 1024 - 10, out));  // past the end: an error, not "not cached"
+    ::usleep(20000);
+    write_file(dir / "f", pattern_bytes(64 * 1024, 4));
+    auto changed = (*s)->read_if_cached(0, out);
+    REQUIRE(changed.has_value());
+    CHECK_FALSE(*changed);
 }
