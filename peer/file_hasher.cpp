@@ -38,7 +38,8 @@ Status FileHasher::drain_locked(std::unique_lock<std::mutex>& lock) {
         const std::uint64_t start = seed_.chunk_offset(c);
         const std::uint64_t end = start + seed_.chunk_length(c);
         for (std::uint64_t off = start; off < end && st; off += kReadBytes) {
-            scratch_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, end - off)));
+            scratch_.resize(
+                static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, end - off)));
             st = storage_.read(off, scratch_);
             if (st) sha_.update(scratch_);
         }

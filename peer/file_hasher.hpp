@@ -21,7 +21,7 @@
 namespace seedshare {
 
 class FileHasher {
-public:
+  public:
     static constexpr std::size_t kReadBytes = 1u << 20;
 
     FileHasher(const Seed& seed, Storage& storage);
@@ -44,7 +44,7 @@ public:
     // Chunks hashed so far (for logs); a racy read.
     std::uint32_t hashed() const { return next_; }
 
-private:
+  private:
     bool drain_needed() const { return next_ < written_.size() && written_[next_]; }
     Status drain_locked(std::unique_lock<std::mutex>& lock);
 

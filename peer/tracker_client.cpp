@@ -391,7 +391,11 @@ net::awaitable<void> TrackerClient::run() {
                 s->log.warn("{}; retrying in {} ms", *failed,
                             std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
                 co_await net::sleep_for(s->retry, wait);
-                backoff = std::min<Clock::duration>(backoff * 2, kBackoffMax);
+                // At most a heartbeat apart: a tracker that comes back hears
+                // from every peer within one heartbeat, and can answer right.
+                backoff = std::min<Clock::duration>(
+                    {backoff * 2, kBackoffMax,
+                     std::max<Clock::duration>(kBackoffMin, s->heartbeat)});
                 continue;
             }
         }

@@ -5,8 +5,9 @@
 // interval the tracker asked for, sends changes to the holdings soon after
 // hold()/drop(), and when the connection drops or the tracker says it forgot
 // this peer it reconnects and rejoins by itself (backoff 0.5 s doubling to
-// 30 s), then sends the whole file list again and uploads the seed texts the
-// tracker says it lacks.
+// the tracker's heartbeat interval, at most 30 s, so a restarted tracker hears
+// from every peer within one heartbeat), then sends the whole file list again
+// and uploads the seed texts the tracker says it lacks.
 #pragma once
 
 #include <chrono>

@@ -186,17 +186,35 @@ TEST_CASE(
     TestTracker tracker(io);
     const Seed seed = make_file(src, "data.bin", 4 << 20, 32 * 1024, tracker.address);
 
-    run_within(io, 30s, [&]() -> net::awaitable<void> {
+    run_within(io, 45s, [&]() -> net::awaitable<void> {
         TestPeer good1(io, pool, "good1", test_options());
         TestPeer good2(io, pool, "good2", test_options());
         TestPeer liar(io, pool, "liar", test_options());
-        co_await good1.share(seed, open_shared(src / "data.bin"), tracker.address);
-        co_await good2.share(seed, open_shared(src / "data.bin"), tracker.address);
+        // The liar alone first, so that it is surely asked (with honest peers
+        // next to it the download could end before its strikes add up); the
+        // honest peers come once it is banned.
         co_await liar.share(seed,
                             std::make_shared<CorruptingStorage>(open_shared(src / "data.bin")),
                             tracker.address);
         Getter getter(io, pool, seed, out.path());
-        const auto outcome = co_await getter.download->run();
+        std::optional<Download::Outcome> outcome;
+        auto run = [&]() -> net::awaitable<void> { outcome = co_await getter.download->run(); };
+        net::spawn(io.get_executor(), run(), Logger("test"), "download");
+        const bool liar_banned = co_await eventually(
+            [&] {
+                auto s = getter.download->swarm();
+                return s && s->banned(liar.node->user());
+            },
+            10s);
+        CHECK(liar_banned);
+        co_await good1.share(seed, open_shared(src / "data.bin"), tracker.address);
+        co_await good2.share(seed, open_shared(src / "data.bin"), tracker.address);
+        const bool done = co_await eventually([&] { return outcome.has_value(); }, 20s);
+        CHECK(done);
+        if (!done) {
+            getter.download->stop();
+            co_await eventually([&] { return outcome.has_value(); }, 10s);
+        }
         CHECK(outcome == Download::Outcome::kComplete);
         CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
         auto swarm = getter.download->swarm();

@@ -85,7 +85,11 @@ struct TestPeer {
 
     TestPeer(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
              SwarmOptions swarm = {})
-        : log(name, LogLevel::kWarn) {
+        : TestPeer(io, pool, Logger(name, LogLevel::kWarn), swarm) {}
+
+    // With a logger of the test's choosing (e.g. into a file it searches).
+    TestPeer(asio::io_context& io, asio::thread_pool& pool, Logger logger, SwarmOptions swarm)
+        : log(std::move(logger)) {
         NodeOptions o;
         o.host = "127.0.0.1";
         o.swarm = swarm;
