@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace seedshare::net {
 
@@ -171,6 +172,56 @@ awaitable<void> FrameStream::write(std::span<const asio::const_buffer> buffers) 
     const std::size_t n =
         co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
     bytes_written_ += n;
+    disarm(write_deadline_);
+    if (ec) {
+        if (expired_ != nullptr)
+            throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+        throw asio::system_error(ec);
+    }
+}
+
+awaitable<std::size_t> FrameStream::write_within(std::span<const asio::const_buffer> buffers,
+                                                 Clock::duration patience) {
+    namespace ex = asio::experimental;
+    asio::error_code ec;
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    if (ec) throw asio::system_error(ec);
+    // What is left to write: at most a header and a payload, so a small array.
+    std::vector<asio::const_buffer> rest(buffers.begin(), buffers.end());
+    std::erase_if(rest, [](const asio::const_buffer& b) { return b.size() == 0; });
+    std::size_t written = 0;
+    asio::steady_timer timer(socket_.get_executor());
+    while (!rest.empty()) {
+        std::size_t n = socket_.write_some(rest, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            timer.expires_after(patience);
+            auto room =
+                ex::make_parallel_group(socket_.async_wait(tcp::socket::wait_write, ex::deferred),
+                                        timer.async_wait(ex::deferred));
+            auto [order, wait_error, timer_error] =
+                co_await std::move(room).async_wait(ex::wait_for_one(), asio::use_awaitable);
+            if (order[0] == 1) break;  // no room for `patience`
+            if (wait_error) throw asio::system_error(wait_error);
+            continue;
+        }
+        if (ec) throw asio::system_error(ec);
+        written += n;
+        bytes_written_ += n;
+        for (auto& b : rest) {
+            const std::size_t take = std::min(n, b.size());
+            b += take;
+            n -= take;
+        }
+        std::erase_if(rest, [](const asio::const_buffer& b) { return b.size() == 0; });
+    }
+    co_return written;
+}
+
+awaitable<void> FrameStream::wait_writable() {
+    arm(write_deadline_, timeouts_.write);
+    asio::error_code ec;
+    co_await socket_.async_wait(tcp::socket::wait_write,
+                                asio::redirect_error(asio::use_awaitable, ec));
     disarm(write_deadline_);
     if (ec) {
         if (expired_ != nullptr)

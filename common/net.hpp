@@ -86,6 +86,15 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     // Writes whole buffers (a frame, or a header and its payload).
     awaitable<void> write(std::span<const asio::const_buffer> buffers);
     awaitable<void> write(const Bytes& frame);
+    // Writes as much of `buffers` as the socket takes, waiting for room
+    // while it frees up; returns early, with the bytes written so far, when
+    // the socket took nothing for `patience` (the remote stopped reading).
+    // A caller can then let go of the memory behind the rest and come back.
+    awaitable<std::size_t> write_within(std::span<const asio::const_buffer> buffers,
+                                        Clock::duration patience);
+    // Waits until the socket takes bytes again, at most `timeouts.write`
+    // (then TimeoutError). Holds nothing while it waits.
+    awaitable<void> wait_writable();
 
     std::uint64_t bytes_read() const { return bytes_read_; }
     std::uint64_t bytes_written() const { return bytes_written_; }

@@ -85,7 +85,8 @@ PeerConnection::PeerConnection(std::shared_ptr<Swarm> swarm,
       theirs_(swarm_->seed().chunk_count()),
       last_piece_at_(net::Clock::now()),
       rate_since_(net::Clock::now()),
-      writer_wake_(stream_->get_executor()) {
+      writer_wake_(stream_->get_executor()),
+      linger_(stream_->get_executor()) {
     asio::error_code ec;
     const auto ep = stream_->socket().remote_endpoint(ec);
     if (!ec) address_ = net::normalize(ep.address());
@@ -121,6 +122,7 @@ void PeerConnection::close(const std::string& reason) {
     log_.debug("closed: {}", reason);
     stream_->close();
     writer_wake_.cancel();
+    linger_.cancel();
 }
 
 void PeerConnection::teardown() {
@@ -205,12 +207,14 @@ void PeerConnection::fill_requests() {
         }
         if (f == nullptr) {
             // Start a new chunk, if memory allows and the picker has one for us.
+            auto& buffers = swarm_->fetch_buffers();
+            if (buffers.in_use() >= buffers.capacity()) return;  // before the picker's work
             auto& picker = swarm_->picker();
             const auto chunk = picker.pick(
                 theirs_, [&](ChunkIndex c) { return fetches_.contains(c.value) || refused(c); },
                 swarm_->pick_window());
             if (!chunk) return;
-            auto buffer = swarm_->fetch_buffers().try_acquire(seed.chunk_length(*chunk));
+            auto buffer = buffers.try_acquire(seed.chunk_length(*chunk));
             if (!buffer) {
                 picker.release(*chunk);
                 return;
@@ -309,6 +313,7 @@ net::awaitable<void> PeerConnection::receive_piece(const FrameHeader& h) {
 
 net::awaitable<void> PeerConnection::read_loop() {
     auto self = shared_from_this();
+    std::string violation;  // the protocol error that ends the connection
     try {
         while (!closed_) {
             const auto h = co_await stream_->read_header();
@@ -330,20 +335,27 @@ net::awaitable<void> PeerConnection::read_loop() {
             handle(*m);
         }
     } catch (const net::ProtocolError& e) {
-        log_.warn("dropping: {}", e.what());
-        // Best effort: tell it why, then close.
-        if (stream_->is_open()) {
-            const Bytes frame = pp::encode(pp::ErrorMsg{pp::ErrorCode::kProtocol, e.what()});
-            asio::error_code ec;
-            asio::write(stream_->socket(), asio::buffer(frame), ec);
-        }
-        close(e.what());
-        co_return;
+        violation = e.what();
     } catch (const std::exception& e) {
         close(e.what());
         co_return;
     }
-    close("closed");
+    if (violation.empty()) {
+        close("closed");
+        co_return;
+    }
+    log_.warn("dropping: {}", violation);
+    if (closed_) co_return;
+    // Tell it why, then close: the writer sends the Error frame next and
+    // stops; a remote that does not read gets kErrorLinger, no more (the I/O
+    // thread never blocks on it).
+    serve_queue_.clear();
+    send(pp::ErrorMsg{pp::ErrorCode::kProtocol, violation});
+    closing_ = true;
+    linger_.expires_after(kErrorLinger);
+    asio::error_code ec;
+    co_await linger_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    close(violation);
 }
 
 void PeerConnection::handle(pp::Message& m) {
@@ -439,32 +451,63 @@ void PeerConnection::handle(pp::Message& m) {
 // --- the writer ----------------------------------------------------------------
 
 net::awaitable<void> PeerConnection::serve(pp::Block b) {
+    // An upload buffer is held only while the remote takes the bytes: when it
+    // stops reading for kUploadPatience the buffer goes back to the pool and
+    // the rest of the block is read again once its socket has room. So
+    // connections that ask and never read cannot starve the others of
+    // buffers, and hold nothing while their write deadline runs out.
     auto& pool = *swarm_->env().pool;
-    auto buffer = co_await swarm_->env().upload_buffers->acquire(b.length);
     auto storage = swarm_->storage_ptr();
-    const std::uint64_t offset = swarm_->seed().chunk_offset(b.chunk) + b.offset;
-    auto span = buffer.span();
-    // From the page cache without leaving the I/O thread when it can be; from
-    // the disk on the pool when it cannot.
-    std::optional<Status> cached = storage->read_if_cached(offset, span);
-    if (!cached) {
-        auto read_block = [storage, offset, span] { return storage->read(offset, span); };
-        cached = co_await offload(pool, std::move(read_block));
-    }
-    const Status read = std::move(*cached);
-    if (closed_) co_return;
-    if (!read) {
-        log_.warn("cannot serve chunk {}: {}", b.chunk.value, read.error().message);
-        send(pp::Reject{b});
-        swarm_->storage_failed(read.error().message);
-        co_return;
-    }
-    co_await swarm_->env().upload_limit->acquire(b.length);
-    if (closed_) co_return;
+    const std::uint64_t block_offset = swarm_->seed().chunk_offset(b.chunk) + b.offset;
     const Bytes head = pp::encode_piece_header(b.chunk, b.offset, b.length);
-    const std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
-                                                 asio::buffer(span.data(), span.size())};
-    co_await stream_->write(bufs);
+    const std::size_t total = head.size() + b.length;
+    co_await swarm_->env().upload_limit->acquire(b.length);
+    std::size_t sent = 0;  // of the frame: header, then data
+    BufferPool::Buffer buffer;
+    std::size_t buffer_from = 0;  // data offset of buffer's first byte
+    bool stalled = false;         // the remote stopped reading; we let go
+    while (sent < total) {
+        if (closed_) co_return;
+        if (!buffer) {
+            if (stalled) co_await stream_->wait_writable();
+            buffer_from = sent > head.size() ? sent - head.size() : 0;
+            buffer = co_await swarm_->env().upload_buffers->acquire(b.length - buffer_from);
+            const std::uint64_t offset = block_offset + buffer_from;
+            auto span = buffer.span();
+            // From the page cache without leaving the I/O thread when it can
+            // be; from the disk on the pool when it cannot.
+            std::optional<Status> cached = storage->read_if_cached(offset, span);
+            if (!cached) {
+                auto read_block = [storage, offset, span] { return storage->read(offset, span); };
+                cached = co_await offload(pool, std::move(read_block));
+            }
+            const Status read = std::move(*cached);
+            if (closed_) co_return;
+            if (!read) {
+                log_.warn("cannot serve chunk {}: {}", b.chunk.value, read.error().message);
+                swarm_->storage_failed(read.error().message);
+                if (sent == 0) {
+                    send(pp::Reject{b});
+                    co_return;
+                }
+                close("cannot read the rest of a block being sent");  // mid-frame
+                co_return;
+            }
+        }
+        const auto data = buffer.span();
+        const std::size_t data_sent = sent > head.size() ? sent - head.size() : 0;
+        std::array<asio::const_buffer, 2> bufs;
+        std::size_t count = 0;
+        if (sent < head.size())
+            bufs[count++] = asio::buffer(head.data() + sent, head.size() - sent);
+        bufs[count++] = asio::buffer(data.data() + (data_sent - buffer_from),
+                                     data.size() - (data_sent - buffer_from));
+        sent += co_await stream_->write_within(std::span(bufs.data(), count), kUploadPatience);
+        if (sent < total) {  // it stopped reading: let go
+            buffer = BufferPool::Buffer{};
+            stalled = true;
+        }
+    }
     uploaded_ += b.length;
     swarm_->count_traffic(name_, 0, b.length);
 }
@@ -480,6 +523,10 @@ net::awaitable<void> PeerConnection::write_loop() {
                 rejects_waiting_ = 0;
                 co_await stream_->write(frames);
                 last_write = net::Clock::now();
+                if (closing_ && control_.empty()) {
+                    linger_.cancel();  // the reader's Error frame is out: it closes
+                    break;
+                }
                 continue;
             }
             if (!serve_queue_.empty()) {

@@ -29,6 +29,13 @@ net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, peer_proto::Hello>> 
 
 class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   public:
+    // How long an upload may make no progress before its buffer goes back to
+    // the pool (the rest is read again when the remote reads).
+    static constexpr std::chrono::milliseconds kUploadPatience{250};
+    // How long the Error frame sent before closing for a protocol error may
+    // take to leave.
+    static constexpr std::chrono::milliseconds kErrorLinger{2000};
+
     PeerConnection(std::shared_ptr<Swarm> swarm, std::shared_ptr<net::FrameStream> stream,
                    const peer_proto::Hello& theirs, std::optional<PeerAddress> dialed);
     ~PeerConnection();
@@ -135,6 +142,10 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // Rejects in control_: they count with serve_queue_ toward kMaxQueuedRequests.
     std::size_t rejects_waiting_ = 0;
     asio::steady_timer writer_wake_;
+    // Closing after a protocol error: the writer sends the Error frame and
+    // stops; linger_ bounds how long the reader waits for that.
+    bool closing_ = false;
+    asio::steady_timer linger_;
 };
 
 }  // namespace seedshare

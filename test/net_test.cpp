@@ -1,0 +1,130 @@
+// FrameStream's partial writes, on a TCP connection over 127.0.0.1 whose
+// remote stops reading and starts again: what serving peers rely on to let go
+// of upload memory while a remote does not read.
+#include <doctest/doctest.h>
+
+#include <numeric>
+
+#include "common/net.hpp"
+#include "test/support/async.hpp"
+
+using namespace seedshare;
+using namespace std::chrono_literals;
+using asio::ip::tcp;
+
+namespace {
+
+struct Pair {
+    std::shared_ptr<net::FrameStream> writer;  // our side
+    tcp::socket remote;                        // the peer, reading only when told
+};
+
+asio::awaitable<Pair> connect_pair(net::FrameStream::Timeouts timeouts) {
+    auto ex = co_await asio::this_coro::executor;
+    tcp::acceptor acceptor(ex, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    tcp::socket remote(ex);
+    co_await remote.async_connect(acceptor.local_endpoint(), asio::use_awaitable);
+    tcp::socket ours = co_await acceptor.async_accept(asio::use_awaitable);
+    auto stream =
+        std::make_shared<net::FrameStream>(std::move(ours), limits::kMaxPeerFrameBytes, timeouts);
+    asio::co_spawn(ex, stream->watchdog(), asio::detached);
+    co_return Pair{stream, std::move(remote)};
+}
+
+Bytes pattern(std::size_t n) {
+    Bytes b(n);
+    std::iota(b.begin(), b.end(), std::uint8_t{7});
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("net: write_within stops when the remote stops reading, and goes on once it reads") {
+    asio::io_context io;
+    test::run_task(
+        io,
+        [&]() -> asio::awaitable<void> {
+            auto pair = co_await connect_pair({});
+            const Bytes data = pattern(32u << 20);  // far more than the socket buffers hold
+            const asio::const_buffer all = asio::buffer(data);
+            const auto started = std::chrono::steady_clock::now();
+            std::size_t sent = co_await pair.writer->write_within(std::span(&all, 1), 100ms);
+            const auto waited = std::chrono::steady_clock::now() - started;
+            MESSAGE("the socket took " << sent << " bytes before the remote's silence");
+            CHECK(sent > 0);
+            CHECK(sent < data.size());
+            CHECK(waited >= 100ms);
+
+            // The remote reads everything from now on.
+            Bytes got;
+            auto reader = [&]() -> asio::awaitable<void> {
+                Bytes buf(1 << 20);
+                while (got.size() < data.size()) {
+                    const std::size_t n = co_await pair.remote.async_read_some(asio::buffer(buf),
+                                                                               asio::use_awaitable);
+                    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+                }
+            };
+            bool read_all = false;
+            asio::co_spawn(io, reader(), [&](std::exception_ptr e) { read_all = !e; });
+            co_await pair.writer->wait_writable();
+            for (int i = 0; i < 100 && sent < data.size(); ++i) {
+                const asio::const_buffer rest =
+                    asio::buffer(data.data() + sent, data.size() - sent);
+                sent += co_await pair.writer->write_within(std::span(&rest, 1), 5000ms);
+            }
+            CHECK(sent == data.size());
+            CHECK(pair.writer->bytes_written() == data.size());
+            co_await test::eventually([&]() -> asio::awaitable<bool> { co_return read_all; }, 10s);
+            CHECK(read_all);
+            CHECK(got == data);
+        }(),
+        30s);
+}
+
+TEST_CASE("net: write_within with a header and a payload, and wait_writable's deadline") {
+    asio::io_context io;
+    test::run_task(
+        io,
+        [&]() -> asio::awaitable<void> {
+            net::FrameStream::Timeouts t;
+            t.write = 300ms;
+            auto pair = co_await connect_pair(t);
+            // Two buffers, both written whole when the remote reads as it goes.
+            const Bytes head = pattern(13);
+            const Bytes body = pattern(256 * 1024);
+            Bytes got;
+            auto reader = [&]() -> asio::awaitable<void> {
+                Bytes buf(64 * 1024);
+                while (got.size() < head.size() + body.size()) {
+                    const std::size_t n = co_await pair.remote.async_read_some(asio::buffer(buf),
+                                                                               asio::use_awaitable);
+                    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+                }
+            };
+            asio::co_spawn(io, reader(), asio::detached);
+            const std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
+            const std::size_t sent = co_await pair.writer->write_within(bufs, 5000ms);
+            CHECK(sent == head.size() + body.size());
+            co_await test::eventually(
+                [&]() -> asio::awaitable<bool> { co_return got.size() == sent; }, 10s);
+            Bytes want = head;
+            want.insert(want.end(), body.begin(), body.end());
+            CHECK(got == want);
+
+            // Now a remote that never reads: fill its buffers, then waiting
+            // for room ends at the write deadline.
+            const Bytes big = pattern(32u << 20);
+            const asio::const_buffer all = asio::buffer(big);
+            const std::size_t taken = co_await pair.writer->write_within(std::span(&all, 1), 100ms);
+            CHECK(taken < big.size());
+            bool timed_out = false;
+            try {
+                co_await pair.writer->wait_writable();
+            } catch (const net::TimeoutError&) {
+                timed_out = true;
+            }
+            CHECK(timed_out);
+        }(),
+        30s);
+}
