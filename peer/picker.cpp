@@ -79,16 +79,13 @@ void Picker::peer_gained(const Bitfield& theirs, ChunkIndex c) {
 std::optional<ChunkIndex> Picker::pick_wanted(const Bitfield& theirs, std::size_t window) {
     window = std::clamp<std::size_t>(window, 1, kMaxWindow);
     for (const auto& level : levels_) {
-        // Reservoir sampling over the first `window` candidates of this level:
-        // a uniform choice without storing them.
-        std::size_t found = 0;
-        std::uint32_t chosen = 0;
-        for (auto it = level.begin(); it != level.end() && found < window; ++it) {
-            if (!theirs.test(ChunkIndex{*it})) continue;
-            ++found;
-            if (std::uniform_int_distribution<std::size_t>(0, found - 1)(rng_) == 0) chosen = *it;
-        }
-        if (found > 0) return ChunkIndex{chosen};
+        // The first `window` candidates of this level, then one at random.
+        candidates_.clear();
+        for (auto it = level.begin(); it != level.end() && candidates_.size() < window; ++it)
+            if (theirs.test(ChunkIndex{*it})) candidates_.push_back(*it);
+        if (candidates_.empty()) continue;
+        return ChunkIndex{candidates_[std::uniform_int_distribution<std::size_t>(
+            0, candidates_.size() - 1)(rng_)]};
     }
     return std::nullopt;
 }

@@ -96,6 +96,7 @@ class Picker {
     std::uint32_t wanted_ = 0;
     std::set<std::uint32_t> in_progress_;  // chunks we lack that someone fetches, not received
     std::mt19937_64 rng_;
+    std::vector<std::uint32_t> candidates_;  // pick_wanted's scratch, kept to reuse
 };
 
 }  // namespace seedshare
