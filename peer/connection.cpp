@@ -147,6 +147,12 @@ void PeerConnection::send(const pp::Message& m) {
     writer_wake_.cancel();
 }
 
+void PeerConnection::reject(const pp::Block& b) {
+    if (closed_) return;
+    rejects_.push_back(b);
+    writer_wake_.cancel();
+}
+
 void PeerConnection::announce(ChunkIndex c) {
     if (!theirs_.test(c)) send(pp::Have{c});
 }
@@ -389,21 +395,19 @@ void PeerConnection::handle(pp::Message& m) {
             throw net::ProtocolError(ok.error().message);
         // Rejects the writer has not handed to the socket yet wait too: a
         // peer asking for what we lack without reading must not grow control_.
-        if (serve_queue_.size() + rejects_waiting_ >= limits::kMaxQueuedRequests)
+        if (serve_queue_.size() + rejects_.size() >= limits::kMaxQueuedRequests)
             throw net::ProtocolError(
                 fmt::format("more than {} requests queued without reading the answers",
                             limits::kMaxQueuedRequests));
         if (goodbye_sent_ || !swarm_->holds(req->block.chunk)) {
-            ++rejects_waiting_;
-            send(pp::Reject{req->block});
+            reject(req->block);
             return;
         }
         if (!promised_.contains(req->block.chunk.value) && swarm_->rationing_uploads()) {
             // A seed among many peers: spend the upload on the least spread
             // chunks; this one can come from the peers that have it.
             if (!swarm_->spread().worth_sending(req->block.chunk)) {
-                ++rejects_waiting_;
-                send(pp::Reject{req->block});
+                reject(req->block);
                 return;
             }
             promised_.insert(req->block.chunk.value);
@@ -412,8 +416,14 @@ void PeerConnection::handle(pp::Message& m) {
         serve_queue_.push_back(req->block);
         writer_wake_.cancel();
     } else if (auto* cancel = std::get_if<pp::Cancel>(&m)) {
+        // Not served, or not rejected, after all: the remote forgot it.
         auto it = std::find(serve_queue_.begin(), serve_queue_.end(), cancel->block);
-        if (it != serve_queue_.end()) serve_queue_.erase(it);
+        if (it != serve_queue_.end()) {
+            serve_queue_.erase(it);
+        } else if (auto r = std::find(rejects_.begin(), rejects_.end(), cancel->block);
+                   r != rejects_.end()) {
+            rejects_.erase(r);
+        }
     } else if (auto* reject = std::get_if<pp::Reject>(&m)) {
         if (std::find(outstanding_.begin(), outstanding_.end(), reject->block) ==
             outstanding_.end()) {
@@ -517,10 +527,14 @@ net::awaitable<void> PeerConnection::write_loop() {
     try {
         auto last_write = net::Clock::now();
         while (!closed_) {
-            if (!control_.empty()) {
+            if (!control_.empty() || !rejects_.empty()) {
+                for (const auto& b : rejects_) {
+                    const Bytes frame = pp::encode(pp::Reject{b});
+                    control_.insert(control_.end(), frame.begin(), frame.end());
+                }
+                rejects_.clear();
                 Bytes frames;
                 frames.swap(control_);
-                rejects_waiting_ = 0;
                 co_await stream_->write(frames);
                 last_write = net::Clock::now();
                 if (closing_ && control_.empty()) {

@@ -92,6 +92,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     net::awaitable<void> serve(peer_proto::Block b);
     void handle(peer_proto::Message& m);
     void send(const peer_proto::Message& m);
+    void reject(const peer_proto::Block& b);
     void drop_fetch(ChunkIndex c, bool send_cancels);
     void teardown();
 
@@ -139,8 +140,10 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::uint64_t uploaded_ = 0;
 
     Bytes control_;  // encoded frames waiting for the writer
-    // Rejects in control_: they count with serve_queue_ toward kMaxQueuedRequests.
-    std::size_t rejects_waiting_ = 0;
+    // Requests refused, their Reject not yet written: they count with
+    // serve_queue_ toward kMaxQueuedRequests, and a Cancel removes one (the
+    // remote forgot it), so the count is what the remote has outstanding.
+    std::deque<peer_proto::Block> rejects_;
     asio::steady_timer writer_wake_;
     // Closing after a protocol error: the writer sends the Error frame and
     // stops; linger_ bounds how long the reader waits for that.

@@ -76,13 +76,16 @@ void Picker::peer_gained(const Bitfield& theirs, ChunkIndex c) {
     if (is_wanted) insert_wanted(c);
 }
 
-std::optional<ChunkIndex> Picker::pick_wanted(const Bitfield& theirs, std::size_t window) {
+std::optional<ChunkIndex> Picker::pick_wanted(const Bitfield& theirs,
+                                              const std::function<bool(ChunkIndex)>& excluded,
+                                              std::size_t window) {
     window = std::clamp<std::size_t>(window, 1, kMaxWindow);
     for (const auto& level : levels_) {
         // The first `window` candidates of this level, then one at random.
         candidates_.clear();
         for (auto it = level.begin(); it != level.end() && candidates_.size() < window; ++it)
-            if (theirs.test(ChunkIndex{*it})) candidates_.push_back(*it);
+            if (theirs.test(ChunkIndex{*it}) && !excluded(ChunkIndex{*it}))
+                candidates_.push_back(*it);
         if (candidates_.empty()) continue;
         return ChunkIndex{candidates_[std::uniform_int_distribution<std::size_t>(
             0, candidates_.size() - 1)(rng_)]};
@@ -105,7 +108,7 @@ std::optional<ChunkIndex> Picker::pick(const Bitfield& theirs,
                                        const std::function<bool(ChunkIndex)>& fetching_here,
                                        std::size_t window) {
     if (theirs.size() != have_.size() || theirs.none()) return std::nullopt;
-    auto c = pick_wanted(theirs, window);
+    auto c = pick_wanted(theirs, fetching_here, window);
     if (c) {
         erase_wanted(*c);
         in_progress_.insert(c->value);

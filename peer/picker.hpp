@@ -56,8 +56,8 @@ class Picker {
     std::uint32_t availability(ChunkIndex c) const { return seeds_ + partial_[c.value]; }
 
     // Picks a chunk for a peer holding `theirs` and counts it as being
-    // fetched. `fetching_here` says which chunks that peer is already
-    // fetching (never picked twice for one peer).
+    // fetched. `fetching_here` says which chunks must not be picked for that
+    // peer: those it is already fetching, or that it refused lately.
     std::optional<ChunkIndex> pick(const Bitfield& theirs,
                                    const std::function<bool(ChunkIndex)>& fetching_here,
                                    std::size_t window = kWindow);
@@ -82,7 +82,9 @@ class Picker {
     bool is_wanted_now(ChunkIndex c) const;
     void insert_wanted(ChunkIndex c);
     void erase_wanted(ChunkIndex c);
-    std::optional<ChunkIndex> pick_wanted(const Bitfield& theirs, std::size_t window);
+    std::optional<ChunkIndex> pick_wanted(const Bitfield& theirs,
+                                          const std::function<bool(ChunkIndex)>& excluded,
+                                          std::size_t window);
     std::optional<ChunkIndex> pick_end_game(const Bitfield& theirs,
                                             const std::function<bool(ChunkIndex)>& fetching_here);
 

@@ -237,3 +237,24 @@ TEST_CASE("picker: a copy that fails verification makes the chunk wanted again")
     }
     CHECK(seen.contains(c->value));
 }
+
+TEST_CASE("picker: chunks a peer refused lately are not picked for it, and stay wanted") {
+    Picker p(bits("00000000"), 7);
+    const auto theirs = bits("11111111");
+    p.add_peer(theirs);
+    const std::set<std::uint32_t> refused{0, 1, 2, 3, 4, 5};
+    const auto refused_here = [&](ChunkIndex x) { return refused.contains(x.value); };
+    for (int i = 0; i < 2; ++i) {
+        const auto c = p.pick(theirs, refused_here, 8);
+        REQUIRE(c);
+        CHECK_FALSE(refused.contains(c->value));
+    }
+    // Only refused chunks are left for this peer: nothing, and no end-game
+    // (they are still wanted, from someone else).
+    CHECK_FALSE(p.pick(theirs, refused_here, 8));
+    CHECK_FALSE(p.in_end_game());
+    // Another peer may have them.
+    const auto c = p.pick(theirs, kNone, 8);
+    REQUIRE(c);
+    CHECK(refused.contains(c->value));
+}
