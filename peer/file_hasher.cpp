@@ -5,7 +5,10 @@
 namespace seedshare {
 
 FileHasher::FileHasher(const Seed& seed, Storage& storage)
-    : seed_(seed), storage_(storage), written_(seed.chunk_count(), false) {}
+    : length_(seed.length),
+      chunk_size_(seed.chunk_size),
+      storage_(storage),
+      written_(seed.chunk_count(), false) {}
 
 bool FileHasher::chunk_written(ChunkIndex c, std::span<const std::uint8_t> data) {
     std::unique_lock lock(mu_);
@@ -35,8 +38,8 @@ Status FileHasher::drain_locked(std::unique_lock<std::mutex>& lock) {
         const ChunkIndex c{next_};
         lock.unlock();
         Status st = Ok{};
-        const std::uint64_t start = seed_.chunk_offset(c);
-        const std::uint64_t end = start + seed_.chunk_length(c);
+        const std::uint64_t start = std::uint64_t{c.value} * chunk_size_;
+        const std::uint64_t end = std::min(length_, start + chunk_size_);
         for (std::uint64_t off = start; off < end && st; off += kReadBytes) {
             scratch_.resize(
                 static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, end - off)));

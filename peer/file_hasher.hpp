@@ -48,7 +48,10 @@ class FileHasher {
     bool drain_needed() const { return next_ < written_.size() && written_[next_]; }
     Status drain_locked(std::unique_lock<std::mutex>& lock);
 
-    const Seed& seed_;
+    // The file's geometry, copied: a drain job may outlive the Swarm (and
+    // its Seed) that started it; it holds this hasher and the storage.
+    const std::uint64_t length_;
+    const std::uint64_t chunk_size_;
     Storage& storage_;
     std::mutex mu_;
     std::condition_variable idle_;
