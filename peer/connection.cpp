@@ -153,6 +153,15 @@ void PeerConnection::reject(const pp::Block& b) {
     writer_wake_.cancel();
 }
 
+void PeerConnection::forget_old_cancels() {
+    // A Piece or Reject that crossed a Cancel arrives within a round trip; the
+    // remote may also drop a cancelled request without a word. Entries older
+    // than the write deadline are forgotten, so the set does not only grow.
+    if (cancelled_.size() < limits::kMaxQueuedRequests) return;
+    const auto old = net::Clock::now() - swarm_->options().cancel_memory;
+    std::erase_if(cancelled_, [&](const auto& e) { return e.second < old; });
+}
+
 void PeerConnection::announce(ChunkIndex c) {
     if (!theirs_.test(c)) send(pp::Have{c});
 }
@@ -203,7 +212,9 @@ void PeerConnection::fill_requests() {
     const auto& o = swarm_->options();
     const auto& seed = swarm_->seed();
     const auto target = pipeline_target();
-    while (outstanding_bytes_ < target) {
+    // By bytes, and by count: the remote drops a peer with more than
+    // kMaxQueuedRequests waiting (small chunks make small blocks).
+    while (outstanding_bytes_ < target && outstanding_.size() + 1 < limits::kMaxQueuedRequests) {
         Fetch* f = nullptr;
         for (auto& [index, fetch] : fetches_) {
             if (fetch.next_offset < fetch.buffer.size() && !fetch.dropped) {
@@ -248,7 +259,8 @@ void PeerConnection::drop_fetch(ChunkIndex c, bool send_cancels) {
         if (o->chunk == c) {
             if (send_cancels) {
                 send(pp::Cancel{*o});
-                cancelled_.insert(*o);
+                forget_old_cancels();
+                cancelled_.emplace(*o, net::Clock::now());
             }
             outstanding_bytes_ -= o->length;
             o = outstanding_.erase(o);
@@ -476,12 +488,20 @@ net::awaitable<void> PeerConnection::serve(pp::Block b) {
     BufferPool::Buffer buffer;
     std::size_t buffer_from = 0;  // data offset of buffer's first byte
     bool stalled = false;         // the remote stopped reading; we let go
+    bool sliced = false;          // since a stall: the rest in slices
     while (sent < total) {
         if (closed_) co_return;
         if (!buffer) {
             if (stalled) co_await stream_->wait_writable();
+            sliced = sliced || stalled;
+            stalled = false;
             buffer_from = sent > head.size() ? sent - head.size() : 0;
-            buffer = co_await swarm_->env().upload_buffers->acquire(b.length - buffer_from);
+            // After a stall, a slice at a time: a remote that reads a little
+            // every while must not make us read the whole rest again each time.
+            const std::size_t rest = b.length - buffer_from;
+            buffer = co_await swarm_->env().upload_buffers->acquire(
+                sliced ? std::min(rest, kResumeSliceBytes) : rest);
+            if (closed_) co_return;
             const std::uint64_t offset = block_offset + buffer_from;
             auto span = buffer.span();
             // From the page cache without leaving the I/O thread when it can
@@ -512,10 +532,17 @@ net::awaitable<void> PeerConnection::serve(pp::Block b) {
             bufs[count++] = asio::buffer(head.data() + sent, head.size() - sent);
         bufs[count++] = asio::buffer(data.data() + (data_sent - buffer_from),
                                      data.size() - (data_sent - buffer_from));
-        sent += co_await stream_->write_within(std::span(bufs.data(), count), kUploadPatience);
-        if (sent < total) {  // it stopped reading: let go
+        std::size_t want = 0;
+        for (std::size_t i = 0; i < count; ++i)
+            want += bufs[i].size();
+        const std::size_t n =
+            co_await stream_->write_within(std::span(bufs.data(), count), kUploadPatience);
+        sent += n;
+        if (sent < total) {
+            // The slice is out (the next one follows at once), or the remote
+            // stopped reading: either way, let go of the buffer.
             buffer = BufferPool::Buffer{};
-            stalled = true;
+            stalled = n < want;
         }
     }
     uploaded_ += b.length;

@@ -32,6 +32,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // How long an upload may make no progress before its buffer goes back to
     // the pool (the rest is read again when the remote reads).
     static constexpr std::chrono::milliseconds kUploadPatience{250};
+    // After such a stall, the rest of the block is read and sent in slices
+    // of at most this much.
+    static constexpr std::size_t kResumeSliceBytes = 256u << 10;
     // How long the Error frame sent before closing for a protocol error may
     // take to leave.
     static constexpr std::chrono::milliseconds kErrorLinger{2000};
@@ -117,7 +120,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::optional<std::uint32_t> reading_into_;  // chunk whose buffer a read fills now
     std::deque<peer_proto::Block> outstanding_;
     std::uint64_t outstanding_bytes_ = 0;
-    std::set<peer_proto::Block> cancelled_;  // pieces for these are discarded
+    // Blocks we cancelled, and when: a Piece for one is discarded.
+    std::map<peer_proto::Block, net::Clock::time_point> cancelled_;
+    void forget_old_cancels();
     // Chunks the remote rejected, until when not to ask it again (a seed that
     // rations its upload may serve them later).
     std::map<std::uint32_t, net::Clock::time_point> refused_;

@@ -49,6 +49,9 @@ struct SwarmOptions {
     std::uint64_t pipeline_max_bytes = 16u << 20;
     std::chrono::milliseconds pipeline_window{300};
     std::chrono::milliseconds stall_timeout{15000};
+    // How long a cancelled block is remembered (a Piece crossing the Cancel
+    // is discarded, not taken for data never requested).
+    std::chrono::milliseconds cancel_memory{60000};
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
     std::chrono::milliseconds idle_timeout{limits::kPeerIdleTimeout};

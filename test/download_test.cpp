@@ -6,6 +6,7 @@
 
 #include "peer/download.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;
@@ -414,5 +415,37 @@ TEST_CASE(
         co_await getter.peer.stop();
         co_await s1.stop();
         co_await s2.stop();
+    });
+}
+
+TEST_CASE("download: with small chunks the getter never has more requests out than a peer queues") {
+    // 8 KiB chunks make 8 KiB blocks: the 16 MiB byte pipeline alone would
+    // allow 2048 requests in flight, and the serving peer drops a peer with
+    // more than kMaxQueuedRequests waiting, as one that never reads.
+    TempDir src, out;
+    LogCapture log(out / "server.log");
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 32 << 20, 8 * 1024, tracker.address);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        // A server slower than the getter asks: its queue is where requests wait.
+        NodeOptions slow;
+        slow.max_upload_rate = 32u << 20;
+        TestPeer server(io, pool, log.logger("server", LogLevel::kWarn), slow);
+        co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
+        TestPeer getter_peer(io, pool, "getter", SwarmOptions{});
+        DownloadOptions o;
+        o.seed = seed;
+        o.out_dir = out.path();
+        Download download(*getter_peer.node, *getter_peer.trackers, o, getter_peer.log);
+        const auto outcome = co_await download.run();
+        CHECK(outcome == Download::Outcome::kComplete);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        CHECK_FALSE(log.has_line({"requests queued"}));
+        CHECK_FALSE(log.has_line({"dropping"}));
+        co_await getter_peer.stop();
+        co_await server.stop();
     });
 }

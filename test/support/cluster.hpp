@@ -77,6 +77,12 @@ struct TestTracker {
     }
 };
 
+inline NodeOptions node_options(SwarmOptions swarm) {
+    NodeOptions o;
+    o.swarm = swarm;
+    return o;
+}
+
 // A peer process: a listening Node and its tracker clients.
 struct TestPeer {
     std::unique_ptr<Node> node;
@@ -89,10 +95,12 @@ struct TestPeer {
 
     // With a logger of the test's choosing (e.g. into a file it searches).
     TestPeer(asio::io_context& io, asio::thread_pool& pool, Logger logger, SwarmOptions swarm)
+        : TestPeer(io, pool, std::move(logger), node_options(swarm)) {}
+
+    // With the process's options (rate limits, budgets); the host is 127.0.0.1.
+    TestPeer(asio::io_context& io, asio::thread_pool& pool, Logger logger, NodeOptions o)
         : log(std::move(logger)) {
-        NodeOptions o;
         o.host = "127.0.0.1";
-        o.swarm = swarm;
         node = std::make_unique<Node>(io.get_executor(), pool, o, log);
         node->listen();
         trackers = std::make_unique<Trackers>(io.get_executor(), node->user(), node->port(), log);
