@@ -335,6 +335,10 @@ net::awaitable<void> Swarm::connect_loop() {
         for (const auto& c : conns_)
             if (c->stalled(now)) c->close("stalled: nothing received for a while");
         if (state_ == State::kDownloading) {
+            // Connections idle for want of a chunk to ask (every chunk left
+            // was refused lately, and refusals expire without a message)
+            // look again: without this a download could wait forever.
+            wake_fetchers();
             for (auto& [where, cand] : candidates_) {
                 if (conns_.size() + connecting_ >= options_.max_connections) break;
                 if (cand.status != Candidate::Status::kIdle || cand.retry_at > now) continue;
