@@ -94,23 +94,12 @@ TEST_CASE(
                                           << server.node->swarm_env().upload_buffers->capacity());
         CHECK(back);
 
-        TestPeer getter(io, pool, "getter", SwarmOptions{});
-        DownloadOptions o;
-        o.seed = seed;
-        o.out_dir = out.path();
-        Download download(*getter.node, *getter.trackers, o, getter.log);
-        std::optional<Download::Outcome> outcome;
-        auto run = [&]() -> net::awaitable<void> { outcome = co_await download.run(); };
-        net::spawn(io.get_executor(), run(), Logger("test"), "download");
-        auto finished = [&] { return outcome.has_value(); };
-        const bool in_time = co_await wait_for(finished, 10000ms);
+        BackgroundGet get(io, pool, seed, out.path());
+        get.start(io);
+        const bool in_time = co_await get.ended_within(10000ms);
         CHECK_MESSAGE(in_time, "a 16 MiB download did not finish within 10 s");
         release = true;
-        if (!in_time) {
-            download.stop();
-            co_await wait_for(finished, 40000ms);
-        }
-        co_await getter.stop();
+        co_await get.stop(40000ms);
         co_await server.stop();
     });
 }

@@ -103,29 +103,19 @@ TEST_CASE("refusals: a chunk refused is asked for again later, not at once and n
         CHECK((co_await holder.trackers->connect(where)).empty());
         holder.trackers->hold(seed, where, true);
 
-        TestPeer getter(io, pool, "getter", SwarmOptions{});
-        DownloadOptions o;
-        o.seed = seed;
-        o.out_dir = out.path();
-        Download download(*getter.node, *getter.trackers, o, getter.log);
-        std::optional<Download::Outcome> outcome;
-        auto run = [&]() -> net::awaitable<void> { outcome = co_await download.run(); };
-        net::spawn(io.get_executor(), run(), Logger("test"), "download");
-        const bool done = co_await wait_for([&] { return outcome.has_value(); }, 20000ms);
+        BackgroundGet get(io, pool, seed, out.path());
+        get.start(io);
+        const bool done = co_await get.ended_within(20000ms);
         CHECK_MESSAGE(done, "the download did not finish: " << holder.rejects << " refusals, "
                                                             << holder.pieces << " pieces served");
-        if (!done) {
-            download.stop();
-            co_await wait_for([&] { return outcome.has_value(); }, 10000ms);
-        }
-        CHECK(outcome == Download::Outcome::kComplete);
+        co_await get.stop(10000ms);
+        CHECK(get.outcome == Download::Outcome::kComplete);
         CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
         // Each chunk was refused once, and asked for again only after a
         // while (the refusal lasts 2 s; the first re-asks come with the 1 s
         // wake after that): a bound from below, which load only lengthens.
         CHECK(holder.rejects == static_cast<int>(seed.chunk_count()));
         CHECK(holder.shortest_gap >= 1500ms);
-        co_await getter.stop();
         co_await holder.trackers->leave();
     });
 }

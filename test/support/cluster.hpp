@@ -12,6 +12,7 @@
 
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "peer/download.hpp"
 #include "peer/node.hpp"
 #include "peer/seed_maker.hpp"
 #include "peer/storage.hpp"
@@ -130,6 +131,40 @@ struct TestPeer {
     net::awaitable<void> stop() {
         co_await node->stop(std::chrono::milliseconds(500));
         co_await trackers->leave();
+    }
+};
+
+// A `get` of `seed` into `out` by a peer of its own, running in the
+// background once started: a test can meanwhile do what it wants, then wait.
+struct BackgroundGet {
+    TestPeer peer;
+    std::unique_ptr<Download> download;
+    std::optional<Download::Outcome> outcome;
+
+    BackgroundGet(asio::io_context& io, asio::thread_pool& pool, const Seed& seed,
+                  const std::filesystem::path& out, SwarmOptions options = {})
+        : peer(io, pool, "getter", options) {
+        DownloadOptions o;
+        o.seed = seed;
+        o.out_dir = out;
+        download = std::make_unique<Download>(*peer.node, *peer.trackers, o, peer.log);
+    }
+    void start(asio::io_context& io) {
+        net::spawn(io.get_executor(), run(), Logger("test"), "download");
+    }
+    // A member, not a capturing lambda: the coroutine outlives start().
+    net::awaitable<void> run() { outcome = co_await download->run(); }
+    // Whether it ended within `limit`.
+    net::awaitable<bool> ended_within(std::chrono::milliseconds limit) {
+        co_return co_await eventually([this] { return outcome.has_value(); }, limit);
+    }
+    // Stops it if it has not ended, and gives it `grace` to wind down.
+    net::awaitable<void> stop(std::chrono::milliseconds grace) {
+        if (!outcome) {
+            download->stop();
+            co_await eventually([this] { return outcome.has_value(); }, grace);
+        }
+        co_await peer.stop();
     }
 };
 
