@@ -57,6 +57,9 @@ struct GetCommand {
     bool serve = false;  // keep serving once complete
     bool force = false;  // replace an existing different file
     bool quiet = false;
+    bool json = false;  // the summary as one JSON object on stdout
+    // Give up (exit 1) when the download has not finished by then; 0: never.
+    std::chrono::milliseconds timeout{0};
 };
 
 int run_get(const GetCommand& cmd);
@@ -73,6 +76,8 @@ int run_serve(const ServeCommand& cmd);
 
 struct ListCommand {
     std::vector<HostPort> trackers;
+    bool json = false;   // one JSON object on stdout instead of the table
+    std::string filter;  // only names containing this (empty: all)
     LogLevel log_level = LogLevel::kWarn;
 };
 

@@ -158,12 +158,19 @@ int main(int argc, char** argv) {
     gt->add_flag("--serve", get.serve, "Keep serving the file once complete");
     gt->add_flag("--force", get.force, "Replace an existing different file of that name");
     gt->add_flag("-q,--quiet", get.quiet, "No progress output");
+    gt->add_flag("--json", get.json, "Print the summary as one JSON object on stdout");
+    double get_timeout = 0;
+    gt->add_option("--timeout", get_timeout,
+                   "Give up when not done after this many seconds (default: never)")
+        ->check(CLI::Range(0.0, 1e7));
 
     ListCommand list;
     std::vector<std::string> list_trackers;
     auto* ls = app.add_subcommand("list", "List the files a tracker knows");
     ls->add_option("--tracker", list_trackers,
                    "Tracker HOST:PORT, repeatable (default 127.0.0.1:7000)");
+    ls->add_flag("--json", list.json, "Print one JSON object on stdout instead of the table");
+    ls->add_option("--filter", list.filter, "Only files whose name contains this text");
 
     try {
         if (argc >= 2 && argv[1][0] != '-' && !has_subcommand(app, argv[1]))
@@ -186,6 +193,7 @@ int main(int argc, char** argv) {
         if (gt->parsed()) {
             get.net = get_net.check();
             get.out_dir = get_out;
+            get.timeout = std::chrono::milliseconds(static_cast<long>(get_timeout * 1000));
             return run_get(get);
         }
         if (ls->parsed()) {
