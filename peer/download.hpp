@@ -1,8 +1,12 @@
 // One `get`: from a seed (or a seed id the trackers know) to a verified file
-// DIR/NAME, through DIR/NAME.part. Resumes from an existing NAME.part, never
-// replaces a different NAME unless told to, registers with the trackers as a
-// partial holder after the first verified chunk and as a complete one at the
-// end, and serves what it has verified meanwhile (through the Node).
+// DIR/NAME, through DIR/NAME.part (see part_file.hpp: locked, so one process
+// at a time; resumed only when it is ours for this seed). Never replaces a
+// different NAME unless told to, and checks what can be checked (the target,
+// the .part) before asking anyone for a byte; finishes locally when nothing
+// needs fetching. Registers with the trackers as a partial holder after the
+// first verified chunk and as a complete one at the end, and serves what it
+// has verified meanwhile (through the Node). A .part that holds nothing
+// verified is not left behind.
 //
 // The command (cmd_get.cpp) adds the terminal: progress, summary, exit codes.
 #pragma once
@@ -20,6 +24,7 @@
 #include "common/net.hpp"
 #include "common/seed.hpp"
 #include "peer/node.hpp"
+#include "peer/part_file.hpp"
 #include "peer/storage.hpp"
 #include "peer/swarm.hpp"
 #include "peer/trackers.hpp"
@@ -31,11 +36,12 @@ struct DownloadOptions {
     std::optional<SeedId> seed_id;  // an id to fetch from the trackers
     std::filesystem::path out_dir = ".";
     std::vector<HostPort> trackers;  // empty: the seed's own
-    bool force = false;              // replace an existing different file
-    // Opens DIR/NAME.part (tests put a fault-injecting storage here).
-    std::function<Result<std::shared_ptr<Storage>>(const std::filesystem::path&, std::uint64_t,
-                                                   bool* created)>
-        open_storage;
+    bool force = false;              // replace an existing different file (and take over a
+                                     // NAME.part that is not ours)
+    // Register as a holder when the file was complete already (to serve it).
+    bool announce_complete = true;
+    // Wraps the storage of DIR/NAME.part (tests put a fault-injecting one here).
+    std::function<std::shared_ptr<Storage>(std::shared_ptr<Storage>)> wrap_storage;
 };
 
 class Download {
@@ -48,6 +54,7 @@ class Download {
         kIntegrity,           // every chunk verified but the whole file does not match the seed
         kTrackerUnreachable,  // no tracker answered at start
         kUsage,               // bad input (not a directory, ...)
+        kTimedOut,            // time_out() before the end; NAME.part kept if it holds anything
     };
 
     Download(Node& node, Trackers& trackers, DownloadOptions options, Logger log);
@@ -56,6 +63,8 @@ class Download {
     net::awaitable<Outcome> run();
     // Interrupts run(): goodbye to peers, NAME.part kept.
     void stop();
+    // The same, for a time limit: run() returns kTimedOut.
+    void time_out();
 
     const std::string& message() const { return message_; }
     // Valid once run() has the seed.
@@ -67,8 +76,14 @@ class Download {
     std::uint64_t resumed_bytes() const { return resumed_bytes_; }
 
   private:
-    net::awaitable<Outcome> prepare();
+    net::awaitable<Outcome> obtain_seed();
+    net::awaitable<Outcome> connect_trackers();
+    net::awaitable<Outcome> fetch(const Seed& seed, std::shared_ptr<Storage> storage, Bitfield have);
+    net::awaitable<void> say_while_waiting(std::weak_ptr<Swarm> swarm);
+    void serve_complete(const std::filesystem::path& target);
+    net::awaitable<void> announce();
     Outcome fail(Outcome o, std::string message);
+    Outcome stopped_outcome();
 
     Node& node_;
     Trackers& trackers_;
@@ -80,7 +95,10 @@ class Download {
     std::string message_;
     std::uint32_t resumed_chunks_ = 0;
     std::uint64_t resumed_bytes_ = 0;
+    std::unique_ptr<PartFile> part_;
+    bool trackers_connected_ = false;
     bool stopped_ = false;
+    bool timed_out_ = false;
 };
 
 }  // namespace seedshare

@@ -36,36 +36,6 @@ Result<std::unique_ptr<FileStorage>> FileStorage::open_read(const std::filesyste
         new FileStorage(std::move(fd), path, static_cast<std::uint64_t>(st.st_size), true));
 }
 
-Result<std::unique_ptr<FileStorage>> FileStorage::open_part(const std::filesystem::path& path,
-                                                            std::uint64_t size, bool* created) {
-    Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    bool made = false;
-    if (!fd && errno == ENOENT) {
-        fd = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-        made = true;
-    }
-    if (!fd) return errno_error(path, "cannot open", errno);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return errno_error(path, "cannot stat", errno);
-    if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", path.string())};
-    if (static_cast<std::uint64_t>(st.st_size) != size) {
-        if (size > 0) {
-            const int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
-            if (err != 0 && err != EOPNOTSUPP && err != EINVAL) {
-                if (made) ::unlink(path.c_str());
-                return errno_error(path, fmt::format("cannot reserve {} bytes", size), err);
-            }
-        }
-        if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-            const int err = errno;
-            if (made) ::unlink(path.c_str());
-            return errno_error(path, "cannot set the size", err);
-        }
-    }
-    if (created != nullptr) *created = made;
-    return std::unique_ptr<FileStorage>(new FileStorage(std::move(fd), path, size, false));
-}
-
 bool FileStorage::changed_on_disk() const {
     struct stat st {};
     if (::fstat(fd_.get(), &st) != 0) return true;

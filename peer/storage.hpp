@@ -40,12 +40,12 @@ class FileStorage final : public Storage {
     // An existing file, read-only (serving a complete file). It remembers the
     // size, mtime and inode it saw; read() fails once they change.
     static Result<std::unique_ptr<FileStorage>> open_read(const std::filesystem::path& path);
-    // `path` read-write with exactly `size` bytes: created (and preallocated,
-    // so a full disk shows at the start) if missing, kept if present.
-    // `created` tells which.
-    static Result<std::unique_ptr<FileStorage>> open_part(const std::filesystem::path& path,
-                                                          std::uint64_t size,
-                                                          bool* created = nullptr);
+    // An open read-write descriptor whose first `size` bytes are the data
+    // (anything after them is not this storage's).
+    static std::shared_ptr<FileStorage> adopt(Fd fd, const std::filesystem::path& path,
+                                              std::uint64_t size) {
+        return std::shared_ptr<FileStorage>(new FileStorage(std::move(fd), path, size, false));
+    }
 
     std::uint64_t size() const override { return size_; }
     Status read(std::uint64_t offset, std::span<std::uint8_t> out) override;

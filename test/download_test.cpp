@@ -291,12 +291,8 @@ TEST_CASE(
         co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
         {
             DownloadOptions full;
-            full.open_storage = [&](const std::filesystem::path& p, std::uint64_t size,
-                                    bool* created) -> Result<std::shared_ptr<Storage>> {
-                auto s = FileStorage::open_part(p, size, created);
-                if (!s) return s.error();
-                return std::shared_ptr<Storage>(std::make_shared<FillingStorage>(
-                    std::shared_ptr<Storage>(std::move(*s)), seed.length / 2));
+            full.wrap_storage = [&](std::shared_ptr<Storage> s) -> std::shared_ptr<Storage> {
+                return std::make_shared<FillingStorage>(std::move(s), seed.length / 2);
             };
             Getter first(io, pool, seed, out.path(), test_options(), full);
             CHECK(co_await first.download->run() == Download::Outcome::kFailed);

@@ -58,12 +58,8 @@ struct Getter {
     Getter(asio::io_context& io, asio::thread_pool& pool, DownloadOptions o, bool slow)
         : peer(io, pool, "getter", fast_retries()) {
         if (slow) {
-            o.open_storage = [](const fs::path& p, std::uint64_t size,
-                                bool* created) -> Result<std::shared_ptr<Storage>> {
-                auto s = FileStorage::open_part(p, size, created);
-                if (!s) return s.error();
-                return std::shared_ptr<Storage>(
-                    std::make_shared<SlowDisk>(std::shared_ptr<Storage>(std::move(*s))));
+            o.wrap_storage = [](std::shared_ptr<Storage> s) -> std::shared_ptr<Storage> {
+                return std::make_shared<SlowDisk>(std::move(s));
             };
         }
         download = std::make_unique<Download>(*peer.node, *peer.trackers, o, peer.log);

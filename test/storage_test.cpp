@@ -11,26 +11,6 @@
 using namespace seedshare;
 using namespace seedshare::test;
 
-TEST_CASE("storage: a part file is created at its full size and kept on reopen") {
-    TempDir dir;
-    bool created = false;
-    auto s = FileStorage::open_part(dir / "x.part", 1 << 20, &created);
-    REQUIRE(s);
-    CHECK(created);
-    CHECK(std::filesystem::file_size(dir / "x.part") == 1u << 20);
-    const Bytes data(1000, 7);
-    CHECK((*s)->write(4096, data));
-    CHECK_FALSE((*s)->write((1 << 20) - 10, data));  // past the end
-    CHECK((*s)->sync());
-    s->reset();
-    auto again = FileStorage::open_part(dir / "x.part", 1 << 20, &created);
-    REQUIRE(again);
-    CHECK_FALSE(created);
-    Bytes back(1000);
-    CHECK((*again)->read(4096, back));
-    CHECK(back == data);
-}
-
 TEST_CASE("storage: a served file that changes on disk is not read as if it had not") {
     TempDir dir;
     write_file(dir / "f", pattern_bytes(8192));
@@ -54,8 +34,9 @@ TEST_CASE("storage: errors name the file") {
     auto missing = FileStorage::open_read(dir / "nope");
     REQUIRE_FALSE(missing);
     CHECK(missing.error().message.find("nope") != std::string::npos);
-    auto directory = FileStorage::open_part(dir.path(), 10);
+    auto directory = FileStorage::open_read(dir.path());
     REQUIRE_FALSE(directory);
+    CHECK(directory.error().message.find("not a regular file") != std::string::npos);
 }
 
 TEST_CASE("storage: a read from the page cache gives the same bytes, and the same change check") {

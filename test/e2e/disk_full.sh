@@ -25,7 +25,8 @@ trap unmount_then_cleanup EXIT
 mkdir -p "$WORK/a" "$mnt/out"
 head -c $((24 << 20)) /dev/urandom >"$WORK/a/data.bin"
 start_tracker
-"$PEER" make-seed "$WORK/a/data.bin" -o "$WORK/data.seed" --tracker "$TRACKER_ADDR" --chunk-size 256K >/dev/null
+id=$("$PEER" make-seed "$WORK/a/data.bin" -o "$WORK/data.seed" --tracker "$TRACKER_ADDR" \
+    --chunk-size 256K | grep -o 'id [0-9a-f]\{64\}' | cut -c4-)
 chunk=$((256 << 10))
 chunks=$(awk '$1 == "chunks" {print $2}' "$WORK/data.seed")
 start_serve a "$WORK/a"
@@ -44,9 +45,11 @@ get full
 said full | grep -q "No space left on device" || fail "unclear: $(said full)"
 [[ -z "$(ls -A "$mnt/out")" ]] || fail "left behind: $(ls -A "$mnt/out")"
 
-# 2. A part file whose space was never reserved (sparse, as a copy can
-# leave it): the disk fills up in the middle of the download.
+# 2. A part file of ours whose space was never reserved (sparse, as a copy
+# can leave it): the disk fills up in the middle of the download. Ours: the
+# data, then the trailer naming the seed (see peer/part_file.hpp).
 truncate -s $((24 << 20)) "$mnt/out/data.bin.part"
+printf '\nseedshare-part 1 %s\n' "$id" >>"$mnt/out/data.bin.part"
 get midway
 [[ $rc -eq 1 ]] || fail "a get that filled the disk exited with $rc"
 [[ $(said midway | wc -l) -eq 1 ]] || fail "expected one line saying why, got: $(cat "$WORK/midway.log")"

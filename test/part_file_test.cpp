@@ -1,0 +1,146 @@
+// DIR/NAME.part: ours for one seed, one process at a time, renamed only once
+// complete and never over another file unless told to.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include "peer/part_file.hpp"
+#include "peer/seed_maker.hpp"
+#include "test/support/temp_dir.hpp"
+
+using namespace seedshare;
+using namespace seedshare::test;
+
+namespace {
+
+Seed seed_of(const TempDir& dir, const std::string& name, std::size_t size, std::uint64_t mix) {
+    write_file(dir / name, pattern_bytes(size, mix));
+    SeedMakerOptions o;
+    o.chunk_size = 64 * 1024;
+    auto seed = make_seed(dir / name, o);
+    REQUIRE(seed);
+    return *seed;
+}
+
+PartFile open_ok(const std::filesystem::path& p, const Seed& seed, bool force = false) {
+    auto r = PartFile::open(p, seed, force);
+    if (auto* f = std::get_if<PartFile::Failure>(&r)) FAIL(f->message);
+    return std::move(std::get<PartFile>(r));
+}
+
+PartFile::Problem problem(const std::filesystem::path& p, const Seed& seed, bool force = false) {
+    auto r = PartFile::open(p, seed, force);
+    REQUIRE(std::holds_alternative<PartFile::Failure>(r));
+    return std::get<PartFile::Failure>(r).problem;
+}
+
+// Writes the seed's bytes (from `src`) into the part's storage.
+void fill(PartFile& part, const std::filesystem::path& src) {
+    const auto bytes = read_file(src);
+    REQUIRE(part.storage()->write(
+        0, std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size())));
+}
+
+}  // namespace
+
+TEST_CASE("part file: created at full size with the trailer naming its seed, resumed by it alone") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 300'000, 1);
+    const Seed b = seed_of(src, "b", 300'000, 2);
+    const auto path = out / "x.part";
+    {
+        auto part = open_ok(path, a);
+        CHECK(part.found() == PartFile::Found::kCreated);
+        CHECK(part.storage()->size() == a.length);
+        CHECK(std::filesystem::file_size(path) == a.length + PartFile::kTrailerBytes);
+        CHECK(read_file(path).substr(a.length) == PartFile::trailer(a.id()));
+        CHECK(PartFile::trailer(a.id()).size() == PartFile::kTrailerBytes);
+    }
+    CHECK(open_ok(path, a).found() == PartFile::Found::kResumable);
+    // Another seed of the same size is not ours to resume: refused, untouched.
+    const auto before = read_file(path);
+    CHECK(problem(path, b) == PartFile::Problem::kForeign);
+    CHECK(read_file(path) == before);
+    // With force it is taken over, and marked for the new seed.
+    CHECK(open_ok(path, b, true).found() == PartFile::Found::kTakenOver);
+    CHECK(read_file(path).substr(b.length) == PartFile::trailer(b.id()));
+}
+
+TEST_CASE("part file: a file that is not ours is refused without force, and an empty one is not") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 100'000, 3);
+    write_file(out / "user.part", "someone's notes");
+    CHECK(problem(out / "user.part", a) == PartFile::Problem::kForeign);
+    CHECK(read_file(out / "user.part") == "someone's notes");
+    // Same size as the file but other bytes: still not ours.
+    write_file(out / "same.part", pattern_bytes(a.length, 99));
+    CHECK(problem(out / "same.part", a) == PartFile::Problem::kForeign);
+    // An empty file holds nothing to lose.
+    write_file(out / "empty.part", "");
+    CHECK(open_ok(out / "empty.part", a).found() == PartFile::Found::kCreated);
+    // The whole file, its trailer cut (a stop just before the rename): complete.
+    std::filesystem::copy_file(src / "a", out / "whole.part");
+    CHECK(open_ok(out / "whole.part", a).found() == PartFile::Found::kComplete);
+}
+
+TEST_CASE("part file: a second opener is refused while the first holds it, then may take it") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 100'000, 4);
+    const Seed b = seed_of(src, "b", 50'000, 5);
+    const auto path = out / "x.part";
+    {
+        auto first = open_ok(path, a);
+        CHECK(problem(path, a) == PartFile::Problem::kBusy);
+        // Another seed must not even resize it while it is held.
+        CHECK(problem(path, b, true) == PartFile::Problem::kBusy);
+        CHECK(std::filesystem::file_size(path) == a.length + PartFile::kTrailerBytes);
+    }
+    CHECK(open_ok(path, a).found() == PartFile::Found::kResumable);
+}
+
+TEST_CASE("part file: finish cuts the trailer, renames, and never replaces a file unless told") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 200'000, 6);
+    {
+        auto part = open_ok(out / "a.part", a);
+        fill(part, src / "a");
+        CHECK_FALSE(part.finish(out / "a", false));
+        CHECK(read_file(out / "a") == read_file(src / "a"));
+        CHECK_FALSE(std::filesystem::exists(out / "a.part"));
+        part.discard();  // after a finish: nothing to remove
+        CHECK(std::filesystem::exists(out / "a"));
+    }
+    write_file(out / "b", "another file of that name");
+    {
+        auto part = open_ok(out / "b.part", a);
+        fill(part, src / "a");
+        const auto f = part.finish(out / "b", false);
+        REQUIRE(f);
+        CHECK(f->problem == PartFile::Problem::kExists);
+        CHECK(read_file(out / "b") == "another file of that name");
+        // The verified file stays, complete, in the .part: a rerun finds it so.
+        CHECK(read_file(out / "b.part") == read_file(src / "a"));
+        CHECK_FALSE(part.finish(out / "b", true));
+        CHECK(read_file(out / "b") == read_file(src / "a"));
+    }
+}
+
+TEST_CASE("part file: a FIFO, a directory or a symlink of that name is refused at once") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 1000, 7);
+    REQUIRE(::mkfifo((out / "fifo.part").c_str(), 0644) == 0);
+    CHECK(problem(out / "fifo.part", a) == PartFile::Problem::kNotRegular);
+    std::filesystem::create_directory(out / "dir.part");
+    CHECK(problem(out / "dir.part", a) == PartFile::Problem::kNotRegular);
+    std::filesystem::create_symlink(src / "a", out / "link.part");
+    CHECK(problem(out / "link.part", a, true) == PartFile::Problem::kNotRegular);
+    CHECK(read_file(src / "a").size() == 1000);
+}
+
+TEST_CASE("part file: discard removes what holds nothing") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 1000, 8);
+    auto part = open_ok(out / "a.part", a);
+    part.discard();
+    CHECK_FALSE(std::filesystem::exists(out / "a.part"));
+}
