@@ -4,8 +4,14 @@
 
 #include <fmt/format.h>
 
-#include <csignal>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <csignal>
+#include <cstdio>
+
+#include "common/limits.hpp"
 #include "common/net.hpp"
 #include "common/numbers.hpp"
 #include "peer/commands.hpp"
@@ -37,9 +43,116 @@ int exit_code(Download::Outcome o) {
         case Download::Outcome::kUsage:
             return kExitUsage;
         case Download::Outcome::kFailed:
+        case Download::Outcome::kTimedOut:
             break;
     }
     return kExitFailure;
+}
+
+const char* outcome_name(Download::Outcome o) {
+    switch (o) {
+        case Download::Outcome::kComplete:
+            return "complete";
+        case Download::Outcome::kAlreadyComplete:
+            return "already_complete";
+        case Download::Outcome::kInterrupted:
+            return "interrupted";
+        case Download::Outcome::kIntegrity:
+            return "integrity_failure";
+        case Download::Outcome::kTrackerUnreachable:
+            return "tracker_unreachable";
+        case Download::Outcome::kUsage:
+            return "usage";
+        case Download::Outcome::kTimedOut:
+            return "timed_out";
+        case Download::Outcome::kFailed:
+            break;
+    }
+    return "failed";
+}
+
+// SEED as the user gave it: "-" (the seed on standard input), a seed file, or
+// a seed id (64 hex digits, either case). Anything else is a usage error
+// that names both readings.
+void read_seed_argument(const std::string& text, DownloadOptions& options) {
+    if (text == "-") {
+        std::string input;
+        char buffer[4096];
+        std::size_t n = 0;
+        while ((n = std::fread(buffer, 1, sizeof buffer, stdin)) > 0) {
+            input.append(buffer, n);
+            if (input.size() > limits::kMaxSeedBytes)
+                throw CommandFailure{kExitFailure,
+                                     fmt::format("standard input: more than a seed file may hold "
+                                                 "({})",
+                                                 format_bytes(limits::kMaxSeedBytes))};
+        }
+        auto s = parse_seed(input);
+        if (!s) throw CommandFailure{kExitFailure, "standard input: " + s.error().message};
+        options.seed = std::move(*s);
+        return;
+    }
+    std::error_code ec;
+    if (fs::exists(text, ec)) {
+        auto s = read_seed_file(text);
+        if (!s) throw CommandFailure{kExitFailure, s.error().message};
+        options.seed = std::move(*s);
+        return;
+    }
+    std::string lower = text;
+    for (auto& c : lower)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (auto id = SeedId::from_hex_string(lower)) {
+        options.seed_id = id;
+        return;
+    }
+    std::string why;
+    if (lower.size() != 64) {
+        why = fmt::format("{}, not 64", plural(text.size(), "character"));
+    } else {
+        const auto bad = std::find_if_not(lower.begin(), lower.end(), [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        });
+        why = fmt::format("'{}' is not a hex digit", bad == lower.end() ? '?' : *bad);
+    }
+    throw CommandFailure{kExitUsage,
+                         fmt::format("{}: not a seed file (no such file), and not a seed id ({})",
+                                     text, why)};
+}
+
+std::string json_summary(const Download& download, Download::Outcome outcome,
+                         std::chrono::duration<double> elapsed) {
+    nlohmann::json j;
+    j["outcome"] = outcome_name(outcome);
+    j["exit_code"] = exit_code(outcome);
+    j["seconds"] = elapsed.count();
+    j["error"] = download.message().empty() || outcome == Download::Outcome::kComplete ||
+                         outcome == Download::Outcome::kAlreadyComplete
+                     ? nlohmann::json(nullptr)
+                     : nlohmann::json(download.message());
+    if (const Seed* seed = download.seed()) {
+        j["file"] = download.target().string();
+        j["name"] = seed->name;
+        j["id"] = seed->id().hex();
+        j["size"] = seed->length;
+        j["sha256"] = seed->file_hash.hex();
+    }
+    j["verified"] = outcome == Download::Outcome::kComplete ||
+                    outcome == Download::Outcome::kAlreadyComplete;
+    j["resumed_bytes"] = download.resumed_bytes();
+    std::uint64_t fetched = 0;
+    auto peers = nlohmann::json::array();
+    if (const auto swarm = download.swarm()) {
+        for (const auto& p : swarm->peer_stats()) {
+            fetched += p.downloaded;
+            if (p.downloaded > 0 || p.uploaded > 0)
+                peers.push_back(
+                    {{"address", p.name}, {"downloaded", p.downloaded}, {"uploaded", p.uploaded}});
+        }
+    }
+    j["fetched_bytes"] = fetched;
+    j["peers"] = std::move(peers);
+    return j.dump() + "\n";
 }
 
 // Waits for SIGINT or SIGTERM.
@@ -50,27 +163,25 @@ net::awaitable<void> wait_for_signal(asio::signal_set& signals) {
 
 net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::thread_pool& pool) {
     auto ex = io.get_executor();
-    Logger log("peer", cmd.net.log_level);
+    // --quiet: nothing on stderr but errors, whatever the log level says.
+    const LogLevel level = cmd.quiet ? std::max(cmd.net.log_level, LogLevel::kError)
+                                     : cmd.net.log_level;
+    Logger log("peer", level);
     const bool tty = ::isatty(STDERR_FILENO) != 0;
-    const bool quiet = cmd.quiet || !log.enabled(LogLevel::kInfo);
-    const auto mode = quiet ? Progress::Mode::kQuiet
-                      : tty ? Progress::Mode::kTerminal
-                            : Progress::Mode::kLog;
+    // The progress display follows --quiet only: --log-level changes log lines.
+    const auto mode = cmd.quiet ? Progress::Mode::kQuiet
+                      : tty     ? Progress::Mode::kTerminal
+                                : Progress::Mode::kLog;
     if (mode == Progress::Mode::kTerminal) log.set_clear_line(true);
 
     DownloadOptions options;
     options.out_dir = cmd.out_dir;
     options.trackers = cmd.net.trackers;
     options.force = cmd.force;
+    options.announce_complete = cmd.serve;
+    read_seed_argument(cmd.seed, options);
     std::error_code ec;
-    if (!fs::exists(cmd.seed, ec) && SeedId::from_hex_string(cmd.seed)) {
-        options.seed_id = SeedId::from_hex_string(cmd.seed);
-    } else {
-        auto s = read_seed_file(cmd.seed);
-        if (!s) throw CommandFailure{kExitFailure, s.error().message};
-        options.seed = std::move(*s);
-    }
-    if (!fs::is_directory(cmd.out_dir, ec))
+    if (fs::exists(cmd.out_dir, ec) && !fs::is_directory(cmd.out_dir, ec))
         throw CommandFailure{kExitUsage,
                              fmt::format("-o {}: not a directory", cmd.out_dir.string())};
 
@@ -92,6 +203,13 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         interrupted = true;
         download.stop();
     });
+    asio::steady_timer deadline(ex);
+    if (cmd.timeout.count() > 0) {
+        deadline.expires_after(cmd.timeout);
+        deadline.async_wait([&](const asio::error_code& e) {
+            if (!e) download.time_out();
+        });
+    }
 
     const auto started = std::chrono::steady_clock::now();
     bool running = true;
@@ -115,9 +233,12 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     const auto outcome = co_await download.run();
     running = false;
     tick.cancel();
+    deadline.cancel();
     co_await net::sleep_for(tick, 0ms);  // let the progress line clear itself
+    const auto elapsed = std::chrono::steady_clock::now() - started;
 
     int code = exit_code(outcome);
+    if (cmd.json) fmt::print("{}", json_summary(download, outcome, elapsed));
     switch (outcome) {
         case Download::Outcome::kComplete: {
             const auto swarm = download.swarm();
@@ -125,32 +246,36 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
             const auto peers = swarm->peer_stats();
             for (const auto& p : peers)
                 fetched += p.downloaded;
-            fmt::print("{}",
-                       Progress::summary(download.target().string(), swarm->seed().length, fetched,
-                                         std::chrono::steady_clock::now() - started, peers));
+            if (!cmd.json)
+                fmt::print("{}", Progress::summary(download.target().string(),
+                                                   swarm->seed().length, fetched, elapsed, peers));
             break;
         }
         case Download::Outcome::kAlreadyComplete:
-            fmt::print("{} is already complete (whole-file SHA-256 verified)\n",
-                       download.target().string());
+            if (!cmd.json)
+                fmt::print("{} is already complete (whole-file SHA-256 verified)\n",
+                           download.target().string());
             break;
         case Download::Outcome::kInterrupted:
-            if (const auto swarm = download.swarm())
+            if (const auto swarm = download.swarm(); swarm && swarm->verified_bytes() > 0)
                 fmt::print(
                     stderr,
                     "peer: interrupted with {} of {} verified; run the same command to resume\n",
-                    format_bytes(swarm->verified_bytes()), format_bytes(swarm->seed().length));
+                    format_bytes(swarm->verified_bytes()),
+                    format_bytes(swarm->seed().length));
             else
                 fmt::print(stderr, "peer: interrupted\n");
             break;
+        case Download::Outcome::kTimedOut:
         case Download::Outcome::kFailed:
         case Download::Outcome::kIntegrity:
-            if (download.swarm())
+            if (const auto swarm = download.swarm(); swarm && swarm->verified_bytes() > 0)
                 fmt::print(
                     stderr,
-                    "peer: download failed: {}; the verified chunks stay in {}.part and a rerun "
-                    "resumes\n",
-                    download.message(), download.target().string());
+                    "peer: {}: {} of {} verified; they stay in {}.part and a rerun resumes\n",
+                    download.message(),
+                    format_bytes(swarm->verified_bytes()),
+                    format_bytes(swarm->seed().length), download.target().string());
             else
                 fmt::print(stderr, "peer: {}\n", download.message());
             break;

@@ -20,7 +20,9 @@ dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 
 mkdir -p "$WORK/out"
 expect 3 "cannot reach tracker 127.0.0.1:$dead_port" -- timeout 30 "$PEER" get "$WORK/f.seed" -o "$WORK/out"
-expect 1 "No such file" -- "$PEER" get "$WORK/missing.seed"
+expect 2 "not a seed file (no such file), and not a seed id" -- "$PEER" get "$WORK/missing.seed"
+expect 2 "not a seed id (65 characters, not 64)" -- "$PEER" get "$(printf 'a%.0s' {1..65})"
+expect 2 "'g' is not a hex digit" -- "$PEER" get "$(printf 'g%.0s' {1..64})"
 expect 1 "not a seedshare seed" -- "$PEER" get "$WORK/f"
 expect 2 "not a directory" -- "$PEER" get "$WORK/f.seed" -o "$WORK/f"
 expect 2 "--port" -- "$PEER" get "$WORK/f.seed" --port 70000
