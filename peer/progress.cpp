@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <sys/ioctl.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 #include "common/numbers.hpp"
 
@@ -26,13 +29,51 @@ Progress::Progress(Mode mode, std::FILE* out, std::uint64_t total_bytes,
     if (mode_ == Mode::kLog) last_print_ = start_;
 }
 
-std::string Progress::line(std::uint64_t verified, double rate, std::size_t peers) const {
-    const double pct =
-        total_ == 0 ? 100.0 : 100.0 * static_cast<double>(verified) / static_cast<double>(total_);
-    const double eta = rate > 0 ? static_cast<double>(total_ - verified) / rate : -1;
-    return fmt::format("{:5.1f}%  {} of {}  {}/s  ETA {}  {} peer{}", pct, format_bytes(verified),
-                       format_bytes(total_), format_bytes(static_cast<std::uint64_t>(rate)),
-                       duration_text(eta), peers, peers == 1 ? "" : "s");
+std::string Progress::line(std::uint64_t done, double rate, std::size_t peers, std::size_t width,
+                           bool bar) const {
+    const double fraction =
+        total_ == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total_);
+    // Fields by priority; the first always shows, the others while they fit,
+    // and the bar takes what is left.
+    std::vector<std::string> fields;
+    fields.push_back(fmt::format("{:5.1f}%", 100.0 * fraction));
+    fields.push_back(fmt::format("{} of {}", format_bytes(done), format_bytes(total_)));
+    if (peers == 0 && rate < 1) {
+        fields.push_back("waiting for peers");
+    } else {
+        const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : -1;
+        fields.push_back(fmt::format("{}/s", format_bytes(static_cast<std::uint64_t>(rate))));
+        fields.push_back(fmt::format("ETA {}", duration_text(eta)));
+        fields.push_back(plural(peers, "peer"));
+    }
+    // Stay one column short of the edge: a full line makes some terminals wrap.
+    const std::size_t room = width > 1 ? width - 1 : 0;
+    std::string text = fields[0];
+    for (std::size_t i = 1; i < fields.size(); ++i) {
+        if (text.size() + 2 + fields[i].size() > room) break;
+        text += "  " + fields[i];
+    }
+    constexpr std::size_t kMinBar = 10, kMaxBar = 40;
+    if (bar && text.size() + 2 + kMinBar + 2 <= room) {
+        const std::size_t inner = std::min(kMaxBar, room - text.size() - 4);
+        const auto filled = static_cast<std::size_t>(fraction * static_cast<double>(inner));
+        std::string bar_text(inner + 4, '.');
+        bar_text.front() = '[';
+        std::fill_n(bar_text.begin() + 1, std::min(filled, inner), '#');
+        bar_text.replace(inner + 1, 3, "]  ");
+        text.insert(0, bar_text);
+    }
+    if (text.size() > room) text.resize(room);
+    return text;
+}
+
+std::size_t Progress::terminal_width() const {
+    winsize ws{};
+    if (::ioctl(::fileno(out_), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    if (const char* cols = std::getenv("COLUMNS"))
+        if (const auto n = parse_u64(cols); n && *n > 0 && *n < 10000)
+            return static_cast<std::size_t>(*n);
+    return 80;
 }
 
 void Progress::update(std::uint64_t verified, std::uint64_t received, std::size_t peers) {
@@ -48,11 +89,13 @@ void Progress::update(std::uint64_t verified, std::uint64_t received, std::size_
         mode_ == Mode::kTerminal ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
     if (now - last_print_ < every) return;
     last_print_ = now;
+    // Moves with the bytes as they arrive, not only with whole verified chunks.
+    const std::uint64_t done = std::max(verified, std::min(total_, already_ + received));
     if (mode_ == Mode::kTerminal) {
-        fmt::print(out_, "\r\x1b[K{}", line(verified, rate, peers));
+        fmt::print(out_, "\r\x1b[K{}", line(done, rate, peers, terminal_width()));
         line_shown_ = true;
     } else {
-        fmt::print(out_, "progress: {}\n", line(verified, rate, peers));
+        fmt::print(out_, "progress: {}\n", line(done, rate, peers, kLogWidth, false));
     }
     std::fflush(out_);
 }
@@ -69,11 +112,17 @@ std::string Progress::summary(const std::string& name, std::uint64_t total, std:
                               std::chrono::duration<double> elapsed,
                               const std::vector<PeerStats>& peers) {
     const double secs = std::max(elapsed.count(), 1e-6);
-    std::string out = fmt::format(
-        "got {}: {} in {:.2f} s ({}/s average), {} fetched, whole-file SHA-256 verified\n", name,
-        format_bytes(total), secs,
-        format_bytes(static_cast<std::uint64_t>(static_cast<double>(fetched) / secs)),
-        format_bytes(fetched));
+    std::string out =
+        fetched == 0
+            ? fmt::format("got {}: {} in {:.2f} s, nothing fetched (it was all here already), "
+                          "whole-file SHA-256 verified\n",
+                          name, format_bytes(total), secs)
+            : fmt::format(
+                  "got {}: {} in {:.2f} s ({}/s average), {} fetched, whole-file SHA-256 "
+                  "verified\n",
+                  name, format_bytes(total), secs,
+                  format_bytes(static_cast<std::uint64_t>(static_cast<double>(fetched) / secs)),
+                  format_bytes(fetched));
     auto sorted = peers;
     std::sort(sorted.begin(), sorted.end(),
               [](const auto& a, const auto& b) { return a.downloaded > b.downloaded; });

@@ -31,8 +31,15 @@ class Progress {
                                std::chrono::duration<double> elapsed,
                                const std::vector<PeerStats>& peers);
 
+    // The live line for `done` of the total bytes at `rate` bytes/s, at most
+    // width - 1 columns: a bar when there is room, then percent, bytes, rate,
+    // ETA and peers, dropping from the right what does not fit.
+    std::string line(std::uint64_t done, double rate, std::size_t peers, std::size_t width,
+                     bool bar = true) const;
+
   private:
-    std::string line(std::uint64_t verified, double rate, std::size_t peers) const;
+    static constexpr std::size_t kLogWidth = 200;  // log lines: every field (and no bar)
+    std::size_t terminal_width() const;
 
     Mode mode_;
     std::FILE* out_;

@@ -18,12 +18,13 @@ class RateLimiter {
     using Clock = std::chrono::steady_clock;
 
     // bytes_per_second 0: unlimited. The bucket holds at most `burst` bytes
-    // (default: a tenth of a second at the rate, at least 256 KiB).
+    // (default: a tenth of a second at the rate, at least 256 KiB) and starts
+    // empty, so the limit holds from the first byte.
     explicit RateLimiter(std::uint64_t bytes_per_second, std::uint64_t burst = 0)
         : rate_(static_cast<double>(bytes_per_second)),
           burst_(static_cast<double>(
               burst != 0 ? burst : std::max<std::uint64_t>(bytes_per_second / 10, 256u << 10))),
-          tokens_(burst_),
+          tokens_(0),
           last_(Clock::now()) {}
 
     bool limited() const { return rate_ > 0; }
