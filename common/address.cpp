@@ -35,20 +35,27 @@ Result<HostPort> parse_host_port(std::string_view text) {
         if (close == std::string_view::npos)
             return Error{fmt::format("'{}': missing ']' after IPv6 address", text)};
         host = text.substr(1, close - 1);
-        if (close + 1 >= text.size() || text[close + 1] != ':')
+        if (close + 1 == text.size())
+            return Error{fmt::format("'{}': lacks a port (expected [ADDR]:PORT)", text)};
+        if (text[close + 1] != ':')
             return Error{fmt::format("'{}': expected ':PORT' after ']'", text)};
         port = text.substr(close + 2);
         v6 = true;
     } else {
         const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos)
-            return Error{fmt::format("'{}': expected HOST:PORT", text)};
+        if (colon == std::string_view::npos) {
+            if (text.empty()) return Error{"empty (expected HOST:PORT)"};
+            if (parse_u64(text))
+                return Error{fmt::format("'{}': lacks a host (expected HOST:PORT)", text)};
+            return Error{fmt::format("'{}': lacks a port (expected HOST:PORT)", text)};
+        }
         host = text.substr(0, colon);
         port = text.substr(colon + 1);
         if (host.find(':') != std::string_view::npos)
             return Error{fmt::format("'{}': write IPv6 addresses in brackets, [ADDR]:PORT", text)};
     }
     if (host.empty()) return Error{fmt::format("'{}': empty host", text)};
+    if (port.empty()) return Error{fmt::format("'{}': lacks a port (expected HOST:PORT)", text)};
     if (host.size() > limits::kMaxHostBytes)
         return Error{fmt::format("host is longer than {} bytes", limits::kMaxHostBytes)};
     for (char c : host) {

@@ -95,12 +95,18 @@ std::string errno_text(int err) {
 
 Result<Seed> make_seed(const std::filesystem::path& file, const SeedMakerOptions& options) {
     const std::string shown = file.string();
-    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer.
+    // What was opened is checked with fstat (no race with a stat before the
+    // open), and only a regular file is read, in blocking mode again.
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd) return Error{fmt::format("{}: {}", shown, errno_text(errno))};
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return Error{fmt::format("{}: {}", shown, errno_text(errno))};
     if (S_ISDIR(st.st_mode)) return Error{fmt::format("{}: is a directory, not a file", shown)};
     if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", shown)};
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+        return Error{fmt::format("{}: {}", shown, errno_text(errno))};
 
     if (options.trackers.empty() || options.trackers.size() > limits::kMaxTrackersPerSeed)
         return Error{fmt::format("a seed names 1 to {} trackers, not {}",

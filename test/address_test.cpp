@@ -33,3 +33,15 @@ TEST_CASE("address: rejections say what is wrong") {
     }
     CHECK_FALSE(parse_host_port(std::string(254, 'a') + ":1"));
 }
+
+TEST_CASE("address: a missing port or host is named as such") {
+    for (const char* text : {"[::1]", "host", "127.0.0.1", "host:", "[::1]:"}) {
+        CAPTURE(text);
+        auto r = parse_host_port(text);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().message.find("lacks a port") != std::string::npos);
+    }
+    auto r = parse_host_port("7000");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("lacks a host") != std::string::npos);
+}

@@ -85,16 +85,14 @@ TEST_CASE("cli make-seed: every failure is one line, a non-zero exit, and no see
     for (const auto& c : std::vector<Case>{
              {{"make-seed", (dir / "missing").string()}, 1, "No such file or directory"},
              {{"make-seed", dir.path().string()}, 1, "is a directory"},
-             {{"make-seed", f, "--tracker", "nocolon"},
-              2,
-              "--tracker 'nocolon': expected HOST:PORT"},
+             {{"make-seed", f, "--tracker", "nocolon"}, 2, "--tracker 'nocolon': lacks a port"},
              {{"make-seed", f, "--tracker", "h:99999"}, 2, "port must be a number from 1 to 65535"},
              {{"make-seed", f, "--chunk-size", "0"}, 2, "--chunk-size '0'"},
              {{"make-seed", f, "--chunk-size", "32M"}, 2, "--chunk-size '32M'"},
              {{"make-seed", f, "--chunk-size", "lots"}, 2, "--chunk-size 'lots'"},
              {{"make-seed", f, "-o", (dir / "nodir" / "f.seed").string()}, 1, "cannot write"},
              {{"make-seed"}, 2, "FILE is required"},
-             {{"make-seed", f, "--bogus"}, 2, "--bogus"},
+             {{"make-seed", f, "--bogus"}, 2, "unknown option '--bogus'"},
              {{"frobnicate"}, 2, "frobnicate"},
              {{}, 2, "subcommand"},
          }) {

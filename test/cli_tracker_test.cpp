@@ -4,7 +4,12 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <regex>
+
+#include "common/version.hpp"
 
 #include "test/support/process.hpp"
 #include "test/support/run.hpp"
@@ -98,6 +103,22 @@ TEST_CASE("tracker cli: a port in use is a one-line error") {
     CHECK(r.exit_code == 1);
     CHECK(one_line(r.err));
     CHECK(r.err.starts_with("tracker: cannot listen on 127.0.0.1:" + std::to_string(port)));
+    // The database it would have used was new: nothing of it is left behind.
+    CHECK_FALSE(std::filesystem::exists(dir / "b.db"));
+    CHECK_FALSE(std::filesystem::exists(dir / "b.db-wal"));
+    CHECK_FALSE(std::filesystem::exists(dir / "b.db-shm"));
+    // A database that was there before is kept.
+    {
+        Process p({kTracker, "--port", "0", "--db", (dir / "c.db").string()});
+        started_port(p);
+        p.signal(SIGTERM);
+        REQUIRE(p.wait(10) == 0);
+    }
+    REQUIRE(std::filesystem::exists(dir / "c.db"));
+    r = run({kTracker, "--port", std::to_string(port), "--host", "127.0.0.1", "--db",
+             (dir / "c.db").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(std::filesystem::exists(dir / "c.db"));
     first.signal(SIGTERM);
     CHECK(first.wait(10) == 0);
 }
@@ -112,14 +133,23 @@ TEST_CASE("tracker cli: every bad input is one line and a non-zero exit") {
     };
     for (const auto& c : std::vector<Case>{
              {{}, 2, "--port is required"},
-             {{"--port", "70000"}, 2, "--port '70000': expected a number from 0 to 65535"},
-             {{"--port", "-1"}, 2, "--port '-1'"},
-             {{"--port", "x"}, 2, "--port 'x'"},
-             {{"--port", "0", "--ttl", "0"}, 2, "--ttl '0'"},
-             {{"--port", "0", "--ttl", "1.5"}, 2, "--ttl '1.5'"},
-             {{"--port", "0", "--host", "example.org"}, 2, "--host 'example.org'"},
+             {{"--port", "70000"},
+              2,
+              "--port '70000': out of range (expected a whole number from 0 to 65535)"},
+             {{"--port=-1"}, 2, "--port '-1': negative"},
+             {{"--port", "x"}, 2, "--port 'x': not a number"},
+             {{"--port", "0", "--ttl", "0"}, 2, "--ttl '0': out of range"},
+             {{"--port", "0", "--ttl", "1.5"}, 2, "--ttl '1.5': not a whole number"},
+             {{"--port", "0", "--ttl", "soon"}, 2, "--ttl 'soon': not a number"},
+             {{"--port", "0", "--summary", "often"}, 2, "--summary 'often': not a number"},
+             {{"--port", "0", "--host", "example.org"},
+              2,
+              "--host 'example.org': not an IP address"},
              {{"--port", "0", "--log-level", "loud"}, 2, "--log-level 'loud'"},
-             {{"--port", "0", "--bogus"}, 2, "--bogus"},
+             {{"--port", "0", "--bogus"}, 2, "unknown option '--bogus'"},
+             {{"--bogus"}, 2, "unknown option '--bogus'"},
+             {{"--bogus=3", "--port", "0"}, 2, "unknown option '--bogus'"},
+             {{"--port", "0", "extra"}, 2, "unexpected argument 'extra'"},
              {{"--port", "0", "--db", ""}, 2, "--db"},
              {{"--port", "0", "--db", (dir / "text.db").string()}, 1, "not a database"},
              {{"--port", "0", "--db", (dir / "no" / "dir.db").string()}, 1, "cannot open"},
@@ -136,8 +166,64 @@ TEST_CASE("tracker cli: every bad input is one line and a non-zero exit") {
     }
 }
 
-TEST_CASE("tracker cli: --help exits 0") {
+TEST_CASE("tracker cli: --help has types, an example and the exit codes") {
     auto r = run({kTracker, "--help"});
     CHECK(r.exit_code == 0);
-    CHECK(r.out.find("--ttl") != std::string::npos);
+    CAPTURE(r.out);
+    for (const char* needle : {"Usage: tracker", "--port PORT", "--host ADDR", "--db FILE",
+                               "--ttl SECONDS", "--summary SECONDS", "--log-level LEVEL",
+                               "--version", "Example:", "Exit codes:", "  2  bad command line"})
+        CHECK_MESSAGE(r.out.find(needle) != std::string::npos, needle);
+    for (const char* generic : {" TEXT", " UINT", " FLOAT", " INT"})
+        CHECK_MESSAGE(r.out.find(generic) == std::string::npos, generic);
+}
+
+TEST_CASE("tracker cli: --version prints the project's version") {
+    auto r = run({kTracker, "--version"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == fmt::format("tracker (seedshare) {}\n", seedshare::kVersion));
+}
+
+namespace {
+
+// Waits (up to 20 s, then fails) until stderr holds `count` lines containing `needle`.
+void await_stderr(Process& p, std::string_view needle, std::size_t count = 1) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    const auto seen = [&] {
+        std::size_t n = 0;
+        for (auto pos = p.err().find(needle); pos != std::string::npos;
+             pos = p.err().find(needle, pos + 1))
+            ++n;
+        return n;
+    };
+    while (seen() < count && std::chrono::steady_clock::now() < deadline)
+        p.wait(0.1);
+    REQUIRE_MESSAGE(seen() >= count, "stderr so far: " << p.err());
+}
+
+}  // namespace
+
+TEST_CASE("tracker cli: a summary line at info; joins and leaves only at debug") {
+    TempDir dir;
+    for (const bool debug : {false, true}) {
+        CAPTURE(debug);
+        Process p({kTracker, "--port", "0", "--host", "127.0.0.1", "--summary", "0.2",
+                   "--log-level", debug ? "debug" : "info"},
+                  dir.path());
+        const int port = started_port(p);
+        await_stderr(p, "summary: ");
+        auto r = run(
+            {SEEDSHARE_PEER_BINARY, "list", "--tracker", "127.0.0.1:" + std::to_string(port)}, 30);
+        CHECK(r.exit_code == 0);
+        await_stderr(p, "summary: ", 3);  // one after the peer came and went
+        static const std::regex summary(
+            R"(info  tracker: summary: \d+ peers? online, \d+ seeds?, \d+ connections?, \d+\.\d requests/s)");
+        CHECK(std::regex_search(p.err(), summary));
+        const bool told = p.err().find("joined") != std::string::npos ||
+                          p.err().find("closing") != std::string::npos ||
+                          p.err().find("connected") != std::string::npos;
+        CHECK(told == debug);
+        p.signal(SIGTERM);
+        CHECK(p.wait(10) == 0);
+    }
 }

@@ -291,7 +291,7 @@ TEST_CASE("seed: names that are not plain file names are refused") {
 TEST_CASE("seed: trackers") {
     auto lines = sample_lines();
     lines[5] = "tracker nohost";
-    CHECK(rejection(join(lines)).starts_with("line 6: tracker 'nohost': expected HOST:PORT"));
+    CHECK(rejection(join(lines)).starts_with("line 6: tracker 'nohost': lacks a port"));
     lines = sample_lines();
     lines[6] = lines[5];
     CHECK(rejection(join(lines)) == "line 7: tracker 127.0.0.1:7000 listed twice");

@@ -174,6 +174,7 @@ struct ServerState {
     std::unique_ptr<asio::thread_pool> pool;  // parses uploaded seeds
     std::unordered_set<Session*> sessions;
     std::unordered_map<UserId, Session*, FixedIdHash> by_user;
+    std::uint64_t requests = 0;  // handled since the last summary line
     std::uint16_t port = 0;
     std::string listen_text;
     bool started = false;
@@ -272,14 +273,15 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
         }
 
         const bool was_joined = s.conn.joined();
+        ++st->requests;
         Outcome out = st->handler.handle(s.conn, *req, parsed ? &*parsed : nullptr);
         lease.reset();
         if (!was_joined && s.conn.joined()) {
             // One live connection per userid: a newer one replaces the older.
             auto [it, inserted] = st->by_user.try_emplace(*s.conn.user, &s);
             if (!inserted && it->second != &s) {
-                it->second->log.info("replaced by a new connection of the same peer from {}",
-                                     fs.remote());
+                it->second->log.debug("replaced by a new connection of the same peer from {}",
+                                      fs.remote());
                 it->second->stream->close();
                 it->second = &s;
             }
@@ -314,7 +316,10 @@ awaitable<void> serve(std::shared_ptr<State> st, std::shared_ptr<Session> s) {
     } catch (const net::ProtocolError& e) {
         end = violation(proto::ErrorCode::kMalformed, e.what());
     } catch (const net::TimeoutError& e) {
-        end = Ending{fmt::format("{}{}", e.what(), s->conn.joined() ? "" : " (no Join)"), true};
+        // A joined peer gone silent is a leave like any other (debug); a
+        // connection that never joined is worth a warning.
+        const bool joined = s->conn.joined();
+        end = Ending{fmt::format("{}{}", e.what(), joined ? "" : " (no Join)"), !joined};
     } catch (const asio::system_error& e) {
         if (e.code() == asio::error::eof)
             end = Ending{"closed by the peer"};
@@ -390,13 +395,34 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
     }
 }
 
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// "summary: 3 peers online, 2 seeds, 4 connections, 0.7 requests/s"
+void log_summary(State& st, Clock::duration since_last) {
+    const StoreStats stats = st.store.stats();
+    const double secs = std::chrono::duration<double>(since_last).count();
+    st.log.info("summary: {} online, {}, {}, {:.1f} requests/s",
+                plural(stats.live_users, "peer", "peers"), plural(stats.files, "seed", "seeds"),
+                plural(st.sessions.size(), "connection", "connections"),
+                secs > 0 ? static_cast<double>(st.requests) / secs : 0.0);
+    st.requests = 0;
+}
+
 awaitable<void> housekeeping(std::shared_ptr<State> st) {
     auto next_sweep = Clock::now() + st->opt.sweep_interval;
+    auto last_summary = Clock::now();
     while (!st->stopped) {
         if (!co_await net::sleep_for(st->housekeeping, st->opt.commit_interval)) break;
         if (st->stopped) break;
         try {
             st->store.flush();
+            if (st->opt.summary_interval.count() > 0 &&
+                Clock::now() - last_summary >= st->opt.summary_interval) {
+                log_summary(*st, Clock::now() - last_summary);
+                last_summary = Clock::now();
+            }
             if (Clock::now() < next_sweep) continue;
             next_sweep = Clock::now() + st->opt.sweep_interval;
             SweepResult total;

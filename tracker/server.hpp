@@ -1,8 +1,9 @@
 // The tracker's network shell: accepts connections and runs one coroutine
 // session per connection on the caller's executor (one thread), feeding
 // decoded requests to the Handler and writing its answers. A housekeeping
-// coroutine commits the store's batch every commit_interval and sweeps
-// expired peers every sweep_interval.
+// coroutine commits the store's batch every commit_interval, sweeps
+// expired peers every sweep_interval and logs a one-line summary (peers
+// online, seeds, requests/s) at info every summary_interval.
 //
 // Ownership: the server borrows the Store, which must outlive it. No global
 // state: several servers can run in one process (tests). stop() (also run by
@@ -40,6 +41,8 @@ class TrackerServer {
         std::chrono::milliseconds ttl{limits::kDefaultTtl};
         std::chrono::milliseconds sweep_interval{5000};
         std::chrono::milliseconds commit_interval{50};
+        // The info summary line; 0: never.
+        std::chrono::milliseconds summary_interval{60000};
         // An unjoined connection must send Join within this.
         std::chrono::milliseconds join_timeout{limits::kTrackerJoinTimeout};
         // A joined connection may be silent for ttl + idle_margin.
