@@ -42,7 +42,7 @@ std::string format_table(const std::vector<TrackerListing>& listings) {
 }
 
 std::string format_json(const std::vector<TrackerListing>& listings) {
-    using nlohmann::json;
+    using json = nlohmann::ordered_json;  // keys in the documented order
     json trackers = json::array();
     for (const auto& l : listings) {
         json files = json::array();
