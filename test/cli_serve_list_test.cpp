@@ -200,7 +200,7 @@ TEST_CASE("serve cli: says once per file why it skips one") {
     CHECK(serve->out().find("served good.bin:") != std::string::npos);
 }
 
-TEST_CASE("serve cli: a FIFO swapped in for a file that was seen never hangs the seeding") {
+TEST_CASE("serve cli: a FIFO added while serving is named and never hangs later scans") {
     RealTracker tracker;
     TempDir dir;
     auto serve = start_serve({dir.path().string(), "--tracker", tracker.address, "--host",
