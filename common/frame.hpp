@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "common/bytes.hpp"
 #include "common/result.hpp"
@@ -23,6 +24,13 @@ struct FrameHeader {
 
 // `header` holds exactly limits::kFrameHeaderBytes bytes.
 Result<FrameHeader> decode_frame_header(ByteSpan header, std::size_t max_frame_bytes);
+
+// What the first bytes of a connection that are not a seedshare frame look
+// like: something else answers at that address (a web server, say).
+enum class ForeignProtocol { kUnknown, kHttp, kTls, kSsh };
+ForeignProtocol guess_foreign_protocol(ByteSpan first_bytes);
+// "HTTP", "TLS", "SSH"; empty for kUnknown.
+std::string_view foreign_protocol_name(ForeignProtocol p);
 
 // Starts a frame of `type` at the end of `out`; finish() writes its length.
 class FrameWriter {

@@ -112,10 +112,15 @@ awaitable<FrameHeader> FrameStream::read_header() {
     while (end_ - begin_ < limits::kFrameHeaderBytes)
         co_await fill();
     disarm(read_deadline_);
-    auto h = decode_frame_header(ByteSpan(buffer_.data() + begin_, limits::kFrameHeaderBytes),
-                                 max_frame_bytes_);
-    if (!h) throw ProtocolError(h.error().message);
+    const ByteSpan header(buffer_.data() + begin_, limits::kFrameHeaderBytes);
+    auto h = decode_frame_header(header, max_frame_bytes_);
+    if (!h) {
+        if (frames_read_ == 0)
+            throw NotSeedshare(guess_foreign_protocol(header), h.error().message);
+        throw ProtocolError(h.error().message);
+    }
     begin_ += limits::kFrameHeaderBytes;
+    ++frames_read_;
     co_return *h;
 }
 

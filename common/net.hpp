@@ -35,6 +35,13 @@ struct ProtocolError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// The first frame of a connection was not a seedshare frame at all:
+// something else answers at that address. `looks_like` says what, if known.
+struct NotSeedshare : ProtocolError {
+    NotSeedshare(ForeignProtocol p, const std::string& what) : ProtocolError(what), looks_like(p) {}
+    ForeignProtocol looks_like;
+};
+
 // Thrown by a stream whose watchdog closed it.
 struct TimeoutError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -73,7 +80,8 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     bool is_open() const { return socket_.is_open(); }
 
     // Waits up to `timeouts.idle` for the next frame and checks its header
-    // against the frame limit (ProtocolError if over).
+    // against the frame limit (ProtocolError if over; NotSeedshare if it is
+    // the connection's first frame).
     awaitable<FrameHeader> read_header();
     // Reads the payload of the frame whose header was just read. Memory grows
     // with the bytes that actually arrive, not with the declared length.
@@ -118,6 +126,7 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     bool closed_ = false;
     std::uint64_t bytes_read_ = 0;
     std::uint64_t bytes_written_ = 0;
+    std::uint64_t frames_read_ = 0;
 };
 
 // Resolves host:port and connects to the first address that answers, all

@@ -185,8 +185,4 @@ std::string format_bytes(std::uint64_t n) {
     return fmt::format("{:.2f} {}", v, kUnits[unit]);
 }
 
-std::string plural(std::uint64_t n, std::string_view noun) {
-    return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
-}
-
 }  // namespace seedshare

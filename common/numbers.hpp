@@ -53,9 +53,6 @@ Parsed<double> parse_decimal(std::string_view text);
 // ("1.5K" = 1536, "0.3K" = 307); "1.5" or "1.5B" is kFraction.
 Parsed<std::uint64_t> parse_size(std::string_view text);
 
-// "1 chunk", "3 chunks": a count and its noun, for humans (English plurals in -s).
-std::string plural(std::uint64_t n, std::string_view noun);
-
 // "1.50 GiB", "512 B": for humans.
 std::string format_bytes(std::uint64_t n);
 

@@ -16,6 +16,9 @@ namespace seedshare {
 namespace {
 
 constexpr std::string_view kMagic = "seedshare-seed";
+constexpr std::string_view kCrlfEndings =
+    "seed has CRLF (Windows) line endings; seeds use LF only: convert it (dos2unix FILE) or "
+    "copy it as a binary file";
 
 // The header keys, in canonical order. "chunks" ends the header.
 enum class Key { kName, kLength, kChunkSize, kSha256, kTracker, kChunks };
@@ -133,6 +136,9 @@ Result<Seed> parse_seed(std::string_view text) {
     const std::string expected_first = fmt::format("{} {}", kMagic, limits::kSeedFormatVersion);
     {
         const auto first = text.substr(0, text.find('\n'));
+        if (first.size() == expected_first.size() + 1 && first.starts_with(expected_first) &&
+            first.back() == '\r')
+            return Error{std::string(kCrlfEndings)};
         if (first != expected_first) {
             const bool printable =
                 first.size() < 64 && std::all_of(first.begin(), first.end(),
@@ -164,8 +170,9 @@ Result<Seed> parse_seed(std::string_view text) {
     };
     auto fail = [&](std::string what) { return Error{fmt::format("line {}: {}", line_no, what)}; };
     auto check_line_bytes = [&](std::string_view line) -> std::optional<Error> {
-        for (char ch : line) {
+        for (const char& ch : line) {
             const auto c = static_cast<unsigned char>(ch);
+            if (c == '\r' && &ch == &line.back()) return fail(std::string(kCrlfEndings));
             if (c < 0x20 || c == 0x7f)
                 return fail(fmt::format("control character (byte 0x{:02x}) in line", c));
         }

@@ -14,6 +14,7 @@
 #include "common/limits.hpp"
 #include "common/net.hpp"
 #include "common/numbers.hpp"
+#include "common/plural.hpp"
 #include "peer/commands.hpp"
 #include "peer/download.hpp"
 #include "peer/progress.hpp"
@@ -108,7 +109,7 @@ void read_seed_argument(const std::string& text, DownloadOptions& options) {
     }
     std::string why;
     if (lower.size() != 64) {
-        why = fmt::format("{}, not 64", plural(text.size(), "character"));
+        why = fmt::format("{}, not 64", count_of(text.size(), "character"));
     } else {
         const auto bad = std::find_if_not(lower.begin(), lower.end(), [](char c) {
             return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');

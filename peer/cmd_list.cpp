@@ -1,8 +1,9 @@
-// peer list --tracker HOST:PORT: what the tracker knows.
+// peer list --tracker HOST:PORT: what the trackers know (peer/listing.* decides
+// what is shown).
 #include <fmt/format.h>
 
-#include "common/numbers.hpp"
 #include "peer/commands.hpp"
+#include "peer/listing.hpp"
 #include "peer/run_command.hpp"
 #include "peer/tracker_client.hpp"
 
@@ -14,38 +15,33 @@ net::awaitable<int> list_main(const ListCommand& cmd) {
     auto ex = co_await asio::this_coro::executor;
     Logger log("peer", cmd.log_level);
     const UserId me = random_user_id();
-    int code = kExitOk;
+    std::vector<TrackerListing> listings;
     for (const auto& where : cmd.trackers) {
         TrackerClient::Options o;
         o.tracker = where;
         o.user = me;
         TrackerClient client(ex, o, log.sub(where.str()));
-        std::vector<tracker_proto::FileInfo> files;
+        TrackerListing l{where, std::nullopt, {}};
         try {
             co_await client.connect();
-            files = co_await client.list_files();
+            l.files = co_await client.list_files();
             co_await client.leave();
+        } catch (const TrackerError& e) {
+            l.error = describe(e);
         } catch (const std::exception& e) {
-            fmt::print(stderr, "peer: cannot reach {}\n", e.what());  // what() names the tracker
-            client.stop();
-            code = kExitTrackerUnreachable;
-            continue;
+            l.error = fmt::format("cannot reach {}", e.what());  // what() names the tracker
         }
         client.stop();
-        if (cmd.trackers.size() > 1) fmt::print("tracker {}:\n", where.str());
-        if (files.empty()) {
-            fmt::print("no files\n");
-            continue;
+        if (l.error) {
+            l.files.clear();
+            fmt::print(stderr, "peer: {}\n", *l.error);
         }
-        std::size_t width = 4;
-        for (const auto& f : files)
-            width = std::max(width, f.name.size());
-        fmt::print("{:<{}}  {:>12}  {:>15}  {}\n", "NAME", width, "SIZE", "HOLDERS", "ID");
-        for (const auto& f : files)
-            fmt::print("{:<{}}  {:>12}  {:>15}  {}\n", f.name, width, format_bytes(f.length),
-                       fmt::format("{} ({} complete)", f.holders, f.complete_holders), f.id.hex());
+        filter_and_sort(l.files, cmd.filter);
+        listings.push_back(std::move(l));
     }
-    co_return code;
+    fmt::print("{}", cmd.json ? format_json(listings) : format_table(listings));
+    std::fflush(stdout);
+    co_return list_exit_code(listings);
 }
 
 }  // namespace

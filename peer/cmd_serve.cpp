@@ -3,6 +3,7 @@
 
 #include <csignal>
 
+#include "common/plural.hpp"
 #include "peer/commands.hpp"
 #include "peer/run_command.hpp"
 #include "peer/sharer.hpp"
@@ -42,14 +43,15 @@ net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
         if (!ec) sharer.stop();
     });
     co_await sharer.run([&] {
-        fmt::print("serving {} file{} from {} on port {}\n", sharer.shared().size(),
-                   sharer.shared().size() == 1 ? "" : "s", cmd.dir.string(), node.port());
+        fmt::print("serving {} from {} on port {}\n", count_of(sharer.shared().size(), "file"),
+                   cmd.dir.string(), node.port());
         std::fflush(stdout);
     });
     log.info("leaving: finishing uploads in flight");
     co_await node.stop(kGoodbyeGrace);
     co_await trackers.leave();
-    // What each shared file gave, one line each (scripts read it).
+    // What each shared file gave, one line each, exact bytes (scripts read it:
+    // scripts/bench/swarm, test/e2e/serve_stop.sh).
     for (const auto& [path, entry] : sharer.shared()) {
         const auto swarm = node.find(entry.id);
         if (!swarm) continue;
@@ -59,7 +61,8 @@ net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
             bytes += p.uploaded;
             peers += p.uploaded > 0 ? 1 : 0;
         }
-        fmt::print("served {}: {} bytes to {} peers\n", swarm->seed().name, bytes, peers);
+        fmt::print("served {}: {} to {}\n", swarm->seed().name, count_of(bytes, "byte"),
+                   count_of(peers, "peer"));
     }
     std::fflush(stdout);
     co_return kExitOk;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/limits.hpp"
+#include "common/plural.hpp"
 #include "peer/offload.hpp"
 
 namespace seedshare {
@@ -381,8 +382,9 @@ void PeerConnection::handle(pp::Message& m) {
     if (auto* bf = std::get_if<pp::BitfieldMsg>(&m)) {
         if (got_bitfield_) throw net::ProtocolError("a second bitfield");
         if (bf->have.size() != seed.chunk_count())
-            throw net::ProtocolError(fmt::format("bitfield for {} chunks, the seed has {}",
-                                                 bf->have.size(), seed.chunk_count()));
+            throw net::ProtocolError(fmt::format("bitfield for {}, the seed has {}",
+                                                 count_of(bf->have.size(), "chunk"),
+                                                 seed.chunk_count()));
         theirs_ = std::move(bf->have);
         got_bitfield_ = true;
         swarm_->picker().add_peer(theirs_);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/numbers.hpp"
+#include "common/plural.hpp"
 #include "peer/offload.hpp"
 #include "peer/seed_io.hpp"
 
@@ -182,12 +183,12 @@ net::awaitable<Download::Outcome> Download::run() {
             [[fallthrough]];
         case PartFile::Found::kResumable:
             if (seed.chunk_count() == 0) break;
-            log_.info("checking the {} already in {}", plural(seed.chunk_count(), "chunk"),
+            log_.info("checking the {} already in {}", count_of(seed.chunk_count(), "chunk"),
                       part_path.string());
             have = co_await verify_chunks(seed, storage, pool,
                                           std::max(2u, std::thread::hardware_concurrency()));
             log_.info("resuming: {} of {} verified, fetching the other {}", have.count(),
-                      plural(seed.chunk_count(), "chunk"), seed.chunk_count() - have.count());
+                      count_of(seed.chunk_count(), "chunk"), seed.chunk_count() - have.count());
             break;
     }
     resumed_chunks_ = have.count();
@@ -240,7 +241,7 @@ net::awaitable<Download::Outcome> Download::fetch(const Seed& seed,
         log_.info("nothing to fetch: checking the whole file");
     } else {
         log_.info("fetching {} ({}, {}), id {}", seed.name, format_bytes(seed.length),
-                  plural(seed.chunk_count(), "chunk"), id.hex());
+                  count_of(seed.chunk_count(), "chunk"), id.hex());
         net::spawn(node_.swarm_env().ex, say_while_waiting(swarm_), log_, "waiting");
     }
     swarm_->start();

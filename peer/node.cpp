@@ -135,7 +135,7 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
         net::FrameStream::Timeouts{o.handshake_timeout, o.handshake_timeout, o.handshake_timeout});
     net::spawn(ex_, stream->watchdog(), log_, "watchdog");
     const auto refuse = [&](pp::ErrorCode code, std::string why) -> net::awaitable<void> {
-        log_.info("refused {}: {}", stream->remote(), why);
+        log_.debug("refused {}: {}", stream->remote(), why);
         const Bytes frame = pp::encode(pp::ErrorMsg{code, std::move(why)});
         co_await stream->write(frame);
         stream->close();
@@ -163,7 +163,7 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
             swarm->accept(stream, hello);
         }
     } catch (const net::ProtocolError& e) {
-        log_.info("dropped {}: {}", stream->remote(), e.what());
+        log_.debug("dropped {}: {}", stream->remote(), e.what());
         stream->close();
     } catch (const std::exception& e) {
         log_.debug("handshake with {} failed: {}", stream->remote(), e.what());

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "common/numbers.hpp"
+#include "common/plural.hpp"
 
 namespace seedshare {
 
@@ -44,7 +45,7 @@ std::string Progress::line(std::uint64_t done, double rate, std::size_t peers, s
         const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : -1;
         fields.push_back(fmt::format("{}/s", format_bytes(static_cast<std::uint64_t>(rate))));
         fields.push_back(fmt::format("ETA {}", duration_text(eta)));
-        fields.push_back(plural(peers, "peer"));
+        fields.push_back(count_of(peers, "peer"));
     }
     // Stay one column short of the edge: a full line makes some terminals wrap.
     const std::size_t room = width > 1 ? width - 1 : 0;

@@ -17,7 +17,8 @@ namespace seedshare {
 
 Result<Seed> read_seed_file(const std::filesystem::path& path) {
     const std::string shown = path.string();
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO is refused below, never waited on.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     if (!fd) return Error{fmt::format("{}: {}", shown, std::strerror(errno))};
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0)

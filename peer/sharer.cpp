@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/numbers.hpp"
+#include "common/plural.hpp"
 #include "peer/offload.hpp"
 #include "peer/seed_maker.hpp"
 
@@ -39,8 +40,8 @@ net::awaitable<void> Sharer::run(std::function<void()> on_ready) {
         co_await rescan();
         if (first) {
             first = false;
-            log_.info("sharing {} file{} from {} on port {}", shared_.size(),
-                      shared_.size() == 1 ? "" : "s", options_.dir.string(), node_.port());
+            log_.debug("sharing {} from {} on port {}", count_of(shared_.size(), "file"),
+                       options_.dir.string(), node_.port());
             if (on_ready) on_ready();
         }
         if (stopping_) break;
@@ -50,19 +51,40 @@ net::awaitable<void> Sharer::run(std::function<void()> on_ready) {
     }
 }
 
+void Sharer::report(const Skip& skip, std::string_view then) {
+    if (!skip_log_.note(skip)) return;
+    const bool trouble =
+        skip.reason == SkipReason::kUnreadable || skip.reason == SkipReason::kCannotShare;
+    const std::string line =
+        then.empty() ? describe(skip) : fmt::format("{}; {}", describe(skip), then);
+    if (trouble)
+        log_.warn("{}", line);
+    else
+        log_.info("{}", line);
+}
+
 net::awaitable<void> Sharer::rescan() {
     const fs::path dir = options_.dir;
-    auto scan = [dir] {
-        std::vector<std::string> skipped;
-        auto files = scan_directory(dir, &skipped);
-        return std::pair{std::move(files), std::move(skipped)};
-    };
+    // What seedshare writes (the state directory) is never served.
+    std::vector<fs::path> exclude;
+    if (options_.state_dir) exclude.push_back(*options_.state_dir);
+    if (cache_.dir()) exclude.push_back(*cache_.dir());
+    auto scan = [dir, exclude] { return scan_directory(dir, exclude); };
     auto found = co_await offload(node_.pool(), std::move(scan));
-    for (const auto& s : found.second)
-        if (reported_skips_.insert(s).second) log_.info("skipping {}", s);
+    for (const auto& s : found.skipped)
+        report(s);
     std::map<fs::path, SharedFile> now;
-    for (auto& f : found.first)
+    for (auto& f : found.files)
         now.emplace(f.path, f);
+    // A skip found while sharing lasts while its file is there.
+    std::erase_if(share_skips_, [&](const auto& kv) {
+        const auto& file = kv.second.reason == SkipReason::kCannotShare
+                               ? kv.first
+                               : kv.first.parent_path() / kv.first.stem();
+        return !now.contains(file);
+    });
+    for (const auto& [path, skip] : share_skips_)
+        report(skip);
 
     std::set<fs::path> rehash;  // changed under a read without a new mtime: hash again
     for (auto it = shared_.begin(); it != shared_.end() && !stopping_;) {
@@ -84,14 +106,41 @@ net::awaitable<void> Sharer::rescan() {
         if (stopping_) break;
         if (!shared_.contains(path)) co_await share(file, rehash.contains(path));
     }
+    skip_log_.end_round();
     ++scans_;
 }
 
 net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
     const fs::path path = file.path;
+    const fs::path sidecar = fs::path(path.string() + ".seed");
+    share_skips_.erase(path);
+    share_skips_.erase(sidecar);
+    const auto cannot = [&](std::string why) {
+        Skip skip{path, SkipReason::kCannotShare, std::move(why)};
+        report(skip);
+        share_skips_[path] = std::move(skip);
+    };
+    // Opened first, without blocking, and checked to be what the scan saw.
+    auto opened = FileStorage::open_read(path);
+    if (!opened) {
+        cannot(opened.error().message);
+        co_return;
+    }
+    if ((*opened)->changed_since(file.size, file.mtime_ns, file.inode)) {
+        log_.info("{} changed since the scan; seeding it at the next one", path.string());
+        co_return;
+    }
     std::optional<Seed> seed;
-    if (!rehash) seed = sidecar_seed(file);
-    if (!seed && !rehash) seed = cache_.find(file);
+    if (!rehash) {
+        auto check = check_sidecar(file);
+        seed = std::move(check.seed);
+        if (!seed) seed = cache_.find(file);
+        if (check.rejected) {
+            report(*check.rejected,
+                   seed ? "using the seed remembered for the file" : "making a seed from the file");
+            share_skips_[sidecar] = std::move(*check.rejected);
+        }
+    }
     if (!seed) {
         SeedMakerOptions o;
         o.trackers =
@@ -101,20 +150,16 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
         auto hash = [path, o] { return make_seed(path, o); };
         auto made = co_await offload(node_.pool(), std::move(hash));
         if (!made) {
-            if (!stopping_) log_.warn("cannot share {}: {}", path.string(), made.error().message);
+            if (!stopping_) cannot(made.error().message);
             co_return;
         }
         seed = std::move(*made);
         ++seeds_made_;
         cache_.remember(file, *seed);
     }
-    auto opened = FileStorage::open_read(path);
-    if (!opened) {
-        log_.warn("cannot share {}: {}", path.string(), opened.error().message);
-        co_return;
-    }
     // The file must still be what was hashed; if not, the next scan sees it.
-    if ((*opened)->changed_since(file.size, file.mtime_ns, file.inode)) {
+    const auto after = stat_shared(path);
+    if (!after || !after->same_as(file)) {
         log_.info("{} changed while being seeded; seeding it again at the next scan",
                   path.string());
         co_return;

@@ -59,6 +59,8 @@ class Sharer {
   private:
     net::awaitable<void> rescan();
     net::awaitable<void> share(const SharedFile& file, bool rehash);
+    // Says why a file is skipped, once while the reason lasts (SkipLog).
+    void report(const Skip& skip, std::string_view then = {});
 
     Node& node_;
     Trackers& trackers_;
@@ -67,7 +69,10 @@ class Sharer {
     SeedCache cache_;
     std::map<std::filesystem::path, Entry> shared_;
     std::set<SeedId> changed_;  // served files whose storage saw a change
-    std::set<std::string> reported_skips_;
+    SkipLog skip_log_;
+    // Skips found while sharing (a sidecar that does not match, a failure),
+    // kept until the file is shared again or gone, so each is said once.
+    std::map<std::filesystem::path, Skip> share_skips_;
     asio::steady_timer rescan_signal_;
     std::atomic<bool> cancel_hashing_{false};
     bool stopping_ = false;

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "common/plural.hpp"
 #include "common/sha256.hpp"
 #include "peer/connection.hpp"
 #include "peer/offload.hpp"
@@ -262,6 +263,21 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         candidates_[where].status = Candidate::Status::kConnected;
         candidates_[where].failures = 0;
         conn->start(/*send_hello=*/false);
+    } catch (const net::NotSeedshare& e) {
+        // Something else listens at that address: say so once, retry rarely.
+        --connecting_;
+        auto& c = candidates_[where];
+        c.status = Candidate::Status::kIdle;
+        c.retry_at = net::Clock::now() + backoff(c.failures++);
+        const auto like = foreign_protocol_name(e.looks_like);
+        const std::string line =
+            like.empty() ? fmt::format("{} is not a seedshare peer ({})", where.str(), e.what())
+                         : fmt::format("{} is not a seedshare peer (it answered like {})",
+                                       where.str(), like);
+        if (c.failures == 1)
+            log_.warn("{}", line);
+        else
+            log_.debug("{}", line);
     } catch (const std::exception& e) {
         --connecting_;
         auto& c = candidates_[where];
@@ -489,7 +505,8 @@ void Swarm::strike(const std::shared_ptr<PeerConnection>& from, ChunkIndex c) {
         for (const auto& where : {from->dialed(), from->listen_address()})
             if (where) candidates_[*where].status = Candidate::Status::kBanned;
         from->close("dropped: sent bad chunks");
-        log_.warn("dropped {}: it sent {} bad chunks; it is not asked again", from->name(), n);
+        log_.warn("dropped {}: it sent {}; it is not asked again", from->name(),
+                  count_of(n, "bad chunk"));
     }
 }
 
@@ -497,9 +514,8 @@ net::awaitable<void> Swarm::finish_download() {
     auto self = shared_from_this();
     if (state_ != State::kDownloading) co_return;
     state_ = State::kFinishing;
-    log_.debug(
-        "every chunk verified; finishing the whole-file hash ({} of {} chunks hashed so far)",
-        file_hasher_->hashed(), seed_.chunk_count());
+    log_.debug("every chunk verified; finishing the whole-file hash ({} of {} hashed so far)",
+               file_hasher_->hashed(), count_of(seed_.chunk_count(), "chunk"));
     FileHasher* hasher = file_hasher_.get();
     Storage* storage = storage_.get();
     auto finish_hash = [hasher, storage]() -> Result<Digest> {

@@ -44,6 +44,22 @@ std::string strip_prefix(std::string text, const std::string& prefix) {
 
 }  // namespace
 
+TrackerError::TrackerError(Kind k, HostPort w, std::string why)
+    : std::runtime_error(k == Kind::kNotATracker
+                             ? fmt::format("tracker {}: not a seedshare tracker ({})", w.str(), why)
+                             : fmt::format("tracker {}: {}", w.str(), why)),
+      kind(k),
+      where(std::move(w)),
+      reason(std::move(why)) {}
+
+std::string describe(const TrackerError& e) {
+    if (e.kind == TrackerError::Kind::kNotATracker)
+        return fmt::format("{} is not a seedshare tracker ({})", e.where.str(), e.reason);
+    if (e.kind == TrackerError::Kind::kUnreachable)
+        return fmt::format("cannot reach tracker {}: {}", e.where.str(), e.reason);
+    return e.what();
+}
+
 struct TrackerClient::State {
     State(asio::any_io_executor e, Options o, Logger l)
         : ex(std::move(e)),
@@ -217,10 +233,12 @@ awaitable<proto::Response> TrackerClient::State::request(std::shared_ptr<State> 
 
 // Connects and joins (holding the lock, so no query slips in between).
 awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
+    using Kind = TrackerError::Kind;
     Lock lock = co_await Lock::acquire(s, s->opt.connect_timeout + s->opt.request_timeout);
     if (s->joined) co_return;
     s->lose(s->generation);
     std::optional<std::string> failed;
+    Kind kind = Kind::kUnreachable;
     std::shared_ptr<net::FrameStream> stream;
     proto::Response resp;
     try {
@@ -236,18 +254,34 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
         const proto::Request req{join};
         resp = co_await exchange(*s, *stream, req);
     } catch (const TrackerRefusal& e) {
+        kind = Kind::kRefused;
         failed = fmt::format("refused to join: {}",
                              strip_prefix(e.what(), fmt::format("tracker {}: ", s->where)));
+    } catch (const net::NotSeedshare& e) {
+        // Its first bytes are no frame of ours: something else listens there.
+        kind = Kind::kNotATracker;
+        const auto name = foreign_protocol_name(e.looks_like);
+        failed = name.empty() ? fmt::format("its answer is no seedshare frame: {}", e.what())
+                              : fmt::format("it answered like {}", name);
+    } catch (const net::ProtocolError& e) {
+        // A frame, but not an answer a tracker gives to Join.
+        kind = Kind::kNotATracker;
+        failed = fmt::format("its answer is no tracker message: {}", e.what());
     } catch (const std::exception& e) {
         failed = strip_prefix(e.what(), s->where + ": ");
     }
     if (failed) {
         if (stream) stream->close();
-        throw s->failure(*failed);
+        throw TrackerError(kind, s->opt.tracker, *failed);
     }
-    if (s->stopping || !std::holds_alternative<proto::Joined>(resp)) {
+    if (s->stopping) {
         stream->close();
-        throw s->failure(s->stopping ? "stopped" : "answered Join with something else");
+        throw TrackerError(Kind::kStopped, s->opt.tracker, "stopped");
+    }
+    if (!std::holds_alternative<proto::Joined>(resp)) {
+        stream->close();
+        throw TrackerError(Kind::kNotATracker, s->opt.tracker,
+                           "it answered Join with something else");
     }
     const auto joined = std::get<proto::Joined>(resp);
     const bool kept = joined.token == s->token;
@@ -259,9 +293,9 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
     ++s->generation;
     s->joined = true;
     s->full_sync = true;
-    s->log.info("joined tracker {} as {} ({} token; heartbeat every {} ms; seen as {})", s->where,
-                uuid_string(s->opt.user), kept ? "kept its" : "new", joined.heartbeat_ms,
-                joined.observed.to_string());
+    s->log.debug("joined tracker {} as {} ({} token; heartbeat every {} ms; seen as {})", s->where,
+                 uuid_string(s->opt.user), kept ? "kept its" : "new", joined.heartbeat_ms,
+                 joined.observed.to_string());
 }
 
 // Sends the holdings: everything (after a join) or what changed.
@@ -353,7 +387,7 @@ awaitable<void> TrackerClient::State::idle(std::shared_ptr<State> s) {
     std::uint8_t byte = 0;
     const auto n = ::recv(stream->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-        s->log.info("tracker {} closed the connection", s->where);
+        s->log.debug("tracker {} closed the connection", s->where);
         s->lose(gen);
     } else if (n > 0) {
         s->log.warn("tracker {} sent a message nobody asked for; reconnecting", s->where);
@@ -429,7 +463,7 @@ net::awaitable<void> TrackerClient::leave() {
         try {
             proto::Request req{proto::Leave{}};
             co_await State::request(s, std::move(req));
-            s->log.info("left tracker {}", s->where);
+            s->log.debug("left tracker {}", s->where);
         } catch (const std::exception& e) {
             s->log.debug("leave: {}", e.what());
         }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,25 @@
 #include "common/tracker_protocol.hpp"
 
 namespace seedshare {
+
+// Why connecting to a tracker failed; callers act on `kind`, never on the
+// text. what() is "tracker HOST:PORT: REASON".
+struct TrackerError : std::runtime_error {
+    enum class Kind {
+        kUnreachable,  // no connection, or it broke, or timed out
+        kNotATracker,  // something else answers there (see `reason`)
+        kRefused,      // the tracker said no (version, ...)
+        kStopped,      // stop() was called
+    };
+    TrackerError(Kind k, HostPort w, std::string why);
+    Kind kind;
+    HostPort where;
+    std::string reason;
+};
+
+// One line for a user: "127.0.0.1:80 is not a seedshare tracker (it answered
+// like HTTP)", "cannot reach tracker 127.0.0.1:7000: Connection refused".
+std::string describe(const TrackerError& e);
 
 class TrackerClient {
   public:
@@ -41,8 +61,8 @@ class TrackerClient {
     TrackerClient(const TrackerClient&) = delete;
     TrackerClient& operator=(const TrackerClient&) = delete;
 
-    // Connects and joins once. Throws a std::exception whose what() names the
-    // tracker and the reason (unreachable, version mismatch, ...).
+    // Connects and joins once. Throws TrackerError (what() names the tracker
+    // and the reason: unreachable, not a tracker, version mismatch, ...).
     net::awaitable<void> connect();
 
     // Keeps the registration alive until stop() or leave(); never throws.

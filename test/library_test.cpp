@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <set>
 
 #include "peer/library.hpp"
@@ -38,11 +40,75 @@ TEST_CASE("library: which files under DIR are shared") {
     fs::create_symlink(dir / "sub/b.txt", dir / "inner-link");  // stays inside: shared
     fs::create_symlink(outside.path(), dir / "escape-dir");     // a directory outside: skipped
 
-    std::vector<std::string> skipped;
-    const auto files = scan_directory(dir.path(), &skipped);
-    CHECK(names(files, dir.path()) ==
+    const auto scan = scan_directory(dir.path());
+    CHECK(names(scan.files, dir.path()) ==
           std::set<std::string>{"a.bin", "sub/b.txt", "sub/deeper/c", "lonely.seed", "inner-link"});
-    CHECK(skipped.size() == 2);
+    REQUIRE(scan.skipped.size() == 2);
+    CHECK(scan.skipped[0].reason == SkipReason::kSymlinkOutside);
+    CHECK(scan.skipped[1].reason == SkipReason::kSymlinkOutside);
+}
+
+TEST_CASE("library: each skip has its reason, and nothing that is not a file is opened") {
+    TempDir dir;
+    write_file(dir / "ok", "fine");
+    write_file(dir / "bad\x01name", "a control character");
+    write_file(dir / "bad\xffutf8", "not UTF-8");
+    fs::create_symlink(dir / "nowhere", dir / "dangling");
+    fs::create_symlink(dir / "loop", dir / "loop");
+    REQUIRE(::mkfifo((dir / "fifo").c_str(), 0644) == 0);
+    fs::create_symlink(dir / "fifo", dir / "link-to-fifo");
+    const auto scan = scan_directory(dir.path());  // a FIFO opened would hang here
+    CHECK(names(scan.files, dir.path()) == std::set<std::string>{"ok"});
+    std::map<std::string, SkipReason> why;
+    for (const auto& s : scan.skipped)
+        why[s.path.filename().string()] = s.reason;
+    CHECK(why == std::map<std::string, SkipReason>{
+                     {"bad\x01name", SkipReason::kBadName},
+                     {"bad\xffutf8", SkipReason::kBadName},
+                     {"dangling", SkipReason::kDanglingSymlink},
+                     {"loop", SkipReason::kDanglingSymlink},
+                     {"fifo", SkipReason::kNotRegular},
+                     {"link-to-fifo", SkipReason::kNotRegular},
+                 });
+    for (const auto& s : scan.skipped) {
+        const auto line = describe(s);
+        CHECK(line.find('\x01') == std::string::npos);  // shown escaped
+        if (s.reason == SkipReason::kNotRegular) CHECK(line.find("a FIFO") != std::string::npos);
+    }
+}
+
+TEST_CASE("library: the state directory and what lies in it are never shared") {
+    TempDir dir, elsewhere;
+    write_file(dir / "a.bin", "a");
+    fs::create_directories(dir / "st/seeds");
+    write_file(dir / "st/index", "1 2 3 x /a.bin");
+    write_file(dir / "st/seeds/abc.seed", "a seed");
+    fs::create_symlink(dir / "st/index", dir / "link-into-state");
+    // Named as the user typed it (relative, with dots): still recognised.
+    const auto scan = scan_directory(dir.path(), {dir / "./st/../st"});
+    CHECK(names(scan.files, dir.path()) == std::set<std::string>{"a.bin"});
+    CHECK(scan.skipped.empty());
+    // An excluded directory elsewhere changes nothing.
+    CHECK(scan_directory(dir.path(), {elsewhere.path()}).files.size() == 4);
+}
+
+TEST_CASE("library: a skip is reported once while it lasts, and again when it comes back") {
+    SkipLog log;
+    const Skip fifo{"/d/p", SkipReason::kNotRegular, "a FIFO"};
+    const Skip name{"/d/q", SkipReason::kBadName, "control"};
+    CHECK(log.note(fifo));
+    CHECK(log.note(name));
+    CHECK_FALSE(log.note(fifo));  // twice in one round: once
+    log.end_round();
+    CHECK_FALSE(log.note(fifo));
+    CHECK_FALSE(log.note(name));
+    log.end_round();
+    CHECK_FALSE(log.note(fifo));  // name went away in this round
+    log.end_round();
+    CHECK(log.note(name));  // ... and came back
+    CHECK_FALSE(log.note(fifo));
+    // Another reason for the same path is news.
+    CHECK(log.note(Skip{"/d/p", SkipReason::kUnreadable, "EACCES"}));
 }
 
 TEST_CASE("library: a sidecar seed is used only when it describes the file and is newer") {
@@ -63,6 +129,33 @@ TEST_CASE("library: a sidecar seed is used only when it describes the file and i
     auto changed = stat_shared(dir / "f");
     REQUIRE(changed);
     CHECK_FALSE(sidecar_seed(*changed));
+    auto check = check_sidecar(*changed);
+    REQUIRE(check.rejected);
+    CHECK(check.rejected->reason == SkipReason::kSidecarMismatch);
+    CHECK(check.rejected->path == dir / "f.seed");
+}
+
+TEST_CASE("library: a sidecar that describes another file is named, with why") {
+    TempDir dir, other;
+    write_file(other / "f", "another file of that name, longer");
+    auto seed = make_seed(other / "f", {});
+    REQUIRE(seed);
+    write_file(dir / "f", "content of f");
+    ::usleep(20000);
+    REQUIRE(write_file_atomically(dir / "f.seed", format_seed(*seed)));
+    auto check = check_sidecar(*stat_shared(dir / "f"));
+    CHECK_FALSE(check.seed);
+    REQUIRE(check.rejected);
+    CHECK(check.rejected->reason == SkipReason::kSidecarMismatch);
+    CHECK(describe(*check.rejected).find("f.seed does not describe f (it says 33 bytes") !=
+          std::string::npos);
+    // A FIFO as the sidecar is refused without being opened.
+    TempDir fifo_dir;
+    write_file(fifo_dir / "g", "g");
+    REQUIRE(::mkfifo((fifo_dir / "g.seed").c_str(), 0644) == 0);
+    auto fifo = check_sidecar(*stat_shared(fifo_dir / "g"));
+    REQUIRE(fifo.rejected);
+    CHECK(fifo.rejected->reason == SkipReason::kNotRegular);
 }
 
 TEST_CASE("library: the seed cache remembers by path, size, mtime and inode") {

@@ -128,3 +128,41 @@ TEST_CASE("net: write_within with a header and a payload, and wait_writable's de
         }(),
         30s);
 }
+
+TEST_CASE("net: a bad first frame is typed NotSeedshare (with a guess); a later one is not") {
+    asio::io_context io;
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        {
+            auto pair = co_await connect_pair({});
+            const std::string http = "HTTP/1.1 400 Bad Request\r\n\r\n";
+            co_await asio::async_write(pair.remote, asio::buffer(http), asio::use_awaitable);
+            try {
+                co_await pair.writer->read_header();
+                FAIL("an HTTP answer passed as a frame");
+            } catch (const net::NotSeedshare& e) {
+                CHECK(e.looks_like == ForeignProtocol::kHttp);
+            }
+            pair.writer->close();
+        }
+        {
+            auto pair = co_await connect_pair({});
+            // A good frame (type 1, no payload), then the same HTTP bytes.
+            const std::string bytes = std::string("\x00\x00\x00\x01\x01", 5) + "HTTP/1.1 400";
+            co_await asio::async_write(pair.remote, asio::buffer(bytes), asio::use_awaitable);
+            const auto first = co_await pair.writer->read_header();
+            CHECK(first.type == 1);
+            bool typed = false;
+            bool protocol = false;
+            try {
+                co_await pair.writer->read_header();
+            } catch (const net::NotSeedshare&) {
+                typed = true;
+            } catch (const net::ProtocolError&) {
+                protocol = true;
+            }
+            CHECK_FALSE(typed);
+            CHECK(protocol);
+            pair.writer->close();
+        }
+    }());
+}

@@ -178,3 +178,17 @@ TEST_CASE("bitfield: set, reset, count, wire form") {
     CHECK(*back == full);
     CHECK(Bitfield(0, true).all());
 }
+
+TEST_CASE("frame: the first bytes of something that is not seedshare are recognised") {
+    const auto guess = [](std::string_view s) {
+        return guess_foreign_protocol(
+            ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+    };
+    CHECK(guess("HTTP/") == ForeignProtocol::kHttp);
+    CHECK(guess("SSH-2") == ForeignProtocol::kSsh);
+    CHECK(guess(std::string_view("\x15\x03\x03\x00\x02", 5)) == ForeignProtocol::kTls);
+    CHECK(guess(std::string_view("\x00\x00\x00\x05\x01", 5)) == ForeignProtocol::kUnknown);
+    CHECK(guess("HTT") == ForeignProtocol::kUnknown);
+    CHECK(foreign_protocol_name(ForeignProtocol::kHttp) == "HTTP");
+    CHECK(foreign_protocol_name(ForeignProtocol::kUnknown).empty());
+}

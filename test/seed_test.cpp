@@ -331,3 +331,21 @@ TEST_CASE("seed: default chunk-size policy") {
             CHECK(chunk_count_for(len, cs * 2) < limits::kTargetChunkCount);
     }
 }
+
+TEST_CASE("seed: CRLF (Windows) line endings are named as such") {
+    std::string crlf;
+    for (const auto& l : sample_lines())
+        crlf += l + "\r\n";
+    const auto all = rejection(crlf);
+    CHECK(all.find("seed has CRLF (Windows) line endings") != std::string::npos);
+    // Only some lines (an editor that converted part of it): still named, with the line.
+    auto lines = sample_lines();
+    lines[3] += "\r";
+    const auto one = rejection(join(lines));
+    CHECK(one.find("line 4: ") == 0);
+    CHECK(one.find("CRLF (Windows) line endings") != std::string::npos);
+    // A lone CR elsewhere in a line stays a plain control character.
+    lines = sample_lines();
+    lines[1] = "name a\rb";
+    CHECK(rejection(join(lines)).find("control character (byte 0x0d)") != std::string::npos);
+}

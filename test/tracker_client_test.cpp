@@ -371,3 +371,67 @@ TEST_CASE("tracker client: connect failures name the tracker and the reason") {
         CHECK(what.find("VersionMismatch") != std::string::npos);
     }());
 }
+
+// A loopback server that answers every connection with `reply` and closes it:
+// something other than a tracker at the tracker's address.
+awaitable<void> answer_with(net::tcp::acceptor& acceptor, std::string reply) {
+    for (;;) {
+        auto socket = co_await acceptor.async_accept(asio::use_awaitable);
+        std::array<char, 512> request{};
+        co_await socket.async_read_some(asio::buffer(request), asio::use_awaitable);
+        co_await asio::async_write(socket, asio::buffer(reply), asio::use_awaitable);
+        socket.close();
+    }
+}
+
+TEST_CASE("tracker client: a server that is not a tracker is named as such (typed)") {
+    struct Case {
+        std::string reply;
+        std::string reason;
+    };
+    const Case cases[] = {
+        {"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "it answered like HTTP"},
+        {"SSH-2.0-OpenSSH_9.2\r\n", "it answered like SSH"},
+        // A well-formed frame of a type no tracker answers with.
+        {std::string("\x00\x00\x00\x01\xee", 5), "its answer is no tracker message"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.reason);
+        asio::io_context io;
+        net::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        const auto port = acceptor.local_endpoint().port();
+        asio::co_spawn(io, answer_with(acceptor, c.reply), asio::detached);
+        TrackerClient client(io.get_executor(), client_options(port, 0), kQuiet);
+        test::run_task(io, [&]() -> awaitable<void> {
+            try {
+                co_await client.connect();
+                FAIL("connect() succeeded");
+            } catch (const TrackerError& e) {
+                CHECK(e.kind == TrackerError::Kind::kNotATracker);
+                CHECK(e.reason.starts_with(c.reason));
+                CHECK(describe(e).starts_with(
+                    fmt::format("127.0.0.1:{} is not a seedshare tracker ({}", port, c.reason)));
+            }
+            acceptor.close();
+        }());
+    }
+}
+
+TEST_CASE("tracker client: nobody listening is typed as unreachable") {
+    asio::io_context io;
+    std::uint16_t port = 0;
+    {
+        net::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+        port = probe.local_endpoint().port();
+    }
+    TrackerClient client(io.get_executor(), client_options(port, 0), kQuiet);
+    test::run_task(io, [&]() -> awaitable<void> {
+        try {
+            co_await client.connect();
+            FAIL("connect() succeeded");
+        } catch (const TrackerError& e) {
+            CHECK(e.kind == TrackerError::Kind::kUnreachable);
+            CHECK(describe(e).starts_with(fmt::format("cannot reach tracker 127.0.0.1:{}", port)));
+        }
+    }());
+}

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "common/net.hpp"
+#include "common/plural.hpp"
 #include "common/tracker_protocol.hpp"
 #include "tracker/handler.hpp"
 #include "tracker/sqlite.hpp"
@@ -395,17 +396,14 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
     }
 }
 
-std::string plural(std::size_t n, std::string_view one, std::string_view many) {
-    return fmt::format("{} {}", n, n == 1 ? one : many);
-}
 
 // "summary: 3 peers online, 2 seeds, 4 connections, 0.7 requests/s"
 void log_summary(State& st, Clock::duration since_last) {
     const StoreStats stats = st.store.stats();
     const double secs = std::chrono::duration<double>(since_last).count();
     st.log.info("summary: {} online, {}, {}, {:.1f} requests/s",
-                plural(stats.live_users, "peer", "peers"), plural(stats.files, "seed", "seeds"),
-                plural(st.sessions.size(), "connection", "connections"),
+                count_of(stats.live_users, "peer"), count_of(stats.files, "seed"),
+                count_of(st.sessions.size(), "connection"),
                 secs > 0 ? static_cast<double>(st.requests) / secs : 0.0);
     st.requests = 0;
 }
