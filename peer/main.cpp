@@ -221,15 +221,19 @@ int main(int argc, char** argv) {
     NetworkText get_net;
     std::string get_out = ".";
     auto* gt = app.add_subcommand("get", "Download a file from its swarm, verified");
-    gt->add_option("SEED", get.seed, "A seed file, or a seed id to fetch from the tracker")
+    gt->add_option("SEED", get.seed,
+                   "A seed file, - (the seed on stdin), or a seed id (64 hex digits) to fetch "
+                   "from the tracker")
         ->required()
         ->type_name("");
-    gt->add_option("-o,--out", get_out, "Directory to write the file into (default: current)")
+    gt->add_option("-o,--out", get_out, "Directory to write the file into, created if missing (default: current)")
         ->type_name("DIR");
     get_net.add_to(gt, "Tracker to ask, repeatable (default: the seed's own)");
     gt->add_flag("--serve", get.serve, "Keep serving the file once complete");
-    gt->add_flag("--force", get.force, "Replace an existing different file of that name");
-    gt->add_flag("-q,--quiet", get.quiet, "No progress output");
+    gt->add_flag("--force", get.force,
+                 "Replace an existing different file of that name, and take over a NAME.part "
+                 "that seedshare did not make for this seed");
+    gt->add_flag("-q,--quiet", get.quiet, "Nothing on stderr but errors (no progress line)");
     gt->add_flag("--json", get.json, "Print the summary as one JSON object on stdout");
     std::string timeout_text = "0";
     gt->add_option("--timeout", timeout_text,
