@@ -28,42 +28,37 @@ get_paced() {
 # running PID WHAT: fails unless PID is still running.
 running() { kill -0 "$1" 2>/dev/null || fail "$2 was not running any more"; }
 
-# 1. Different seeds, same NAME.
-get_paced first "$WORK/a.seed" "$WORK/out"
-first=$GOT_PID
-wait_for_line "$WORK/first.log" "fetching data.bin"
-running "$first" "the first get"
-rc=0
-timeout 60 "$PEER" get "$WORK/b.seed" -o "$WORK/out" --host 127.0.0.1 \
-    >"$WORK/second.out" 2>"$WORK/second.log" || rc=$?
-running "$first" "the first get (after the second was refused)"
-[[ $rc -eq 1 ]] || fail "the second get of another seed exited $rc: $(cat "$WORK/second.log")"
-grep -q "being downloaded by another seedshare process" "$WORK/second.log" ||
-    fail "the second get did not say why: $(cat "$WORK/second.log")"
-grep -q "verified" "$WORK/second.out" && fail "the refused get claimed success: $(cat "$WORK/second.out")"
-rc=0
-wait "$first" || rc=$?
-[[ $rc -eq 0 ]] || fail "the first get exited $rc: $(cat "$WORK/first.log")"
-grep -q "whole-file SHA-256 verified" "$WORK/first.out" || fail "no success line: $(cat "$WORK/first.out")"
+# second_refused FIRST SEED1 SECOND SEED2 OUT: a paced get of SEED1 into OUT,
+# then, while it surely runs, a get of SEED2 into OUT: the second must be
+# refused at once (exit 1, saying why, claiming nothing), the first must
+# still be running then, and must complete with SEED1's bytes.
+second_refused() {
+    local first=$1 seed1=$2 second=$3 seed2=$4 out=$5 pid rc=0
+    get_paced "$first" "$seed1" "$out"
+    pid=$GOT_PID
+    wait_for_line "$WORK/$first.log" "fetching data.bin"
+    running "$pid" "the $first get"
+    timeout 60 "$PEER" get "$seed2" -o "$out" --host 127.0.0.1 \
+        >"$WORK/$second.out" 2>"$WORK/$second.log" || rc=$?
+    running "$pid" "the $first get (after the $second was refused)"
+    [[ $rc -eq 1 ]] || fail "the $second get exited $rc: $(cat "$WORK/$second.log")"
+    grep -q "being downloaded by another seedshare process" "$WORK/$second.log" ||
+        fail "the $second get did not say why: $(cat "$WORK/$second.log")"
+    grep -q "verified" "$WORK/$second.out" && fail "the refused get claimed success: $(cat "$WORK/$second.out")"
+    rc=0
+    wait "$pid" || rc=$?
+    [[ $rc -eq 0 ]] || fail "the $first get exited $rc: $(cat "$WORK/$first.log")"
+    grep -q "whole-file SHA-256 verified" "$WORK/$first.out" || fail "no success line: $(cat "$WORK/$first.out")"
+    [[ ! -e "$out/data.bin.part" ]] || fail "a .part was left behind in $out"
+}
+
+# 1. Different seeds, same NAME: NAME holds the bytes of the seed that succeeded.
+second_refused first "$WORK/a.seed" second "$WORK/b.seed" "$WORK/out"
 cmp "$WORK/a/data.bin" "$WORK/out/data.bin" || fail "NAME does not hold the bytes of the seed that succeeded"
-[[ ! -e "$WORK/out/data.bin.part" ]] || fail "a .part was left behind"
 echo "different seeds, one NAME: the second refused, the first complete and right"
 
 # 2. The same seed twice.
-get_paced third "$WORK/a.seed" "$WORK/out2"
-third=$GOT_PID
-wait_for_line "$WORK/third.log" "fetching data.bin"
-running "$third" "the third get"
-rc=0
-timeout 60 "$PEER" get "$WORK/a.seed" -o "$WORK/out2" --host 127.0.0.1 \
-    >"$WORK/fourth.out" 2>"$WORK/fourth.log" || rc=$?
-running "$third" "the third get (after the fourth was refused)"
-[[ $rc -eq 1 ]] || fail "the second get of the same seed exited $rc: $(cat "$WORK/fourth.log")"
-grep -q "being downloaded by another seedshare process" "$WORK/fourth.log" ||
-    fail "the second get did not say why: $(cat "$WORK/fourth.log")"
-rc=0
-wait "$third" || rc=$?
-[[ $rc -eq 0 ]] || fail "the first get of the same seed exited $rc: $(cat "$WORK/third.log")"
+second_refused third "$WORK/a.seed" fourth "$WORK/a.seed" "$WORK/out2"
 cmp "$WORK/a/data.bin" "$WORK/out2/data.bin" || fail "the file differs"
 echo "one seed twice: the second refused, the first complete"
 echo "ok"
