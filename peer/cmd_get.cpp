@@ -10,6 +10,8 @@
 #include <cctype>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 
 #include "common/limits.hpp"
 #include "common/net.hpp"
@@ -180,11 +182,25 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     options.trackers = cmd.net.trackers;
     options.force = cmd.force;
     options.announce_complete = cmd.serve;
-    read_seed_argument(cmd.seed, options);
-    std::error_code ec;
-    if (fs::exists(cmd.out_dir, ec) && !fs::is_directory(cmd.out_dir, ec))
-        throw CommandFailure{kExitUsage,
-                             fmt::format("-o {}: not a directory", cmd.out_dir.string())};
+    try {
+        read_seed_argument(cmd.seed, options);
+        std::error_code ec;
+        if (fs::exists(cmd.out_dir, ec) && !fs::is_directory(cmd.out_dir, ec))
+            throw CommandFailure{kExitUsage,
+                                 fmt::format("-o {}: not a directory", cmd.out_dir.string())};
+    } catch (const CommandFailure& f) {
+        // --json: one object for every outcome, these too.
+        if (cmd.json) {
+            nlohmann::json j;
+            j["outcome"] = f.code == kExitUsage ? "usage" : "failed";
+            j["exit_code"] = f.code;
+            j["error"] = f.message;
+            j["verified"] = false;
+            fmt::print("{}\n", j.dump());
+            std::fflush(stdout);
+        }
+        throw;
+    }
 
     NodeOptions node_options;
     node_options.host = cmd.net.host;
@@ -199,11 +215,21 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
 
     asio::signal_set signals(ex, SIGINT, SIGTERM);
     bool interrupted = false;
-    signals.async_wait([&](const asio::error_code& e, int) {
+    // The first signal stops the download cleanly; a second one (the stop
+    // waits on something slow) ends the process at once: NAME.part is kept
+    // and a rerun resumes.
+    std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& e,
+                                                                        int) {
         if (e) return;
+        if (interrupted) {
+            fmt::print(stderr, "peer: interrupted again: exiting now; a rerun resumes\n");
+            std::_Exit(kExitInterrupted);
+        }
         interrupted = true;
         download.stop();
-    });
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     asio::steady_timer deadline(ex);
     if (cmd.timeout.count() > 0) {
         deadline.expires_after(cmd.timeout);
@@ -270,7 +296,8 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         case Download::Outcome::kTimedOut:
         case Download::Outcome::kFailed:
         case Download::Outcome::kIntegrity:
-            if (const auto swarm = download.swarm(); swarm && swarm->verified_bytes() > 0)
+            if (const auto swarm = download.swarm();
+                swarm && swarm->verified_bytes() > 0 && !download.finish_failed())
                 fmt::print(
                     stderr,
                     "peer: {}: {} of {} verified; they stay in {}.part and a rerun resumes\n",

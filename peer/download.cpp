@@ -139,8 +139,9 @@ net::awaitable<Download::Outcome> Download::run() {
     // what cannot be replaced by a file.
     const fs::path target = options_.out_dir / seed.name;
     const fs::path part_path = options_.out_dir / (seed.name + ".part");
+    std::optional<FileIdentity> replace;  // the NAME --force may replace
     if (fs::exists(fs::symlink_status(target, ec))) {
-        if (fs::is_directory(target, ec))
+        if (fs::is_directory(fs::symlink_status(target, ec)))
             co_return fail(Outcome::kFailed,
                            fmt::format("{} is a directory; a file cannot replace it, even with "
                                        "--force (choose another -o)",
@@ -157,7 +158,7 @@ net::awaitable<Download::Outcome> Download::run() {
         if (!options_.force)
             co_return fail(Outcome::kFailed,
                            fmt::format("{} exists and is not this file; use --force to replace it",
-                                       target.string()));
+                                       target.string()));        replace = FileIdentity::of(target);
     }
 
     // NAME.part: ours, locked; if it was there, keep what verifies.
@@ -196,16 +197,24 @@ net::awaitable<Download::Outcome> Download::run() {
         if (have.test(ChunkIndex{i})) resumed_bytes_ += seed.chunk_length(ChunkIndex{i});
 
     const Outcome outcome = co_await fetch(seed, storage, std::move(have));
+    PartFile* part = part_.get();
     if (outcome != Outcome::kComplete) {
-        // Nothing verified in it: nothing worth leaving on the disk.
-        if (resumed_bytes_ == 0 && (!swarm_ || swarm_->verified_bytes() == 0) &&
-            seed.length > 0) {
-            part_->discard();
+        // Made by this run and nothing verified in it: nothing worth leaving
+        // on the disk. (A .part found here is never removed: its chunks may
+        // only have been unreadable for now.)
+        if (part->found() == PartFile::Found::kCreated &&
+            (!swarm_ || swarm_->verified_bytes() == 0)) {
+            auto discard = [part] { part->discard(); };
+            co_await offload(pool, std::move(discard));
             log_.debug("removed {}: it held no verified chunk", part_path.string());
         }
         co_return outcome;
     }
-    if (auto f = part_->finish(target, options_.force)) co_return fail(Outcome::kFailed, f->message);
+    auto finish = [part, target, replace] { return part->finish(target, replace); };
+    if (auto f = co_await offload(pool, std::move(finish))) {
+        finish_failed_ = true;
+        co_return fail(Outcome::kFailed, f->message);
+    }
     if (!trackers_connected_ && options_.announce_complete)
         net::spawn(node_.swarm_env().ex, announce(), log_, "announcing");
     co_return Outcome::kComplete;

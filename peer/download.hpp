@@ -74,6 +74,9 @@ class Download {
     // Chunks that were already verified in NAME.part at the start.
     std::uint32_t resumed_chunks() const { return resumed_chunks_; }
     std::uint64_t resumed_bytes() const { return resumed_bytes_; }
+    // Every chunk was verified, but the file could not be put in place (see
+    // message()): nothing is left to fetch.
+    bool finish_failed() const { return finish_failed_; }
 
   private:
     net::awaitable<Outcome> obtain_seed();
@@ -99,6 +102,7 @@ class Download {
     bool trackers_connected_ = false;
     bool stopped_ = false;
     bool timed_out_ = false;
+    bool finish_failed_ = false;
 };
 
 }  // namespace seedshare

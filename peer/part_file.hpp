@@ -10,11 +10,17 @@
 // While a process works on it, the .part holds an exclusive lock (an open
 // file description lock: released when the descriptor is closed, however the
 // process ends), so a second process is refused at once rather than sharing
-// the file. Everything here blocks on the disk: call it on the thread pool.
+// the file. A lock guards a file, not a name: open() checks after locking that
+// the name still leads to the locked file, and only the lock holder renames
+// or removes it, after the same check. Everything here blocks on the disk:
+// call it on the thread pool.
 #pragma once
+
+#include <sys/types.h>
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -23,6 +29,14 @@
 #include "peer/storage.hpp"
 
 namespace seedshare {
+
+// Which file a name led to (device and inode), to tell it from one that
+// replaced it.
+struct FileIdentity {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    static std::optional<FileIdentity> of(const std::filesystem::path& p);  // lstat
+};
 
 class PartFile {
   public:
@@ -58,10 +72,12 @@ class PartFile {
     // The seed's bytes (trailer excluded). Keeping it alive keeps the lock.
     std::shared_ptr<FileStorage> storage() const { return storage_; }
 
-    // Cuts the trailer, syncs, renames to `target` (over an existing file only
-    // when `replace`), syncs the directory, and checks that `target` is now
-    // the file that was verified.
-    std::optional<Failure> finish(const std::filesystem::path& target, bool replace);
+    // Cuts the trailer, syncs, renames to `target`, syncs the directory, and
+    // checks that `target` now leads to the file that was verified. Replaces
+    // an existing `target` only when it is the file `replace` names (the one
+    // the user was asked about); never one that appeared meanwhile.
+    std::optional<Failure> finish(const std::filesystem::path& target,
+                                  std::optional<FileIdentity> replace);
     // Removes the .part (it holds nothing worth keeping). Best effort.
     void discard();
 

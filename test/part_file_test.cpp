@@ -104,7 +104,7 @@ TEST_CASE("part file: finish cuts the trailer, renames, and never replaces a fil
     {
         auto part = open_ok(out / "a.part", a);
         fill(part, src / "a");
-        CHECK_FALSE(part.finish(out / "a", false));
+        CHECK_FALSE(part.finish(out / "a", std::nullopt));
         CHECK(read_file(out / "a") == read_file(src / "a"));
         CHECK_FALSE(std::filesystem::exists(out / "a.part"));
         part.discard();  // after a finish: nothing to remove
@@ -114,13 +114,23 @@ TEST_CASE("part file: finish cuts the trailer, renames, and never replaces a fil
     {
         auto part = open_ok(out / "b.part", a);
         fill(part, src / "a");
-        const auto f = part.finish(out / "b", false);
+        const auto f = part.finish(out / "b", std::nullopt);
         REQUIRE(f);
         CHECK(f->problem == PartFile::Problem::kExists);
         CHECK(read_file(out / "b") == "another file of that name");
         // The verified file stays, complete, in the .part: a rerun finds it so.
         CHECK(read_file(out / "b.part") == read_file(src / "a"));
-        CHECK_FALSE(part.finish(out / "b", true));
+        // --force names the file it may replace: not one that replaced it since.
+        const auto asked_about = FileIdentity::of(out / "b");
+        REQUIRE(asked_about);
+        // (Made while the old one exists, so it cannot reuse its inode.)
+        write_file(out / "b.new", "a newer file that appeared meanwhile");
+        std::filesystem::rename(out / "b.new", out / "b");
+        const auto g = part.finish(out / "b", asked_about);
+        REQUIRE(g);
+        CHECK(g->problem == PartFile::Problem::kExists);
+        CHECK(read_file(out / "b") == "a newer file that appeared meanwhile");
+        CHECK_FALSE(part.finish(out / "b", FileIdentity::of(out / "b")));
         CHECK(read_file(out / "b") == read_file(src / "a"));
     }
 }
@@ -135,6 +145,30 @@ TEST_CASE("part file: a FIFO, a directory or a symlink of that name is refused a
     std::filesystem::create_symlink(src / "a", out / "link.part");
     CHECK(problem(out / "link.part", a, true) == PartFile::Problem::kNotRegular);
     CHECK(read_file(src / "a").size() == 1000);
+}
+
+TEST_CASE("part file: the lock holder renames or removes only the file it locked") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 100'000, 9);
+    auto part = open_ok(out / "a.part", a);
+    fill(part, src / "a");
+    // Someone moves it away and puts another file under its name.
+    std::filesystem::rename(out / "a.part", out / "moved");
+    write_file(out / "a.part", "another");
+    const auto f = part.finish(out / "a", std::nullopt);
+    REQUIRE(f);
+    CHECK_FALSE(std::filesystem::exists(out / "a"));
+    part.discard();
+    CHECK(read_file(out / "a.part") == "another");
+}
+
+TEST_CASE("part file: a hard-linked file is not written into without force") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 1000, 10);
+    write_file(out / "mine", "");
+    std::filesystem::create_hard_link(out / "mine", out / "a.part");
+    CHECK(problem(out / "a.part", a) == PartFile::Problem::kForeign);
+    CHECK(std::filesystem::file_size(out / "mine") == 0);
 }
 
 TEST_CASE("part file: discard removes what holds nothing") {

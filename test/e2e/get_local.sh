@@ -42,6 +42,10 @@ run newdir 0 "$PEER" get "$WORK/empty.seed" -o "$WORK/new/sub" --quiet
 [[ -f "$WORK/new/sub/empty" && ! -s "$WORK/new/sub/empty" ]] || fail "newdir: no empty file"
 [[ ! -s "$WORK/newdir.log" ]] || fail "--quiet wrote to stderr: $(cat "$WORK/newdir.log")"
 
+# --json: one object, stable keys; a usage error too.
+run jsonbad 2 "$PEER" get "$WORK/nope.seed" --json
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["outcome"]=="usage" and j["exit_code"]==2 and j["error"], j' \
+    "$WORK/jsonbad.out" || fail "jsonbad: $(cat "$WORK/jsonbad.out")"
 # --json: one object, stable keys.
 run json 0 "$PEER" get "$WORK/f.seed" -o "$WORK/done" --json
 python3 - "$WORK/json.out" "$WORK/f" <<'PY' || fail "json: $(cat "$WORK/json.out")"
@@ -58,7 +62,7 @@ PY
 start_tracker
 "$PEER" make-seed "$WORK/f" -o "$WORK/g.seed" --tracker "$TRACKER_ADDR" >/dev/null
 mkdir -p "$WORK/wait"
-run wait 1 "$PEER" get "$WORK/g.seed" -o "$WORK/wait" --host 127.0.0.1 --timeout 7
+run wait 1 "$PEER" get "$WORK/g.seed" -o "$WORK/wait" --host 127.0.0.1 --timeout 12
 grep -q "waiting for a peer that holds f" "$WORK/wait.log" || fail "wait: not said: $(cat "$WORK/wait.log")"
 grep -q "not done within the time limit" "$WORK/wait.log" || fail "wait: $(cat "$WORK/wait.log")"
 [[ -z "$(ls -A "$WORK/wait")" ]] || fail "wait: left behind: $(ls -A "$WORK/wait")"
@@ -80,7 +84,7 @@ mkdir -p "$WORK/foreign"
 head -c 1000 /dev/urandom >"$WORK/foreign/f.part"
 cp "$WORK/foreign/f.part" "$WORK/foreign.copy"
 run foreign 1 "$PEER" get "$WORK/g.seed" -o "$WORK/foreign" --host 127.0.0.1 --timeout 30
-grep -q "was not made by seedshare for this seed.*--force" "$WORK/foreign.log" ||
+grep -q "has no seedshare trailer for this seed.*--force" "$WORK/foreign.log" ||
     fail "foreign: $(cat "$WORK/foreign.log")"
 cmp "$WORK/foreign/f.part" "$WORK/foreign.copy" || fail "foreign: f.part was changed"
 

@@ -17,10 +17,10 @@ start_tracker
 start_serve a "$WORK/a"
 start_serve b "$WORK/b"
 
-# get_paced NAME SEED OUT: a get paced to 2 MiB/s (so it is surely still
+# get_paced NAME SEED OUT: a get paced to 1 MiB/s (so it is surely still
 # running when the other starts), in the background; sets GOT_PID.
 get_paced() {
-    "$PEER" get "$2" -o "$3" --host 127.0.0.1 --max-download-rate 2M \
+    "$PEER" get "$2" -o "$3" --host 127.0.0.1 --max-download-rate 1M \
         >"$WORK/$1.out" 2>"$WORK/$1.log" &
     GOT_PID=$!
     PIDS+=($GOT_PID)
