@@ -89,6 +89,15 @@ SwarmOptions test_options() {
     return o;
 }
 
+// A serving peer's process options: test_options(), uploads paced at
+// `bytes_per_second`, so that a test can act in the middle of a download
+// (unpaced, a download on loopback may be over before the test looks).
+NodeOptions paced_options(std::uint64_t bytes_per_second) {
+    NodeOptions o = node_options(test_options());
+    o.max_upload_rate = bytes_per_second;
+    return o;
+}
+
 struct Getter {
     TestPeer peer;
     std::unique_ptr<Download> download;
@@ -149,28 +158,35 @@ TEST_CASE("download: a serving peer killed mid-download: its chunks go to the ot
     const Seed seed = make_file(src, "data.bin", 8 << 20, 32 * 1024, tracker.address);
 
     run_within(io, 30s, [&]() -> net::awaitable<void> {
+        // Each paced at 1 MiB/s: a quarter of the file takes about 0.7 s from
+        // all three, the rest about 3 s from the two left, so the kill surely
+        // comes in the middle.
         std::vector<std::unique_ptr<TestPeer>> servers;
         for (int i = 0; i < 3; ++i) {
-            servers.push_back(
-                std::make_unique<TestPeer>(io, pool, "server" + std::to_string(i), test_options()));
+            servers.push_back(std::make_unique<TestPeer>(
+                io, pool, Logger("server" + std::to_string(i), LogLevel::kWarn),
+                paced_options(1u << 20)));
             co_await servers.back()->share(seed, open_shared(src / "data.bin"), tracker.address);
         }
         Getter getter(io, pool, seed, out.path());
         // Kill server 0 once the getter has a quarter of the file.
-        bool killed = false;
+        std::optional<std::uint64_t> verified_at_kill;
         auto killer = [&]() -> net::awaitable<void> {
-            co_await eventually(
+            const bool quarter = co_await eventually(
                 [&] {
                     auto s = getter.download->swarm();
                     return s && s->verified_bytes() >= seed.length / 4;
                 },
                 20s);
+            if (!quarter) co_return;
+            verified_at_kill = getter.download->swarm()->verified_bytes();
             servers[0]->kill();
-            killed = true;
         };
         net::spawn(io.get_executor(), killer(), Logger("test"), "killer");
         const auto outcome = co_await getter.download->run();
-        CHECK(killed);
+        // The kill happened, and while bytes were still missing.
+        REQUIRE_MESSAGE(verified_at_kill.has_value(), "server 0 was never killed");
+        REQUIRE_MESSAGE(*verified_at_kill < seed.length, "server 0 was killed after the end");
         CHECK(outcome == Download::Outcome::kComplete);
         CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
         co_await getter.peer.stop();
@@ -396,22 +412,32 @@ TEST_CASE(
     const Seed seed = make_file(src, "data.bin", 8 << 20, 32 * 1024, tracker->address);
 
     run_within(io, 30s, [&]() -> net::awaitable<void> {
-        TestPeer s1(io, pool, "s1", test_options());
-        TestPeer s2(io, pool, "s2", test_options());
+        // Each paced at 2 MiB/s: the file takes about 2 s from both, so the
+        // tracker surely goes away in the middle.
+        TestPeer s1(io, pool, Logger("s1", LogLevel::kWarn), paced_options(2u << 20));
+        TestPeer s2(io, pool, Logger("s2", LogLevel::kWarn), paced_options(2u << 20));
         co_await s1.share(seed, open_shared(src / "data.bin"), tracker->address);
         co_await s2.share(seed, open_shared(src / "data.bin"), tracker->address);
         Getter getter(io, pool, seed, out.path());
+        std::optional<std::uint64_t> verified_at_stop;
         auto stop_tracker = [&]() -> net::awaitable<void> {
-            co_await eventually(
+            const bool both = co_await eventually(
                 [&] {
                     auto s = getter.download->swarm();
                     return s && s->connection_count() == 2 && s->verified_bytes() > 0;
                 },
                 20s);
+            if (!both) co_return;
+            verified_at_stop = getter.download->swarm()->verified_bytes();
             tracker->server->stop();
         };
         net::spawn(io.get_executor(), stop_tracker(), Logger("test"), "tracker stop");
-        CHECK(co_await getter.download->run() == Download::Outcome::kComplete);
+        const auto outcome = co_await getter.download->run();
+        // The tracker went away, and while bytes were still missing.
+        REQUIRE_MESSAGE(verified_at_stop.has_value(),
+                        "the getter never had both peers and a verified chunk");
+        REQUIRE_MESSAGE(*verified_at_stop < seed.length, "the tracker stopped after the end");
+        CHECK(outcome == Download::Outcome::kComplete);
         CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
         co_await getter.peer.stop();
         co_await s1.stop();

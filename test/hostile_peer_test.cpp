@@ -26,6 +26,14 @@ constexpr std::uint64_t kFileBytes = 24u << 20;
 constexpr std::uint64_t kChunkBytes = 1u << 20;
 // The serving peer's pace: a good download takes kFileBytes / kPace = 1.5 s.
 constexpr double kPaceBytesPerSecond = 16.0 * (1 << 20);
+// "Full speed" under attack is judged against an unattacked download of the
+// same run, not against a fixed time: a download under attack may take at
+// most this many times as long. The ratio is generous because the attacks
+// share this process's one I/O thread (and the machine's cores) with the
+// download, which costs more on a slow or busy machine; a getter left waiting
+// on the attackers (their timeouts are seconds: several baselines) still
+// fails it, and a stall of the getter's own is caught by its log.
+constexpr double kMaxSlowdown = 4.0;
 // How much higher this process's memory may peak while attacked than during
 // an unattacked download (the address sanitizer's quarantine keeps freed
 // memory resident, so it gets more room).
@@ -374,9 +382,9 @@ TEST_CASE(
         const auto baseline =
             co_await good_download(io, pool, seed, work.path(), 1, original, good_log);
         const std::size_t peak_unattacked = peak_rss_kib() - rss_unattacked;
-        const auto bound = 2 * baseline + std::chrono::duration<double>(1.5);
-        MESSAGE("unattacked download: " << baseline.count() << " s; bound under attack "
-                                        << bound.count() << " s");
+        const auto bound = kMaxSlowdown * baseline;
+        MESSAGE("unattacked download: " << baseline.count() << " s; at most " << kMaxSlowdown
+                                        << " times as long under attack");
         reset_peak_rss();
         const std::size_t rss_before = rss_kib();
 
@@ -625,7 +633,7 @@ TEST_CASE(
         const auto baseline =
             co_await good_download(io, pool, seed, work.path(), 1, original, quiet);
         const std::size_t peak_unattacked = peak_rss_kib() - rss_unattacked;
-        const auto bound = 2 * baseline + std::chrono::duration<double>(1.5);
+        const auto bound = kMaxSlowdown * baseline;
         reset_peak_rss();
         const std::size_t rss_before = rss_kib();
 

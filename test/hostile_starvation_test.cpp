@@ -6,8 +6,6 @@
 // remote takes the bytes (PeerConnection::kUploadPatience), so they do not.
 #include <doctest/doctest.h>
 
-#include <thread>
-
 #include "peer/download.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/hostile.hpp"
@@ -32,10 +30,19 @@ net::awaitable<bool> handshake(RawPeer& p, const SeedId& seed) {
         std::holds_alternative<pp::BitfieldMsg>(bitfield);
 }
 
-// Asks for `count` whole chunks and never reads a byte; keeps the connection
-// open until `release` is set.
+// What the hogs have done so far, for the test to wait on.
+struct Hogs {
+    int ready = 0;         // handshake done, requests not yet sent
+    bool go = false;       // send the requests now (all at once)
+    int served = 0;        // the server's first bytes arrived (sent from an upload buffer)
+    bool release = false;  // hang up now
+};
+
+// Handshakes, waits for the go, asks for `count` whole chunks and never
+// reads a byte; notes when the server's answer starts arriving (it is left
+// unread in the socket); keeps the connection open until released.
 net::awaitable<void> hog(std::uint16_t port, SeedId id, std::uint32_t chunks, int count,
-                         const bool& release) {
+                         Hogs& hogs) {
     auto p = co_await RawPeer::connect(port);
     const bool shook = co_await handshake(p, id);
     CHECK(shook);
@@ -45,8 +52,14 @@ net::awaitable<void> hog(std::uint16_t port, SeedId id, std::uint32_t chunks, in
             pp::Block{ChunkIndex{static_cast<std::uint32_t>(i) % chunks}, 0, kChunkBytes}});
         requests.insert(requests.end(), f.begin(), f.end());
     }
+    ++hogs.ready;
+    auto go = [&] { return hogs.go; };
+    if (!co_await wait_for(go, 30000ms)) co_return;
     co_await p.send(requests);
-    auto released = [&] { return release; };
+    // Every byte the server sends is sent from one of its upload buffers.
+    auto answered = [&] { return p.stream().socket().available() > 0; };
+    if (co_await wait_for(answered, 30000ms)) ++hogs.served;
+    auto released = [&] { return hogs.release; };
     co_await wait_for(released, 60000ms);
 }
 
@@ -76,29 +89,58 @@ TEST_CASE(
         auto file = FileStorage::open_read(src / "data.bin");
         REQUIRE(file);
         const std::shared_ptr<Storage> storage(std::move(*file));
-        co_await server.share(seed, storage, tracker.address);
+        const auto swarm = co_await server.share(seed, storage, tracker.address);
 
-        bool release = false;
-        for (int i = 0; i < 48; ++i)
+        // 48 hogs ask at once, 8 whole chunks each: far more than the 32
+        // upload buffers (the budget in 1 MiB blocks).
+        constexpr int kHogs = 48;
+        Hogs hogs;
+        for (int i = 0; i < kHogs; ++i)
             net::spawn(io.get_executor(),
-                       hog(server.node->port(), seed.id(), seed.chunk_count(), 8, release),
+                       hog(server.node->port(), seed.id(), seed.chunk_count(), 8, hogs),
                        Logger("test"), "hog");
-        // Every hog got its first bytes and stopped reading: within a few
-        // patience periods their buffers are back in the pool.
-        auto all_started = [&] { return server.node->swarm_env().upload_buffers->in_use() > 0; };
-        co_await wait_for(all_started, 10000ms);
-        auto returned = [&] { return server.node->swarm_env().upload_buffers->in_use() == 0; };
-        const bool back = co_await wait_for(returned, 10000ms);
-        MESSAGE("upload buffers in use: " << server.node->swarm_env().upload_buffers->in_use()
-                                          << " of "
-                                          << server.node->swarm_env().upload_buffers->capacity());
-        CHECK(back);
+        // The precondition: every hog asked, and together they really took
+        // the upload buffers. Asked all at once, they hold every one of them
+        // (a buffer goes back only after a patience period without progress).
+        auto all_ready = [&] { return hogs.ready == kHogs; };
+        const bool ready = co_await wait_for(all_ready, 20000ms);
+        REQUIRE_MESSAGE(ready, hogs.ready << " of " << kHogs << " hogs got through the handshake");
+        hogs.go = true;
+        const auto& uploads = *server.node->swarm_env().upload_buffers;
+        auto all_held = [&] { return uploads.in_use() == uploads.capacity(); };
+        const bool held = co_await wait_for(all_held, 10000ms);
+        REQUIRE_MESSAGE(held, "the hogs never held all " << uploads.capacity()
+                                                         << " upload buffers at once ("
+                                                         << uploads.in_use() << " in use now)");
 
+        // Each hog got a buffer in turn: its first bytes arrived.
+        auto all_served = [&] { return hogs.served == kHogs; };
+        const bool served = co_await wait_for(all_served, 20000ms);
+        CHECK_MESSAGE(served, hogs.served << " of " << kHogs << " hogs were sent any bytes");
+
+        // They stopped reading: within a few patience periods their buffers
+        // are back in the pool, while they stay connected.
+        auto returned = [&] { return uploads.in_use() == 0; };
+        const bool back = co_await wait_for(returned, 10000ms);
+        MESSAGE("upload buffers in use: " << uploads.in_use() << " of " << uploads.capacity());
+        CHECK(back);
+        CHECK(swarm->connection_count() == kHogs);
+
+        // The good getter is served while every hog is still connected (the
+        // server drops them only after its 30 s idle timeout; holding their
+        // buffers until then, it would serve the getter only after that). The
+        // wait is a safety limit above that timeout; how fast this machine
+        // downloads is not judged.
         BackgroundGet get(io, pool, seed, out.path());
         get.start(io);
-        const bool in_time = co_await get.ended_within(10000ms);
-        CHECK_MESSAGE(in_time, "a 16 MiB download did not finish within 10 s");
-        release = true;
+        const bool ended = co_await get.ended_within(60000ms);
+        CHECK_MESSAGE(ended, "the good download did not end");
+        CHECK(get.outcome == Download::Outcome::kComplete);
+        CHECK_MESSAGE(swarm->connection_count() >= kHogs,
+                      "only " << swarm->connection_count()
+                              << " connections were left when the download ended");
+        CHECK(same_file(out / "data.bin", src / "data.bin"));
+        hogs.release = true;
         co_await get.stop(40000ms);
         co_await server.stop();
     });

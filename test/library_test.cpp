@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -13,6 +13,7 @@
 using namespace seedshare;
 using namespace seedshare::test;
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 namespace {
 std::set<std::string> names(const std::vector<SharedFile>& files, const fs::path& root) {
@@ -123,9 +124,11 @@ TEST_CASE("library: a sidecar seed is used only when it describes the file and i
     auto found = sidecar_seed(*f);
     REQUIRE(found);
     CHECK(found->id() == seed->id());
-    // The file changes after its seed was written: the seed is stale.
-    ::usleep(20000);
-    write_file(dir / "f", "CONTENT OF F");  // same length, newer
+    // The file changes after its seed was written: the seed is stale. The
+    // file's mtime is set a second past the seed's, not waited for (the file
+    // system's timestamps may be coarser than the time between the writes).
+    write_file(dir / "f", "CONTENT OF F");  // same length
+    fs::last_write_time(dir / "f", fs::last_write_time(dir / "f.seed") + 1s);
     auto changed = stat_shared(dir / "f");
     REQUIRE(changed);
     CHECK_FALSE(sidecar_seed(*changed));
@@ -141,8 +144,10 @@ TEST_CASE("library: a sidecar that describes another file is named, with why") {
     auto seed = make_seed(other / "f", {});
     REQUIRE(seed);
     write_file(dir / "f", "content of f");
-    ::usleep(20000);
     REQUIRE(write_file_atomically(dir / "f.seed", format_seed(*seed)));
+    // Newer than the file (set, not waited for), so it is refused for what it
+    // says, not for its age.
+    fs::last_write_time(dir / "f.seed", fs::last_write_time(dir / "f") + 1s);
     auto check = check_sidecar(*stat_shared(dir / "f"));
     CHECK_FALSE(check.seed);
     REQUIRE(check.rejected);

@@ -3,7 +3,7 @@
 // told; a restart with the same state directory hashes nothing again.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
+#include <filesystem>
 
 #include "peer/sharer.hpp"
 #include "test/support/cluster.hpp"
@@ -59,9 +59,12 @@ TEST_CASE("sharer: files added, removed and changed in DIR reach the tracker") {
         std::filesystem::remove(dir / "a.bin");
         CHECK(co_await eventually([&] { return !listed(tracker).contains("a.bin"); }, 10s));
 
-        // Changed in place: a new seed replaces the old one.
-        ::usleep(20'000);  // a visibly newer mtime
+        // Changed in place: a new seed replaces the old one. The new mtime is
+        // set, not waited for (the file system's timestamps may be coarser
+        // than the time since the last write).
+        const auto old_mtime = std::filesystem::last_write_time(dir / "b.bin");
         write_file(dir / "b.bin", pattern_bytes(200'000, 31));
+        std::filesystem::last_write_time(dir / "b.bin", old_mtime + 1s);
         CHECK(co_await eventually(
             [&] {
                 const auto l = listed(tracker);

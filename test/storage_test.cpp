@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 
 #include "common/bytes.hpp"
 #include "peer/storage.hpp"
@@ -10,6 +10,7 @@
 
 using namespace seedshare;
 using namespace seedshare::test;
+using namespace std::chrono_literals;
 
 TEST_CASE("storage: a served file that changes on disk is not read as if it had not") {
     TempDir dir;
@@ -19,8 +20,11 @@ TEST_CASE("storage: a served file that changes on disk is not read as if it had 
     Bytes out(100);
     CHECK((*s)->read(0, out));
     CHECK_FALSE((*s)->read(8100, out));  // past the end
-    ::usleep(20000);
-    write_file(dir / "f", pattern_bytes(8192, 99));  // same size, new content and mtime
+    // Same size, new content and a new mtime (set, not waited for: the file
+    // system's timestamps may be coarser than the time a rewrite takes).
+    const auto opened_at = std::filesystem::last_write_time(dir / "f");
+    write_file(dir / "f", pattern_bytes(8192, 99));
+    std::filesystem::last_write_time(dir / "f", opened_at + 1s);
     CHECK((*s)->changed_on_disk());
     auto r = (*s)->read(0, out);
     REQUIRE_FALSE(r);
@@ -52,8 +56,9 @@ TEST_CASE("storage: a read from the page cache gives the same bytes, and the sam
     CHECK(std::memcmp(out.data(), data.data() + 8192, out.size()) == 0);
     CHECK_FALSE(
         *(*s)->read_if_cached(64 * 1024 - 10, out));  // past the end: an error, not "not cached"
-    ::usleep(20000);
+    const auto opened_at = std::filesystem::last_write_time(dir / "f");
     write_file(dir / "f", pattern_bytes(64 * 1024, 4));
+    std::filesystem::last_write_time(dir / "f", opened_at + 1s);  // a new mtime, set
     auto changed = (*s)->read_if_cached(0, out);
     REQUIRE(changed.has_value());
     CHECK_FALSE(*changed);

@@ -164,21 +164,24 @@ TEST_CASE("tracker client: holdings changes reach the tracker promptly") {
         start_run(io, b);
         co_await test::pause(100ms);
         CHECK((co_await holders(b, s.id())).empty());
-        const auto t0 = std::chrono::steady_clock::now();
+        // Each change is sent when it is made, not with the next heartbeat
+        // (30 s off): the waits below are safety limits well under that (a
+        // change carried only by a heartbeat fails the first one); how fast
+        // this machine is does not matter.
         a.hold(s, false);
         CHECK(co_await test::eventually(
-            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
+            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; },
+            10s));
         a.hold(s, true);  // partial -> complete
         CHECK(co_await test::eventually(
             [&]() -> awaitable<bool> {
                 const auto p = co_await b.get_peers(s.id(), 5);
                 co_return p.size() == 1 && p[0].complete;
             },
-            3s));
+            10s));
         a.drop(s.id());
         CHECK(co_await test::eventually(
-            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).empty(); }, 3s));
-        CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+            [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).empty(); }, 10s));
         a.stop();
         b.stop();
     }());
