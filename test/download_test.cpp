@@ -305,6 +305,7 @@ TEST_CASE(
     run_within(io, 30s, [&]() -> net::awaitable<void> {
         TestPeer server(io, pool, "server", test_options());
         co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
+        std::weak_ptr<Storage> released;
         {
             DownloadOptions full;
             full.wrap_storage = [&](std::shared_ptr<Storage> s) -> std::shared_ptr<Storage> {
@@ -314,7 +315,12 @@ TEST_CASE(
             CHECK(co_await first.download->run() == Download::Outcome::kFailed);
             CHECK(first.download->message().find("No space left on device") != std::string::npos);
             co_await first.peer.stop();
+            released = first.download->swarm()->storage_ptr();
         }
+        // The failed download's chunk jobs may still be finishing on the pool;
+        // its NAME.part (and the lock on it) goes once they are done. A second
+        // download in this process must wait for that, or be refused as busy.
+        CHECK(co_await eventually([&] { return released.expired(); }, 10s));
         CHECK(std::filesystem::exists(out / "data.bin.part"));
         Getter second(io, pool, seed, out.path());
         CHECK(co_await second.download->run() == Download::Outcome::kComplete);
