@@ -253,8 +253,7 @@ awaitable<tcp::socket> connect(const HostPort& where, Clock::duration timeout) {
         timer.async_wait(ex::deferred));
     auto [resolve_order, resolve_error, endpoints, resolve_timer] =
         co_await std::move(resolve).async_wait(ex::wait_for_one(), asio::use_awaitable);
-    if (resolve_order[0] == 1)
-        throw TimeoutError(fmt::format("{}: timed out resolving the host", where.str()));
+    if (resolve_order[0] == 1) throw TimeoutError(where, "timed out resolving the host");
     if (resolve_error) throw asio::system_error(resolve_error);
 
     tcp::socket socket(executor);
@@ -262,8 +261,7 @@ awaitable<tcp::socket> connect(const HostPort& where, Clock::duration timeout) {
                                            timer.async_wait(ex::deferred));
     auto [connect_order, connect_error, endpoint, connect_timer] =
         co_await std::move(attempt).async_wait(ex::wait_for_one(), asio::use_awaitable);
-    if (connect_order[0] == 1)
-        throw TimeoutError(fmt::format("{}: timed out connecting", where.str()));
+    if (connect_order[0] == 1) throw TimeoutError(where, "timed out connecting");
     if (connect_error) throw asio::system_error(connect_error);
     co_return socket;
 }

@@ -42,9 +42,14 @@ struct NotSeedshare : ProtocolError {
     ForeignProtocol looks_like;
 };
 
-// Thrown by a stream whose watchdog closed it.
+// Thrown by a stream whose watchdog closed it, and by connect() out of time.
+// connect() names the address in what() ("HOST:PORT: timed out connecting");
+// `reason` is the same without it, for callers that name the address themselves.
 struct TimeoutError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+    explicit TimeoutError(const std::string& why) : std::runtime_error(why), reason(why) {}
+    TimeoutError(const HostPort& where, const std::string& why)
+        : std::runtime_error(where.str() + ": " + why), reason(why) {}
+    std::string reason;
 };
 
 // "1.2.3.4:5" / "[::1]:5"; "?" if the socket is closed.

@@ -49,26 +49,32 @@ net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, pp::Hello>> handshak
     const Bytes greeting = pp::encode(pp::Hello{pp::kVersion, seed, me, my_port});
     co_await stream->write(greeting);
     auto reply = co_await read_message(*stream);
+    using Reason = HandshakeError::Reason;
     if (auto* err = std::get_if<pp::ErrorMsg>(&reply)) {
         stream->close();
-        throw std::runtime_error(fmt::format("refused: {}", err->message));
+        const Reason reason = err->code == pp::ErrorCode::kSelf ? Reason::kSelf
+                              : err->code == pp::ErrorCode::kVersionMismatch
+                                  ? Reason::kVersionMismatch
+                                  : Reason::kRefused;
+        throw HandshakeError(reason, fmt::format("refused: {}", err->message), err->code);
     }
     auto* hello = std::get_if<pp::Hello>(&reply);
     if (hello == nullptr) {
         stream->close();
-        throw net::ProtocolError("expected Hello in answer to Hello");
+        throw HandshakeError(Reason::kNotHello, "expected Hello in answer to Hello");
     }
     if (hello->version != pp::kVersion) {
         stream->close();
-        throw net::ProtocolError(version_mismatch(pp::kVersion, hello->version));
+        throw HandshakeError(Reason::kVersionMismatch,
+                             version_mismatch(pp::kVersion, hello->version));
     }
     if (hello->seed != seed) {
         stream->close();
-        throw net::ProtocolError("answered for another seed");
+        throw HandshakeError(Reason::kOtherSeed, "answered for another seed");
     }
     if (hello->user == me) {
         stream->close();
-        throw net::ProtocolError("connected to itself");
+        throw HandshakeError(Reason::kSelf, "connected to itself");
     }
     co_return std::pair{stream, *hello};
 }

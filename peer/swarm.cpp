@@ -193,40 +193,44 @@ std::shared_ptr<PeerConnection> Swarm::connection_to(const UserId& user) const {
     return nullptr;
 }
 
-bool Swarm::admit(const UserId& user, bool initiated_by_us, std::string& why) {
-    if (stopping_) {
-        why = "this peer is leaving";
-        return false;
-    }
-    if (banned_users_.contains(user)) {
-        why = "this peer sent bad data before";
-        return false;
-    }
+std::optional<Refusal> Swarm::admit(const UserId& user, bool initiated_by_us) {
+    using Reason = Refusal::Reason;
+    if (stopping_) return Refusal{Reason::kLeaving, "this peer is leaving"};
+    if (banned_users_.contains(user))
+        return Refusal{Reason::kBanned, "this peer sent bad data before"};
     if (auto existing = connection_to(user)) {
         // Two peers dialled each other at once: both keep the connection that
         // the peer with the smaller user id initiated, and close the other.
         const bool new_by_smaller = initiated_by_us ? env_.user < user : user < env_.user;
-        if (!new_by_smaller) {
-            why = "already connected";
-            return false;
-        }
+        if (!new_by_smaller) return Refusal{Reason::kDuplicate, "already connected"};
         existing->close("replaced by a simultaneous connection");
     }
-    if (conns_.size() >= options_.max_connections) {
-        why = "too many connections";
-        return false;
-    }
-    return true;
+    if (conns_.size() >= options_.max_connections)
+        return Refusal{Reason::kFull, "too many connections"};
+    return std::nullopt;
 }
 
+namespace {
+// The code of the Error frame that tells a remote why it was refused.
+pp::ErrorCode wire_code(Refusal::Reason r) {
+    switch (r) {
+        case Refusal::Reason::kDuplicate:
+            return pp::ErrorCode::kDuplicate;
+        case Refusal::Reason::kBanned:
+            return pp::ErrorCode::kBanned;
+        case Refusal::Reason::kLeaving:
+        case Refusal::Reason::kFull:
+            return pp::ErrorCode::kBusy;
+    }
+    return pp::ErrorCode::kBusy;
+}
+}  // namespace
+
 void Swarm::accept(std::shared_ptr<net::FrameStream> stream, const pp::Hello& theirs) {
-    std::string why;
-    if (!admit(theirs.user, false, why)) {
-        log_.debug("refusing {}: {}", stream->remote(), why);
-        const auto code = why == "already connected"                ? pp::ErrorCode::kDuplicate
-                          : why == "this peer sent bad data before" ? pp::ErrorCode::kBanned
-                                                                    : pp::ErrorCode::kBusy;
-        net::spawn(env_.ex, refuse(stream, pp::ErrorMsg{code, why}), log_, "refusing");
+    if (auto refusal = admit(theirs.user, false)) {
+        log_.debug("refusing {}: {}", stream->remote(), refusal->message);
+        pp::ErrorMsg error{wire_code(refusal->reason), std::move(refusal->message)};
+        net::spawn(env_.ex, refuse(stream, std::move(error)), log_, "refusing");
         return;
     }
     auto conn = std::make_shared<PeerConnection>(shared_from_this(), std::move(stream), theirs,
@@ -249,12 +253,12 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         auto [stream, hello] =
             co_await handshake_out(where, id_, env_.user, env_.listen_port, options_);
         --connecting_;
-        std::string why;
-        if (!admit(hello.user, true, why)) {
+        if (const auto refusal = admit(hello.user, true)) {
             stream->close();
-            candidates_[where].status =
-                Candidate::Status::kConnected;  // reached by another connection
-            if (why != "already connected") candidates_[where].status = Candidate::Status::kIdle;
+            // Already connected: reached by another connection.
+            candidates_[where].status = refusal->reason == Refusal::Reason::kDuplicate
+                                            ? Candidate::Status::kConnected
+                                            : Candidate::Status::kIdle;
             co_return;
         }
         auto conn =
@@ -278,19 +282,24 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
             log_.warn("{}", line);
         else
             log_.debug("{}", line);
-    } catch (const std::exception& e) {
+    } catch (const HandshakeError& e) {
         --connecting_;
         auto& c = candidates_[where];
-        const std::string what = e.what();
-        if (what.find("connected to itself") != std::string::npos) {
+        if (e.reason == HandshakeError::Reason::kSelf) {
             c.status = Candidate::Status::kSelf;
         } else {
             c.status = Candidate::Status::kIdle;
             c.retry_at = net::Clock::now() + backoff(c.failures++);
-            log_.debug("cannot connect to {}: {}", where.str(), what);
-            if (what.find("version mismatch") != std::string::npos)
-                log_.warn("{}: {}", where.str(), what);
+            log_.debug("cannot connect to {}: {}", where.str(), e.what());
+            if (e.reason == HandshakeError::Reason::kVersionMismatch)
+                log_.warn("{}: {}", where.str(), e.what());
         }
+    } catch (const std::exception& e) {
+        --connecting_;
+        auto& c = candidates_[where];
+        c.status = Candidate::Status::kIdle;
+        c.retry_at = net::Clock::now() + backoff(c.failures++);
+        log_.debug("cannot connect to {}: {}", where.str(), e.what());
     }
     wake(connect_signal_);
 }

@@ -89,6 +89,19 @@ struct PeerAddress {
     std::string str() const;
 };
 
+// Why a connection may not join a swarm. Decisions are made on `reason`;
+// `message` is for people (logs, and the text of the Error frame).
+struct Refusal {
+    enum class Reason {
+        kLeaving,    // this peer is stopping the swarm
+        kBanned,     // the remote sent bad data before
+        kDuplicate,  // already connected to that peer (the other connection stays)
+        kFull,       // the connection limit is reached
+    };
+    Reason reason;
+    std::string message;
+};
+
 struct PeerStats {
     std::string name;  // address:port
     std::uint64_t downloaded = 0;
@@ -192,8 +205,9 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     net::awaitable<void> connect_to(PeerAddress where);
     net::awaitable<void> refuse(std::shared_ptr<net::FrameStream> stream,
                                 peer_proto::ErrorMsg error);
-    // May a connection with `user` join? Resolves simultaneous dials; `why` on refusal.
-    bool admit(const UserId& user, bool initiated_by_us, std::string& why);
+    // May a connection with `user` join? Resolves simultaneous dials; nullopt
+    // admits it.
+    std::optional<Refusal> admit(const UserId& user, bool initiated_by_us);
     std::shared_ptr<PeerConnection> connection_to(const UserId& user) const;
     net::awaitable<void> verify(std::shared_ptr<PeerConnection> from, ChunkIndex c,
                                 BufferPool::Buffer data);

@@ -30,17 +30,15 @@ constexpr auto kMaxHeartbeat = std::chrono::hours(1);
 // list_files() stops after this many pages (a tracker that never ends a listing).
 constexpr std::size_t kMaxListPages = 100000;
 
-// The tracker answered with an error.
+// The tracker answered with an error. what() is "tracker HOST:PORT: REASON".
 struct TrackerRefusal : std::runtime_error {
-    TrackerRefusal(proto::ErrorCode c, const std::string& what)
-        : std::runtime_error(what), code(c) {}
+    TrackerRefusal(proto::ErrorCode c, const std::string& where, std::string why)
+        : std::runtime_error(fmt::format("tracker {}: {}", where, why)),
+          code(c),
+          reason(std::move(why)) {}
     proto::ErrorCode code;
+    std::string reason;  // the tracker's message and the code's name
 };
-
-std::string strip_prefix(std::string text, const std::string& prefix) {
-    if (text.starts_with(prefix)) text.erase(0, prefix.size());
-    return text;
-}
 
 }  // namespace
 
@@ -199,8 +197,8 @@ awaitable<proto::Response> TrackerClient::State::exchange(State& s, net::FrameSt
     auto resp = proto::decode_response(h.type, payload);
     if (!resp) throw net::ProtocolError(resp.error().message);
     if (const auto* e = std::get_if<proto::ErrorReply>(&*resp))
-        throw TrackerRefusal(e->code, fmt::format("tracker {}: {} ({})", s.where, e->message,
-                                                  proto::error_code_name(e->code)));
+        throw TrackerRefusal(e->code, s.where,
+                             fmt::format("{} ({})", e->message, proto::error_code_name(e->code)));
     co_return std::move(*resp);
 }
 
@@ -255,8 +253,7 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
         resp = co_await exchange(*s, *stream, req);
     } catch (const TrackerRefusal& e) {
         kind = Kind::kRefused;
-        failed = fmt::format("refused to join: {}",
-                             strip_prefix(e.what(), fmt::format("tracker {}: ", s->where)));
+        failed = fmt::format("refused to join: {}", e.reason);
     } catch (const net::NotSeedshare& e) {
         // Its first bytes are no frame of ours: something else listens there.
         kind = Kind::kNotATracker;
@@ -267,8 +264,10 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
         // A frame, but not an answer a tracker gives to Join.
         kind = Kind::kNotATracker;
         failed = fmt::format("its answer is no tracker message: {}", e.what());
+    } catch (const net::TimeoutError& e) {
+        failed = e.reason;  // without the address: TrackerError names the tracker
     } catch (const std::exception& e) {
-        failed = strip_prefix(e.what(), s->where + ": ");
+        failed = e.what();
     }
     if (failed) {
         if (stream) stream->close();

@@ -1,0 +1,167 @@
+// Trackers (peer/trackers.*) asks its trackers at once: against one live
+// tracker and one that joins peers and then never answers a question, the
+// live tracker's answer comes back while the silent tracker's query is still
+// out (its request timeout is an hour, so waiting for it would not end).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "common/net.hpp"
+#include "peer/tracker_client.hpp"
+#include "peer/trackers.hpp"
+#include "test/support/cluster.hpp"
+
+using namespace seedshare;
+using namespace std::chrono_literals;
+namespace proto = seedshare::tracker_proto;
+using net::awaitable;
+
+namespace {
+
+const Logger kQuiet("test", LogLevel::kOff);
+
+Seed make_seed() {
+    Seed s;
+    s.name = "parallel.bin";
+    s.chunk_size = 1024;
+    s.length = 2000;
+    s.file_hash.bytes[0] = 7;
+    s.trackers = {HostPort{"127.0.0.1", 7000}};
+    s.chunk_hashes.resize(2);
+    return s;
+}
+
+// A tracker that answers Join and FileList, and sits on every other
+// question: a GetPeers until the test releases it (then it answers with
+// `late_peer`), anything else for good.
+struct SilentTracker {
+    explicit SilentTracker(asio::io_context& io)
+        : acceptor(io, {asio::ip::make_address("127.0.0.1"), 0}),
+          release(io, net::Clock::time_point::max()) {}
+
+    HostPort address() const { return HostPort{"127.0.0.1", acceptor.local_endpoint().port()}; }
+
+    awaitable<void> serve() {
+        auto socket = co_await acceptor.async_accept(asio::use_awaitable);
+        net::FrameStream fs(std::move(socket), limits::kMaxTrackerFrameBytes, {});
+        try {
+            while (true) {
+                const auto h = co_await fs.read_header();
+                const auto payload = co_await fs.read_payload(h);
+                auto request = proto::decode_request(h.type, payload);
+                if (!request) break;
+                proto::Response answer;
+                if (const auto* join = std::get_if<proto::Join>(&*request)) {
+                    proto::Joined ok;
+                    ok.token = join->token;
+                    ok.heartbeat_ms = 3'600'000;
+                    ok.ttl_ms = 3'600'000;
+                    ok.observed = asio::ip::make_address("127.0.0.1");
+                    answer = ok;
+                } else if (std::holds_alternative<proto::FileList>(*request)) {
+                    answer = proto::FileListOk{};
+                } else if (const auto* q = std::get_if<proto::GetPeers>(&*request)) {
+                    ++get_peers_asked;
+                    release.expires_at(net::Clock::time_point::max());
+                    asio::error_code ec;
+                    co_await release.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                    proto::Peers peers;
+                    peers.id = q->id;
+                    peers.peers.push_back(proto::PeerEntry{late_peer.address, late_peer.port,
+                                                           random_user_id(), true});
+                    answer = peers;
+                    ++get_peers_answered;
+                } else {
+                    continue;  // sat on: never answered
+                }
+                const Bytes frame = proto::encode(answer);
+                co_await fs.write(frame);
+            }
+        } catch (const std::exception&) {
+        }
+        closed = true;
+    }
+
+    asio::ip::tcp::acceptor acceptor;
+    asio::steady_timer release;  // cancelled: answer the GetPeers being sat on
+    const PeerAddress late_peer{asio::ip::make_address("10.9.8.7"), 6543};
+    std::size_t get_peers_asked = 0;
+    std::size_t get_peers_answered = 0;
+    bool closed = false;
+};
+
+bool contains(const std::vector<PeerAddress>& peers, const PeerAddress& p) {
+    return std::find(peers.begin(), peers.end(), p) != peers.end();
+}
+
+}  // namespace
+
+TEST_CASE("trackers: a silent tracker does not hold up the answer of a live one") {
+    asio::io_context io;
+    test::TestTracker live(io);
+    SilentTracker silent(io);
+    const Seed seed = make_seed();
+    const SeedId id = seed.id();
+
+    // A peer that holds the seed, registered at the live tracker only.
+    TrackerClient::Options ho;
+    ho.tracker = live.address;
+    ho.user = random_user_id();
+    ho.listen_port = 4242;
+    TrackerClient holder(io.get_executor(), ho, kQuiet);
+    const PeerAddress holder_address{asio::ip::make_address("127.0.0.1"), 4242};
+
+    // An hour: a call that waited for the silent tracker would not return.
+    TrackersOptions options;
+    options.request_timeout = 3600s;
+    options.straggler_wait = 100ms;
+    Trackers trackers(io.get_executor(), random_user_id(), 0, kQuiet, options);
+    const std::vector<HostPort> both{silent.address(), live.address};  // the silent one first
+
+    test::run_within(io, 20s, [&]() -> awaitable<void> {
+        net::spawn(io.get_executor(), silent.serve(), kQuiet, "silent tracker");
+        co_await holder.connect();
+        holder.hold(seed, true);
+        net::spawn(io.get_executor(), holder.run(), kQuiet, "holder");
+        const auto unreachable = co_await trackers.connect(both);
+        CHECK(unreachable.empty());
+        // The holder's seed text (sent after its file list) is at the live tracker.
+        const std::vector<HostPort> live_only{live.address};
+        std::optional<std::string> known;
+        asio::steady_timer pause(io);
+        for (int i = 0; i < 500 && !known; ++i) {
+            known = co_await trackers.get_seed(id, live_only);
+            pause.expires_after(10ms);
+            if (!known) co_await pause.async_wait(asio::use_awaitable);
+        }
+        REQUIRE(known.has_value());
+
+        // Both are asked at once; the live one's answer comes back while the
+        // silent one sits on its question.
+        const auto peers = co_await trackers.find_peers(id, both, 50);
+        CHECK(silent.get_peers_asked == 1);
+        CHECK(silent.get_peers_answered == 0);
+        CHECK_FALSE(silent.closed);
+        CHECK(contains(peers, holder_address));
+        CHECK_FALSE(contains(peers, silent.late_peer));
+
+        // The first seed text wins; the silent tracker is not waited for.
+        const auto text = co_await trackers.get_seed(id, both);
+        REQUIRE(text.has_value());
+        const auto parsed = parse_seed(*text);
+        REQUIRE(parsed.ok());
+        CHECK(parsed->id() == id);
+        CHECK(silent.get_peers_answered == 0);
+        CHECK_FALSE(silent.closed);
+
+        // The silent tracker answers at last: the next call hands its answer out.
+        silent.release.cancel();
+        const std::vector<HostPort> silent_only{silent.address()};
+        const auto late = co_await trackers.find_peers(id, silent_only, 50);
+        CHECK(silent.get_peers_answered == 1);
+        CHECK(contains(late, silent.late_peer));
+
+        trackers.abandon();
+        holder.stop();
+    });
+}
