@@ -17,7 +17,8 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
       acceptor_(ex),
       upload_buffers_(BufferPool::create(options_.upload_budget_bytes, limits::kMaxBlockBytes)),
       upload_limit_(std::make_shared<RateLimiter>(options_.max_upload_rate)),
-      download_limit_(std::make_shared<RateLimiter>(options_.max_download_rate)) {}
+      download_limit_(std::make_shared<RateLimiter>(options_.max_download_rate)),
+      activity_(std::make_shared<Activity>(ex)) {}
 
 Node::~Node() = default;
 
@@ -51,6 +52,7 @@ void Node::listen() {
                                              options_.host.empty() ? "*" : options_.host,
                                              options_.port, ec.message()));
     port_ = acceptor_.local_endpoint().port();
+    activity_->accepting = true;
     net::spawn(ex_, accept_loop(), log_, "accept loop");
 }
 
@@ -92,6 +94,15 @@ net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
         });
     }
     if (left > 0) co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    // Handshakes in progress end now; then wait for everything that refers
+    // to this Node to be done with it.
+    const auto activity = activity_;
+    for (const auto& stream : std::set(activity->greeting))
+        stream->close();
+    while (activity->accepting || !activity->greeting.empty()) {
+        activity->quiet.expires_at(asio::steady_timer::time_point::max());
+        co_await activity->quiet.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
 }
 
 void Node::abort() {
@@ -103,6 +114,15 @@ void Node::abort() {
 }
 
 net::awaitable<void> Node::accept_loop() {
+    struct Done {  // however the loop ends
+        std::weak_ptr<Activity> activity;
+        ~Done() {
+            if (const auto a = activity.lock()) {
+                a->accepting = false;
+                a->quiet.cancel();
+            }
+        }
+    } done{activity_};
     while (!stopping_) {
         asio::error_code ec;
         auto socket =
@@ -115,7 +135,7 @@ net::awaitable<void> Node::accept_loop() {
             co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
-        std::size_t connections = greeting_;
+        std::size_t connections = activity_->greeting.size();
         for (const auto& [id, s] : swarms_)
             connections += s->connection_count();
         if (connections >= options_.max_connections) {
@@ -128,11 +148,21 @@ net::awaitable<void> Node::accept_loop() {
 }
 
 net::awaitable<void> Node::greet(net::tcp::socket socket) {
-    ++greeting_;
     const auto& o = options_.swarm;
     auto stream = std::make_shared<net::FrameStream>(
         std::move(socket), limits::kMaxPeerFrameBytes,
         net::FrameStream::Timeouts{o.handshake_timeout, o.handshake_timeout, o.handshake_timeout});
+    activity_->greeting.insert(stream);
+    struct Done {  // however the handshake ends
+        std::weak_ptr<Activity> activity;
+        std::shared_ptr<net::FrameStream> stream;
+        ~Done() {
+            if (const auto a = activity.lock()) {
+                a->greeting.erase(stream);
+                a->quiet.cancel();
+            }
+        }
+    } done{activity_, stream};
     net::spawn(ex_, stream->watchdog(), log_, "watchdog");
     const auto refuse = [&](pp::ErrorCode code, std::string why) -> net::awaitable<void> {
         log_.debug("refused {}: {}", stream->remote(), why);
@@ -169,7 +199,6 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
         log_.debug("handshake with {} failed: {}", stream->remote(), e.what());
         stream->close();
     }
-    --greeting_;
 }
 
 }  // namespace seedshare

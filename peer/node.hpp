@@ -7,6 +7,7 @@
 #include <asio.hpp>
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -52,7 +53,8 @@ class Node {
     const std::map<SeedId, std::shared_ptr<Swarm>>& swarms() const { return swarms_; }
 
     // Stops accepting, says goodbye to every peer, lets uploads in flight
-    // finish (up to `grace`), closes everything.
+    // finish (up to `grace`), closes everything, and returns once the accept
+    // loop and every handshake in progress have ended (they refer to the Node).
     net::awaitable<void> stop(std::chrono::milliseconds grace);
     // Closes everything at once, saying nothing (as if the process died).
     void abort();
@@ -72,7 +74,16 @@ class Node {
     std::shared_ptr<RateLimiter> upload_limit_;
     std::shared_ptr<RateLimiter> download_limit_;
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
-    std::size_t greeting_ = 0;  // connections still in their handshake
+    // What still refers to the Node: the accept loop and the handshakes in
+    // progress. Shared (weakly) with them, so that one destroyed unfinished
+    // (its io_context gone first) does not touch a Node that is gone too.
+    struct Activity {
+        explicit Activity(asio::any_io_executor ex) : quiet(ex) {}
+        std::set<std::shared_ptr<net::FrameStream>> greeting;  // still in their handshake
+        bool accepting = false;                                // the accept loop runs
+        asio::steady_timer quiet;  // cancelled when the loop or a handshake ends
+    };
+    std::shared_ptr<Activity> activity_;
     bool stopping_ = false;
 };
 
