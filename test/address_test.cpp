@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "common/address.hpp"
+#include "common/core/address.hpp"
 
 using namespace seedshare;
 

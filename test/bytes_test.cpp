@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "common/bytes.hpp"
+#include "common/core/bytes.hpp"
 
 using namespace seedshare;
 

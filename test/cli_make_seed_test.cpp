@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/seed.hpp"
+#include "common/model/seed.hpp"
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <regex>
 
-#include "common/version.hpp"
+#include "common/core/version.hpp"
 
 #include "test/support/process.hpp"
 #include "test/support/run.hpp"

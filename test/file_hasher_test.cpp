@@ -4,9 +4,9 @@
 #include <random>
 #include <thread>
 
-#include "common/sha256.hpp"
-#include "peer/file_hasher.hpp"
-#include "peer/seed_maker.hpp"
+#include "common/crypto/sha256.hpp"
+#include "peer/swarm/file_hasher.hpp"
+#include "peer/library/seed_maker.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;

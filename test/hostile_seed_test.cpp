@@ -10,10 +10,10 @@
 #include <sstream>
 #include <thread>
 
-#include "common/net.hpp"
-#include "common/seed.hpp"
-#include "common/sha256.hpp"
-#include "common/tracker_protocol.hpp"
+#include "common/net/net.hpp"
+#include "common/model/seed.hpp"
+#include "common/crypto/sha256.hpp"
+#include "common/wire/tracker_protocol.hpp"
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 

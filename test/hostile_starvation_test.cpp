@@ -6,7 +6,7 @@
 // remote takes the bytes (PeerConnection::kUploadPatience), so they do not.
 #include <doctest/doctest.h>
 
-#include "peer/download.hpp"
+#include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"

@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "peer/library.hpp"
-#include "peer/seed_maker.hpp"
+#include "peer/library/library.hpp"
+#include "peer/library/seed_maker.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;

@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/plural.hpp"
-#include "peer/commands.hpp"
-#include "peer/listing.hpp"
+#include "common/core/plural.hpp"
+#include "peer/app/commands.hpp"
+#include "peer/app/listing.hpp"
 
 using namespace seedshare;
 namespace proto = seedshare::tracker_proto;

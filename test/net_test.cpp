@@ -5,7 +5,7 @@
 
 #include <numeric>
 
-#include "common/net.hpp"
+#include "common/net/net.hpp"
 #include "test/support/async.hpp"
 
 using namespace seedshare;

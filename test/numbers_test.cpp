@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "common/numbers.hpp"
+#include "common/core/numbers.hpp"
 
 using namespace seedshare;
 

@@ -1,9 +1,9 @@
 #include <doctest/doctest.h>
 
-#include "common/frame.hpp"
-#include "common/limits.hpp"
-#include "common/peer_protocol.hpp"
-#include "common/sha256.hpp"
+#include "common/wire/frame.hpp"
+#include "common/core/limits.hpp"
+#include "common/wire/peer_protocol.hpp"
+#include "common/crypto/sha256.hpp"
 
 using namespace seedshare;
 namespace pp = seedshare::peer_proto;

@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "peer/picker.hpp"
+#include "peer/swarm/picker.hpp"
 #include "test/support/bits.hpp"
 
 using namespace seedshare;

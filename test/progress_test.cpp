@@ -2,7 +2,7 @@
 // and says when it is waiting for peers.
 #include <doctest/doctest.h>
 
-#include "peer/progress.hpp"
+#include "peer/app/progress.hpp"
 
 using namespace seedshare;
 

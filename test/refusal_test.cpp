@@ -7,7 +7,7 @@
 
 #include <map>
 
-#include "peer/download.hpp"
+#include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"

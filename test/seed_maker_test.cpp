@@ -5,8 +5,8 @@
 
 #include <atomic>
 
-#include "common/sha256.hpp"
-#include "peer/seed_maker.hpp"
+#include "common/crypto/sha256.hpp"
+#include "peer/library/seed_maker.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;

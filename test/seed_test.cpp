@@ -2,9 +2,9 @@
 
 #include <string>
 
-#include "common/limits.hpp"
-#include "common/seed.hpp"
-#include "common/sha256.hpp"
+#include "common/core/limits.hpp"
+#include "common/model/seed.hpp"
+#include "common/crypto/sha256.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "common/sha256.hpp"
+#include "common/crypto/sha256.hpp"
 
 using namespace seedshare;
 

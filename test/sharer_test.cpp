@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "peer/sharer.hpp"
+#include "peer/library/sharer.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 

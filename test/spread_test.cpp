@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "peer/spread.hpp"
+#include "peer/swarm/spread.hpp"
 #include "test/support/bits.hpp"
 
 using namespace seedshare;

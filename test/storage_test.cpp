@@ -4,8 +4,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "common/bytes.hpp"
-#include "peer/storage.hpp"
+#include "common/core/bytes.hpp"
+#include "peer/storage/storage.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;

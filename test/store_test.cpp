@@ -5,9 +5,9 @@
 
 #include <set>
 
-#include "common/limits.hpp"
+#include "common/core/limits.hpp"
 #include "test/support/temp_dir.hpp"
-#include "tracker/store.hpp"
+#include "tracker/sqlite/store.hpp"
 
 using namespace seedshare;
 using namespace seedshare::tracker;

@@ -5,12 +5,12 @@
 
 #include <set>
 
-#include "common/net.hpp"
-#include "peer/tracker_client.hpp"
+#include "common/net/net.hpp"
+#include "peer/discovery/tracker_client.hpp"
 #include "test/support/async.hpp"
 #include "test/support/temp_dir.hpp"
-#include "tracker/server.hpp"
-#include "tracker/store.hpp"
+#include "tracker/server/server.hpp"
+#include "tracker/sqlite/store.hpp"
 
 using namespace seedshare;
 using namespace seedshare::tracker;

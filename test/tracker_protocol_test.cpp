@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "common/frame.hpp"
-#include "common/limits.hpp"
-#include "common/tracker_protocol.hpp"
+#include "common/wire/frame.hpp"
+#include "common/core/limits.hpp"
+#include "common/wire/tracker_protocol.hpp"
 
 using namespace seedshare;
 using namespace seedshare::tracker_proto;

@@ -3,13 +3,13 @@
 // misbehaviour ending only the connection that misbehaved.
 #include <doctest/doctest.h>
 
-#include "common/net.hpp"
-#include "common/seed.hpp"
-#include "common/tracker_protocol.hpp"
+#include "common/net/net.hpp"
+#include "common/model/seed.hpp"
+#include "common/wire/tracker_protocol.hpp"
 #include "test/support/async.hpp"
 #include "test/support/hostile.hpp"
-#include "tracker/server.hpp"
-#include "tracker/store.hpp"
+#include "tracker/server/server.hpp"
+#include "tracker/sqlite/store.hpp"
 
 using namespace seedshare;
 using namespace seedshare::tracker;

@@ -6,9 +6,9 @@
 
 #include <algorithm>
 
-#include "common/net.hpp"
-#include "peer/tracker_client.hpp"
-#include "peer/trackers.hpp"
+#include "common/net/net.hpp"
+#include "peer/discovery/tracker_client.hpp"
+#include "peer/discovery/trackers.hpp"
 #include "test/support/cluster.hpp"
 
 using namespace seedshare;

@@ -47,7 +47,7 @@ said full | grep -q "No space left on device" || fail "unclear: $(said full)"
 
 # 2. A part file of ours whose space was never reserved (sparse, as a copy
 # can leave it): the disk fills up in the middle of the download. Ours: the
-# data, then the trailer naming the seed (see peer/part_file.hpp).
+# data, then the trailer naming the seed (see peer/storage/part_file.hpp).
 truncate -s $((24 << 20)) "$mnt/out/data.bin.part"
 printf '\nseedshare-part 1 %s\n' "$id" >>"$mnt/out/data.bin.part"
 get midway

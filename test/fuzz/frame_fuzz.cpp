@@ -3,10 +3,10 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "common/frame.hpp"
-#include "common/limits.hpp"
-#include "common/peer_protocol.hpp"
-#include "common/tracker_protocol.hpp"
+#include "common/wire/frame.hpp"
+#include "common/core/limits.hpp"
+#include "common/wire/peer_protocol.hpp"
+#include "common/wire/tracker_protocol.hpp"
 
 using namespace seedshare;
 

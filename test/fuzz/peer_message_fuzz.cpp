@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "common/limits.hpp"
-#include "common/peer_protocol.hpp"
+#include "common/core/limits.hpp"
+#include "common/wire/peer_protocol.hpp"
 
 using namespace seedshare;
 namespace pp = seedshare::peer_proto;

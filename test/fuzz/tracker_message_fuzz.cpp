@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "common/limits.hpp"
-#include "common/tracker_protocol.hpp"
+#include "common/core/limits.hpp"
+#include "common/wire/tracker_protocol.hpp"
 
 using namespace seedshare;
 namespace tp = seedshare::tracker_proto;

@@ -19,11 +19,11 @@
 #include <random>
 #include <vector>
 
-#include "common/address.hpp"
-#include "common/frame.hpp"
-#include "common/limits.hpp"
-#include "common/net.hpp"
-#include "common/tracker_protocol.hpp"
+#include "common/core/address.hpp"
+#include "common/wire/frame.hpp"
+#include "common/core/limits.hpp"
+#include "common/net/net.hpp"
+#include "common/wire/tracker_protocol.hpp"
 
 namespace {
 

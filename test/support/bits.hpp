@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "common/bitfield.hpp"
+#include "common/model/bitfield.hpp"
 
 namespace seedshare::test {
 

@@ -10,16 +10,16 @@
 #include <memory>
 #include <string>
 
-#include "common/log.hpp"
-#include "common/net.hpp"
-#include "peer/download.hpp"
-#include "peer/node.hpp"
-#include "peer/seed_maker.hpp"
-#include "peer/storage.hpp"
-#include "peer/swarm.hpp"
-#include "peer/trackers.hpp"
-#include "tracker/server.hpp"
-#include "tracker/store.hpp"
+#include "common/core/log.hpp"
+#include "common/net/net.hpp"
+#include "peer/transfer/download.hpp"
+#include "peer/node/node.hpp"
+#include "peer/library/seed_maker.hpp"
+#include "peer/storage/storage.hpp"
+#include "peer/swarm/swarm.hpp"
+#include "peer/discovery/trackers.hpp"
+#include "tracker/server/server.hpp"
+#include "tracker/sqlite/store.hpp"
 
 namespace seedshare::test {
 

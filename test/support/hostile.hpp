@@ -20,11 +20,11 @@
 #include <string_view>
 #include <vector>
 
-#include "common/bytes.hpp"
-#include "common/limits.hpp"
-#include "common/log.hpp"
-#include "common/net.hpp"
-#include "common/peer_protocol.hpp"
+#include "common/core/bytes.hpp"
+#include "common/core/limits.hpp"
+#include "common/core/log.hpp"
+#include "common/net/net.hpp"
+#include "common/wire/peer_protocol.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace seedshare::test {

@@ -1,0 +1,288 @@
+#include "common/net/net.hpp"
+
+#include <fmt/format.h>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace seedshare::net {
+
+namespace {
+// Holds frame headers and small frames; thousands of connections each have
+// one, so it is small. Reads of more than half of it bypass it.
+constexpr std::size_t kReadBufferBytes = 8 * 1024;
+constexpr std::size_t kDirectReadBytes = kReadBufferBytes / 2;
+// A payload buffer grows in steps of this much as bytes arrive.
+constexpr std::size_t kPayloadStep = 256 * 1024;
+}  // namespace
+
+asio::ip::address normalize(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    return a;
+}
+
+std::string remote_text(const tcp::socket& s) {
+    asio::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    if (ec) return "?";
+    const auto addr = normalize(ep.address());
+    if (addr.is_v6()) return fmt::format("[{}]:{}", addr.to_string(), ep.port());
+    return fmt::format("{}:{}", addr.to_string(), ep.port());
+}
+
+FrameStream::FrameStream(tcp::socket socket, std::size_t max_frame_bytes, Timeouts timeouts)
+    : socket_(std::move(socket)),
+      remote_(remote_text(socket_)),
+      max_frame_bytes_(max_frame_bytes),
+      timeouts_(timeouts),
+      buffer_(kReadBufferBytes),
+      timer_(socket_.get_executor()) {
+    asio::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+}
+
+void FrameStream::arm(Clock::time_point& deadline, Clock::duration d) {
+    deadline = Clock::now() + d;
+    // Wake the watchdog if it sleeps past the new deadline.
+    if (timer_.expiry() > deadline) timer_.cancel();
+}
+
+void FrameStream::disarm(Clock::time_point& deadline) {
+    deadline = Clock::time_point::max();
+}
+
+awaitable<void> FrameStream::watchdog() {
+    // `this` may die while we wait (its timer's destructor then completes the
+    // wait): touch it only through a freshly locked pointer.
+    const std::weak_ptr<FrameStream> weak = weak_from_this();
+    for (;;) {
+        auto self = weak.lock();
+        if (!self || self->closed_) co_return;
+        self->timer_.expires_at(std::min(self->read_deadline_, self->write_deadline_));
+        asio::error_code ec;
+        auto wait = self->timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        self.reset();
+        co_await std::move(wait);
+        self = weak.lock();
+        if (!self || self->closed_) co_return;
+        const auto now = Clock::now();
+        if (self->read_deadline_ <= now || self->write_deadline_ <= now) {
+            self->expired_ = self->read_deadline_ <= now ? "read" : "write";
+            asio::error_code ignored;
+            self->socket_.close(ignored);
+            self->closed_ = true;
+        }
+    }
+}
+
+void FrameStream::close() {
+    closed_ = true;
+    asio::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    timer_.cancel();
+}
+
+awaitable<void> FrameStream::fill() {
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (end_ == buffer_.size()) {
+        std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+    }
+    asio::error_code ec;
+    const std::size_t n =
+        co_await socket_.async_read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
+                                         asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        if (expired_ != nullptr)
+            throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+        throw asio::system_error(ec);
+    }
+    end_ += n;
+    bytes_read_ += n;
+}
+
+awaitable<FrameHeader> FrameStream::read_header() {
+    arm(read_deadline_, timeouts_.idle);
+    while (end_ - begin_ < limits::kFrameHeaderBytes)
+        co_await fill();
+    disarm(read_deadline_);
+    const ByteSpan header(buffer_.data() + begin_, limits::kFrameHeaderBytes);
+    auto h = decode_frame_header(header, max_frame_bytes_);
+    if (!h) {
+        if (frames_read_ == 0)
+            throw NotSeedshare(guess_foreign_protocol(header), h.error().message);
+        throw ProtocolError(h.error().message);
+    }
+    begin_ += limits::kFrameHeaderBytes;
+    ++frames_read_;
+    co_return *h;
+}
+
+awaitable<void> FrameStream::read_exact(std::span<std::uint8_t> out) {
+    const std::size_t buffered = std::min(out.size(), end_ - begin_);
+    std::memcpy(out.data(), buffer_.data() + begin_, buffered);
+    begin_ += buffered;
+    out = out.subspan(buffered);
+    if (out.empty()) co_return;
+    arm(read_deadline_, timeouts_.frame);
+    if (out.size() >= kDirectReadBytes) {
+        asio::error_code ec;
+        const std::size_t n =
+            co_await asio::async_read(socket_, asio::buffer(out.data(), out.size()),
+                                      asio::redirect_error(asio::use_awaitable, ec));
+        bytes_read_ += n;
+        if (ec) {
+            if (expired_ != nullptr)
+                throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+            throw asio::system_error(ec);
+        }
+    } else {
+        while (end_ - begin_ < out.size())
+            co_await fill();
+        std::memcpy(out.data(), buffer_.data() + begin_, out.size());
+        begin_ += out.size();
+    }
+    disarm(read_deadline_);
+}
+
+awaitable<Bytes> FrameStream::read_payload(const FrameHeader& h) {
+    Bytes out;
+    const std::size_t total = h.payload_size();
+    while (out.size() < total) {
+        const std::size_t old = out.size();
+        out.resize(std::min(total, old + kPayloadStep));
+        co_await read_exact(std::span(out.data() + old, out.size() - old));
+    }
+    co_return out;
+}
+
+awaitable<void> FrameStream::skip(std::size_t n) {
+    std::array<std::uint8_t, 4096> sink{};
+    while (n > 0) {
+        const std::size_t k = std::min(n, sink.size());
+        co_await read_exact(std::span(sink.data(), k));
+        n -= k;
+    }
+}
+
+awaitable<void> FrameStream::write(std::span<const asio::const_buffer> buffers) {
+    arm(write_deadline_, timeouts_.write);
+    asio::error_code ec;
+    const std::size_t n =
+        co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    bytes_written_ += n;
+    disarm(write_deadline_);
+    if (ec) {
+        if (expired_ != nullptr)
+            throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+        throw asio::system_error(ec);
+    }
+}
+
+awaitable<std::size_t> FrameStream::write_within(std::span<const asio::const_buffer> buffers,
+                                                 Clock::duration patience) {
+    namespace ex = asio::experimental;
+    asio::error_code ec;
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    if (ec) throw asio::system_error(ec);
+    // What is left to write: at most a header and a payload, so a small array.
+    std::vector<asio::const_buffer> rest(buffers.begin(), buffers.end());
+    std::erase_if(rest, [](const asio::const_buffer& b) { return b.size() == 0; });
+    std::size_t written = 0;
+    asio::steady_timer timer(socket_.get_executor());
+    while (!rest.empty()) {
+        std::size_t n = socket_.write_some(rest, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            timer.expires_after(patience);
+            auto room =
+                ex::make_parallel_group(socket_.async_wait(tcp::socket::wait_write, ex::deferred),
+                                        timer.async_wait(ex::deferred));
+            auto [order, wait_error, timer_error] =
+                co_await std::move(room).async_wait(ex::wait_for_one(), asio::use_awaitable);
+            if (order[0] == 1) break;  // no room for `patience`
+            if (wait_error) throw asio::system_error(wait_error);
+            continue;
+        }
+        if (ec) throw asio::system_error(ec);
+        written += n;
+        bytes_written_ += n;
+        for (auto& b : rest) {
+            const std::size_t take = std::min(n, b.size());
+            b += take;
+            n -= take;
+        }
+        std::erase_if(rest, [](const asio::const_buffer& b) { return b.size() == 0; });
+    }
+    co_return written;
+}
+
+awaitable<void> FrameStream::wait_writable() {
+    arm(write_deadline_, timeouts_.write);
+    asio::error_code ec;
+    co_await socket_.async_wait(tcp::socket::wait_write,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    disarm(write_deadline_);
+    if (ec) {
+        if (expired_ != nullptr)
+            throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+        throw asio::system_error(ec);
+    }
+}
+
+awaitable<void> FrameStream::write(const Bytes& frame) {
+    const asio::const_buffer b = asio::buffer(frame);
+    co_await write(std::span(&b, 1));
+}
+
+awaitable<tcp::socket> connect(const HostPort& where, Clock::duration timeout) {
+    namespace ex = asio::experimental;
+    // Each step races a timer. wait_for_one (not the `||` operator, which
+    // waits for the first success) so a refusal is reported at once.
+    auto executor = co_await asio::this_coro::executor;
+    tcp::resolver resolver(executor);
+    asio::steady_timer timer(executor);
+    timer.expires_after(timeout);
+    auto resolve = ex::make_parallel_group(
+        resolver.async_resolve(where.host, std::to_string(where.port), ex::deferred),
+        timer.async_wait(ex::deferred));
+    auto [resolve_order, resolve_error, endpoints, resolve_timer] =
+        co_await std::move(resolve).async_wait(ex::wait_for_one(), asio::use_awaitable);
+    if (resolve_order[0] == 1) throw TimeoutError(where, "timed out resolving the host");
+    if (resolve_error) throw asio::system_error(resolve_error);
+
+    tcp::socket socket(executor);
+    auto attempt = ex::make_parallel_group(asio::async_connect(socket, endpoints, ex::deferred),
+                                           timer.async_wait(ex::deferred));
+    auto [connect_order, connect_error, endpoint, connect_timer] =
+        co_await std::move(attempt).async_wait(ex::wait_for_one(), asio::use_awaitable);
+    if (connect_order[0] == 1) throw TimeoutError(where, "timed out connecting");
+    if (connect_error) throw asio::system_error(connect_error);
+    co_return socket;
+}
+
+void spawn(asio::any_io_executor ex, awaitable<void> task, Logger log, std::string what) {
+    asio::co_spawn(ex, std::move(task),
+                   [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
+                       if (!e) return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           log.warn("{}: {}", what, ex.what());
+                       }
+                   });
+}
+
+awaitable<bool> sleep_for(asio::steady_timer& timer, Clock::duration d) {
+    timer.expires_after(d);
+    asio::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+}
+
+}  // namespace seedshare::net

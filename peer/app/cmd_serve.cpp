@@ -1,0 +1,83 @@
+// peer serve DIR: the process around a Sharer: listen, signals, goodbye.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "common/core/plural.hpp"
+#include "peer/app/commands.hpp"
+#include "peer/app/run_command.hpp"
+#include "peer/library/sharer.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kGoodbyeGrace = 5000ms;
+
+net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
+                               asio::thread_pool& pool) {
+    auto ex = io.get_executor();
+    Logger log("peer", cmd.net.log_level);
+    NodeOptions node_options;
+    node_options.host = cmd.net.host;
+    node_options.port = cmd.net.port;
+    node_options.swarm.max_connections = cmd.net.max_peers;
+    node_options.max_upload_rate = cmd.net.max_upload_rate;
+    node_options.max_download_rate = cmd.net.max_download_rate;
+    Node node(ex, pool, node_options, log);
+    node.listen();
+    Trackers trackers(ex, node.user(), node.port(), log);
+
+    SharerOptions options;
+    options.dir = cmd.dir;
+    options.trackers = cmd.net.trackers;
+    if (!cmd.no_state) options.state_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
+    options.rescan = cmd.rescan;
+    Sharer sharer(node, trackers, options, log);
+
+    asio::signal_set signals(ex, SIGINT, SIGTERM);
+    signals.async_wait([&](const asio::error_code& ec, int) {
+        if (!ec) sharer.stop();
+    });
+    co_await sharer.run([&] {
+        fmt::print("serving {} from {} on port {}\n", count_of(sharer.shared().size(), "file"),
+                   cmd.dir.string(), node.port());
+        std::fflush(stdout);
+    });
+    log.info("leaving: finishing uploads in flight");
+    co_await node.stop(kGoodbyeGrace);
+    co_await trackers.leave();
+    // What each shared file gave, one line each, exact bytes (scripts read it:
+    // scripts/bench/swarm, test/e2e/serve_stop.sh).
+    for (const auto& [path, entry] : sharer.shared()) {
+        const auto swarm = node.find(entry.id);
+        if (!swarm) continue;
+        std::uint64_t bytes = 0;
+        std::size_t peers = 0;
+        for (const auto& p : swarm->peer_stats()) {
+            bytes += p.uploaded;
+            peers += p.uploaded > 0 ? 1 : 0;
+        }
+        fmt::print("served {}: {} to {}\n", swarm->seed().name, count_of(bytes, "byte"),
+                   count_of(peers, "peer"));
+    }
+    std::fflush(stdout);
+    co_return kExitOk;
+}
+
+}  // namespace
+
+int run_serve(const ServeCommand& cmd) {
+    std::error_code ec;
+    if (!fs::is_directory(cmd.dir, ec)) {
+        fmt::print(stderr, "peer: {}: not a directory\n", cmd.dir.string());
+        return kExitUsage;
+    }
+    return run_command(
+        [&](asio::io_context& io, asio::thread_pool& pool) { return serve_main(cmd, io, pool); });
+}
+
+}  // namespace seedshare

@@ -1,0 +1,86 @@
+// The peer program's subcommands. main.cpp parses the command line into these
+// option structs (checking every value) and calls the matching run_*().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/core/address.hpp"
+#include "common/core/log.hpp"
+
+namespace seedshare {
+
+// A command that cannot go on: exit with `code`, saying `message` (one line).
+struct CommandFailure {
+    int code;
+    std::string message;
+};
+
+// Exit codes of the peer program, documented in README.md.
+enum ExitCode : int {
+    kExitOk = 0,
+    kExitFailure = 1,             // I/O error, download could not finish
+    kExitUsage = 2,               // bad command line
+    kExitTrackerUnreachable = 3,  // no tracker answered at start
+    kExitIntegrity = 4,           // the assembled file does not match the seed
+    kExitInterrupted = 130,       // SIGINT/SIGTERM before the work was done
+};
+
+struct MakeSeedCommand {
+    std::filesystem::path file;
+    std::optional<std::filesystem::path> out;
+    std::vector<HostPort> trackers;
+    std::uint64_t chunk_size = 0;  // 0: default policy
+};
+
+int run_make_seed(const MakeSeedCommand& cmd);
+
+// Options shared by the commands that join a swarm.
+struct NetworkOptions {
+    std::vector<HostPort> trackers;  // empty: the seed's own trackers
+    std::string host;                // listen address; empty: all interfaces
+    std::uint16_t port = 0;          // 0: ephemeral
+    LogLevel log_level = LogLevel::kInfo;
+    std::size_t max_peers = 50;           // connections per file
+    std::uint64_t max_upload_rate = 0;    // bytes/s for the process; 0: unlimited
+    std::uint64_t max_download_rate = 0;  // bytes/s for the process; 0: unlimited
+};
+
+struct GetCommand {
+    std::string seed;  // a seed file's path, or a seed id (64 hex digits)
+    std::filesystem::path out_dir = ".";
+    NetworkOptions net;
+    bool serve = false;  // keep serving once complete
+    bool force = false;  // replace an existing different file
+    bool quiet = false;
+    bool json = false;  // the summary as one JSON object on stdout
+    // Give up (exit 1) when the download has not finished by then; 0: never.
+    std::chrono::milliseconds timeout{0};
+};
+
+int run_get(const GetCommand& cmd);
+
+struct ServeCommand {
+    std::filesystem::path dir;
+    NetworkOptions net;
+    std::optional<std::filesystem::path> state_dir;  // seed cache; default: default_state_dir()
+    bool no_state = false;
+    std::chrono::milliseconds rescan{2000};  // how often DIR is checked for changes
+};
+
+int run_serve(const ServeCommand& cmd);
+
+struct ListCommand {
+    std::vector<HostPort> trackers;
+    bool json = false;   // one JSON object on stdout instead of the table
+    std::string filter;  // only names containing this (empty: all)
+    LogLevel log_level = LogLevel::kWarn;
+};
+
+int run_list(const ListCommand& cmd);
+
+}  // namespace seedshare

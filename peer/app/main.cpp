@@ -1,0 +1,317 @@
+// peer: make seeds, share a directory, download a file. Parses and checks the
+// command line; every bad value is one line on stderr and exit code 2.
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include <exception>
+
+#include "common/core/cli_values.hpp"
+#include "common/core/limits.hpp"
+#include "common/core/version.hpp"
+#include "peer/app/commands.hpp"
+
+namespace {
+
+using namespace seedshare;
+
+struct UsageError {
+    std::string message;
+};
+
+template <class T>
+T checked(Result<T> r) {
+    if (!r) throw UsageError{r.error().message};
+    return std::move(*r);
+}
+
+std::vector<HostPort> parse_trackers(const std::vector<std::string>& texts) {
+    std::vector<HostPort> out;
+    for (const auto& t : texts) {
+        auto hp = parse_host_port(t);
+        if (!hp) throw UsageError{fmt::format("--tracker {}", hp.error().message)};
+        if (std::find(out.begin(), out.end(), *hp) == out.end()) out.push_back(*hp);
+    }
+    if (out.size() > limits::kMaxTrackersPerSeed)
+        throw UsageError{fmt::format("at most {} --tracker options", limits::kMaxTrackersPerSeed)};
+    return out;
+}
+
+LogLevel parse_level(const std::string& text) {
+    const auto l = parse_log_level(text);
+    if (!l)
+        throw UsageError{
+            fmt::format("--log-level '{}': expected debug, info, warn, error or off", text)};
+    return *l;
+}
+
+std::chrono::milliseconds to_ms(double seconds) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
+
+bool has_subcommand(CLI::App& app, std::string_view name) {
+    for (const auto* sub : app.get_subcommands({}))
+        if (sub->get_name() == name) return true;
+    return false;
+}
+
+std::string subcommand_names(CLI::App& app) {
+    std::string names;
+    for (const auto* sub : app.get_subcommands({})) {
+        if (!names.empty()) names += ", ";
+        names += sub->get_name();
+    }
+    return names;
+}
+
+// The largest rate a user can ask for (1 TiB/s): far above any link, and far
+// from overflowing the limiter's arithmetic.
+constexpr std::uint64_t kMaxRate = std::uint64_t{1} << 40;
+
+// --tracker takes one value each time it is given: CLI11 would read
+// "--tracker a b" as two trackers, and "[::1]" as a list (losing the brackets
+// that make it an IPv6 address).
+CLI::Option* one_tracker_each(CLI::Option* o) {
+    return o->type_name("HOST:PORT")->allow_extra_args(false);
+}
+
+// The options every networked command takes, as text until checked.
+struct NetworkText {
+    std::vector<std::string> trackers;
+    std::string port = "0";
+    std::string host;
+    std::string log_level = "info";
+    std::string max_peers = "50";
+    std::string max_upload_rate;
+    std::string max_download_rate;
+
+    void add_to(CLI::App* cmd, const char* tracker_help) {
+        one_tracker_each(cmd->add_option("--tracker", trackers, tracker_help));
+        cmd->add_option("--port", port, "Port to accept peers on (default: any free port)")
+            ->type_name("PORT");
+        cmd->add_option("--host", host, "IP address to accept peers on (default: all)")
+            ->type_name("ADDR");
+        cmd->add_option("--log-level", log_level, "debug, info, warn, error or off (default info)")
+            ->type_name("LEVEL");
+        cmd->add_option("--max-peers", max_peers,
+                        fmt::format("Connections per file, 1 to {} (default 50)",
+                                    limits::kMaxPeerConnections))
+            ->type_name("N");
+        cmd->add_option("--max-upload-rate", max_upload_rate,
+                        "Upload limit for the process in bytes/s, e.g. 20M (default: none)")
+            ->type_name("RATE");
+        cmd->add_option("--max-download-rate", max_download_rate,
+                        "Download limit for the process in bytes/s, e.g. 512K (default: none)")
+            ->type_name("RATE");
+    }
+    static std::uint64_t rate(const char* option, const std::string& text) {
+        if (text.empty()) return 0;
+        return checked(size_option(option, text, 1, kMaxRate, "bytes per second"));
+    }
+    NetworkOptions check() const {
+        NetworkOptions o;
+        o.trackers = parse_trackers(trackers);
+        o.port = checked(port_option("--port", port));
+        if (!host.empty()) o.host = checked(ip_option("--host", host));
+        o.log_level = parse_level(log_level);
+        o.max_peers = static_cast<std::size_t>(
+            checked(whole_option("--max-peers", max_peers, 1, limits::kMaxPeerConnections)));
+        o.max_upload_rate = rate("--max-upload-rate", max_upload_rate);
+        o.max_download_rate = rate("--max-download-rate", max_download_rate);
+        return o;
+    }
+};
+
+// Help footers: an example, then the exit codes (as README.md says).
+constexpr std::string_view kExitCodes =
+    "Exit codes:\n"
+    "  0    done\n"
+    "  1    failed (I/O error, unreadable file, download could not finish)\n"
+    "  2    bad command line (the one-line message names the problem)\n"
+    "  3    no tracker could be reached at start\n"
+    "  4    the assembled file does not match the seed's whole-file hash\n"
+    "  130  interrupted (SIGINT/SIGTERM) before the work was done; a rerun resumes";
+
+constexpr std::string_view kUnits =
+    "Sizes and rates:\n"
+    "  SIZE and RATE are bytes (per second), with an optional suffix in any case: K, KB or\n"
+    "  KiB = 1024; M, MB or MiB = 1024^2; G, GB or GiB = 1024^3. With a suffix a decimal is\n"
+    "  allowed (1.5M) and rounded down to whole bytes.";
+
+std::string footer(std::string_view examples, bool units = false) {
+    return fmt::format("Examples:\n{}\n\n{}{}{}\n", examples, units ? kUnits : "",
+                       units ? "\n\n" : "", kExitCodes);
+}
+
+// What to say about an argument CLI11 could not place. `command` takes a
+// path as its positional argument, so "-name" may be a file the user meant.
+std::string unknown_argument(const std::string& arg, const CLI::App& command, bool takes_path) {
+    const std::string where = command.get_parent() == nullptr
+                                  ? std::string("peer --help")
+                                  : fmt::format("peer {} --help", command.get_name());
+    if (arg.size() < 2 || arg[0] != '-')
+        return fmt::format("unexpected argument '{}' (see {})", arg, where);
+    if (takes_path && arg[1] != '-')
+        return fmt::format(
+            "unknown option '{}'; if it is a file name, write ./{} or put -- before it", arg, arg);
+    const auto eq = arg.find('=');
+    return fmt::format("unknown option '{}' (see {})", arg.substr(0, eq), where);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "seedshare peer: make seeds, share files, download them from several peers at once",
+        "peer"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Show help for every subcommand");
+    app.set_version_flag("--version", fmt::format("peer (seedshare) {}", kVersion),
+                         "Print the version and exit");
+    app.get_formatter()->column_width(30);
+    app.get_formatter()->label("REQUIRED", "(required)");
+    app.footer(
+        footer("  peer make-seed big.iso --tracker tracker.example.org:7000\n"
+               "  peer serve ~/share\n"
+               "  peer get big.iso.seed -o ~/Downloads\n"
+               "  peer list --tracker tracker.example.org:7000\n"
+               "\n"
+               "Run peer COMMAND --help for the options of a command."));
+
+    MakeSeedCommand make_seed;
+    std::string out_text;
+    std::vector<std::string> seed_trackers;
+    std::string chunk_size_text;
+    auto* ms =
+        app.add_subcommand("make-seed", "Write FILE.seed: name, length, chunk hashes, trackers");
+    ms->add_option("FILE", make_seed.file, "The file to seed (a regular file)")
+        ->required()
+        ->type_name("");
+    ms->add_option("-o,--out", out_text,
+                   "Where to write the seed (default FILE.seed; - for stdout)")
+        ->type_name("FILE");
+    one_tracker_each(
+        ms->add_option("--tracker", seed_trackers,
+                       "Tracker to list in the seed, repeatable (default 127.0.0.1:7000)"));
+    ms->add_option("--chunk-size", chunk_size_text,
+                   "Bytes per chunk, 1 to 16M (default: about 1024 chunks, 256K..16M)")
+        ->type_name("SIZE");
+    ms->footer(
+        footer("  peer make-seed big.iso --tracker tracker.example.org:7000\n"
+               "  peer make-seed -o - ./-odd-name.txt > odd.seed",
+               true));
+
+    ServeCommand serve;
+    NetworkText serve_net;
+    std::string state_text;
+    std::string rescan_text = "2";
+    auto* sv = app.add_subcommand("serve", "Share every file under DIR with whoever asks");
+    sv->add_option("DIR", serve.dir, "The directory to share")->required()->type_name("");
+    serve_net.add_to(sv, "Tracker to announce to, repeatable (default: each seed's own)");
+    sv->add_option("--state", state_text,
+                   "Where to remember seeds between runs (default ~/.local/state/seedshare)")
+        ->type_name("DIR");
+    sv->add_flag("--no-state", serve.no_state, "Remember nothing between runs");
+    sv->add_option("--rescan", rescan_text,
+                   "Seconds between checks of DIR for changes, 0.05 to 3600 (default 2)")
+        ->type_name("SECONDS");
+    sv->footer(footer(
+        "  peer serve ~/share --tracker tracker.example.org:7000 --max-upload-rate 20M", true));
+
+    GetCommand get;
+    NetworkText get_net;
+    std::string get_out = ".";
+    auto* gt = app.add_subcommand("get", "Download a file from its swarm, verified");
+    gt->add_option("SEED", get.seed,
+                   "A seed file, - (the seed on stdin), or a seed id (64 hex digits) to fetch "
+                   "from the tracker")
+        ->required()
+        ->type_name("");
+    gt->add_option("-o,--out", get_out, "Directory to write the file into, created if missing (default: current)")
+        ->type_name("DIR");
+    get_net.add_to(gt, "Tracker to ask, repeatable (default: the seed's own)");
+    gt->add_flag("--serve", get.serve, "Keep serving the file once complete");
+    gt->add_flag("--force", get.force,
+                 "Replace an existing different file of that name, and take over a NAME.part "
+                 "that seedshare did not make for this seed");
+    gt->add_flag("-q,--quiet", get.quiet, "Nothing on stderr but errors (no progress line)");
+    gt->add_flag("--json", get.json, "Print the summary as one JSON object on stdout");
+    std::string timeout_text = "0";
+    gt->add_option("--timeout", timeout_text,
+                   "Give up when not done after this many seconds (default 0: never)")
+        ->type_name("SECONDS");
+    gt->footer(footer("  peer get big.iso.seed -o ~/Downloads --max-download-rate 5M", true));
+
+    ListCommand list;
+    std::vector<std::string> list_trackers;
+    auto* ls = app.add_subcommand("list", "List the files a tracker knows");
+    one_tracker_each(ls->add_option("--tracker", list_trackers,
+                                    "Tracker to ask, repeatable (default 127.0.0.1:7000)"));
+    ls->add_flag("--json", list.json, "Print one JSON object on stdout instead of the table");
+    ls->add_option("--filter", list.filter, "Only files whose name contains NAME")
+        ->type_name("NAME");
+    ls->footer(footer("  peer list --tracker tracker.example.org:7000 --filter .iso"));
+
+    // The command line was refused: name the first argument nobody took, if
+    // any (so "peer --bogus" is an unknown option, not a missing command).
+    const auto refused = [&](const std::string& cli11_message) -> std::string {
+        for (auto* cmd : {ms, sv, gt, ls}) {
+            if (!cmd->parsed()) continue;
+            const auto extra = cmd->remaining();
+            if (!extra.empty()) return unknown_argument(extra.front(), *cmd, cmd != ls);
+        }
+        const auto extra = app.remaining();
+        if (!extra.empty()) return unknown_argument(extra.front(), app, false);
+        return fmt::format(
+            "{}{}", cli11_message,
+            argc < 2 ? fmt::format(" (one of: {}; see --help)", subcommand_names(app)) : "");
+    };
+
+    try {
+        if (argc >= 2 && argv[1][0] != '-' && !has_subcommand(app, argv[1]))
+            throw UsageError{fmt::format("unknown command '{}' (expected one of: {})", argv[1],
+                                         subcommand_names(app))};
+        app.parse(argc, argv);
+        if (ms->parsed()) {
+            make_seed.trackers = parse_trackers(seed_trackers);
+            if (make_seed.trackers.empty()) make_seed.trackers.push_back(kDefaultTracker);
+            if (!chunk_size_text.empty())
+                make_seed.chunk_size =
+                    checked(size_option("--chunk-size", chunk_size_text, 1, limits::kMaxChunkSize));
+            if (!out_text.empty()) make_seed.out = out_text;
+            return run_make_seed(make_seed);
+        }
+        if (sv->parsed()) {
+            serve.net = serve_net.check();
+            if (!state_text.empty()) serve.state_dir = state_text;
+            serve.rescan = to_ms(checked(seconds_option("--rescan", rescan_text, 0.05, 3600)));
+            return run_serve(serve);
+        }
+        if (gt->parsed()) {
+            get.net = get_net.check();
+            get.out_dir = get_out;
+            get.timeout = to_ms(checked(seconds_option("--timeout", timeout_text, 0, 1e7)));
+            return run_get(get);
+        }
+        if (ls->parsed()) {
+            list.trackers = parse_trackers(list_trackers);
+            if (list.trackers.empty()) list.trackers.push_back(kDefaultTracker);
+            return run_list(list);
+        }
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        fmt::print(stderr, "peer: {}\n", refused(e.what()));
+        return kExitUsage;
+    } catch (const UsageError& e) {
+        fmt::print(stderr, "peer: {}\n", e.message);
+        return kExitUsage;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "peer: {}\n", e.what());
+        return kExitFailure;
+    }
+    return kExitUsage;
+}

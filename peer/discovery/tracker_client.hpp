@@ -1,0 +1,101 @@
+// Keeps this peer registered at one tracker and asks it questions.
+//
+// One TCP connection, one request in flight at a time (requests from several
+// coroutines queue). run() owns the registration: it heartbeats at the
+// interval the tracker asked for, sends changes to the holdings soon after
+// hold()/drop(), and when the connection drops or the tracker says it forgot
+// this peer it reconnects and rejoins by itself (backoff 0.5 s doubling to
+// the tracker's heartbeat interval, at most 30 s, so a restarted tracker hears
+// from every peer within one heartbeat), then sends the whole file list again
+// and uploads the seed texts the tracker says it lacks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/core/address.hpp"
+#include "common/core/ids.hpp"
+#include "common/core/log.hpp"
+#include "common/net/net.hpp"
+#include "common/model/seed.hpp"
+#include "common/wire/tracker_protocol.hpp"
+
+namespace seedshare {
+
+// Why connecting to a tracker failed; callers act on `kind`, never on the
+// text. what() is "tracker HOST:PORT: REASON".
+struct TrackerError : std::runtime_error {
+    enum class Kind {
+        kUnreachable,  // no connection, or it broke, or timed out
+        kNotATracker,  // something else answers there (see `reason`)
+        kRefused,      // the tracker said no (version, ...)
+        kStopped,      // stop() was called
+    };
+    TrackerError(Kind k, HostPort w, std::string why);
+    Kind kind;
+    HostPort where;
+    std::string reason;
+};
+
+// One line for a user: "127.0.0.1:80 is not a seedshare tracker (it answered
+// like HTTP)", "cannot reach tracker 127.0.0.1:7000: Connection refused".
+std::string describe(const TrackerError& e);
+
+class TrackerClient {
+  public:
+    struct Options {
+        HostPort tracker;
+        UserId user;
+        std::uint16_t listen_port = 0;  // 0: this peer does not serve
+        std::chrono::milliseconds connect_timeout{5000};
+        std::chrono::milliseconds request_timeout{10000};
+    };
+
+    TrackerClient(asio::any_io_executor ex, Options options, Logger log);
+    ~TrackerClient();
+    TrackerClient(const TrackerClient&) = delete;
+    TrackerClient& operator=(const TrackerClient&) = delete;
+
+    // Connects and joins once. Throws TrackerError (what() names the tracker
+    // and the reason: unreachable, not a tracker, version mismatch, ...).
+    net::awaitable<void> connect();
+
+    // Keeps the registration alive until stop() or leave(); never throws.
+    // `after_failure`: connect() just failed (and the caller said so): wait
+    // one backoff before the first retry instead of retrying (and warning) at once.
+    net::awaitable<void> run(bool after_failure = false);
+
+    // Sends Leave (best effort, bounded by request_timeout), then stops run().
+    net::awaitable<void> leave();
+    // Stops run() and closes the connection without saying goodbye.
+    void stop();
+
+    // The holdings the tracker should know about. Synchronised by run().
+    void hold(const Seed& seed, bool complete);
+    void drop(const SeedId& id);
+
+    // Queries over the same connection. They throw if not connected, on I/O
+    // failure or timeout, or on an error reply; they never wait for a
+    // reconnect (callers retry later).
+    net::awaitable<std::vector<tracker_proto::PeerEntry>> get_peers(const SeedId& id,
+                                                                    std::uint16_t numwant);
+    // nullopt: the tracker has no seed text for that id. The text is returned
+    // as received; the caller parses it and checks its id.
+    net::awaitable<std::optional<std::string>> get_seed(const SeedId& id);
+    // Every seed the tracker knows (all pages).
+    net::awaitable<std::vector<tracker_proto::FileInfo>> list_files();
+
+    bool joined() const;
+    const HostPort& tracker() const;
+
+  private:
+    struct State;
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace seedshare

@@ -1,0 +1,239 @@
+#include "peer/discovery/trackers.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <exception>
+#include <set>
+#include <stdexcept>
+
+namespace seedshare {
+
+namespace proto = tracker_proto;
+
+namespace {
+
+// Adds the peers of one answer to `out`, each once.
+void merge(std::vector<PeerAddress>& out, const std::vector<proto::PeerEntry>& answer) {
+    for (const auto& p : answer) {
+        const PeerAddress a{net::normalize(p.address), p.port};
+        if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+    }
+}
+
+std::string message_of(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "unknown error";
+    }
+}
+
+// One query to one tracker, run as a coroutine of its own; it holds its client.
+net::awaitable<std::vector<proto::PeerEntry>> peers_from(std::shared_ptr<TrackerClient> c,
+                                                         SeedId id, std::uint16_t numwant) {
+    co_return co_await c->get_peers(id, numwant);
+}
+
+net::awaitable<std::optional<std::string>> seed_from(std::shared_ptr<TrackerClient> c, SeedId id) {
+    co_return co_await c->get_seed(id);
+}
+
+}  // namespace
+
+// find_peers queries in flight, and what they brought that no call has
+// handed out yet, by seed. Shared with the queries' completion handlers.
+struct Trackers::Lookups {
+    struct Lookup {
+        std::set<HostPort> asking;       // trackers with a query in flight
+        std::vector<PeerAddress> peers;  // answers not handed out yet
+        bool answered = false;           // some tracker answered since the last hand-out
+        std::string last_error = "no tracker";
+        std::set<asio::steady_timer*> waiters;  // find_peers calls waiting; woken by answers
+    };
+    std::map<SeedId, Lookup> by_seed;
+
+    // Forgets a seed with nothing in flight, waiting or to hand out.
+    void tidy(const SeedId& id) {
+        const auto it = by_seed.find(id);
+        if (it == by_seed.end()) return;
+        const Lookup& l = it->second;
+        if (l.asking.empty() && l.waiters.empty() && !l.answered && l.peers.empty())
+            by_seed.erase(it);
+    }
+};
+
+Trackers::Trackers(asio::any_io_executor ex, UserId user, std::uint16_t listen_port, Logger log,
+                   TrackersOptions options)
+    : ex_(ex),
+      user_(user),
+      listen_port_(listen_port),
+      log_(std::move(log)),
+      options_(options),
+      lookups_(std::make_shared<Lookups>()) {}
+
+Trackers::~Trackers() {
+    for (auto& [where, c] : clients_)
+        c->stop();
+}
+
+std::shared_ptr<TrackerClient> Trackers::client(const HostPort& where) {
+    auto it = clients_.find(where);
+    if (it == clients_.end()) {
+        TrackerClient::Options o;
+        o.tracker = where;
+        o.user = user_;
+        o.listen_port = listen_port_;
+        o.connect_timeout = options_.connect_timeout;
+        o.request_timeout = options_.request_timeout;
+        it = clients_.emplace(where, std::make_shared<TrackerClient>(ex_, o, log_.sub(where.str())))
+                 .first;
+    }
+    return it->second;
+}
+
+net::awaitable<std::vector<std::string>> Trackers::connect(const std::vector<HostPort>& where) {
+    std::vector<std::string> failures;
+    for (const auto& w : where) {
+        auto c = client(w);
+        if (running_[w]) continue;
+        bool failed = false;
+        try {
+            co_await c->connect();
+        } catch (const std::exception& e) {
+            failures.push_back(e.what());  // names the tracker
+            failed = true;
+        }
+        // Either way, keep it registered (and retrying) from now on.
+        running_[w] = true;
+        net::spawn(ex_, c->run(failed), log_, fmt::format("tracker {}", w.str()));
+    }
+    co_return failures;
+}
+
+void Trackers::hold(const Seed& seed, const std::vector<HostPort>& where, bool complete) {
+    for (const auto& w : where)
+        client(w)->hold(seed, complete);
+}
+
+void Trackers::drop(const SeedId& id, const std::vector<HostPort>& where) {
+    for (const auto& w : where)
+        client(w)->drop(id);
+}
+
+net::awaitable<std::vector<PeerAddress>> Trackers::find_peers(const SeedId& id,
+                                                              const std::vector<HostPort>& where,
+                                                              std::uint16_t numwant) {
+    const auto lookups = lookups_;  // `this` is not used once suspended
+    const auto straggler_wait = options_.straggler_wait;
+    auto& l = lookups->by_seed[id];  // stays while this call is among its waiters
+    for (const auto& w : where) {
+        auto c = client(w);
+        if (!c->joined() || !l.asking.insert(w).second) continue;
+        auto done = [lookups, id, w](std::exception_ptr e, std::vector<proto::PeerEntry> answer) {
+            auto& l = lookups->by_seed[id];
+            l.asking.erase(w);
+            if (e) {
+                l.last_error = fmt::format("{}: {}", w.str(), message_of(e));
+            } else {
+                merge(l.peers, answer);
+                l.answered = true;
+            }
+            for (auto* t : l.waiters)
+                t->cancel();
+            lookups->tidy(id);
+        };
+        asio::co_spawn(ex_, peers_from(std::move(c), id, numwant), std::move(done));
+    }
+
+    asio::steady_timer wake(ex_);
+    // Leaves the waiters however this coroutine ends (even destroyed unresumed).
+    struct Waiting {
+        std::shared_ptr<Lookups> lookups;
+        SeedId id;
+        asio::steady_timer* timer;
+        ~Waiting() {
+            lookups->by_seed[id].waiters.erase(timer);
+            lookups->tidy(id);
+        }
+    };
+    l.waiters.insert(&wake);
+    const Waiting waiting{lookups, id, &wake};
+    std::optional<net::Clock::time_point> deadline;
+    while (!l.asking.empty()) {
+        if (l.answered && !deadline) deadline = net::Clock::now() + straggler_wait;
+        if (deadline && net::Clock::now() >= *deadline) break;
+        wake.expires_at(deadline.value_or(net::Clock::time_point::max()));
+        asio::error_code ec;
+        co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    const bool answered = l.answered;
+    std::vector<PeerAddress> out = std::move(l.peers);
+    std::string error = std::move(l.last_error);
+    l.peers.clear();
+    l.answered = false;
+    l.last_error = "no tracker";
+    if (!answered) throw std::runtime_error(error);
+    co_return out;
+}
+
+net::awaitable<std::optional<std::string>> Trackers::get_seed(const SeedId& id,
+                                                              const std::vector<HostPort>& where) {
+    // The queries of this call; shared with their completion handlers, which
+    // may run after it returned.
+    struct Race {
+        explicit Race(asio::any_io_executor ex) : wake(ex) {}
+        asio::steady_timer wake;
+        std::size_t pending = 0;
+        bool answered = false;
+        std::optional<std::string> text;
+        std::string last_error = "no tracker";
+    };
+    const auto race = std::make_shared<Race>(ex_);
+    for (const auto& w : where) {
+        auto c = client(w);
+        if (!c->joined()) continue;
+        ++race->pending;
+        auto done = [race, w](std::exception_ptr e, std::optional<std::string> text) {
+            --race->pending;
+            if (e) {
+                race->last_error = fmt::format("{}: {}", w.str(), message_of(e));
+            } else {
+                race->answered = true;
+                if (text && !race->text) race->text = std::move(text);
+            }
+            race->wake.cancel();
+        };
+        asio::co_spawn(ex_, seed_from(std::move(c), id), std::move(done));
+    }
+    while (race->pending > 0 && !race->text) {
+        race->wake.expires_at(net::Clock::time_point::max());
+        asio::error_code ec;
+        co_await race->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (race->text) co_return std::move(race->text);
+    if (!race->answered) throw std::runtime_error(race->last_error);
+    co_return std::nullopt;
+}
+
+void Trackers::abandon() {
+    for (auto& [where, c] : clients_)
+        c->stop();
+}
+
+net::awaitable<void> Trackers::leave() {
+    for (auto& [where, c] : clients_) {
+        if (c->joined()) {
+            try {
+                co_await c->leave();
+            } catch (const std::exception& e) {
+                log_.debug("leaving {}: {}", where.str(), e.what());
+            }
+        }
+        c->stop();
+    }
+}
+
+}  // namespace seedshare

@@ -1,0 +1,306 @@
+#include "peer/library/library.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <variant>
+
+#include "common/core/numbers.hpp"
+#include "common/core/plural.hpp"
+#include "peer/storage/seed_io.hpp"
+#include "peer/library/seed_maker.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool hidden(const fs::path& relative) {
+    for (const auto& part : relative)
+        if (const auto s = part.string(); !s.empty() && s[0] == '.') return true;
+    return false;
+}
+
+bool inside(const fs::path& root, const fs::path& p) {
+    auto r = root.begin();
+    auto i = p.begin();
+    for (; r != root.end(); ++r, ++i)
+        if (i == p.end() || *i != *r) return false;
+    return true;
+}
+
+std::int64_t to_ns(const struct timespec& t) {
+    return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
+
+}  // namespace
+
+std::optional<SharedFile> stat_shared(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    return SharedFile{path, static_cast<std::uint64_t>(st.st_size), to_ns(st.st_mtim),
+                      static_cast<std::uint64_t>(st.st_ino)};
+}
+
+std::string shown_path(const fs::path& path) {
+    std::string out;
+    for (const char ch : path.string()) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f)
+            out += fmt::format("\\x{:02x}", c);
+        else
+            out += ch;
+    }
+    return out;
+}
+
+std::string describe(const Skip& skip) {
+    const std::string p = shown_path(skip.path);
+    switch (skip.reason) {
+        case SkipReason::kBadName:
+            return fmt::format("{}: not a name a seed can carry ({}); skipped", p, skip.detail);
+        case SkipReason::kDanglingSymlink:
+            return fmt::format("{}: a dangling symlink ({}); skipped", p, skip.detail);
+        case SkipReason::kSymlinkOutside:
+            return fmt::format("{}: a symlink that leads outside the directory; skipped", p);
+        case SkipReason::kNotRegular:
+            return fmt::format("{}: {}, not a regular file; skipped", p, skip.detail);
+        case SkipReason::kUnreadable:
+            return fmt::format("{}: cannot be read ({}); skipped", p, skip.detail);
+        case SkipReason::kSidecarMismatch:
+            return fmt::format("{} does not describe {} ({})", p,
+                               shown_path(fs::path(skip.path).replace_extension().filename()),
+                               skip.detail);
+        case SkipReason::kCannotShare:
+            return fmt::format("cannot share {}: {}", p, skip.detail);
+    }
+    return p;
+}
+
+bool SkipLog::note(const Skip& skip) {
+    Key key{skip.path.string(), skip.reason};
+    const bool seen = previous_.contains(key) || current_.contains(key);
+    current_.insert(std::move(key));
+    return !seen;
+}
+
+void SkipLog::end_round() {
+    previous_ = std::move(current_);
+    current_.clear();
+}
+
+namespace {
+
+std::string file_type(mode_t mode) {
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISDIR(mode)) return "a directory";
+    return "not a file";
+}
+
+// Opens without blocking (a FIFO swapped in after the stat), and takes the
+// file's identity from the descriptor.
+std::variant<SharedFile, Skip> open_shared(const fs::path& p) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return Skip{p, SkipReason::kUnreadable, std::strerror(errno)};
+    struct stat st {};
+    const int r = ::fstat(fd, &st);
+    const int err = errno;
+    ::close(fd);
+    if (r != 0) return Skip{p, SkipReason::kUnreadable, std::strerror(err)};
+    if (!S_ISREG(st.st_mode)) return Skip{p, SkipReason::kNotRegular, file_type(st.st_mode)};
+    return SharedFile{p, static_cast<std::uint64_t>(st.st_size), to_ns(st.st_mtim),
+                      static_cast<std::uint64_t>(st.st_ino)};
+}
+
+}  // namespace
+
+ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& exclude) {
+    ScanResult out;
+    std::error_code ec;
+    const fs::path root = fs::canonical(dir, ec);
+    if (ec) return out;
+    std::vector<fs::path> excluded;
+    for (const auto& e : exclude)
+        if (auto c = fs::weakly_canonical(e, ec); !ec) excluded.push_back(std::move(c));
+    ec.clear();
+    const auto is_excluded = [&](const fs::path& p) {
+        return std::any_of(excluded.begin(), excluded.end(),
+                           [&](const fs::path& e) { return inside(e, p); });
+    };
+    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        const fs::path& p = it->path();
+        const fs::path rel = p.lexically_relative(root);
+        std::error_code e2;
+        // Never a stat that follows a link here: the link itself first.
+        const auto link_status = it->symlink_status(e2);
+        const bool is_dir = fs::is_directory(link_status);
+        if (hidden(rel) || is_excluded(p)) {
+            if (is_dir) it.disable_recursion_pending();
+            continue;
+        }
+        if (fs::is_symlink(link_status)) {
+            const fs::path target = fs::weakly_canonical(p, e2);
+            const auto target_status = fs::status(p, e2);
+            if (!fs::exists(target_status)) {
+                out.skipped.push_back(Skip{
+                    p, SkipReason::kDanglingSymlink,
+                    e2 && e2 != std::errc::no_such_file_or_directory
+                        ? e2.message()
+                        : fmt::format("{} does not exist", shown_path(fs::read_symlink(p, e2)))});
+                continue;
+            }
+            if (target.empty() || !inside(root, target)) {
+                out.skipped.push_back(Skip{p, SkipReason::kSymlinkOutside, {}});
+                continue;
+            }
+            // A link to a directory inside: its files are found there already.
+            if (fs::is_directory(target_status)) continue;
+            // A link into what seedshare writes is not served either.
+            if (is_excluded(target)) continue;
+        } else if (is_dir) {
+            continue;
+        }
+        const std::string name = p.filename().string();
+        if (name.ends_with(".part")) continue;
+        if (name.ends_with(".seed") &&
+            fs::exists(p.parent_path() / name.substr(0, name.size() - 5), e2))
+            continue;
+        // The type (following a symlink inside): nothing that is not a
+        // regular file is ever opened.
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0) continue;  // gone meanwhile
+        if (!S_ISREG(st.st_mode)) {
+            out.skipped.push_back(Skip{p, SkipReason::kNotRegular, file_type(st.st_mode)});
+            continue;
+        }
+        if (auto ok = validate_file_name(name); !ok) {
+            out.skipped.push_back(Skip{p, SkipReason::kBadName, ok.error().message});
+            continue;
+        }
+        auto opened = open_shared(p);
+        if (auto* f = std::get_if<SharedFile>(&opened))
+            out.files.push_back(std::move(*f));
+        else
+            out.skipped.push_back(std::get<Skip>(std::move(opened)));
+    }
+    std::sort(out.files.begin(), out.files.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    return out;
+}
+
+SidecarCheck check_sidecar(const SharedFile& file) {
+    const fs::path seed_path = fs::path(file.path.string() + ".seed");
+    struct stat st {};
+    if (::stat(seed_path.c_str(), &st) != 0) return {};  // none there
+    const auto reject = [&](SkipReason r, std::string why) {
+        return SidecarCheck{std::nullopt, Skip{seed_path, r, std::move(why)}};
+    };
+    if (!S_ISREG(st.st_mode)) return reject(SkipReason::kNotRegular, file_type(st.st_mode));
+    if (to_ns(st.st_mtim) < file.mtime_ns)
+        return reject(SkipReason::kSidecarMismatch,
+                      "it is older than the file, so maybe of an earlier version");
+    auto seed = read_seed_file(seed_path);
+    if (!seed) return reject(SkipReason::kSidecarMismatch, seed.error().message);
+    const std::string name = file.path.filename().string();
+    if (seed->name != name)
+        return reject(SkipReason::kSidecarMismatch,
+                      fmt::format("it names '{}'", shown_path(seed->name)));
+    if (seed->length != file.size)
+        return reject(
+            SkipReason::kSidecarMismatch,
+            fmt::format("it says {}, the file has {}", count_of(seed->length, "byte"), file.size));
+    return SidecarCheck{std::move(*seed), std::nullopt};
+}
+
+std::optional<Seed> sidecar_seed(const SharedFile& file) {
+    return check_sidecar(file).seed;
+}
+
+std::optional<fs::path> default_state_dir() {
+    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && xdg[0] == '/')
+        return fs::path(xdg) / "seedshare";
+    if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/')
+        return fs::path(home) / ".local" / "state" / "seedshare";
+    return std::nullopt;
+}
+
+SeedCache::SeedCache(std::optional<fs::path> state_dir) : dir_(std::move(state_dir)) {
+    if (!dir_) return;
+    std::error_code ec;
+    fs::create_directories(*dir_ / "seeds", ec);
+    if (ec) {
+        dir_.reset();
+        return;
+    }
+    load();
+}
+
+// The index: one line per file, "SIZE MTIME_NS INODE SEED_ID PATH".
+void SeedCache::load() {
+    std::ifstream in(*dir_ / "index");
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string size, mtime, inode, id;
+        fields >> size >> mtime >> inode >> id;
+        std::string path;
+        std::getline(fields, path);
+        if (path.size() < 2 || path[0] != ' ') continue;
+        path.erase(0, 1);
+        const auto sz = parse_u64(size);
+        const auto in_o = parse_u64(inode);
+        char* end = nullptr;
+        const long long mt = std::strtoll(mtime.c_str(), &end, 10);
+        if (!sz || !in_o || end == mtime.c_str() || !SeedId::from_hex_string(id)) continue;
+        entries_[path] = Entry{*sz, mt, *in_o, id};
+    }
+}
+
+void SeedCache::save() const {
+    std::string text;
+    for (const auto& [path, e] : entries_)
+        text += fmt::format("{} {} {} {} {}\n", e.size, e.mtime_ns, e.inode, e.seed_id, path);
+    (void)write_file_atomically(*dir_ / "index", text);
+}
+
+std::optional<Seed> SeedCache::find(const SharedFile& file) const {
+    if (!dir_) return std::nullopt;
+    std::error_code ec;
+    const auto key = fs::absolute(file.path, ec).string();
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    const auto& e = it->second;
+    if (e.size != file.size || e.mtime_ns != file.mtime_ns || e.inode != file.inode)
+        return std::nullopt;
+    auto seed = read_seed_file(*dir_ / "seeds" / (e.seed_id + ".seed"));
+    if (!seed || seed->id().hex() != e.seed_id || seed->length != file.size) return std::nullopt;
+    return std::move(*seed);
+}
+
+void SeedCache::remember(const SharedFile& file, const Seed& seed) {
+    if (!dir_) return;
+    std::error_code ec;
+    const auto key = fs::absolute(file.path, ec).string();
+    // The index is line based: a path with a newline is simply not cached.
+    if (key.find('\n') != std::string::npos) return;
+    const std::string id = seed.id().hex();
+    if (!write_file_atomically(*dir_ / "seeds" / (id + ".seed"), format_seed(seed))) return;
+    load();  // another process may have added entries meanwhile
+    entries_[key] = Entry{file.size, file.mtime_ns, file.inode, id};
+    save();
+}
+
+}  // namespace seedshare

@@ -1,0 +1,204 @@
+#include "peer/node/node.hpp"
+
+#include <fmt/format.h>
+
+#include "common/wire/peer_protocol.hpp"
+
+namespace seedshare {
+
+namespace pp = peer_proto;
+
+Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions options, Logger log)
+    : ex_(ex),
+      pool_(pool),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      user_(random_user_id()),
+      acceptor_(ex),
+      upload_buffers_(BufferPool::create(options_.upload_budget_bytes, limits::kMaxBlockBytes)),
+      upload_limit_(std::make_shared<RateLimiter>(options_.max_upload_rate)),
+      download_limit_(std::make_shared<RateLimiter>(options_.max_download_rate)),
+      activity_(std::make_shared<Activity>(ex)) {}
+
+Node::~Node() = default;
+
+void Node::listen() {
+    using net::tcp;
+    asio::error_code ec;
+    auto try_bind = [&](const tcp::endpoint& ep, bool dual) {
+        acceptor_.close(ec);
+        ec.clear();
+        acceptor_.open(ep.protocol(), ec);
+        if (ec) return false;
+        if (dual) acceptor_.set_option(asio::ip::v6_only(false), ec);
+        acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+        acceptor_.bind(ep, ec);
+        if (ec) return false;
+        acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        return !ec;
+    };
+    bool ok = false;
+    if (options_.host.empty()) {
+        ok = try_bind(tcp::endpoint(asio::ip::address_v6::any(), options_.port), true) ||
+             try_bind(tcp::endpoint(asio::ip::address_v4::any(), options_.port), false);
+    } else {
+        const auto addr = asio::ip::make_address(options_.host, ec);
+        if (ec)
+            throw std::runtime_error(fmt::format("--host '{}': not an IP address", options_.host));
+        ok = try_bind(tcp::endpoint(addr, options_.port), false);
+    }
+    if (!ok)
+        throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}",
+                                             options_.host.empty() ? "*" : options_.host,
+                                             options_.port, ec.message()));
+    port_ = acceptor_.local_endpoint().port();
+    activity_->accepting = true;
+    net::spawn(ex_, accept_loop(), log_, "accept loop");
+}
+
+SwarmEnv Node::swarm_env() const {
+    return SwarmEnv{ex_,           &pool_,          user_, port_, upload_buffers_,
+                    upload_limit_, download_limit_, log_};
+}
+
+void Node::add(std::shared_ptr<Swarm> swarm) {
+    swarms_[swarm->id()] = std::move(swarm);
+}
+
+net::awaitable<void> Node::remove(const SeedId& id, std::chrono::milliseconds grace) {
+    auto it = swarms_.find(id);
+    if (it == swarms_.end()) co_return;
+    auto swarm = it->second;
+    swarms_.erase(it);
+    co_await swarm->stop(grace);
+}
+
+std::shared_ptr<Swarm> Node::find(const SeedId& id) const {
+    auto it = swarms_.find(id);
+    return it == swarms_.end() ? nullptr : it->second;
+}
+
+net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
+    stopping_ = true;
+    asio::error_code ec;
+    acceptor_.close(ec);
+    // Stop every swarm at once so the grace periods run side by side.
+    std::vector<std::shared_ptr<Swarm>> all;
+    for (auto& [id, s] : swarms_)
+        all.push_back(s);
+    std::size_t left = all.size();
+    asio::steady_timer done(ex_, asio::steady_timer::time_point::max());
+    for (auto& s : all) {
+        asio::co_spawn(ex_, s->stop(grace), [&](std::exception_ptr) {
+            if (--left == 0) done.cancel();
+        });
+    }
+    if (left > 0) co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    // Handshakes in progress end now; then wait for everything that refers
+    // to this Node to be done with it.
+    const auto activity = activity_;
+    for (const auto& stream : std::set(activity->greeting))
+        stream->close();
+    while (activity->accepting || !activity->greeting.empty()) {
+        activity->quiet.expires_at(asio::steady_timer::time_point::max());
+        co_await activity->quiet.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+void Node::abort() {
+    stopping_ = true;
+    asio::error_code ec;
+    acceptor_.close(ec);
+    for (auto& [id, s] : swarms_)
+        s->abort();
+}
+
+net::awaitable<void> Node::accept_loop() {
+    struct Done {  // however the loop ends
+        std::weak_ptr<Activity> activity;
+        ~Done() {
+            if (const auto a = activity.lock()) {
+                a->accepting = false;
+                a->quiet.cancel();
+            }
+        }
+    } done{activity_};
+    while (!stopping_) {
+        asio::error_code ec;
+        auto socket =
+            co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (stopping_ || ec == asio::error::operation_aborted) co_return;
+            // Out of descriptors and the like: wait a moment instead of spinning.
+            log_.warn("accept: {}", ec.message());
+            asio::steady_timer t(ex_, std::chrono::milliseconds(100));
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        std::size_t connections = activity_->greeting.size();
+        for (const auto& [id, s] : swarms_)
+            connections += s->connection_count();
+        if (connections >= options_.max_connections) {
+            log_.debug("refusing {}: {} connections already", net::remote_text(socket),
+                       connections);
+            continue;  // the socket closes as it goes out of scope
+        }
+        net::spawn(ex_, greet(std::move(socket)), log_, "greeting");
+    }
+}
+
+net::awaitable<void> Node::greet(net::tcp::socket socket) {
+    const auto& o = options_.swarm;
+    auto stream = std::make_shared<net::FrameStream>(
+        std::move(socket), limits::kMaxPeerFrameBytes,
+        net::FrameStream::Timeouts{o.handshake_timeout, o.handshake_timeout, o.handshake_timeout});
+    activity_->greeting.insert(stream);
+    struct Done {  // however the handshake ends
+        std::weak_ptr<Activity> activity;
+        std::shared_ptr<net::FrameStream> stream;
+        ~Done() {
+            if (const auto a = activity.lock()) {
+                a->greeting.erase(stream);
+                a->quiet.cancel();
+            }
+        }
+    } done{activity_, stream};
+    net::spawn(ex_, stream->watchdog(), log_, "watchdog");
+    const auto refuse = [&](pp::ErrorCode code, std::string why) -> net::awaitable<void> {
+        log_.debug("refused {}: {}", stream->remote(), why);
+        const Bytes frame = pp::encode(pp::ErrorMsg{code, std::move(why)});
+        co_await stream->write(frame);
+        stream->close();
+    };
+    try {
+        const auto h = co_await stream->read_header();
+        if (h.type != static_cast<std::uint8_t>(pp::Type::kHello) ||
+            h.payload_size() > pp::max_payload(h.type))
+            throw net::ProtocolError(fmt::format("expected Hello, got message type {}", h.type));
+        const auto payload = co_await stream->read_payload(h);
+        auto m = pp::decode(h.type, payload);
+        if (!m) throw net::ProtocolError(m.error().message);
+        const auto& hello = std::get<pp::Hello>(*m);
+        if (hello.version != pp::kVersion) {
+            co_await refuse(
+                pp::ErrorCode::kVersionMismatch,
+                fmt::format("peer protocol version mismatch: this peer speaks {}, you speak {}",
+                            pp::kVersion, hello.version));
+        } else if (hello.user == user_) {
+            co_await refuse(pp::ErrorCode::kSelf, "connected to itself");
+        } else if (auto swarm = find(hello.seed); !swarm || stopping_) {
+            co_await refuse(pp::ErrorCode::kUnknownSeed,
+                            fmt::format("this peer does not share seed {}", hello.seed.hex()));
+        } else {
+            swarm->accept(stream, hello);
+        }
+    } catch (const net::ProtocolError& e) {
+        log_.debug("dropped {}: {}", stream->remote(), e.what());
+        stream->close();
+    } catch (const std::exception& e) {
+        log_.debug("handshake with {} failed: {}", stream->remote(), e.what());
+        stream->close();
+    }
+}
+
+}  // namespace seedshare

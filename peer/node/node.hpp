@@ -1,0 +1,90 @@
+// One peer process's network presence: the listening socket, the swarms it
+// takes part in (by seed id), and the resources they share (thread pool,
+// upload buffers, identity). Incoming connections are greeted here: their
+// Hello names the seed, and the matching swarm takes the connection over.
+#pragma once
+
+#include <asio.hpp>
+
+#include <map>
+#include <set>
+#include <memory>
+#include <string>
+
+#include "common/core/ids.hpp"
+#include "common/core/log.hpp"
+#include "common/net/net.hpp"
+#include "peer/swarm/swarm.hpp"
+
+namespace seedshare {
+
+struct NodeOptions {
+    std::string host;        // empty: every interface, IPv6 and IPv4 where available
+    std::uint16_t port = 0;  // 0: an ephemeral port
+    std::size_t max_connections = limits::kMaxPeerConnections;
+    std::size_t upload_budget_bytes = 32u << 20;  // blocks being read for upload
+    std::uint64_t max_upload_rate = 0;            // bytes/s for the whole process; 0: unlimited
+    std::uint64_t max_download_rate = 0;          // bytes/s for the whole process; 0: unlimited
+    SwarmOptions swarm;
+};
+
+class Node {
+  public:
+    Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions options, Logger log);
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    // Binds and starts accepting. Throws std::runtime_error naming the address.
+    void listen();
+    std::uint16_t port() const { return port_; }
+    const UserId& user() const { return user_; }
+    const Logger& log() const { return log_; }
+    asio::thread_pool& pool() { return pool_; }
+
+    // The environment for a new swarm of this process.
+    SwarmEnv swarm_env() const;
+    const SwarmOptions& swarm_options() const { return options_.swarm; }
+
+    void add(std::shared_ptr<Swarm> swarm);
+    // Stops and forgets a swarm (file removed or re-seeded).
+    net::awaitable<void> remove(const SeedId& id, std::chrono::milliseconds grace);
+    std::shared_ptr<Swarm> find(const SeedId& id) const;
+    const std::map<SeedId, std::shared_ptr<Swarm>>& swarms() const { return swarms_; }
+
+    // Stops accepting, says goodbye to every peer, lets uploads in flight
+    // finish (up to `grace`), closes everything, and returns once the accept
+    // loop and every handshake in progress have ended (they refer to the Node).
+    net::awaitable<void> stop(std::chrono::milliseconds grace);
+    // Closes everything at once, saying nothing (as if the process died).
+    void abort();
+
+  private:
+    net::awaitable<void> accept_loop();
+    net::awaitable<void> greet(net::tcp::socket socket);
+
+    asio::any_io_executor ex_;
+    asio::thread_pool& pool_;
+    NodeOptions options_;
+    Logger log_;
+    UserId user_;
+    net::tcp::acceptor acceptor_;
+    std::uint16_t port_ = 0;
+    std::shared_ptr<BufferPool> upload_buffers_;
+    std::shared_ptr<RateLimiter> upload_limit_;
+    std::shared_ptr<RateLimiter> download_limit_;
+    std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
+    // What still refers to the Node: the accept loop and the handshakes in
+    // progress. Shared (weakly) with them, so that one destroyed unfinished
+    // (its io_context gone first) does not touch a Node that is gone too.
+    struct Activity {
+        explicit Activity(asio::any_io_executor ex) : quiet(ex) {}
+        std::set<std::shared_ptr<net::FrameStream>> greeting;  // still in their handshake
+        bool accepting = false;                                // the accept loop runs
+        asio::steady_timer quiet;  // cancelled when the loop or a handshake ends
+    };
+    std::shared_ptr<Activity> activity_;
+    bool stopping_ = false;
+};
+
+}  // namespace seedshare

@@ -1,0 +1,262 @@
+#include "peer/storage/part_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>  // renameat2
+#include <cstring>
+#include <vector>
+
+#include "common/core/numbers.hpp"
+#include "common/crypto/sha256.hpp"
+#include "common/core/fd.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+PartFile::Failure io_failure(const fs::path& p, std::string_view what, int err) {
+    return {PartFile::Problem::kIo, fmt::format("{}: {}: {}", p.string(), what, std::strerror(err))};
+}
+
+// An exclusive lock on the whole file, tied to this open file description.
+bool lock(int fd) {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 0;
+    return ::fcntl(fd, F_OFD_SETLK, &fl) == 0;
+}
+
+bool read_at(int fd, std::uint64_t offset, std::span<std::uint8_t> out) {
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
+                                  static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+bool write_at(int fd, std::uint64_t offset, std::string_view data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
+                                   static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+bool has_trailer(int fd, std::uint64_t size, std::uint64_t length, const std::string& expected) {
+    if (size != length + expected.size()) return false;
+    std::string got(expected.size(), '\0');
+    if (!read_at(fd, length,
+                 std::span(reinterpret_cast<std::uint8_t*>(got.data()), got.size())))
+        return false;
+    return got == expected;
+}
+
+// The first `length` bytes hash to the seed's whole-file hash.
+bool holds_whole_file(int fd, const Seed& seed) {
+    Sha256 h;
+    std::vector<std::uint8_t> buffer(1u << 20);
+    for (std::uint64_t at = 0; at < seed.length;) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(),
+                                                                         seed.length - at));
+        if (!read_at(fd, at, std::span(buffer.data(), n))) return false;
+        h.update(std::span(buffer.data(), n));
+        at += n;
+    }
+    return h.finish() == seed.file_hash;
+}
+
+// The name `path` still leads to the file open at `fd`.
+bool still_named(int fd, const fs::path& path) {
+    struct stat ours {};
+    struct stat named {};
+    return ::fstat(fd, &ours) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+           ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
+}
+
+// Marks the file for its seed and reserves its space: the trailer first (a
+// crash after it leaves a .part that is ours), then the space, so that a full
+// disk shows now rather than halfway, then both made durable.
+std::optional<PartFile::Failure> prepare(int fd, const fs::path& p, std::uint64_t length,
+                                         const std::string& mark, bool cut) {
+    const std::uint64_t size = length + mark.size();
+    if (cut && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
+        return io_failure(p, "cannot set the size", errno);
+    if (!write_at(fd, length, mark)) return io_failure(p, "cannot write", errno);
+    const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+    if (err != 0 && err != EOPNOTSUPP && err != EINVAL)
+        return io_failure(p, fmt::format("cannot reserve {}", format_bytes(size)), err);
+    if (::fdatasync(fd) != 0) return io_failure(p, "sync failed", errno);
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::string PartFile::trailer(const SeedId& id) {
+    return fmt::format("\nseedshare-part 1 {}\n", id.hex());
+}
+
+std::variant<PartFile, PartFile::Failure> PartFile::open(const fs::path& path, const Seed& seed,
+                                                         bool force) {
+    // O_NONBLOCK: a FIFO of that name must not hang us; O_NOFOLLOW: nor a link
+    // lead our writes elsewhere.
+    const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    const Failure busy{Problem::kBusy,
+                       fmt::format("{} is being downloaded by another seedshare process; two "
+                                   "downloads into one file are refused",
+                                   path.string())};
+    // A lock guards a file, not a name: after taking it, the name must still
+    // lead to that file (its holder may have renamed or removed it between
+    // our open and our lock). Then it is ours until we close it.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        bool created = true;
+        Fd fd(::open(path.c_str(), flags | O_CREAT | O_EXCL, 0644));
+        if (!fd && errno == EEXIST) {
+            created = false;
+            fd = Fd(::open(path.c_str(), flags));
+        }
+        if (!fd) {
+            if (errno == ENOENT) continue;  // removed between the two opens
+            if (errno == ELOOP)
+                return Failure{Problem::kNotRegular,
+                               fmt::format("{} is a symbolic link; move it away", path.string())};
+            if (errno == EISDIR)
+                return Failure{Problem::kNotRegular,
+                               fmt::format("{} is a directory; move it away", path.string())};
+            return io_failure(path, "cannot open", errno);
+        }
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) return io_failure(path, "cannot stat", errno);
+        if (!S_ISREG(st.st_mode))
+            return Failure{Problem::kNotRegular,
+                           fmt::format("{} is not a regular file; move it away", path.string())};
+        const int fl = ::fcntl(fd.get(), F_GETFL);
+        if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK) != 0)
+            return io_failure(path, "cannot open", errno);
+        if (!lock(fd.get())) {
+            if (errno == EAGAIN || errno == EACCES) return busy;
+            return io_failure(path, "cannot lock", errno);
+        }
+        if (!still_named(fd.get(), path)) continue;
+        if (::fstat(fd.get(), &st) != 0) return io_failure(path, "cannot stat", errno);
+
+        const std::string mark = trailer(seed.id());
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        Found found = Found::kCreated;
+        if (!created && st.st_nlink != 1 && !force)
+            return Failure{Problem::kForeign,
+                           fmt::format("{} has other hard links: writing into it would change "
+                                       "them too; move it away, or use --force",
+                                       path.string())};
+        if (!created && size != 0) {
+            if (has_trailer(fd.get(), size, seed.length, mark)) {
+                found = Found::kResumable;
+            } else if (size == seed.length && holds_whole_file(fd.get(), seed)) {
+                found = Found::kComplete;
+            } else if (!force) {
+                return Failure{
+                    Problem::kForeign,
+                    fmt::format("{} exists ({}) and has no seedshare trailer for this seed (it "
+                                "was made by someone else, for another seed, or by an older "
+                                "seedshare); move it away, or use --force to take it over (its "
+                                "chunks that verify are kept)",
+                                path.string(), format_bytes(size))};
+            } else {
+                found = Found::kTakenOver;
+            }
+        }
+        if (found == Found::kCreated || found == Found::kTakenOver) {
+            if (auto f = prepare(fd.get(), path, seed.length, mark, !created)) {
+                if (created && still_named(fd.get(), path)) ::unlink(path.c_str());
+                return *f;
+            }
+        }
+        auto storage = FileStorage::adopt(std::move(fd), path, seed.length);
+        return PartFile(path, std::move(storage), found);
+    }
+    return busy;  // it kept changing under us: someone else is at work on it
+}
+
+std::optional<PartFile::Failure> PartFile::finish(const fs::path& target,
+                                                  std::optional<FileIdentity> replace) {
+    const int fd = storage_->fd();
+    // Only the lock holder renames or removes the .part, and only while the
+    // name still leads to its file.
+    if (!still_named(fd, path_))
+        return Failure{Problem::kIo, fmt::format("{} is no longer this download's file (moved or "
+                                                 "replaced while it ran)",
+                                                 path_.string())};
+    if (!finished_) {
+        if (::ftruncate(fd, static_cast<off_t>(storage_->size())) != 0)
+            return io_failure(path_, "cannot cut the trailer", errno);
+        if (::fsync(fd) != 0) return io_failure(path_, "sync failed", errno);
+        finished_ = true;
+    }
+    const Failure exists{Problem::kExists,
+                         fmt::format("{} appeared during the download; the verified file stays in "
+                                     "{}: move {} away and run the same command again",
+                                     target.string(), path_.string(), target.string())};
+    int rc = 0;
+    if (replace) {
+        // Replace only the file that was there when the user said --force,
+        // never one that appeared since.
+        struct stat there {};
+        if (::lstat(target.c_str(), &there) == 0) {
+            if (there.st_dev != replace->dev || there.st_ino != replace->ino) return exists;
+            rc = ::rename(path_.c_str(), target.c_str());
+        } else {
+            replace.reset();
+        }
+    }
+    if (!replace) {
+        rc = ::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE);
+        if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+            // No RENAME_NOREPLACE here: link() fails atomically on an existing name.
+            rc = ::link(path_.c_str(), target.c_str());
+            if (rc == 0) ::unlink(path_.c_str());
+        }
+    }
+    if (rc != 0) {
+        if (errno == EEXIST) return exists;
+        return io_failure(path_, fmt::format("cannot rename to {}", target.string()), errno);
+    }
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd || ::fsync(dir_fd.get()) != 0)
+        return io_failure(dir, "cannot sync the directory after the rename", errno);
+    // The name now leads to the very file that was verified.
+    path_ = target;
+    if (!still_named(fd, target))
+        return Failure{Problem::kIo, fmt::format("{} was replaced by another file right after the "
+                                                 "download was renamed to it",
+                                                 target.string())};
+    return std::nullopt;
+}
+
+void PartFile::discard() {
+    if (!finished_ && still_named(storage_->fd(), path_)) ::unlink(path_.c_str());
+}
+
+std::optional<FileIdentity> FileIdentity::of(const fs::path& p) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) return std::nullopt;
+    return FileIdentity{st.st_dev, st.st_ino};
+}
+
+}  // namespace seedshare

@@ -1,0 +1,102 @@
+#include "peer/storage/seed_io.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "common/core/limits.hpp"
+#include "common/crypto/sha256.hpp"
+#include "common/core/fd.hpp"
+#include "common/net/offload.hpp"
+
+namespace seedshare {
+
+Result<Seed> read_seed_file(const std::filesystem::path& path) {
+    const std::string shown = path.string();
+    // O_NONBLOCK: a FIFO is refused below, never waited on.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd) return Error{fmt::format("{}: {}", shown, std::strerror(errno))};
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        return Error{fmt::format("{}: {}", shown, std::strerror(errno))};
+    if (S_ISDIR(st.st_mode))
+        return Error{fmt::format("{}: is a directory, not a seed file", shown)};
+    if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", shown)};
+    if (static_cast<std::uint64_t>(st.st_size) > limits::kMaxSeedBytes)
+        return Error{fmt::format("{}: {} bytes is more than a seed file may hold ({})", shown,
+                                 st.st_size, limits::kMaxSeedBytes)};
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+        const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error{fmt::format("{}: {}", shown, std::strerror(errno))};
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+    auto seed = parse_seed(text);
+    if (!seed) return Error{fmt::format("{}: {}", shown, seed.error().message)};
+    return seed;
+}
+
+net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage> storage,
+                                       asio::thread_pool& pool, unsigned parallel) {
+    Bitfield have(seed.chunk_count());
+    std::uint32_t next = 0;
+    std::size_t running = 0;
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer done(ex, asio::steady_timer::time_point::max());
+    // Workers pull the next chunk index; each hashes on the pool.
+    auto worker = [&]() -> net::awaitable<void> {
+        std::vector<std::uint8_t> buffer;
+        while (next < seed.chunk_count()) {
+            const ChunkIndex c{next++};
+            buffer.resize(seed.chunk_length(c));
+            const auto offset = seed.chunk_offset(c);
+            const Digest expected = seed.chunk_hashes[c.value];
+            auto* data = &buffer;
+            auto check = [&storage, data, offset, expected] {
+                return storage->read(offset, *data).ok() && sha256(*data) == expected;
+            };
+            const bool ok = co_await offload(pool, std::move(check));
+            if (ok) have.set(c);
+        }
+    };
+    const unsigned n = std::max(1u, parallel);
+    for (unsigned i = 0; i < n; ++i) {
+        ++running;
+        asio::co_spawn(ex, worker(), [&](std::exception_ptr) {
+            if (--running == 0) done.cancel();
+        });
+    }
+    asio::error_code ec;
+    co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return have;
+}
+
+net::awaitable<Result<Digest>> hash_file(const std::filesystem::path& path,
+                                         asio::thread_pool& pool) {
+    auto hash = [path]() -> Result<Digest> {
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) return Error{fmt::format("{}: {}", path.string(), std::strerror(errno))};
+        ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        Sha256 h;
+        std::vector<std::uint8_t> buffer(4u << 20);
+        for (;;) {
+            const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return Error{fmt::format("{}: {}", path.string(), std::strerror(errno))};
+            if (n == 0) break;
+            h.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
+        }
+        return h.finish();
+    };
+    co_return co_await offload(pool, std::move(hash));
+}
+
+}  // namespace seedshare

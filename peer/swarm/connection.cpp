@@ -1,0 +1,610 @@
+#include "peer/swarm/connection.hpp"
+
+#include <fmt/format.h>
+
+#include "common/core/limits.hpp"
+#include "common/core/plural.hpp"
+#include "common/net/offload.hpp"
+
+namespace seedshare {
+
+namespace pp = peer_proto;
+
+namespace {
+
+std::string version_mismatch(std::uint16_t mine, std::uint16_t theirs) {
+    return fmt::format("peer protocol version mismatch: this peer speaks {}, the other speaks {}",
+                       mine, theirs);
+}
+
+net::FrameStream::Timeouts handshake_timeouts(const SwarmOptions& o) {
+    return {
+        .idle = o.handshake_timeout, .frame = o.handshake_timeout, .write = o.handshake_timeout};
+}
+
+// Reads one whole small frame and decodes it (handshake only).
+net::awaitable<pp::Message> read_message(net::FrameStream& s) {
+    const auto h = co_await s.read_header();
+    if (h.payload_size() > pp::max_payload(h.type) ||
+        h.type == static_cast<std::uint8_t>(pp::Type::kPiece))
+        throw net::ProtocolError(
+            fmt::format("unexpected message type {} during handshake", h.type));
+    const auto payload = co_await s.read_payload(h);
+    auto m = pp::decode(h.type, payload);
+    if (!m) throw net::ProtocolError(m.error().message);
+    co_return std::move(*m);
+}
+
+}  // namespace
+
+net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, pp::Hello>> handshake_out(
+    const PeerAddress& where, const SeedId& seed, const UserId& me, std::uint16_t my_port,
+    const SwarmOptions& options) {
+    const HostPort target{where.address.to_string(), where.port};
+    auto socket = co_await net::connect(target, options.connect_timeout);
+    auto stream = std::make_shared<net::FrameStream>(std::move(socket), limits::kMaxPeerFrameBytes,
+                                                     handshake_timeouts(options));
+    net::spawn(stream->get_executor(), stream->watchdog(), Logger("peer", LogLevel::kOff),
+               "watchdog");
+    const Bytes greeting = pp::encode(pp::Hello{pp::kVersion, seed, me, my_port});
+    co_await stream->write(greeting);
+    auto reply = co_await read_message(*stream);
+    using Reason = HandshakeError::Reason;
+    if (auto* err = std::get_if<pp::ErrorMsg>(&reply)) {
+        stream->close();
+        const Reason reason = err->code == pp::ErrorCode::kSelf ? Reason::kSelf
+                              : err->code == pp::ErrorCode::kVersionMismatch
+                                  ? Reason::kVersionMismatch
+                                  : Reason::kRefused;
+        throw HandshakeError(reason, fmt::format("refused: {}", err->message), err->code);
+    }
+    auto* hello = std::get_if<pp::Hello>(&reply);
+    if (hello == nullptr) {
+        stream->close();
+        throw HandshakeError(Reason::kNotHello, "expected Hello in answer to Hello");
+    }
+    if (hello->version != pp::kVersion) {
+        stream->close();
+        throw HandshakeError(Reason::kVersionMismatch,
+                             version_mismatch(pp::kVersion, hello->version));
+    }
+    if (hello->seed != seed) {
+        stream->close();
+        throw HandshakeError(Reason::kOtherSeed, "answered for another seed");
+    }
+    if (hello->user == me) {
+        stream->close();
+        throw HandshakeError(Reason::kSelf, "connected to itself");
+    }
+    co_return std::pair{stream, *hello};
+}
+
+PeerConnection::PeerConnection(std::shared_ptr<Swarm> swarm,
+                               std::shared_ptr<net::FrameStream> stream, const pp::Hello& theirs,
+                               std::optional<PeerAddress> dialed)
+    : swarm_(std::move(swarm)),
+      stream_(std::move(stream)),
+      user_(theirs.user),
+      their_port_(theirs.listen_port),
+      dialed_(dialed),
+      name_(stream_->remote()),
+      log_(swarm_->log().sub(stream_->remote())),
+      theirs_(swarm_->seed().chunk_count()),
+      last_piece_at_(net::Clock::now()),
+      rate_since_(net::Clock::now()),
+      writer_wake_(stream_->get_executor()),
+      linger_(stream_->get_executor()) {
+    asio::error_code ec;
+    const auto ep = stream_->socket().remote_endpoint(ec);
+    if (!ec) address_ = net::normalize(ep.address());
+    if (their_port_ != 0 && !ec) name_ = PeerAddress{address_, their_port_}.str();
+    const auto& o = swarm_->options();
+    stream_->set_timeouts(
+        {.idle = o.idle_timeout, .frame = o.idle_timeout, .write = o.idle_timeout});
+}
+
+PeerConnection::~PeerConnection() = default;
+
+std::optional<PeerAddress> PeerConnection::listen_address() const {
+    if (their_port_ == 0 || address_.is_unspecified()) return std::nullopt;
+    return PeerAddress{address_, their_port_};
+}
+
+void PeerConnection::start(bool send_hello) {
+    auto self = shared_from_this();
+    const auto& env = swarm_->env();
+    if (send_hello) send(pp::Hello{pp::kVersion, swarm_->id(), env.user, env.listen_port});
+    send(pp::BitfieldMsg{swarm_->have()});
+    running_ = 2;
+    auto done = [self](std::exception_ptr) {
+        if (--self->running_ == 0) self->teardown();
+    };
+    asio::co_spawn(stream_->get_executor(), read_loop(), done);
+    asio::co_spawn(stream_->get_executor(), write_loop(), done);
+}
+
+void PeerConnection::close(const std::string& reason) {
+    if (closed_) return;
+    closed_ = true;
+    log_.debug("closed: {}", reason);
+    stream_->close();
+    writer_wake_.cancel();
+    linger_.cancel();
+}
+
+void PeerConnection::teardown() {
+    // Both coroutines are done: no read is writing into a fetch buffer now.
+    for (auto& [index, fetch] : fetches_)
+        if (!fetch.dropped) swarm_->picker().release(fetch.chunk);
+    if (got_bitfield_) swarm_->spread().remove_holder(theirs_);
+    for (const auto c : promised_)
+        swarm_->spread().unpromise(ChunkIndex{c});
+    promised_.clear();
+    fetches_.clear();
+    outstanding_.clear();
+    outstanding_bytes_ = 0;
+    swarm_->count_traffic(name_, 0, 0);
+    swarm_->connection_closed(this, remote_leaving_);
+}
+
+void PeerConnection::send(const pp::Message& m) {
+    if (closed_) return;
+    const Bytes frame = pp::encode(m);
+    control_.insert(control_.end(), frame.begin(), frame.end());
+    writer_wake_.cancel();
+}
+
+void PeerConnection::reject(const pp::Block& b) {
+    if (closed_) return;
+    rejects_.push_back(b);
+    writer_wake_.cancel();
+}
+
+void PeerConnection::forget_old_cancels() {
+    // A Piece or Reject that crossed a Cancel arrives within a round trip; the
+    // remote may also drop a cancelled request without a word. Entries older
+    // than the write deadline are forgotten, so the set does not only grow.
+    if (cancelled_.size() < limits::kMaxQueuedRequests) return;
+    const auto old = net::Clock::now() - swarm_->options().cancel_memory;
+    std::erase_if(cancelled_, [&](const auto& e) { return e.second < old; });
+}
+
+void PeerConnection::announce(ChunkIndex c) {
+    if (!theirs_.test(c)) send(pp::Have{c});
+}
+
+void PeerConnection::say_goodbye() {
+    if (goodbye_sent_ || closed_) return;
+    goodbye_sent_ = true;
+    send(pp::Goodbye{});
+}
+
+bool PeerConnection::stalled(net::Clock::time_point now) const {
+    return !outstanding_.empty() && now - last_piece_at_ > swarm_->options().stall_timeout;
+}
+
+// --- fetching ----------------------------------------------------------------
+
+bool PeerConnection::refused(ChunkIndex c) {
+    auto it = refused_.find(c.value);
+    if (it == refused_.end()) return false;
+    if (net::Clock::now() < it->second) return true;
+    refused_.erase(it);
+    return false;
+}
+
+void PeerConnection::count_received(std::uint64_t bytes) {
+    const auto now = net::Clock::now();
+    rate_bytes_ += bytes;
+    const double span = std::chrono::duration<double>(now - rate_since_).count();
+    if (span < 0.25) return;
+    const double sample = static_cast<double>(rate_bytes_) / span;
+    rate_ = rate_ == 0 ? sample : 0.6 * rate_ + 0.4 * sample;
+    rate_bytes_ = 0;
+    rate_since_ = now;
+}
+
+std::uint64_t PeerConnection::pipeline_target() const {
+    const auto& o = swarm_->options();
+    const auto most = std::max(o.pipeline_min_bytes, o.pipeline_max_bytes);
+    // Not measured yet: start small (a busy or rate-limited peer must not
+    // collect a large share of the file in its queue); it grows with the rate.
+    if (rate_ == 0) return o.pipeline_min_bytes;
+    const double want = rate_ * std::chrono::duration<double>(o.pipeline_window).count();
+    return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(want), o.pipeline_min_bytes, most);
+}
+
+void PeerConnection::fill_requests() {
+    if (closed_ || remote_leaving_ || !swarm_->downloading() || !got_bitfield_) return;
+    const auto& o = swarm_->options();
+    const auto& seed = swarm_->seed();
+    const auto target = pipeline_target();
+    // By bytes, and by count: the remote drops a peer with more than
+    // kMaxQueuedRequests waiting (small chunks make small blocks).
+    while (outstanding_bytes_ < target && outstanding_.size() + 1 < limits::kMaxQueuedRequests) {
+        Fetch* f = nullptr;
+        for (auto& [index, fetch] : fetches_) {
+            if (fetch.next_offset < fetch.buffer.size() && !fetch.dropped) {
+                f = &fetch;
+                break;
+            }
+        }
+        if (f == nullptr) {
+            // Start a new chunk, if memory allows and the picker has one for us.
+            auto& buffers = swarm_->fetch_buffers();
+            if (buffers.in_use() >= buffers.capacity()) return;  // before the picker's work
+            auto& picker = swarm_->picker();
+            const auto chunk = picker.pick(
+                theirs_, [&](ChunkIndex c) { return fetches_.contains(c.value) || refused(c); },
+                swarm_->pick_window());
+            if (!chunk) return;
+            auto buffer = buffers.try_acquire(seed.chunk_length(*chunk));
+            if (!buffer) {
+                picker.release(*chunk);
+                return;
+            }
+            f = &fetches_.emplace(chunk->value, Fetch{*chunk, std::move(*buffer)}).first->second;
+        }
+        if (outstanding_.empty()) {
+            last_piece_at_ = net::Clock::now();
+            if (rate_bytes_ == 0) rate_since_ = last_piece_at_;  // idle time is not slowness
+        }
+        const auto length = static_cast<std::uint32_t>(
+            std::min<std::size_t>(o.block_bytes, f->buffer.size() - f->next_offset));
+        const pp::Block b{f->chunk, f->next_offset, length};
+        f->next_offset += length;
+        outstanding_.push_back(b);
+        outstanding_bytes_ += length;
+        send(pp::Request{b});
+    }
+}
+
+void PeerConnection::drop_fetch(ChunkIndex c, bool send_cancels) {
+    auto it = fetches_.find(c.value);
+    if (it == fetches_.end() || it->second.dropped) return;
+    for (auto o = outstanding_.begin(); o != outstanding_.end();) {
+        if (o->chunk == c) {
+            if (send_cancels) {
+                send(pp::Cancel{*o});
+                forget_old_cancels();
+                cancelled_.emplace(*o, net::Clock::now());
+            }
+            outstanding_bytes_ -= o->length;
+            o = outstanding_.erase(o);
+        } else {
+            ++o;
+        }
+    }
+    swarm_->picker().release(c);
+    // A read into this buffer may be in flight: then receive_piece erases it.
+    if (reading_into_ == c.value) {
+        it->second.dropped = true;
+    } else {
+        fetches_.erase(it);
+    }
+}
+
+void PeerConnection::cancel_fetch(ChunkIndex c) {
+    drop_fetch(c, true);
+}
+
+net::awaitable<void> PeerConnection::receive_piece(const FrameHeader& h) {
+    if (h.payload_size() <= pp::kPieceHeaderBytes) throw net::ProtocolError("piece without data");
+    std::array<std::uint8_t, pp::kPieceHeaderBytes> head{};
+    co_await stream_->read_exact(head);
+    ByteReader r(head);
+    pp::Block b;
+    r.u32(b.chunk.value);
+    r.u32(b.offset);
+    b.length = static_cast<std::uint32_t>(h.payload_size() - pp::kPieceHeaderBytes);
+
+    const auto o = std::find(outstanding_.begin(), outstanding_.end(), b);
+    if (o == outstanding_.end()) {
+        if (cancelled_.erase(b) != 0) {  // it crossed our Cancel on the wire
+            co_await stream_->skip(b.length);
+            co_return;
+        }
+        throw net::ProtocolError(
+            fmt::format("sent data that was never requested (chunk {}, offset {}, length {})",
+                        b.chunk.value, b.offset, b.length));
+    }
+    outstanding_.erase(o);
+    outstanding_bytes_ -= b.length;
+    // From here until the bytes are in, a cancel only marks the fetch dropped.
+    reading_into_ = b.chunk.value;
+    co_await swarm_->env().download_limit->acquire(b.length);  // paces the sender through TCP
+    {
+        auto& fetch = fetches_.at(b.chunk.value);  // outstanding blocks always have their fetch
+        co_await stream_->read_exact(fetch.buffer.span().subspan(b.offset, b.length));
+    }
+    reading_into_.reset();
+    last_piece_at_ = net::Clock::now();
+    downloaded_ += b.length;
+    count_received(b.length);
+    swarm_->count_traffic(name_, b.length, 0);
+
+    auto it = fetches_.find(b.chunk.value);
+    if (it->second.dropped) {
+        fetches_.erase(it);  // cancelled while we read: someone else delivered it
+    } else if ((it->second.received += b.length) == it->second.buffer.size()) {
+        BufferPool::Buffer data = std::move(it->second.buffer);
+        fetches_.erase(it);
+        swarm_->chunk_received(shared_from_this(), b.chunk, std::move(data));
+    }
+    fill_requests();
+}
+
+// --- the reader ----------------------------------------------------------------
+
+net::awaitable<void> PeerConnection::read_loop() {
+    auto self = shared_from_this();
+    std::string violation;  // the protocol error that ends the connection
+    try {
+        while (!closed_) {
+            const auto h = co_await stream_->read_header();
+            const auto type = static_cast<pp::Type>(h.type);
+            if (pp::max_payload(h.type) == 0 && type != pp::Type::kKeepAlive &&
+                type != pp::Type::kGoodbye)
+                throw net::ProtocolError(fmt::format("unknown message type {}", h.type));
+            if (h.payload_size() > pp::max_payload(h.type))
+                throw net::ProtocolError(
+                    fmt::format("message type {} of {} bytes is over its limit of {}", h.type,
+                                h.payload_size(), pp::max_payload(h.type)));
+            if (type == pp::Type::kPiece) {
+                co_await receive_piece(h);
+                continue;
+            }
+            const auto payload = co_await stream_->read_payload(h);
+            auto m = pp::decode(h.type, payload);
+            if (!m) throw net::ProtocolError(m.error().message);
+            handle(*m);
+        }
+    } catch (const net::ProtocolError& e) {
+        violation = e.what();
+    } catch (const std::exception& e) {
+        close(e.what());
+        co_return;
+    }
+    if (violation.empty()) {
+        close("closed");
+        co_return;
+    }
+    log_.warn("dropping: {}", violation);
+    if (closed_) co_return;
+    // Tell it why, then close: the writer sends the Error frame next and
+    // stops; a remote that does not read gets kErrorLinger, no more (the I/O
+    // thread never blocks on it).
+    serve_queue_.clear();
+    send(pp::ErrorMsg{pp::ErrorCode::kProtocol, violation});
+    closing_ = true;
+    linger_.expires_after(kErrorLinger);
+    asio::error_code ec;
+    co_await linger_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    close(violation);
+}
+
+void PeerConnection::handle(pp::Message& m) {
+    const auto& seed = swarm_->seed();
+    if (auto* bf = std::get_if<pp::BitfieldMsg>(&m)) {
+        if (got_bitfield_) throw net::ProtocolError("a second bitfield");
+        if (bf->have.size() != seed.chunk_count())
+            throw net::ProtocolError(fmt::format("bitfield for {}, the seed has {}",
+                                                 count_of(bf->have.size(), "chunk"),
+                                                 seed.chunk_count()));
+        theirs_ = std::move(bf->have);
+        got_bitfield_ = true;
+        swarm_->picker().add_peer(theirs_);
+        swarm_->spread().add_holder(theirs_);
+        swarm_->connection_ready(shared_from_this());
+        fill_requests();
+    } else if (auto* have = std::get_if<pp::Have>(&m)) {
+        if (have->chunk.value >= seed.chunk_count())
+            throw net::ProtocolError(fmt::format("have for chunk {}, past the last ({})",
+                                                 have->chunk.value, seed.chunk_count()));
+        if (!got_bitfield_) throw net::ProtocolError("have before bitfield");
+        if (!theirs_.test(have->chunk)) {
+            swarm_->picker().peer_gained(theirs_, have->chunk);
+            swarm_->spread().holder_gained(have->chunk);
+            if (promised_.erase(have->chunk.value) != 0) swarm_->spread().unpromise(have->chunk);
+            theirs_.set(have->chunk);
+            refused_.erase(have->chunk.value);
+            fill_requests();
+        }
+    } else if (auto* req = std::get_if<pp::Request>(&m)) {
+        if (auto ok = pp::check_block(seed, req->block); !ok)
+            throw net::ProtocolError(ok.error().message);
+        // Rejects the writer has not handed to the socket yet wait too: a
+        // peer asking for what we lack without reading must not grow control_.
+        if (serve_queue_.size() + rejects_.size() >= limits::kMaxQueuedRequests)
+            throw net::ProtocolError(
+                fmt::format("more than {} requests queued without reading the answers",
+                            limits::kMaxQueuedRequests));
+        if (goodbye_sent_ || !swarm_->holds(req->block.chunk)) {
+            reject(req->block);
+            return;
+        }
+        if (!promised_.contains(req->block.chunk.value) && swarm_->rationing_uploads()) {
+            // A seed among many peers: spend the upload on the least spread
+            // chunks; this one can come from the peers that have it.
+            if (!swarm_->spread().worth_sending(req->block.chunk)) {
+                reject(req->block);
+                return;
+            }
+            promised_.insert(req->block.chunk.value);
+            swarm_->spread().promise(req->block.chunk);
+        }
+        serve_queue_.push_back(req->block);
+        writer_wake_.cancel();
+    } else if (auto* cancel = std::get_if<pp::Cancel>(&m)) {
+        // Not served, or not rejected, after all: the remote forgot it.
+        auto it = std::find(serve_queue_.begin(), serve_queue_.end(), cancel->block);
+        if (it != serve_queue_.end()) {
+            serve_queue_.erase(it);
+        } else if (auto r = std::find(rejects_.begin(), rejects_.end(), cancel->block);
+                   r != rejects_.end()) {
+            rejects_.erase(r);
+        }
+    } else if (auto* reject = std::get_if<pp::Reject>(&m)) {
+        if (std::find(outstanding_.begin(), outstanding_.end(), reject->block) ==
+            outstanding_.end()) {
+            cancelled_.erase(reject->block);  // a reject crossing our cancel
+            return;
+        }
+        refused_[reject->block.chunk.value] = net::Clock::now() + std::chrono::seconds(2);
+        drop_fetch(reject->block.chunk, true);
+        fill_requests();
+    } else if (auto* list = std::get_if<pp::PeerList>(&m)) {
+        std::vector<PeerAddress> peers;
+        for (const auto& p : list->peers)
+            peers.push_back(PeerAddress{net::normalize(p.address), p.port});
+        swarm_->add_candidates(peers);
+    } else if (std::holds_alternative<pp::Goodbye>(m)) {
+        remote_leaving_ = true;
+        // It finishes what was requested; chunks not fully requested go elsewhere.
+        std::vector<ChunkIndex> unfinished;
+        for (const auto& [index, f] : fetches_)
+            if (f.next_offset < f.buffer.size()) unfinished.push_back(f.chunk);
+        for (auto c : unfinished)
+            drop_fetch(c, true);
+        swarm_->wake_fetchers();
+        if (outstanding_.empty() && serve_queue_.empty()) close("the peer said goodbye");
+    } else if (auto* err = std::get_if<pp::ErrorMsg>(&m)) {
+        log_.warn("the peer reports an error: {}", err->message);
+        close(fmt::format("error from peer: {}", err->message));
+    } else if (std::holds_alternative<pp::Hello>(m)) {
+        throw net::ProtocolError("a second Hello");
+    } else if (std::holds_alternative<pp::KeepAlive>(m)) {
+        // Nothing: the read itself reset the idle deadline.
+    }
+}
+
+// --- the writer ----------------------------------------------------------------
+
+net::awaitable<void> PeerConnection::serve(pp::Block b) {
+    // An upload buffer is held only while the remote takes the bytes: when it
+    // stops reading for kUploadPatience the buffer goes back to the pool and
+    // the rest of the block is read again once its socket has room. So
+    // connections that ask and never read cannot starve the others of
+    // buffers, and hold nothing while their write deadline runs out.
+    auto& pool = *swarm_->env().pool;
+    auto storage = swarm_->storage_ptr();
+    const std::uint64_t block_offset = swarm_->seed().chunk_offset(b.chunk) + b.offset;
+    const Bytes head = pp::encode_piece_header(b.chunk, b.offset, b.length);
+    const std::size_t total = head.size() + b.length;
+    co_await swarm_->env().upload_limit->acquire(b.length);
+    std::size_t sent = 0;  // of the frame: header, then data
+    BufferPool::Buffer buffer;
+    std::size_t buffer_from = 0;  // data offset of buffer's first byte
+    bool stalled = false;         // the remote stopped reading; we let go
+    bool sliced = false;          // since a stall: the rest in slices
+    while (sent < total) {
+        if (closed_) co_return;
+        if (!buffer) {
+            if (stalled) co_await stream_->wait_writable();
+            sliced = sliced || stalled;
+            stalled = false;
+            buffer_from = sent > head.size() ? sent - head.size() : 0;
+            // After a stall, a slice at a time: a remote that reads a little
+            // every while must not make us read the whole rest again each time.
+            const std::size_t rest = b.length - buffer_from;
+            buffer = co_await swarm_->env().upload_buffers->acquire(
+                sliced ? std::min(rest, kResumeSliceBytes) : rest);
+            if (closed_) co_return;
+            const std::uint64_t offset = block_offset + buffer_from;
+            auto span = buffer.span();
+            // From the page cache without leaving the I/O thread when it can
+            // be; from the disk on the pool when it cannot.
+            std::optional<Status> cached = storage->read_if_cached(offset, span);
+            if (!cached) {
+                auto read_block = [storage, offset, span] { return storage->read(offset, span); };
+                cached = co_await offload(pool, std::move(read_block));
+            }
+            const Status read = std::move(*cached);
+            if (closed_) co_return;
+            if (!read) {
+                log_.warn("cannot serve chunk {}: {}", b.chunk.value, read.error().message);
+                swarm_->storage_failed(read.error().message);
+                if (sent == 0) {
+                    send(pp::Reject{b});
+                    co_return;
+                }
+                close("cannot read the rest of a block being sent");  // mid-frame
+                co_return;
+            }
+        }
+        const auto data = buffer.span();
+        const std::size_t data_sent = sent > head.size() ? sent - head.size() : 0;
+        std::array<asio::const_buffer, 2> bufs;
+        std::size_t count = 0;
+        if (sent < head.size())
+            bufs[count++] = asio::buffer(head.data() + sent, head.size() - sent);
+        bufs[count++] = asio::buffer(data.data() + (data_sent - buffer_from),
+                                     data.size() - (data_sent - buffer_from));
+        std::size_t want = 0;
+        for (std::size_t i = 0; i < count; ++i)
+            want += bufs[i].size();
+        const std::size_t n =
+            co_await stream_->write_within(std::span(bufs.data(), count), kUploadPatience);
+        sent += n;
+        if (sent < total) {
+            // The slice is out (the next one follows at once), or the remote
+            // stopped reading: either way, let go of the buffer.
+            buffer = BufferPool::Buffer{};
+            stalled = n < want;
+        }
+    }
+    uploaded_ += b.length;
+    swarm_->count_traffic(name_, 0, b.length);
+}
+
+net::awaitable<void> PeerConnection::write_loop() {
+    auto self = shared_from_this();
+    try {
+        auto last_write = net::Clock::now();
+        while (!closed_) {
+            if (!control_.empty() || !rejects_.empty()) {
+                for (const auto& b : rejects_) {
+                    const Bytes frame = pp::encode(pp::Reject{b});
+                    control_.insert(control_.end(), frame.begin(), frame.end());
+                }
+                rejects_.clear();
+                Bytes frames;
+                frames.swap(control_);
+                co_await stream_->write(frames);
+                last_write = net::Clock::now();
+                if (closing_ && control_.empty()) {
+                    linger_.cancel();  // the reader's Error frame is out: it closes
+                    break;
+                }
+                continue;
+            }
+            if (!serve_queue_.empty()) {
+                const pp::Block b = serve_queue_.front();
+                serve_queue_.pop_front();
+                serving_ = true;
+                co_await serve(b);
+                serving_ = false;
+                if (serve_queue_.empty()) swarm_->upload_finished();
+                last_write = net::Clock::now();
+                continue;
+            }
+            if (remote_leaving_ && outstanding_.empty()) {
+                close("the peer said goodbye");
+                break;
+            }
+            // Nothing to send: sleep until woken, or until a keepalive is due.
+            const auto keepalive = swarm_->options().keepalive;
+            writer_wake_.expires_at(last_write + keepalive);
+            asio::error_code ec;
+            co_await writer_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec && control_.empty() && serve_queue_.empty() &&
+                net::Clock::now() >= last_write + keepalive)
+                send(pp::KeepAlive{});
+        }
+    } catch (const std::exception& e) {
+        close(e.what());
+    }
+    serving_ = false;
+}
+
+}  // namespace seedshare

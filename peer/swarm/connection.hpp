@@ -1,0 +1,180 @@
+// One TCP connection to one peer about one seed. Three coroutines share it:
+// a reader (frames in), a writer (control messages first, then blocks we
+// serve, from a bounded request queue) and the stream's watchdog. It fetches
+// the chunks its Swarm lets it pick, keeping pipeline_target() bytes requested,
+// and serves the chunks we hold to the remote.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "common/model/bitfield.hpp"
+#include "common/net/net.hpp"
+#include "common/wire/peer_protocol.hpp"
+#include "peer/swarm/buffer_pool.hpp"
+#include "peer/swarm/swarm.hpp"
+
+namespace seedshare {
+
+// The remote's answer to our Hello ended the handshake. Callers act on
+// `reason` (and `remote_code`), never on the text; what() is for people.
+struct HandshakeError : std::runtime_error {
+    enum class Reason {
+        kRefused,          // it answered Error (`remote_code` says why)
+        kVersionMismatch,  // it speaks another peer protocol version (or said we do)
+        kOtherSeed,        // it answered for another seed
+        kSelf,             // we dialled ourselves (or it said so)
+        kNotHello,         // it answered something other than Hello or Error
+    };
+    HandshakeError(Reason r, const std::string& what,
+                   std::optional<peer_proto::ErrorCode> code = std::nullopt)
+        : std::runtime_error(what), reason(r), remote_code(code) {}
+    Reason reason;
+    std::optional<peer_proto::ErrorCode> remote_code;  // the code of its Error frame
+};
+
+// Connects to `where` and exchanges Hellos for `seed`. Throws HandshakeError
+// for an answer that ends the handshake, net::NotSeedshare when something
+// else answers, and asio::system_error / net::TimeoutError / net::ProtocolError
+// when the connection or the frames fail.
+net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, peer_proto::Hello>> handshake_out(
+    const PeerAddress& where, const SeedId& seed, const UserId& me, std::uint16_t my_port,
+    const SwarmOptions& options);
+
+class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
+  public:
+    // How long an upload may make no progress before its buffer goes back to
+    // the pool (the rest is read again when the remote reads).
+    static constexpr std::chrono::milliseconds kUploadPatience{250};
+    // After such a stall, the rest of the block is read and sent in slices
+    // of at most this much.
+    static constexpr std::size_t kResumeSliceBytes = 256u << 10;
+    // How long the Error frame sent before closing for a protocol error may
+    // take to leave.
+    static constexpr std::chrono::milliseconds kErrorLinger{2000};
+
+    PeerConnection(std::shared_ptr<Swarm> swarm, std::shared_ptr<net::FrameStream> stream,
+                   const peer_proto::Hello& theirs, std::optional<PeerAddress> dialed);
+    ~PeerConnection();
+
+    // Starts the reader and writer. An accepted connection first answers the
+    // remote's Hello (`send_hello`); both sides then send their bitfield.
+    void start(bool send_hello);
+    // Ends the connection (idempotent); `reason` is logged once.
+    void close(const std::string& reason);
+    bool closed() const { return closed_; }
+
+    const UserId& user() const { return user_; }
+    const std::string& name() const { return name_; }
+    const Bitfield& theirs() const { return theirs_; }
+    std::optional<PeerAddress> listen_address() const;
+    std::optional<PeerAddress> dialed() const { return dialed_; }
+    std::uint64_t downloaded() const { return downloaded_; }
+    std::uint64_t uploaded() const { return uploaded_; }
+    bool remote_leaving() const { return remote_leaving_; }
+    // Its bitfield arrived, so the picker counts its chunks.
+    bool counted_in_picker() const { return got_bitfield_; }
+
+    // Asks for more blocks if the pipeline has room and there is work.
+    void fill_requests();
+    // Peer exchange: other holders we know.
+    void send_peers(const peer_proto::PeerList& list) { send(list); }
+    // Bytes per second received from this peer lately (0 until measured).
+    double download_rate() const { return rate_; }
+    // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
+    std::uint64_t pipeline_target() const;
+    // We verified c: tell the remote.
+    void announce(ChunkIndex c);
+    // Someone else delivered c first: stop fetching it here.
+    void cancel_fetch(ChunkIndex c);
+    bool fetching(ChunkIndex c) const { return fetches_.contains(c.value); }
+    // We are leaving: tell the remote, take no new requests.
+    void say_goodbye();
+    bool uploads_pending() const { return !serve_queue_.empty() || serving_; }
+    // Stalled: requests outstanding and nothing received for stall_timeout.
+    bool stalled(net::Clock::time_point now) const;
+
+  private:
+    struct Fetch {
+        ChunkIndex chunk;
+        BufferPool::Buffer buffer;
+        std::uint32_t next_offset = 0;  // next byte to request
+        std::uint32_t received = 0;
+        bool dropped = false;  // cancelled while a read into it was in flight
+    };
+
+    net::awaitable<void> read_loop();
+    net::awaitable<void> write_loop();
+    net::awaitable<void> receive_piece(const FrameHeader& h);
+    net::awaitable<void> serve(peer_proto::Block b);
+    void handle(peer_proto::Message& m);
+    void send(const peer_proto::Message& m);
+    void reject(const peer_proto::Block& b);
+    void drop_fetch(ChunkIndex c, bool send_cancels);
+    void teardown();
+
+    std::shared_ptr<Swarm> swarm_;
+    std::shared_ptr<net::FrameStream> stream_;
+    UserId user_;
+    std::uint16_t their_port_;
+    asio::ip::address address_;
+    std::optional<PeerAddress> dialed_;
+    std::string name_;
+    Logger log_;
+
+    Bitfield theirs_;
+    bool got_bitfield_ = false;
+    bool closed_ = false;
+    bool goodbye_sent_ = false;
+    bool remote_leaving_ = false;
+    int running_ = 0;  // coroutines still running
+
+    // Fetching from the remote.
+    std::map<std::uint32_t, Fetch> fetches_;
+    std::optional<std::uint32_t> reading_into_;  // chunk whose buffer a read fills now
+    std::deque<peer_proto::Block> outstanding_;
+    std::uint64_t outstanding_bytes_ = 0;
+    // Blocks we cancelled, and when: a Piece for one is discarded.
+    std::map<peer_proto::Block, net::Clock::time_point> cancelled_;
+    void forget_old_cancels();
+    // Chunks the remote rejected, until when not to ask it again (a seed that
+    // rations its upload may serve them later).
+    std::map<std::uint32_t, net::Clock::time_point> refused_;
+    bool refused(ChunkIndex c);
+    net::Clock::time_point last_piece_at_;
+    std::uint64_t downloaded_ = 0;
+    // Download rate: bytes received since rate_since_, folded into rate_
+    // (an exponential average) about every 250 ms.
+    net::Clock::time_point rate_since_;
+    std::uint64_t rate_bytes_ = 0;
+    double rate_ = 0;
+    void count_received(std::uint64_t bytes);
+
+    // Serving the remote.
+    std::deque<peer_proto::Block> serve_queue_;
+    // Chunks this (seeding) peer started sending the remote; counted in the
+    // swarm's SpreadTracker until the remote announces them or leaves.
+    std::set<std::uint32_t> promised_;
+    bool serving_ = false;
+    std::uint64_t uploaded_ = 0;
+
+    Bytes control_;  // encoded frames waiting for the writer
+    // Requests refused, their Reject not yet written: they count with
+    // serve_queue_ toward kMaxQueuedRequests, and a Cancel removes one (the
+    // remote forgot it), so the count is what the remote has outstanding.
+    std::deque<peer_proto::Block> rejects_;
+    asio::steady_timer writer_wake_;
+    // Closing after a protocol error: the writer sends the Error frame and
+    // stops; linger_ bounds how long the reader waits for that.
+    bool closing_ = false;
+    asio::steady_timer linger_;
+};
+
+}  // namespace seedshare

@@ -1,0 +1,559 @@
+#include "peer/swarm/swarm.hpp"
+
+#include <fmt/format.h>
+
+#include <random>
+
+#include "common/core/plural.hpp"
+#include "common/crypto/sha256.hpp"
+#include "peer/swarm/connection.hpp"
+#include "common/net/offload.hpp"
+
+namespace seedshare {
+
+namespace pp = peer_proto;
+using namespace std::chrono_literals;
+
+namespace {
+// Candidates kept per swarm (from trackers and peer exchange).
+constexpr std::size_t kMaxCandidates = 1000;
+
+net::Clock::duration backoff(std::uint32_t failures) {
+    const auto ms = std::min<std::int64_t>(30000, 500LL << std::min<std::uint32_t>(failures, 6));
+    return std::chrono::milliseconds(ms);
+}
+
+std::uint64_t random_seed() {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) | rd();
+}
+}  // namespace
+
+Swarm::Swarm(SwarmEnv env, Seed seed, std::shared_ptr<Storage> storage, Bitfield have,
+             SwarmOptions options)
+    : env_(std::move(env)),
+      seed_(std::move(seed)),
+      id_(seed_.id()),
+      storage_(std::move(storage)),
+      options_(options),
+      log_(env_.log.sub(seed_.name)),
+      picker_(std::move(have), random_seed()),
+      spread_(seed_.chunk_count()),
+      fetch_buffers_(BufferPool::create(
+          options.fetch_budget_bytes,
+          static_cast<std::size_t>(std::max<std::uint64_t>(1, seed_.chunk_size)))),
+      state_(picker_.complete() ? State::kComplete : State::kDownloading),
+      done_signal_(env_.ex),
+      connect_signal_(env_.ex),
+      discover_signal_(env_.ex),
+      pex_signal_(env_.ex) {
+    for (std::uint32_t i = 0; i < picker_.have().size(); ++i)
+        if (picker_.have().test(ChunkIndex{i}))
+            verified_bytes_ += seed_.chunk_length(ChunkIndex{i});
+    if (state_ == State::kDownloading) {
+        file_hasher_ = std::make_shared<FileHasher>(seed_, *storage_);
+        for (std::uint32_t i = 0; i < picker_.have().size(); ++i)
+            if (picker_.have().test(ChunkIndex{i})) file_hasher_->mark_written(ChunkIndex{i});
+    }
+}
+
+Swarm::~Swarm() = default;
+
+void Swarm::start() {
+    auto self = shared_from_this();
+    if (state_ == State::kDownloading && picker_.complete()) {
+        net::spawn(env_.ex, finish_download(), log_, "finishing");
+        return;
+    }
+    net::spawn(env_.ex, connect_loop(), log_, "connect loop");
+    net::spawn(env_.ex, pex_loop(), log_, "peer exchange");
+    if (state_ == State::kDownloading) net::spawn(env_.ex, discover_loop(), log_, "peer discovery");
+}
+
+bool Swarm::rationing_uploads() const {
+    if (!complete()) return false;
+    std::size_t partial = 0;
+    for (const auto& c : conns_)
+        if (c->counted_in_picker() && !c->theirs().all() && ++partial >= 2) return true;
+    return false;
+}
+
+std::size_t Swarm::pick_window() const {
+    // Alone with a seed: nearly in order (the whole-file hash keeps up).
+    // Among many peers: wide, so they fetch different chunks and trade them.
+    return std::min(Picker::kMaxWindow, Picker::kWindow * std::max<std::size_t>(1, conns_.size()));
+}
+
+net::awaitable<void> Swarm::pex_loop() {
+    auto self = shared_from_this();
+    while (!stopping_) {
+        pex_signal_.expires_at(net::Clock::time_point::max());
+        asio::error_code ec;
+        co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) break;
+        // Gather the peers that joined in the next moments into one message.
+        pex_signal_.expires_after(options_.pex_batch);
+        co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) break;
+        const auto fresh = std::move(pex_pending_);
+        pex_pending_.clear();
+        for (const auto& c : conns_) {
+            pp::PeerList list;
+            const auto own = c->listen_address();
+            for (const auto& a : fresh) {
+                if (own && *own == a) continue;
+                if (list.peers.size() == pp::kMaxPeerListEntries) break;
+                list.peers.push_back(pp::PeerAddress{a.address, a.port});
+            }
+            if (!list.peers.empty()) c->send_peers(list);
+        }
+    }
+}
+
+net::awaitable<void> Swarm::wait_done() {
+    auto self = shared_from_this();
+    while (state_ == State::kDownloading || state_ == State::kFinishing) {
+        done_signal_.expires_at(net::Clock::time_point::max());
+        asio::error_code ec;
+        co_await done_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+void Swarm::set_done(State s, std::string failure) {
+    state_ = s;
+    failure_ = std::move(failure);
+    done_signal_.cancel();
+    wake(connect_signal_);
+    wake(discover_signal_);
+}
+
+net::awaitable<void> Swarm::stop(std::chrono::milliseconds grace) {
+    auto self = shared_from_this();
+    stopping_ = true;
+    wake(connect_signal_);
+    wake(discover_signal_);
+    wake(pex_signal_);
+    for (const auto& c : conns_)
+        c->say_goodbye();
+    // Let uploads in flight finish, within the grace period.
+    const auto deadline = net::Clock::now() + grace;
+    asio::steady_timer timer(env_.ex);
+    while (net::Clock::now() < deadline &&
+           std::any_of(conns_.begin(), conns_.end(),
+                       [](const auto& c) { return c->uploads_pending(); })) {
+        drained_signal_ = &timer;
+        timer.expires_at(deadline);
+        asio::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        drained_signal_ = nullptr;
+    }
+    const auto conns = conns_;
+    for (const auto& c : conns)
+        c->close("leaving");
+    if (state_ == State::kDownloading || state_ == State::kFinishing)
+        set_done(State::kFailed, "stopped");
+}
+
+void Swarm::abort() {
+    stopping_ = true;
+    wake(connect_signal_);
+    wake(discover_signal_);
+    wake(pex_signal_);
+    const auto conns = conns_;
+    for (const auto& c : conns)
+        c->close("aborted");
+    if (state_ == State::kDownloading || state_ == State::kFinishing)
+        set_done(State::kFailed, "aborted");
+}
+
+void Swarm::upload_finished() {
+    if (drained_signal_ != nullptr) drained_signal_->cancel();
+}
+
+// --- connections -----------------------------------------------------------
+
+void Swarm::add_candidates(const std::vector<PeerAddress>& peers) {
+    bool added = false;
+    for (const auto& p : peers) {
+        if (p.port == 0 || p.address.is_unspecified() || candidates_.size() >= kMaxCandidates)
+            continue;
+        added |= candidates_.try_emplace(PeerAddress{net::normalize(p.address), p.port}).second;
+    }
+    if (added) wake(connect_signal_);
+}
+
+std::shared_ptr<PeerConnection> Swarm::connection_to(const UserId& user) const {
+    for (const auto& c : conns_)
+        if (c->user() == user && !c->closed()) return c;
+    return nullptr;
+}
+
+std::optional<Refusal> Swarm::admit(const UserId& user, bool initiated_by_us) {
+    using Reason = Refusal::Reason;
+    if (stopping_) return Refusal{Reason::kLeaving, "this peer is leaving"};
+    if (banned_users_.contains(user))
+        return Refusal{Reason::kBanned, "this peer sent bad data before"};
+    if (auto existing = connection_to(user)) {
+        // Two peers dialled each other at once: both keep the connection that
+        // the peer with the smaller user id initiated, and close the other.
+        const bool new_by_smaller = initiated_by_us ? env_.user < user : user < env_.user;
+        if (!new_by_smaller) return Refusal{Reason::kDuplicate, "already connected"};
+        existing->close("replaced by a simultaneous connection");
+    }
+    if (conns_.size() >= options_.max_connections)
+        return Refusal{Reason::kFull, "too many connections"};
+    return std::nullopt;
+}
+
+namespace {
+// The code of the Error frame that tells a remote why it was refused.
+pp::ErrorCode wire_code(Refusal::Reason r) {
+    switch (r) {
+        case Refusal::Reason::kDuplicate:
+            return pp::ErrorCode::kDuplicate;
+        case Refusal::Reason::kBanned:
+            return pp::ErrorCode::kBanned;
+        case Refusal::Reason::kLeaving:
+        case Refusal::Reason::kFull:
+            return pp::ErrorCode::kBusy;
+    }
+    return pp::ErrorCode::kBusy;
+}
+}  // namespace
+
+void Swarm::accept(std::shared_ptr<net::FrameStream> stream, const pp::Hello& theirs) {
+    if (auto refusal = admit(theirs.user, false)) {
+        log_.debug("refusing {}: {}", stream->remote(), refusal->message);
+        pp::ErrorMsg error{wire_code(refusal->reason), std::move(refusal->message)};
+        net::spawn(env_.ex, refuse(stream, std::move(error)), log_, "refusing");
+        return;
+    }
+    auto conn = std::make_shared<PeerConnection>(shared_from_this(), std::move(stream), theirs,
+                                                 std::nullopt);
+    conns_.insert(conn);
+    conn->start(/*send_hello=*/true);
+}
+
+net::awaitable<void> Swarm::refuse(std::shared_ptr<net::FrameStream> stream, pp::ErrorMsg error) {
+    co_await stream->write(pp::encode(error));
+    stream->close();
+}
+
+net::awaitable<void> Swarm::connect_to(PeerAddress where) {
+    auto self = shared_from_this();
+    auto& cand = candidates_[where];
+    cand.status = Candidate::Status::kConnecting;
+    ++connecting_;
+    try {
+        auto [stream, hello] =
+            co_await handshake_out(where, id_, env_.user, env_.listen_port, options_);
+        --connecting_;
+        if (const auto refusal = admit(hello.user, true)) {
+            stream->close();
+            // Already connected: reached by another connection.
+            candidates_[where].status = refusal->reason == Refusal::Reason::kDuplicate
+                                            ? Candidate::Status::kConnected
+                                            : Candidate::Status::kIdle;
+            co_return;
+        }
+        auto conn =
+            std::make_shared<PeerConnection>(shared_from_this(), std::move(stream), hello, where);
+        conns_.insert(conn);
+        candidates_[where].status = Candidate::Status::kConnected;
+        candidates_[where].failures = 0;
+        conn->start(/*send_hello=*/false);
+    } catch (const net::NotSeedshare& e) {
+        // Something else listens at that address: say so once, retry rarely.
+        --connecting_;
+        auto& c = candidates_[where];
+        c.status = Candidate::Status::kIdle;
+        c.retry_at = net::Clock::now() + backoff(c.failures++);
+        const auto like = foreign_protocol_name(e.looks_like);
+        const std::string line =
+            like.empty() ? fmt::format("{} is not a seedshare peer ({})", where.str(), e.what())
+                         : fmt::format("{} is not a seedshare peer (it answered like {})",
+                                       where.str(), like);
+        if (c.failures == 1)
+            log_.warn("{}", line);
+        else
+            log_.debug("{}", line);
+    } catch (const HandshakeError& e) {
+        --connecting_;
+        auto& c = candidates_[where];
+        if (e.reason == HandshakeError::Reason::kSelf) {
+            c.status = Candidate::Status::kSelf;
+        } else {
+            c.status = Candidate::Status::kIdle;
+            c.retry_at = net::Clock::now() + backoff(c.failures++);
+            log_.debug("cannot connect to {}: {}", where.str(), e.what());
+            if (e.reason == HandshakeError::Reason::kVersionMismatch)
+                log_.warn("{}: {}", where.str(), e.what());
+        }
+    } catch (const std::exception& e) {
+        --connecting_;
+        auto& c = candidates_[where];
+        c.status = Candidate::Status::kIdle;
+        c.retry_at = net::Clock::now() + backoff(c.failures++);
+        log_.debug("cannot connect to {}: {}", where.str(), e.what());
+    }
+    wake(connect_signal_);
+}
+
+void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
+    // Peer exchange: the newcomer learns whom we are connected to now, and
+    // the others learn of it (batched by pex_loop).
+    pp::PeerList known;
+    for (const auto& c : conns_) {
+        if (c == conn || known.peers.size() == pp::kMaxPeerListEntries) continue;
+        if (const auto a = c->listen_address())
+            known.peers.push_back(pp::PeerAddress{a->address, a->port});
+    }
+    if (!known.peers.empty()) conn->send_peers(known);
+    if (const auto addr = conn->listen_address()) {
+        pex_pending_.insert(*addr);
+        pex_signal_.cancel();
+    }
+    if (auto addr = conn->listen_address()) {
+        auto it = candidates_.find(*addr);
+        if (it == candidates_.end() && candidates_.size() < kMaxCandidates)
+            it = candidates_.emplace(*addr, Candidate{}).first;
+        if (it != candidates_.end()) it->second.status = Candidate::Status::kConnected;
+    }
+    // Two complete peers have nothing to give each other.
+    if (complete() && conn->theirs().all()) conn->close("both complete");
+}
+
+void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
+    std::shared_ptr<PeerConnection> keep;
+    for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+        if (it->get() == conn) {
+            keep = *it;
+            conns_.erase(it);
+            break;
+        }
+    }
+    if (conn->counted_in_picker()) picker_.remove_peer(conn->theirs());
+    for (const auto& where : {conn->dialed(), conn->listen_address()}) {
+        if (!where) continue;
+        auto it = candidates_.find(*where);
+        if (it == candidates_.end() || it->second.status == Candidate::Status::kBanned) continue;
+        it->second.status = Candidate::Status::kIdle;
+        // A peer that left on purpose is not asked again soon; one that failed
+        // is retried with backoff.
+        it->second.retry_at = net::Clock::now() + (goodbye ? 30s : backoff(it->second.failures++));
+    }
+    wake_fetchers();
+    wake(connect_signal_);
+    if (conns_.empty()) wake(discover_signal_);
+    upload_finished();
+}
+
+net::awaitable<void> Swarm::connect_loop() {
+    auto self = shared_from_this();
+    while (!stopping_) {
+        const auto now = net::Clock::now();
+        for (const auto& c : conns_)
+            if (c->stalled(now)) c->close("stalled: nothing received for a while");
+        if (state_ == State::kDownloading) {
+            // Connections idle for want of a chunk to ask (every chunk left
+            // was refused lately, and refusals expire without a message)
+            // look again: without this a download could wait forever.
+            wake_fetchers();
+            for (auto& [where, cand] : candidates_) {
+                if (conns_.size() + connecting_ >= options_.max_connections) break;
+                if (cand.status != Candidate::Status::kIdle || cand.retry_at > now) continue;
+                net::spawn(env_.ex, connect_to(where), log_, "connect");
+                cand.status = Candidate::Status::kConnecting;
+            }
+        }
+        connect_signal_.expires_after(1s);
+        asio::error_code ec;
+        co_await connect_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+net::awaitable<void> Swarm::discover_loop() {
+    auto self = shared_from_this();
+    std::uint32_t empty_rounds = 0;
+    std::uint32_t rounds = 0;
+    while (!stopping_ && state_ == State::kDownloading) {
+        if (find_peers) {
+            try {
+                add_candidates(co_await find_peers(options_.numwant));
+            } catch (const std::exception& e) {
+                log_.debug("asking for peers: {}", e.what());
+            }
+        }
+        // With no connection, ask again soon (backing off); otherwise now and
+        // then, to learn of new holders: often at first (peers that started
+        // with us register as they verify their first chunk), then every
+        // `rediscover`.
+        ++rounds;
+        const net::Clock::duration wait =
+            conns_.empty() ? backoff(empty_rounds++)
+                           : std::min<net::Clock::duration>(
+                                 options_.rediscover,
+                                 std::chrono::milliseconds(250LL << std::min(rounds, 6u)));
+        if (!conns_.empty()) empty_rounds = 0;
+        discover_signal_.expires_after(wait);
+        asio::error_code ec;
+        co_await discover_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+void Swarm::wake_fetchers() {
+    if (state_ != State::kDownloading) return;
+    // Copy: fill_requests may close connections.
+    const auto conns = conns_;
+    for (const auto& c : conns)
+        c->fill_requests();
+}
+
+void Swarm::count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up) {
+    auto& t = traffic_[name];
+    t.name = name;
+    t.downloaded += down;
+    t.uploaded += up;
+}
+
+std::vector<PeerStats> Swarm::peer_stats() const {
+    std::vector<PeerStats> out;
+    for (const auto& [name, t] : traffic_) {
+        PeerStats s = t;
+        s.connected = std::any_of(conns_.begin(), conns_.end(),
+                                  [&](const auto& c) { return c->name() == name; });
+        out.push_back(s);
+    }
+    return out;
+}
+
+// --- verification ------------------------------------------------------------
+
+void Swarm::chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
+                           BufferPool::Buffer data) {
+    if (!picker_.received(c)) {
+        log_.debug("chunk {} from {}: a copy is already here, dropped", c.value, from->name());
+        return;
+    }
+    // In end-game others may be fetching it too: one copy is enough.
+    const auto conns = conns_;
+    for (const auto& conn : conns)
+        if (conn != from) conn->cancel_fetch(c);
+    net::spawn(env_.ex, verify(from, c, std::move(data)), log_, "verify");
+}
+
+net::awaitable<void> Swarm::verify(std::shared_ptr<PeerConnection> from, ChunkIndex c,
+                                   BufferPool::Buffer data) {
+    auto self = shared_from_this();
+    enum class Outcome { kOk, kBadHash, kWriteFailed };
+    const Digest expected = seed_.chunk_hashes[c.value];
+    const std::uint64_t offset = seed_.chunk_offset(c);
+    const auto span = data.span();
+    Storage* storage = storage_.get();
+    FileHasher* hasher = file_hasher_.get();
+    std::string write_error;
+    bool drain = false;
+    auto check_and_write = [&]() {
+        if (sha256(span) != expected) return Outcome::kBadHash;
+        if (auto st = storage->write(offset, span); !st) {
+            write_error = st.error().message;
+            return Outcome::kWriteFailed;
+        }
+        drain = hasher->chunk_written(c, span);
+        return Outcome::kOk;
+    };
+    const Outcome outcome = co_await offload(*env_.pool, std::move(check_and_write));
+    data = {};  // back to the pool before waking the fetchers
+    if (drain) {
+        // Chunks verified out of order are read back and hashed by a job of
+        // their own, so no chunk buffer waits for it.
+        auto drain_job = [hasher = file_hasher_, storage = storage_] { hasher->drain(); };
+        net::spawn(env_.ex, offload(*env_.pool, std::move(drain_job)), log_, "hashing");
+    }
+    if (state_ != State::kDownloading) {
+        picker_.verify_failed(c);
+        co_return;
+    }
+    switch (outcome) {
+        case Outcome::kOk: {
+            picker_.mark_have(c);
+            verified_bytes_ += span.size();
+            for (const auto& conn : conns_)
+                conn->announce(c);
+            if (!announced_partial_) {
+                announced_partial_ = true;
+                if (on_holding && !picker_.complete()) on_holding(false);
+            }
+            if (picker_.complete()) net::spawn(env_.ex, finish_download(), log_, "finishing");
+            break;
+        }
+        case Outcome::kBadHash:
+            picker_.verify_failed(c);
+            strike(from, c);
+            break;
+        case Outcome::kWriteFailed:
+            log_.error("{}", write_error);
+            picker_.verify_failed(c);
+            set_done(State::kFailed, write_error);
+            break;
+    }
+    wake_fetchers();
+}
+
+void Swarm::strike(const std::shared_ptr<PeerConnection>& from, ChunkIndex c) {
+    const auto n = ++strikes_[from->user()];
+    log_.warn("chunk {} from {} failed verification (strike {} of {})", c.value, from->name(), n,
+              options_.max_strikes);
+    if (n >= options_.max_strikes) {
+        banned_users_.insert(from->user());
+        for (const auto& where : {from->dialed(), from->listen_address()})
+            if (where) candidates_[*where].status = Candidate::Status::kBanned;
+        from->close("dropped: sent bad chunks");
+        log_.warn("dropped {}: it sent {}; it is not asked again", from->name(),
+                  count_of(n, "bad chunk"));
+    }
+}
+
+net::awaitable<void> Swarm::finish_download() {
+    auto self = shared_from_this();
+    if (state_ != State::kDownloading) co_return;
+    state_ = State::kFinishing;
+    log_.debug("every chunk verified; finishing the whole-file hash ({} of {} hashed so far)",
+               file_hasher_->hashed(), count_of(seed_.chunk_count(), "chunk"));
+    FileHasher* hasher = file_hasher_.get();
+    Storage* storage = storage_.get();
+    auto finish_hash = [hasher, storage]() -> Result<Digest> {
+        auto d = hasher->finish();
+        if (!d) return d;
+        if (auto st = storage->sync(); !st) return st.error();
+        return d;
+    };
+    auto digest = co_await offload(*env_.pool, std::move(finish_hash));
+    if (!digest) {
+        set_done(State::kFailed, digest.error().message);
+        co_return;
+    }
+    if (*digest != seed_.file_hash) {
+        integrity_failure_ = true;
+        set_done(State::kFailed,
+                 fmt::format("every chunk verified, but the whole file's SHA-256 is {} where the "
+                             "seed says {}: the seed is inconsistent",
+                             digest->hex(), seed_.file_hash.hex()));
+        co_return;
+    }
+    file_hasher_.reset();
+    set_done(State::kComplete);
+    if (on_holding) on_holding(true);
+    const auto conns = conns_;
+    for (const auto& c : conns)
+        if (c->theirs().all()) c->close("both complete");
+}
+
+void Swarm::storage_failed(const std::string& why) {
+    if (storage_change_reported_) return;
+    storage_change_reported_ = true;
+    log_.warn("stopped serving: {}", why);
+    if (on_storage_changed) on_storage_changed();
+}
+
+}  // namespace seedshare

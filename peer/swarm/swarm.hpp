@@ -1,0 +1,243 @@
+// One shared file and everyone we exchange it with. A Swarm owns the file's
+// storage, which chunks we hold (through the Picker while downloading), the
+// peer connections for this file, and the addresses we could connect to.
+// Connections do the byte moving; the swarm decides (which chunk next,
+// whom to trust, when the file is done) and does the verification.
+//
+// Lifetime: created and driven on the I/O thread; connections keep it alive
+// (shared_ptr) until they end; stop() ends them all.
+#pragma once
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/model/bitfield.hpp"
+#include "common/core/ids.hpp"
+#include "common/core/log.hpp"
+#include "common/net/net.hpp"
+#include "common/wire/peer_protocol.hpp"
+#include "common/model/seed.hpp"
+#include "peer/discovery/peer_address.hpp"
+#include "peer/swarm/buffer_pool.hpp"
+#include "peer/swarm/file_hasher.hpp"
+#include "peer/swarm/picker.hpp"
+#include "peer/swarm/rate_limiter.hpp"
+#include "peer/swarm/spread.hpp"
+#include "peer/storage/storage.hpp"
+
+namespace seedshare {
+
+class PeerConnection;
+
+struct SwarmOptions {
+    std::size_t max_connections = 50;
+    // Chunk data being fetched or waiting for verification (getter memory).
+    std::size_t fetch_budget_bytes = 40u << 20;
+    std::uint32_t block_bytes = limits::kDefaultBlockBytes;
+    // Bytes requested but not yet received, per connection: the measured
+    // rate from that peer times pipeline_window, within [min, max] (start at
+    // max until a rate is measured).
+    std::uint64_t pipeline_min_bytes = 512u << 10;
+    std::uint64_t pipeline_max_bytes = 16u << 20;
+    std::chrono::milliseconds pipeline_window{300};
+    std::chrono::milliseconds stall_timeout{15000};
+    // How long a cancelled block is remembered (a Piece crossing the Cancel
+    // is discarded, not taken for data never requested).
+    std::chrono::milliseconds cancel_memory{60000};
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
+    std::chrono::milliseconds idle_timeout{limits::kPeerIdleTimeout};
+    std::chrono::milliseconds keepalive{30000};
+    // Bad chunks a peer may send before it is dropped and not asked again.
+    std::uint32_t max_strikes = 2;
+    // Peers asked for from the tracker each time, and how often to ask
+    // again while connected (sooner while no peer is connected).
+    std::uint16_t numwant = 50;
+    std::chrono::milliseconds rediscover{5000};
+    // Peer exchange: new peers are gossiped to the others in batches.
+    std::chrono::milliseconds pex_batch{200};
+};
+
+// What a swarm needs from its process.
+struct SwarmEnv {
+    asio::any_io_executor ex;
+    asio::thread_pool* pool = nullptr;
+    UserId user;
+    std::uint16_t listen_port = 0;
+    std::shared_ptr<BufferPool> upload_buffers;   // shared by all swarms of the process
+    std::shared_ptr<RateLimiter> upload_limit;    // per process (may be unlimited)
+    std::shared_ptr<RateLimiter> download_limit;  // per process (may be unlimited)
+    Logger log{"peer"};
+};
+
+
+// Why a connection may not join a swarm. Decisions are made on `reason`;
+// `message` is for people (logs, and the text of the Error frame).
+struct Refusal {
+    enum class Reason {
+        kLeaving,    // this peer is stopping the swarm
+        kBanned,     // the remote sent bad data before
+        kDuplicate,  // already connected to that peer (the other connection stays)
+        kFull,       // the connection limit is reached
+    };
+    Reason reason;
+    std::string message;
+};
+
+struct PeerStats {
+    std::string name;  // address:port
+    std::uint64_t downloaded = 0;
+    std::uint64_t uploaded = 0;
+    bool connected = false;
+};
+
+class Swarm : public std::enable_shared_from_this<Swarm> {
+  public:
+    enum class State { kDownloading, kFinishing, kComplete, kFailed };
+
+    // `have`: the chunks storage already holds, verified. A complete bitfield
+    // makes a seeding swarm (serve). For downloads, `hashed_prefix_ok` is
+    // false: the whole-file hash is computed as chunks arrive.
+    Swarm(SwarmEnv env, Seed seed, std::shared_ptr<Storage> storage, Bitfield have,
+          SwarmOptions options);
+    ~Swarm();
+
+    const Seed& seed() const { return seed_; }
+    const SeedId& id() const { return id_; }
+    State state() const { return state_; }
+    bool complete() const { return state_ == State::kComplete; }
+    const Bitfield& have() const { return picker_.have(); }
+    const std::string& failure() const { return failure_; }
+    // Every chunk verified, but the whole file's hash differs from the seed's.
+    bool integrity_failure() const { return integrity_failure_; }
+    Storage& storage() { return *storage_; }
+    std::shared_ptr<Storage> storage_ptr() { return storage_; }
+
+    // Starts the background work: connecting to candidates, asking for peers
+    // (when downloading), stall checks. For a download that starts with every
+    // chunk already verified, it finishes at once.
+    void start();
+    // Says Goodbye to every peer, lets uploads in flight finish (up to
+    // `grace`), then closes every connection.
+    net::awaitable<void> stop(std::chrono::milliseconds grace);
+    // Closes every connection now, without a goodbye (as if the process died).
+    void abort();
+
+    // Resolves once the download is complete and verified, or failed.
+    net::awaitable<void> wait_done();
+
+    // Where to find more peers (the trackers). Called with numwant.
+    std::function<net::awaitable<std::vector<PeerAddress>>(std::uint16_t)> find_peers;
+    // Called when the holding changes: first verified chunk (partial) and
+    // complete. The process tells its trackers.
+    std::function<void(bool complete)> on_holding;
+    // Called (once) when the served file changed on disk: the process re-seeds.
+    std::function<void()> on_storage_changed;
+
+    // An accepted connection whose Hello named this seed.
+    void accept(std::shared_ptr<net::FrameStream> stream, const peer_proto::Hello& theirs);
+    // Addresses to try (from a tracker or peer exchange).
+    void add_candidates(const std::vector<PeerAddress>& peers);
+
+    std::size_t connection_count() const { return conns_.size(); }
+    // It sent max_strikes bad chunks: dropped and not connected to again.
+    bool banned(const UserId& user) const { return banned_users_.contains(user); }
+    std::uint64_t verified_bytes() const { return verified_bytes_; }
+    std::vector<PeerStats> peer_stats() const;
+    const SwarmOptions& options() const { return options_; }
+
+  private:
+    friend class PeerConnection;
+
+    struct Candidate {
+        enum class Status { kIdle, kConnecting, kConnected, kBanned, kSelf } status = Status::kIdle;
+        net::Clock::time_point retry_at{};
+        std::uint32_t failures = 0;
+    };
+
+    // --- used by PeerConnection --------------------------------------------
+    bool holds(ChunkIndex c) const { return picker_.have().test(c); }
+    bool downloading() const { return state_ == State::kDownloading; }
+    const SwarmEnv& env() const { return env_; }
+    const Logger& log() const { return log_; }
+    Picker& picker() { return picker_; }
+    BufferPool& fetch_buffers() { return *fetch_buffers_; }
+    // A chunk arrived whole from `from`: verify, write, announce.
+    void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
+                        BufferPool::Buffer data);
+    void connection_ready(const std::shared_ptr<PeerConnection>& conn);
+    void connection_closed(PeerConnection* conn, bool goodbye);
+    void storage_failed(const std::string& why);
+    void wake_fetchers();
+    void count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up);
+    // A connection finished an upload (stop() waits for them).
+    void upload_finished();
+    // How far each chunk has spread among the peers we are connected to.
+    SpreadTracker& spread() { return spread_; }
+    // A complete peer with several partial peers rations its upload: only
+    // the least spread chunks (SpreadTracker), so peers trade the rest.
+    bool rationing_uploads() const;
+
+    // --- internal -------------------------------------------------------------
+    net::awaitable<void> connect_loop();
+    net::awaitable<void> discover_loop();
+    net::awaitable<void> pex_loop();
+    // How widely the picker may choose among equally rare chunks.
+    std::size_t pick_window() const;
+    net::awaitable<void> connect_to(PeerAddress where);
+    net::awaitable<void> refuse(std::shared_ptr<net::FrameStream> stream,
+                                peer_proto::ErrorMsg error);
+    // May a connection with `user` join? Resolves simultaneous dials; nullopt
+    // admits it.
+    std::optional<Refusal> admit(const UserId& user, bool initiated_by_us);
+    std::shared_ptr<PeerConnection> connection_to(const UserId& user) const;
+    net::awaitable<void> verify(std::shared_ptr<PeerConnection> from, ChunkIndex c,
+                                BufferPool::Buffer data);
+    net::awaitable<void> finish_download();
+    void strike(const std::shared_ptr<PeerConnection>& conn, ChunkIndex c);
+    void set_done(State s, std::string failure = {});
+    void wake(asio::steady_timer& t) { t.cancel(); }
+
+    SwarmEnv env_;
+    Seed seed_;
+    SeedId id_;
+    std::shared_ptr<Storage> storage_;
+    SwarmOptions options_;
+    Logger log_;
+    Picker picker_;
+    SpreadTracker spread_;
+    std::shared_ptr<BufferPool> fetch_buffers_;
+    std::shared_ptr<FileHasher> file_hasher_;  // downloads only; drain jobs share it
+    State state_;
+    std::string failure_;
+    bool integrity_failure_ = false;
+    bool stopping_ = false;
+    bool announced_partial_ = false;
+    bool storage_change_reported_ = false;
+    std::uint64_t verified_bytes_ = 0;
+    std::size_t connecting_ = 0;
+    asio::steady_timer* drained_signal_ = nullptr;  // set while stop() waits for uploads
+
+    std::set<std::shared_ptr<PeerConnection>> conns_;
+    std::map<PeerAddress, Candidate> candidates_;
+    std::map<UserId, std::uint32_t> strikes_;
+    std::set<UserId> banned_users_;
+    std::map<std::string, PeerStats> traffic_;  // by peer name, kept after disconnect
+
+    std::set<PeerAddress> pex_pending_;  // joined since the last gossip
+    asio::steady_timer done_signal_;
+    asio::steady_timer connect_signal_;
+    asio::steady_timer discover_signal_;
+    asio::steady_timer pex_signal_;
+};
+
+}  // namespace seedshare

@@ -1,0 +1,293 @@
+#include "peer/transfer/download.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/core/numbers.hpp"
+#include "common/core/plural.hpp"
+#include "common/net/offload.hpp"
+#include "peer/storage/seed_io.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr auto kGoodbyeGrace = 5000ms;
+}  // namespace
+
+Download::Download(Node& node, Trackers& trackers, DownloadOptions options, Logger log)
+    : node_(node),
+      trackers_(trackers),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      seed_(options_.seed) {}
+
+fs::path Download::target() const {
+    const Seed* s = seed();
+    return s ? options_.out_dir / s->name : fs::path();
+}
+
+Download::Outcome Download::fail(Outcome o, std::string message) {
+    message_ = std::move(message);
+    return o;
+}
+
+Download::Outcome Download::stopped_outcome() {
+    if (timed_out_)
+        return fail(Outcome::kTimedOut,
+                    fmt::format("not done within the time limit{}",
+                                swarm_ && swarm_->verified_bytes() + resumed_bytes_ == 0
+                                    ? " (no peer sent a verified chunk)"
+                                    : ""));
+    return fail(Outcome::kInterrupted, "interrupted");
+}
+
+void Download::stop() {
+    stopped_ = true;
+    if (swarm_) net::spawn(node_.swarm_env().ex, swarm_->stop(kGoodbyeGrace), log_, "stopping");
+}
+
+void Download::time_out() {
+    timed_out_ = true;
+    stop();
+}
+
+net::awaitable<Download::Outcome> Download::connect_trackers() {
+    if (trackers_connected_) co_return Outcome::kComplete;
+    const auto unreachable = co_await trackers_.connect(tracker_list_);
+    if (unreachable.size() == tracker_list_.size())
+        co_return fail(Outcome::kTrackerUnreachable,
+                       fmt::format("cannot reach {}", fmt::join(unreachable, "; ")));
+    for (const auto& u : unreachable)
+        log_.warn("cannot reach {} (retrying in the background)", u);
+    trackers_connected_ = true;
+    co_return Outcome::kComplete;
+}
+
+net::awaitable<Download::Outcome> Download::obtain_seed() {
+    tracker_list_ = options_.trackers;
+    if (tracker_list_.empty())
+        tracker_list_ = seed_ ? seed_->trackers : std::vector<HostPort>{kDefaultTracker};
+    if (seed_) co_return Outcome::kComplete;
+
+    if (auto o = co_await connect_trackers(); o != Outcome::kComplete) co_return o;
+    const SeedId id = *options_.seed_id;
+    std::optional<std::string> text;
+    try {
+        text = co_await trackers_.get_seed(id, tracker_list_);
+    } catch (const std::exception& e) {
+        co_return fail(Outcome::kFailed, fmt::format("asking for seed {}: {}", id.hex(), e.what()));
+    }
+    if (!text) co_return fail(Outcome::kFailed, fmt::format("no tracker knows seed {}", id.hex()));
+    auto s = parse_seed(*text);
+    if (!s)
+        co_return fail(Outcome::kFailed, fmt::format("the tracker's seed {} is invalid: {}",
+                                                     id.hex(), s.error().message));
+    if (s->id() != id)
+        co_return fail(Outcome::kFailed,
+                       fmt::format("the tracker's seed text does not match id {}", id.hex()));
+    seed_ = std::move(*s);
+    log_.info("fetched seed {} ({}) from the tracker", id.hex(), seed_->name);
+    co_return Outcome::kComplete;  // "obtained"
+}
+
+void Download::serve_complete(const fs::path& target) {
+    auto opened = FileStorage::open_read(target);
+    if (!opened) return;
+    const Seed& seed = *seed_;
+    swarm_ = std::make_shared<Swarm>(node_.swarm_env(), seed, std::move(*opened),
+                                     Bitfield(seed.chunk_count(), true), node_.swarm_options());
+    node_.add(swarm_);
+    swarm_->start();
+    if (options_.announce_complete) net::spawn(node_.swarm_env().ex, announce(), log_, "announcing");
+}
+
+net::awaitable<void> Download::announce() {
+    if (!trackers_connected_) {
+        trackers_connected_ = true;
+        // Unreachable trackers keep being retried in the background.
+        for (const auto& u : co_await trackers_.connect(tracker_list_))
+            log_.warn("cannot reach {} (retrying in the background)", u);
+    }
+    trackers_.hold(*seed_, tracker_list_, true);
+}
+
+net::awaitable<Download::Outcome> Download::run() {
+    if (auto o = co_await obtain_seed(); o != Outcome::kComplete) co_return o;
+    const Seed& seed = *seed_;
+    auto& pool = node_.pool();
+
+    // Everything that can be checked locally is checked before the first byte.
+    std::error_code ec;
+    if (!fs::exists(options_.out_dir, ec)) {
+        fs::create_directories(options_.out_dir, ec);
+        if (ec)
+            co_return fail(Outcome::kFailed, fmt::format("cannot create {}: {}",
+                                                         options_.out_dir.string(), ec.message()));
+        log_.info("created {}", options_.out_dir.string());
+    }
+    if (!fs::is_directory(options_.out_dir, ec))
+        co_return fail(Outcome::kUsage,
+                       fmt::format("{}: not a directory", options_.out_dir.string()));
+
+    // Never replace a different file of that name without --force, and never
+    // what cannot be replaced by a file.
+    const fs::path target = options_.out_dir / seed.name;
+    const fs::path part_path = options_.out_dir / (seed.name + ".part");
+    std::optional<FileIdentity> replace;  // the NAME --force may replace
+    if (fs::exists(fs::symlink_status(target, ec))) {
+        if (fs::is_directory(fs::symlink_status(target, ec)))
+            co_return fail(Outcome::kFailed,
+                           fmt::format("{} is a directory; a file cannot replace it, even with "
+                                       "--force (choose another -o)",
+                                       target.string()));
+        bool same = false;
+        if (fs::is_regular_file(target, ec) && fs::file_size(target, ec) == seed.length) {
+            auto digest = co_await hash_file(target, pool);
+            same = digest && *digest == seed.file_hash;
+        }
+        if (same) {
+            serve_complete(target);
+            co_return Outcome::kAlreadyComplete;
+        }
+        if (!options_.force)
+            co_return fail(Outcome::kFailed,
+                           fmt::format("{} exists and is not this file; use --force to replace it",
+                                       target.string()));        replace = FileIdentity::of(target);
+    }
+
+    // NAME.part: ours, locked; if it was there, keep what verifies.
+    const bool force = options_.force;
+    auto open_part = [part_path, &seed, force] { return PartFile::open(part_path, seed, force); };
+    auto opened = co_await offload(pool, std::move(open_part));
+    if (auto* f = std::get_if<PartFile::Failure>(&opened))
+        co_return fail(Outcome::kFailed, f->message);
+    part_ = std::make_unique<PartFile>(std::move(std::get<PartFile>(opened)));
+    std::shared_ptr<Storage> storage = part_->storage();
+    if (options_.wrap_storage) storage = options_.wrap_storage(storage);
+    Bitfield have(seed.chunk_count());
+    switch (part_->found()) {
+        case PartFile::Found::kCreated:
+            break;
+        case PartFile::Found::kComplete:
+            have = Bitfield(seed.chunk_count(), true);
+            log_.info("{} already holds the whole file", part_path.string());
+            break;
+        case PartFile::Found::kTakenOver:
+            log_.warn("{} was not made by seedshare for this seed: taking it over (--force)",
+                      part_path.string());
+            [[fallthrough]];
+        case PartFile::Found::kResumable:
+            if (seed.chunk_count() == 0) break;
+            log_.info("checking the {} already in {}", count_of(seed.chunk_count(), "chunk"),
+                      part_path.string());
+            have = co_await verify_chunks(seed, storage, pool,
+                                          std::max(2u, std::thread::hardware_concurrency()));
+            log_.info("resuming: {} of {} verified, fetching the other {}", have.count(),
+                      count_of(seed.chunk_count(), "chunk"), seed.chunk_count() - have.count());
+            break;
+    }
+    resumed_chunks_ = have.count();
+    for (std::uint32_t i = 0; i < have.size(); ++i)
+        if (have.test(ChunkIndex{i})) resumed_bytes_ += seed.chunk_length(ChunkIndex{i});
+
+    const Outcome outcome = co_await fetch(seed, storage, std::move(have));
+    PartFile* part = part_.get();
+    if (outcome != Outcome::kComplete) {
+        // Made by this run and nothing verified in it: nothing worth leaving
+        // on the disk. (A .part found here is never removed: its chunks may
+        // only have been unreadable for now.)
+        if (part->found() == PartFile::Found::kCreated &&
+            (!swarm_ || swarm_->verified_bytes() == 0)) {
+            auto discard = [part] { part->discard(); };
+            co_await offload(pool, std::move(discard));
+            log_.debug("removed {}: it held no verified chunk", part_path.string());
+        }
+        co_return outcome;
+    }
+    auto finish = [part, target, replace] { return part->finish(target, replace); };
+    if (auto f = co_await offload(pool, std::move(finish))) {
+        finish_failed_ = true;
+        co_return fail(Outcome::kFailed, f->message);
+    }
+    if (!trackers_connected_ && options_.announce_complete)
+        net::spawn(node_.swarm_env().ex, announce(), log_, "announcing");
+    co_return Outcome::kComplete;
+}
+
+net::awaitable<Download::Outcome> Download::fetch(const Seed& seed,
+                                                  std::shared_ptr<Storage> storage, Bitfield have) {
+    if (stopped_) co_return stopped_outcome();
+    // Nothing to fetch: the swarm checks the whole file and finishes at once,
+    // with or without a tracker.
+    const bool local = have.all();
+    if (!local) {
+        if (auto o = co_await connect_trackers(); o != Outcome::kComplete) co_return o;
+        if (stopped_) co_return stopped_outcome();
+    }
+    swarm_ = std::make_shared<Swarm>(node_.swarm_env(), seed, std::move(storage), have,
+                                     node_.swarm_options());
+    const SeedId id = swarm_->id();
+    Trackers& trackers = trackers_;
+    const auto where = tracker_list_;
+    if (!local) {
+        swarm_->find_peers = [&trackers, id, where](std::uint16_t numwant) {
+            return trackers.find_peers(id, where, numwant);
+        };
+        const Seed& kept = swarm_->seed();
+        swarm_->on_holding = [&trackers, &kept, where](bool complete) {
+            trackers.hold(kept, where, complete);
+        };
+        if (have.count() > 0) trackers_.hold(kept, where, have.all());
+    }
+    node_.add(swarm_);
+    if (local) {
+        log_.info("nothing to fetch: checking the whole file");
+    } else {
+        log_.info("fetching {} ({}, {}), id {}", seed.name, format_bytes(seed.length),
+                  count_of(seed.chunk_count(), "chunk"), id.hex());
+        net::spawn(node_.swarm_env().ex, say_while_waiting(swarm_), log_, "waiting");
+    }
+    swarm_->start();
+    co_await swarm_->wait_done();
+
+    if (swarm_->complete()) co_return Outcome::kComplete;
+    if (stopped_) co_return stopped_outcome();
+    if (swarm_->integrity_failure()) co_return fail(Outcome::kIntegrity, swarm_->failure());
+    co_return fail(Outcome::kFailed, swarm_->failure());
+}
+
+// Says so when no peer is connected for a while: waiting in silence looks
+// like a hang. Ends with the swarm's download.
+net::awaitable<void> Download::say_while_waiting(std::weak_ptr<Swarm> weak) {
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer tick(ex);
+    Logger log = log_;
+    std::string name;
+    if (auto swarm = weak.lock()) name = swarm->seed().name;
+    int idle_seconds = 0;
+    int next_note = 5;
+    for (;;) {
+        if (!co_await net::sleep_for(tick, 1000ms)) co_return;
+        // Held only between sleeps: a finished download lets its file go.
+        const auto swarm = weak.lock();
+        if (!swarm || swarm->state() != Swarm::State::kDownloading) co_return;
+        if (swarm->connection_count() > 0) {
+            idle_seconds = 0;
+            next_note = 5;
+            continue;
+        }
+        if (++idle_seconds < next_note) continue;
+        log.info("waiting for a peer that holds {}: none connected for {} s; still asking the "
+                 "trackers (Ctrl-C stops, a rerun resumes; --timeout gives up by itself)",
+                 name, idle_seconds);
+        next_note = std::min(idle_seconds * 4, idle_seconds + 300);
+    }
+}
+
+}  // namespace seedshare

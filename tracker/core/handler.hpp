@@ -1,0 +1,56 @@
+// Turns one decoded request on one connection into its response: the
+// tracker's protocol rules (Join first, version check, token check, which
+// errors end the connection) on top of the Store. No I/O: the session feeds
+// it requests and writes what it returns.
+#pragma once
+
+#include <asio/ip/address.hpp>
+
+#include <chrono>
+#include <optional>
+
+#include "common/core/ids.hpp"
+#include "common/wire/tracker_protocol.hpp"
+#include "tracker/sqlite/store.hpp"
+
+namespace seedshare::tracker {
+
+// What the tracker knows about one connection.
+struct Connection {
+    asio::ip::address remote;    // the socket's peer address, v4-mapped normalized
+    std::optional<UserId> user;  // set by a successful Join
+    Token token;
+    bool joined() const { return user.has_value(); }
+};
+
+struct Outcome {
+    tracker_proto::Response response;
+    bool close = false;  // send the response, then end the connection
+};
+
+class Handler {
+  public:
+    explicit Handler(Store& store) : store_(store) {}
+
+    // `parsed` is the PutSeed text already parsed off the I/O thread (the
+    // handler parses it itself when null). Never throws on bad input; a
+    // database failure becomes an Internal error that keeps the connection.
+    Outcome handle(Connection& conn, const tracker_proto::Request& request,
+                   const Result<ParsedSeed>* parsed = nullptr);
+
+    // Heartbeat interval announced in Joined: a third of the TTL, so a peer
+    // can miss two heartbeats before it expires.
+    std::chrono::milliseconds heartbeat_interval() const;
+
+  private:
+    Outcome join(Connection& conn, const tracker_proto::Join& join);
+    Outcome dispatch(Connection& conn, const tracker_proto::Request& request,
+                     const Result<ParsedSeed>* parsed);
+
+    Store& store_;
+};
+
+// An error reply; `close` follows tracker_proto::ends_connection.
+Outcome refusal(tracker_proto::ErrorCode code, std::string message);
+
+}  // namespace seedshare::tracker

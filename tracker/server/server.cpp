@@ -1,0 +1,533 @@
+#include "tracker/server/server.hpp"
+
+#include <fmt/format.h>
+
+#include <list>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/net/net.hpp"
+#include "common/core/plural.hpp"
+#include "common/wire/tracker_protocol.hpp"
+#include "tracker/core/handler.hpp"
+#include "tracker/sqlite/sqlite.hpp"
+
+namespace seedshare::tracker {
+
+namespace proto = tracker_proto;
+using net::awaitable;
+using net::Clock;
+using net::tcp;
+
+namespace {
+
+// Frames with a payload above this share the server's large-frame budget.
+constexpr std::size_t kLargeFrameBytes = 64u << 10;
+// Sweep in steps of this many peers, yielding between steps.
+constexpr std::size_t kSweepStep = 1000;
+// After a failed accept (out of descriptors), wait before trying again.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+
+// Bytes of large payloads in flight, shared by all sessions: bounds memory
+// when many connections send big frames at once. FIFO, so a big request is
+// not starved by small ones.
+class ByteBudget {
+  public:
+    explicit ByteBudget(std::size_t total) : free_(total) {}
+
+    class Lease {
+      public:
+        Lease(ByteBudget* b, std::size_t n) : b_(b), n_(n) {}
+        Lease(Lease&& o) noexcept : b_(std::exchange(o.b_, nullptr)), n_(o.n_) {}
+        Lease& operator=(Lease&& o) noexcept {
+            if (this != &o) {
+                if (b_ != nullptr) b_->release(n_);
+                b_ = std::exchange(o.b_, nullptr);
+                n_ = o.n_;
+            }
+            return *this;
+        }
+        ~Lease() {
+            if (b_ != nullptr) b_->release(n_);
+        }
+
+      private:
+        ByteBudget* b_;
+        std::size_t n_;
+    };
+
+    // Waits up to `timeout` for n bytes (n must be <= the total).
+    awaitable<std::optional<Lease>> acquire(std::size_t n, Clock::duration timeout) {
+        if (waiters_.empty() && n <= free_) {
+            free_ -= n;
+            co_return Lease(this, n);
+        }
+        asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+        Waiter w{n, &timer, false};
+        // Leaves the queue however this coroutine ends (even destroyed
+        // unresumed at shutdown), so release() never sees a dead waiter.
+        struct Queued {
+            std::list<Waiter*>& q;
+            std::list<Waiter*>::iterator it;
+            Waiter& w;
+            ~Queued() {
+                if (!w.granted) q.erase(it);
+            }
+        } queued{waiters_, waiters_.insert(waiters_.end(), &w), w};
+        asio::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (w.granted) co_return Lease(this, n);
+        co_return std::nullopt;
+    }
+
+    // Wakes every waiter without granting it (shutdown).
+    void cancel_all() {
+        for (auto* w : waiters_)
+            w->timer->cancel();
+    }
+
+  private:
+    struct Waiter {
+        std::size_t n;
+        asio::steady_timer* timer;
+        bool granted;
+    };
+    void release(std::size_t n) {
+        free_ += n;
+        while (!waiters_.empty() && waiters_.front()->n <= free_) {
+            Waiter* w = waiters_.front();
+            waiters_.pop_front();
+            free_ -= w->n;
+            w->granted = true;
+            w->timer->cancel();
+        }
+    }
+
+    std::size_t free_;
+    std::list<Waiter*> waiters_;
+};
+
+// Requests allowed per connection: `rate` per second, up to `burst` at once.
+class TokenBucket {
+  public:
+    TokenBucket(double rate, double burst)
+        : rate_(rate), burst_(burst), tokens_(burst), last_(Clock::now()) {}
+
+    // How long to wait before the next request may be handled (0: now); takes
+    // the token.
+    Clock::duration take() {
+        const auto now = Clock::now();
+        tokens_ =
+            std::min(burst_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
+        last_ = now;
+        tokens_ -= 1;
+        if (tokens_ >= 0) return Clock::duration::zero();
+        return std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(-tokens_ / rate_));
+    }
+
+  private:
+    double rate_;
+    double burst_;
+    double tokens_;
+    Clock::time_point last_;
+};
+
+bool out_of_descriptors(const asio::error_code& ec) {
+    return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+           ec == asio::error::no_memory || ec.value() == ENFILE;
+}
+
+}  // namespace
+
+struct Session {
+    std::shared_ptr<net::FrameStream> stream;
+    Connection conn;
+    Logger log;
+    TokenBucket bucket;
+};
+
+namespace detail {
+
+struct ServerState {
+    using Options = TrackerServer::Options;
+    ServerState(asio::any_io_executor ex, Store& store, Options options, Logger log)
+        : ex(ex),
+          store(store),
+          opt(std::move(options)),
+          log(std::move(log)),
+          handler(store),
+          acceptor(ex),
+          housekeeping(ex),
+          budget(opt.large_frame_budget) {
+        store.set_ttl(opt.ttl);
+    }
+
+    asio::any_io_executor ex;
+    Store& store;
+    Options opt;
+    Logger log;
+    Handler handler;
+    tcp::acceptor acceptor;
+    asio::steady_timer housekeeping;
+    ByteBudget budget;
+    std::unique_ptr<asio::thread_pool> pool;  // parses uploaded seeds
+    std::unordered_set<Session*> sessions;
+    std::unordered_map<UserId, Session*, FixedIdHash> by_user;
+    std::uint64_t requests = 0;  // handled since the last summary line
+    std::uint16_t port = 0;
+    std::string listen_text;
+    bool started = false;
+    bool stopped = false;
+};
+
+}  // namespace detail
+
+namespace {
+
+using State = detail::ServerState;
+
+// (optional: co_spawn wants a default-constructible result)
+awaitable<std::optional<Result<ParsedSeed>>> parse_task(std::shared_ptr<std::string> text) {
+    co_return parse_seed_for_upload(*text);
+}
+
+// Registers a session for stop() and for replacement by a newer connection of
+// the same userid; unregisters and closes when the session ends.
+class Registration {
+  public:
+    Registration(State& st, Session& s) : st_(st), s_(s) { st_.sessions.insert(&s_); }
+    ~Registration() {
+        st_.sessions.erase(&s_);
+        if (s_.conn.user) {
+            auto it = st_.by_user.find(*s_.conn.user);
+            if (it != st_.by_user.end() && it->second == &s_) st_.by_user.erase(it);
+        }
+        s_.stream->close();
+    }
+
+  private:
+    State& st_;
+    Session& s_;
+};
+
+// Why a session ended, and what to tell the peer on the way out.
+struct Ending {
+    Ending() = default;
+    Ending(std::string r, bool w = false) : reason(std::move(r)), warn(w) {}
+    std::string reason;
+    bool warn = false;
+    std::optional<proto::ErrorReply> farewell;
+};
+
+Ending violation(proto::ErrorCode code, std::string message) {
+    Ending e(message, true);
+    e.farewell = proto::ErrorReply{code, std::move(message)};
+    return e;
+}
+
+awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
+    auto& fs = *s.stream;
+    while (true) {
+        const FrameHeader h = co_await fs.read_header();
+        if (st->stopped) co_return Ending{"tracker stopping"};
+        const std::size_t max = proto::max_request_payload(h.type);
+        if (max == 0)
+            co_return violation(proto::ErrorCode::kMalformed,
+                                fmt::format("unknown request type {}", proto::type_name(h.type)));
+        if (h.payload_size() > max)
+            co_return violation(proto::ErrorCode::kMalformed,
+                                fmt::format("{} of {} bytes is over its limit of {}",
+                                            proto::type_name(h.type), h.payload_size(), max));
+        std::optional<ByteBudget::Lease> lease;
+        if (h.payload_size() > kLargeFrameBytes) {
+            lease = co_await st->budget.acquire(h.payload_size(), st->opt.frame_timeout);
+            if (st->stopped) co_return Ending{"tracker stopping"};
+            if (!lease)
+                co_return violation(proto::ErrorCode::kLimit,
+                                    "the tracker is busy with large requests; try again later");
+        }
+        Bytes payload = co_await fs.read_payload(h);
+        auto req = proto::decode_request(h.type, payload);
+        payload = Bytes();
+        if (st->stopped) co_return Ending{"tracker stopping"};
+        if (!req) co_return violation(proto::ErrorCode::kMalformed, req.error().message);
+
+        if (const auto wait = s.bucket.take(); wait > Clock::duration::zero()) {
+            asio::steady_timer pace(st->ex);
+            co_await net::sleep_for(pace, wait);
+            if (st->stopped) co_return Ending{"tracker stopping"};
+        }
+
+        // Parse big uploads off the I/O thread; small ones are not worth the hop.
+        std::optional<Result<ParsedSeed>> parsed;
+        if (auto* put = std::get_if<proto::PutSeed>(&*req);
+            put != nullptr && s.conn.joined() && put->token == s.conn.token &&
+            put->seed_text.size() > kLargeFrameBytes) {
+            auto text = std::make_shared<std::string>(std::move(put->seed_text));
+            auto task = parse_task(text);
+            parsed = co_await asio::co_spawn(st->pool->get_executor(), std::move(task),
+                                             asio::use_awaitable);
+            if (st->stopped) co_return Ending{"tracker stopping"};
+            put->seed_text = std::move(*text);
+        }
+
+        const bool was_joined = s.conn.joined();
+        ++st->requests;
+        Outcome out = st->handler.handle(s.conn, *req, parsed ? &*parsed : nullptr);
+        lease.reset();
+        if (!was_joined && s.conn.joined()) {
+            // One live connection per userid: a newer one replaces the older.
+            auto [it, inserted] = st->by_user.try_emplace(*s.conn.user, &s);
+            if (!inserted && it->second != &s) {
+                it->second->log.debug("replaced by a new connection of the same peer from {}",
+                                      fs.remote());
+                it->second->stream->close();
+                it->second = &s;
+            }
+            auto t = fs.timeouts();
+            t.idle = st->opt.ttl + st->opt.idle_margin;
+            fs.set_timeouts(t);
+            s.log.debug(
+                "joined as {} (port {}, {} token)", uuid_string(*s.conn.user),
+                std::get<proto::Join>(*req).port,
+                std::get<proto::Joined>(out.response).token == std::get<proto::Join>(*req).token
+                    ? "kept its"
+                    : "new");
+        }
+        // (A named value, not a temporary inside co_await: GCC 12 has had
+        // bugs destroying such temporaries twice.)
+        const Bytes answer = proto::encode(out.response);
+        co_await fs.write(answer);
+        if (out.close) {
+            if (const auto* e = std::get_if<proto::ErrorReply>(&out.response))
+                co_return Ending{fmt::format("{}: {}", proto::error_code_name(e->code), e->message),
+                                 e->code != proto::ErrorCode::kUnknownPeer};
+            co_return Ending{"left"};
+        }
+    }
+}
+
+awaitable<void> serve(std::shared_ptr<State> st, std::shared_ptr<Session> s) {
+    Registration reg(*st, *s);
+    Ending end;
+    try {
+        end = co_await serve_requests(st, *s);
+    } catch (const net::ProtocolError& e) {
+        end = violation(proto::ErrorCode::kMalformed, e.what());
+    } catch (const net::TimeoutError& e) {
+        // A joined peer gone silent is a leave like any other (debug); a
+        // connection that never joined is worth a warning.
+        const bool joined = s->conn.joined();
+        end = Ending{fmt::format("{}{}", e.what(), joined ? "" : " (no Join)"), !joined};
+    } catch (const asio::system_error& e) {
+        if (e.code() == asio::error::eof)
+            end = Ending{"closed by the peer"};
+        else
+            end = Ending{e.code().message()};
+    } catch (const std::exception& e) {
+        end = Ending{e.what(), true};
+    }
+    if (end.warn)
+        s->log.warn("closing: {}", end.reason);
+    else
+        s->log.debug("closing: {}", end.reason);
+    if (end.farewell && !st->stopped && s->stream->is_open()) {
+        try {
+            auto t = s->stream->timeouts();
+            t.write = std::min<Clock::duration>(t.write, std::chrono::seconds(2));
+            s->stream->set_timeouts(t);
+            const Bytes frame = proto::encode(*end.farewell);
+            co_await s->stream->write(frame);
+        } catch (const std::exception&) {
+            // Best effort: the peer may already be gone.
+        }
+    }
+}
+
+// Answers a connection over the limit with an error, then closes it. The
+// frame is tiny and the socket new, so the write does not wait on the peer.
+awaitable<void> refuse_connection(tcp::socket socket, std::size_t max) {
+    proto::ErrorReply refusal;
+    refusal.code = proto::ErrorCode::kLimit;
+    refusal.message =
+        fmt::format("the tracker serves at most {} connections; try again later", max);
+    const Bytes frame = proto::encode(proto::Response{refusal});
+    asio::error_code ec;
+    co_await asio::async_write(socket, asio::buffer(frame),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+}
+
+awaitable<void> accept_loop(std::shared_ptr<State> st) {
+    asio::steady_timer backoff(st->ex);
+    while (!st->stopped) {
+        asio::error_code ec;
+        tcp::socket socket =
+            co_await st->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (st->stopped) break;
+        if (ec) {
+            st->log.warn("accept: {}", ec.message());
+            if (out_of_descriptors(ec)) co_await net::sleep_for(backoff, kAcceptBackoff);
+            continue;
+        }
+        if (st->sessions.size() >= st->opt.max_connections) {
+            st->log.warn("refusing a connection from {}: {} connections open",
+                         net::remote_text(socket), st->sessions.size());
+            net::spawn(st->ex, refuse_connection(std::move(socket), st->opt.max_connections),
+                       st->log, "refuse");
+            continue;
+        }
+        auto stream = std::make_shared<net::FrameStream>(
+            std::move(socket), limits::kMaxTrackerFrameBytes,
+            net::FrameStream::Timeouts{st->opt.join_timeout, st->opt.frame_timeout,
+                                       st->opt.write_timeout});
+        asio::error_code ignored;
+        const auto remote = stream->socket().remote_endpoint(ignored);
+        auto s = std::make_shared<Session>(
+            Session{stream, Connection{net::normalize(remote.address()), std::nullopt, Token{}},
+                    st->log.sub(stream->remote()),
+                    TokenBucket(st->opt.requests_per_second, st->opt.request_burst)});
+        s->log.debug("connected");
+        net::spawn(st->ex, stream->watchdog(), s->log, "watchdog");
+        net::spawn(st->ex, serve(st, std::move(s)), st->log, "session");
+    }
+}
+
+
+// "summary: 3 peers online, 2 seeds, 4 connections, 0.7 requests/s"
+void log_summary(State& st, Clock::duration since_last) {
+    const StoreStats stats = st.store.stats();
+    const double secs = std::chrono::duration<double>(since_last).count();
+    st.log.info("summary: {} online, {}, {}, {:.1f} requests/s",
+                count_of(stats.live_users, "peer"), count_of(stats.files, "seed"),
+                count_of(st.sessions.size(), "connection"),
+                secs > 0 ? static_cast<double>(st.requests) / secs : 0.0);
+    st.requests = 0;
+}
+
+awaitable<void> housekeeping(std::shared_ptr<State> st) {
+    auto next_sweep = Clock::now() + st->opt.sweep_interval;
+    auto last_summary = Clock::now();
+    while (!st->stopped) {
+        if (!co_await net::sleep_for(st->housekeeping, st->opt.commit_interval)) break;
+        if (st->stopped) break;
+        try {
+            st->store.flush();
+            if (st->opt.summary_interval.count() > 0 &&
+                Clock::now() - last_summary >= st->opt.summary_interval) {
+                log_summary(*st, Clock::now() - last_summary);
+                last_summary = Clock::now();
+            }
+            if (Clock::now() < next_sweep) continue;
+            next_sweep = Clock::now() + st->opt.sweep_interval;
+            SweepResult total;
+            for (int step = 0; step < 1000 && !st->stopped; ++step) {
+                const auto r = st->store.sweep(kSweepStep);
+                total.users += r.users;
+                total.holdings += r.holdings;
+                total.files += r.files;
+                if (r.users < kSweepStep) break;
+                co_await asio::post(st->ex, asio::use_awaitable);  // let sessions run
+            }
+            if (total.users > 0)
+                st->log.debug("swept {} expired peers, {} holdings, {} files", total.users,
+                              total.holdings, total.files);
+        } catch (const sqlite::DbError& e) {
+            st->log.error("database: {}", e.what());
+        }
+    }
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+    if (ep.address().is_v6()) return fmt::format("[{}]:{}", ep.address().to_string(), ep.port());
+    return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+
+}  // namespace
+
+TrackerServer::TrackerServer(asio::any_io_executor ex, Store& store, Options options, Logger log)
+    : state_(std::make_shared<detail::ServerState>(ex, store, std::move(options), std::move(log))) {
+}
+
+TrackerServer::~TrackerServer() {
+    stop();
+}
+
+void TrackerServer::start() {
+    auto& st = *state_;
+    if (st.started) throw std::logic_error("TrackerServer::start called twice");
+    asio::error_code ec;
+    const auto addr = asio::ip::make_address(st.opt.host, ec);
+    if (ec) throw std::runtime_error(fmt::format("'{}' is not an IP address", st.opt.host));
+
+    const auto try_listen = [&](const tcp::endpoint& ep, bool dual) -> asio::error_code {
+        asio::error_code e;
+        st.acceptor = tcp::acceptor(st.ex);
+        st.acceptor.open(ep.protocol(), e);
+        if (!e && dual) st.acceptor.set_option(asio::ip::v6_only(false), e);
+        if (!e) st.acceptor.set_option(tcp::acceptor::reuse_address(true), e);
+        if (!e) st.acceptor.bind(ep, e);
+        if (!e) st.acceptor.listen(asio::socket_base::max_listen_connections, e);
+        return e;
+    };
+    const tcp::endpoint wanted(addr, st.opt.port);
+    const bool dual = addr.is_v6() && addr.is_unspecified();
+    ec = try_listen(wanted, dual);
+    std::string family = dual ? " (IPv4 and IPv6)" : "";
+    if (ec && dual) {
+        st.log.info("IPv6 unavailable ({}); listening on IPv4 only", ec.message());
+        ec = try_listen(tcp::endpoint(asio::ip::address_v4::any(), st.opt.port), false);
+        family = " (IPv4 only)";
+    }
+    if (ec) {
+        st.acceptor.close();
+        throw std::runtime_error(
+            fmt::format("cannot listen on {}: {}", endpoint_text(wanted), ec.message()));
+    }
+    const auto local = st.acceptor.local_endpoint();
+    st.port = local.port();
+    st.listen_text = endpoint_text(local) + family;
+    st.pool = std::make_unique<asio::thread_pool>(1);
+    st.started = true;
+    net::spawn(st.ex, accept_loop(state_), st.log, "accept loop");
+    net::spawn(st.ex, housekeeping(state_), st.log, "housekeeping");
+}
+
+void TrackerServer::stop() {
+    auto& st = *state_;
+    if (st.stopped || !st.started) {
+        st.stopped = true;
+        return;
+    }
+    st.stopped = true;
+    asio::error_code ec;
+    st.acceptor.close(ec);
+    st.housekeeping.cancel();
+    st.budget.cancel_all();
+    for (Session* s : st.sessions)
+        s->stream->close();
+    if (st.pool) {
+        st.pool->stop();
+        st.pool->join();
+    }
+    try {
+        st.store.close();
+    } catch (const sqlite::DbError& e) {
+        st.log.error("database: {}", e.what());
+    }
+}
+
+std::uint16_t TrackerServer::port() const {
+    return state_->port;
+}
+std::string TrackerServer::listen_text() const {
+    return state_->listen_text;
+}
+std::size_t TrackerServer::connections() const {
+    return state_->sessions.size();
+}
+
+}  // namespace seedshare::tracker

@@ -1,0 +1,597 @@
+#include "tracker/sqlite/store.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+#include "common/core/limits.hpp"
+
+namespace seedshare::tracker {
+
+namespace proto = tracker_proto;
+using sqlite::Use;
+
+namespace {
+
+// PRAGMA application_id: "SSTR", so a tracker never adopts someone else's db.
+constexpr std::int64_t kApplicationId = 0x53535452;
+// A batch commits early when it holds this many changes, bounding the WAL.
+constexpr std::size_t kMaxBatchWrites = 20000;
+
+// Tables. Ids and addresses are raw bytes; times are ms since the Unix epoch.
+// holdings_by_seed covers get_peers: the seed's holders in userid order with
+// their complete flag, without touching the holdings rows.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE users (
+    userid    BLOB PRIMARY KEY,   -- 16 bytes
+    address   BLOB NOT NULL,      -- 4 (IPv4) or 16 (IPv6) bytes, from the socket
+    port      INTEGER NOT NULL,   -- 0: does not serve
+    token     BLOB NOT NULL,      -- 16 bytes, issued at join
+    last_seen INTEGER NOT NULL    -- a checkpoint of the in-memory value (see store.hpp)
+) WITHOUT ROWID;
+CREATE TABLE files (
+    seed_id BLOB PRIMARY KEY,     -- 32 bytes
+    name    TEXT NOT NULL,
+    length  INTEGER NOT NULL,
+    seed    TEXT                  -- the seed text; NULL until a holder uploads it
+);
+CREATE TABLE holdings (
+    userid   BLOB NOT NULL,
+    seed_id  BLOB NOT NULL,
+    complete INTEGER NOT NULL,    -- 1: the whole file; 0: some verified chunks
+    PRIMARY KEY (userid, seed_id)
+) WITHOUT ROWID;
+CREATE INDEX holdings_by_seed ON holdings(seed_id, userid, complete);
+)sql";
+
+// Per connection, in memory: scratch lists for the multi-statement deletes.
+constexpr const char* kTempSchema = R"sql(
+CREATE TEMP TABLE orphan_candidates (seed_id BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TEMP TABLE swept (userid BLOB PRIMARY KEY) WITHOUT ROWID;
+)sql";
+
+proto::ErrorReply refuse(proto::ErrorCode code, std::string message) {
+    return proto::ErrorReply{code, std::move(message)};
+}
+
+proto::ErrorReply unknown_peer() {
+    return refuse(proto::ErrorCode::kUnknownPeer,
+                  "the tracker does not know this peer (silent longer than the TTL, or it left): "
+                  "join again");
+}
+
+Bytes address_bytes(const asio::ip::address& a) {
+    Bytes out;
+    if (a.is_v6()) {
+        const auto b = a.to_v6().to_bytes();
+        out.assign(b.begin(), b.end());
+    } else {
+        const auto b = a.to_v4().to_bytes();
+        out.assign(b.begin(), b.end());
+    }
+    return out;
+}
+
+asio::ip::address address_from(ByteSpan b) {
+    if (b.size() == 16) {
+        asio::ip::address_v6::bytes_type v6{};
+        std::copy(b.begin(), b.end(), v6.begin());
+        return asio::ip::address_v6(v6);
+    }
+    asio::ip::address_v4::bytes_type v4{};
+    if (b.size() == 4) std::copy(b.begin(), b.end(), v4.begin());
+    return asio::ip::address_v4(v4);
+}
+
+template <class Id>
+Id id_from(ByteSpan b) {
+    Id id;
+    if (b.size() == id.bytes.size()) std::copy(b.begin(), b.end(), id.bytes.begin());
+    return id;
+}
+
+}  // namespace
+
+std::int64_t system_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+Result<ParsedSeed> parse_seed_for_upload(std::string_view text) {
+    auto seed = parse_seed(text);
+    if (!seed) return seed.error();
+    const SeedId id = seed->id();
+    return ParsedSeed{std::move(*seed), id};
+}
+
+struct Store::Statements {
+    explicit Statements(sqlite::Db& db)
+        : begin(db.prepare("BEGIN IMMEDIATE")),
+          commit(db.prepare("COMMIT")),
+          users_all(db.prepare("SELECT userid, token, address, port, last_seen FROM users")),
+          user_put(db.prepare(
+              "INSERT INTO users (userid, address, port, token, last_seen) "
+              "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (userid) DO UPDATE SET "
+              "address = excluded.address, port = excluded.port, token = excluded.token, "
+              "last_seen = max(last_seen, excluded.last_seen)")),
+          user_seen(
+              db.prepare("UPDATE users SET last_seen = max(last_seen, ?1) WHERE userid = ?2")),
+          user_delete(db.prepare("DELETE FROM users WHERE userid = ?1")),
+          candidates_of_user(db.prepare("INSERT OR IGNORE INTO temp.orphan_candidates (seed_id) "
+                                        "SELECT seed_id FROM holdings WHERE userid = ?1")),
+          candidate_add(
+              db.prepare("INSERT OR IGNORE INTO temp.orphan_candidates (seed_id) VALUES (?1)")),
+          holdings_delete_user(db.prepare("DELETE FROM holdings WHERE userid = ?1")),
+          holding_delete(db.prepare("DELETE FROM holdings WHERE userid = ?1 AND seed_id = ?2")),
+          file_insert(db.prepare("INSERT INTO files (seed_id, name, length) VALUES (?1, ?2, ?3) "
+                                 "ON CONFLICT (seed_id) DO NOTHING")),
+          holding_put(db.prepare("INSERT INTO holdings (userid, seed_id, complete) "
+                                 "VALUES (?1, ?2, ?3) ON CONFLICT (userid, seed_id) "
+                                 "DO UPDATE SET complete = excluded.complete")),
+          file_has_seed(db.prepare("SELECT seed IS NOT NULL FROM files WHERE seed_id = ?1")),
+          holdings_of_user(db.prepare("SELECT count(*) FROM holdings WHERE userid = ?1")),
+          holds(db.prepare("SELECT 1 FROM holdings WHERE userid = ?1 AND seed_id = ?2")),
+          seed_set(db.prepare("UPDATE files SET seed = ?2, name = ?3, length = ?4 "
+                              "WHERE seed_id = ?1 AND seed IS NULL")),
+          seed_get(db.prepare("SELECT seed FROM files WHERE seed_id = ?1 AND seed IS NOT NULL")),
+          orphans_delete(db.prepare(
+              "DELETE FROM files WHERE seed_id IN (SELECT seed_id FROM temp.orphan_candidates) "
+              "AND NOT EXISTS (SELECT 1 FROM holdings h WHERE h.seed_id = files.seed_id)")),
+          candidates_clear(db.prepare("DELETE FROM temp.orphan_candidates")),
+          // Holders of ?1 from userid ?2 on (or before it), in userid order.
+          holders_from(db.prepare("SELECT userid, complete FROM holdings "
+                                  "WHERE seed_id = ?1 AND userid >= ?2 ORDER BY userid")),
+          holders_before(db.prepare("SELECT userid, complete FROM holdings "
+                                    "WHERE seed_id = ?1 AND userid < ?2 ORDER BY userid")),
+          holders_of(db.prepare("SELECT userid, complete FROM holdings WHERE seed_id = ?1")),
+          files_page(db.prepare("SELECT seed_id, name, length FROM files WHERE seed_id > ?1 "
+                                "ORDER BY seed_id LIMIT ?2")),
+          sweep_pick(db.prepare("INSERT OR IGNORE INTO temp.swept (userid) VALUES (?1)")),
+          sweep_candidates(
+              db.prepare("INSERT OR IGNORE INTO temp.orphan_candidates (seed_id) SELECT h.seed_id "
+                         "FROM temp.swept s JOIN holdings h ON h.userid = s.userid")),
+          sweep_holdings(
+              db.prepare("DELETE FROM holdings WHERE userid IN (SELECT userid FROM temp.swept)")),
+          sweep_users(
+              db.prepare("DELETE FROM users WHERE userid IN (SELECT userid FROM temp.swept)")),
+          swept_clear(db.prepare("DELETE FROM temp.swept")) {}
+
+    sqlite::Statement begin, commit;
+    sqlite::Statement users_all, user_put, user_seen, user_delete;
+    sqlite::Statement candidates_of_user, candidate_add, holdings_delete_user, holding_delete;
+    sqlite::Statement file_insert, holding_put, file_has_seed, holdings_of_user, holds;
+    sqlite::Statement seed_set, seed_get, orphans_delete, candidates_clear;
+    sqlite::Statement holders_from, holders_before, holders_of, files_page;
+    sqlite::Statement sweep_pick, sweep_candidates, sweep_holdings, sweep_users, swept_clear;
+};
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, NowMs now_ms,
+                                           std::chrono::milliseconds ttl) {
+    auto opened = sqlite::Db::open(path);
+    if (!opened)
+        return Error{fmt::format("cannot open database {}: {}", path, opened.error().message)};
+    sqlite::Db db = std::move(*opened);
+    const bool in_memory = path == ":memory:" || path.empty();
+    try {
+        // The tracker owns its database while it runs: a second tracker on the
+        // same file fails at start instead of fighting over the write lock.
+        if (!in_memory) db.exec("PRAGMA locking_mode = EXCLUSIVE");
+        db.query_text("PRAGMA journal_mode = WAL");
+        db.exec(
+            "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; "
+            "PRAGMA cache_size = -65536; PRAGMA foreign_keys = OFF");
+        db.exec("BEGIN IMMEDIATE");  // takes the lock now (and keeps it, in EXCLUSIVE mode)
+        const auto app_id = db.query_int("PRAGMA application_id");
+        const auto version = db.query_int("PRAGMA user_version");
+        const auto tables = db.query_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
+        if (app_id == 0 && version == 0 && tables == 0) {
+            db.exec(kSchema);
+            db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
+                                kApplicationId, kSchemaVersion)
+                        .c_str());
+        } else if (app_id != kApplicationId) {
+            db.exec("ROLLBACK");
+            return Error{fmt::format("{} is not a seedshare tracker database", path)};
+        } else if (version != kSchemaVersion) {
+            db.exec("ROLLBACK");
+            if (version > kSchemaVersion)
+                return Error{fmt::format(
+                    "database {} has schema version {}, newer than this tracker's {}: use a "
+                    "newer tracker",
+                    path, version, kSchemaVersion)};
+            return Error{fmt::format("database {} has unknown schema version {} (this tracker: {})",
+                                     path, version, kSchemaVersion)};
+        }
+        // Repairs files left without holders by an older or interrupted run.
+        db.exec(
+            "DELETE FROM files WHERE NOT EXISTS "
+            "(SELECT 1 FROM holdings h WHERE h.seed_id = files.seed_id)");
+        db.exec("COMMIT");
+        db.exec(kTempSchema);
+        return std::unique_ptr<Store>(new Store(std::move(db), path, std::move(now_ms), ttl));
+    } catch (const sqlite::DbError& e) {
+        if ((e.code & 0xff) == SQLITE_BUSY)
+            return Error{fmt::format("database {} is locked (is another tracker using it?)", path)};
+        if ((e.code & 0xff) == SQLITE_NOTADB)
+            return Error{fmt::format("{} is not a database", path)};
+        return Error{fmt::format("database {}: {}", path, e.what())};
+    }
+}
+
+Store::Store(sqlite::Db db, std::string path, NowMs now_ms, std::chrono::milliseconds ttl)
+    : db_(std::move(db)),
+      path_(std::move(path)),
+      now_ms_(std::move(now_ms)),
+      ttl_(ttl),
+      st_(std::make_unique<Statements>(db_)),
+      rng_(std::random_device{}()) {
+    load_users();
+}
+
+Store::~Store() {
+    try {
+        close();
+    } catch (const std::exception&) {
+        // Nothing to report to: the writes since the last flush are lost,
+        // which the batching already allows for.
+    }
+    st_.reset();  // finalize statements before the connection closes
+}
+
+void Store::load_users() {
+    Use s(st_->users_all);
+    while (s->step()) {
+        User u;
+        u.token = id_from<Token>(s->blob(1));
+        u.address = address_from(s->blob(2));
+        u.port = static_cast<std::uint16_t>(s->int64(3));
+        u.last_seen = s->int64(4);
+        u.stored_last_seen = u.last_seen;
+        users_.emplace(id_from<UserId>(s->blob(0)), u);
+    }
+}
+
+void Store::begin_write() {
+    if (!db_.in_transaction()) Use(st_->begin)->run();
+}
+
+void Store::note_write() {
+    if (++pending_writes_ >= kMaxBatchWrites) flush();
+}
+
+void Store::write_last_seen(bool all) {
+    if (dirty_.empty()) return;
+    begin_write();
+    const std::int64_t step = ttl_.count() / 8;
+    std::size_t kept = 0;
+    for (const auto& id : dirty_) {
+        const auto it = users_.find(id);
+        if (it == users_.end() || !it->second.dirty) continue;  // left or swept meanwhile
+        User& u = it->second;
+        if (!all && u.last_seen - u.stored_last_seen < step) {
+            dirty_[kept++] = id;  // not worth a write yet
+            continue;
+        }
+        u.dirty = false;
+        u.stored_last_seen = u.last_seen;
+        Use(st_->user_seen)->bind(1, u.last_seen).bind_blob(2, id.span()).run();
+    }
+    dirty_.resize(kept);
+}
+
+void Store::flush() {
+    pending_writes_ = 0;
+    write_last_seen(false);
+    commit();
+}
+
+void Store::close() {
+    write_last_seen(true);
+    commit();
+}
+
+void Store::commit() {
+    if (!db_.in_transaction()) return;
+    try {
+        Use(st_->commit)->run();
+    } catch (const sqlite::DbError&) {
+        if (db_.in_transaction()) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
+bool Store::has_pending() const {
+    return db_.in_transaction();
+}
+
+Store::User* Store::touch(const UserId& user, const Token& token, std::int64_t now) {
+    const auto it = users_.find(user);
+    if (it == users_.end()) return nullptr;
+    User& u = it->second;
+    if (u.token != token || !live(u, cutoff(now))) return nullptr;
+    if (now > u.last_seen) {
+        u.last_seen = now;
+        if (!u.dirty) {
+            u.dirty = true;
+            dirty_.push_back(user);
+        }
+    }
+    return &u;
+}
+
+bool Store::is_live(const UserId& user, const Token& token) {
+    const auto it = users_.find(user);
+    return it != users_.end() && it->second.token == token && live(it->second, cutoff(now_ms_()));
+}
+
+std::optional<Token> Store::token_of(const UserId& user) {
+    const auto it = users_.find(user);
+    if (it == users_.end()) return std::nullopt;
+    return it->second.token;
+}
+
+void Store::delete_orphans() {
+    Use(st_->orphans_delete)->run();
+    last_orphans_deleted_ = static_cast<std::size_t>(db_.changes());
+    Use(st_->candidates_clear)->run();
+}
+
+Answer<JoinResult> Store::join(const UserId& user, const Token& presented,
+                               const asio::ip::address& address, std::uint16_t port) {
+    const std::int64_t now = now_ms_();
+    const auto it = users_.find(user);
+    const bool known = it != users_.end();
+    JoinResult out;
+    if (known && !presented.is_zero() && presented == it->second.token) {
+        out.token = it->second.token;
+        out.kept_token = true;
+    } else {
+        if (known && live(it->second, cutoff(now)))
+            return refuse(proto::ErrorCode::kUserIdInUse,
+                          fmt::format("userid {} is in use by a live peer: join with its token, or "
+                                      "wait for it to expire ({} s without a heartbeat)",
+                                      uuid_string(user), ttl_.count() / 1000.0));
+        out.token = random_token();
+    }
+    begin_write();
+    sqlite::Savepoint sp(db_, "sp_join");
+    if (known && !out.kept_token) {  // an expired owner's holdings are not the new owner's
+        Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
+        Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
+        delete_orphans();
+    }
+    const Bytes addr = address_bytes(address);
+    Use(st_->user_put)
+        ->bind_blob(1, user.span())
+        .bind_blob(2, addr)
+        .bind(3, std::int64_t{port})
+        .bind_blob(4, out.token.span())
+        .bind(5, now)
+        .run();
+    sp.commit();
+    User& u = users_[user];
+    u.token = out.token;
+    u.address = address;
+    u.port = port;
+    u.last_seen = std::max(u.last_seen, now);
+    u.stored_last_seen = u.last_seen;
+    u.dirty = false;
+    note_write();
+    return out;
+}
+
+Answer<proto::OkReply> Store::heartbeat(const UserId& user, const Token& token) {
+    if (touch(user, token, now_ms_()) == nullptr) return unknown_peer();
+    return proto::OkReply{};  // reaches the users table at the next flush
+}
+
+Answer<proto::FileListOk> Store::update_files(const UserId& user, const proto::FileList& list) {
+    if (touch(user, list.token, now_ms_()) == nullptr) return unknown_peer();
+    begin_write();
+    sqlite::Savepoint sp(db_, "sp_files");
+    if (list.replace_all) {
+        Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
+        Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
+    }
+    for (const auto& id : list.remove) {
+        Use(st_->candidate_add)->bind_blob(1, id.span()).run();
+        Use(st_->holding_delete)->bind_blob(1, user.span()).bind_blob(2, id.span()).run();
+    }
+    proto::FileListOk out;
+    for (const auto& e : list.add) {
+        Use(st_->file_insert)
+            ->bind_blob(1, e.id.span())
+            .bind(2, std::string_view(e.name))
+            .bind(3, static_cast<std::int64_t>(e.length))
+            .run();
+        Use(st_->holding_put)
+            ->bind_blob(1, user.span())
+            .bind_blob(2, e.id.span())
+            .bind(3, std::int64_t{e.complete ? 1 : 0})
+            .run();
+        Use has(st_->file_has_seed);
+        has->bind_blob(1, e.id.span());
+        if (has->step() && has->int64(0) == 0) out.need_seed.push_back(e.id);
+    }
+    std::int64_t held = 0;
+    {
+        Use s(st_->holdings_of_user);
+        s->bind_blob(1, user.span());
+        if (s->step()) held = s->int64(0);
+    }
+    if (held > static_cast<std::int64_t>(limits::kMaxFilesPerPeer))
+        return refuse(proto::ErrorCode::kLimit,
+                      fmt::format("this list would make {} files; a peer may hold at most {}", held,
+                                  limits::kMaxFilesPerPeer));
+    delete_orphans();
+    sp.commit();
+    note_write();
+    return out;
+}
+
+Answer<proto::OkReply> Store::put_seed(const UserId& user, const Token& token,
+                                       std::string_view text) {
+    return put_seed(user, token, text, parse_seed_for_upload(text));
+}
+
+Answer<proto::OkReply> Store::put_seed(const UserId& user, const Token& token,
+                                       std::string_view text, const Result<ParsedSeed>& parsed) {
+    if (touch(user, token, now_ms_()) == nullptr) return unknown_peer();
+    if (!parsed)
+        return refuse(proto::ErrorCode::kSeedMismatch,
+                      fmt::format("the seed text does not parse: {}", parsed.error().message));
+    const SeedId& id = parsed->id;
+    {
+        Use s(st_->holds);
+        s->bind_blob(1, user.span()).bind_blob(2, id.span());
+        if (!s->step())
+            return refuse(proto::ErrorCode::kSeedMismatch,
+                          fmt::format("seed {} is not in this peer's file list (send FileList "
+                                      "first; the id is the hash of the seed text)",
+                                      id.hex()));
+    }
+    begin_write();
+    Use s(st_->seed_set);
+    s->bind_blob(1, id.span())
+        .bind(2, text)
+        .bind(3, std::string_view(parsed->seed.name))
+        .bind(4, static_cast<std::int64_t>(parsed->seed.length));
+    s->run();
+    note_write();
+    return proto::OkReply{};
+}
+
+Answer<proto::OkReply> Store::leave(const UserId& user, const Token& token) {
+    const auto it = users_.find(user);
+    if (it == users_.end() || it->second.token != token) return unknown_peer();
+    begin_write();
+    sqlite::Savepoint sp(db_, "sp_leave");
+    Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
+    Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
+    Use(st_->user_delete)->bind_blob(1, user.span()).run();
+    delete_orphans();
+    sp.commit();
+    users_.erase(it);  // (its entry in dirty_, if any, is skipped at flush)
+    note_write();
+    return proto::OkReply{};
+}
+
+proto::Peers Store::get_peers(const SeedId& id, const UserId& asker, std::uint16_t numwant) {
+    proto::Peers out;
+    out.id = id;
+    const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
+    if (want == 0) return out;
+    const std::int64_t since = cutoff(now_ms_());
+    UserId start;
+    for (std::size_t i = 0; i < start.bytes.size(); i += 8) {
+        const std::uint64_t r = rng_();
+        for (std::size_t k = 0; k < 8; ++k)
+            start.bytes[i + k] = static_cast<std::uint8_t>(r >> (8 * k));
+    }
+    // Steps through the holders in userid order from the random start,
+    // keeping live serving ones, and stops as soon as there are enough.
+    auto collect = [&](sqlite::Statement& stmt) {
+        Use s(stmt);
+        s->bind_blob(1, id.span()).bind_blob(2, start.span());
+        while (out.peers.size() < want && s->step()) {
+            const UserId holder = id_from<UserId>(s->blob(0));
+            if (holder == asker) continue;
+            const auto it = users_.find(holder);
+            if (it == users_.end() || it->second.port == 0 || !live(it->second, since)) continue;
+            out.peers.push_back(
+                proto::PeerEntry{it->second.address, it->second.port, holder, s->int64(1) != 0});
+        }
+    };
+    collect(st_->holders_from);
+    if (out.peers.size() < want) collect(st_->holders_before);  // wrap around
+    std::shuffle(out.peers.begin(), out.peers.end(), rng_);
+    return out;
+}
+
+proto::Files Store::list_files(const std::optional<SeedId>& after, std::size_t limit) {
+    proto::Files out;
+    limit = std::clamp<std::size_t>(limit, 1, limits::kMaxListFilesPage);
+    const std::int64_t since = cutoff(now_ms_());
+    {
+        Use s(st_->files_page);
+        // The empty blob sorts before every id.
+        s->bind_blob(1, after ? after->span() : ByteSpan())
+            .bind(2, static_cast<std::int64_t>(limit + 1));
+        while (s->step()) {
+            if (out.files.size() == limit) {
+                out.more = true;
+                break;
+            }
+            proto::FileInfo f;
+            f.id = id_from<SeedId>(s->blob(0));
+            f.name = s->text(1);
+            f.length = static_cast<std::uint64_t>(s->int64(2));
+            out.files.push_back(std::move(f));
+        }
+    }
+    for (auto& f : out.files) {  // live serving holders, counted as get_peers picks them
+        Use s(st_->holders_of);
+        s->bind_blob(1, f.id.span());
+        while (s->step()) {
+            const auto it = users_.find(id_from<UserId>(s->blob(0)));
+            if (it == users_.end() || it->second.port == 0 || !live(it->second, since)) continue;
+            ++f.holders;
+            if (s->int64(1) != 0) ++f.complete_holders;
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> Store::get_seed(const SeedId& id) {
+    Use s(st_->seed_get);
+    s->bind_blob(1, id.span());
+    if (!s->step()) return std::nullopt;
+    return s->text(0);
+}
+
+SweepResult Store::sweep(std::size_t max_users) {
+    SweepResult out;
+    const std::int64_t since = cutoff(now_ms_());
+    std::vector<UserId> gone;
+    for (const auto& [id, u] : users_) {
+        if (gone.size() == max_users) break;
+        if (!live(u, since)) gone.push_back(id);
+    }
+    if (gone.empty()) return out;
+    begin_write();
+    sqlite::Savepoint sp(db_, "sp_sweep");
+    for (const auto& id : gone)
+        Use(st_->sweep_pick)->bind_blob(1, id.span()).run();
+    Use(st_->sweep_candidates)->run();
+    Use(st_->sweep_holdings)->run();
+    out.holdings = static_cast<std::size_t>(db_.changes());
+    Use(st_->sweep_users)->run();
+    delete_orphans();
+    out.files = last_orphans_deleted_;
+    Use(st_->swept_clear)->run();
+    sp.commit();
+    for (const auto& id : gone)
+        users_.erase(id);
+    out.users = gone.size();
+    note_write();
+    return out;
+}
+
+StoreStats Store::stats() {
+    StoreStats s;
+    const auto count = [&](const char* sql) {
+        return static_cast<std::size_t>(db_.query_int(sql));
+    };
+    s.users = users_.size();
+    const std::int64_t since = cutoff(now_ms_());
+    for (const auto& [id, u] : users_)
+        s.live_users += live(u, since) ? 1 : 0;
+    s.files = count("SELECT count(*) FROM files");
+    s.seeds = count("SELECT count(*) FROM files WHERE seed IS NOT NULL");
+    s.holdings = count("SELECT count(*) FROM holdings");
+    return s;
+}
+
+}  // namespace seedshare::tracker
