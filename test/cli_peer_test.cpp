@@ -7,8 +7,8 @@
 #include <fmt/ranges.h>
 #include <sys/stat.h>
 
-#include "common/model/seed.hpp"
 #include "common/core/version.hpp"
+#include "common/model/seed.hpp"
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 

@@ -8,8 +8,8 @@
 
 #include <thread>
 
-#include "peer/transfer/download.hpp"
 #include "peer/library/sharer.hpp"
+#include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"

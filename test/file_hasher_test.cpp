@@ -5,8 +5,8 @@
 #include <thread>
 
 #include "common/crypto/sha256.hpp"
-#include "peer/swarm/file_hasher.hpp"
 #include "peer/library/seed_maker.hpp"
+#include "peer/swarm/file_hasher.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;
@@ -78,7 +78,8 @@ TEST_CASE("file hasher: any order, from several threads, gives the whole-file ha
         for (int t = 0; t < 3; ++t)
             threads.emplace_back([&] {
                 for (std::size_t k; (k = next++) < order.size();)
-                    if (h.chunk_written(ChunkIndex{order[k]}, chunk_bytes(data, s, order[k]))) h.drain();
+                    if (h.chunk_written(ChunkIndex{order[k]}, chunk_bytes(data, s, order[k])))
+                        h.drain();
             });
         for (auto& t : threads)
             t.join();
@@ -100,8 +101,10 @@ TEST_CASE("file hasher: chunks already on disk (resume) are read back") {
     CHECK(h.hashed() == 0);
     h.drain();
     CHECK(h.hashed() == 3);  // 0, 1 and 2 read back
-    CHECK_FALSE(h.chunk_written(ChunkIndex{4}, chunk_bytes(data, s, 4)));  // 3 is missing: nothing to drain
-    CHECK(h.chunk_written(ChunkIndex{3}, chunk_bytes(data, s, 3)));        // next: hashed from memory, then 4 waits
+    CHECK_FALSE(
+        h.chunk_written(ChunkIndex{4}, chunk_bytes(data, s, 4)));  // 3 is missing: nothing to drain
+    CHECK(h.chunk_written(ChunkIndex{3},
+                          chunk_bytes(data, s, 3)));  // next: hashed from memory, then 4 waits
     CHECK(h.hashed() == 4);
     auto d = h.finish();
     REQUIRE(d);

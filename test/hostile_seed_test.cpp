@@ -10,9 +10,9 @@
 #include <sstream>
 #include <thread>
 
-#include "common/net/net.hpp"
-#include "common/model/seed.hpp"
 #include "common/crypto/sha256.hpp"
+#include "common/model/seed.hpp"
+#include "common/net/net.hpp"
 #include "common/wire/tracker_protocol.hpp"
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"

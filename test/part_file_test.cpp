@@ -4,8 +4,8 @@
 
 #include <sys/stat.h>
 
-#include "peer/storage/part_file.hpp"
 #include "peer/library/seed_maker.hpp"
+#include "peer/storage/part_file.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;

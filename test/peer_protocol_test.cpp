@@ -1,9 +1,9 @@
 #include <doctest/doctest.h>
 
-#include "common/wire/frame.hpp"
 #include "common/core/limits.hpp"
-#include "common/wire/peer_protocol.hpp"
 #include "common/crypto/sha256.hpp"
+#include "common/wire/frame.hpp"
+#include "common/wire/peer_protocol.hpp"
 
 using namespace seedshare;
 namespace pp = seedshare::peer_proto;

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "common/core/limits.hpp"
-#include "common/model/seed.hpp"
 #include "common/crypto/sha256.hpp"
+#include "common/model/seed.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;
@@ -153,7 +153,9 @@ TEST_CASE("seed: version line") {
     CHECK(rejection(join(lines)).starts_with("line 1: not a seedshare seed"));
     CHECK(rejection("") == "line 1: empty seed file");
     // Not a seed at all (a data file given by mistake): said first, whatever else is wrong.
-    CHECK(rejection(std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 10)) ==
+    CHECK(rejection(std::string("\x7f"
+                                "ELF\x02\x01\x01\0\0\0",
+                                10)) ==
           "line 1: not a seedshare seed (expected 'seedshare-seed 1')");
     CHECK(rejection("seedshare-seed 1") == "line 1: missing newline at the end of the file");
 }

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "common/wire/frame.hpp"
 #include "common/core/limits.hpp"
+#include "common/wire/frame.hpp"
 #include "common/wire/tracker_protocol.hpp"
 
 using namespace seedshare;

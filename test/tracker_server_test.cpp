@@ -3,8 +3,8 @@
 // misbehaviour ending only the connection that misbehaved.
 #include <doctest/doctest.h>
 
-#include "common/net/net.hpp"
 #include "common/model/seed.hpp"
+#include "common/net/net.hpp"
 #include "common/wire/tracker_protocol.hpp"
 #include "test/support/async.hpp"
 #include "test/support/hostile.hpp"

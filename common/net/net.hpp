@@ -19,9 +19,9 @@
 
 #include "common/core/address.hpp"
 #include "common/core/bytes.hpp"
-#include "common/wire/frame.hpp"
 #include "common/core/limits.hpp"
 #include "common/core/log.hpp"
+#include "common/wire/frame.hpp"
 
 namespace seedshare::net {
 

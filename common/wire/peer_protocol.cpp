@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "common/wire/frame.hpp"
 #include "common/core/limits.hpp"
+#include "common/wire/frame.hpp"
 
 namespace seedshare::peer_proto {
 

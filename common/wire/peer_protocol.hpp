@@ -15,10 +15,10 @@
 #include <variant>
 #include <vector>
 
-#include "common/model/bitfield.hpp"
 #include "common/core/bytes.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/result.hpp"
+#include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
 
 namespace seedshare::peer_proto {

@@ -12,9 +12,9 @@
 #include <array>
 #include <optional>
 
-#include "common/wire/frame.hpp"
 #include "common/core/limits.hpp"
 #include "common/model/seed.hpp"
+#include "common/wire/frame.hpp"
 
 namespace seedshare::tracker_proto {
 

@@ -14,14 +14,14 @@
 #include <functional>
 
 #include "common/core/limits.hpp"
-#include "common/net/net.hpp"
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
+#include "common/net/net.hpp"
 #include "peer/app/commands.hpp"
-#include "peer/transfer/download.hpp"
 #include "peer/app/progress.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/storage/seed_io.hpp"
+#include "peer/transfer/download.hpp"
 
 namespace seedshare {
 
@@ -118,9 +118,9 @@ void read_seed_argument(const std::string& text, DownloadOptions& options) {
         });
         why = fmt::format("'{}' is not a hex digit", bad == lower.end() ? '?' : *bad);
     }
-    throw CommandFailure{kExitUsage,
-                         fmt::format("{}: not a seed file (no such file), and not a seed id ({})",
-                                     text, why)};
+    throw CommandFailure{
+        kExitUsage,
+        fmt::format("{}: not a seed file (no such file), and not a seed id ({})", text, why)};
 }
 
 std::string json_summary(const Download& download, Download::Outcome outcome,
@@ -140,8 +140,8 @@ std::string json_summary(const Download& download, Download::Outcome outcome,
         j["size"] = seed->length;
         j["sha256"] = seed->file_hash.hex();
     }
-    j["verified"] = outcome == Download::Outcome::kComplete ||
-                    outcome == Download::Outcome::kAlreadyComplete;
+    j["verified"] =
+        outcome == Download::Outcome::kComplete || outcome == Download::Outcome::kAlreadyComplete;
     j["resumed_bytes"] = download.resumed_bytes();
     std::uint64_t fetched = 0;
     auto peers = nlohmann::json::array();
@@ -167,8 +167,8 @@ net::awaitable<void> wait_for_signal(asio::signal_set& signals) {
 net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::thread_pool& pool) {
     auto ex = io.get_executor();
     // --quiet: nothing on stderr but errors, whatever the log level says.
-    const LogLevel level = cmd.quiet ? std::max(cmd.net.log_level, LogLevel::kError)
-                                     : cmd.net.log_level;
+    const LogLevel level =
+        cmd.quiet ? std::max(cmd.net.log_level, LogLevel::kError) : cmd.net.log_level;
     Logger log("peer", level);
     const bool tty = ::isatty(STDERR_FILENO) != 0;
     // The progress display follows --quiet only: --log-level changes log lines.
@@ -219,7 +219,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     // waits on something slow) ends the process at once: NAME.part is kept
     // and a rerun resumes.
     std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& e,
-                                                                        int) {
+                                                                      int) {
         if (e) return;
         if (interrupted) {
             fmt::print(stderr, "peer: interrupted again: exiting now; a rerun resumes\n");
@@ -274,8 +274,8 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
             for (const auto& p : peers)
                 fetched += p.downloaded;
             if (!cmd.json)
-                fmt::print("{}", Progress::summary(download.target().string(),
-                                                   swarm->seed().length, fetched, elapsed, peers));
+                fmt::print("{}", Progress::summary(download.target().string(), swarm->seed().length,
+                                                   fetched, elapsed, peers));
             break;
         }
         case Download::Outcome::kAlreadyComplete:
@@ -288,8 +288,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
                 fmt::print(
                     stderr,
                     "peer: interrupted with {} of {} verified; run the same command to resume\n",
-                    format_bytes(swarm->verified_bytes()),
-                    format_bytes(swarm->seed().length));
+                    format_bytes(swarm->verified_bytes()), format_bytes(swarm->seed().length));
             else
                 fmt::print(stderr, "peer: interrupted\n");
             break;
@@ -301,8 +300,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
                 fmt::print(
                     stderr,
                     "peer: {}: {} of {} verified; they stay in {}.part and a rerun resumes\n",
-                    download.message(),
-                    format_bytes(swarm->verified_bytes()),
+                    download.message(), format_bytes(swarm->verified_bytes()),
                     format_bytes(swarm->seed().length), download.target().string());
             else
                 fmt::print(stderr, "peer: {}\n", download.message());

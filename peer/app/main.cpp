@@ -226,7 +226,8 @@ int main(int argc, char** argv) {
                    "from the tracker")
         ->required()
         ->type_name("");
-    gt->add_option("-o,--out", get_out, "Directory to write the file into, created if missing (default: current)")
+    gt->add_option("-o,--out", get_out,
+                   "Directory to write the file into, created if missing (default: current)")
         ->type_name("DIR");
     get_net.add_to(gt, "Tracker to ask, repeatable (default: the seed's own)");
     gt->add_flag("--serve", get.serve, "Keep serving the file once complete");

@@ -115,9 +115,10 @@ std::string Progress::summary(const std::string& name, std::uint64_t total, std:
     const double secs = std::max(elapsed.count(), 1e-6);
     std::string out =
         fetched == 0
-            ? fmt::format("got {}: {} in {:.2f} s, nothing fetched (it was all here already), "
-                          "whole-file SHA-256 verified\n",
-                          name, format_bytes(total), secs)
+            ? fmt::format(
+                  "got {}: {} in {:.2f} s, nothing fetched (it was all here already), "
+                  "whole-file SHA-256 verified\n",
+                  name, format_bytes(total), secs)
             : fmt::format(
                   "got {}: {} in {:.2f} s ({}/s average), {} fetched, whole-file SHA-256 "
                   "verified\n",

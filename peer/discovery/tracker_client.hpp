@@ -21,8 +21,8 @@
 #include "common/core/address.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/log.hpp"
-#include "common/net/net.hpp"
 #include "common/model/seed.hpp"
+#include "common/net/net.hpp"
 #include "common/wire/tracker_protocol.hpp"
 
 namespace seedshare {

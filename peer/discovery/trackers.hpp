@@ -14,8 +14,8 @@
 
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
-#include "common/net/net.hpp"
 #include "common/model/seed.hpp"
+#include "common/net/net.hpp"
 #include "peer/discovery/peer_address.hpp"
 #include "peer/discovery/tracker_client.hpp"
 

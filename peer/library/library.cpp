@@ -15,8 +15,8 @@
 
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
-#include "peer/storage/seed_io.hpp"
 #include "peer/library/seed_maker.hpp"
+#include "peer/storage/seed_io.hpp"
 
 namespace seedshare {
 

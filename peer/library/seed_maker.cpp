@@ -14,9 +14,9 @@
 #include <optional>
 #include <thread>
 
+#include "common/core/fd.hpp"
 #include "common/core/limits.hpp"
 #include "common/crypto/sha256.hpp"
-#include "common/core/fd.hpp"
 
 namespace seedshare {
 

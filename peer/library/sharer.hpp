@@ -22,9 +22,9 @@
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
+#include "peer/discovery/trackers.hpp"
 #include "peer/library/library.hpp"
 #include "peer/node/node.hpp"
-#include "peer/discovery/trackers.hpp"
 
 namespace seedshare {
 

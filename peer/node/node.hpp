@@ -7,8 +7,8 @@
 #include <asio.hpp>
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/core/ids.hpp"

@@ -11,9 +11,9 @@
 #include <cstring>
 #include <vector>
 
+#include "common/core/fd.hpp"
 #include "common/core/numbers.hpp"
 #include "common/crypto/sha256.hpp"
-#include "common/core/fd.hpp"
 
 namespace seedshare {
 
@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 namespace {
 
 PartFile::Failure io_failure(const fs::path& p, std::string_view what, int err) {
-    return {PartFile::Problem::kIo, fmt::format("{}: {}: {}", p.string(), what, std::strerror(err))};
+    return {PartFile::Problem::kIo,
+            fmt::format("{}: {}: {}", p.string(), what, std::strerror(err))};
 }
 
 // An exclusive lock on the whole file, tied to this open file description.
@@ -38,8 +39,8 @@ bool lock(int fd) {
 bool read_at(int fd, std::uint64_t offset, std::span<std::uint8_t> out) {
     std::size_t done = 0;
     while (done < out.size()) {
-        const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
-                                  static_cast<off_t>(offset + done));
+        const ssize_t n =
+            ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return false;
         done += static_cast<std::size_t>(n);
@@ -50,8 +51,8 @@ bool read_at(int fd, std::uint64_t offset, std::span<std::uint8_t> out) {
 bool write_at(int fd, std::uint64_t offset, std::string_view data) {
     std::size_t done = 0;
     while (done < data.size()) {
-        const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                                   static_cast<off_t>(offset + done));
+        const ssize_t n =
+            ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return false;
         done += static_cast<std::size_t>(n);
@@ -62,8 +63,7 @@ bool write_at(int fd, std::uint64_t offset, std::string_view data) {
 bool has_trailer(int fd, std::uint64_t size, std::uint64_t length, const std::string& expected) {
     if (size != length + expected.size()) return false;
     std::string got(expected.size(), '\0');
-    if (!read_at(fd, length,
-                 std::span(reinterpret_cast<std::uint8_t*>(got.data()), got.size())))
+    if (!read_at(fd, length, std::span(reinterpret_cast<std::uint8_t*>(got.data()), got.size())))
         return false;
     return got == expected;
 }
@@ -73,8 +73,8 @@ bool holds_whole_file(int fd, const Seed& seed) {
     Sha256 h;
     std::vector<std::uint8_t> buffer(1u << 20);
     for (std::uint64_t at = 0; at < seed.length;) {
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(),
-                                                                         seed.length - at));
+        const auto n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), seed.length - at));
         if (!read_at(fd, at, std::span(buffer.data(), n))) return false;
         h.update(std::span(buffer.data(), n));
         at += n;

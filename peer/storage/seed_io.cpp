@@ -8,9 +8,9 @@
 
 #include <cstring>
 
+#include "common/core/fd.hpp"
 #include "common/core/limits.hpp"
 #include "common/crypto/sha256.hpp"
-#include "common/core/fd.hpp"
 #include "common/net/offload.hpp"
 
 namespace seedshare {

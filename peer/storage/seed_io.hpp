@@ -5,10 +5,10 @@
 
 #include <filesystem>
 
-#include "common/model/bitfield.hpp"
-#include "common/net/net.hpp"
 #include "common/core/result.hpp"
+#include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
+#include "common/net/net.hpp"
 #include "peer/storage/storage.hpp"
 
 namespace seedshare {

@@ -11,8 +11,8 @@
 #include <optional>
 #include <span>
 
-#include "common/core/result.hpp"
 #include "common/core/fd.hpp"
+#include "common/core/result.hpp"
 
 namespace seedshare {
 

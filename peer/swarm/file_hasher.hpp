@@ -14,8 +14,8 @@
 
 #include "common/core/ids.hpp"
 #include "common/core/result.hpp"
-#include "common/model/seed.hpp"
 #include "common/crypto/sha256.hpp"
+#include "common/model/seed.hpp"
 #include "peer/storage/storage.hpp"
 
 namespace seedshare {

@@ -6,8 +6,8 @@
 
 #include "common/core/plural.hpp"
 #include "common/crypto/sha256.hpp"
-#include "peer/swarm/connection.hpp"
 #include "common/net/offload.hpp"
+#include "peer/swarm/connection.hpp"
 
 namespace seedshare {
 

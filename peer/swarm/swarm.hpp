@@ -20,19 +20,19 @@
 #include <string>
 #include <vector>
 
-#include "common/model/bitfield.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/log.hpp"
+#include "common/model/bitfield.hpp"
+#include "common/model/seed.hpp"
 #include "common/net/net.hpp"
 #include "common/wire/peer_protocol.hpp"
-#include "common/model/seed.hpp"
 #include "peer/discovery/peer_address.hpp"
+#include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
 #include "peer/swarm/file_hasher.hpp"
 #include "peer/swarm/picker.hpp"
 #include "peer/swarm/rate_limiter.hpp"
 #include "peer/swarm/spread.hpp"
-#include "peer/storage/storage.hpp"
 
 namespace seedshare {
 
@@ -78,7 +78,6 @@ struct SwarmEnv {
     std::shared_ptr<RateLimiter> download_limit;  // per process (may be unlimited)
     Logger log{"peer"};
 };
-
 
 // Why a connection may not join a swarm. Decisions are made on `reason`;
 // `message` is for people (logs, and the text of the Error frame).

@@ -104,7 +104,8 @@ void Download::serve_complete(const fs::path& target) {
                                      Bitfield(seed.chunk_count(), true), node_.swarm_options());
     node_.add(swarm_);
     swarm_->start();
-    if (options_.announce_complete) net::spawn(node_.swarm_env().ex, announce(), log_, "announcing");
+    if (options_.announce_complete)
+        net::spawn(node_.swarm_env().ex, announce(), log_, "announcing");
 }
 
 net::awaitable<void> Download::announce() {
@@ -158,7 +159,8 @@ net::awaitable<Download::Outcome> Download::run() {
         if (!options_.force)
             co_return fail(Outcome::kFailed,
                            fmt::format("{} exists and is not this file; use --force to replace it",
-                                       target.string()));        replace = FileIdentity::of(target);
+                                       target.string()));
+        replace = FileIdentity::of(target);
     }
 
     // NAME.part: ours, locked; if it was there, keep what verifies.
@@ -283,9 +285,10 @@ net::awaitable<void> Download::say_while_waiting(std::weak_ptr<Swarm> weak) {
             continue;
         }
         if (++idle_seconds < next_note) continue;
-        log.info("waiting for a peer that holds {}: none connected for {} s; still asking the "
-                 "trackers (Ctrl-C stops, a rerun resumes; --timeout gives up by itself)",
-                 name, idle_seconds);
+        log.info(
+            "waiting for a peer that holds {}: none connected for {} s; still asking the "
+            "trackers (Ctrl-C stops, a rerun resumes; --timeout gives up by itself)",
+            name, idle_seconds);
         next_note = std::min(idle_seconds * 4, idle_seconds + 300);
     }
 }

@@ -21,13 +21,13 @@
 
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
-#include "common/net/net.hpp"
 #include "common/model/seed.hpp"
+#include "common/net/net.hpp"
+#include "peer/discovery/trackers.hpp"
 #include "peer/node/node.hpp"
 #include "peer/storage/part_file.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/swarm.hpp"
-#include "peer/discovery/trackers.hpp"
 
 namespace seedshare {
 
@@ -81,7 +81,8 @@ class Download {
   private:
     net::awaitable<Outcome> obtain_seed();
     net::awaitable<Outcome> connect_trackers();
-    net::awaitable<Outcome> fetch(const Seed& seed, std::shared_ptr<Storage> storage, Bitfield have);
+    net::awaitable<Outcome> fetch(const Seed& seed, std::shared_ptr<Storage> storage,
+                                  Bitfield have);
     net::awaitable<void> say_while_waiting(std::weak_ptr<Swarm> swarm);
     void serve_complete(const std::filesystem::path& target);
     net::awaitable<void> announce();

@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "common/wire/frame.hpp"
 #include "common/core/limits.hpp"
+#include "common/wire/frame.hpp"
 #include "common/wire/peer_protocol.hpp"
 #include "common/wire/tracker_protocol.hpp"
 

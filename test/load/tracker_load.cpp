@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "common/core/address.hpp"
-#include "common/wire/frame.hpp"
 #include "common/core/limits.hpp"
 #include "common/net/net.hpp"
+#include "common/wire/frame.hpp"
 #include "common/wire/tracker_protocol.hpp"
 
 namespace {

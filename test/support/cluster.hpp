@@ -12,12 +12,12 @@
 
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
-#include "peer/transfer/download.hpp"
-#include "peer/node/node.hpp"
+#include "peer/discovery/trackers.hpp"
 #include "peer/library/seed_maker.hpp"
+#include "peer/node/node.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/swarm.hpp"
-#include "peer/discovery/trackers.hpp"
+#include "peer/transfer/download.hpp"
 #include "tracker/server/server.hpp"
 #include "tracker/sqlite/store.hpp"
 

@@ -7,8 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "common/net/net.hpp"
 #include "common/core/plural.hpp"
+#include "common/net/net.hpp"
 #include "common/wire/tracker_protocol.hpp"
 #include "tracker/core/handler.hpp"
 #include "tracker/sqlite/sqlite.hpp"
@@ -396,14 +396,12 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
     }
 }
 
-
 // "summary: 3 peers online, 2 seeds, 4 connections, 0.7 requests/s"
 void log_summary(State& st, Clock::duration since_last) {
     const StoreStats stats = st.store.stats();
     const double secs = std::chrono::duration<double>(since_last).count();
-    st.log.info("summary: {} online, {}, {}, {:.1f} requests/s",
-                count_of(stats.live_users, "peer"), count_of(stats.files, "seed"),
-                count_of(st.sessions.size(), "connection"),
+    st.log.info("summary: {} online, {}, {}, {:.1f} requests/s", count_of(stats.live_users, "peer"),
+                count_of(stats.files, "seed"), count_of(st.sessions.size(), "connection"),
                 secs > 0 ? static_cast<double>(st.requests) / secs : 0.0);
     st.requests = 0;
 }
