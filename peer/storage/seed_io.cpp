@@ -45,7 +45,8 @@ Result<Seed> read_seed_file(const std::filesystem::path& path) {
 }
 
 net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage> storage,
-                                       asio::thread_pool& pool, unsigned parallel) {
+                                       asio::thread_pool& pool, unsigned parallel,
+                                       Cancel cancel) {
     Bitfield have(seed.chunk_count());
     std::uint32_t next = 0;
     std::size_t running = 0;
@@ -54,7 +55,7 @@ net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage
     // Workers pull the next chunk index; each hashes on the pool.
     auto worker = [&]() -> net::awaitable<void> {
         std::vector<std::uint8_t> buffer;
-        while (next < seed.chunk_count()) {
+        while (next < seed.chunk_count() && !(cancel && *cancel)) {
             const ChunkIndex c{next++};
             buffer.resize(seed.chunk_length(c));
             const auto offset = seed.chunk_offset(c);
@@ -80,14 +81,21 @@ net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage
 }
 
 net::awaitable<Result<Digest>> hash_file(const std::filesystem::path& path,
-                                         asio::thread_pool& pool) {
-    auto hash = [path]() -> Result<Digest> {
-        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+                                         asio::thread_pool& pool, Cancel cancel) {
+    auto hash = [path, cancel]() -> Result<Digest> {
+        // O_NONBLOCK, then the type: a FIFO swapped in must not hang us.
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
         if (!fd) return Error{fmt::format("{}: {}", path.string(), std::strerror(errno))};
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+            return Error{fmt::format("{}: not a regular file", path.string())};
+        const int fl = ::fcntl(fd.get(), F_GETFL);
+        if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
         ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
         Sha256 h;
         std::vector<std::uint8_t> buffer(4u << 20);
         for (;;) {
+            if (cancel && *cancel) return Error{fmt::format("{}: interrupted", path.string())};
             const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) return Error{fmt::format("{}: {}", path.string(), std::strerror(errno))};

@@ -49,6 +49,7 @@ Download::Outcome Download::stopped_outcome() {
 
 void Download::stop() {
     stopped_ = true;
+    *cancel_ = true;
     if (swarm_) net::spawn(node_.swarm_env().ex, swarm_->stop(kGoodbyeGrace), log_, "stopping");
 }
 
@@ -149,7 +150,8 @@ net::awaitable<Download::Outcome> Download::run() {
                                        target.string()));
         bool same = false;
         if (fs::is_regular_file(target, ec) && fs::file_size(target, ec) == seed.length) {
-            auto digest = co_await hash_file(target, pool);
+            auto digest = co_await hash_file(target, pool, cancel_);
+            if (stopped_) co_return stopped_outcome();
             same = digest && *digest == seed.file_hash;
         }
         if (same) {
@@ -189,7 +191,8 @@ net::awaitable<Download::Outcome> Download::run() {
             log_.info("checking the {} already in {}", count_of(seed.chunk_count(), "chunk"),
                       part_path.string());
             have = co_await verify_chunks(seed, storage, pool,
-                                          std::max(2u, std::thread::hardware_concurrency()));
+                                          std::max(2u, std::thread::hardware_concurrency()),
+                                          cancel_);
             log_.info("resuming: {} of {} verified, fetching the other {}", have.count(),
                       count_of(seed.chunk_count(), "chunk"), seed.chunk_count() - have.count());
             break;

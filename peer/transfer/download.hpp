@@ -11,6 +11,7 @@
 // The command (cmd_get.cpp) adds the terminal: progress, summary, exit codes.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -102,6 +103,8 @@ class Download {
     std::unique_ptr<PartFile> part_;
     bool trackers_connected_ = false;
     bool stopped_ = false;
+    // Set by stop(): long local checks (hashing NAME, verifying NAME.part) end early.
+    std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
     bool timed_out_ = false;
     bool finish_failed_ = false;
 };
