@@ -231,14 +231,8 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
     while (true) {
         const FrameHeader h = co_await fs.read_header();
         if (st->stopped) co_return Ending{"tracker stopping"};
-        const std::size_t max = proto::max_request_payload(h.type);
-        if (max == 0)
-            co_return violation(proto::ErrorCode::kMalformed,
-                                fmt::format("unknown request type {}", proto::type_name(h.type)));
-        if (h.payload_size() > max)
-            co_return violation(proto::ErrorCode::kMalformed,
-                                fmt::format("{} of {} bytes is over its limit of {}",
-                                            proto::type_name(h.type), h.payload_size(), max));
+        if (auto fits = proto::check_request_header(h); !fits)
+            co_return violation(proto::ErrorCode::kMalformed, fits.error().message);
         std::optional<ByteBudget::Lease> lease;
         if (h.payload_size() > kLargeFrameBytes) {
             lease = co_await st->budget.acquire(h.payload_size(), st->opt.frame_timeout);
