@@ -147,10 +147,10 @@ TEST_CASE(
             const UserId server_user = server.node->user();
             auto tracker_knows = [&] {
                 bool old_listed = false;
-                for (const auto& p : tracker.store->get_peers(seed.id(), UserId{}, 200).peers)
+                for (const auto& p : tracker.store->get_peers(seed.id(), UserId{}, 200))
                     old_listed |= p.user == server_user;
                 bool new_listed = false;
-                for (const auto& p : tracker.store->get_peers(new_id, UserId{}, 200).peers)
+                for (const auto& p : tracker.store->get_peers(new_id, UserId{}, 200))
                     new_listed |= p.user == server_user;
                 return !old_listed && new_listed;
             };

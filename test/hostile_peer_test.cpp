@@ -651,8 +651,7 @@ TEST_CASE(
             h.trackers->hold(seed, where, true);
         }
         auto all_listed = [&] {
-            return tracker.store->get_peers(seed.id(), UserId{}, 200).peers.size() ==
-                   holders.size() + 1;
+            return tracker.store->get_peers(seed.id(), UserId{}, 200).size() == holders.size() + 1;
         };
         const bool listed = co_await wait_for(all_listed, 5000ms);
         REQUIRE(listed);

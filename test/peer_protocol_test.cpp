@@ -147,6 +147,85 @@ TEST_CASE("peer protocol: rejections") {
     }
 }
 
+namespace {
+
+// The decoder's error for `payload` as type `t` (fails the test if it decodes).
+std::string error_of(pp::Type t, const Bytes& payload) {
+    auto m = decode_raw(t, payload);
+    REQUIRE_FALSE(m);
+    return m.error().message;
+}
+
+Bytes error_payload(std::uint16_t code) {
+    Bytes p;
+    p.reserve(8);  // (quiets a GCC 12 -Wstringop-overflow false positive)
+    ByteWriter w(p);
+    w.u16(code);
+    w.str16("no");
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("peer protocol: the Error code is range-checked") {
+    for (std::uint16_t code = 1; code <= 7; ++code) {
+        auto m = decode_raw(pp::Type::kError, error_payload(code));
+        REQUIRE(m);
+        CHECK(static_cast<std::uint16_t>(std::get<pp::ErrorMsg>(*m).code) == code);
+    }
+    CHECK(error_of(pp::Type::kError, error_payload(0)) == "Error: code 0 is below 1");
+    CHECK(error_of(pp::Type::kError, error_payload(8)) == "Error: code 8 is out of range 1..7");
+    CHECK(error_of(pp::Type::kError, error_payload(0xffff)) ==
+          "Error: code 65535 is out of range 1..7");
+}
+
+TEST_CASE("peer protocol: errors name the message and the field") {
+    CHECK(error_of(pp::Type::kPiece, Bytes(8, 0)) == "Piece: data length 0 is below 1");
+    CHECK(error_of(pp::Type::kRequest, Bytes(11, 0)) == "Request: truncated in length");
+    CHECK(error_of(pp::Type::kRequest, Bytes(13, 0)) ==
+          "Request of 13 bytes is over its limit of 12");
+    {
+        Bytes p = error_payload(1);
+        p.push_back(0);
+        CHECK(error_of(pp::Type::kError, p) == "Error: 1 unexpected bytes after the message");
+    }
+    CHECK(error_of(pp::Type::kHave, Bytes{0, 0}) == "Have: truncated in chunk");
+    {
+        Bytes p;
+        ByteWriter w(p);
+        w.u16(pp::kMaxPeerListEntries + 1);
+        CHECK(error_of(pp::Type::kPeerList, p) == "PeerList: 65 peers is over the limit of 64");
+    }
+    {
+        Bytes p;
+        ByteWriter w(p);
+        w.u16(1);
+        w.u8(5);
+        w.u32(0);
+        w.u16(7000);
+        CHECK(error_of(pp::Type::kPeerList, p) ==
+              "PeerList: peer address: address family 5 (expected 4 or 6)");
+    }
+    Bytes hello = pp::encode(pp::Hello{});
+    hello[limits::kFrameHeaderBytes] ^= 0xff;
+    const auto bad = roundtrip(hello);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.starts_with("Hello: magic 0xac535052"));
+    CHECK(pp::decode(0x42, Bytes{}).error().message == "unknown message type 66");
+}
+
+TEST_CASE("peer protocol: one header check against the message table") {
+    CHECK(pp::check_header(FrameHeader{1 + 12, 0x04}));
+    CHECK(pp::check_header(FrameHeader{1, 0x08}));  // KeepAlive: no payload
+    CHECK(pp::check_header(FrameHeader{1 + 1, 0x08}).error().message ==
+          "KeepAlive of 1 bytes is over its limit of 0");
+    CHECK(pp::check_header(FrameHeader{1, 0x42}).error().message == "unknown message type 66");
+    CHECK(pp::check_header(FrameHeader{1 + 8 + (1u << 20) + 1, 0x05}).error().message ==
+          "Piece of 1048585 bytes is over its limit of 1048584");
+    CHECK(pp::type_name(0x05) == "Piece");
+    CHECK(pp::kMaxPeerListEntries == limits::kMaxPeerListEntries);
+}
+
 TEST_CASE("peer protocol: check_block keeps requests inside the seed") {
     const Seed s = seed_of(2500, 1024);  // chunks of 1024, 1024, 452
     CHECK(pp::check_block(s, pp::Block{ChunkIndex{0}, 0, 1024}));

@@ -16,8 +16,8 @@ using namespace std::chrono_literals;
 namespace {
 
 // What the tracker lists now, by name (live holders only).
-std::map<std::string, tracker_proto::FileInfo> listed(TestTracker& t) {
-    std::map<std::string, tracker_proto::FileInfo> out;
+std::map<std::string, tracker::FileSummary> listed(TestTracker& t) {
+    std::map<std::string, tracker::FileSummary> out;
     for (const auto& f : t.store->list_files(std::nullopt, 1000).files)
         if (f.holders > 0) out[f.name] = f;
     return out;

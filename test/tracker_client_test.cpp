@@ -264,7 +264,7 @@ TEST_CASE("tracker client: after a tracker restart, clients rejoin and keep thei
         t.reset();  // stop the tracker and close its database
         t = std::make_unique<Tracker>(io, db, opt);
         // The new tracker answers from the database before anyone rejoins.
-        CHECK(t->store->get_peers(s.id(), ob.user, 10).peers.size() == 1);
+        CHECK(t->store->get_peers(s.id(), ob.user, 10).size() == 1);
         CHECK(co_await test::eventually(
             [&]() -> awaitable<bool> {
                 co_return t->server->connections() == 2 && a.joined() && b.joined();
@@ -298,7 +298,7 @@ TEST_CASE("tracker client: a tracker that forgot the peer gets the whole list ag
             [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
         const auto token = t.store->token_of(oa.user);
         REQUIRE(token);
-        REQUIRE(std::holds_alternative<proto::OkReply>(t.store->leave(oa.user, *token)));
+        REQUIRE(std::holds_alternative<tracker::Done>(t.store->leave(oa.user, *token)));
         CHECK((co_await holders(b, s.id())).empty());
         // a's next heartbeat gets UnknownPeer: it rejoins and sends its list.
         CHECK(co_await test::eventually(

@@ -239,6 +239,18 @@ TEST_CASE("tracker codec: unknown types are refused") {
     CHECK(max_request_payload(kT(Type::kHeartbeat)) == 16);
 }
 
+TEST_CASE("tracker codec: one header check against the message table") {
+    CHECK(check_request_header(FrameHeader{1 + 16, kT(Type::kHeartbeat)}));
+    CHECK(check_request_header(FrameHeader{1 + 100000, kT(Type::kHeartbeat)}).error().message ==
+          "Heartbeat of 100000 bytes is over its limit of 16");
+    CHECK(check_request_header(FrameHeader{1, 0x42}).error().message ==
+          "unknown request type 0x42");
+    CHECK(check_request_header(FrameHeader{1, kT(Type::kJoined)}).error().message ==
+          "unknown request type Joined");
+    CHECK(max_request_payload(kT(Type::kJoin)) == limits::kMaxTrackerJoinBytes);
+    CHECK(type_name(kT(Type::kFileListOk)) == "FileListOk");
+}
+
 TEST_CASE("tracker codec: Join checks magic and userid, and keeps another version apart") {
     const auto join = [](std::uint32_t magic, std::uint16_t version, const UserId& u) {
         return Payload{}.u32(magic).u16(version).id(u).id(tok(1)).u16(7).bytes;

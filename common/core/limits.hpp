@@ -39,6 +39,9 @@ inline constexpr std::size_t kMaxPeerFrameBytes = kMaxBlockBytes + 64;
 inline constexpr std::size_t kMaxMessageTextBytes = 1024;
 
 // --- tracker ----------------------------------------------------------------
+// Largest Join payload: room for a longer Join from a newer version, so it
+// can be told apart (and answered VersionMismatch).
+inline constexpr std::size_t kMaxTrackerJoinBytes = 256;
 inline constexpr std::uint16_t kDefaultNumWant = 50;
 inline constexpr std::uint16_t kMaxNumWant = 200;
 // Entries one file-list message may carry, and files one peer may hold.
@@ -59,5 +62,7 @@ inline constexpr std::size_t kMaxPeerConnections = 512;
 inline constexpr std::size_t kMaxQueuedRequests = 256;
 inline constexpr std::chrono::seconds kPeerHandshakeTimeout{10};
 inline constexpr std::chrono::seconds kPeerIdleTimeout{120};
+// Peer addresses one PeerList message may carry.
+inline constexpr std::size_t kMaxPeerListEntries = 64;
 
 }  // namespace seedshare::limits

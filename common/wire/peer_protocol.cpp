@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 #include "common/core/limits.hpp"
 #include "common/wire/frame.hpp"
+#include "common/wire/message_reader.hpp"
+#include "common/wire/message_table.hpp"
 
 namespace seedshare::peer_proto {
 
@@ -11,6 +15,12 @@ namespace {
 
 constexpr std::size_t kHelloBytes = 4 + 2 + SeedId::kSize + UserId::kSize + 2;
 constexpr std::size_t kBlockBytes = 12;
+// family, IPv4 address, port.
+constexpr std::size_t kMinPeerAddressBytes = 1 + 4 + 2;
+
+constexpr std::uint8_t u8(Type t) {
+    return static_cast<std::uint8_t>(t);
+}
 
 void put_block(ByteWriter& w, const Block& b) {
     w.u32(b.chunk.value);
@@ -18,43 +28,17 @@ void put_block(ByteWriter& w, const Block& b) {
     w.u32(b.length);
 }
 
-bool get_block(ByteReader& r, Block& b) {
-    return r.u32(b.chunk.value) && r.u32(b.offset) && r.u32(b.length);
-}
-
-void put_address(ByteWriter& w, const asio::ip::address& a) {
-    if (a.is_v4()) {
-        w.u8(4);
-        w.raw(ByteSpan(a.to_v4().to_bytes()));
-    } else {
-        w.u8(6);
-        w.raw(ByteSpan(a.to_v6().to_bytes()));
-    }
-}
-
-bool get_address(ByteReader& r, asio::ip::address& out) {
-    std::uint8_t family = 0;
-    if (!r.u8(family)) return false;
-    if (family == 4) {
-        asio::ip::address_v4::bytes_type b{};
-        if (!r.into(b)) return false;
-        out = asio::ip::address_v4(b);
-        return true;
-    }
-    if (family == 6) {
-        asio::ip::address_v6::bytes_type b{};
-        if (!r.into(b)) return false;
-        out = asio::ip::address_v6(b);
-        return true;
-    }
-    return r.fail();
+void read_block(wire::MessageReader& r, Block& b) {
+    r.u32(b.chunk.value, "chunk");
+    r.u32(b.offset, "offset");
+    r.u32(b.length, "length");
 }
 
 struct Encoder {
     Bytes& out;
 
     void operator()(const Hello& m) {
-        FrameWriter f(out, static_cast<std::uint8_t>(Type::kHello));
+        FrameWriter f(out, u8(Type::kHello));
         auto& w = f.body();
         w.u32(kMagic);
         w.u16(m.version);
@@ -64,18 +48,18 @@ struct Encoder {
         f.finish();
     }
     void operator()(const BitfieldMsg& m) {
-        FrameWriter f(out, static_cast<std::uint8_t>(Type::kBitfield));
+        FrameWriter f(out, u8(Type::kBitfield));
         f.body().u32(m.have.size());
         f.body().raw(ByteSpan(m.have.bytes()));
         f.finish();
     }
     void operator()(const Have& m) {
-        FrameWriter f(out, static_cast<std::uint8_t>(Type::kHave));
+        FrameWriter f(out, u8(Type::kHave));
         f.body().u32(m.chunk.value);
         f.finish();
     }
     void block(Type t, const Block& b) {
-        FrameWriter f(out, static_cast<std::uint8_t>(t));
+        FrameWriter f(out, u8(t));
         put_block(f.body(), b);
         f.finish();
     }
@@ -83,39 +67,156 @@ struct Encoder {
     void operator()(const Cancel& m) { block(Type::kCancel, m.block); }
     void operator()(const Reject& m) { block(Type::kReject, m.block); }
     void operator()(const Piece& m) {
-        FrameWriter f(out, static_cast<std::uint8_t>(Type::kPiece));
+        FrameWriter f(out, u8(Type::kPiece));
         f.body().u32(m.chunk.value);
         f.body().u32(m.offset);
         f.body().raw(m.data);
         f.finish();
     }
     void operator()(const KeepAlive&) {
-        FrameWriter f(out, static_cast<std::uint8_t>(Type::kKeepAlive));
+        FrameWriter f(out, u8(Type::kKeepAlive));
         f.finish();
     }
     void operator()(const PeerList& m) {
-        FrameWriter f(out, static_cast<std::uint8_t>(Type::kPeerList));
+        FrameWriter f(out, u8(Type::kPeerList));
         f.body().u16(static_cast<std::uint16_t>(m.peers.size()));
         for (const auto& p : m.peers) {
-            put_address(f.body(), p.address);
+            wire::put_address(f.body(), p.address);
             f.body().u16(p.port);
         }
         f.finish();
     }
     void operator()(const Goodbye&) {
-        FrameWriter f(out, static_cast<std::uint8_t>(Type::kGoodbye));
+        FrameWriter f(out, u8(Type::kGoodbye));
         f.finish();
     }
     void operator()(const ErrorMsg& m) {
-        FrameWriter f(out, static_cast<std::uint8_t>(Type::kError));
+        FrameWriter f(out, u8(Type::kError));
         f.body().u16(static_cast<std::uint16_t>(m.code));
         f.body().str16(std::string_view(m.message).substr(0, limits::kMaxMessageTextBytes));
         f.finish();
     }
 };
 
-Result<Message> malformed(Type t, std::string_view what) {
-    return Error{fmt::format("malformed {} message: {}", static_cast<int>(t), what)};
+// --- decoders, one per message (layouts: docs/PROTOCOL.md) -------------------
+
+Result<Message> decode_hello(ByteSpan p) {
+    wire::MessageReader r(p, "Hello");
+    Hello h;
+    std::uint32_t magic = 0;
+    if (r.u32(magic, "magic") && magic != kMagic)
+        r.fail(fmt::format("magic 0x{:08x} is not 0x{:08x} (not a seedshare peer)", magic, kMagic));
+    r.u16(h.version, "version");
+    if (r.ok() && h.version != kVersion) return Message{h};  // the caller reports the mismatch
+    r.id(h.seed, "seed id");
+    r.id(h.user, "userid");
+    r.u16(h.listen_port, "listen port");
+    return r.finish(Message{h});
+}
+
+Result<Message> decode_bitfield(ByteSpan p) {
+    wire::MessageReader r(p, "Bitfield");
+    std::uint32_t n = 0;
+    if (r.u32(n, "chunk count")) r.in_range(n, 0, limits::kMaxChunkCount, "chunk count");
+    ByteSpan bits;
+    if (r.ok()) r.rest(bits);
+    if (auto d = r.done(); !d) return d.error();
+    auto b = Bitfield::from_bytes(n, bits);
+    if (!b) return Error{fmt::format("Bitfield: {}", b.error().message)};
+    return Message{BitfieldMsg{std::move(*b)}};
+}
+
+Result<Message> decode_have(ByteSpan p) {
+    wire::MessageReader r(p, "Have");
+    Have h;
+    r.u32(h.chunk.value, "chunk");
+    return r.finish(Message{h});
+}
+
+template <class M>
+Result<Message> decode_block_message(ByteSpan p, std::string_view name) {
+    wire::MessageReader r(p, name);
+    M m;
+    read_block(r, m.block);
+    return r.finish(Message{m});
+}
+Result<Message> decode_request(ByteSpan p) {
+    return decode_block_message<Request>(p, "Request");
+}
+Result<Message> decode_cancel(ByteSpan p) {
+    return decode_block_message<Cancel>(p, "Cancel");
+}
+Result<Message> decode_reject(ByteSpan p) {
+    return decode_block_message<Reject>(p, "Reject");
+}
+
+Result<Message> decode_piece(ByteSpan p) {
+    wire::MessageReader r(p, "Piece");
+    Piece m;
+    r.u32(m.chunk.value, "chunk");
+    r.u32(m.offset, "offset");
+    if (r.ok()) r.in_range(r.remaining(), 1, limits::kMaxBlockBytes, "data length");
+    if (r.ok()) r.rest(m.data);
+    return r.finish(Message{m});
+}
+
+Result<Message> decode_keep_alive(ByteSpan p) {
+    return wire::MessageReader(p, "KeepAlive").finish(Message{KeepAlive{}});
+}
+
+Result<Message> decode_goodbye(ByteSpan p) {
+    return wire::MessageReader(p, "Goodbye").finish(Message{Goodbye{}});
+}
+
+Result<Message> decode_peer_list(ByteSpan p) {
+    wire::MessageReader r(p, "PeerList");
+    PeerList list;
+    std::uint16_t n = 0;
+    if (r.u16(n, "count") &&
+        r.count(n, limits::kMaxPeerListEntries, kMinPeerAddressBytes, "peers")) {
+        list.peers.resize(n);
+        for (auto& a : list.peers) {
+            r.address(a.address, "peer address");
+            r.u16(a.port, "peer port");
+        }
+    }
+    if (auto d = r.done(); !d) return d.error();
+    return Message{std::move(list)};
+}
+
+Result<Message> decode_error(ByteSpan p) {
+    wire::MessageReader r(p, "Error");
+    ErrorMsg e;
+    std::uint16_t code = 0;
+    if (r.u16(code, "code"))
+        r.in_range(code, static_cast<std::uint16_t>(kFirstErrorCode),
+                   static_cast<std::uint16_t>(kLastErrorCode), "code");
+    e.code = static_cast<ErrorCode>(code);
+    r.str16(e.message, limits::kMaxMessageTextBytes, "message");
+    if (auto d = r.done(); !d) return d.error();
+    return Message{std::move(e)};
+}
+
+// The message table: every peer message once, in the order of Message.
+constexpr std::array<wire::MessageSpec<Message>, 11> kMessages{{
+    {u8(Type::kHello), "Hello", kHelloBytes, decode_hello},
+    {u8(Type::kBitfield), "Bitfield", 4 + limits::kMaxChunkCount / 8, decode_bitfield},
+    {u8(Type::kHave), "Have", 4, decode_have},
+    {u8(Type::kRequest), "Request", kBlockBytes, decode_request},
+    {u8(Type::kCancel), "Cancel", kBlockBytes, decode_cancel},
+    {u8(Type::kReject), "Reject", kBlockBytes, decode_reject},
+    {u8(Type::kPiece), "Piece", kPieceHeaderBytes + limits::kMaxBlockBytes, decode_piece},
+    {u8(Type::kKeepAlive), "KeepAlive", 0, decode_keep_alive},
+    {u8(Type::kPeerList), "PeerList", 2 + limits::kMaxPeerListEntries*(1 + 16 + 2),
+     decode_peer_list},
+    {u8(Type::kGoodbye), "Goodbye", 0, decode_goodbye},
+    {u8(Type::kError), "Error", 2 + 2 + limits::kMaxMessageTextBytes, decode_error},
+}};
+static_assert(kMessages.size() == std::variant_size_v<Message>);
+static_assert(kMessages[0].type == u8(Type::kHello) && kMessages[10].type == u8(Type::kError));
+
+const wire::MessageSpec<Message>* spec_of(std::uint8_t type) {
+    return wire::find_spec<Message>(kMessages, type);
 }
 
 }  // namespace
@@ -130,120 +231,33 @@ Bytes encode_piece_header(ChunkIndex chunk, std::uint32_t offset, std::uint32_t 
     Bytes out;
     ByteWriter w(out);
     w.u32(static_cast<std::uint32_t>(1 + kPieceHeaderBytes + length));
-    w.u8(static_cast<std::uint8_t>(Type::kPiece));
+    w.u8(u8(Type::kPiece));
     w.u32(chunk.value);
     w.u32(offset);
     return out;
 }
 
 std::size_t max_payload(std::uint8_t type) {
-    switch (static_cast<Type>(type)) {
-        case Type::kHello:
-            return kHelloBytes;
-        case Type::kBitfield:
-            return 4 + limits::kMaxChunkCount / 8;
-        case Type::kHave:
-            return 4;
-        case Type::kRequest:
-        case Type::kCancel:
-        case Type::kReject:
-            return kBlockBytes;
-        case Type::kPiece:
-            return kPieceHeaderBytes + limits::kMaxBlockBytes;
-        case Type::kKeepAlive:
-        case Type::kGoodbye:
-            return 0;
-        case Type::kPeerList:
-            return 2 + kMaxPeerListEntries * (1 + 16 + 2);
-        case Type::kError:
-            return 2 + 2 + limits::kMaxMessageTextBytes;
-    }
-    return 0;
+    const auto* s = spec_of(type);
+    return s != nullptr ? s->max_payload : 0;
 }
 
-Result<Message> decode(std::uint8_t type_byte, ByteSpan payload) {
-    const auto type = static_cast<Type>(type_byte);
-    const bool empty_type = type == Type::kKeepAlive || type == Type::kGoodbye;
-    if (max_payload(type_byte) == 0 && !empty_type)
-        return Error{fmt::format("unknown message type {}", type_byte)};
-    if (payload.size() > max_payload(type_byte))
-        return Error{fmt::format("message type {} with {} bytes is over its limit of {}", type_byte,
-                                 payload.size(), max_payload(type_byte))};
-    ByteReader r(payload);
-    auto finish = [&](Message m) -> Result<Message> {
-        if (!r.done()) return malformed(type, "wrong length");
-        return m;
-    };
-    switch (type) {
-        case Type::kHello: {
-            Hello h;
-            std::uint32_t magic = 0;
-            if (!r.u32(magic) || magic != kMagic)
-                return malformed(type, "not a seedshare peer (bad magic)");
-            if (!r.u16(h.version)) return malformed(type, "truncated");
-            if (h.version != kVersion) return Message{h};  // the caller reports the mismatch
-            r.into(h.seed.bytes);
-            r.into(h.user.bytes);
-            r.u16(h.listen_port);
-            return finish(h);
-        }
-        case Type::kBitfield: {
-            std::uint32_t n = 0;
-            if (!r.u32(n)) return malformed(type, "truncated");
-            if (n > limits::kMaxChunkCount) return malformed(type, "more chunks than any seed has");
-            ByteSpan bits;
-            if (!r.raw(r.remaining(), bits)) return malformed(type, "truncated");
-            auto b = Bitfield::from_bytes(n, bits);
-            if (!b) return malformed(type, b.error().message);
-            return Message{BitfieldMsg{std::move(*b)}};
-        }
-        case Type::kHave: {
-            Have h;
-            r.u32(h.chunk.value);
-            return finish(h);
-        }
-        case Type::kRequest:
-        case Type::kCancel:
-        case Type::kReject: {
-            Block b;
-            get_block(r, b);
-            if (type == Type::kRequest) return finish(Request{b});
-            if (type == Type::kCancel) return finish(Cancel{b});
-            return finish(Reject{b});
-        }
-        case Type::kPiece: {
-            Piece p;
-            if (!r.u32(p.chunk.value) || !r.u32(p.offset)) return malformed(type, "truncated");
-            if (r.remaining() == 0) return malformed(type, "no data");
-            r.raw(r.remaining(), p.data);
-            return finish(p);
-        }
-        case Type::kKeepAlive:
-            return finish(KeepAlive{});
-        case Type::kGoodbye:
-            return finish(Goodbye{});
-        case Type::kPeerList: {
-            std::uint16_t n = 0;
-            if (!r.u16(n)) return malformed(type, "truncated");
-            if (n > kMaxPeerListEntries) return malformed(type, "too many peers");
-            PeerList list;
-            list.peers.resize(n);
-            for (auto& p : list.peers) {
-                if (!get_address(r, p.address) || !r.u16(p.port))
-                    return malformed(type, "bad address");
-            }
-            return finish(list);
-        }
-        case Type::kError: {
-            ErrorMsg e;
-            std::uint16_t code = 0;
-            r.u16(code);
-            e.code = static_cast<ErrorCode>(code);
-            r.str16(limits::kMaxMessageTextBytes, e.message);
-            return finish(e);
-        }
-    }
-    return Error{fmt::format("unknown message type {}", type_byte)};
+std::string type_name(std::uint8_t type) {
+    if (const auto* s = spec_of(type)) return std::string(s->name);
+    return std::to_string(type);  // as the peer has always said it: "message type 66"
+}
+
+Status check_header(const FrameHeader& h) {
+    return wire::check_header<Message>(kMessages, h, type_name(h.type), "message");
+}
+
+Result<Message> decode(std::uint8_t type, ByteSpan payload) {
+    const auto* s = spec_of(type);
+    if (s == nullptr) return Error{fmt::format("unknown message type {}", type_name(type))};
+    if (payload.size() > s->max_payload)
+        return Error{fmt::format("{} of {} bytes is over its limit of {}", s->name, payload.size(),
+                                 s->max_payload)};
+    return s->decode(payload);
 }
 
 Status check_block(const Seed& seed, const Block& b) {

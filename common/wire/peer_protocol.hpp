@@ -17,9 +17,11 @@
 
 #include "common/core/bytes.hpp"
 #include "common/core/ids.hpp"
+#include "common/core/limits.hpp"
 #include "common/core/result.hpp"
 #include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
+#include "common/wire/frame.hpp"
 
 namespace seedshare::peer_proto {
 
@@ -27,8 +29,8 @@ inline constexpr std::uint32_t kMagic = 0x53535052;  // "SSPR"
 inline constexpr std::uint16_t kVersion = 1;
 // A Piece payload starts with chunk (u32) and offset (u32), then the data.
 inline constexpr std::size_t kPieceHeaderBytes = 8;
-// Peer addresses one PeerList may carry.
-inline constexpr std::size_t kMaxPeerListEntries = 64;
+// Peer addresses one PeerList may carry (the limit lives in limits.hpp).
+inline constexpr std::size_t kMaxPeerListEntries = limits::kMaxPeerListEntries;
 
 enum class Type : std::uint8_t {
     kHello = 0x01,
@@ -53,6 +55,9 @@ enum class ErrorCode : std::uint16_t {
     kBusy = 6,         // connection limit reached
     kBanned = 7,       // sent bad data before
 };
+// Codes outside this range are refused on decode.
+inline constexpr ErrorCode kFirstErrorCode = ErrorCode::kVersionMismatch;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kBanned;
 
 struct Hello {
     std::uint16_t version = kVersion;  // decoded even when the rest is not
@@ -135,10 +140,19 @@ Bytes encode(const Message& m);
 // the data follows in a separate buffer (scatter-gather, no copy).
 Bytes encode_piece_header(ChunkIndex chunk, std::uint32_t offset, std::uint32_t length);
 
-// The largest payload a frame of this type may have; 0 for unknown types.
-// Checked right after the frame header, before reading the payload.
+// The largest payload a frame of this type may have; 0 for unknown types
+// (and for KeepAlive and Goodbye, which have none). From the message table
+// in peer_protocol.cpp, where every message is registered once.
 std::size_t max_payload(std::uint8_t type);
+// Ok when the header is a known message type within its limit ("unknown
+// message type 66", "Piece of 2000000 bytes is over its limit of
+// 1048584"): checked right after the frame header, before the payload.
+Status check_header(const FrameHeader& h);
+// "Hello", "Piece", ... (the number in decimal for unknown types).
+std::string type_name(std::uint8_t type);
 
+// Errors name the message and the field: "Piece: data length 0 is below 1",
+// "Error: code 9 is out of range 1..7".
 Result<Message> decode(std::uint8_t type, ByteSpan payload);
 
 // Ok when `b` lies inside a chunk of `seed` and is 1..kMaxBlockBytes long.

@@ -1,7 +1,8 @@
 // Messages between a peer and a tracker (docs/PROTOCOL.md, "Tracker protocol").
 // Pure codec: encode to complete frames, decode from a frame's type and
-// payload. Decoding never throws, checks every length against a named limit
-// before allocating, and rejects trailing bytes.
+// payload. Every message is registered once, in the message table of
+// tracker_protocol.cpp (type, name, payload limit, decoder). Decoding never throws, checks every
+// length against a named limit before allocating, and rejects trailing bytes.
 //
 // A connection starts with Join (which carries the protocol version); every
 // later request carries the token Join returned. Requests are answered in
@@ -19,6 +20,7 @@
 #include "common/core/bytes.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/result.hpp"
+#include "common/wire/frame.hpp"
 
 namespace seedshare::tracker_proto {
 
@@ -200,9 +202,13 @@ Result<Request> decode_request(std::uint8_t type, ByteSpan payload);
 Result<Response> decode_response(std::uint8_t type, ByteSpan payload);
 
 // The largest payload a request of this type can have (0: not a request
-// type). The tracker checks a frame header against it before reading the
-// payload, so a 16-byte Heartbeat cannot announce megabytes.
+// type), from the message table in tracker_protocol.cpp.
 std::size_t max_request_payload(std::uint8_t type);
+// The tracker's check of a frame header before it reads the payload: a
+// request type, within its limit ("unknown request type Joined", "Heartbeat
+// of 100000 bytes is over its limit of 16"), so a 16-byte Heartbeat cannot
+// announce megabytes.
+Status check_request_header(const FrameHeader& h);
 
 // "Join", "Peers", ... ("0x42" for unknown types), and "kBadToken"-style
 // names without the k ("BadToken"), for logs and error messages.

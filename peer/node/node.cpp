@@ -172,9 +172,9 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
     };
     try {
         const auto h = co_await stream->read_header();
-        if (h.type != static_cast<std::uint8_t>(pp::Type::kHello) ||
-            h.payload_size() > pp::max_payload(h.type))
+        if (h.type != static_cast<std::uint8_t>(pp::Type::kHello))
             throw net::ProtocolError(fmt::format("expected Hello, got message type {}", h.type));
+        if (auto fits = pp::check_header(h); !fits) throw net::ProtocolError(fits.error().message);
         const auto payload = co_await stream->read_payload(h);
         auto m = pp::decode(h.type, payload);
         if (!m) throw net::ProtocolError(m.error().message);

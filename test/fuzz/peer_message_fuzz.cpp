@@ -15,6 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto m = pp::decode(data[0], payload);
     if (!m) return 0;
     if (payload.size() > pp::max_payload(data[0])) std::abort();  // the limit held
+    if (const auto* e = std::get_if<pp::ErrorMsg>(&*m))           // only codes it knows
+        if (e->code < pp::kFirstErrorCode || e->code > pp::kLastErrorCode) std::abort();
     const auto* hello = std::get_if<pp::Hello>(&*m);
     if (hello != nullptr && hello->version != pp::kVersion) return 0;  // partial by design
     const Bytes frame = pp::encode(*m);

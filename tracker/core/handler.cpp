@@ -4,20 +4,13 @@
 
 #include <algorithm>
 
-#include "tracker/sqlite/sqlite.hpp"
+#include "common/core/limits.hpp"
 
 namespace seedshare::tracker {
 
 namespace proto = tracker_proto;
 
 namespace {
-
-template <class T>
-Outcome from_answer(Answer<T>&& a) {
-    if (auto* e = std::get_if<proto::ErrorReply>(&a))
-        return refusal(e->code, std::move(e->message));
-    return Outcome{proto::Response{std::move(std::get<T>(a))}, false};
-}
 
 const Token& token_of(const proto::Request& r) {
     return std::visit(
@@ -34,8 +27,41 @@ Outcome refusal(proto::ErrorCode code, std::string message) {
                    proto::ends_connection(code)};
 }
 
+Outcome Handler::refusal_of(const RegistryError& e, const UserId& user) const {
+    switch (e.code) {
+        case RegistryErrc::kUserIdInUse:
+            return refusal(proto::ErrorCode::kUserIdInUse,
+                           fmt::format("userid {} is in use by a live peer: join with its token, "
+                                       "or wait for it to expire ({} s without a heartbeat)",
+                                       uuid_string(user), registry_.ttl().count() / 1000.0));
+        case RegistryErrc::kUnknownPeer:
+            return refusal(proto::ErrorCode::kUnknownPeer,
+                           "the tracker does not know this peer (silent longer than the TTL, or "
+                           "it left): join again");
+        case RegistryErrc::kTooManyFiles:
+            return refusal(proto::ErrorCode::kLimit,
+                           fmt::format("this list would make {} files; a peer may hold at most {}",
+                                       e.files, limits::kMaxFilesPerPeer));
+        case RegistryErrc::kSeedUnparsable:
+            return refusal(proto::ErrorCode::kSeedMismatch,
+                           fmt::format("the seed text does not parse: {}", e.parse_error));
+        case RegistryErrc::kSeedNotHeld:
+            return refusal(proto::ErrorCode::kSeedMismatch,
+                           fmt::format("seed {} is not in this peer's file list (send FileList "
+                                       "first; the id is the hash of the seed text)",
+                                       e.seed.hex()));
+    }
+    return refusal(proto::ErrorCode::kInternal, "the registry refused for an unknown reason");
+}
+
+template <class T, class ToWire>
+Outcome Handler::answer(RegistryResult<T>&& r, const UserId& user, ToWire to_wire) const {
+    if (const auto* e = std::get_if<RegistryError>(&r)) return refusal_of(*e, user);
+    return Outcome{proto::Response{to_wire(std::move(std::get<T>(r)))}, false};
+}
+
 std::chrono::milliseconds Handler::heartbeat_interval() const {
-    return std::max(std::chrono::milliseconds(1), store_.ttl() / 3);
+    return std::max(std::chrono::milliseconds(1), registry_.ttl() / 3);
 }
 
 Outcome Handler::handle(Connection& conn, const proto::Request& request,
@@ -52,7 +78,7 @@ Outcome Handler::handle(Connection& conn, const proto::Request& request,
             return refusal(proto::ErrorCode::kBadToken,
                            "the token is not the one this connection joined with");
         return dispatch(conn, request, parsed);
-    } catch (const sqlite::DbError& e) {
+    } catch (const RegistryFailure& e) {
         return refusal(
             proto::ErrorCode::kInternal,
             fmt::format("the tracker's database failed ({}); try again later", e.what()));
@@ -65,16 +91,15 @@ Outcome Handler::join(Connection& conn, const proto::Join& j) {
                        fmt::format("protocol version mismatch: the peer speaks tracker protocol "
                                    "version {}, this tracker speaks version {}",
                                    j.version, proto::kVersion));
-    auto a = store_.join(j.user, j.token, conn.remote, j.port);
-    if (auto* e = std::get_if<proto::ErrorReply>(&a))
-        return refusal(e->code, std::move(e->message));
+    auto a = registry_.join(j.user, j.token, conn.remote, j.port);
+    if (const auto* e = std::get_if<RegistryError>(&a)) return refusal_of(*e, j.user);
     const auto& r = std::get<JoinResult>(a);
     conn.user = j.user;
     conn.token = r.token;
     proto::Joined out;
     out.token = r.token;
     out.heartbeat_ms = static_cast<std::uint32_t>(heartbeat_interval().count());
-    out.ttl_ms = static_cast<std::uint32_t>(store_.ttl().count());
+    out.ttl_ms = static_cast<std::uint32_t>(registry_.ttl().count());
     out.observed = conn.remote;
     return Outcome{proto::Response{out}, false};
 }
@@ -82,31 +107,52 @@ Outcome Handler::join(Connection& conn, const proto::Join& j) {
 Outcome Handler::dispatch(Connection& conn, const proto::Request& request,
                           const Result<ParsedSeed>* parsed) {
     const UserId& user = *conn.user;
+    const auto ok = [](Done) { return proto::OkReply{}; };
     return std::visit(
         [&](const auto& m) -> Outcome {
             using M = std::decay_t<decltype(m)>;
             if constexpr (std::is_same_v<M, proto::Heartbeat>) {
-                return from_answer(store_.heartbeat(user, m.token));
+                return answer(registry_.heartbeat(user, m.token), user, ok);
             } else if constexpr (std::is_same_v<M, proto::FileList>) {
-                return from_answer(store_.update_files(user, m));
+                FileChanges changes;
+                changes.replace_all = m.replace_all;
+                changes.add.reserve(m.add.size());
+                for (const auto& e : m.add)
+                    changes.add.push_back(HeldFile{e.id, e.name, e.length, e.complete});
+                changes.remove = m.remove;
+                return answer(
+                    registry_.update_files(user, m.token, changes), user,
+                    [](FilesUpdated u) { return proto::FileListOk{std::move(u.need_seed)}; });
             } else if constexpr (std::is_same_v<M, proto::PutSeed>) {
                 if (parsed != nullptr)
-                    return from_answer(store_.put_seed(user, m.token, m.seed_text, *parsed));
-                return from_answer(store_.put_seed(user, m.token, m.seed_text));
+                    return answer(registry_.put_seed(user, m.token, m.seed_text, *parsed), user,
+                                  ok);
+                return answer(registry_.put_seed(user, m.token, m.seed_text), user, ok);
             } else if constexpr (std::is_same_v<M, proto::GetPeers>) {
-                return Outcome{proto::Response{store_.get_peers(m.id, user, m.numwant)}, false};
+                proto::Peers out;
+                out.id = m.id;
+                for (auto& h : registry_.get_peers(m.id, user, m.numwant))
+                    out.peers.push_back(proto::PeerEntry{h.address, h.port, h.user, h.complete});
+                return Outcome{proto::Response{std::move(out)}, false};
             } else if constexpr (std::is_same_v<M, proto::ListFiles>) {
                 std::optional<SeedId> after;
                 if (!m.from_start) after = m.after;
-                return Outcome{proto::Response{store_.list_files(after, m.limit)}, false};
+                FilePage page = registry_.list_files(after, m.limit);
+                proto::Files out;
+                out.more = page.more;
+                out.files.reserve(page.files.size());
+                for (auto& f : page.files)
+                    out.files.push_back(proto::FileInfo{f.id, std::move(f.name), f.length,
+                                                        f.holders, f.complete_holders});
+                return Outcome{proto::Response{std::move(out)}, false};
             } else if constexpr (std::is_same_v<M, proto::GetSeed>) {
-                auto text = store_.get_seed(m.id);
+                auto text = registry_.get_seed(m.id);
                 if (!text)
                     return refusal(proto::ErrorCode::kUnknownSeed,
                                    fmt::format("no seed text for {}", m.id.hex()));
                 return Outcome{proto::Response{proto::SeedText{m.id, std::move(*text)}}, false};
             } else if constexpr (std::is_same_v<M, proto::Leave>) {
-                auto out = from_answer(store_.leave(user, m.token));
+                auto out = answer(registry_.leave(user, m.token), user, ok);
                 out.close = true;  // nothing more to say on this connection
                 conn.user.reset();
                 return out;

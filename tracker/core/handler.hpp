@@ -1,7 +1,8 @@
 // Turns one decoded request on one connection into its response: the
 // tracker's protocol rules (Join first, version check, token check, which
-// errors end the connection) on top of the Store. No I/O: the session feeds
-// it requests and writes what it returns.
+// errors end the connection) on top of a Registry, whose domain results it
+// maps to the wire. No I/O: the session feeds it requests and writes what it
+// returns; tests drive it with an in-memory registry.
 #pragma once
 
 #include <asio/ip/address.hpp>
@@ -11,7 +12,7 @@
 
 #include "common/core/ids.hpp"
 #include "common/wire/tracker_protocol.hpp"
-#include "tracker/sqlite/store.hpp"
+#include "tracker/core/registry.hpp"
 
 namespace seedshare::tracker {
 
@@ -30,11 +31,11 @@ struct Outcome {
 
 class Handler {
   public:
-    explicit Handler(Store& store) : store_(store) {}
+    explicit Handler(Registry& registry) : registry_(registry) {}
 
     // `parsed` is the PutSeed text already parsed off the I/O thread (the
     // handler parses it itself when null). Never throws on bad input; a
-    // database failure becomes an Internal error that keeps the connection.
+    // RegistryFailure becomes an Internal error that keeps the connection.
     Outcome handle(Connection& conn, const tracker_proto::Request& request,
                    const Result<ParsedSeed>* parsed = nullptr);
 
@@ -46,8 +47,12 @@ class Handler {
     Outcome join(Connection& conn, const tracker_proto::Join& join);
     Outcome dispatch(Connection& conn, const tracker_proto::Request& request,
                      const Result<ParsedSeed>* parsed);
+    // The wire error for a registry's refusal of `user`'s request.
+    Outcome refusal_of(const RegistryError& e, const UserId& user) const;
+    template <class T, class ToWire>
+    Outcome answer(RegistryResult<T>&& r, const UserId& user, ToWire to_wire) const;
 
-    Store& store_;
+    Registry& registry_;
 };
 
 // An error reply; `close` follows tracker_proto::ends_connection.

@@ -11,7 +11,6 @@
 #include "common/net/net.hpp"
 #include "common/wire/tracker_protocol.hpp"
 #include "tracker/core/handler.hpp"
-#include "tracker/sqlite/sqlite.hpp"
 
 namespace seedshare::tracker {
 
@@ -152,7 +151,7 @@ namespace detail {
 
 struct ServerState {
     using Options = TrackerServer::Options;
-    ServerState(asio::any_io_executor ex, Store& store, Options options, Logger log)
+    ServerState(asio::any_io_executor ex, Registry& store, Options options, Logger log)
         : ex(ex),
           store(store),
           opt(std::move(options)),
@@ -165,7 +164,7 @@ struct ServerState {
     }
 
     asio::any_io_executor ex;
-    Store& store;
+    Registry& store;
     Options opt;
     Logger log;
     Handler handler;
@@ -232,14 +231,8 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
     while (true) {
         const FrameHeader h = co_await fs.read_header();
         if (st->stopped) co_return Ending{"tracker stopping"};
-        const std::size_t max = proto::max_request_payload(h.type);
-        if (max == 0)
-            co_return violation(proto::ErrorCode::kMalformed,
-                                fmt::format("unknown request type {}", proto::type_name(h.type)));
-        if (h.payload_size() > max)
-            co_return violation(proto::ErrorCode::kMalformed,
-                                fmt::format("{} of {} bytes is over its limit of {}",
-                                            proto::type_name(h.type), h.payload_size(), max));
+        if (auto fits = proto::check_request_header(h); !fits)
+            co_return violation(proto::ErrorCode::kMalformed, fits.error().message);
         std::optional<ByteBudget::Lease> lease;
         if (h.payload_size() > kLargeFrameBytes) {
             lease = co_await st->budget.acquire(h.payload_size(), st->opt.frame_timeout);
@@ -398,7 +391,7 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
 
 // "summary: 3 peers online, 2 seeds, 4 connections, 0.7 requests/s"
 void log_summary(State& st, Clock::duration since_last) {
-    const StoreStats stats = st.store.stats();
+    const RegistryStats stats = st.store.stats();
     const double secs = std::chrono::duration<double>(since_last).count();
     st.log.info("summary: {} online, {}, {}, {:.1f} requests/s", count_of(stats.live_users, "peer"),
                 count_of(stats.files, "seed"), count_of(st.sessions.size(), "connection"),
@@ -433,7 +426,7 @@ awaitable<void> housekeeping(std::shared_ptr<State> st) {
             if (total.users > 0)
                 st->log.debug("swept {} expired peers, {} holdings, {} files", total.users,
                               total.holdings, total.files);
-        } catch (const sqlite::DbError& e) {
+        } catch (const RegistryFailure& e) {
             st->log.error("database: {}", e.what());
         }
     }
@@ -446,7 +439,7 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 
 }  // namespace
 
-TrackerServer::TrackerServer(asio::any_io_executor ex, Store& store, Options options, Logger log)
+TrackerServer::TrackerServer(asio::any_io_executor ex, Registry& store, Options options, Logger log)
     : state_(std::make_shared<detail::ServerState>(ex, store, std::move(options), std::move(log))) {
 }
 
@@ -513,7 +506,7 @@ void TrackerServer::stop() {
     }
     try {
         st.store.close();
-    } catch (const sqlite::DbError& e) {
+    } catch (const RegistryFailure& e) {
         st.log.error("database: {}", e.what());
     }
 }

@@ -5,7 +5,7 @@
 // expired peers every sweep_interval and logs a one-line summary (peers
 // online, seeds, requests/s) at info every summary_interval.
 //
-// Ownership: the server borrows the Store, which must outlive it. No global
+// Ownership: the server borrows the Registry, which must outlive it. No global
 // state: several servers can run in one process (tests). stop() (also run by
 // the destructor) closes the acceptor and every session and flushes the
 // store; coroutines still queued on the executor then end without touching
@@ -21,7 +21,7 @@
 
 #include "common/core/limits.hpp"
 #include "common/core/log.hpp"
-#include "tracker/sqlite/store.hpp"
+#include "tracker/core/registry.hpp"
 
 namespace seedshare::tracker {
 
@@ -62,7 +62,7 @@ class TrackerServer {
         std::size_t large_frame_budget = 256u << 20;
     };
 
-    TrackerServer(asio::any_io_executor ex, Store& store, Options options, Logger log);
+    TrackerServer(asio::any_io_executor ex, Registry& store, Options options, Logger log);
     ~TrackerServer();
     TrackerServer(const TrackerServer&) = delete;
     TrackerServer& operator=(const TrackerServer&) = delete;

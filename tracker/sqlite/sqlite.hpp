@@ -20,11 +20,13 @@
 
 #include "common/core/bytes.hpp"
 #include "common/core/result.hpp"
+#include "tracker/core/registry_types.hpp"
 
 namespace seedshare::sqlite {
 
-struct DbError : std::runtime_error {
-    DbError(int code, const std::string& message) : std::runtime_error(message), code(code) {}
+// A RegistryFailure, so the handler can answer it without knowing SQLite.
+struct DbError : tracker::RegistryFailure {
+    DbError(int code, const std::string& message) : tracker::RegistryFailure(message), code(code) {}
     int code;  // the SQLite (extended) result code
 };
 

@@ -9,7 +9,6 @@
 
 namespace seedshare::tracker {
 
-namespace proto = tracker_proto;
 using sqlite::Use;
 
 namespace {
@@ -51,14 +50,8 @@ CREATE TEMP TABLE orphan_candidates (seed_id BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TEMP TABLE swept (userid BLOB PRIMARY KEY) WITHOUT ROWID;
 )sql";
 
-proto::ErrorReply refuse(proto::ErrorCode code, std::string message) {
-    return proto::ErrorReply{code, std::move(message)};
-}
-
-proto::ErrorReply unknown_peer() {
-    return refuse(proto::ErrorCode::kUnknownPeer,
-                  "the tracker does not know this peer (silent longer than the TTL, or it left): "
-                  "join again");
+RegistryError unknown_peer() {
+    return RegistryError::of(RegistryErrc::kUnknownPeer);
 }
 
 Bytes address_bytes(const asio::ip::address& a) {
@@ -92,19 +85,6 @@ Id id_from(ByteSpan b) {
 }
 
 }  // namespace
-
-std::int64_t system_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-Result<ParsedSeed> parse_seed_for_upload(std::string_view text) {
-    auto seed = parse_seed(text);
-    if (!seed) return seed.error();
-    const SeedId id = seed->id();
-    return ParsedSeed{std::move(*seed), id};
-}
 
 struct Store::Statements {
     explicit Statements(sqlite::Db& db)
@@ -338,8 +318,8 @@ void Store::delete_orphans() {
     Use(st_->candidates_clear)->run();
 }
 
-Answer<JoinResult> Store::join(const UserId& user, const Token& presented,
-                               const asio::ip::address& address, std::uint16_t port) {
+RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presented,
+                                       const asio::ip::address& address, std::uint16_t port) {
     const std::int64_t now = now_ms_();
     const auto it = users_.find(user);
     const bool known = it != users_.end();
@@ -349,10 +329,7 @@ Answer<JoinResult> Store::join(const UserId& user, const Token& presented,
         out.kept_token = true;
     } else {
         if (known && live(it->second, cutoff(now)))
-            return refuse(proto::ErrorCode::kUserIdInUse,
-                          fmt::format("userid {} is in use by a live peer: join with its token, or "
-                                      "wait for it to expire ({} s without a heartbeat)",
-                                      uuid_string(user), ttl_.count() / 1000.0));
+            return RegistryError::of(RegistryErrc::kUserIdInUse);
         out.token = random_token();
     }
     begin_write();
@@ -382,13 +359,14 @@ Answer<JoinResult> Store::join(const UserId& user, const Token& presented,
     return out;
 }
 
-Answer<proto::OkReply> Store::heartbeat(const UserId& user, const Token& token) {
+RegistryResult<Done> Store::heartbeat(const UserId& user, const Token& token) {
     if (touch(user, token, now_ms_()) == nullptr) return unknown_peer();
-    return proto::OkReply{};  // reaches the users table at the next flush
+    return Done{};  // reaches the users table at the next flush
 }
 
-Answer<proto::FileListOk> Store::update_files(const UserId& user, const proto::FileList& list) {
-    if (touch(user, list.token, now_ms_()) == nullptr) return unknown_peer();
+RegistryResult<FilesUpdated> Store::update_files(const UserId& user, const Token& token,
+                                                 const FileChanges& list) {
+    if (touch(user, token, now_ms_()) == nullptr) return unknown_peer();
     begin_write();
     sqlite::Savepoint sp(db_, "sp_files");
     if (list.replace_all) {
@@ -399,7 +377,7 @@ Answer<proto::FileListOk> Store::update_files(const UserId& user, const proto::F
         Use(st_->candidate_add)->bind_blob(1, id.span()).run();
         Use(st_->holding_delete)->bind_blob(1, user.span()).bind_blob(2, id.span()).run();
     }
-    proto::FileListOk out;
+    FilesUpdated out;
     for (const auto& e : list.add) {
         Use(st_->file_insert)
             ->bind_blob(1, e.id.span())
@@ -422,35 +400,22 @@ Answer<proto::FileListOk> Store::update_files(const UserId& user, const proto::F
         if (s->step()) held = s->int64(0);
     }
     if (held > static_cast<std::int64_t>(limits::kMaxFilesPerPeer))
-        return refuse(proto::ErrorCode::kLimit,
-                      fmt::format("this list would make {} files; a peer may hold at most {}", held,
-                                  limits::kMaxFilesPerPeer));
+        return RegistryError::too_many_files(static_cast<std::size_t>(held));
     delete_orphans();
     sp.commit();
     note_write();
     return out;
 }
 
-Answer<proto::OkReply> Store::put_seed(const UserId& user, const Token& token,
-                                       std::string_view text) {
-    return put_seed(user, token, text, parse_seed_for_upload(text));
-}
-
-Answer<proto::OkReply> Store::put_seed(const UserId& user, const Token& token,
-                                       std::string_view text, const Result<ParsedSeed>& parsed) {
+RegistryResult<Done> Store::put_seed(const UserId& user, const Token& token, std::string_view text,
+                                     const Result<ParsedSeed>& parsed) {
     if (touch(user, token, now_ms_()) == nullptr) return unknown_peer();
-    if (!parsed)
-        return refuse(proto::ErrorCode::kSeedMismatch,
-                      fmt::format("the seed text does not parse: {}", parsed.error().message));
+    if (!parsed) return RegistryError::seed_unparsable(parsed.error().message);
     const SeedId& id = parsed->id;
     {
         Use s(st_->holds);
         s->bind_blob(1, user.span()).bind_blob(2, id.span());
-        if (!s->step())
-            return refuse(proto::ErrorCode::kSeedMismatch,
-                          fmt::format("seed {} is not in this peer's file list (send FileList "
-                                      "first; the id is the hash of the seed text)",
-                                      id.hex()));
+        if (!s->step()) return RegistryError::seed_not_held(id);
     }
     begin_write();
     Use s(st_->seed_set);
@@ -460,10 +425,10 @@ Answer<proto::OkReply> Store::put_seed(const UserId& user, const Token& token,
         .bind(4, static_cast<std::int64_t>(parsed->seed.length));
     s->run();
     note_write();
-    return proto::OkReply{};
+    return Done{};
 }
 
-Answer<proto::OkReply> Store::leave(const UserId& user, const Token& token) {
+RegistryResult<Done> Store::leave(const UserId& user, const Token& token) {
     const auto it = users_.find(user);
     if (it == users_.end() || it->second.token != token) return unknown_peer();
     begin_write();
@@ -475,12 +440,11 @@ Answer<proto::OkReply> Store::leave(const UserId& user, const Token& token) {
     sp.commit();
     users_.erase(it);  // (its entry in dirty_, if any, is skipped at flush)
     note_write();
-    return proto::OkReply{};
+    return Done{};
 }
 
-proto::Peers Store::get_peers(const SeedId& id, const UserId& asker, std::uint16_t numwant) {
-    proto::Peers out;
-    out.id = id;
+std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std::uint16_t numwant) {
+    std::vector<Holder> out;
     const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
     if (want == 0) return out;
     const std::int64_t since = cutoff(now_ms_());
@@ -495,23 +459,22 @@ proto::Peers Store::get_peers(const SeedId& id, const UserId& asker, std::uint16
     auto collect = [&](sqlite::Statement& stmt) {
         Use s(stmt);
         s->bind_blob(1, id.span()).bind_blob(2, start.span());
-        while (out.peers.size() < want && s->step()) {
+        while (out.size() < want && s->step()) {
             const UserId holder = id_from<UserId>(s->blob(0));
             if (holder == asker) continue;
             const auto it = users_.find(holder);
             if (it == users_.end() || it->second.port == 0 || !live(it->second, since)) continue;
-            out.peers.push_back(
-                proto::PeerEntry{it->second.address, it->second.port, holder, s->int64(1) != 0});
+            out.push_back(Holder{it->second.address, it->second.port, holder, s->int64(1) != 0});
         }
     };
     collect(st_->holders_from);
-    if (out.peers.size() < want) collect(st_->holders_before);  // wrap around
-    std::shuffle(out.peers.begin(), out.peers.end(), rng_);
+    if (out.size() < want) collect(st_->holders_before);  // wrap around
+    std::shuffle(out.begin(), out.end(), rng_);
     return out;
 }
 
-proto::Files Store::list_files(const std::optional<SeedId>& after, std::size_t limit) {
-    proto::Files out;
+FilePage Store::list_files(const std::optional<SeedId>& after, std::size_t limit) {
+    FilePage out;
     limit = std::clamp<std::size_t>(limit, 1, limits::kMaxListFilesPage);
     const std::int64_t since = cutoff(now_ms_());
     {
@@ -524,7 +487,7 @@ proto::Files Store::list_files(const std::optional<SeedId>& after, std::size_t l
                 out.more = true;
                 break;
             }
-            proto::FileInfo f;
+            FileSummary f;
             f.id = id_from<SeedId>(s->blob(0));
             f.name = s->text(1);
             f.length = static_cast<std::uint64_t>(s->int64(2));
@@ -579,8 +542,8 @@ SweepResult Store::sweep(std::size_t max_users) {
     return out;
 }
 
-StoreStats Store::stats() {
-    StoreStats s;
+RegistryStats Store::stats() {
+    RegistryStats s;
     const auto count = [&](const char* sql) {
         return static_cast<std::size_t>(db_.query_int(sql));
     };

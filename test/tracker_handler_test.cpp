@@ -1,0 +1,301 @@
+// The tracker's protocol rules without sockets and without SQLite: the
+// Handler on a scripted in-memory Registry. Join first, version and token
+// checks, each registry refusal mapped to its wire code (and whether it ends
+// the connection), a failing registry answered with Internal, and the domain
+// results mapped to the wire messages.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+
+#include "common/core/limits.hpp"
+#include "tracker/core/handler.hpp"
+
+using namespace seedshare;
+using namespace seedshare::tracker;
+namespace proto = seedshare::tracker_proto;
+
+namespace {
+
+// Answers what it is told to, and records what it was asked.
+class ScriptedRegistry final : public Registry {
+  public:
+    std::optional<RegistryError> refuse;  // the next write's refusal, if any
+    bool fail = false;                    // throw RegistryFailure from every call
+    Token issued;
+    std::vector<Holder> holders;
+    FilePage page;
+    std::optional<std::string> seed_text;
+    // What the handler passed.
+    std::optional<FileChanges> changes;
+    std::optional<SeedId> after;
+    std::size_t limit = 0;
+    std::uint16_t numwant = 0;
+    UserId asker;
+    int calls = 0;
+
+    std::chrono::milliseconds ttl() const override { return std::chrono::milliseconds(90'000); }
+    void set_ttl(std::chrono::milliseconds) override {}
+
+    RegistryResult<JoinResult> join(const UserId&, const Token&, const asio::ip::address&,
+                                    std::uint16_t) override {
+        step();
+        if (refuse) return *refuse;
+        return JoinResult{issued, false};
+    }
+    RegistryResult<Done> heartbeat(const UserId&, const Token&) override { return done(); }
+    RegistryResult<FilesUpdated> update_files(const UserId&, const Token&,
+                                              const FileChanges& c) override {
+        step();
+        changes = c;
+        if (refuse) return *refuse;
+        FilesUpdated out;
+        for (const auto& f : c.add)
+            out.need_seed.push_back(f.id);
+        return out;
+    }
+    using Registry::put_seed;
+    RegistryResult<Done> put_seed(const UserId&, const Token&, std::string_view,
+                                  const Result<ParsedSeed>&) override {
+        return done();
+    }
+    RegistryResult<Done> leave(const UserId&, const Token&) override { return done(); }
+    std::vector<Holder> get_peers(const SeedId&, const UserId& a, std::uint16_t n) override {
+        step();
+        asker = a;
+        numwant = n;
+        return holders;
+    }
+    FilePage list_files(const std::optional<SeedId>& a, std::size_t l) override {
+        step();
+        after = a;
+        limit = l;
+        return page;
+    }
+    std::optional<std::string> get_seed(const SeedId&) override {
+        step();
+        return seed_text;
+    }
+    bool is_live(const UserId&, const Token&) override { return true; }
+    std::optional<Token> token_of(const UserId&) override { return issued; }
+    SweepResult sweep(std::size_t) override { return {}; }
+    void flush() override {}
+    void close() override {}
+    RegistryStats stats() override { return {}; }
+
+  private:
+    void step() {
+        ++calls;
+        if (fail) throw RegistryFailure("disk I/O error");
+    }
+    RegistryResult<Done> done() {
+        step();
+        if (refuse) return *refuse;
+        return Done{};
+    }
+};
+
+UserId user_id(std::uint8_t n) {
+    UserId u;
+    u.bytes[0] = n;
+    u.bytes[15] = 1;
+    return u;
+}
+
+SeedId seed_id(std::uint8_t n) {
+    SeedId s;
+    s.bytes[0] = n;
+    return s;
+}
+
+struct Fixture {
+    ScriptedRegistry registry;
+    Handler handler{registry};
+    Connection conn{asio::ip::make_address("10.1.2.3"), std::nullopt, Token{}};
+
+    Fixture() { registry.issued.bytes[3] = 42; }
+
+    Outcome join() {
+        proto::Join j;
+        j.user = user_id(1);
+        j.port = 4000;
+        auto out = handler.handle(conn, j);
+        REQUIRE(std::holds_alternative<proto::Joined>(out.response));
+        return out;
+    }
+};
+
+const proto::ErrorReply& error_of(const Outcome& o) {
+    const auto* e = std::get_if<proto::ErrorReply>(&o.response);
+    REQUIRE_MESSAGE(e != nullptr, "expected an error reply");
+    return *e;
+}
+
+}  // namespace
+
+TEST_CASE("handler: a request before Join is refused and ends the connection") {
+    Fixture f;
+    const auto out = f.handler.handle(f.conn, proto::Heartbeat{});
+    CHECK(error_of(out).code == proto::ErrorCode::kJoinFirst);
+    CHECK(out.close);
+    CHECK(f.registry.calls == 0);
+}
+
+TEST_CASE("handler: Join with another version is refused before the registry is asked") {
+    Fixture f;
+    proto::Join j;
+    j.version = proto::kVersion + 1;
+    const auto out = f.handler.handle(f.conn, j);
+    CHECK(error_of(out).code == proto::ErrorCode::kVersionMismatch);
+    CHECK(out.close);
+    CHECK(f.registry.calls == 0);
+    CHECK_FALSE(f.conn.joined());
+}
+
+TEST_CASE("handler: Join answers the registry's token, the intervals and the observed address") {
+    Fixture f;
+    const auto out = f.join();
+    CHECK_FALSE(out.close);
+    const auto& joined = std::get<proto::Joined>(out.response);
+    CHECK(joined.token == f.registry.issued);
+    CHECK(joined.ttl_ms == 90'000);
+    CHECK(joined.heartbeat_ms == 30'000);
+    CHECK(joined.observed == asio::ip::make_address("10.1.2.3"));
+    CHECK(f.conn.joined());
+    CHECK(f.conn.token == f.registry.issued);
+
+    SUBCASE("a second Join is malformed") {
+        const auto again = f.handler.handle(f.conn, proto::Join{});
+        CHECK(error_of(again).code == proto::ErrorCode::kMalformed);
+        CHECK(again.close);
+    }
+    SUBCASE("a request with another token is refused and ends the connection") {
+        proto::Heartbeat h;
+        h.token = f.registry.issued;
+        h.token.bytes[0] ^= 1;
+        const auto bad = f.handler.handle(f.conn, h);
+        CHECK(error_of(bad).code == proto::ErrorCode::kBadToken);
+        CHECK(bad.close);
+    }
+}
+
+TEST_CASE("handler: a refused Join names the userid and leaves the connection unjoined") {
+    Fixture f;
+    f.registry.refuse = RegistryError::of(RegistryErrc::kUserIdInUse);
+    proto::Join j;
+    j.user = user_id(1);
+    const auto out = f.handler.handle(f.conn, j);
+    CHECK(error_of(out).code == proto::ErrorCode::kUserIdInUse);
+    CHECK(error_of(out).message.find(uuid_string(j.user)) != std::string::npos);
+    CHECK(out.close);
+    CHECK_FALSE(f.conn.joined());
+}
+
+TEST_CASE("handler: each registry refusal has its wire code") {
+    struct Case {
+        RegistryError error;
+        proto::Request request;
+        proto::ErrorCode code;
+        bool close;
+        std::string says;
+    };
+    const Case cases[] = {
+        {RegistryError::of(RegistryErrc::kUnknownPeer), proto::Heartbeat{},
+         proto::ErrorCode::kUnknownPeer, true, "join again"},
+        {RegistryError::too_many_files(70'001), proto::FileList{}, proto::ErrorCode::kLimit, false,
+         "70001 files"},
+        {RegistryError::seed_unparsable("line 1: no name"), proto::PutSeed{},
+         proto::ErrorCode::kSeedMismatch, false, "line 1: no name"},
+        {RegistryError::seed_not_held(seed_id(9)), proto::PutSeed{},
+         proto::ErrorCode::kSeedMismatch, false, seed_id(9).hex()},
+        {RegistryError::of(RegistryErrc::kUnknownPeer), proto::Leave{},
+         proto::ErrorCode::kUnknownPeer, true, "join again"},
+    };
+    for (const auto& c : cases) {
+        Fixture f;
+        f.join();
+        f.registry.refuse = c.error;
+        proto::Request r = c.request;
+        std::visit([&](auto& m) { m.token = f.registry.issued; }, r);
+        const auto out = f.handler.handle(f.conn, r);
+        CAPTURE(static_cast<int>(c.error.code));
+        CHECK(error_of(out).code == c.code);
+        CHECK(out.close == c.close);
+        CHECK(error_of(out).message.find(c.says) != std::string::npos);
+    }
+}
+
+TEST_CASE("handler: a failing registry is an Internal error that keeps the connection") {
+    Fixture f;
+    f.join();
+    f.registry.fail = true;
+    proto::GetPeers g;
+    g.token = f.registry.issued;
+    const auto out = f.handler.handle(f.conn, g);
+    CHECK(error_of(out).code == proto::ErrorCode::kInternal);
+    CHECK(error_of(out).message.find("disk I/O error") != std::string::npos);
+    CHECK_FALSE(out.close);
+    CHECK(f.conn.joined());
+}
+
+TEST_CASE("handler: domain results become wire messages") {
+    Fixture f;
+    f.join();
+    const Token t = f.registry.issued;
+
+    SUBCASE("FileList: the changes reach the registry, need_seed comes back") {
+        proto::FileList l;
+        l.token = t;
+        l.replace_all = true;
+        l.add = {proto::FileEntry{seed_id(1), "a.bin", 10, true},
+                 proto::FileEntry{seed_id(2), "b.bin", 20, false}};
+        l.remove = {seed_id(3)};
+        const auto out = f.handler.handle(f.conn, l);
+        REQUIRE(f.registry.changes.has_value());
+        CHECK(f.registry.changes->replace_all);
+        REQUIRE(f.registry.changes->add.size() == 2);
+        CHECK(f.registry.changes->add[1].name == "b.bin");
+        CHECK(f.registry.changes->add[1].length == 20);
+        CHECK_FALSE(f.registry.changes->add[1].complete);
+        CHECK(f.registry.changes->remove == std::vector<SeedId>{seed_id(3)});
+        CHECK(std::get<proto::FileListOk>(out.response).need_seed ==
+              std::vector<SeedId>{seed_id(1), seed_id(2)});
+    }
+    SUBCASE("GetPeers: the holders, under the asked id, never asked for by someone else") {
+        f.registry.holders = {Holder{asio::ip::make_address("10.0.0.7"), 7000, user_id(7), true}};
+        const auto out = f.handler.handle(f.conn, proto::GetPeers{t, seed_id(5), 12});
+        CHECK(f.registry.asker == user_id(1));
+        CHECK(f.registry.numwant == 12);
+        const auto& p = std::get<proto::Peers>(out.response);
+        CHECK(p.id == seed_id(5));
+        CHECK(p.peers == std::vector<proto::PeerEntry>{proto::PeerEntry{
+                             asio::ip::make_address("10.0.0.7"), 7000, user_id(7), true}});
+    }
+    SUBCASE("ListFiles: from the start, or after an id; the page comes back") {
+        f.registry.page.files = {FileSummary{seed_id(2), "x", 5, 3, 1}};
+        f.registry.page.more = true;
+        auto out = f.handler.handle(f.conn, proto::ListFiles{t, true, seed_id(9), 10});
+        CHECK_FALSE(f.registry.after.has_value());
+        CHECK(f.registry.limit == 10);
+        const auto& files = std::get<proto::Files>(out.response);
+        CHECK(files.more);
+        CHECK(files.files ==
+              std::vector<proto::FileInfo>{proto::FileInfo{seed_id(2), "x", 5, 3, 1}});
+        out = f.handler.handle(f.conn, proto::ListFiles{t, false, seed_id(9), 10});
+        CHECK(f.registry.after == seed_id(9));
+    }
+    SUBCASE("GetSeed: the text, or UnknownSeed") {
+        auto out = f.handler.handle(f.conn, proto::GetSeed{t, seed_id(4)});
+        CHECK(error_of(out).code == proto::ErrorCode::kUnknownSeed);
+        CHECK_FALSE(out.close);
+        f.registry.seed_text = "seed text";
+        out = f.handler.handle(f.conn, proto::GetSeed{t, seed_id(4)});
+        CHECK(std::get<proto::SeedText>(out.response) == proto::SeedText{seed_id(4), "seed text"});
+    }
+    SUBCASE("Leave: Ok, then the connection ends unjoined") {
+        const auto out = f.handler.handle(f.conn, proto::Leave{t});
+        CHECK(std::holds_alternative<proto::OkReply>(out.response));
+        CHECK(out.close);
+        CHECK_FALSE(f.conn.joined());
+    }
+}

@@ -1,0 +1,133 @@
+// The registry's value types: what a Registry (registry.hpp) takes and
+// returns. Domain types, not wire types: the handler maps them to tracker
+// protocol messages, so a registry (SQLite today, etcd next) knows nothing of
+// the wire. Small on purpose: ids, addresses, strings, vectors.
+#pragma once
+
+#include <asio/ip/address.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/core/ids.hpp"
+
+namespace seedshare::tracker {
+
+// Why a registry refused an operation. Decisions are taken on the code; the
+// other fields carry what a message to the peer needs to say.
+enum class RegistryErrc : std::uint8_t {
+    kUserIdInUse,     // join: the userid is live and the token presented is not its
+    kUnknownPeer,     // no live peer with this userid and token (expired, or it left)
+    kTooManyFiles,    // update_files: the peer would hold more than kMaxFilesPerPeer
+    kSeedUnparsable,  // put_seed: the text is not a seed
+    kSeedNotHeld,     // put_seed: the peer does not hold that seed
+};
+
+struct RegistryError {
+    RegistryErrc code = RegistryErrc::kUnknownPeer;
+    std::size_t files = 0;    // kTooManyFiles: the count the change would make
+    std::string parse_error;  // kSeedUnparsable: what the seed parser said
+    SeedId seed;              // kSeedNotHeld: the id of the text sent
+    bool operator==(const RegistryError&) const = default;
+
+    static RegistryError of(RegistryErrc code) {
+        RegistryError e;
+        e.code = code;
+        return e;
+    }
+    static RegistryError too_many_files(std::size_t files) {
+        RegistryError e = of(RegistryErrc::kTooManyFiles);
+        e.files = files;
+        return e;
+    }
+    static RegistryError seed_unparsable(std::string parse_error) {
+        RegistryError e = of(RegistryErrc::kSeedUnparsable);
+        e.parse_error = std::move(parse_error);
+        return e;
+    }
+    static RegistryError seed_not_held(const SeedId& seed) {
+        RegistryError e = of(RegistryErrc::kSeedNotHeld);
+        e.seed = seed;
+        return e;
+    }
+};
+
+// The backend failed (I/O error, disk full, cluster unreachable): the request
+// is answered with an Internal error and may be retried.
+struct RegistryFailure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// A value, or the registry's refusal.
+template <class T>
+using RegistryResult = std::variant<T, RegistryError>;
+
+// The operation was done; nothing to return.
+struct Done {
+    bool operator==(const Done&) const = default;
+};
+
+struct JoinResult {
+    Token token;
+    bool kept_token = false;  // the peer presented the token it had: same identity
+};
+
+// One file a peer holds (or has some verified chunks of).
+struct HeldFile {
+    SeedId id;
+    std::string name;
+    std::uint64_t length = 0;
+    bool complete = false;
+};
+
+// A change to what a peer holds: the whole list (replace_all) or changes.
+struct FileChanges {
+    bool replace_all = false;
+    std::vector<HeldFile> add;  // added or changed (e.g. partial -> complete)
+    std::vector<SeedId> remove;
+};
+
+struct FilesUpdated {
+    std::vector<SeedId> need_seed;  // added ids whose seed text is unknown
+};
+
+// A live serving holder of a file, as get_peers answers it.
+struct Holder {
+    asio::ip::address address;
+    std::uint16_t port = 0;
+    UserId user;
+    bool complete = false;
+};
+
+struct FileSummary {
+    SeedId id;
+    std::string name;
+    std::uint64_t length = 0;
+    std::uint32_t holders = 0;           // live serving peers holding any of it
+    std::uint32_t complete_holders = 0;  // of which complete
+};
+
+struct FilePage {
+    std::vector<FileSummary> files;
+    bool more = false;  // ask again after files.back().id
+};
+
+struct SweepResult {
+    std::size_t users = 0;
+    std::size_t holdings = 0;
+    std::size_t files = 0;
+};
+
+struct RegistryStats {
+    std::size_t users = 0;  // records, live or awaiting the sweep
+    std::size_t live_users = 0;
+    std::size_t files = 0;
+    std::size_t seeds = 0;  // files whose seed text is known
+    std::size_t holdings = 0;
+};
+
+}  // namespace seedshare::tracker
