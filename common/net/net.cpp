@@ -29,9 +29,7 @@ std::string remote_text(const tcp::socket& s) {
     asio::error_code ec;
     const auto ep = s.remote_endpoint(ec);
     if (ec) return "?";
-    const auto addr = normalize(ep.address());
-    if (addr.is_v6()) return fmt::format("[{}]:{}", addr.to_string(), ep.port());
-    return fmt::format("{}:{}", addr.to_string(), ep.port());
+    return endpoint_text(normalize(ep.address()), ep.port());
 }
 
 FrameStream::FrameStream(tcp::socket socket, std::size_t max_frame_bytes, Timeouts timeouts)

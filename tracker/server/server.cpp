@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "common/core/plural.hpp"
+#include "common/core/token_bucket.hpp"
 #include "common/net/net.hpp"
 #include "common/wire/tracker_protocol.hpp"
 #include "tracker/core/handler.hpp"
@@ -108,32 +109,6 @@ class ByteBudget {
     std::list<Waiter*> waiters_;
 };
 
-// Requests allowed per connection: `rate` per second, up to `burst` at once.
-class TokenBucket {
-  public:
-    TokenBucket(double rate, double burst)
-        : rate_(rate), burst_(burst), tokens_(burst), last_(Clock::now()) {}
-
-    // How long to wait before the next request may be handled (0: now); takes
-    // the token.
-    Clock::duration take() {
-        const auto now = Clock::now();
-        tokens_ =
-            std::min(burst_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
-        last_ = now;
-        tokens_ -= 1;
-        if (tokens_ >= 0) return Clock::duration::zero();
-        return std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double>(-tokens_ / rate_));
-    }
-
-  private:
-    double rate_;
-    double burst_;
-    double tokens_;
-    Clock::time_point last_;
-};
-
 bool out_of_descriptors(const asio::error_code& ec) {
     return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
            ec == asio::error::no_memory || ec.value() == ENFILE;
@@ -145,7 +120,7 @@ struct Session {
     std::shared_ptr<net::FrameStream> stream;
     Connection conn;
     Logger log;
-    TokenBucket bucket;
+    TokenBucket bucket;  // requests allowed: a token each
 };
 
 namespace detail {
@@ -254,7 +229,7 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
         if (st->stopped) co_return Ending{"tracker stopping"};
         if (!req) co_return violation(proto::ErrorCode::kMalformed, req.error().message);
 
-        if (const auto wait = s.bucket.take(); wait > Clock::duration::zero()) {
+        if (const auto wait = s.bucket.take(1); wait > Clock::duration::zero()) {
             asio::steady_timer pace(st->ex);
             co_await net::sleep_for(pace, wait);
             if (st->stopped) co_return Ending{"tracker stopping"};
@@ -389,7 +364,8 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
         auto s = std::make_shared<Session>(
             Session{stream, Connection{net::normalize(remote.address()), std::nullopt, Token{}},
                     st->log.sub(stream->remote()),
-                    TokenBucket(st->opt.requests_per_second, st->opt.request_burst)});
+                    TokenBucket(st->opt.requests_per_second, st->opt.request_burst,
+                                st->opt.request_burst)});
         s->log.debug("connected");
         net::spawn(st->ex, stream->watchdog(), s->log, "watchdog");
         net::spawn(st->ex, serve(st, std::move(s)), st->log, "session");
