@@ -238,6 +238,30 @@ awaitable<void> FrameStream::write(const Bytes& frame) {
     co_await write(std::span(&b, 1));
 }
 
+awaitable<bool> write_then_close(FrameStream& stream, const Bytes& frame,
+                                 Clock::duration patience) {
+    auto t = stream.timeouts();
+    t.write = std::min<Clock::duration>(t.write, patience);
+    stream.set_timeouts(t);
+    bool written = false;
+    try {
+        co_await stream.write(frame);
+        written = true;
+    } catch (const std::exception&) {
+        // Best effort: the remote may already be gone.
+    }
+    stream.close();
+    co_return written;
+}
+
+awaitable<void> write_then_close(tcp::socket socket, Bytes frame) {
+    asio::error_code ec;
+    co_await asio::async_write(socket, asio::buffer(frame),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+}
+
 awaitable<tcp::socket> connect(const HostPort& where, Clock::duration timeout) {
     namespace ex = asio::experimental;
     // Each step races a timer. wait_for_one (not the `||` operator, which
