@@ -1,7 +1,7 @@
 // The per-process rate limit holds from the first byte, and over time.
 #include <doctest/doctest.h>
 
-#include "peer/swarm/rate_limiter.hpp"
+#include "common/net/rate_limiter.hpp"
 
 using namespace seedshare;
 using namespace std::chrono_literals;

@@ -12,6 +12,15 @@ std::string HostPort::str() const {
     return fmt::format("{}:{}", host, port);
 }
 
+std::string endpoint_text(const asio::ip::address& address, std::uint16_t port) {
+    if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
+    return fmt::format("{}:{}", address.to_string(), port);
+}
+
+std::string PeerAddress::str() const {
+    return endpoint_text(address, port);
+}
+
 namespace {
 
 bool is_dns_char(char c) {

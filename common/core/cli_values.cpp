@@ -72,6 +72,14 @@ Result<std::uint64_t> size_option(std::string_view option, std::string_view text
     return *v;
 }
 
+Result<LogLevel> log_level_option(std::string_view option, std::string_view text) {
+    const auto l = parse_log_level(text);
+    if (!l)
+        return Error{
+            fmt::format("{} '{}': expected debug, info, warn, error or off", option, text)};
+    return *l;
+}
+
 Result<std::string> ip_option(std::string_view option, std::string_view text) {
     asio::error_code ec;
     asio::ip::make_address(std::string(text), ec);

@@ -7,10 +7,25 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "common/core/log.hpp"
 #include "common/core/result.hpp"
 
 namespace seedshare {
+
+// A command line that cannot be run. `message` is the one line to print
+// (after the program's name); the programs exit with code 2.
+struct UsageError {
+    std::string message;
+};
+
+// The value of `r`, or throws UsageError with its error's message.
+template <class T>
+T checked(Result<T> r) {
+    if (!r) throw UsageError{r.error().message};
+    return std::move(*r);
+}
 
 // A whole number from min to max.
 Result<std::uint64_t> whole_option(std::string_view option, std::string_view text,
@@ -27,6 +42,9 @@ Result<double> seconds_option(std::string_view option, std::string_view text, do
 // names what is counted in messages ("bytes", "bytes per second").
 Result<std::uint64_t> size_option(std::string_view option, std::string_view text, std::uint64_t min,
                                   std::uint64_t max, std::string_view unit = "bytes");
+
+// A log level: debug, info, warn, error or off.
+Result<LogLevel> log_level_option(std::string_view option, std::string_view text);
 
 // An IP address to listen on ("::", "0.0.0.0", "127.0.0.1", "::1").
 Result<std::string> ip_option(std::string_view option, std::string_view text);

@@ -29,9 +29,7 @@ std::string remote_text(const tcp::socket& s) {
     asio::error_code ec;
     const auto ep = s.remote_endpoint(ec);
     if (ec) return "?";
-    const auto addr = normalize(ep.address());
-    if (addr.is_v6()) return fmt::format("[{}]:{}", addr.to_string(), ep.port());
-    return fmt::format("{}:{}", addr.to_string(), ep.port());
+    return endpoint_text(normalize(ep.address()), ep.port());
 }
 
 FrameStream::FrameStream(tcp::socket socket, std::size_t max_frame_bytes, Timeouts timeouts)
@@ -238,6 +236,30 @@ awaitable<void> FrameStream::wait_writable() {
 awaitable<void> FrameStream::write(const Bytes& frame) {
     const asio::const_buffer b = asio::buffer(frame);
     co_await write(std::span(&b, 1));
+}
+
+awaitable<bool> write_then_close(FrameStream& stream, const Bytes& frame,
+                                 Clock::duration patience) {
+    auto t = stream.timeouts();
+    t.write = std::min<Clock::duration>(t.write, patience);
+    stream.set_timeouts(t);
+    bool written = false;
+    try {
+        co_await stream.write(frame);
+        written = true;
+    } catch (const std::exception&) {
+        // Best effort: the remote may already be gone.
+    }
+    stream.close();
+    co_return written;
+}
+
+awaitable<void> write_then_close(tcp::socket socket, Bytes frame) {
+    asio::error_code ec;
+    co_await asio::async_write(socket, asio::buffer(frame),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
 }
 
 awaitable<tcp::socket> connect(const HostPort& where, Clock::duration timeout) {

@@ -134,6 +134,17 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     std::uint64_t frames_read_ = 0;
 };
 
+// Tells the remote why it is being let go, then closes: writes `frame` (an
+// encoded Error of either protocol) waiting at most `patience` (or the
+// stream's write timeout, if shorter), and closes the stream however the
+// write ended. Best effort: returns whether the frame was written; never
+// throws for the write.
+awaitable<bool> write_then_close(FrameStream& stream, const Bytes& frame, Clock::duration patience);
+// The same on a bare socket, before any stream (a connection refused at
+// accept). The frame is tiny and the socket new, so the write does not wait
+// on the remote; errors are ignored.
+awaitable<void> write_then_close(tcp::socket socket, Bytes frame);
+
 // Resolves host:port and connects to the first address that answers, all
 // within `timeout`. Throws asio::system_error (or TimeoutError) on failure.
 awaitable<tcp::socket> connect(const HostPort& where, Clock::duration timeout);

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/core/address.hpp"
 #include "common/core/bytes.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/limits.hpp"
@@ -110,11 +111,7 @@ struct KeepAlive {
 };
 
 // Peer exchange: other holders of this seed the sender knows.
-struct PeerAddress {
-    asio::ip::address address;
-    std::uint16_t port = 0;
-    bool operator==(const PeerAddress&) const = default;
-};
+using PeerAddress = seedshare::PeerAddress;  // common/core/address.hpp
 struct PeerList {
     std::vector<PeerAddress> peers;
     bool operator==(const PeerList&) const = default;

@@ -14,16 +14,6 @@ namespace {
 
 using namespace seedshare;
 
-struct UsageError {
-    std::string message;
-};
-
-template <class T>
-T checked(Result<T> r) {
-    if (!r) throw UsageError{r.error().message};
-    return std::move(*r);
-}
-
 std::vector<HostPort> parse_trackers(const std::vector<std::string>& texts) {
     std::vector<HostPort> out;
     for (const auto& t : texts) {
@@ -34,14 +24,6 @@ std::vector<HostPort> parse_trackers(const std::vector<std::string>& texts) {
     if (out.size() > limits::kMaxTrackersPerSeed)
         throw UsageError{fmt::format("at most {} --tracker options", limits::kMaxTrackersPerSeed)};
     return out;
-}
-
-LogLevel parse_level(const std::string& text) {
-    const auto l = parse_log_level(text);
-    if (!l)
-        throw UsageError{
-            fmt::format("--log-level '{}': expected debug, info, warn, error or off", text)};
-    return *l;
 }
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -112,7 +94,7 @@ struct NetworkText {
         o.trackers = parse_trackers(trackers);
         o.port = checked(port_option("--port", port));
         if (!host.empty()) o.host = checked(ip_option("--host", host));
-        o.log_level = parse_level(log_level);
+        o.log_level = checked(log_level_option("--log-level", log_level));
         o.max_peers = static_cast<std::size_t>(
             checked(whole_option("--max-peers", max_peers, 1, limits::kMaxPeerConnections)));
         o.max_upload_rate = rate("--max-upload-rate", max_upload_rate);

@@ -6,12 +6,12 @@
 #include <asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
-#include <list>
 #include <map>
 #include <random>
 #include <set>
 
 #include "common/core/limits.hpp"
+#include "common/net/waiter_queue.hpp"
 
 namespace seedshare {
 
@@ -72,11 +72,6 @@ struct TrackerClient::State {
         proto::FileEntry entry;
         std::string seed_text;
     };
-    // One coroutine waiting for the request lock.
-    struct Waiter {
-        asio::steady_timer* timer;
-        bool granted = false;
-    };
 
     asio::any_io_executor ex;
     Options opt;
@@ -99,8 +94,8 @@ struct TrackerClient::State {
     asio::steady_timer retry;  // reconnect backoff; only stop() cancels it
     std::mt19937_64 rng;
 
-    bool busy = false;  // a request is in flight
-    std::list<Waiter*> waiters;
+    bool busy = false;           // a request is in flight
+    net::WaiterQueue<> waiters;  // for the request lock
 
     // Drops connection `gen` (if it is still the current one) and wakes run().
     void lose(std::uint64_t gen) {
@@ -110,15 +105,9 @@ struct TrackerClient::State {
         joined = false;
         wake.cancel();
     }
+    // Hands the request lock to the oldest waiter, if any.
     void release() {
-        if (waiters.empty()) {
-            busy = false;
-            return;
-        }
-        Waiter* w = waiters.front();
-        waiters.pop_front();
-        w->granted = true;
-        w->timer->cancel();
+        if (!waiters.grant_front()) busy = false;
     }
     std::runtime_error failure(std::string_view what) const {
         return std::runtime_error(fmt::format("tracker {}: {}", where, what));
@@ -154,21 +143,8 @@ class TrackerClient::State::Lock {
     static awaitable<Lock> acquire(std::shared_ptr<State> s, Clock::duration timeout) {
         if (s->stopping) throw s->failure("stopped");
         if (s->busy) {
-            asio::steady_timer timer(s->ex, timeout);
-            State::Waiter w{&timer};
-            // Leaves the queue however this coroutine ends (even destroyed
-            // unresumed at shutdown), so release() never sees a dead waiter.
-            struct Queued {
-                std::list<State::Waiter*>& q;
-                std::list<State::Waiter*>::iterator it;
-                State::Waiter& w;
-                ~Queued() {
-                    if (!w.granted) q.erase(it);
-                }
-            } queued{s->waiters, s->waiters.insert(s->waiters.end(), &w), w};
-            asio::error_code ec;
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (!w.granted)
+            const bool granted = co_await s->waiters.wait(timeout);
+            if (!granted)
                 throw s->failure(s->stopping ? "stopped" : "timed out behind an earlier request");
         }
         s->busy = true;
@@ -480,8 +456,7 @@ void TrackerClient::stop() {
     s.lose(s.generation);
     s.wake.cancel();
     s.retry.cancel();
-    for (auto* w : s.waiters)
-        w->timer->cancel();
+    s.waiters.wake_all();
 }
 
 void TrackerClient::hold(const Seed& seed, bool complete) {

@@ -16,7 +16,6 @@
 #include "common/core/log.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/net.hpp"
-#include "peer/discovery/peer_address.hpp"
 #include "peer/discovery/tracker_client.hpp"
 
 namespace seedshare {

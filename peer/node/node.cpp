@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/net/join_all.hpp"
+#include "common/net/listener.hpp"
 #include "common/wire/peer_protocol.hpp"
 
 namespace seedshare {
@@ -23,35 +25,21 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
 Node::~Node() = default;
 
 void Node::listen() {
-    using net::tcp;
-    asio::error_code ec;
-    auto try_bind = [&](const tcp::endpoint& ep, bool dual) {
-        acceptor_.close(ec);
-        ec.clear();
-        acceptor_.open(ep.protocol(), ec);
-        if (ec) return false;
-        if (dual) acceptor_.set_option(asio::ip::v6_only(false), ec);
-        acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-        acceptor_.bind(ep, ec);
-        if (ec) return false;
-        acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-        return !ec;
-    };
-    bool ok = false;
-    if (options_.host.empty()) {
-        ok = try_bind(tcp::endpoint(asio::ip::address_v6::any(), options_.port), true) ||
-             try_bind(tcp::endpoint(asio::ip::address_v4::any(), options_.port), false);
-    } else {
-        const auto addr = asio::ip::make_address(options_.host, ec);
+    // No host: every interface, IPv6 and IPv4 ("::", dual stack).
+    asio::ip::address addr = asio::ip::address_v6::any();
+    if (!options_.host.empty()) {
+        asio::error_code ec;
+        addr = asio::ip::make_address(options_.host, ec);
         if (ec)
             throw std::runtime_error(fmt::format("--host '{}': not an IP address", options_.host));
-        ok = try_bind(tcp::endpoint(addr, options_.port), false);
     }
-    if (!ok)
+    try {
+        port_ = net::listen(acceptor_, addr, options_.port).local.port();
+    } catch (const net::ListenError& e) {
         throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}",
                                              options_.host.empty() ? "*" : options_.host,
-                                             options_.port, ec.message()));
-    port_ = acceptor_.local_endpoint().port();
+                                             options_.port, e.code().message()));
+    }
     activity_->accepting = true;
     net::spawn(ex_, accept_loop(), log_, "accept loop");
 }
@@ -83,17 +71,14 @@ net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
     asio::error_code ec;
     acceptor_.close(ec);
     // Stop every swarm at once so the grace periods run side by side.
+    // (`all` keeps each swarm alive while it stops.)
     std::vector<std::shared_ptr<Swarm>> all;
-    for (auto& [id, s] : swarms_)
+    std::vector<net::awaitable<void>> stops;
+    for (auto& [id, s] : swarms_) {
         all.push_back(s);
-    std::size_t left = all.size();
-    asio::steady_timer done(ex_, asio::steady_timer::time_point::max());
-    for (auto& s : all) {
-        asio::co_spawn(ex_, s->stop(grace), [&](std::exception_ptr) {
-            if (--left == 0) done.cancel();
-        });
+        stops.push_back(s->stop(grace));
     }
-    if (left > 0) co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await net::join_all(std::move(stops));
     // Handshakes in progress end now; then wait for everything that refers
     // to this Node to be done with it.
     const auto activity = activity_;
@@ -167,8 +152,7 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
     const auto refuse = [&](pp::ErrorCode code, std::string why) -> net::awaitable<void> {
         log_.debug("refused {}: {}", stream->remote(), why);
         const Bytes frame = pp::encode(pp::ErrorMsg{code, std::move(why)});
-        co_await stream->write(frame);
-        stream->close();
+        co_await net::write_then_close(*stream, frame, o.handshake_timeout);
     };
     try {
         const auto h = co_await stream->read_header();

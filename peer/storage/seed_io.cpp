@@ -11,6 +11,7 @@
 #include "common/core/fd.hpp"
 #include "common/core/limits.hpp"
 #include "common/crypto/sha256.hpp"
+#include "common/net/join_all.hpp"
 #include "common/net/offload.hpp"
 
 namespace seedshare {
@@ -49,9 +50,6 @@ net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage
                                        Cancel cancel) {
     Bitfield have(seed.chunk_count());
     std::uint32_t next = 0;
-    std::size_t running = 0;
-    auto ex = co_await asio::this_coro::executor;
-    asio::steady_timer done(ex, asio::steady_timer::time_point::max());
     // Workers pull the next chunk index; each hashes on the pool.
     auto worker = [&]() -> net::awaitable<void> {
         std::vector<std::uint8_t> buffer;
@@ -68,15 +66,10 @@ net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage
             if (ok) have.set(c);
         }
     };
-    const unsigned n = std::max(1u, parallel);
-    for (unsigned i = 0; i < n; ++i) {
-        ++running;
-        asio::co_spawn(ex, worker(), [&](std::exception_ptr) {
-            if (--running == 0) done.cancel();
-        });
-    }
-    asio::error_code ec;
-    co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    std::vector<net::awaitable<void>> workers;
+    for (unsigned i = 0; i < std::max(1u, parallel); ++i)
+        workers.push_back(worker());
+    co_await net::join_all(std::move(workers));
     co_return have;
 }
 

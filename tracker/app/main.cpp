@@ -31,16 +31,6 @@ constexpr std::uint64_t kMaxTtlSeconds = 24 * 3600;
 // Descriptors kept for the database, the listener and stdio.
 constexpr std::size_t kReservedDescriptors = 32;
 
-struct UsageError {
-    std::string message;
-};
-
-template <class T>
-T checked(Result<T> r) {
-    if (!r) throw UsageError{r.error().message};
-    return std::move(*r);
-}
-
 constexpr std::string_view kFooter =
     "Example:\n"
     "  tracker --port 7000 --db /var/lib/seedshare/tracker.db\n"
@@ -116,11 +106,7 @@ int main(int argc, char** argv) {
         options.summary_interval = std::chrono::milliseconds(static_cast<std::int64_t>(
             checked(seconds_option("--summary", summary_text, 0, 86400)) * 1000));
         options.host = checked(ip_option("--host", host));
-        const auto l = parse_log_level(level_text);
-        if (!l)
-            throw UsageError{fmt::format(
-                "--log-level '{}': expected debug, info, warn, error or off", level_text)};
-        level = *l;
+        level = checked(log_level_option("--log-level", level_text));
         if (db_path.empty()) throw UsageError{"--db: expected a file name"};
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);

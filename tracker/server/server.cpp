@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 
-#include <list>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/core/address.hpp"
 #include "common/core/plural.hpp"
+#include "common/core/token_bucket.hpp"
+#include "common/net/listener.hpp"
 #include "common/net/net.hpp"
+#include "common/net/waiter_queue.hpp"
 #include "common/wire/tracker_protocol.hpp"
 #include "tracker/core/handler.hpp"
 
@@ -62,75 +65,25 @@ class ByteBudget {
             free_ -= n;
             co_return Lease(this, n);
         }
-        asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
-        Waiter w{n, &timer, false};
-        // Leaves the queue however this coroutine ends (even destroyed
-        // unresumed at shutdown), so release() never sees a dead waiter.
-        struct Queued {
-            std::list<Waiter*>& q;
-            std::list<Waiter*>::iterator it;
-            Waiter& w;
-            ~Queued() {
-                if (!w.granted) q.erase(it);
-            }
-        } queued{waiters_, waiters_.insert(waiters_.end(), &w), w};
-        asio::error_code ec;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (w.granted) co_return Lease(this, n);
-        co_return std::nullopt;
+        const bool granted = co_await waiters_.wait(timeout, n);
+        if (!granted) co_return std::nullopt;
+        co_return Lease(this, n);
     }
 
     // Wakes every waiter without granting it (shutdown).
-    void cancel_all() {
-        for (auto* w : waiters_)
-            w->timer->cancel();
-    }
+    void cancel_all() { waiters_.wake_all(); }
 
   private:
-    struct Waiter {
-        std::size_t n;
-        asio::steady_timer* timer;
-        bool granted;
-    };
     void release(std::size_t n) {
         free_ += n;
-        while (!waiters_.empty() && waiters_.front()->n <= free_) {
-            Waiter* w = waiters_.front();
-            waiters_.pop_front();
-            free_ -= w->n;
-            w->granted = true;
-            w->timer->cancel();
+        while (!waiters_.empty() && waiters_.front() <= free_) {
+            free_ -= waiters_.front();
+            waiters_.grant_front();
         }
     }
 
     std::size_t free_;
-    std::list<Waiter*> waiters_;
-};
-
-// Requests allowed per connection: `rate` per second, up to `burst` at once.
-class TokenBucket {
-  public:
-    TokenBucket(double rate, double burst)
-        : rate_(rate), burst_(burst), tokens_(burst), last_(Clock::now()) {}
-
-    // How long to wait before the next request may be handled (0: now); takes
-    // the token.
-    Clock::duration take() {
-        const auto now = Clock::now();
-        tokens_ =
-            std::min(burst_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
-        last_ = now;
-        tokens_ -= 1;
-        if (tokens_ >= 0) return Clock::duration::zero();
-        return std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double>(-tokens_ / rate_));
-    }
-
-  private:
-    double rate_;
-    double burst_;
-    double tokens_;
-    Clock::time_point last_;
+    net::WaiterQueue<std::size_t> waiters_;  // each waiting for this many bytes
 };
 
 bool out_of_descriptors(const asio::error_code& ec) {
@@ -144,7 +97,7 @@ struct Session {
     std::shared_ptr<net::FrameStream> stream;
     Connection conn;
     Logger log;
-    TokenBucket bucket;
+    TokenBucket bucket;  // requests allowed: a token each
 };
 
 namespace detail {
@@ -247,7 +200,7 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
         if (st->stopped) co_return Ending{"tracker stopping"};
         if (!req) co_return violation(proto::ErrorCode::kMalformed, req.error().message);
 
-        if (const auto wait = s.bucket.take(); wait > Clock::duration::zero()) {
+        if (const auto wait = s.bucket.take(1); wait > Clock::duration::zero()) {
             asio::steady_timer pace(st->ex);
             co_await net::sleep_for(pace, wait);
             if (st->stopped) co_return Ending{"tracker stopping"};
@@ -327,15 +280,8 @@ awaitable<void> serve(std::shared_ptr<State> st, std::shared_ptr<Session> s) {
     else
         s->log.debug("closing: {}", end.reason);
     if (end.farewell && !st->stopped && s->stream->is_open()) {
-        try {
-            auto t = s->stream->timeouts();
-            t.write = std::min<Clock::duration>(t.write, std::chrono::seconds(2));
-            s->stream->set_timeouts(t);
-            const Bytes frame = proto::encode(*end.farewell);
-            co_await s->stream->write(frame);
-        } catch (const std::exception&) {
-            // Best effort: the peer may already be gone.
-        }
+        const Bytes frame = proto::encode(*end.farewell);
+        co_await net::write_then_close(*s->stream, frame, std::chrono::seconds(2));
     }
 }
 
@@ -346,12 +292,8 @@ awaitable<void> refuse_connection(tcp::socket socket, std::size_t max) {
     refusal.code = proto::ErrorCode::kLimit;
     refusal.message =
         fmt::format("the tracker serves at most {} connections; try again later", max);
-    const Bytes frame = proto::encode(proto::Response{refusal});
-    asio::error_code ec;
-    co_await asio::async_write(socket, asio::buffer(frame),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-    socket.close(ec);
+    Bytes frame = proto::encode(proto::Response{refusal});
+    co_await net::write_then_close(std::move(socket), std::move(frame));
 }
 
 awaitable<void> accept_loop(std::shared_ptr<State> st) {
@@ -382,7 +324,8 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
         auto s = std::make_shared<Session>(
             Session{stream, Connection{net::normalize(remote.address()), std::nullopt, Token{}},
                     st->log.sub(stream->remote()),
-                    TokenBucket(st->opt.requests_per_second, st->opt.request_burst)});
+                    TokenBucket(st->opt.requests_per_second, st->opt.request_burst,
+                                st->opt.request_burst)});
         s->log.debug("connected");
         net::spawn(st->ex, stream->watchdog(), s->log, "watchdog");
         net::spawn(st->ex, serve(st, std::move(s)), st->log, "session");
@@ -432,11 +375,6 @@ awaitable<void> housekeeping(std::shared_ptr<State> st) {
     }
 }
 
-std::string endpoint_text(const tcp::endpoint& ep) {
-    if (ep.address().is_v6()) return fmt::format("[{}]:{}", ep.address().to_string(), ep.port());
-    return fmt::format("{}:{}", ep.address().to_string(), ep.port());
-}
-
 }  // namespace
 
 TrackerServer::TrackerServer(asio::any_io_executor ex, Registry& store, Options options, Logger log)
@@ -454,33 +392,19 @@ void TrackerServer::start() {
     const auto addr = asio::ip::make_address(st.opt.host, ec);
     if (ec) throw std::runtime_error(fmt::format("'{}' is not an IP address", st.opt.host));
 
-    const auto try_listen = [&](const tcp::endpoint& ep, bool dual) -> asio::error_code {
-        asio::error_code e;
-        st.acceptor = tcp::acceptor(st.ex);
-        st.acceptor.open(ep.protocol(), e);
-        if (!e && dual) st.acceptor.set_option(asio::ip::v6_only(false), e);
-        if (!e) st.acceptor.set_option(tcp::acceptor::reuse_address(true), e);
-        if (!e) st.acceptor.bind(ep, e);
-        if (!e) st.acceptor.listen(asio::socket_base::max_listen_connections, e);
-        return e;
-    };
-    const tcp::endpoint wanted(addr, st.opt.port);
-    const bool dual = addr.is_v6() && addr.is_unspecified();
-    ec = try_listen(wanted, dual);
-    std::string family = dual ? " (IPv4 and IPv6)" : "";
-    if (ec && dual) {
-        st.log.info("IPv6 unavailable ({}); listening on IPv4 only", ec.message());
-        ec = try_listen(tcp::endpoint(asio::ip::address_v4::any(), st.opt.port), false);
-        family = " (IPv4 only)";
+    net::Listening listening;
+    try {
+        listening = net::listen(st.acceptor, addr, st.opt.port);
+    } catch (const net::ListenError& e) {
+        throw std::runtime_error(fmt::format("cannot listen on {}: {}",
+                                             endpoint_text(e.wanted.address(), e.wanted.port()),
+                                             e.code().message()));
     }
-    if (ec) {
-        st.acceptor.close();
-        throw std::runtime_error(
-            fmt::format("cannot listen on {}: {}", endpoint_text(wanted), ec.message()));
-    }
-    const auto local = st.acceptor.local_endpoint();
-    st.port = local.port();
-    st.listen_text = endpoint_text(local) + family;
+    if (listening.stack == net::Stack::kIPv4Fallback)
+        st.log.info("IPv6 unavailable ({}); listening on IPv4 only",
+                    listening.ipv6_error.message());
+    st.port = listening.local.port();
+    st.listen_text = net::listen_text(listening);
     st.pool = std::make_unique<asio::thread_pool>(1);
     st.started = true;
     net::spawn(st.ex, accept_loop(state_), st.log, "accept loop");

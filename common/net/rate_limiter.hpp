@@ -1,0 +1,52 @@
+// A per-process byte rate limit (token bucket) shared by every connection of
+// the process. acquire() takes the bytes at once and, when that leaves the
+// bucket in debt, waits until the debt is paid at the configured rate: each
+// caller waits for everyone who took bytes before it, so connections share
+// the rate in turn. Used on the I/O thread only.
+#pragma once
+
+#include <asio.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include "common/core/token_bucket.hpp"
+
+namespace seedshare {
+
+class RateLimiter {
+  public:
+    using Clock = TokenBucket::Clock;
+
+    // bytes_per_second 0: unlimited. The bucket holds at most `burst` bytes
+    // (default: a tenth of a second at the rate, at least 256 KiB) and starts
+    // empty, so the limit holds from the first byte.
+    explicit RateLimiter(std::uint64_t bytes_per_second, std::uint64_t burst = 0) {
+        if (bytes_per_second == 0) return;
+        bucket_.emplace(
+            static_cast<double>(bytes_per_second),
+            static_cast<double>(
+                burst != 0 ? burst : std::max<std::uint64_t>(bytes_per_second / 10, 256u << 10)),
+            0.0);
+    }
+
+    bool limited() const { return bucket_.has_value(); }
+    std::uint64_t rate() const { return bucket_ ? static_cast<std::uint64_t>(bucket_->rate()) : 0; }
+
+    // Waits until `bytes` may pass.
+    asio::awaitable<void> acquire(std::size_t bytes) {
+        if (!bucket_) co_return;
+        const auto wait = bucket_->take(static_cast<double>(bytes));
+        if (wait == Clock::duration::zero()) co_return;
+        asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+        asio::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+
+  private:
+    std::optional<TokenBucket> bucket_;  // none: unlimited
+};
+
+}  // namespace seedshare

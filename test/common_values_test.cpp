@@ -1,0 +1,76 @@
+// The pure pieces of common/ both programs share: the token bucket, endpoint
+// text, PeerAddress (one type for discovery, the swarm and the peer protocol)
+// and the command-line helpers.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <type_traits>
+
+#include "common/core/address.hpp"
+#include "common/core/cli_values.hpp"
+#include "common/core/token_bucket.hpp"
+#include "common/wire/peer_protocol.hpp"
+
+using namespace seedshare;
+using namespace std::chrono_literals;
+
+TEST_CASE("token bucket: a full bucket lets a burst through, then paces at the rate") {
+    const auto t0 = TokenBucket::Clock::now();
+    TokenBucket b(10, 3, 3, t0);  // 10 per second, 3 at once, starts full
+    CHECK(b.take(1, t0) == TokenBucket::Clock::duration::zero());
+    CHECK(b.take(1, t0) == TokenBucket::Clock::duration::zero());
+    CHECK(b.take(1, t0) == TokenBucket::Clock::duration::zero());
+    // The fourth is 1 token in debt: a tenth of a second at 10/s.
+    CHECK(b.take(1, t0) == std::chrono::duration_cast<TokenBucket::Clock::duration>(100ms));
+    // Half a second later 5 tokens came back, less the debt, capped at 3.
+    CHECK(b.take(3, t0 + 500ms) == TokenBucket::Clock::duration::zero());
+}
+
+TEST_CASE("token bucket: an empty bucket holds the limit from the first take") {
+    const auto t0 = TokenBucket::Clock::now();
+    TokenBucket b(1000, 500, 0, t0);
+    CHECK(b.take(500, t0) == std::chrono::duration_cast<TokenBucket::Clock::duration>(500ms));
+    // The debt is paid after half a second, not before.
+    CHECK(b.take(0, t0 + 250ms) > TokenBucket::Clock::duration::zero());
+    CHECK(b.take(0, t0 + 500ms) == TokenBucket::Clock::duration::zero());
+    CHECK(b.rate() == 1000);
+    CHECK(b.burst() == 500);
+}
+
+TEST_CASE("endpoint text: IPv4 bare, IPv6 in brackets") {
+    CHECK(endpoint_text(asio::ip::make_address("10.0.0.1"), 7000) == "10.0.0.1:7000");
+    CHECK(endpoint_text(asio::ip::make_address("::1"), 1) == "[::1]:1");
+    CHECK(endpoint_text(asio::ip::make_address("::"), 0) == "[::]:0");
+}
+
+TEST_CASE("peer address: one type, ordered, printed as an endpoint") {
+    static_assert(std::is_same_v<peer_proto::PeerAddress, PeerAddress>);
+    const PeerAddress a{asio::ip::make_address("10.0.0.1"), 2};
+    const PeerAddress b{asio::ip::make_address("10.0.0.1"), 3};
+    const PeerAddress c{asio::ip::make_address("10.0.0.2"), 1};
+    CHECK(a < b);
+    CHECK(b < c);
+    CHECK_FALSE(a < a);
+    CHECK(a == PeerAddress{asio::ip::make_address("10.0.0.1"), 2});
+    CHECK(PeerAddress{asio::ip::make_address("::1"), 5}.str() == "[::1]:5");
+    std::map<PeerAddress, int> keyed{{c, 1}, {a, 2}};
+    CHECK(keyed.begin()->first == a);
+}
+
+TEST_CASE("cli values: checked returns the value or throws the message as a UsageError") {
+    CHECK(checked(port_option("--port", "7000")) == 7000);
+    try {
+        checked(port_option("--port", "x"));
+        FAIL("no UsageError");
+    } catch (const UsageError& e) {
+        CHECK(e.message == port_option("--port", "x").error().message);
+    }
+}
+
+TEST_CASE("cli values: log levels") {
+    CHECK(*log_level_option("--log-level", "debug") == LogLevel::kDebug);
+    CHECK(*log_level_option("--log-level", "off") == LogLevel::kOff);
+    const auto bad = log_level_option("--log-level", "loud");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message == "--log-level 'loud': expected debug, info, warn, error or off");
+}
