@@ -457,7 +457,7 @@ void PeerConnection::handle(pp::Message& m) {
         std::vector<PeerAddress> peers;
         for (const auto& p : list->peers)
             peers.push_back(PeerAddress{net::normalize(p.address), p.port});
-        swarm_->add_candidates(peers);
+        swarm_->add_candidates(peers, PeerList::Source::kPeerExchange);
     } else if (std::holds_alternative<pp::Goodbye>(m)) {
         remote_leaving_ = true;
         // It finishes what was requested; chunks not fully requested go elsewhere.

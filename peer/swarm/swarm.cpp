@@ -15,14 +15,6 @@ namespace pp = peer_proto;
 using namespace std::chrono_literals;
 
 namespace {
-// Candidates kept per swarm (from trackers and peer exchange).
-constexpr std::size_t kMaxCandidates = 1000;
-
-net::Clock::duration backoff(std::uint32_t failures) {
-    const auto ms = std::min<std::int64_t>(30000, 500LL << std::min<std::uint32_t>(failures, 6));
-    return std::chrono::milliseconds(ms);
-}
-
 std::uint64_t random_seed() {
     std::random_device rd;
     return (std::uint64_t{rd()} << 32) | rd();
@@ -172,13 +164,10 @@ void Swarm::upload_finished() {
 
 // --- connections -----------------------------------------------------------
 
-void Swarm::add_candidates(const std::vector<PeerAddress>& peers) {
+void Swarm::add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source) {
     bool added = false;
-    for (const auto& p : peers) {
-        if (p.port == 0 || p.address.is_unspecified() || candidates_.size() >= kMaxCandidates)
-            continue;
-        added |= candidates_.try_emplace(PeerAddress{net::normalize(p.address), p.port}).second;
-    }
+    for (const auto& p : peers)
+        added |= peer_list_.add(PeerAddress{net::normalize(p.address), p.port}, source);
     if (added) wake(connect_signal_);
 }
 
@@ -241,8 +230,6 @@ net::awaitable<void> Swarm::refuse(std::shared_ptr<net::FrameStream> stream, pp:
 
 net::awaitable<void> Swarm::connect_to(PeerAddress where) {
     auto self = shared_from_this();
-    auto& cand = candidates_[where];
-    cand.status = Candidate::Status::kConnecting;
     ++connecting_;
     try {
         auto [stream, hello] =
@@ -251,49 +238,43 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         if (const auto refusal = admit(hello.user, true)) {
             stream->close();
             // Already connected: reached by another connection.
-            candidates_[where].status = refusal->reason == Refusal::Reason::kDuplicate
-                                            ? Candidate::Status::kConnected
-                                            : Candidate::Status::kIdle;
+            if (refusal->reason == Refusal::Reason::kDuplicate)
+                peer_list_.connect_duplicate(where);
+            else
+                peer_list_.connect_refused(where);
             co_return;
         }
         auto conn =
             std::make_shared<PeerConnection>(shared_from_this(), std::move(stream), hello, where);
         conns_.insert(conn);
-        candidates_[where].status = Candidate::Status::kConnected;
-        candidates_[where].failures = 0;
+        peer_list_.connect_succeeded(where);
         conn->start(/*send_hello=*/false);
     } catch (const net::NotSeedshare& e) {
         // Something else listens at that address: say so once, retry rarely.
         --connecting_;
-        auto& c = candidates_[where];
-        c.status = Candidate::Status::kIdle;
-        c.retry_at = net::Clock::now() + backoff(c.failures++);
+        peer_list_.connect_failed(where, net::Clock::now());
         const auto like = foreign_protocol_name(e.looks_like);
         const std::string line =
             like.empty() ? fmt::format("{} is not a seedshare peer ({})", where.str(), e.what())
                          : fmt::format("{} is not a seedshare peer (it answered like {})",
                                        where.str(), like);
-        if (c.failures == 1)
+        if (const auto* c = peer_list_.find(where); c && c->failures == 1)
             log_.warn("{}", line);
         else
             log_.debug("{}", line);
     } catch (const HandshakeError& e) {
         --connecting_;
-        auto& c = candidates_[where];
         if (e.reason == HandshakeError::Reason::kSelf) {
-            c.status = Candidate::Status::kSelf;
+            peer_list_.connect_reached_self(where);
         } else {
-            c.status = Candidate::Status::kIdle;
-            c.retry_at = net::Clock::now() + backoff(c.failures++);
+            peer_list_.connect_failed(where, net::Clock::now());
             log_.debug("cannot connect to {}: {}", where.str(), e.what());
             if (e.reason == HandshakeError::Reason::kVersionMismatch)
                 log_.warn("{}: {}", where.str(), e.what());
         }
     } catch (const std::exception& e) {
         --connecting_;
-        auto& c = candidates_[where];
-        c.status = Candidate::Status::kIdle;
-        c.retry_at = net::Clock::now() + backoff(c.failures++);
+        peer_list_.connect_failed(where, net::Clock::now());
         log_.debug("cannot connect to {}: {}", where.str(), e.what());
     }
     wake(connect_signal_);
@@ -313,12 +294,8 @@ void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
         pex_pending_.insert(*addr);
         pex_signal_.cancel();
     }
-    if (auto addr = conn->listen_address()) {
-        auto it = candidates_.find(*addr);
-        if (it == candidates_.end() && candidates_.size() < kMaxCandidates)
-            it = candidates_.emplace(*addr, Candidate{}).first;
-        if (it != candidates_.end()) it->second.status = Candidate::Status::kConnected;
-    }
+    if (auto addr = conn->listen_address())
+        peer_list_.connected(*addr, PeerList::Source::kIncoming);
     // Two complete peers have nothing to give each other.
     if (complete() && conn->theirs().all()) conn->close("both complete");
 }
@@ -333,15 +310,10 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
         }
     }
     if (conn->counted_in_picker()) picker_.remove_peer(conn->theirs());
-    for (const auto& where : {conn->dialed(), conn->listen_address()}) {
-        if (!where) continue;
-        auto it = candidates_.find(*where);
-        if (it == candidates_.end() || it->second.status == Candidate::Status::kBanned) continue;
-        it->second.status = Candidate::Status::kIdle;
-        // A peer that left on purpose is not asked again soon; one that failed
-        // is retried with backoff.
-        it->second.retry_at = net::Clock::now() + (goodbye ? 30s : backoff(it->second.failures++));
-    }
+    // A peer that left on purpose is not asked again soon; one that failed
+    // is retried with backoff.
+    for (const auto& where : {conn->dialed(), conn->listen_address()})
+        if (where) peer_list_.disconnected(*where, goodbye, net::Clock::now());
     wake_fetchers();
     wake(connect_signal_);
     if (conns_.empty()) wake(discover_signal_);
@@ -359,12 +331,11 @@ net::awaitable<void> Swarm::connect_loop() {
             // was refused lately, and refusals expire without a message)
             // look again: without this a download could wait forever.
             wake_fetchers();
-            for (auto& [where, cand] : candidates_) {
-                if (conns_.size() + connecting_ >= options_.max_connections) break;
-                if (cand.status != Candidate::Status::kIdle || cand.retry_at > now) continue;
+            const std::size_t busy = conns_.size() + connecting_;
+            const std::size_t room =
+                busy < options_.max_connections ? options_.max_connections - busy : 0;
+            for (const auto& where : peer_list_.take_candidates(room, now))
                 net::spawn(env_.ex, connect_to(where), log_, "connect");
-                cand.status = Candidate::Status::kConnecting;
-            }
         }
         connect_signal_.expires_after(1s);
         asio::error_code ec;
@@ -379,7 +350,7 @@ net::awaitable<void> Swarm::discover_loop() {
     while (!stopping_ && state_ == State::kDownloading) {
         if (find_peers) {
             try {
-                add_candidates(co_await find_peers(options_.numwant));
+                add_candidates(co_await find_peers(options_.numwant), PeerList::Source::kTracker);
             } catch (const std::exception& e) {
                 log_.debug("asking for peers: {}", e.what());
             }
@@ -390,7 +361,7 @@ net::awaitable<void> Swarm::discover_loop() {
         // `rediscover`.
         ++rounds;
         const net::Clock::duration wait =
-            conns_.empty() ? backoff(empty_rounds++)
+            conns_.empty() ? PeerList::backoff(empty_rounds++)
                            : std::min<net::Clock::duration>(
                                  options_.rediscover,
                                  std::chrono::milliseconds(250LL << std::min(rounds, 6u)));
@@ -507,7 +478,7 @@ void Swarm::strike(const std::shared_ptr<PeerConnection>& from, ChunkIndex c) {
     if (n >= options_.max_strikes) {
         banned_users_.insert(from->user());
         for (const auto& where : {from->dialed(), from->listen_address()})
-            if (where) candidates_[*where].status = Candidate::Status::kBanned;
+            if (where) peer_list_.ban(*where);
         from->close("dropped: sent bad chunks");
         log_.warn("dropped {}: it sent {}; it is not asked again", from->name(),
                   count_of(n, "bad chunk"));

@@ -27,6 +27,7 @@
 #include "common/net/net.hpp"
 #include "common/wire/peer_protocol.hpp"
 #include "peer/discovery/peer_address.hpp"
+#include "peer/discovery/peer_list.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
 #include "peer/swarm/file_hasher.hpp"
@@ -145,7 +146,7 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     // An accepted connection whose Hello named this seed.
     void accept(std::shared_ptr<net::FrameStream> stream, const peer_proto::Hello& theirs);
     // Addresses to try (from a tracker or peer exchange).
-    void add_candidates(const std::vector<PeerAddress>& peers);
+    void add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source);
 
     std::size_t connection_count() const { return conns_.size(); }
     // It sent max_strikes bad chunks: dropped and not connected to again.
@@ -156,12 +157,6 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
 
   private:
     friend class PeerConnection;
-
-    struct Candidate {
-        enum class Status { kIdle, kConnecting, kConnected, kBanned, kSelf } status = Status::kIdle;
-        net::Clock::time_point retry_at{};
-        std::uint32_t failures = 0;
-    };
 
     // --- used by PeerConnection --------------------------------------------
     bool holds(ChunkIndex c) const { return picker_.have().test(c); }
@@ -227,7 +222,7 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     asio::steady_timer* drained_signal_ = nullptr;  // set while stop() waits for uploads
 
     std::set<std::shared_ptr<PeerConnection>> conns_;
-    std::map<PeerAddress, Candidate> candidates_;
+    PeerList peer_list_;  // the addresses we could connect to
     std::map<UserId, std::uint32_t> strikes_;
     std::set<UserId> banned_users_;
     std::map<std::string, PeerStats> traffic_;  // by peer name, kept after disconnect
