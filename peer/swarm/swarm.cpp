@@ -8,6 +8,7 @@
 #include "common/crypto/sha256.hpp"
 #include "common/net/offload.hpp"
 #include "peer/swarm/connection.hpp"
+#include "peer/swarm/handshake.hpp"
 
 namespace seedshare {
 
