@@ -5,7 +5,6 @@
 #include <random>
 
 #include "common/core/plural.hpp"
-#include "common/crypto/sha256.hpp"
 #include "common/net/offload.hpp"
 #include "peer/swarm/connection.hpp"
 #include "peer/swarm/handshake.hpp"
@@ -43,11 +42,8 @@ Swarm::Swarm(SwarmEnv env, Seed seed, std::shared_ptr<Storage> storage, Bitfield
     for (std::uint32_t i = 0; i < picker_.have().size(); ++i)
         if (picker_.have().test(ChunkIndex{i}))
             verified_bytes_ += seed_.chunk_length(ChunkIndex{i});
-    if (state_ == State::kDownloading) {
-        file_hasher_ = std::make_shared<FileHasher>(seed_, *storage_);
-        for (std::uint32_t i = 0; i < picker_.have().size(); ++i)
-            if (picker_.have().test(ChunkIndex{i})) file_hasher_->mark_written(ChunkIndex{i});
-    }
+    if (state_ == State::kDownloading)
+        verifier_ = std::make_shared<Verifier>(seed_, storage_, picker_.have());
 }
 
 Swarm::~Swarm() = default;
@@ -417,37 +413,24 @@ void Swarm::chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkInd
 net::awaitable<void> Swarm::verify(std::shared_ptr<PeerConnection> from, ChunkIndex c,
                                    BufferPool::Buffer data) {
     auto self = shared_from_this();
-    enum class Outcome { kOk, kBadHash, kWriteFailed };
-    const Digest expected = seed_.chunk_hashes[c.value];
-    const std::uint64_t offset = seed_.chunk_offset(c);
     const auto span = data.span();
-    Storage* storage = storage_.get();
-    FileHasher* hasher = file_hasher_.get();
-    std::string write_error;
-    bool drain = false;
-    auto check_and_write = [&]() {
-        if (sha256(span) != expected) return Outcome::kBadHash;
-        if (auto st = storage->write(offset, span); !st) {
-            write_error = st.error().message;
-            return Outcome::kWriteFailed;
-        }
-        drain = hasher->chunk_written(c, span);
-        return Outcome::kOk;
+    auto check_and_write = [verifier = verifier_, c, span] {
+        return verifier->check_and_write(c, span);
     };
-    const Outcome outcome = co_await offload(*env_.pool, std::move(check_and_write));
+    const Verifier::Verdict verdict = co_await offload(*env_.pool, std::move(check_and_write));
     data = {};  // back to the pool before waking the fetchers
-    if (drain) {
+    if (verdict.drain) {
         // Chunks verified out of order are read back and hashed by a job of
         // their own, so no chunk buffer waits for it.
-        auto drain_job = [hasher = file_hasher_, storage = storage_] { hasher->drain(); };
+        auto drain_job = [verifier = verifier_] { verifier->drain(); };
         net::spawn(env_.ex, offload(*env_.pool, std::move(drain_job)), log_, "hashing");
     }
     if (state_ != State::kDownloading) {
         picker_.verify_failed(c);
         co_return;
     }
-    switch (outcome) {
-        case Outcome::kOk: {
+    switch (verdict.outcome) {
+        case Verifier::Outcome::kOk: {
             picker_.mark_have(c);
             verified_bytes_ += span.size();
             for (const auto& conn : conns_)
@@ -459,14 +442,14 @@ net::awaitable<void> Swarm::verify(std::shared_ptr<PeerConnection> from, ChunkIn
             if (picker_.complete()) net::spawn(env_.ex, finish_download(), log_, "finishing");
             break;
         }
-        case Outcome::kBadHash:
+        case Verifier::Outcome::kBadHash:
             picker_.verify_failed(c);
             strike(from, c);
             break;
-        case Outcome::kWriteFailed:
-            log_.error("{}", write_error);
+        case Verifier::Outcome::kWriteFailed:
+            log_.error("{}", verdict.error->message);
             picker_.verify_failed(c);
-            set_done(State::kFailed, write_error);
+            set_done(State::kFailed, verdict.error->message);
             break;
     }
     wake_fetchers();
@@ -491,15 +474,8 @@ net::awaitable<void> Swarm::finish_download() {
     if (state_ != State::kDownloading) co_return;
     state_ = State::kFinishing;
     log_.debug("every chunk verified; finishing the whole-file hash ({} of {} hashed so far)",
-               file_hasher_->hashed(), count_of(seed_.chunk_count(), "chunk"));
-    FileHasher* hasher = file_hasher_.get();
-    Storage* storage = storage_.get();
-    auto finish_hash = [hasher, storage]() -> Result<Digest> {
-        auto d = hasher->finish();
-        if (!d) return d;
-        if (auto st = storage->sync(); !st) return st.error();
-        return d;
-    };
+               verifier_->hashed(), count_of(seed_.chunk_count(), "chunk"));
+    auto finish_hash = [verifier = verifier_] { return verifier->finish(); };
     auto digest = co_await offload(*env_.pool, std::move(finish_hash));
     if (!digest) {
         set_done(State::kFailed, digest.error().message);
@@ -513,7 +489,7 @@ net::awaitable<void> Swarm::finish_download() {
                              digest->hex(), seed_.file_hash.hex()));
         co_return;
     }
-    file_hasher_.reset();
+    verifier_.reset();
     set_done(State::kComplete);
     if (on_holding) on_holding(true);
     const auto conns = conns_;

@@ -30,11 +30,11 @@
 #include "peer/discovery/peer_list.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
-#include "peer/swarm/file_hasher.hpp"
 #include "peer/swarm/picker.hpp"
 #include "peer/swarm/rate_limiter.hpp"
 #include "peer/swarm/spread.hpp"
 #include "peer/swarm/swarm_link.hpp"
+#include "peer/swarm/verifier.hpp"
 
 namespace seedshare {
 
@@ -165,7 +165,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     Picker picker_;
     SpreadTracker spread_;
     std::shared_ptr<BufferPool> fetch_buffers_;
-    std::shared_ptr<FileHasher> file_hasher_;  // downloads only; drain jobs share it
+    std::shared_ptr<Verifier> verifier_;  // downloads only; verify and drain jobs share it
     State state_;
     std::string failure_;
     bool integrity_failure_ = false;
