@@ -15,38 +15,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/core/address.hpp"
 #include "common/model/bitfield.hpp"
 #include "common/net/net.hpp"
 #include "common/wire/peer_protocol.hpp"
 #include "peer/swarm/buffer_pool.hpp"
-#include "peer/swarm/swarm.hpp"
+#include "peer/swarm/swarm_link.hpp"
 
 namespace seedshare {
-
-// The remote's answer to our Hello ended the handshake. Callers act on
-// `reason` (and `remote_code`), never on the text; what() is for people.
-struct HandshakeError : std::runtime_error {
-    enum class Reason {
-        kRefused,          // it answered Error (`remote_code` says why)
-        kVersionMismatch,  // it speaks another peer protocol version (or said we do)
-        kOtherSeed,        // it answered for another seed
-        kSelf,             // we dialled ourselves (or it said so)
-        kNotHello,         // it answered something other than Hello or Error
-    };
-    HandshakeError(Reason r, const std::string& what,
-                   std::optional<peer_proto::ErrorCode> code = std::nullopt)
-        : std::runtime_error(what), reason(r), remote_code(code) {}
-    Reason reason;
-    std::optional<peer_proto::ErrorCode> remote_code;  // the code of its Error frame
-};
-
-// Connects to `where` and exchanges Hellos for `seed`. Throws HandshakeError
-// for an answer that ends the handshake, net::NotSeedshare when something
-// else answers, and asio::system_error / net::TimeoutError / net::ProtocolError
-// when the connection or the frames fail.
-net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, peer_proto::Hello>> handshake_out(
-    const PeerAddress& where, const SeedId& seed, const UserId& me, std::uint16_t my_port,
-    const SwarmOptions& options);
 
 class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   public:
@@ -60,7 +36,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // take to leave.
     static constexpr std::chrono::milliseconds kErrorLinger{2000};
 
-    PeerConnection(std::shared_ptr<Swarm> swarm, std::shared_ptr<net::FrameStream> stream,
+    PeerConnection(std::shared_ptr<SwarmLink> swarm, std::shared_ptr<net::FrameStream> stream,
                    const peer_proto::Hello& theirs, std::optional<PeerAddress> dialed);
     ~PeerConnection();
 
@@ -120,7 +96,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     void drop_fetch(ChunkIndex c, bool send_cancels);
     void teardown();
 
-    std::shared_ptr<Swarm> swarm_;
+    std::shared_ptr<SwarmLink> swarm_;  // the swarm, as connections see it
     std::shared_ptr<net::FrameStream> stream_;
     UserId user_;
     std::uint16_t their_port_;

@@ -5,9 +5,9 @@
 #include <random>
 
 #include "common/core/plural.hpp"
-#include "common/crypto/sha256.hpp"
 #include "common/net/offload.hpp"
 #include "peer/swarm/connection.hpp"
+#include "peer/swarm/handshake.hpp"
 
 namespace seedshare {
 
@@ -15,14 +15,6 @@ namespace pp = peer_proto;
 using namespace std::chrono_literals;
 
 namespace {
-// Candidates kept per swarm (from trackers and peer exchange).
-constexpr std::size_t kMaxCandidates = 1000;
-
-net::Clock::duration backoff(std::uint32_t failures) {
-    const auto ms = std::min<std::int64_t>(30000, 500LL << std::min<std::uint32_t>(failures, 6));
-    return std::chrono::milliseconds(ms);
-}
-
 std::uint64_t random_seed() {
     std::random_device rd;
     return (std::uint64_t{rd()} << 32) | rd();
@@ -50,11 +42,8 @@ Swarm::Swarm(SwarmEnv env, Seed seed, std::shared_ptr<Storage> storage, Bitfield
     for (std::uint32_t i = 0; i < picker_.have().size(); ++i)
         if (picker_.have().test(ChunkIndex{i}))
             verified_bytes_ += seed_.chunk_length(ChunkIndex{i});
-    if (state_ == State::kDownloading) {
-        file_hasher_ = std::make_shared<FileHasher>(seed_, *storage_);
-        for (std::uint32_t i = 0; i < picker_.have().size(); ++i)
-            if (picker_.have().test(ChunkIndex{i})) file_hasher_->mark_written(ChunkIndex{i});
-    }
+    if (state_ == State::kDownloading)
+        verifier_ = std::make_shared<Verifier>(seed_, storage_, picker_.have());
 }
 
 Swarm::~Swarm() = default;
@@ -172,13 +161,10 @@ void Swarm::upload_finished() {
 
 // --- connections -----------------------------------------------------------
 
-void Swarm::add_candidates(const std::vector<PeerAddress>& peers) {
+void Swarm::add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source) {
     bool added = false;
-    for (const auto& p : peers) {
-        if (p.port == 0 || p.address.is_unspecified() || candidates_.size() >= kMaxCandidates)
-            continue;
-        added |= candidates_.try_emplace(PeerAddress{net::normalize(p.address), p.port}).second;
-    }
+    for (const auto& p : peers)
+        added |= peer_list_.add(PeerAddress{net::normalize(p.address), p.port}, source);
     if (added) wake(connect_signal_);
 }
 
@@ -241,8 +227,6 @@ net::awaitable<void> Swarm::refuse(std::shared_ptr<net::FrameStream> stream, pp:
 
 net::awaitable<void> Swarm::connect_to(PeerAddress where) {
     auto self = shared_from_this();
-    auto& cand = candidates_[where];
-    cand.status = Candidate::Status::kConnecting;
     ++connecting_;
     try {
         auto [stream, hello] =
@@ -251,49 +235,43 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         if (const auto refusal = admit(hello.user, true)) {
             stream->close();
             // Already connected: reached by another connection.
-            candidates_[where].status = refusal->reason == Refusal::Reason::kDuplicate
-                                            ? Candidate::Status::kConnected
-                                            : Candidate::Status::kIdle;
+            if (refusal->reason == Refusal::Reason::kDuplicate)
+                peer_list_.connect_duplicate(where);
+            else
+                peer_list_.connect_refused(where);
             co_return;
         }
         auto conn =
             std::make_shared<PeerConnection>(shared_from_this(), std::move(stream), hello, where);
         conns_.insert(conn);
-        candidates_[where].status = Candidate::Status::kConnected;
-        candidates_[where].failures = 0;
+        peer_list_.connect_succeeded(where);
         conn->start(/*send_hello=*/false);
     } catch (const net::NotSeedshare& e) {
         // Something else listens at that address: say so once, retry rarely.
         --connecting_;
-        auto& c = candidates_[where];
-        c.status = Candidate::Status::kIdle;
-        c.retry_at = net::Clock::now() + backoff(c.failures++);
+        peer_list_.connect_failed(where, net::Clock::now());
         const auto like = foreign_protocol_name(e.looks_like);
         const std::string line =
             like.empty() ? fmt::format("{} is not a seedshare peer ({})", where.str(), e.what())
                          : fmt::format("{} is not a seedshare peer (it answered like {})",
                                        where.str(), like);
-        if (c.failures == 1)
+        if (const auto* c = peer_list_.find(where); c && c->failures == 1)
             log_.warn("{}", line);
         else
             log_.debug("{}", line);
     } catch (const HandshakeError& e) {
         --connecting_;
-        auto& c = candidates_[where];
         if (e.reason == HandshakeError::Reason::kSelf) {
-            c.status = Candidate::Status::kSelf;
+            peer_list_.connect_reached_self(where);
         } else {
-            c.status = Candidate::Status::kIdle;
-            c.retry_at = net::Clock::now() + backoff(c.failures++);
+            peer_list_.connect_failed(where, net::Clock::now());
             log_.debug("cannot connect to {}: {}", where.str(), e.what());
             if (e.reason == HandshakeError::Reason::kVersionMismatch)
                 log_.warn("{}: {}", where.str(), e.what());
         }
     } catch (const std::exception& e) {
         --connecting_;
-        auto& c = candidates_[where];
-        c.status = Candidate::Status::kIdle;
-        c.retry_at = net::Clock::now() + backoff(c.failures++);
+        peer_list_.connect_failed(where, net::Clock::now());
         log_.debug("cannot connect to {}: {}", where.str(), e.what());
     }
     wake(connect_signal_);
@@ -313,12 +291,8 @@ void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
         pex_pending_.insert(*addr);
         pex_signal_.cancel();
     }
-    if (auto addr = conn->listen_address()) {
-        auto it = candidates_.find(*addr);
-        if (it == candidates_.end() && candidates_.size() < kMaxCandidates)
-            it = candidates_.emplace(*addr, Candidate{}).first;
-        if (it != candidates_.end()) it->second.status = Candidate::Status::kConnected;
-    }
+    if (auto addr = conn->listen_address())
+        peer_list_.connected(*addr, PeerList::Source::kIncoming);
     // Two complete peers have nothing to give each other.
     if (complete() && conn->theirs().all()) conn->close("both complete");
 }
@@ -333,15 +307,10 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
         }
     }
     if (conn->counted_in_picker()) picker_.remove_peer(conn->theirs());
-    for (const auto& where : {conn->dialed(), conn->listen_address()}) {
-        if (!where) continue;
-        auto it = candidates_.find(*where);
-        if (it == candidates_.end() || it->second.status == Candidate::Status::kBanned) continue;
-        it->second.status = Candidate::Status::kIdle;
-        // A peer that left on purpose is not asked again soon; one that failed
-        // is retried with backoff.
-        it->second.retry_at = net::Clock::now() + (goodbye ? 30s : backoff(it->second.failures++));
-    }
+    // A peer that left on purpose is not asked again soon; one that failed
+    // is retried with backoff.
+    for (const auto& where : {conn->dialed(), conn->listen_address()})
+        if (where) peer_list_.disconnected(*where, goodbye, net::Clock::now());
     wake_fetchers();
     wake(connect_signal_);
     if (conns_.empty()) wake(discover_signal_);
@@ -359,12 +328,11 @@ net::awaitable<void> Swarm::connect_loop() {
             // was refused lately, and refusals expire without a message)
             // look again: without this a download could wait forever.
             wake_fetchers();
-            for (auto& [where, cand] : candidates_) {
-                if (conns_.size() + connecting_ >= options_.max_connections) break;
-                if (cand.status != Candidate::Status::kIdle || cand.retry_at > now) continue;
+            const std::size_t busy = conns_.size() + connecting_;
+            const std::size_t room =
+                busy < options_.max_connections ? options_.max_connections - busy : 0;
+            for (const auto& where : peer_list_.take_candidates(room, now))
                 net::spawn(env_.ex, connect_to(where), log_, "connect");
-                cand.status = Candidate::Status::kConnecting;
-            }
         }
         connect_signal_.expires_after(1s);
         asio::error_code ec;
@@ -379,7 +347,7 @@ net::awaitable<void> Swarm::discover_loop() {
     while (!stopping_ && state_ == State::kDownloading) {
         if (find_peers) {
             try {
-                add_candidates(co_await find_peers(options_.numwant));
+                add_candidates(co_await find_peers(options_.numwant), PeerList::Source::kTracker);
             } catch (const std::exception& e) {
                 log_.debug("asking for peers: {}", e.what());
             }
@@ -390,7 +358,7 @@ net::awaitable<void> Swarm::discover_loop() {
         // `rediscover`.
         ++rounds;
         const net::Clock::duration wait =
-            conns_.empty() ? backoff(empty_rounds++)
+            conns_.empty() ? PeerList::backoff(empty_rounds++)
                            : std::min<net::Clock::duration>(
                                  options_.rediscover,
                                  std::chrono::milliseconds(250LL << std::min(rounds, 6u)));
@@ -445,37 +413,24 @@ void Swarm::chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkInd
 net::awaitable<void> Swarm::verify(std::shared_ptr<PeerConnection> from, ChunkIndex c,
                                    BufferPool::Buffer data) {
     auto self = shared_from_this();
-    enum class Outcome { kOk, kBadHash, kWriteFailed };
-    const Digest expected = seed_.chunk_hashes[c.value];
-    const std::uint64_t offset = seed_.chunk_offset(c);
     const auto span = data.span();
-    Storage* storage = storage_.get();
-    FileHasher* hasher = file_hasher_.get();
-    std::string write_error;
-    bool drain = false;
-    auto check_and_write = [&]() {
-        if (sha256(span) != expected) return Outcome::kBadHash;
-        if (auto st = storage->write(offset, span); !st) {
-            write_error = st.error().message;
-            return Outcome::kWriteFailed;
-        }
-        drain = hasher->chunk_written(c, span);
-        return Outcome::kOk;
+    auto check_and_write = [verifier = verifier_, c, span] {
+        return verifier->check_and_write(c, span);
     };
-    const Outcome outcome = co_await offload(*env_.pool, std::move(check_and_write));
+    const Verifier::Verdict verdict = co_await offload(*env_.pool, std::move(check_and_write));
     data = {};  // back to the pool before waking the fetchers
-    if (drain) {
+    if (verdict.drain) {
         // Chunks verified out of order are read back and hashed by a job of
         // their own, so no chunk buffer waits for it.
-        auto drain_job = [hasher = file_hasher_, storage = storage_] { hasher->drain(); };
+        auto drain_job = [verifier = verifier_] { verifier->drain(); };
         net::spawn(env_.ex, offload(*env_.pool, std::move(drain_job)), log_, "hashing");
     }
     if (state_ != State::kDownloading) {
         picker_.verify_failed(c);
         co_return;
     }
-    switch (outcome) {
-        case Outcome::kOk: {
+    switch (verdict.outcome) {
+        case Verifier::Outcome::kOk: {
             picker_.mark_have(c);
             verified_bytes_ += span.size();
             for (const auto& conn : conns_)
@@ -487,14 +442,14 @@ net::awaitable<void> Swarm::verify(std::shared_ptr<PeerConnection> from, ChunkIn
             if (picker_.complete()) net::spawn(env_.ex, finish_download(), log_, "finishing");
             break;
         }
-        case Outcome::kBadHash:
+        case Verifier::Outcome::kBadHash:
             picker_.verify_failed(c);
             strike(from, c);
             break;
-        case Outcome::kWriteFailed:
-            log_.error("{}", write_error);
+        case Verifier::Outcome::kWriteFailed:
+            log_.error("{}", verdict.error->message);
             picker_.verify_failed(c);
-            set_done(State::kFailed, write_error);
+            set_done(State::kFailed, verdict.error->message);
             break;
     }
     wake_fetchers();
@@ -507,7 +462,7 @@ void Swarm::strike(const std::shared_ptr<PeerConnection>& from, ChunkIndex c) {
     if (n >= options_.max_strikes) {
         banned_users_.insert(from->user());
         for (const auto& where : {from->dialed(), from->listen_address()})
-            if (where) candidates_[*where].status = Candidate::Status::kBanned;
+            if (where) peer_list_.ban(*where);
         from->close("dropped: sent bad chunks");
         log_.warn("dropped {}: it sent {}; it is not asked again", from->name(),
                   count_of(n, "bad chunk"));
@@ -519,15 +474,8 @@ net::awaitable<void> Swarm::finish_download() {
     if (state_ != State::kDownloading) co_return;
     state_ = State::kFinishing;
     log_.debug("every chunk verified; finishing the whole-file hash ({} of {} hashed so far)",
-               file_hasher_->hashed(), count_of(seed_.chunk_count(), "chunk"));
-    FileHasher* hasher = file_hasher_.get();
-    Storage* storage = storage_.get();
-    auto finish_hash = [hasher, storage]() -> Result<Digest> {
-        auto d = hasher->finish();
-        if (!d) return d;
-        if (auto st = storage->sync(); !st) return st.error();
-        return d;
-    };
+               verifier_->hashed(), count_of(seed_.chunk_count(), "chunk"));
+    auto finish_hash = [verifier = verifier_] { return verifier->finish(); };
     auto digest = co_await offload(*env_.pool, std::move(finish_hash));
     if (!digest) {
         set_done(State::kFailed, digest.error().message);
@@ -541,7 +489,7 @@ net::awaitable<void> Swarm::finish_download() {
                              digest->hex(), seed_.file_hash.hex()));
         co_return;
     }
-    file_hasher_.reset();
+    verifier_.reset();
     set_done(State::kComplete);
     if (on_holding) on_holding(true);
     const auto conns = conns_;

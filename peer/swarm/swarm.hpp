@@ -20,64 +20,25 @@
 #include <string>
 #include <vector>
 
+#include "common/core/address.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/log.hpp"
 #include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/net.hpp"
+#include "common/net/rate_limiter.hpp"
 #include "common/wire/peer_protocol.hpp"
-#include "peer/discovery/peer_address.hpp"
+#include "peer/discovery/peer_list.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
-#include "peer/swarm/file_hasher.hpp"
 #include "peer/swarm/picker.hpp"
-#include "peer/swarm/rate_limiter.hpp"
 #include "peer/swarm/spread.hpp"
+#include "peer/swarm/swarm_link.hpp"
+#include "peer/swarm/verifier.hpp"
 
 namespace seedshare {
 
 class PeerConnection;
-
-struct SwarmOptions {
-    std::size_t max_connections = 50;
-    // Chunk data being fetched or waiting for verification (getter memory).
-    std::size_t fetch_budget_bytes = 40u << 20;
-    std::uint32_t block_bytes = limits::kDefaultBlockBytes;
-    // Bytes requested but not yet received, per connection: the measured
-    // rate from that peer times pipeline_window, within [min, max] (start at
-    // max until a rate is measured).
-    std::uint64_t pipeline_min_bytes = 512u << 10;
-    std::uint64_t pipeline_max_bytes = 16u << 20;
-    std::chrono::milliseconds pipeline_window{300};
-    std::chrono::milliseconds stall_timeout{15000};
-    // How long a cancelled block is remembered (a Piece crossing the Cancel
-    // is discarded, not taken for data never requested).
-    std::chrono::milliseconds cancel_memory{60000};
-    std::chrono::milliseconds connect_timeout{5000};
-    std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
-    std::chrono::milliseconds idle_timeout{limits::kPeerIdleTimeout};
-    std::chrono::milliseconds keepalive{30000};
-    // Bad chunks a peer may send before it is dropped and not asked again.
-    std::uint32_t max_strikes = 2;
-    // Peers asked for from the tracker each time, and how often to ask
-    // again while connected (sooner while no peer is connected).
-    std::uint16_t numwant = 50;
-    std::chrono::milliseconds rediscover{5000};
-    // Peer exchange: new peers are gossiped to the others in batches.
-    std::chrono::milliseconds pex_batch{200};
-};
-
-// What a swarm needs from its process.
-struct SwarmEnv {
-    asio::any_io_executor ex;
-    asio::thread_pool* pool = nullptr;
-    UserId user;
-    std::uint16_t listen_port = 0;
-    std::shared_ptr<BufferPool> upload_buffers;   // shared by all swarms of the process
-    std::shared_ptr<RateLimiter> upload_limit;    // per process (may be unlimited)
-    std::shared_ptr<RateLimiter> download_limit;  // per process (may be unlimited)
-    Logger log{"peer"};
-};
 
 // Why a connection may not join a swarm. Decisions are made on `reason`;
 // `message` is for people (logs, and the text of the Error frame).
@@ -99,7 +60,7 @@ struct PeerStats {
     bool connected = false;
 };
 
-class Swarm : public std::enable_shared_from_this<Swarm> {
+class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm> {
   public:
     enum class State { kDownloading, kFinishing, kComplete, kFailed };
 
@@ -110,16 +71,16 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
           SwarmOptions options);
     ~Swarm();
 
-    const Seed& seed() const { return seed_; }
-    const SeedId& id() const { return id_; }
+    const Seed& seed() const override { return seed_; }
+    const SeedId& id() const override { return id_; }
     State state() const { return state_; }
     bool complete() const { return state_ == State::kComplete; }
-    const Bitfield& have() const { return picker_.have(); }
+    const Bitfield& have() const override { return picker_.have(); }
     const std::string& failure() const { return failure_; }
     // Every chunk verified, but the whole file's hash differs from the seed's.
     bool integrity_failure() const { return integrity_failure_; }
     Storage& storage() { return *storage_; }
-    std::shared_ptr<Storage> storage_ptr() { return storage_; }
+    std::shared_ptr<Storage> storage_ptr() override { return storage_; }
 
     // Starts the background work: connecting to candidates, asking for peers
     // (when downloading), stall checks. For a download that starts with every
@@ -145,53 +106,42 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     // An accepted connection whose Hello named this seed.
     void accept(std::shared_ptr<net::FrameStream> stream, const peer_proto::Hello& theirs);
     // Addresses to try (from a tracker or peer exchange).
-    void add_candidates(const std::vector<PeerAddress>& peers);
+    void add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source);
 
     std::size_t connection_count() const { return conns_.size(); }
     // It sent max_strikes bad chunks: dropped and not connected to again.
     bool banned(const UserId& user) const { return banned_users_.contains(user); }
     std::uint64_t verified_bytes() const { return verified_bytes_; }
     std::vector<PeerStats> peer_stats() const;
-    const SwarmOptions& options() const { return options_; }
+    const SwarmOptions& options() const override { return options_; }
 
   private:
-    friend class PeerConnection;
-
-    struct Candidate {
-        enum class Status { kIdle, kConnecting, kConnected, kBanned, kSelf } status = Status::kIdle;
-        net::Clock::time_point retry_at{};
-        std::uint32_t failures = 0;
-    };
-
-    // --- used by PeerConnection --------------------------------------------
-    bool holds(ChunkIndex c) const { return picker_.have().test(c); }
-    bool downloading() const { return state_ == State::kDownloading; }
-    const SwarmEnv& env() const { return env_; }
-    const Logger& log() const { return log_; }
-    Picker& picker() { return picker_; }
-    BufferPool& fetch_buffers() { return *fetch_buffers_; }
-    // A chunk arrived whole from `from`: verify, write, announce.
+    // --- SwarmLink: what connections see (swarm_link.hpp) ---------------------
+    bool holds(ChunkIndex c) const override { return picker_.have().test(c); }
+    bool downloading() const override { return state_ == State::kDownloading; }
+    const SwarmEnv& env() const override { return env_; }
+    const Logger& log() const override { return log_; }
+    Picker& picker() override { return picker_; }
+    std::size_t pick_window() const override;
+    BufferPool& fetch_buffers() override { return *fetch_buffers_; }
+    SpreadTracker& spread() override { return spread_; }
+    bool rationing_uploads() const override;
+    void connection_ready(const std::shared_ptr<PeerConnection>& conn) override;
+    void connection_closed(PeerConnection* conn, bool goodbye) override;
     void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
-                        BufferPool::Buffer data);
-    void connection_ready(const std::shared_ptr<PeerConnection>& conn);
-    void connection_closed(PeerConnection* conn, bool goodbye);
-    void storage_failed(const std::string& why);
-    void wake_fetchers();
-    void count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up);
-    // A connection finished an upload (stop() waits for them).
-    void upload_finished();
-    // How far each chunk has spread among the peers we are connected to.
-    SpreadTracker& spread() { return spread_; }
-    // A complete peer with several partial peers rations its upload: only
-    // the least spread chunks (SpreadTracker), so peers trade the rest.
-    bool rationing_uploads() const;
+                        BufferPool::Buffer data) override;
+    void peers_heard(const std::vector<PeerAddress>& peers) override {
+        add_candidates(peers, PeerList::Source::kPeerExchange);
+    }
+    void wake_fetchers() override;
+    void count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up) override;
+    void upload_finished() override;
+    void storage_failed(const std::string& why) override;
 
     // --- internal -------------------------------------------------------------
     net::awaitable<void> connect_loop();
     net::awaitable<void> discover_loop();
     net::awaitable<void> pex_loop();
-    // How widely the picker may choose among equally rare chunks.
-    std::size_t pick_window() const;
     net::awaitable<void> connect_to(PeerAddress where);
     net::awaitable<void> refuse(std::shared_ptr<net::FrameStream> stream,
                                 peer_proto::ErrorMsg error);
@@ -215,7 +165,7 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     Picker picker_;
     SpreadTracker spread_;
     std::shared_ptr<BufferPool> fetch_buffers_;
-    std::shared_ptr<FileHasher> file_hasher_;  // downloads only; drain jobs share it
+    std::shared_ptr<Verifier> verifier_;  // downloads only; verify and drain jobs share it
     State state_;
     std::string failure_;
     bool integrity_failure_ = false;
@@ -227,7 +177,7 @@ class Swarm : public std::enable_shared_from_this<Swarm> {
     asio::steady_timer* drained_signal_ = nullptr;  // set while stop() waits for uploads
 
     std::set<std::shared_ptr<PeerConnection>> conns_;
-    std::map<PeerAddress, Candidate> candidates_;
+    PeerList peer_list_;  // the addresses we could connect to
     std::map<UserId, std::uint32_t> strikes_;
     std::set<UserId> banned_users_;
     std::map<std::string, PeerStats> traffic_;  // by peer name, kept after disconnect

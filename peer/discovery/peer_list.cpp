@@ -1,0 +1,114 @@
+#include "peer/discovery/peer_list.hpp"
+
+#include <algorithm>
+
+namespace seedshare {
+
+PeerList::Clock::duration PeerList::backoff(std::uint32_t failures) {
+    const auto ms = std::min<std::int64_t>(30000, 500LL << std::min<std::uint32_t>(failures, 6));
+    return std::chrono::milliseconds(ms);
+}
+
+PeerList::Entry* PeerList::at(const PeerAddress& a) {
+    const auto it = entries_.find(a);
+    return it == entries_.end() ? nullptr : &it->second;
+}
+
+const PeerList::Entry* PeerList::find(const PeerAddress& a) const {
+    const auto it = entries_.find(a);
+    return it == entries_.end() ? nullptr : &it->second;
+}
+
+bool PeerList::make_room() {
+    if (entries_.size() < max_size_) return true;
+    // Only idle entries that failed: untried addresses, live connections and
+    // the bans and self entries (which stop redials) are worth more.
+    auto victim = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+        if (it->second.state != State::kIdle || it->second.failures == 0) continue;
+        if (victim == entries_.end() || it->second.failures > victim->second.failures) victim = it;
+    }
+    if (victim == entries_.end()) return false;
+    entries_.erase(victim);
+    return true;
+}
+
+bool PeerList::add(const PeerAddress& a, Source source) {
+    if (a.port == 0 || a.address.is_unspecified()) return false;
+    if (auto* e = at(a)) {
+        e->sources |= static_cast<std::uint8_t>(source);
+        return false;
+    }
+    if (!make_room()) return false;
+    entries_.emplace(a, Entry{.sources = static_cast<std::uint8_t>(source)});
+    return true;
+}
+
+std::vector<PeerAddress> PeerList::take_candidates(std::size_t limit, TimePoint now) {
+    std::vector<PeerAddress> out;
+    for (auto& [where, e] : entries_) {
+        if (out.size() >= limit) break;
+        if (e.state != State::kIdle || e.retry_at > now) continue;
+        e.state = State::kConnecting;
+        out.push_back(where);
+    }
+    return out;
+}
+
+void PeerList::connect_succeeded(const PeerAddress& a) {
+    if (auto* e = at(a); e && e->state != State::kBanned) {
+        e->state = State::kConnected;
+        e->failures = 0;
+    }
+}
+
+void PeerList::connect_duplicate(const PeerAddress& a) {
+    if (auto* e = at(a); e && e->state != State::kBanned) e->state = State::kConnected;
+}
+
+void PeerList::connect_refused(const PeerAddress& a) {
+    if (auto* e = at(a); e && e->state != State::kBanned) e->state = State::kIdle;
+}
+
+void PeerList::connect_failed(const PeerAddress& a, TimePoint now) {
+    if (auto* e = at(a); e && e->state != State::kBanned) {
+        e->state = State::kIdle;
+        e->retry_at = now + backoff(e->failures++);
+    }
+}
+
+void PeerList::connect_reached_self(const PeerAddress& a) {
+    if (auto* e = at(a); e && e->state != State::kBanned) e->state = State::kSelf;
+}
+
+void PeerList::connected(const PeerAddress& a, Source source) {
+    auto* e = at(a);
+    if (e == nullptr) {
+        if (a.port == 0 || a.address.is_unspecified() || !make_room()) return;
+        e = &entries_.emplace(a, Entry{.sources = static_cast<std::uint8_t>(source)}).first->second;
+    }
+    if (e->state != State::kBanned) e->state = State::kConnected;
+}
+
+void PeerList::disconnected(const PeerAddress& a, bool goodbye, TimePoint now) {
+    auto* e = at(a);
+    if (e == nullptr || e->state == State::kBanned || e->state == State::kSelf) return;
+    e->state = State::kIdle;
+    e->retry_at = now + (goodbye ? Clock::duration(kGoodbyeRest) : backoff(e->failures++));
+}
+
+void PeerList::ban(const PeerAddress& a) {
+    entries_[a].state = State::kBanned;
+}
+
+std::size_t PeerList::count(State s) const {
+    return static_cast<std::size_t>(std::count_if(
+        entries_.begin(), entries_.end(), [s](const auto& e) { return e.second.state == s; }));
+}
+
+std::size_t PeerList::count_from(Source s) const {
+    return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(),
+                                                  [s](const auto& e) { return e.second.from(s); }));
+}
+
+}  // namespace seedshare

@@ -1,0 +1,109 @@
+// The addresses a swarm could connect to, and what happened with each: the
+// candidates of one swarm. Pure (no I/O, no clock of its own: every call that
+// needs the time takes it), so the decisions are tested directly. Modelled on
+// libtorrent's aux_/peer_list.hpp: one entry per address with its state,
+// failures, when it may be tried again and where it was heard of; a bound on
+// the size that evicts the least useful entries first.
+//
+// The swarm asks which candidates to dial (take_candidates) and reports what
+// came of each dial and of each connection. An address is never dialled twice
+// at once: a candidate handed out stays kConnecting until the swarm reports.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "common/core/address.hpp"
+
+namespace seedshare {
+
+class PeerList {
+  public:
+    using Clock = std::chrono::steady_clock;
+    using TimePoint = Clock::time_point;
+
+    enum class State {
+        kIdle,        // may be dialled once retry_at has passed
+        kConnecting,  // handed out by take_candidates, no answer yet
+        kConnected,   // a connection to it is up (dialled or accepted)
+        kBanned,      // it sent bad data: never dialled again
+        kSelf,        // the address is this peer: never dialled again
+    };
+    // Where an address was heard of (a set: one address may come from several).
+    enum class Source : std::uint8_t {
+        kTracker = 1,
+        kPeerExchange = 2,
+        kIncoming = 4,  // it connected to us
+    };
+    struct Entry {
+        State state = State::kIdle;
+        std::uint32_t failures = 0;  // failed dials and drops since the last success
+        TimePoint retry_at{};        // not dialled before
+        std::uint8_t sources = 0;    // Source bits
+        bool from(Source s) const { return (sources & static_cast<std::uint8_t>(s)) != 0; }
+    };
+
+    static constexpr std::size_t kDefaultMaxSize = 1000;
+    // How long a peer that said goodbye is left alone.
+    static constexpr std::chrono::seconds kGoodbyeRest{30};
+
+    explicit PeerList(std::size_t max_size = kDefaultMaxSize) : max_size_(max_size) {}
+
+    // The wait before retrying an address that failed `failures` times before
+    // this failure: 0.5 s doubling, at most 30 s.
+    static Clock::duration backoff(std::uint32_t failures);
+
+    // Learns an address. Port 0 and unspecified addresses are ignored. When
+    // the list is full, an idle entry that failed is evicted to make room
+    // (the one that failed most); with none, the address is not taken.
+    // Returns true when the address is new to the list.
+    bool add(const PeerAddress& a, Source source);
+
+    // Up to `limit` candidates to dial now: idle, their retry time passed.
+    // They become kConnecting. In address order.
+    std::vector<PeerAddress> take_candidates(std::size_t limit, TimePoint now);
+
+    // --- what came of a dial (the address was handed out by take_candidates) ---
+    // The handshake succeeded and the connection joined the swarm.
+    void connect_succeeded(const PeerAddress& a);
+    // Reached it, but it is already connected to us by another connection.
+    void connect_duplicate(const PeerAddress& a);
+    // Reached it, but the swarm would not take the connection (leaving, full):
+    // idle again, may be dialled again at once.
+    void connect_refused(const PeerAddress& a);
+    // The dial or handshake failed: idle, retried after backoff.
+    void connect_failed(const PeerAddress& a, TimePoint now);
+    // The address is this peer: never dialled again.
+    void connect_reached_self(const PeerAddress& a);
+
+    // --- connections ---------------------------------------------------------
+    // A connection to the peer listening at `a` is up (dialled or accepted).
+    // An address not in the list is added, from `source`, when there is room.
+    void connected(const PeerAddress& a, Source source);
+    // The connection ended: a peer that said goodbye rests kGoodbyeRest; one
+    // that failed is retried after backoff. Banned and self entries stay.
+    void disconnected(const PeerAddress& a, bool goodbye, TimePoint now);
+    // It sent bad data: never dialled again. Kept even past the size bound.
+    void ban(const PeerAddress& a);
+
+    const Entry* find(const PeerAddress& a) const;
+    std::size_t size() const { return entries_.size(); }
+    std::size_t max_size() const { return max_size_; }
+    // Entries in a state / heard of from a source.
+    std::size_t count(State s) const;
+    std::size_t count_from(Source s) const;
+
+  private:
+    // Makes room for one more entry; false when nothing may be evicted.
+    bool make_room();
+    Entry* at(const PeerAddress& a);
+
+    std::size_t max_size_;
+    std::map<PeerAddress, Entry> entries_;
+};
+
+}  // namespace seedshare

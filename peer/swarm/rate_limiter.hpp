@@ -1,2 +1,0 @@
-#pragma once
-#include "common/net/rate_limiter.hpp"  // RateLimiter moved to common/net/

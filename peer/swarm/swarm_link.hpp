@@ -1,0 +1,121 @@
+// What a PeerConnection sees of its swarm: the swarm's settings and shared
+// bookkeeping, and the events a connection reports. Swarm implements it;
+// connections hold the swarm only through this interface, so nothing of the
+// swarm's own machinery (candidates, admission, bans, verification, stop) is
+// within their reach.
+#pragma once
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/core/address.hpp"
+#include "common/core/ids.hpp"
+#include "common/core/limits.hpp"
+#include "common/core/log.hpp"
+#include "common/model/bitfield.hpp"
+#include "common/model/seed.hpp"
+#include "common/net/rate_limiter.hpp"
+#include "peer/storage/storage.hpp"
+#include "peer/swarm/buffer_pool.hpp"
+#include "peer/swarm/picker.hpp"
+#include "peer/swarm/spread.hpp"
+
+namespace seedshare {
+
+class PeerConnection;
+
+struct SwarmOptions {
+    std::size_t max_connections = 50;
+    // Chunk data being fetched or waiting for verification (getter memory).
+    std::size_t fetch_budget_bytes = 40u << 20;
+    std::uint32_t block_bytes = limits::kDefaultBlockBytes;
+    // Bytes requested but not yet received, per connection: the measured
+    // rate from that peer times pipeline_window, within [min, max] (start at
+    // max until a rate is measured).
+    std::uint64_t pipeline_min_bytes = 512u << 10;
+    std::uint64_t pipeline_max_bytes = 16u << 20;
+    std::chrono::milliseconds pipeline_window{300};
+    std::chrono::milliseconds stall_timeout{15000};
+    // How long a cancelled block is remembered (a Piece crossing the Cancel
+    // is discarded, not taken for data never requested).
+    std::chrono::milliseconds cancel_memory{60000};
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
+    std::chrono::milliseconds idle_timeout{limits::kPeerIdleTimeout};
+    std::chrono::milliseconds keepalive{30000};
+    // Bad chunks a peer may send before it is dropped and not asked again.
+    std::uint32_t max_strikes = 2;
+    // Peers asked for from the tracker each time, and how often to ask
+    // again while connected (sooner while no peer is connected).
+    std::uint16_t numwant = 50;
+    std::chrono::milliseconds rediscover{5000};
+    // Peer exchange: new peers are gossiped to the others in batches.
+    std::chrono::milliseconds pex_batch{200};
+};
+
+// What a swarm needs from its process.
+struct SwarmEnv {
+    asio::any_io_executor ex;
+    asio::thread_pool* pool = nullptr;
+    UserId user;
+    std::uint16_t listen_port = 0;
+    std::shared_ptr<BufferPool> upload_buffers;   // shared by all swarms of the process
+    std::shared_ptr<RateLimiter> upload_limit;    // per process (may be unlimited)
+    std::shared_ptr<RateLimiter> download_limit;  // per process (may be unlimited)
+    Logger log{"peer"};
+};
+
+class SwarmLink {
+  public:
+    // --- what a connection reads ---------------------------------------------
+    virtual const Seed& seed() const = 0;
+    virtual const SeedId& id() const = 0;
+    virtual const SwarmOptions& options() const = 0;
+    virtual const SwarmEnv& env() const = 0;
+    virtual const Logger& log() const = 0;
+    // The chunks we hold (verified), and whether we still fetch.
+    virtual const Bitfield& have() const = 0;
+    virtual bool holds(ChunkIndex c) const = 0;
+    virtual bool downloading() const = 0;
+    virtual std::shared_ptr<Storage> storage_ptr() = 0;
+
+    // --- the swarm's bookkeeping a connection takes part in --------------------
+    virtual Picker& picker() = 0;
+    // How widely the picker may choose among equally rare chunks.
+    virtual std::size_t pick_window() const = 0;
+    // Chunk data being fetched or waiting for verification.
+    virtual BufferPool& fetch_buffers() = 0;
+    // How far each chunk has spread among the peers we are connected to.
+    virtual SpreadTracker& spread() = 0;
+    // A complete peer with several partial peers rations its upload: only
+    // the least spread chunks (SpreadTracker), so peers trade the rest.
+    virtual bool rationing_uploads() const = 0;
+
+    // --- what a connection reports ------------------------------------------------
+    // Its bitfield arrived: the connection takes part in the swarm.
+    virtual void connection_ready(const std::shared_ptr<PeerConnection>& conn) = 0;
+    // Both its coroutines ended; `goodbye`: the remote left on purpose.
+    virtual void connection_closed(PeerConnection* conn, bool goodbye) = 0;
+    // A chunk arrived whole from `from`: verify, write, announce.
+    virtual void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
+                                BufferPool::Buffer data) = 0;
+    // Peer exchange: addresses the remote says hold the file (untrusted).
+    virtual void peers_heard(const std::vector<PeerAddress>& peers) = 0;
+    // Connections may have work again (a peer left, a chunk is free).
+    virtual void wake_fetchers() = 0;
+    virtual void count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up) = 0;
+    // A connection finished its uploads (stop() waits for them).
+    virtual void upload_finished() = 0;
+    // Serving failed to read the file: it changed on disk or cannot be read.
+    virtual void storage_failed(const std::string& why) = 0;
+
+  protected:
+    ~SwarmLink() = default;
+};
+
+}  // namespace seedshare
