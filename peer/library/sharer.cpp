@@ -97,10 +97,9 @@ net::awaitable<void> Sharer::rescan() {
         log_.info("{}: {}", it->first.string(),
                   n == now.end() ? "gone, no longer shared" : "changed, seeding it again");
         if (changed_.erase(it->second.id) != 0) rehash.insert(it->first);
-        trackers_.drop(it->second.id, it->second.trackers);
-        const SeedId id = it->second.id;
+        const auto transfer = it->second.transfer;
         it = shared_.erase(it);
-        co_await node_.remove(id, kDropGrace);
+        co_await transfer->leave(kDropGrace);
     }
     for (const auto& [path, file] : now) {
         if (stopping_) break;
@@ -170,20 +169,17 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
                   path.string());
         co_return;
     }
-    auto swarm =
-        std::make_shared<Swarm>(node_.swarm_env(), *seed, std::move(*opened),
-                                Bitfield(seed->chunk_count(), true), node_.swarm_options());
-    swarm->on_storage_changed = [this, id] {
+    const auto where = options_.trackers.empty() ? seed->trackers : options_.trackers;
+    std::shared_ptr<FileTransfer> transfer =
+        FileTransfer::share(node_, trackers_, where, *seed, std::move(*opened), log_);
+    transfer->swarm()->on_storage_changed = [this, id] {
         changed_.insert(id);
         rescan_signal_.cancel();
     };
-    const auto where = options_.trackers.empty() ? seed->trackers : options_.trackers;
     for (const auto& u : co_await trackers_.connect(where))
         log_.warn("cannot reach {} (retrying in the background)", u);
-    trackers_.hold(*seed, where, true);
-    node_.add(swarm);
-    swarm->start();
-    shared_[path] = Entry{file, id, where};
+    transfer->start();
+    shared_[path] = Entry{file, id, where, std::move(transfer)};
     log_.info("sharing {} (id {})", path.string(), id.hex());
 }
 

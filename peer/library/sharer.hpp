@@ -25,6 +25,7 @@
 #include "peer/discovery/trackers.hpp"
 #include "peer/library/library.hpp"
 #include "peer/node/node.hpp"
+#include "peer/transfer/file_transfer.hpp"
 
 namespace seedshare {
 
@@ -47,6 +48,7 @@ class Sharer {
         SharedFile file;
         SeedId id;
         std::vector<HostPort> trackers;
+        std::shared_ptr<FileTransfer> transfer;  // the file's part in its swarm
     };
     const std::map<std::filesystem::path, Entry>& shared() const { return shared_; }
     // Scan now instead of at the next interval.

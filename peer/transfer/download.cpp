@@ -38,10 +38,11 @@ Download::Outcome Download::fail(Outcome o, std::string message) {
 }
 
 Download::Outcome Download::stopped_outcome() {
+    const auto started = swarm();
     if (timed_out_)
         return fail(Outcome::kTimedOut,
                     fmt::format("not done within the time limit{}",
-                                swarm_ && swarm_->verified_bytes() + resumed_bytes_ == 0
+                                started && started->verified_bytes() + resumed_bytes_ == 0
                                     ? " (no peer sent a verified chunk)"
                                     : ""));
     return fail(Outcome::kInterrupted, "interrupted");
@@ -50,7 +51,7 @@ Download::Outcome Download::stopped_outcome() {
 void Download::stop() {
     stopped_ = true;
     *cancel_ = true;
-    if (swarm_) net::spawn(node_.swarm_env().ex, swarm_->stop(kGoodbyeGrace), log_, "stopping");
+    if (transfer_ && transfer_->started()) transfer_->stop(kGoodbyeGrace);
 }
 
 void Download::time_out() {
@@ -100,23 +101,10 @@ net::awaitable<Download::Outcome> Download::obtain_seed() {
 void Download::serve_complete(const fs::path& target) {
     auto opened = FileStorage::open_read(target);
     if (!opened) return;
-    const Seed& seed = *seed_;
-    swarm_ = std::make_shared<Swarm>(node_.swarm_env(), seed, std::move(*opened),
-                                     Bitfield(seed.chunk_count(), true), node_.swarm_options());
-    node_.add(swarm_);
-    swarm_->start();
-    if (options_.announce_complete)
-        net::spawn(node_.swarm_env().ex, announce(), log_, "announcing");
-}
-
-net::awaitable<void> Download::announce() {
-    if (!trackers_connected_) {
-        trackers_connected_ = true;
-        // Unreachable trackers keep being retried in the background.
-        for (const auto& u : co_await trackers_.connect(tracker_list_))
-            log_.warn("cannot reach {} (retrying in the background)", u);
-    }
-    trackers_.hold(*seed_, tracker_list_, true);
+    transfer_ =
+        FileTransfer::share(node_, trackers_, tracker_list_, *seed_, std::move(*opened), log_);
+    transfer_->start(false);
+    if (options_.announce_complete) transfer_->announce_complete();
 }
 
 net::awaitable<Download::Outcome> Download::run() {
@@ -171,11 +159,11 @@ net::awaitable<Download::Outcome> Download::run() {
     auto opened = co_await offload(pool, std::move(open_part));
     if (auto* f = std::get_if<PartFile::Failure>(&opened))
         co_return fail(Outcome::kFailed, f->message);
-    part_ = std::make_unique<PartFile>(std::move(std::get<PartFile>(opened)));
-    std::shared_ptr<Storage> storage = part_->storage();
+    PartFile& part = std::get<PartFile>(opened);
+    std::shared_ptr<Storage> storage = part.storage();
     if (options_.wrap_storage) storage = options_.wrap_storage(storage);
     Bitfield have(seed.chunk_count());
-    switch (part_->found()) {
+    switch (part.found()) {
         case PartFile::Found::kCreated:
             break;
         case PartFile::Found::kComplete:
@@ -190,9 +178,8 @@ net::awaitable<Download::Outcome> Download::run() {
             if (seed.chunk_count() == 0) break;
             log_.info("checking the {} already in {}", count_of(seed.chunk_count(), "chunk"),
                       part_path.string());
-            have = co_await verify_chunks(seed, storage, pool,
-                                          std::max(2u, std::thread::hardware_concurrency()),
-                                          cancel_);
+            have = co_await verify_chunks(
+                seed, storage, pool, std::max(2u, std::thread::hardware_concurrency()), cancel_);
             log_.info("resuming: {} of {} verified, fetching the other {}", have.count(),
                       count_of(seed.chunk_count(), "chunk"), seed.chunk_count() - have.count());
             break;
@@ -201,70 +188,52 @@ net::awaitable<Download::Outcome> Download::run() {
     for (std::uint32_t i = 0; i < have.size(); ++i)
         if (have.test(ChunkIndex{i})) resumed_bytes_ += seed.chunk_length(ChunkIndex{i});
 
-    const Outcome outcome = co_await fetch(seed, storage, std::move(have));
-    PartFile* part = part_.get();
+    // The transfer holds NAME.part (and its lock) from here on.
+    transfer_ = FileTransfer::fetch(node_, trackers_, tracker_list_, seed, std::move(part),
+                                    std::move(storage), std::move(have), log_);
+
+    const Outcome outcome = co_await fetch();
     if (outcome != Outcome::kComplete) {
         // Made by this run and nothing verified in it: nothing worth leaving
-        // on the disk. (A .part found here is never removed: its chunks may
-        // only have been unreadable for now.)
-        if (part->found() == PartFile::Found::kCreated &&
-            (!swarm_ || swarm_->verified_bytes() == 0)) {
-            auto discard = [part] { part->discard(); };
-            co_await offload(pool, std::move(discard));
-            log_.debug("removed {}: it held no verified chunk", part_path.string());
-        }
+        // on the disk.
+        const bool removed = co_await transfer_->discard_if_empty();
+        if (removed) log_.debug("removed {}: it held no verified chunk", part_path.string());
         co_return outcome;
     }
-    auto finish = [part, target, replace] { return part->finish(target, replace); };
-    if (auto f = co_await offload(pool, std::move(finish))) {
+    auto failure = co_await transfer_->finish(target, replace);
+    if (failure) {
         finish_failed_ = true;
-        co_return fail(Outcome::kFailed, f->message);
+        co_return fail(Outcome::kFailed, failure->message);
     }
-    if (!trackers_connected_ && options_.announce_complete)
-        net::spawn(node_.swarm_env().ex, announce(), log_, "announcing");
+    if (!trackers_connected_ && options_.announce_complete) transfer_->announce_complete();
     co_return Outcome::kComplete;
 }
 
-net::awaitable<Download::Outcome> Download::fetch(const Seed& seed,
-                                                  std::shared_ptr<Storage> storage, Bitfield have) {
+net::awaitable<Download::Outcome> Download::fetch() {
     if (stopped_) co_return stopped_outcome();
+    const Seed& seed = transfer_->seed();
     // Nothing to fetch: the swarm checks the whole file and finishes at once,
     // with or without a tracker.
-    const bool local = have.all();
+    const bool local = transfer_->have().all();
     if (!local) {
         if (auto o = co_await connect_trackers(); o != Outcome::kComplete) co_return o;
         if (stopped_) co_return stopped_outcome();
     }
-    swarm_ = std::make_shared<Swarm>(node_.swarm_env(), seed, std::move(storage), have,
-                                     node_.swarm_options());
-    const SeedId id = swarm_->id();
-    Trackers& trackers = trackers_;
-    const auto where = tracker_list_;
-    if (!local) {
-        swarm_->find_peers = [&trackers, id, where](std::uint16_t numwant) {
-            return trackers.find_peers(id, where, numwant);
-        };
-        const Seed& kept = swarm_->seed();
-        swarm_->on_holding = [&trackers, &kept, where](bool complete) {
-            trackers.hold(kept, where, complete);
-        };
-        if (have.count() > 0) trackers_.hold(kept, where, have.all());
-    }
-    node_.add(swarm_);
     if (local) {
         log_.info("nothing to fetch: checking the whole file");
     } else {
         log_.info("fetching {} ({}, {}), id {}", seed.name, format_bytes(seed.length),
-                  count_of(seed.chunk_count(), "chunk"), id.hex());
-        net::spawn(node_.swarm_env().ex, say_while_waiting(swarm_), log_, "waiting");
+                  count_of(seed.chunk_count(), "chunk"), transfer_->id().hex());
+        net::spawn(node_.swarm_env().ex, say_while_waiting(transfer_->swarm()), log_, "waiting");
     }
-    swarm_->start();
-    co_await swarm_->wait_done();
+    transfer_->start(!local);
+    co_await transfer_->wait_done();
 
-    if (swarm_->complete()) co_return Outcome::kComplete;
+    const auto& swarm = *transfer_->swarm();
+    if (swarm.complete()) co_return Outcome::kComplete;
     if (stopped_) co_return stopped_outcome();
-    if (swarm_->integrity_failure()) co_return fail(Outcome::kIntegrity, swarm_->failure());
-    co_return fail(Outcome::kFailed, swarm_->failure());
+    if (swarm.integrity_failure()) co_return fail(Outcome::kIntegrity, swarm.failure());
+    co_return fail(Outcome::kFailed, swarm.failure());
 }
 
 // Says so when no peer is connected for a while: waiting in silence looks

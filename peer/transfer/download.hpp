@@ -29,6 +29,7 @@
 #include "peer/storage/part_file.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/swarm.hpp"
+#include "peer/transfer/file_transfer.hpp"
 
 namespace seedshare {
 
@@ -69,8 +70,11 @@ class Download {
 
     const std::string& message() const { return message_; }
     // Valid once run() has the seed.
-    const Seed* seed() const { return swarm_ ? &swarm_->seed() : seed_ ? &*seed_ : nullptr; }
-    std::shared_ptr<Swarm> swarm() const { return swarm_; }
+    const Seed* seed() const { return transfer_ ? &transfer_->seed() : seed_ ? &*seed_ : nullptr; }
+    // The swarm, once the transfer has started.
+    std::shared_ptr<Swarm> swarm() const {
+        return transfer_ && transfer_->started() ? transfer_->swarm() : nullptr;
+    }
     std::filesystem::path target() const;
     // Chunks that were already verified in NAME.part at the start.
     std::uint32_t resumed_chunks() const { return resumed_chunks_; }
@@ -82,11 +86,9 @@ class Download {
   private:
     net::awaitable<Outcome> obtain_seed();
     net::awaitable<Outcome> connect_trackers();
-    net::awaitable<Outcome> fetch(const Seed& seed, std::shared_ptr<Storage> storage,
-                                  Bitfield have);
+    net::awaitable<Outcome> fetch();
     net::awaitable<void> say_while_waiting(std::weak_ptr<Swarm> swarm);
     void serve_complete(const std::filesystem::path& target);
-    net::awaitable<void> announce();
     Outcome fail(Outcome o, std::string message);
     Outcome stopped_outcome();
 
@@ -96,11 +98,10 @@ class Download {
     Logger log_;
     std::optional<Seed> seed_;
     std::vector<HostPort> tracker_list_;
-    std::shared_ptr<Swarm> swarm_;
+    std::unique_ptr<FileTransfer> transfer_;  // the file's part in its swarm, once there is one
     std::string message_;
     std::uint32_t resumed_chunks_ = 0;
     std::uint64_t resumed_bytes_ = 0;
-    std::unique_ptr<PartFile> part_;
     bool trackers_connected_ = false;
     bool stopped_ = false;
     // Set by stop(): long local checks (hashing NAME, verifying NAME.part) end early.

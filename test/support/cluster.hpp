@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
@@ -18,6 +19,7 @@
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/swarm.hpp"
 #include "peer/transfer/download.hpp"
+#include "peer/transfer/file_transfer.hpp"
 #include "tracker/server/server.hpp"
 #include "tracker/sqlite/store.hpp"
 
@@ -89,6 +91,7 @@ struct TestPeer {
     std::unique_ptr<Node> node;
     std::unique_ptr<Trackers> trackers;
     Logger log;
+    std::vector<std::unique_ptr<FileTransfer>> shared;  // what share() started
 
     TestPeer(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
              SwarmOptions swarm = {})
@@ -113,12 +116,10 @@ struct TestPeer {
         const std::vector<HostPort> where{tracker};
         const auto failures = co_await trackers->connect(where);
         REQUIRE(failures.empty());
-        auto swarm =
-            std::make_shared<Swarm>(node->swarm_env(), seed, std::move(storage),
-                                    Bitfield(seed.chunk_count(), true), node->swarm_options());
-        node->add(swarm);
-        swarm->start();
-        trackers->hold(seed, where, true);
+        auto transfer = FileTransfer::share(*node, *trackers, where, seed, std::move(storage), log);
+        transfer->start();
+        auto swarm = transfer->swarm();
+        shared.push_back(std::move(transfer));
         co_return swarm;
     }
 
