@@ -9,10 +9,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <variant>
 
+#include "common/core/limits.hpp"
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 #include "peer/library/seed_maker.hpp"
@@ -237,20 +237,22 @@ std::optional<fs::path> default_state_dir() {
     return std::nullopt;
 }
 
-SeedCache::SeedCache(std::optional<fs::path> state_dir) : dir_(std::move(state_dir)) {
+SeedCache::SeedCache(std::optional<fs::path> state_dir, Env& env)
+    : dir_(std::move(state_dir)), env_(&env) {
     if (!dir_) return;
-    std::error_code ec;
-    fs::create_directories(*dir_ / "seeds", ec);
-    if (ec) {
+    if (!env_->create_directories(*dir_ / "seeds")) {
         dir_.reset();
         return;
     }
     load();
 }
 
-// The index: one line per file, "SIZE MTIME_NS INODE SEED_ID PATH".
+// The index: one line per file, "SIZE MTIME_NS INODE SEED_ID PATH". Missing,
+// unreadable or too large: the entries known so far stay.
 void SeedCache::load() {
-    std::ifstream in(*dir_ / "index");
+    auto text = env_->read_file(*dir_ / "index", limits::kMaxSeedCacheIndexBytes);
+    if (!text) return;
+    std::istringstream in(std::move(*text));
     std::string line;
     while (std::getline(in, line)) {
         std::istringstream fields(line);
@@ -269,11 +271,11 @@ void SeedCache::load() {
     }
 }
 
-void SeedCache::save() const {
+IoStatus SeedCache::save() const {
     std::string text;
     for (const auto& [path, e] : entries_)
         text += fmt::format("{} {} {} {} {}\n", e.size, e.mtime_ns, e.inode, e.seed_id, path);
-    (void)write_file_atomically(*dir_ / "index", text);
+    return env_->write_file_atomically(*dir_ / "index", text);
 }
 
 std::optional<Seed> SeedCache::find(const SharedFile& file) const {
@@ -285,7 +287,7 @@ std::optional<Seed> SeedCache::find(const SharedFile& file) const {
     const auto& e = it->second;
     if (e.size != file.size || e.mtime_ns != file.mtime_ns || e.inode != file.inode)
         return std::nullopt;
-    auto seed = read_seed_file(*dir_ / "seeds" / (e.seed_id + ".seed"));
+    auto seed = read_seed_file(*dir_ / "seeds" / (e.seed_id + ".seed"), *env_);
     if (!seed || seed->id().hex() != e.seed_id || seed->length != file.size) return std::nullopt;
     return std::move(*seed);
 }
@@ -297,10 +299,21 @@ void SeedCache::remember(const SharedFile& file, const Seed& seed) {
     // The index is line based: a path with a newline is simply not cached.
     if (key.find('\n') != std::string::npos) return;
     const std::string id = seed.id().hex();
-    if (!write_file_atomically(*dir_ / "seeds" / (id + ".seed"), format_seed(seed))) return;
+    if (auto written =
+            env_->write_file_atomically(*dir_ / "seeds" / (id + ".seed"), format_seed(seed));
+        !written) {
+        write_error_ = written.error();
+        return;
+    }
     load();  // another process may have added entries meanwhile
+    // Kept in memory even if the index cannot be written: the seed file is
+    // there, so this process still finds it.
     entries_[key] = Entry{file.size, file.mtime_ns, file.inode, id};
-    save();
+    if (auto saved = save(); !saved) {
+        write_error_ = saved.error();
+        return;
+    }
+    write_error_.reset();
 }
 
 }  // namespace seedshare

@@ -19,6 +19,7 @@
 
 #include "common/core/log.hpp"
 #include "common/core/result.hpp"
+#include "common/env/env.hpp"
 #include "common/model/seed.hpp"
 
 namespace seedshare {
@@ -103,15 +104,20 @@ SidecarCheck check_sidecar(const SharedFile& file);
 // The seed from check_sidecar, if any.
 std::optional<Seed> sidecar_seed(const SharedFile& file);
 
+// Its files (STATE/seeds/ID.seed and STATE/index) are read and written
+// through `env`, which must outlive the cache.
 class SeedCache {
   public:
-    // No directory: remembers nothing.
-    explicit SeedCache(std::optional<std::filesystem::path> state_dir);
+    // No directory (or one that cannot be made): remembers nothing.
+    explicit SeedCache(std::optional<std::filesystem::path> state_dir, Env& env = Env::posix());
 
     std::optional<Seed> find(const SharedFile& file) const;
     // Best effort: a cache that cannot be written only costs hashing later.
+    // What was remembered before stays usable; write_error() says why not.
     void remember(const SharedFile& file, const Seed& seed);
     const std::optional<std::filesystem::path>& dir() const { return dir_; }
+    // Why the last remember() could not write the cache; nullopt once one could.
+    const std::optional<IoError>& write_error() const { return write_error_; }
 
   private:
     struct Entry {
@@ -121,10 +127,12 @@ class SeedCache {
         std::string seed_id;
     };
     void load();
-    void save() const;
+    IoStatus save() const;
 
     std::optional<std::filesystem::path> dir_;
+    Env* env_;
     std::map<std::string, Entry> entries_;  // by absolute path
+    std::optional<IoError> write_error_;
 };
 
 // $XDG_STATE_HOME/seedshare, else ~/.local/state/seedshare, else nullopt.
