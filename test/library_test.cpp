@@ -265,3 +265,25 @@ TEST_CASE("library: seed files are read through the Env") {
               .error()
               .message.find("bytes is more than a seed file may hold") != std::string::npos);
 }
+
+TEST_CASE("library: a sidecar that cannot be read is rejected, not trusted") {
+    TempDir dir;
+    write_file(dir / "f", pattern_bytes(3000));
+    auto seed = make_seed(dir / "f", {});
+    REQUIRE(seed);
+    REQUIRE(write_file_atomically(dir / "f.seed", format_seed(*seed)));
+    fs::last_write_time(dir / "f.seed", fs::last_write_time(dir / "f") + 1s);
+    FaultyEnv env(Env::posix());
+    auto f = stat_shared(dir / "f", env);
+    REQUIRE(f);
+    CHECK(check_sidecar(*f, env).seed);
+    env.fail_path(FaultyEnv::Op::kReadFile, dir / "f.seed", EIO);
+    auto check = check_sidecar(*f, env);
+    CHECK_FALSE(check.seed);
+    REQUIRE(check.rejected);
+    CHECK(check.rejected->reason == SkipReason::kSidecarMismatch);
+    CHECK(check.rejected->detail.find("Input/output error") != std::string::npos);
+    // A stat that fails: as if there were no file.
+    env.fail_path(FaultyEnv::Op::kStat, dir / "f", EIO);
+    CHECK_FALSE(stat_shared(dir / "f", env));
+}

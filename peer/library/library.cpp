@@ -44,11 +44,10 @@ std::int64_t to_ns(const struct timespec& t) {
 
 }  // namespace
 
-std::optional<SharedFile> stat_shared(const fs::path& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    return SharedFile{path, static_cast<std::uint64_t>(st.st_size), to_ns(st.st_mtim),
-                      static_cast<std::uint64_t>(st.st_ino)};
+std::optional<SharedFile> stat_shared(const fs::path& path, Env& env) {
+    auto st = env.stat(path);
+    if (!st || st->type != FileType::kRegular) return std::nullopt;
+    return SharedFile{path, st->size, st->mtime_ns, st->inode};
 }
 
 std::string shown_path(const fs::path& path) {
@@ -100,13 +99,25 @@ void SkipLog::end_round() {
 
 namespace {
 
+std::string type_text(FileType type) {
+    switch (type) {
+        case FileType::kFifo:
+            return "a FIFO";
+        case FileType::kSocket:
+            return "a socket";
+        case FileType::kCharDevice:
+            return "a character device";
+        case FileType::kBlockDevice:
+            return "a block device";
+        case FileType::kDirectory:
+            return "a directory";
+        default:
+            return "not a file";
+    }
+}
+
 std::string file_type(mode_t mode) {
-    if (S_ISFIFO(mode)) return "a FIFO";
-    if (S_ISSOCK(mode)) return "a socket";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISDIR(mode)) return "a directory";
-    return "not a file";
+    return type_text(file_type_of(mode));
 }
 
 // Opens without blocking (a FIFO swapped in after the stat), and takes the
@@ -201,18 +212,18 @@ ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& excl
     return out;
 }
 
-SidecarCheck check_sidecar(const SharedFile& file) {
+SidecarCheck check_sidecar(const SharedFile& file, Env& env) {
     const fs::path seed_path = fs::path(file.path.string() + ".seed");
-    struct stat st {};
-    if (::stat(seed_path.c_str(), &st) != 0) return {};  // none there
+    auto st = env.stat(seed_path);
+    if (!st) return {};  // none there
     const auto reject = [&](SkipReason r, std::string why) {
         return SidecarCheck{std::nullopt, Skip{seed_path, r, std::move(why)}};
     };
-    if (!S_ISREG(st.st_mode)) return reject(SkipReason::kNotRegular, file_type(st.st_mode));
-    if (to_ns(st.st_mtim) < file.mtime_ns)
+    if (st->type != FileType::kRegular) return reject(SkipReason::kNotRegular, type_text(st->type));
+    if (st->mtime_ns < file.mtime_ns)
         return reject(SkipReason::kSidecarMismatch,
                       "it is older than the file, so maybe of an earlier version");
-    auto seed = read_seed_file(seed_path);
+    auto seed = read_seed_file(seed_path, env);
     if (!seed) return reject(SkipReason::kSidecarMismatch, seed.error().message);
     const std::string name = file.path.filename().string();
     if (seed->name != name)
@@ -225,8 +236,8 @@ SidecarCheck check_sidecar(const SharedFile& file) {
     return SidecarCheck{std::move(*seed), std::nullopt};
 }
 
-std::optional<Seed> sidecar_seed(const SharedFile& file) {
-    return check_sidecar(file).seed;
+std::optional<Seed> sidecar_seed(const SharedFile& file, Env& env) {
+    return check_sidecar(file, env).seed;
 }
 
 std::optional<fs::path> default_state_dir() {

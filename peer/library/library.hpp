@@ -91,7 +91,7 @@ ScanResult scan_directory(const std::filesystem::path& dir,
                           const std::vector<std::filesystem::path>& exclude = {});
 
 // Stats one path as scan_directory would; nullopt if it is not a regular file.
-std::optional<SharedFile> stat_shared(const std::filesystem::path& path);
+std::optional<SharedFile> stat_shared(const std::filesystem::path& path, Env& env = Env::posix());
 
 // The seed next to a file (`path.seed`): none there, one that describes the
 // file and is not older (use it), or one that does not (why, as a Skip).
@@ -99,10 +99,10 @@ struct SidecarCheck {
     std::optional<Seed> seed;
     std::optional<Skip> rejected;
 };
-SidecarCheck check_sidecar(const SharedFile& file);
+SidecarCheck check_sidecar(const SharedFile& file, Env& env = Env::posix());
 
 // The seed from check_sidecar, if any.
-std::optional<Seed> sidecar_seed(const SharedFile& file);
+std::optional<Seed> sidecar_seed(const SharedFile& file, Env& env = Env::posix());
 
 // Its files (STATE/seeds/ID.seed and STATE/index) are read and written
 // through `env`, which must outlive the cache.
