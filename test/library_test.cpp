@@ -287,3 +287,22 @@ TEST_CASE("library: a sidecar that cannot be read is rejected, not trusted") {
     env.fail_path(FaultyEnv::Op::kStat, dir / "f", EIO);
     CHECK_FALSE(stat_shared(dir / "f", env));
 }
+
+TEST_CASE("library: the scan opens and stats each file through the Env") {
+    TempDir dir;
+    write_file(dir / "a", "a");
+    write_file(dir / "b", "b");
+    write_file(dir / "c", "c");
+    FaultyEnv env(Env::posix());
+    auto all = scan_directory(dir.path(), {}, env);
+    CHECK(names(all.files, dir.path()) == std::set<std::string>{"a", "b", "c"});
+    CHECK(env.calls(FaultyEnv::Op::kOpen) == 3);
+    const fs::path root = fs::canonical(dir.path());
+    env.fail_path(FaultyEnv::Op::kOpen, root / "b", EACCES);
+    env.fail_path(FaultyEnv::Op::kStat, root / "c", ENOENT);  // gone meanwhile
+    auto some = scan_directory(dir.path(), {}, env);
+    CHECK(names(some.files, dir.path()) == std::set<std::string>{"a"});
+    REQUIRE(some.skipped.size() == 1);
+    CHECK(some.skipped[0].reason == SkipReason::kUnreadable);
+    CHECK(some.skipped[0].detail == "Permission denied");
+}

@@ -1,7 +1,6 @@
 #include "peer/library/library.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -122,14 +121,11 @@ std::string file_type(mode_t mode) {
 
 // Opens without blocking (a FIFO swapped in after the stat), and takes the
 // file's identity from the descriptor.
-std::variant<SharedFile, Skip> open_shared(const fs::path& p) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) return Skip{p, SkipReason::kUnreadable, std::strerror(errno)};
+std::variant<SharedFile, Skip> open_shared(const fs::path& p, Env& env) {
+    auto fd = env.open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (!fd) return Skip{p, SkipReason::kUnreadable, std::strerror(fd.error().code)};
     struct stat st {};
-    const int r = ::fstat(fd, &st);
-    const int err = errno;
-    ::close(fd);
-    if (r != 0) return Skip{p, SkipReason::kUnreadable, std::strerror(err)};
+    if (::fstat(fd->get(), &st) != 0) return Skip{p, SkipReason::kUnreadable, std::strerror(errno)};
     if (!S_ISREG(st.st_mode)) return Skip{p, SkipReason::kNotRegular, file_type(st.st_mode)};
     return SharedFile{p, static_cast<std::uint64_t>(st.st_size), to_ns(st.st_mtim),
                       static_cast<std::uint64_t>(st.st_ino)};
@@ -137,7 +133,7 @@ std::variant<SharedFile, Skip> open_shared(const fs::path& p) {
 
 }  // namespace
 
-ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& exclude) {
+ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& exclude, Env& env) {
     ScanResult out;
     std::error_code ec;
     const fs::path root = fs::canonical(dir, ec);
@@ -187,21 +183,21 @@ ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& excl
         const std::string name = p.filename().string();
         if (name.ends_with(".part")) continue;
         if (name.ends_with(".seed") &&
-            fs::exists(p.parent_path() / name.substr(0, name.size() - 5), e2))
+            env.exists(p.parent_path() / name.substr(0, name.size() - 5)))
             continue;
         // The type (following a symlink inside): nothing that is not a
         // regular file is ever opened.
-        struct stat st {};
-        if (::stat(p.c_str(), &st) != 0) continue;  // gone meanwhile
-        if (!S_ISREG(st.st_mode)) {
-            out.skipped.push_back(Skip{p, SkipReason::kNotRegular, file_type(st.st_mode)});
+        auto st = env.stat(p);
+        if (!st) continue;  // gone meanwhile
+        if (st->type != FileType::kRegular) {
+            out.skipped.push_back(Skip{p, SkipReason::kNotRegular, type_text(st->type)});
             continue;
         }
         if (auto ok = validate_file_name(name); !ok) {
             out.skipped.push_back(Skip{p, SkipReason::kBadName, ok.error().message});
             continue;
         }
-        auto opened = open_shared(p);
+        auto opened = open_shared(p, env);
         if (auto* f = std::get_if<SharedFile>(&opened))
             out.files.push_back(std::move(*f));
         else

@@ -86,9 +86,12 @@ struct ScanResult {
 // reason: names that cannot be a seed's name, dangling symlinks, symlinks
 // whose target lies outside `dir`, anything not a regular file (never opened),
 // and files that cannot be opened for reading (opened with O_NONBLOCK, so
-// nothing here ever blocks on a FIFO swapped in meanwhile).
+// nothing here ever blocks on a FIFO swapped in meanwhile). Each file's stat
+// and open go through `env`; the walk itself (and symlink resolution) does
+// not yet.
 ScanResult scan_directory(const std::filesystem::path& dir,
-                          const std::vector<std::filesystem::path>& exclude = {});
+                          const std::vector<std::filesystem::path>& exclude = {},
+                          Env& env = Env::posix());
 
 // Stats one path as scan_directory would; nullopt if it is not a regular file.
 std::optional<SharedFile> stat_shared(const std::filesystem::path& path, Env& env = Env::posix());
