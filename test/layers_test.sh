@@ -7,7 +7,7 @@ SRC=${1:?usage: $0 SOURCE_DIR}
 work=$(mktemp -d /tmp/seedshare-layers.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/{common,peer,tracker}
-for f in common/core common/crypto common/model common/wire common/net peer/storage \
+for f in common/core common/crypto common/model common/wire common/env common/net peer/storage \
     peer/discovery peer/swarm peer/node peer/transfer peer/library peer/app tracker/sqlite \
     tracker/core tracker/server tracker/app; do
     mkdir -p "$work/$f" && echo '#pragma once' >"$work/$f/x.hpp"
@@ -22,6 +22,9 @@ sed -i '$d' "$work/peer/swarm/x.hpp"
 echo '#include "tracker/core/x.hpp"' >>"$work/peer/app/x.hpp"
 "$SRC/scripts/check-layers" "$work" >/dev/null && { echo "FAIL: peer including tracker passed"; exit 1; }
 sed -i '$d' "$work/peer/app/x.hpp"
+echo '#include "common/net/x.hpp"' >>"$work/common/env/x.hpp"
+"$SRC/scripts/check-layers" "$work" >/dev/null && { echo "FAIL: common/env including sockets passed"; exit 1; }
+sed -i '$d' "$work/common/env/x.hpp"
 mkdir -p "$work/peer/misc" && echo '#pragma once' >"$work/peer/misc/y.hpp"
 "$SRC/scripts/check-layers" "$work" >/dev/null && { echo "FAIL: a folder in no layer passed"; exit 1; }
 echo "ok"

@@ -2,12 +2,16 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
 #include <map>
 #include <set>
 
+#include "common/core/limits.hpp"
+#include "common/env/faulty_env.hpp"
 #include "peer/library/library.hpp"
 #include "peer/library/seed_maker.hpp"
+#include "peer/storage/seed_io.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace seedshare;
@@ -189,4 +193,116 @@ TEST_CASE("library: the seed cache remembers by path, size, mtime and inode") {
     SeedCache none(std::nullopt);
     none.remember(*f, *seed);
     CHECK_FALSE(none.find(*f));
+}
+
+TEST_CASE("library: a seed cache that cannot be written stays usable and says why") {
+    TempDir dir, state;
+    write_file(dir / "f", pattern_bytes(5000));
+    write_file(dir / "g", pattern_bytes(7000));
+    auto f = stat_shared(dir / "f");
+    auto g = stat_shared(dir / "g");
+    REQUIRE(f);
+    REQUIRE(g);
+    auto seed_f = make_seed(dir / "f", {});
+    auto seed_g = make_seed(dir / "g", {});
+    REQUIRE(seed_f);
+    REQUIRE(seed_g);
+    FaultyEnv env(Env::posix());
+    SeedCache cache(state.path(), env);
+    cache.remember(*f, *seed_f);
+    CHECK_FALSE(cache.write_error());
+    // The disk fills up: the next seed cannot be written.
+    env.fail_nth(FaultyEnv::Op::kWriteFileAtomically, 1, ENOSPC);
+    cache.remember(*g, *seed_g);
+    REQUIRE(cache.write_error());
+    CHECK(cache.write_error()->code == ENOSPC);
+    CHECK(env.injected() == 1);
+    CHECK_FALSE(cache.find(*g));  // not remembered: hashed again later
+    REQUIRE(cache.find(*f));      // what it knew stays usable
+    CHECK(cache.find(*f)->id() == seed_f->id());
+    // The seed is written, the index is not (EIO on it): this process still
+    // finds it, a new one does not.
+    env.fail_path(FaultyEnv::Op::kWriteFileAtomically, state / "index", EIO);
+    cache.remember(*g, *seed_g);
+    REQUIRE(cache.write_error());
+    CHECK(cache.write_error()->code == EIO);
+    CHECK(cache.find(*g));
+    SeedCache reopened(state.path(), env);
+    CHECK(reopened.find(*f));
+    CHECK_FALSE(reopened.find(*g));
+    // Once writes work again, the error is gone.
+    env.clear();
+    cache.remember(*g, *seed_g);
+    CHECK_FALSE(cache.write_error());
+    CHECK(SeedCache(state.path(), env).find(*g));
+    // A state directory that cannot be made: nothing remembered, nothing fails.
+    env.fail_path(FaultyEnv::Op::kCreateDirectories, state.path(), EACCES);
+    SeedCache none(state.path(), env);
+    CHECK_FALSE(none.dir());
+    none.remember(*f, *seed_f);
+    CHECK_FALSE(none.find(*f));
+}
+
+TEST_CASE("library: seed files are read through the Env") {
+    TempDir dir;
+    write_file(dir / "f", pattern_bytes(3000));
+    auto seed = make_seed(dir / "f", {});
+    REQUIRE(seed);
+    REQUIRE(write_file_atomically(dir / "f.seed", format_seed(*seed)));
+    FaultyEnv env(Env::posix());
+    auto read = read_seed_file(dir / "f.seed", env);
+    REQUIRE(read);
+    CHECK(read->id() == seed->id());
+    CHECK(env.calls(FaultyEnv::Op::kReadFile) == 1);
+    env.fail_path(FaultyEnv::Op::kReadFile, dir / "f.seed", EIO);
+    auto failed = read_seed_file(dir / "f.seed", env);
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().message == (dir / "f.seed").string() + ": Input/output error");
+    // The messages for what is not a seed file stay as they were.
+    CHECK(read_seed_file(dir.path()).error().message.ends_with("is a directory, not a seed file"));
+    write_file(dir / "big.seed", std::string(limits::kMaxSeedBytes + 1, 'x'));
+    CHECK(read_seed_file(dir / "big.seed")
+              .error()
+              .message.find("bytes is more than a seed file may hold") != std::string::npos);
+}
+
+TEST_CASE("library: a sidecar that cannot be read is rejected, not trusted") {
+    TempDir dir;
+    write_file(dir / "f", pattern_bytes(3000));
+    auto seed = make_seed(dir / "f", {});
+    REQUIRE(seed);
+    REQUIRE(write_file_atomically(dir / "f.seed", format_seed(*seed)));
+    fs::last_write_time(dir / "f.seed", fs::last_write_time(dir / "f") + 1s);
+    FaultyEnv env(Env::posix());
+    auto f = stat_shared(dir / "f", env);
+    REQUIRE(f);
+    CHECK(check_sidecar(*f, env).seed);
+    env.fail_path(FaultyEnv::Op::kReadFile, dir / "f.seed", EIO);
+    auto check = check_sidecar(*f, env);
+    CHECK_FALSE(check.seed);
+    REQUIRE(check.rejected);
+    CHECK(check.rejected->reason == SkipReason::kSidecarMismatch);
+    CHECK(check.rejected->detail.find("Input/output error") != std::string::npos);
+    // A stat that fails: as if there were no file.
+    env.fail_path(FaultyEnv::Op::kStat, dir / "f", EIO);
+    CHECK_FALSE(stat_shared(dir / "f", env));
+}
+
+TEST_CASE("library: the scan opens and stats each file through the Env") {
+    TempDir dir;
+    write_file(dir / "a", "a");
+    write_file(dir / "b", "b");
+    write_file(dir / "c", "c");
+    FaultyEnv env(Env::posix());
+    auto all = scan_directory(dir.path(), {}, env);
+    CHECK(names(all.files, dir.path()) == std::set<std::string>{"a", "b", "c"});
+    CHECK(env.calls(FaultyEnv::Op::kOpen) == 3);
+    const fs::path root = fs::canonical(dir.path());
+    env.fail_path(FaultyEnv::Op::kOpen, root / "b", EACCES);
+    env.fail_path(FaultyEnv::Op::kStat, root / "c", ENOENT);  // gone meanwhile
+    auto some = scan_directory(dir.path(), {}, env);
+    CHECK(names(some.files, dir.path()) == std::set<std::string>{"a"});
+    REQUIRE(some.skipped.size() == 1);
+    CHECK(some.skipped[0].reason == SkipReason::kUnreadable);
+    CHECK(some.skipped[0].detail == "Permission denied");
 }

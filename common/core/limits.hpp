@@ -64,5 +64,8 @@ inline constexpr std::chrono::seconds kPeerHandshakeTimeout{10};
 inline constexpr std::chrono::seconds kPeerIdleTimeout{120};
 // Peer addresses one PeerList message may carry.
 inline constexpr std::size_t kMaxPeerListEntries = 64;
+// The seed cache's index (one line per served file) is read whole up to this;
+// a larger one is ignored (the cache starts empty).
+inline constexpr std::uint64_t kMaxSeedCacheIndexBytes = 64ull << 20;
 
 }  // namespace seedshare::limits

@@ -15,11 +15,13 @@ struct Error {
     std::string message;
 };
 
-template <class T>
+// E is the failure's type: Error (a sentence) unless the caller must decide
+// on it (common/env's IoError carries the errno).
+template <class T, class E = Error>
 class [[nodiscard]] Result {
   public:
     Result(T value) : v_(std::move(value)) {}
-    Result(Error error) : v_(std::move(error)) {}
+    Result(E error) : v_(std::move(error)) {}
 
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -32,10 +34,10 @@ class [[nodiscard]] Result {
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-    const Error& error() const { return std::get<1>(v_); }
+    const E& error() const { return std::get<1>(v_); }
 
   private:
-    std::variant<T, Error> v_;
+    std::variant<T, E> v_;
 };
 
 // For operations that produce nothing but can fail.

@@ -1,7 +1,6 @@
 #include "peer/library/library.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -9,10 +8,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <variant>
 
+#include "common/core/limits.hpp"
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 #include "peer/library/seed_maker.hpp"
@@ -44,11 +43,10 @@ std::int64_t to_ns(const struct timespec& t) {
 
 }  // namespace
 
-std::optional<SharedFile> stat_shared(const fs::path& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    return SharedFile{path, static_cast<std::uint64_t>(st.st_size), to_ns(st.st_mtim),
-                      static_cast<std::uint64_t>(st.st_ino)};
+std::optional<SharedFile> stat_shared(const fs::path& path, Env& env) {
+    auto st = env.stat(path);
+    if (!st || st->type != FileType::kRegular) return std::nullopt;
+    return SharedFile{path, st->size, st->mtime_ns, st->inode};
 }
 
 std::string shown_path(const fs::path& path) {
@@ -100,25 +98,34 @@ void SkipLog::end_round() {
 
 namespace {
 
+std::string type_text(FileType type) {
+    switch (type) {
+        case FileType::kFifo:
+            return "a FIFO";
+        case FileType::kSocket:
+            return "a socket";
+        case FileType::kCharDevice:
+            return "a character device";
+        case FileType::kBlockDevice:
+            return "a block device";
+        case FileType::kDirectory:
+            return "a directory";
+        default:
+            return "not a file";
+    }
+}
+
 std::string file_type(mode_t mode) {
-    if (S_ISFIFO(mode)) return "a FIFO";
-    if (S_ISSOCK(mode)) return "a socket";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISDIR(mode)) return "a directory";
-    return "not a file";
+    return type_text(file_type_of(mode));
 }
 
 // Opens without blocking (a FIFO swapped in after the stat), and takes the
 // file's identity from the descriptor.
-std::variant<SharedFile, Skip> open_shared(const fs::path& p) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) return Skip{p, SkipReason::kUnreadable, std::strerror(errno)};
+std::variant<SharedFile, Skip> open_shared(const fs::path& p, Env& env) {
+    auto fd = env.open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (!fd) return Skip{p, SkipReason::kUnreadable, std::strerror(fd.error().code)};
     struct stat st {};
-    const int r = ::fstat(fd, &st);
-    const int err = errno;
-    ::close(fd);
-    if (r != 0) return Skip{p, SkipReason::kUnreadable, std::strerror(err)};
+    if (::fstat(fd->get(), &st) != 0) return Skip{p, SkipReason::kUnreadable, std::strerror(errno)};
     if (!S_ISREG(st.st_mode)) return Skip{p, SkipReason::kNotRegular, file_type(st.st_mode)};
     return SharedFile{p, static_cast<std::uint64_t>(st.st_size), to_ns(st.st_mtim),
                       static_cast<std::uint64_t>(st.st_ino)};
@@ -126,7 +133,7 @@ std::variant<SharedFile, Skip> open_shared(const fs::path& p) {
 
 }  // namespace
 
-ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& exclude) {
+ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& exclude, Env& env) {
     ScanResult out;
     std::error_code ec;
     const fs::path root = fs::canonical(dir, ec);
@@ -176,21 +183,21 @@ ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& excl
         const std::string name = p.filename().string();
         if (name.ends_with(".part")) continue;
         if (name.ends_with(".seed") &&
-            fs::exists(p.parent_path() / name.substr(0, name.size() - 5), e2))
+            env.exists(p.parent_path() / name.substr(0, name.size() - 5)))
             continue;
         // The type (following a symlink inside): nothing that is not a
         // regular file is ever opened.
-        struct stat st {};
-        if (::stat(p.c_str(), &st) != 0) continue;  // gone meanwhile
-        if (!S_ISREG(st.st_mode)) {
-            out.skipped.push_back(Skip{p, SkipReason::kNotRegular, file_type(st.st_mode)});
+        auto st = env.stat(p);
+        if (!st) continue;  // gone meanwhile
+        if (st->type != FileType::kRegular) {
+            out.skipped.push_back(Skip{p, SkipReason::kNotRegular, type_text(st->type)});
             continue;
         }
         if (auto ok = validate_file_name(name); !ok) {
             out.skipped.push_back(Skip{p, SkipReason::kBadName, ok.error().message});
             continue;
         }
-        auto opened = open_shared(p);
+        auto opened = open_shared(p, env);
         if (auto* f = std::get_if<SharedFile>(&opened))
             out.files.push_back(std::move(*f));
         else
@@ -201,18 +208,18 @@ ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& excl
     return out;
 }
 
-SidecarCheck check_sidecar(const SharedFile& file) {
+SidecarCheck check_sidecar(const SharedFile& file, Env& env) {
     const fs::path seed_path = fs::path(file.path.string() + ".seed");
-    struct stat st {};
-    if (::stat(seed_path.c_str(), &st) != 0) return {};  // none there
+    auto st = env.stat(seed_path);
+    if (!st) return {};  // none there
     const auto reject = [&](SkipReason r, std::string why) {
         return SidecarCheck{std::nullopt, Skip{seed_path, r, std::move(why)}};
     };
-    if (!S_ISREG(st.st_mode)) return reject(SkipReason::kNotRegular, file_type(st.st_mode));
-    if (to_ns(st.st_mtim) < file.mtime_ns)
+    if (st->type != FileType::kRegular) return reject(SkipReason::kNotRegular, type_text(st->type));
+    if (st->mtime_ns < file.mtime_ns)
         return reject(SkipReason::kSidecarMismatch,
                       "it is older than the file, so maybe of an earlier version");
-    auto seed = read_seed_file(seed_path);
+    auto seed = read_seed_file(seed_path, env);
     if (!seed) return reject(SkipReason::kSidecarMismatch, seed.error().message);
     const std::string name = file.path.filename().string();
     if (seed->name != name)
@@ -225,8 +232,8 @@ SidecarCheck check_sidecar(const SharedFile& file) {
     return SidecarCheck{std::move(*seed), std::nullopt};
 }
 
-std::optional<Seed> sidecar_seed(const SharedFile& file) {
-    return check_sidecar(file).seed;
+std::optional<Seed> sidecar_seed(const SharedFile& file, Env& env) {
+    return check_sidecar(file, env).seed;
 }
 
 std::optional<fs::path> default_state_dir() {
@@ -237,20 +244,22 @@ std::optional<fs::path> default_state_dir() {
     return std::nullopt;
 }
 
-SeedCache::SeedCache(std::optional<fs::path> state_dir) : dir_(std::move(state_dir)) {
+SeedCache::SeedCache(std::optional<fs::path> state_dir, Env& env)
+    : dir_(std::move(state_dir)), env_(&env) {
     if (!dir_) return;
-    std::error_code ec;
-    fs::create_directories(*dir_ / "seeds", ec);
-    if (ec) {
+    if (!env_->create_directories(*dir_ / "seeds")) {
         dir_.reset();
         return;
     }
     load();
 }
 
-// The index: one line per file, "SIZE MTIME_NS INODE SEED_ID PATH".
+// The index: one line per file, "SIZE MTIME_NS INODE SEED_ID PATH". Missing,
+// unreadable or too large: the entries known so far stay.
 void SeedCache::load() {
-    std::ifstream in(*dir_ / "index");
+    auto text = env_->read_file(*dir_ / "index", limits::kMaxSeedCacheIndexBytes);
+    if (!text) return;
+    std::istringstream in(std::move(*text));
     std::string line;
     while (std::getline(in, line)) {
         std::istringstream fields(line);
@@ -269,11 +278,11 @@ void SeedCache::load() {
     }
 }
 
-void SeedCache::save() const {
+IoStatus SeedCache::save() const {
     std::string text;
     for (const auto& [path, e] : entries_)
         text += fmt::format("{} {} {} {} {}\n", e.size, e.mtime_ns, e.inode, e.seed_id, path);
-    (void)write_file_atomically(*dir_ / "index", text);
+    return env_->write_file_atomically(*dir_ / "index", text);
 }
 
 std::optional<Seed> SeedCache::find(const SharedFile& file) const {
@@ -285,7 +294,7 @@ std::optional<Seed> SeedCache::find(const SharedFile& file) const {
     const auto& e = it->second;
     if (e.size != file.size || e.mtime_ns != file.mtime_ns || e.inode != file.inode)
         return std::nullopt;
-    auto seed = read_seed_file(*dir_ / "seeds" / (e.seed_id + ".seed"));
+    auto seed = read_seed_file(*dir_ / "seeds" / (e.seed_id + ".seed"), *env_);
     if (!seed || seed->id().hex() != e.seed_id || seed->length != file.size) return std::nullopt;
     return std::move(*seed);
 }
@@ -297,10 +306,21 @@ void SeedCache::remember(const SharedFile& file, const Seed& seed) {
     // The index is line based: a path with a newline is simply not cached.
     if (key.find('\n') != std::string::npos) return;
     const std::string id = seed.id().hex();
-    if (!write_file_atomically(*dir_ / "seeds" / (id + ".seed"), format_seed(seed))) return;
+    if (auto written =
+            env_->write_file_atomically(*dir_ / "seeds" / (id + ".seed"), format_seed(seed));
+        !written) {
+        write_error_ = written.error();
+        return;
+    }
     load();  // another process may have added entries meanwhile
+    // Kept in memory even if the index cannot be written: the seed file is
+    // there, so this process still finds it.
     entries_[key] = Entry{file.size, file.mtime_ns, file.inode, id};
-    save();
+    if (auto saved = save(); !saved) {
+        write_error_ = saved.error();
+        return;
+    }
+    write_error_.reset();
 }
 
 }  // namespace seedshare

@@ -19,6 +19,7 @@
 
 #include "common/core/log.hpp"
 #include "common/core/result.hpp"
+#include "common/env/env.hpp"
 #include "common/model/seed.hpp"
 
 namespace seedshare {
@@ -85,12 +86,15 @@ struct ScanResult {
 // reason: names that cannot be a seed's name, dangling symlinks, symlinks
 // whose target lies outside `dir`, anything not a regular file (never opened),
 // and files that cannot be opened for reading (opened with O_NONBLOCK, so
-// nothing here ever blocks on a FIFO swapped in meanwhile).
+// nothing here ever blocks on a FIFO swapped in meanwhile). Each file's stat
+// and open go through `env`; the walk itself (and symlink resolution) does
+// not yet.
 ScanResult scan_directory(const std::filesystem::path& dir,
-                          const std::vector<std::filesystem::path>& exclude = {});
+                          const std::vector<std::filesystem::path>& exclude = {},
+                          Env& env = Env::posix());
 
 // Stats one path as scan_directory would; nullopt if it is not a regular file.
-std::optional<SharedFile> stat_shared(const std::filesystem::path& path);
+std::optional<SharedFile> stat_shared(const std::filesystem::path& path, Env& env = Env::posix());
 
 // The seed next to a file (`path.seed`): none there, one that describes the
 // file and is not older (use it), or one that does not (why, as a Skip).
@@ -98,20 +102,25 @@ struct SidecarCheck {
     std::optional<Seed> seed;
     std::optional<Skip> rejected;
 };
-SidecarCheck check_sidecar(const SharedFile& file);
+SidecarCheck check_sidecar(const SharedFile& file, Env& env = Env::posix());
 
 // The seed from check_sidecar, if any.
-std::optional<Seed> sidecar_seed(const SharedFile& file);
+std::optional<Seed> sidecar_seed(const SharedFile& file, Env& env = Env::posix());
 
+// Its files (STATE/seeds/ID.seed and STATE/index) are read and written
+// through `env`, which must outlive the cache.
 class SeedCache {
   public:
-    // No directory: remembers nothing.
-    explicit SeedCache(std::optional<std::filesystem::path> state_dir);
+    // No directory (or one that cannot be made): remembers nothing.
+    explicit SeedCache(std::optional<std::filesystem::path> state_dir, Env& env = Env::posix());
 
     std::optional<Seed> find(const SharedFile& file) const;
     // Best effort: a cache that cannot be written only costs hashing later.
+    // What was remembered before stays usable; write_error() says why not.
     void remember(const SharedFile& file, const Seed& seed);
     const std::optional<std::filesystem::path>& dir() const { return dir_; }
+    // Why the last remember() could not write the cache; nullopt once one could.
+    const std::optional<IoError>& write_error() const { return write_error_; }
 
   private:
     struct Entry {
@@ -121,10 +130,12 @@ class SeedCache {
         std::string seed_id;
     };
     void load();
-    void save() const;
+    IoStatus save() const;
 
     std::optional<std::filesystem::path> dir_;
+    Env* env_;
     std::map<std::string, Entry> entries_;  // by absolute path
+    std::optional<IoError> write_error_;
 };
 
 // $XDG_STATE_HOME/seedshare, else ~/.local/state/seedshare, else nullopt.

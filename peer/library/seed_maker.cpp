@@ -17,6 +17,7 @@
 #include "common/core/fd.hpp"
 #include "common/core/limits.hpp"
 #include "common/crypto/sha256.hpp"
+#include "common/env/env.hpp"
 
 namespace seedshare {
 
@@ -206,25 +207,10 @@ Result<Seed> make_seed(const std::filesystem::path& file, const SeedMakerOptions
 }
 
 Status write_file_atomically(const std::filesystem::path& path, std::string_view text) {
-    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-    std::string tmpl = (dir / fmt::format(".{}.XXXXXX", path.filename().string())).string();
-    Fd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
-    if (!fd) return Error{fmt::format("{}: cannot write: {}", path.string(), errno_text(errno))};
-    auto fail = [&](int err) {
-        ::unlink(tmpl.c_str());
-        return Error{fmt::format("{}: cannot write: {}", path.string(), errno_text(err))};
-    };
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(errno);
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fchmod(fd.get(), 0644) != 0) return fail(errno);
-    if (::fsync(fd.get()) != 0) return fail(errno);
-    if (::close(fd.release()) != 0) return fail(errno);
-    if (::rename(tmpl.c_str(), path.c_str()) != 0) return fail(errno);
+    auto written = Env::posix().write_file_atomically(path, text);
+    if (!written)
+        return Error{
+            fmt::format("{}: cannot write: {}", path.string(), errno_text(written.error().code))};
     return Ok{};
 }
 

@@ -32,8 +32,10 @@ struct SeedMakerOptions {
 // a seed cannot hold.
 Result<Seed> make_seed(const std::filesystem::path& file, const SeedMakerOptions& options);
 
-// Writes `text` to `path` atomically: a temporary file in the same directory,
-// then rename. On failure nothing is left behind.
+// Writes `text` to `path` atomically with the real Env (Env::posix(): a
+// temporary file in the same directory, fsync, rename, directory fsync). On
+// failure nothing is left behind. Code that takes an Env calls its
+// write_file_atomically instead.
 Status write_file_atomically(const std::filesystem::path& path, std::string_view text);
 
 }  // namespace seedshare

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "common/core/fd.hpp"
@@ -16,38 +17,30 @@
 
 namespace seedshare {
 
-Result<Seed> read_seed_file(const std::filesystem::path& path) {
+Result<Seed> read_seed_file(const std::filesystem::path& path, Env& env) {
     const std::string shown = path.string();
-    // O_NONBLOCK: a FIFO is refused below, never waited on.
-    Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-    if (!fd) return Error{fmt::format("{}: {}", shown, std::strerror(errno))};
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        return Error{fmt::format("{}: {}", shown, std::strerror(errno))};
-    if (S_ISDIR(st.st_mode))
-        return Error{fmt::format("{}: is a directory, not a seed file", shown)};
-    if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", shown)};
-    if (static_cast<std::uint64_t>(st.st_size) > limits::kMaxSeedBytes)
-        return Error{fmt::format("{}: {} bytes is more than a seed file may hold ({})", shown,
-                                 st.st_size, limits::kMaxSeedBytes)};
-    std::string text(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < text.size()) {
-        const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error{fmt::format("{}: {}", shown, std::strerror(errno))};
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
+    auto text = env.read_file(path, limits::kMaxSeedBytes);
+    if (!text) {
+        const IoError& e = text.error();
+        switch (e.code) {
+            case EISDIR:
+                return Error{fmt::format("{}: is a directory, not a seed file", shown)};
+            case EINVAL:
+                return Error{fmt::format("{}: not a regular file", shown)};
+            case EFBIG:
+                return Error{fmt::format("{}: {} bytes is more than a seed file may hold ({})",
+                                         shown, e.size, limits::kMaxSeedBytes)};
+            default:
+                return Error{fmt::format("{}: {}", shown, std::strerror(e.code))};
+        }
     }
-    text.resize(got);
-    auto seed = parse_seed(text);
+    auto seed = parse_seed(*text);
     if (!seed) return Error{fmt::format("{}: {}", shown, seed.error().message)};
     return seed;
 }
 
 net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage> storage,
-                                       asio::thread_pool& pool, unsigned parallel,
-                                       Cancel cancel) {
+                                       asio::thread_pool& pool, unsigned parallel, Cancel cancel) {
     Bitfield have(seed.chunk_count());
     std::uint32_t next = 0;
     // Workers pull the next chunk index; each hashes on the pool.
@@ -73,8 +66,8 @@ net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage
     co_return have;
 }
 
-net::awaitable<Result<Digest>> hash_file(const std::filesystem::path& path,
-                                         asio::thread_pool& pool, Cancel cancel) {
+net::awaitable<Result<Digest>> hash_file(const std::filesystem::path& path, asio::thread_pool& pool,
+                                         Cancel cancel) {
     auto hash = [path, cancel]() -> Result<Digest> {
         // O_NONBLOCK, then the type: a FIFO swapped in must not hang us.
         Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/core/result.hpp"
+#include "common/env/env.hpp"
 #include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/net.hpp"
@@ -15,9 +16,10 @@
 
 namespace seedshare {
 
-// Reads and parses a seed file; the size is checked before reading. Errors
-// name the file (and the line, for parse errors).
-Result<Seed> read_seed_file(const std::filesystem::path& path);
+// Reads and parses a seed file through `env`; the size is checked before
+// reading, a FIFO is refused without waiting. Errors name the file (and the
+// line, for parse errors).
+Result<Seed> read_seed_file(const std::filesystem::path& path, Env& env = Env::posix());
 
 // Set to stop a long check early (a Ctrl-C or a time limit during it).
 using Cancel = std::shared_ptr<const std::atomic<bool>>;
@@ -32,7 +34,7 @@ net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage
 
 // SHA-256 of a whole file on disk, on the thread pool. A FIFO or other
 // non-regular file is refused without blocking; cancelled, it fails.
-net::awaitable<Result<Digest>> hash_file(const std::filesystem::path& path,
-                                         asio::thread_pool& pool, Cancel cancel = nullptr);
+net::awaitable<Result<Digest>> hash_file(const std::filesystem::path& path, asio::thread_pool& pool,
+                                         Cancel cancel = nullptr);
 
 }  // namespace seedshare
