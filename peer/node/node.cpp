@@ -82,9 +82,12 @@ net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
     // Handshakes in progress end now; then wait for everything that refers
     // to this Node to be done with it.
     const auto activity = activity_;
-    for (const auto& stream : std::set(activity->greeting))
-        stream->close();
     while (activity->accepting || !activity->greeting.empty()) {
+        // Again on every wake: an accept already completed when the acceptor
+        // closed may have started a handshake since.
+        for (const auto& stream : std::set(activity->greeting))
+            stream->close();
+        if (!activity->accepting && activity->greeting.empty()) break;
         activity->quiet.expires_at(asio::steady_timer::time_point::max());
         co_await activity->quiet.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -148,6 +151,10 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
             }
         }
     } done{activity_, stream};
+    if (stopping_) {  // accepted just before the acceptor closed: no handshake now
+        stream->close();
+        co_return;
+    }
     net::spawn(ex_, stream->watchdog(), log_, "watchdog");
     const auto refuse = [&](pp::ErrorCode code, std::string why) -> net::awaitable<void> {
         log_.debug("refused {}: {}", stream->remote(), why);
