@@ -19,7 +19,7 @@ TEST_CASE("buffer pool: the budget bounds how many buffers exist, whatever their
     CHECK(a->size() == 1);
     CHECK(b->span().size() == 4u << 20);
     CHECK(pool->in_use() == 2);
-    CHECK_FALSE(pool->try_acquire(1));  // spent
+    CHECK_FALSE(pool->try_acquire(1));                                               // spent
     CHECK_FALSE(BufferPool::create(10 << 20, 4 << 20)->try_acquire((4 << 20) + 1));  // too big
 }
 
@@ -59,7 +59,7 @@ TEST_CASE("buffer pool: acquire waits for a release, and waiters are served in o
     };
     asio::co_spawn(io, waiter(1), asio::detached);
     asio::co_spawn(io, waiter(2), asio::detached);
-    io.poll();  // every ready handler, no waiting
+    io.poll();             // every ready handler, no waiting
     CHECK(order.empty());  // nothing free yet
     held.reset();          // release: the first waiter gets it
     io.restart();
