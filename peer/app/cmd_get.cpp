@@ -202,13 +202,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         throw;
     }
 
-    NodeOptions node_options;
-    node_options.host = cmd.net.host;
-    node_options.port = cmd.net.port;
-    node_options.swarm.max_connections = cmd.net.max_peers;
-    node_options.max_upload_rate = cmd.net.max_upload_rate;
-    node_options.max_download_rate = cmd.net.max_download_rate;
-    Node node(ex, pool, node_options, log);
+    Node node(ex, pool, node_options(cmd.net), log);
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
     Download download(node, trackers, options, log);

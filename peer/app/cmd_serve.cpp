@@ -21,13 +21,7 @@ net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
                                asio::thread_pool& pool) {
     auto ex = io.get_executor();
     Logger log("peer", cmd.net.log_level);
-    NodeOptions node_options;
-    node_options.host = cmd.net.host;
-    node_options.port = cmd.net.port;
-    node_options.swarm.max_connections = cmd.net.max_peers;
-    node_options.max_upload_rate = cmd.net.max_upload_rate;
-    node_options.max_download_rate = cmd.net.max_download_rate;
-    Node node(ex, pool, node_options, log);
+    Node node(ex, pool, node_options(cmd.net), log);
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
 

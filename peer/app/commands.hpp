@@ -11,6 +11,7 @@
 
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
+#include "peer/node/node.hpp"
 
 namespace seedshare {
 
@@ -49,6 +50,17 @@ struct NetworkOptions {
     std::uint64_t max_upload_rate = 0;    // bytes/s for the process; 0: unlimited
     std::uint64_t max_download_rate = 0;  // bytes/s for the process; 0: unlimited
 };
+
+// The Node of a command that joins swarms, as its network options say.
+inline NodeOptions node_options(const NetworkOptions& net) {
+    NodeOptions o;
+    o.host = net.host;
+    o.port = net.port;
+    o.swarm.max_connections = net.max_peers;
+    o.max_upload_rate = net.max_upload_rate;
+    o.max_download_rate = net.max_download_rate;
+    return o;
+}
 
 struct GetCommand {
     std::string seed;  // a seed file's path, or a seed id (64 hex digits)
