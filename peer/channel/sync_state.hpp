@@ -78,7 +78,10 @@ struct SyncState {
     std::vector<TargetFile> target;
     std::vector<RecordedFile> recorded;  // empty on the first sync
     std::vector<LocalEntry> local;
-    std::vector<HashedFile> hashed;  // empty on a first round
+    // Every result of hashing during this sync, kept across rounds (a path
+    // whose result is dropped may be asked for again); cleared once the
+    // version is applied and recorded.
+    std::vector<HashedFile> hashed;
 };
 
 }  // namespace seedshare
