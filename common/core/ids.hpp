@@ -49,6 +49,10 @@ using UserId = FixedId<16, UserIdTag>;
 // Secret issued by the tracker at join; proves ownership of a UserId.
 using Token = FixedId<16, TokenTag>;
 
+// Fills `out` from the OS CSPRNG (getrandom); throws std::system_error if the
+// OS has none to give.
+void random_bytes(std::span<std::uint8_t> out);
+
 UserId random_user_id();
 Token random_token();
 // 8-4-4-4-12 form, for logs and listings.
