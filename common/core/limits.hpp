@@ -40,6 +40,9 @@ inline constexpr std::size_t kMaxPathComponents = 32;
 inline constexpr std::size_t kMaxChannelNameBytes = 255;
 // Versions are numbered 1 .. 2^63 - 1 (they fit a signed 64-bit column).
 inline constexpr std::uint64_t kMaxManifestVersion = (std::uint64_t{1} << 63) - 1;
+// A channel key file ("seedshare-channel-key 1", the secret): a few dozen
+// bytes; anything larger is not one.
+inline constexpr std::uint64_t kMaxChannelKeyFileBytes = 256;
 
 // --- wire -------------------------------------------------------------------
 // Frame = u32 length + u8 type + payload; length counts type and payload.
