@@ -53,6 +53,10 @@ using Token = FixedId<16, TokenTag>;
 // every version (common/model/manifest.hpp).
 using ChannelId = FixedId<32, ChannelIdTag>;
 
+// Fills `out` from the OS CSPRNG (getrandom); throws std::system_error if the
+// OS has none to give.
+void random_bytes(std::span<std::uint8_t> out);
+
 UserId random_user_id();
 Token random_token();
 // 8-4-4-4-12 form, for logs and listings.
