@@ -87,9 +87,7 @@ inline constexpr std::size_t kMaxPeerListEntries = 64;
 // a larger one is ignored (the cache starts empty).
 inline constexpr std::uint64_t kMaxSeedCacheIndexBytes = 64ull << 20;
 
-// --- channels -----------------------------------------------------------------
-// A channel's manifest (one version of its directory) is at most this long.
-inline constexpr std::size_t kMaxManifestBytes = 16ull << 20;
+// --- channel connections ------------------------------------------------------
 // A manifest crosses a channel connection in parts of at most this many bytes.
 inline constexpr std::uint32_t kMaxManifestPartBytes = 256u << 10;
 // Channel connections one subscriber keeps (the mesh that passes versions on).

@@ -18,10 +18,9 @@
 
 namespace seedshare {
 
-struct ChannelIdTag {};
-// A channel's id: its Ed25519 public key, so whoever holds the id can check
-// every version. 64 lowercase hex digits in text.
-using ChannelId = FixedId<32, ChannelIdTag>;
+// A channel's id (ChannelId, common/core/ids.hpp) is its Ed25519 public
+// key, so whoever holds the id can check every version. 64 lowercase hex
+// digits in text.
 
 inline ChannelId channel_id_of(const PublicKey& key) {
     return ChannelId{key.bytes};

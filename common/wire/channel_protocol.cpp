@@ -30,7 +30,7 @@ void put_ref(ByteWriter& w, const VersionRef& v) {
 // hash, meaning none.
 void read_ref(wire::MessageReader& r, VersionRef& v, bool none_allowed) {
     if (r.u64(v.number, "version number"))
-        r.in_range(v.number, none_allowed ? 0 : 1, (1ull << 63) - 1, "version number");
+        r.in_range(v.number, none_allowed ? 0 : 1, limits::kMaxManifestVersion, "version number");
     if (r.id(v.body_hash, "body hash") && (v.number == 0) != v.body_hash.is_zero())
         r.fail(v.number == 0 ? "version 0 (none) with a body hash"
                              : "a version without its body hash");

@@ -1,12 +1,27 @@
 #include "peer/channel/version_gossip.hpp"
 
+#include "common/model/manifest.hpp"
+
 namespace seedshare {
 
 bool supersedes(const VersionRef& a, const VersionRef& b) {
     if (a.none()) return false;
-    if (b.none()) return true;
-    if (a.number != b.number) return a.number > b.number;
-    return a.body_hash < b.body_hash;
+    // The manifest's freshness rules, so the mesh, the subscriber and the
+    // tracker settle every case the same way.
+    const ManifestVersion candidate{a.number, a.body_hash};
+    const auto held = b.none()
+                          ? std::nullopt
+                          : std::optional<ManifestVersion>(ManifestVersion{b.number, b.body_hash});
+    switch (freshness(held, candidate)) {
+        case Freshness::kNewer:
+            return true;
+        case Freshness::kSame:
+        case Freshness::kOlder:
+            return false;
+        case Freshness::kConflict:
+            return conflict_winner(candidate, *held) == candidate;
+    }
+    return false;
 }
 
 void VersionGossip::peer_joined(PeerKey peer, VersionRef theirs) {
