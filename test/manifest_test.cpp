@@ -187,7 +187,7 @@ TEST_CASE("manifest: golden examples parse, verify, re-format and keep their pin
 
 TEST_CASE("manifest: paths") {
     for (const char* ok :
-         {"a", "a/b", "dir/sub dir/file name.txt", "ünïcödé/ok", ".hidden/x..y", "a/.../b"})
+         {"a", "a/b", "dir/sub dir/file name.txt", "ünïcödé/ok", "x..y/z.", "a/b.c/d"})
         CHECK_MESSAGE(validate_manifest_path(ok).ok(), ok);
     struct Bad {
         std::string path;
@@ -200,6 +200,9 @@ TEST_CASE("manifest: paths") {
         {"../x", "component 1 of the path: the name '..'"},
         {"a/../../x", "component 2 of the path: the name '..'"},
         {"a/./b", "component 2 of the path: the name '.'"},
+        {".seedshare/state", "component 1 of the path starts with '.'"},
+        {"a/.hidden", "component 2 of the path starts with '.'"},
+        {"a/.../b", "component 2 of the path starts with '.'"},
         {"a//b", "empty component"},
         {"a/", "ends with '/'"},
         {"a\\b", "path separator"},

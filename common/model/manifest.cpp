@@ -110,6 +110,13 @@ Status validate_manifest_path(std::string_view path) {
         if (auto ok = validate_file_name(component); !ok)
             return Error{
                 fmt::format("component {} of the path: {}", components, ok.error().message)};
+        // Hidden names: a subscriber keeps its state in DIR/.seedshare, and a
+        // publisher's scan never lists them.
+        if (component.front() == '.')
+            return Error{
+                fmt::format("component {} of the path starts with '.' (hidden names are "
+                            "never published)",
+                            components)};
         if (slash == std::string_view::npos) break;
         start = slash + 1;
     }
