@@ -25,6 +25,25 @@ inline constexpr std::size_t kMaxHostBytes = 253;
 // A seed file is at most this big: header, trackers and kMaxChunkCount lines.
 inline constexpr std::size_t kMaxSeedBytes = 9ull << 20;
 
+// --- channel manifests (seeds/MANIFEST.md) ---------------------------------
+inline constexpr std::uint32_t kManifestFormatVersion = 1;
+// Files one version of a channel may list.
+inline constexpr std::size_t kMaxManifestFiles = 100000;
+// A manifest's whole text: room for kMaxManifestFiles entries of about 160
+// bytes (a path of about 70 bytes) each; longer paths mean fewer files.
+inline constexpr std::size_t kMaxManifestBytes = 16ull << 20;
+// A path inside a channel's directory: bytes and '/'-separated components
+// (each component is a file name: kMaxNameBytes).
+inline constexpr std::size_t kMaxPathBytes = 4096;
+inline constexpr std::size_t kMaxPathComponents = 32;
+// The channel's name, free text for people.
+inline constexpr std::size_t kMaxChannelNameBytes = 255;
+// Versions are numbered 1 .. 2^63 - 1 (they fit a signed 64-bit column).
+inline constexpr std::uint64_t kMaxManifestVersion = (std::uint64_t{1} << 63) - 1;
+// A channel key file ("seedshare-channel-key 1", the secret): a few dozen
+// bytes; anything larger is not one.
+inline constexpr std::uint64_t kMaxChannelKeyFileBytes = 256;
+
 // --- wire -------------------------------------------------------------------
 // Frame = u32 length + u8 type + payload; length counts type and payload.
 inline constexpr std::size_t kFrameHeaderBytes = 5;
@@ -67,5 +86,11 @@ inline constexpr std::size_t kMaxPeerListEntries = 64;
 // The seed cache's index (one line per served file) is read whole up to this;
 // a larger one is ignored (the cache starts empty).
 inline constexpr std::uint64_t kMaxSeedCacheIndexBytes = 64ull << 20;
+
+// --- channel connections ------------------------------------------------------
+// A manifest crosses a channel connection in parts of at most this many bytes.
+inline constexpr std::uint32_t kMaxManifestPartBytes = 256u << 10;
+// Channel connections one subscriber keeps (the mesh that passes versions on).
+inline constexpr std::size_t kMaxChannelConnections = 64;
 
 }  // namespace seedshare::limits
