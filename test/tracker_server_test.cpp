@@ -303,3 +303,68 @@ TEST_CASE("tracker server: the dual-stack default listens on IPv4 too") {
         CHECK(j.observed == asio::ip::make_address("127.0.0.1"));  // not ::ffff:127.0.0.1
     }());
 }
+
+TEST_CASE(
+    "tracker server: follows, channel peers, and manifests refused with the connection kept") {
+    Harness h;
+    test::run_task(h.io, [&]() -> awaitable<void> {
+        auto a = co_await Raw::connect(h.port());
+        auto b = co_await Raw::connect(h.port());
+        const auto ja = co_await a.join(uid(1), 4001);
+        const auto jb = co_await b.join(uid(2), 0);
+        ChannelId channel;
+        channel.bytes[0] = 0xc4;
+        proto::FollowChannels follow;
+        follow.token = ja.token;
+        follow.replace_all = true;
+        follow.add = {{channel, 0}};
+        expect<proto::OkReply>(co_await a.ask(follow));
+
+        // b (port 0) follows too, and is never handed out; a is, with its version.
+        follow.token = jb.token;
+        expect<proto::OkReply>(co_await b.ask(follow));
+        const auto peers = expect<proto::ChannelPeers>(
+            co_await b.ask(proto::GetChannelPeers{jb.token, channel, 50}));
+        CHECK(peers.channel == channel);
+        REQUIRE(peers.peers.size() == 1);
+        CHECK(peers.peers[0].user == uid(1));
+        CHECK(peers.peers[0].port == 4001);
+        CHECK(peers.peers[0].version == 0);
+        CHECK(expect<proto::ChannelPeers>(
+                  co_await a.ask(proto::GetChannelPeers{ja.token, channel, 50}))
+                  .peers.empty());
+
+        // Text that is no manifest, small or big (checked off the I/O thread):
+        // refused, nothing kept, the connection goes on.
+        for (const std::size_t size : {std::size_t{12}, std::size_t{300} << 10}) {
+            const proto::Request put{proto::PutManifest{ja.token, std::string(size, 'x')}};
+            auto r = co_await a.ask(put);
+            REQUIRE(std::holds_alternative<proto::ErrorReply>(r));
+            CHECK(std::get<proto::ErrorReply>(r).code == proto::ErrorCode::kManifestRefused);
+        }
+        auto none = co_await a.ask(proto::GetManifest{ja.token, channel});
+        REQUIRE(std::holds_alternative<proto::ErrorReply>(none));
+        CHECK(std::get<proto::ErrorReply>(none).code == proto::ErrorCode::kUnknownChannel);
+        const auto listed =
+            expect<proto::Channels>(co_await a.ask(proto::ListChannels{ja.token, true, {}, 10}));
+        CHECK(listed.channels.empty());
+        CHECK_FALSE(listed.more);
+        expect<proto::OkReply>(co_await a.ask(proto::Heartbeat{ja.token}));
+
+        // A PutManifest announcing more than the largest manifest is refused
+        // from its header, before a byte of it is read; only that connection ends.
+        auto big = co_await Raw::connect(h.port());
+        const auto jbig = co_await big.join(uid(3), 4003);
+        (void)jbig;
+        const Bytes over =
+            header(static_cast<std::uint32_t>(1 + 16 + 4 + limits::kMaxManifestBytes + 1), 0x09);
+        co_await big.send(over);
+        const auto e = co_await big.refused();
+        CHECK(e.code == proto::ErrorCode::kMalformed);
+        CHECK(has(e.message, "PutManifest of"));
+        CHECK(has(e.message, "is over its limit"));
+        expect<proto::OkReply>(co_await a.ask(proto::Heartbeat{ja.token}));
+        expect<proto::OkReply>(co_await b.ask(proto::Heartbeat{jb.token}));
+        CHECK(h.server->connections() == 2);
+    }());
+}

@@ -15,4 +15,9 @@ Result<ParsedSeed> parse_seed_for_upload(std::string_view text) {
     return ParsedSeed{std::move(*seed), id};
 }
 
+Result<ManifestSummary> check_manifest_for_upload(std::string_view) {
+    // TEMPORARY until branch `manifest` (parser, signature) is merged.
+    return Error{"this tracker cannot check manifests yet"};
+}
+
 }  // namespace seedshare::tracker
