@@ -435,3 +435,19 @@ TEST_CASE("handler: channel requests reach the registry and come back as wire me
         CHECK(f.registry.channels_after == channel_id(9));
     }
 }
+
+TEST_CASE("registry rules: what a checked manifest does to the channel's head") {
+    const auto v = [](std::uint64_t n, std::uint8_t body) {
+        ManifestVersion m;
+        m.number = n;
+        m.body_hash.bytes[0] = body;
+        return m;
+    };
+    CHECK(change_of_head(std::nullopt, v(1, 1)) == HeadChange::kReplace);
+    CHECK(change_of_head(v(4, 1), v(5, 9)) == HeadChange::kReplace);
+    CHECK(change_of_head(v(4, 1), v(4, 1)) == HeadChange::kAlreadyHead);
+    CHECK(change_of_head(v(4, 1), v(3, 0)) == HeadChange::kStale);
+    // One number, two bodies: the lower body hash wins, whichever came first.
+    CHECK(change_of_head(v(4, 2), v(4, 1)) == HeadChange::kReplace);
+    CHECK(change_of_head(v(4, 1), v(4, 2)) == HeadChange::kConflictLost);
+}

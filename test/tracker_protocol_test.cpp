@@ -107,23 +107,23 @@ std::vector<Request> sample_requests() {
 }
 
 std::vector<Response> sample_responses() {
-    return {
-        Joined{tok(1), 30000, 90000, asio::ip::make_address("192.0.2.7")},
-        OkReply{},
-        FileListOk{{sid(1), sid(2)}},
-        Peers{sid(3),
-              {PeerEntry{asio::ip::make_address("10.1.2.3"), 4000, uid(4), true},
-               PeerEntry{asio::ip::make_address("2001:db8::1"), 65535, uid(5), false}}},
-        Files{{FileInfo{sid(1), "x", 1, 2, 1}, FileInfo{sid(2), "y", 5, 0, 0}}, true},
-        SeedText{sid(6), "text\n"},
-        ErrorReply{ErrorCode::kBadToken, "no"},
-        ManifestText{cid(1), "manifest\n"},
-        ChannelPeers{cid(2),
-                     {ChannelPeerEntry{asio::ip::make_address("10.1.2.3"), 4000, uid(4), 9},
-                      ChannelPeerEntry{asio::ip::make_address("2001:db8::1"), 1, uid(5),
-                                       ~std::uint64_t{0}}}},
-        Channels{{ChannelInfo{cid(1), "site", 3, 2, 12345, 4}, ChannelInfo{cid(7), "", 1, 0, 0, 0}},
-                 true}};
+    return {Joined{tok(1), 30000, 90000, asio::ip::make_address("192.0.2.7")},
+            OkReply{},
+            FileListOk{{sid(1), sid(2)}},
+            Peers{sid(3),
+                  {PeerEntry{asio::ip::make_address("10.1.2.3"), 4000, uid(4), true},
+                   PeerEntry{asio::ip::make_address("2001:db8::1"), 65535, uid(5), false}}},
+            Files{{FileInfo{sid(1), "x", 1, 2, 1}, FileInfo{sid(2), "y", 5, 0, 0}}, true},
+            SeedText{sid(6), "text\n"},
+            ErrorReply{ErrorCode::kBadToken, "no"},
+            ManifestText{cid(1), "manifest\n"},
+            ChannelPeers{cid(2),
+                         {ChannelPeerEntry{asio::ip::make_address("10.1.2.3"), 4000, uid(4), 9},
+                          ChannelPeerEntry{asio::ip::make_address("2001:db8::1"), 1, uid(5),
+                                           ~std::uint64_t{0}}}},
+            Channels{
+                {ChannelInfo{cid(1), "site", 3, 2, 12345, 4}, ChannelInfo{cid(7), "ü", 1, 0, 0, 0}},
+                true}};
 }
 
 // A payload written by hand, for the rejections.

@@ -25,9 +25,24 @@ inline constexpr std::size_t kMaxHostBytes = 253;
 // A seed file is at most this big: header, trackers and kMaxChunkCount lines.
 inline constexpr std::size_t kMaxSeedBytes = 9ull << 20;
 
-// --- channels ---------------------------------------------------------------
-// A manifest's text (one version of a channel).
+// --- channel manifests (seeds/MANIFEST.md) ---------------------------------
+inline constexpr std::uint32_t kManifestFormatVersion = 1;
+// Files one version of a channel may list.
+inline constexpr std::size_t kMaxManifestFiles = 100000;
+// A manifest's whole text: room for kMaxManifestFiles entries of about 160
+// bytes (a path of about 70 bytes) each; longer paths mean fewer files.
 inline constexpr std::size_t kMaxManifestBytes = 16ull << 20;
+// A path inside a channel's directory: bytes and '/'-separated components
+// (each component is a file name: kMaxNameBytes).
+inline constexpr std::size_t kMaxPathBytes = 4096;
+inline constexpr std::size_t kMaxPathComponents = 32;
+// The channel's name, free text for people.
+inline constexpr std::size_t kMaxChannelNameBytes = 255;
+// Versions are numbered 1 .. 2^63 - 1 (they fit a signed 64-bit column).
+inline constexpr std::uint64_t kMaxManifestVersion = (std::uint64_t{1} << 63) - 1;
+// A channel key file ("seedshare-channel-key 1", the secret): a few dozen
+// bytes; anything larger is not one.
+inline constexpr std::uint64_t kMaxChannelKeyFileBytes = 256;
 
 // --- wire -------------------------------------------------------------------
 // Frame = u32 length + u8 type + payload; length counts type and payload.

@@ -92,8 +92,7 @@ Result<Response> decode_channels(ByteSpan p);
 
 // A file name field: at most kMaxNameBytes, and validate_file_name() holds.
 bool read_name(wire::MessageReader& r, std::string& name, std::string_view field);
-// A channel's name (from its manifest): at most kMaxNameBytes, no control
-// characters (it is printed on terminals).
+// A channel's name (from its manifest): validate_channel_name() holds.
 bool read_channel_name(wire::MessageReader& r, std::string& name, std::string_view field);
 // numwant in 1..kMaxNumWant.
 bool check_numwant(wire::MessageReader& r, std::uint16_t numwant);

@@ -20,6 +20,7 @@
 #include "common/core/bytes.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/result.hpp"
+#include "common/model/manifest.hpp"
 #include "common/wire/frame.hpp"
 
 namespace seedshare::tracker_proto {
@@ -155,7 +156,7 @@ struct GetManifest {
 
 struct FollowEntry {
     ChannelId channel;
-    std::uint64_t version = 0;  // the version the peer holds; 0: none yet
+    std::uint64_t version = 0;  // the version the peer holds (<= kMaxManifestVersion); 0: none yet
     bool operator==(const FollowEntry&) const = default;
 };
 
@@ -272,7 +273,7 @@ struct ChannelPeers {
 
 struct ChannelInfo {
     ChannelId channel;
-    std::string name;  // the manifest's name: at most kMaxNameBytes, no control characters
+    std::string name;  // the head's name (validate_channel_name() holds)
     std::uint64_t version = 0;
     std::uint32_t files = 0;
     std::uint64_t size = 0;       // bytes in all its files

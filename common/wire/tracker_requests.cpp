@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "common/model/manifest.hpp"
 #include "common/model/seed.hpp"
 #include "common/wire/tracker_codec.hpp"
 
@@ -34,12 +35,9 @@ bool read_name(wire::MessageReader& r, std::string& name, std::string_view field
 }
 
 bool read_channel_name(wire::MessageReader& r, std::string& name, std::string_view field) {
-    if (!r.str16(name, limits::kMaxNameBytes, field)) return false;
-    for (const char c : name) {
-        const auto b = static_cast<unsigned char>(c);
-        if (b < 0x20 || b == 0x7f)
-            return r.fail(fmt::format("{} holds a control character (byte 0x{:02x})", field, b));
-    }
+    if (!r.str16(name, limits::kMaxChannelNameBytes, field)) return false;
+    if (auto v = validate_channel_name(name); !v)
+        return r.fail(fmt::format("{}: {}", field, v.error().message));
     return true;
 }
 
@@ -273,7 +271,9 @@ Result<Request> decode_follow_channels(ByteSpan p) {
         m.add.resize(n_add);
         for (auto& e : m.add) {
             r.id(e.channel, "channel");
-            r.u64(e.version, "version");
+            if (r.u64(e.version, "version") && e.version > limits::kMaxManifestVersion)
+                r.fail(fmt::format("version {} is over the largest, {}", e.version,
+                                   limits::kMaxManifestVersion));
         }
     }
     std::uint32_t n_remove = 0;

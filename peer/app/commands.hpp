@@ -40,6 +40,14 @@ struct MakeSeedCommand {
 
 int run_make_seed(const MakeSeedCommand& cmd);
 
+// A new channel key (seeds/MANIFEST.md): written to `out`, never over an
+// existing file; the channel id printed on stdout.
+struct KeygenCommand {
+    std::filesystem::path out;
+};
+
+int run_keygen(const KeygenCommand& cmd);
+
 // Options shared by the commands that join a swarm.
 struct NetworkOptions {
     std::vector<HostPort> trackers;  // empty: the seed's own trackers

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "common/core/result.hpp"
+#include "common/model/manifest.hpp"
 #include "common/model/seed.hpp"
 #include "tracker/core/registry_types.hpp"
 
@@ -45,6 +46,15 @@ Result<ParsedSeed> parse_seed_for_upload(std::string_view text);
 // put_manifest. CPU-heavy for big manifests (parse, hash and verify up to
 // limits::kMaxManifestBytes): the server runs it off the I/O thread.
 Result<ManifestSummary> check_manifest_for_upload(std::string_view text);
+
+// What put_manifest does with a checked manifest, given the channel's head
+// (nullopt: none). The freshness rule of common/model/manifest.hpp, shared
+// with the peers: a higher number replaces the head; the same number with
+// another body is a conflict that conflict_winner() settles the same way
+// everywhere (replace, or refuse); a lower number is stale.
+enum class HeadChange : std::uint8_t { kReplace, kAlreadyHead, kStale, kConflictLost };
+HeadChange change_of_head(const std::optional<ManifestVersion>& head,
+                          const ManifestVersion& candidate);
 
 class Registry {
   public:
@@ -93,8 +103,8 @@ class Registry {
     // parse, bad signature), kChannelNotFollowed (the peer must follow the
     // channel: so heads are bounded by the peers' follows), kManifestStale
     // (version below the head's), kManifestConflict (the head's version with
-    // other content, losing the tie-break of channel_freshness.hpp). A
-    // conflict won replaces the head. Nothing is stored when refused.
+    // other content, losing the tie-break: change_of_head). A conflict
+    // won replaces the head. Nothing is stored when refused.
     virtual RegistryResult<ManifestStored> put_manifest(const UserId& user, const Token& token,
                                                         std::string_view text,
                                                         const Result<ManifestSummary>& checked) = 0;

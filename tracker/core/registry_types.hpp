@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/core/ids.hpp"
+#include "common/model/manifest.hpp"
 
 namespace seedshare::tracker {
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "common/core/limits.hpp"
-#include "tracker/core/channel_freshness.hpp"
 #include "tracker/sqlite/store_statements.hpp"
 
 namespace seedshare::tracker {
@@ -70,18 +69,17 @@ RegistryResult<ManifestStored> Store::put_manifest(const UserId& user, const Tok
         Use s(st_->head_get);
         s->bind_blob(1, m.channel.span());
         if (s->step()) {
-            const std::uint64_t head = loaded(s->int64(0));
-            switch (compare_to_head(head, id_from<Digest>(s->blob(1)), m.version, m.body_hash)) {
-                case Freshness::kSame:
+            const ManifestVersion head{loaded(s->int64(0)), id_from<Digest>(s->blob(1))};
+            switch (change_of_head(head, ManifestVersion{m.version, m.body_hash})) {
+                case HeadChange::kAlreadyHead:
                     return ManifestStored::kAlreadyHead;
-                case Freshness::kOlder:
+                case HeadChange::kStale:
                     return RegistryError::about_manifest(RegistryErrc::kManifestStale, m.channel,
-                                                         m.version, head);
-                case Freshness::kConflictLoses:
+                                                         m.version, head.number);
+                case HeadChange::kConflictLost:
                     return RegistryError::about_manifest(RegistryErrc::kManifestConflict, m.channel,
-                                                         m.version, head);
-                case Freshness::kNewer:
-                case Freshness::kConflictWins:
+                                                         m.version, head.number);
+                case HeadChange::kReplace:
                     break;
             }
         }
