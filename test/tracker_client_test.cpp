@@ -495,8 +495,9 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
 
         // A text that is no manifest: refused, typed; the connection goes on.
         std::optional<TrackerError::Kind> kind;
+        const std::string garbage = "not a manifest\n";
         try {
-            co_await a.put_manifest("not a manifest\n");
+            co_await a.put_manifest(garbage);
         } catch (const TrackerError& e) {
             kind = e.kind;
         }
