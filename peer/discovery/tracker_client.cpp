@@ -89,6 +89,15 @@ struct TrackerClient::State {
     std::set<SeedId> changed;  // ids to send as a delta
     bool full_sync = true;     // send the whole list (after every join)
 
+    std::map<ChannelId, std::uint64_t> followed;  // channel -> version held
+    std::set<ChannelId> follows_changed;          // channels to send as a delta
+    bool follows_full_sync = true;                // send them all (after every join)
+    // A peer that never followed a channel sends no FollowChannels at all.
+    bool ever_followed = false;
+    bool follows_pending() const {
+        return ever_followed && (follows_full_sync || !follows_changed.empty());
+    }
+
     bool stopping = false;
     asio::steady_timer wake;   // run() idles on it; changes and stop() cancel it
     asio::steady_timer retry;  // reconnect backoff; only stop() cancels it
@@ -121,6 +130,7 @@ struct TrackerClient::State {
     static awaitable<proto::Response> request(std::shared_ptr<State> s, proto::Request req);
     static awaitable<void> establish(std::shared_ptr<State> s);
     static awaitable<void> sync(std::shared_ptr<State> s);
+    static awaitable<void> sync_follows(std::shared_ptr<State> s);
     static awaitable<void> idle(std::shared_ptr<State> s);
     template <class T>
     T expect(proto::Response&& r) const {
@@ -268,6 +278,7 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
     ++s->generation;
     s->joined = true;
     s->full_sync = true;
+    s->follows_full_sync = true;
     s->log.debug("joined tracker {} as {} ({} token; heartbeat every {} ms; seen as {})", s->where,
                  uuid_string(s->opt.user), kept ? "kept its" : "new", joined.heartbeat_ms,
                  joined.observed.to_string());
@@ -338,6 +349,45 @@ awaitable<void> TrackerClient::State::sync(std::shared_ptr<State> s) {
     } catch (...) {
         if (full) s->full_sync = true;
         s->changed.insert(taken.begin(), taken.end());
+        throw;
+    }
+}
+
+// Sends the follows: all of them (after a join) or what changed. One message:
+// a peer follows at most kMaxChannelsPerPeer = kMaxFollowEntries channels.
+awaitable<void> TrackerClient::State::sync_follows(std::shared_ptr<State> s) {
+    static_assert(limits::kMaxChannelsPerPeer <= limits::kMaxFollowEntries);
+    const bool full = s->follows_full_sync;
+    std::set<ChannelId> taken = std::move(s->follows_changed);
+    s->follows_changed.clear();
+    s->follows_full_sync = false;
+    proto::FollowChannels msg;
+    msg.replace_all = full;
+    for (const auto& [channel, version] : s->followed) {
+        if (msg.add.size() == limits::kMaxChannelsPerPeer) break;
+        if (full || taken.count(channel) != 0) msg.add.push_back({channel, version});
+    }
+    if (!full)
+        for (const auto& channel : taken)
+            if (s->followed.count(channel) == 0) msg.remove.push_back(channel);
+    if (s->followed.size() > limits::kMaxChannelsPerPeer)
+        s->log.warn("following {} channels; the tracker is told of the first {}",
+                    s->followed.size(), limits::kMaxChannelsPerPeer);
+    try {
+        proto::Request req{std::move(msg)};
+        auto answer = co_await request(s, std::move(req));
+        s->expect<proto::OkReply>(std::move(answer));
+    } catch (const TrackerRefusal& e) {
+        if (e.code == proto::ErrorCode::kLimit) {
+            s->log.warn("channels not accepted: {}", e.what());
+            co_return;
+        }
+        if (full) s->follows_full_sync = true;
+        s->follows_changed.insert(taken.begin(), taken.end());
+        throw;
+    } catch (...) {
+        if (full) s->follows_full_sync = true;
+        s->follows_changed.insert(taken.begin(), taken.end());
         throw;
     }
 }
@@ -413,6 +463,8 @@ net::awaitable<void> TrackerClient::run(bool after_failure) {
         try {
             if (s->full_sync || !s->changed.empty()) {
                 co_await State::sync(s);
+            } else if (s->follows_pending()) {
+                co_await State::sync_follows(s);
             } else if (Clock::now() >= s->next_heartbeat) {
                 s->next_heartbeat = Clock::now() + s->heartbeat;
                 proto::Request req{proto::Heartbeat{}};
@@ -477,6 +529,23 @@ void TrackerClient::drop(const SeedId& id) {
     s.wake.cancel();
 }
 
+void TrackerClient::follow(const ChannelId& channel, std::uint64_t version) {
+    auto& s = *state_;
+    auto [it, added] = s.followed.try_emplace(channel, version);
+    if (!added && it->second == version) return;
+    it->second = version;
+    s.ever_followed = true;
+    s.follows_changed.insert(channel);
+    s.wake.cancel();
+}
+
+void TrackerClient::unfollow(const ChannelId& channel) {
+    auto& s = *state_;
+    if (s.followed.erase(channel) == 0) return;
+    s.follows_changed.insert(channel);
+    s.wake.cancel();
+}
+
 net::awaitable<std::vector<proto::PeerEntry>> TrackerClient::get_peers(const SeedId& id,
                                                                        std::uint16_t numwant) {
     auto s = state_;
@@ -534,6 +603,92 @@ net::awaitable<std::vector<proto::FileInfo>> TrackerClient::list_files() {
         q.after = out.back().id;
     }
     throw s->failure("the file list does not end");
+}
+
+net::awaitable<void> TrackerClient::put_manifest(std::string text) {
+    using Kind = TrackerError::Kind;
+    auto s = state_;
+    // The tracker keeps manifests only of channels the peer follows.
+    if (s->joined && s->follows_pending()) co_await State::sync_follows(s);
+    std::optional<TrackerError> refused;
+    try {
+        proto::Request req{proto::PutManifest{Token{}, std::move(text)}};
+        auto answer = co_await State::request(s, std::move(req));
+        s->expect<proto::OkReply>(std::move(answer));
+    } catch (const TrackerRefusal& e) {
+        switch (e.code) {
+            case proto::ErrorCode::kManifestRefused:
+                refused.emplace(Kind::kManifestRefused, s->opt.tracker, e.reason);
+                break;
+            case proto::ErrorCode::kManifestStale:
+                refused.emplace(Kind::kManifestStale, s->opt.tracker, e.reason);
+                break;
+            case proto::ErrorCode::kManifestConflict:
+                refused.emplace(Kind::kManifestConflict, s->opt.tracker, e.reason);
+                break;
+            default:
+                throw;
+        }
+    }
+    if (refused) throw *refused;
+}
+
+net::awaitable<std::optional<std::string>> TrackerClient::get_manifest(const ChannelId& channel) {
+    auto s = state_;
+    proto::Response resp;
+    try {
+        proto::Request req{proto::GetManifest{Token{}, channel}};
+        resp = co_await State::request(s, std::move(req));
+    } catch (const TrackerRefusal& e) {
+        if (e.code != proto::ErrorCode::kUnknownChannel) throw;
+        co_return std::nullopt;
+    }
+    auto text = s->expect<proto::ManifestText>(std::move(resp));
+    if (text.channel != channel) {
+        s->lose(s->generation);
+        throw s->failure("answered the manifest of another channel");
+    }
+    co_return std::move(text.text);
+}
+
+net::awaitable<std::vector<proto::ChannelPeerEntry>> TrackerClient::channel_peers(
+    const ChannelId& channel, std::uint16_t numwant) {
+    auto s = state_;
+    proto::GetChannelPeers q;
+    q.channel = channel;
+    q.numwant = std::clamp<std::uint16_t>(numwant, 1, limits::kMaxNumWant);
+    proto::Request req{q};
+    auto answer = co_await State::request(s, std::move(req));
+    auto peers = s->expect<proto::ChannelPeers>(std::move(answer));
+    if (peers.channel != channel) {
+        s->lose(s->generation);
+        throw s->failure("answered the peers of another channel");
+    }
+    co_return std::move(peers.peers);
+}
+
+net::awaitable<std::vector<proto::ChannelInfo>> TrackerClient::list_channels() {
+    auto s = state_;
+    std::vector<proto::ChannelInfo> out;
+    proto::ListChannels q;
+    q.from_start = true;
+    q.limit = static_cast<std::uint16_t>(limits::kMaxListChannelsPage);
+    for (std::size_t page = 0; page < kMaxListPages; ++page) {
+        proto::Request req{q};
+        auto answer = co_await State::request(s, std::move(req));
+        auto channels = s->expect<proto::Channels>(std::move(answer));
+        if (!q.from_start && !channels.channels.empty() &&
+            !(q.after < channels.channels.front().channel))
+            throw s->failure("listed channels out of order");
+        if (channels.more && channels.channels.empty())
+            throw s->failure("listed an empty page with more to come");
+        for (auto& c : channels.channels)
+            out.push_back(std::move(c));
+        if (!channels.more) co_return out;
+        q.from_start = false;
+        q.after = out.back().channel;
+    }
+    throw s->failure("the channel list does not end");
 }
 
 bool TrackerClient::joined() const {
