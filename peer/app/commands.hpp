@@ -48,6 +48,7 @@ struct KeygenCommand {
 
 int run_keygen(const KeygenCommand& cmd);
 
+
 // Options shared by the commands that join a swarm.
 struct NetworkOptions {
     std::vector<HostPort> trackers;  // empty: the seed's own trackers
@@ -93,6 +94,20 @@ struct ServeCommand {
 };
 
 int run_serve(const ServeCommand& cmd);
+
+// Publishes DIR as a channel's versions with the key in `key`, serving its
+// files, until SIGINT/SIGTERM.
+struct PublishCommand {
+    std::filesystem::path dir;
+    std::filesystem::path key;
+    std::string name;  // empty: DIR's own name
+    NetworkOptions net;
+    std::optional<std::filesystem::path> state_dir;  // seed cache
+    bool no_state = false;
+    std::chrono::milliseconds rescan{2000};
+};
+
+int run_publish(const PublishCommand& cmd);
 
 struct ListCommand {
     std::vector<HostPort> trackers;
