@@ -7,11 +7,13 @@
 
 namespace seedshare {
 
-// Sends the follows: all of them (after a join) or what changed. One message:
-// a peer follows at most kMaxChannelsPerPeer = kMaxFollowEntries channels.
+// Sends the follows: all of them (after a join, or when the changes would not
+// fit one message) or what changed. One message: a peer follows at most
+// kMaxChannelsPerPeer <= kMaxFollowEntries channels, and a delta names each
+// changed channel once.
 awaitable<void> TrackerClient::State::sync_follows(std::shared_ptr<State> s) {
     static_assert(limits::kMaxChannelsPerPeer <= limits::kMaxFollowEntries);
-    const bool full = s->follows_full_sync;
+    const bool full = s->follows_full_sync || s->follows_changed.size() > limits::kMaxFollowEntries;
     std::set<ChannelId> taken = std::move(s->follows_changed);
     s->follows_changed.clear();
     s->follows_full_sync = false;
@@ -48,6 +50,7 @@ awaitable<void> TrackerClient::State::sync_follows(std::shared_ptr<State> s) {
 
 void TrackerClient::follow(const ChannelId& channel, std::uint64_t version) {
     auto& s = *state_;
+    version = std::min(version, limits::kMaxManifestVersion);  // what the wire allows
     auto [it, added] = s.followed.try_emplace(channel, version);
     if (!added && it->second == version) return;
     it->second = version;
