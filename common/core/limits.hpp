@@ -47,8 +47,9 @@ inline constexpr std::uint64_t kMaxChannelKeyFileBytes = 256;
 // --- wire -------------------------------------------------------------------
 // Frame = u32 length + u8 type + payload; length counts type and payload.
 inline constexpr std::size_t kFrameHeaderBytes = 5;
-// Tracker frames carry whole seeds (upload / fetch by id).
-inline constexpr std::size_t kMaxTrackerFrameBytes = kMaxSeedBytes + 4096;
+// Tracker frames carry whole seeds and whole manifests (upload / fetch by id).
+inline constexpr std::size_t kMaxTrackerFrameBytes =
+    (kMaxManifestBytes > kMaxSeedBytes ? kMaxManifestBytes : kMaxSeedBytes) + 4096;
 // Largest block of chunk data one request may ask for.
 inline constexpr std::uint32_t kMaxBlockBytes = 1u << 20;
 inline constexpr std::uint32_t kDefaultBlockBytes = 256u << 10;
@@ -68,6 +69,14 @@ inline constexpr std::size_t kMaxFileListEntries = 10000;
 inline constexpr std::size_t kMaxFilesPerPeer = 10000;
 // Entries in one answer to "list files"; the client pages for more.
 inline constexpr std::size_t kMaxListFilesPage = 1000;
+// Channels one FollowChannels message may name (added plus removed), channels
+// one peer may follow at a tracker, and entries in one answer to "list channels".
+inline constexpr std::size_t kMaxFollowEntries = 1000;
+inline constexpr std::size_t kMaxChannelsPerPeer = 1000;
+inline constexpr std::size_t kMaxListChannelsPage = 1000;
+// A channel's head (its latest manifest) stays at the tracker this long after
+// its last follower went, so a publisher that restarts learns its latest number.
+inline constexpr std::chrono::hours kChannelRetention{24 * 7};
 inline constexpr std::size_t kMaxTrackerConnections = 20000;
 // Requests per second one tracker connection may make (token bucket).
 inline constexpr double kTrackerRequestsPerSecond = 200;

@@ -96,8 +96,9 @@ int run_serve(const ServeCommand& cmd);
 
 struct ListCommand {
     std::vector<HostPort> trackers;
-    bool json = false;   // one JSON object on stdout instead of the table
-    std::string filter;  // only names containing this (empty: all)
+    bool json = false;      // one JSON object on stdout instead of the table
+    std::string filter;     // only names containing this (empty: all)
+    bool channels = false;  // the channels instead of the files
     LogLevel log_level = LogLevel::kWarn;
 };
 

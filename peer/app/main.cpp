@@ -226,13 +226,17 @@ int main(int argc, char** argv) {
 
     ListCommand list;
     std::vector<std::string> list_trackers;
-    auto* ls = app.add_subcommand("list", "List the files a tracker knows");
+    auto* ls = app.add_subcommand("list", "List the files (or the channels) a tracker knows");
     one_tracker_each(ls->add_option("--tracker", list_trackers,
                                     "Tracker to ask, repeatable (default 127.0.0.1:7000)"));
     ls->add_flag("--json", list.json, "Print one JSON object on stdout instead of the table");
-    ls->add_option("--filter", list.filter, "Only files whose name contains NAME")
+    ls->add_option("--filter", list.filter, "Only files (or channels) whose name contains NAME")
         ->type_name("NAME");
-    ls->footer(footer("  peer list --tracker tracker.example.org:7000 --filter .iso"));
+    ls->add_flag("--channels", list.channels,
+                 "List the channels instead: name, version, files, size, subscribers, id");
+    ls->footer(
+        footer("  peer list --tracker tracker.example.org:7000 --filter .iso\n"
+               "  peer list --channels --tracker tracker.example.org:7000"));
 
     KeygenCommand keygen;
     auto* kg = app.add_subcommand("keygen", "Make a new channel key; print the channel id");
