@@ -9,6 +9,7 @@
 #include "common/net/net.hpp"
 #include "peer/discovery/tracker_client.hpp"
 #include "test/support/async.hpp"
+#include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 #include "tracker/server/server.hpp"
 #include "tracker/sqlite/store.hpp"
@@ -456,7 +457,9 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
     opt.ttl = 900ms;
     Tracker t(io, ":memory:", opt);
     auto oa = client_options(t.server->port(), 5001);
-    TrackerClient a(io.get_executor(), oa, kQuiet);
+    test::TempDir dir;
+    test::LogCapture log(dir / "a.log");
+    TrackerClient a(io.get_executor(), oa, log.logger("a"));
     TrackerClient b(io.get_executor(), client_options(t.server->port(), 5002), kQuiet);
     ChannelId channel;
     channel.bytes[0] = 0x5e;
@@ -492,6 +495,38 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
         CHECK(co_await test::eventually(
             [&]() -> awaitable<bool> { co_return (co_await followers(b, channel)).size() == 1; },
             3s));
+
+        // More changes than one message holds (600 dropped, 600 new): sent
+        // as the whole list instead, never as a message the tracker refuses.
+        const auto nth = [](std::uint32_t n) {
+            ChannelId c;
+            c.bytes[0] = 0x77;
+            c.bytes[1] = static_cast<std::uint8_t>(n >> 8);
+            c.bytes[2] = static_cast<std::uint8_t>(n);
+            return c;
+        };
+        for (std::uint32_t n = 0; n < 600; ++n)
+            a.follow(nth(n), 1);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await followers(b, nth(599))).size() == 1; },
+            3s));
+        const auto generation_joined = a.joined();
+        for (std::uint32_t n = 0; n < 600; ++n) {
+            a.unfollow(nth(n));
+            a.follow(nth(1000 + n), 2);
+        }
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> {
+                co_return (co_await followers(b, nth(1599))).size() == 1 &&
+                    (co_await followers(b, nth(0))).empty();
+            },
+            3s));
+        CHECK(generation_joined);
+        CHECK(a.joined());
+        CHECK((co_await followers(b, channel)).size() == 1);  // still followed
+        // Joined twice (at start, after the tracker forgot it), never refused.
+        CHECK(log.count("joined tracker") == 2);
+        CHECK(log.count("Malformed") == 0);
 
         // A text that is no manifest: refused, typed; the connection goes on.
         std::optional<TrackerError::Kind> kind;

@@ -12,6 +12,7 @@
 
 #include "common/core/limits.hpp"
 #include "common/net/waiter_queue.hpp"
+#include "peer/discovery/tracker_client_state.hpp"
 
 namespace seedshare {
 
@@ -19,28 +20,6 @@ namespace proto = tracker_proto;
 using net::awaitable;
 using net::Clock;
 using namespace asio::experimental::awaitable_operators;
-
-namespace {
-
-constexpr auto kBackoffMin = std::chrono::milliseconds(500);
-constexpr auto kBackoffMax = std::chrono::seconds(30);
-// A heartbeat interval from the tracker is kept within these bounds.
-constexpr auto kMinHeartbeat = std::chrono::milliseconds(50);
-constexpr auto kMaxHeartbeat = std::chrono::hours(1);
-// list_files() stops after this many pages (a tracker that never ends a listing).
-constexpr std::size_t kMaxListPages = 100000;
-
-// The tracker answered with an error. what() is "tracker HOST:PORT: REASON".
-struct TrackerRefusal : std::runtime_error {
-    TrackerRefusal(proto::ErrorCode c, const std::string& where, std::string why)
-        : std::runtime_error(fmt::format("tracker {}: {}", where, why)),
-          code(c),
-          reason(std::move(why)) {}
-    proto::ErrorCode code;
-    std::string reason;  // the tracker's message and the code's name
-};
-
-}  // namespace
 
 TrackerError::TrackerError(Kind k, HostPort w, std::string why)
     : std::runtime_error(k == Kind::kNotATracker
@@ -58,87 +37,6 @@ std::string describe(const TrackerError& e) {
     return e.what();
 }
 
-struct TrackerClient::State {
-    State(asio::any_io_executor e, Options o, Logger l)
-        : ex(std::move(e)),
-          opt(std::move(o)),
-          log(std::move(l)),
-          where(opt.tracker.str()),
-          wake(ex),
-          retry(ex),
-          rng(std::random_device{}()) {}
-
-    struct Held {
-        proto::FileEntry entry;
-        std::string seed_text;
-    };
-
-    asio::any_io_executor ex;
-    Options opt;
-    Logger log;
-    std::string where;  // "host:port", for messages
-
-    std::shared_ptr<net::FrameStream> stream;
-    std::uint64_t generation = 0;  // counts connections, so a stale failure spares a newer one
-    bool joined = false;
-    Token token;  // presented at rejoin, so the tracker keeps our identity
-    Clock::duration heartbeat = std::chrono::seconds(30);
-    Clock::time_point next_heartbeat;
-
-    std::map<SeedId, Held> held;
-    std::set<SeedId> changed;  // ids to send as a delta
-    bool full_sync = true;     // send the whole list (after every join)
-
-    std::map<ChannelId, std::uint64_t> followed;  // channel -> version held
-    std::set<ChannelId> follows_changed;          // channels to send as a delta
-    bool follows_full_sync = true;                // send them all (after every join)
-    // A peer that never followed a channel sends no FollowChannels at all.
-    bool ever_followed = false;
-    bool follows_pending() const {
-        return ever_followed && (follows_full_sync || !follows_changed.empty());
-    }
-
-    bool stopping = false;
-    asio::steady_timer wake;   // run() idles on it; changes and stop() cancel it
-    asio::steady_timer retry;  // reconnect backoff; only stop() cancels it
-    std::mt19937_64 rng;
-
-    bool busy = false;           // a request is in flight
-    net::WaiterQueue<> waiters;  // for the request lock
-
-    // Drops connection `gen` (if it is still the current one) and wakes run().
-    void lose(std::uint64_t gen) {
-        if (gen != generation || !stream) return;
-        stream->close();
-        stream.reset();
-        joined = false;
-        wake.cancel();
-    }
-    // Hands the request lock to the oldest waiter, if any.
-    void release() {
-        if (!waiters.grant_front()) busy = false;
-    }
-    std::runtime_error failure(std::string_view what) const {
-        return std::runtime_error(fmt::format("tracker {}: {}", where, what));
-    }
-
-    // The coroutines behind the public calls. Each holds the State alive by
-    // its shared_ptr, so a TrackerClient may be destroyed while they sleep.
-    class Lock;
-    static awaitable<proto::Response> exchange(State& s, net::FrameStream& stream,
-                                               const proto::Request& req);
-    static awaitable<proto::Response> request(std::shared_ptr<State> s, proto::Request req);
-    static awaitable<void> establish(std::shared_ptr<State> s);
-    static awaitable<void> sync(std::shared_ptr<State> s);
-    static awaitable<void> sync_follows(std::shared_ptr<State> s);
-    static awaitable<void> idle(std::shared_ptr<State> s);
-    template <class T>
-    T expect(proto::Response&& r) const {
-        if (auto* v = std::get_if<T>(&r)) return std::move(*v);
-        throw failure("unexpected response type");
-    }
-};
-
 namespace {
 Clock::duration jittered(Clock::duration d, std::mt19937_64& rng) {
     // 50-100% of d, so peers that lost the same tracker do not return in step.
@@ -146,30 +44,6 @@ Clock::duration jittered(Clock::duration d, std::mt19937_64& rng) {
     return std::chrono::duration_cast<Clock::duration>(d * f(rng));
 }
 }  // namespace
-
-// Holds the request lock: one request in flight per connection, in order.
-class TrackerClient::State::Lock {
-  public:
-    static awaitable<Lock> acquire(std::shared_ptr<State> s, Clock::duration timeout) {
-        if (s->stopping) throw s->failure("stopped");
-        if (s->busy) {
-            const bool granted = co_await s->waiters.wait(timeout);
-            if (!granted)
-                throw s->failure(s->stopping ? "stopped" : "timed out behind an earlier request");
-        }
-        s->busy = true;
-        co_return Lock(s);
-    }
-    Lock(Lock&& o) noexcept : s_(std::move(o.s_)) {}
-    Lock& operator=(Lock&&) = delete;
-    ~Lock() {
-        if (s_) s_->release();
-    }
-
-  private:
-    explicit Lock(std::shared_ptr<State> s) : s_(std::move(s)) {}
-    std::shared_ptr<State> s_;
-};
 
 // Writes one request and reads its response on `stream` (lock held).
 awaitable<proto::Response> TrackerClient::State::exchange(State& s, net::FrameStream& stream,
@@ -353,45 +227,6 @@ awaitable<void> TrackerClient::State::sync(std::shared_ptr<State> s) {
     }
 }
 
-// Sends the follows: all of them (after a join) or what changed. One message:
-// a peer follows at most kMaxChannelsPerPeer = kMaxFollowEntries channels.
-awaitable<void> TrackerClient::State::sync_follows(std::shared_ptr<State> s) {
-    static_assert(limits::kMaxChannelsPerPeer <= limits::kMaxFollowEntries);
-    const bool full = s->follows_full_sync;
-    std::set<ChannelId> taken = std::move(s->follows_changed);
-    s->follows_changed.clear();
-    s->follows_full_sync = false;
-    proto::FollowChannels msg;
-    msg.replace_all = full;
-    for (const auto& [channel, version] : s->followed) {
-        if (msg.add.size() == limits::kMaxChannelsPerPeer) break;
-        if (full || taken.count(channel) != 0) msg.add.push_back({channel, version});
-    }
-    if (!full)
-        for (const auto& channel : taken)
-            if (s->followed.count(channel) == 0) msg.remove.push_back(channel);
-    if (s->followed.size() > limits::kMaxChannelsPerPeer)
-        s->log.warn("following {} channels; the tracker is told of the first {}",
-                    s->followed.size(), limits::kMaxChannelsPerPeer);
-    try {
-        proto::Request req{std::move(msg)};
-        auto answer = co_await request(s, std::move(req));
-        s->expect<proto::OkReply>(std::move(answer));
-    } catch (const TrackerRefusal& e) {
-        if (e.code == proto::ErrorCode::kLimit) {
-            s->log.warn("channels not accepted: {}", e.what());
-            co_return;
-        }
-        if (full) s->follows_full_sync = true;
-        s->follows_changed.insert(taken.begin(), taken.end());
-        throw;
-    } catch (...) {
-        if (full) s->follows_full_sync = true;
-        s->follows_changed.insert(taken.begin(), taken.end());
-        throw;
-    }
-}
-
 // Waits for the next heartbeat, a change to send, stop(), or the tracker
 // closing the connection (the socket turns readable while no request is out).
 awaitable<void> TrackerClient::State::idle(std::shared_ptr<State> s) {
@@ -529,23 +364,6 @@ void TrackerClient::drop(const SeedId& id) {
     s.wake.cancel();
 }
 
-void TrackerClient::follow(const ChannelId& channel, std::uint64_t version) {
-    auto& s = *state_;
-    auto [it, added] = s.followed.try_emplace(channel, version);
-    if (!added && it->second == version) return;
-    it->second = version;
-    s.ever_followed = true;
-    s.follows_changed.insert(channel);
-    s.wake.cancel();
-}
-
-void TrackerClient::unfollow(const ChannelId& channel) {
-    auto& s = *state_;
-    if (s.followed.erase(channel) == 0) return;
-    s.follows_changed.insert(channel);
-    s.wake.cancel();
-}
-
 net::awaitable<std::vector<proto::PeerEntry>> TrackerClient::get_peers(const SeedId& id,
                                                                        std::uint16_t numwant) {
     auto s = state_;
@@ -603,92 +421,6 @@ net::awaitable<std::vector<proto::FileInfo>> TrackerClient::list_files() {
         q.after = out.back().id;
     }
     throw s->failure("the file list does not end");
-}
-
-net::awaitable<void> TrackerClient::put_manifest(std::string text) {
-    using Kind = TrackerError::Kind;
-    auto s = state_;
-    // The tracker keeps manifests only of channels the peer follows.
-    if (s->joined && s->follows_pending()) co_await State::sync_follows(s);
-    std::optional<TrackerError> refused;
-    try {
-        proto::Request req{proto::PutManifest{Token{}, std::move(text)}};
-        auto answer = co_await State::request(s, std::move(req));
-        s->expect<proto::OkReply>(std::move(answer));
-    } catch (const TrackerRefusal& e) {
-        switch (e.code) {
-            case proto::ErrorCode::kManifestRefused:
-                refused.emplace(Kind::kManifestRefused, s->opt.tracker, e.reason);
-                break;
-            case proto::ErrorCode::kManifestStale:
-                refused.emplace(Kind::kManifestStale, s->opt.tracker, e.reason);
-                break;
-            case proto::ErrorCode::kManifestConflict:
-                refused.emplace(Kind::kManifestConflict, s->opt.tracker, e.reason);
-                break;
-            default:
-                throw;
-        }
-    }
-    if (refused) throw *refused;
-}
-
-net::awaitable<std::optional<std::string>> TrackerClient::get_manifest(const ChannelId& channel) {
-    auto s = state_;
-    proto::Response resp;
-    try {
-        proto::Request req{proto::GetManifest{Token{}, channel}};
-        resp = co_await State::request(s, std::move(req));
-    } catch (const TrackerRefusal& e) {
-        if (e.code != proto::ErrorCode::kUnknownChannel) throw;
-        co_return std::nullopt;
-    }
-    auto text = s->expect<proto::ManifestText>(std::move(resp));
-    if (text.channel != channel) {
-        s->lose(s->generation);
-        throw s->failure("answered the manifest of another channel");
-    }
-    co_return std::move(text.text);
-}
-
-net::awaitable<std::vector<proto::ChannelPeerEntry>> TrackerClient::channel_peers(
-    const ChannelId& channel, std::uint16_t numwant) {
-    auto s = state_;
-    proto::GetChannelPeers q;
-    q.channel = channel;
-    q.numwant = std::clamp<std::uint16_t>(numwant, 1, limits::kMaxNumWant);
-    proto::Request req{q};
-    auto answer = co_await State::request(s, std::move(req));
-    auto peers = s->expect<proto::ChannelPeers>(std::move(answer));
-    if (peers.channel != channel) {
-        s->lose(s->generation);
-        throw s->failure("answered the peers of another channel");
-    }
-    co_return std::move(peers.peers);
-}
-
-net::awaitable<std::vector<proto::ChannelInfo>> TrackerClient::list_channels() {
-    auto s = state_;
-    std::vector<proto::ChannelInfo> out;
-    proto::ListChannels q;
-    q.from_start = true;
-    q.limit = static_cast<std::uint16_t>(limits::kMaxListChannelsPage);
-    for (std::size_t page = 0; page < kMaxListPages; ++page) {
-        proto::Request req{q};
-        auto answer = co_await State::request(s, std::move(req));
-        auto channels = s->expect<proto::Channels>(std::move(answer));
-        if (!q.from_start && !channels.channels.empty() &&
-            !(q.after < channels.channels.front().channel))
-            throw s->failure("listed channels out of order");
-        if (channels.more && channels.channels.empty())
-            throw s->failure("listed an empty page with more to come");
-        for (auto& c : channels.channels)
-            out.push_back(std::move(c));
-        if (!channels.more) co_return out;
-        q.from_start = false;
-        q.after = out.back().channel;
-    }
-    throw s->failure("the channel list does not end");
 }
 
 bool TrackerClient::joined() const {

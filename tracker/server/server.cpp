@@ -360,12 +360,13 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
     }
 }
 
-// "summary: 3 peers online, 2 seeds, 4 connections, 0.7 requests/s"
+// "summary: 3 peers online, 2 seeds, 1 channel, 4 connections, 0.7 requests/s"
 void log_summary(State& st, Clock::duration since_last) {
     const RegistryStats stats = st.store.stats();
     const double secs = std::chrono::duration<double>(since_last).count();
-    st.log.info("summary: {} online, {}, {}, {:.1f} requests/s", count_of(stats.live_users, "peer"),
-                count_of(stats.files, "seed"), count_of(st.sessions.size(), "connection"),
+    st.log.info("summary: {} online, {}, {}, {}, {:.1f} requests/s",
+                count_of(stats.live_users, "peer"), count_of(stats.files, "seed"),
+                count_of(stats.channels, "channel"), count_of(st.sessions.size(), "connection"),
                 secs > 0 ? static_cast<double>(st.requests) / secs : 0.0);
     st.requests = 0;
 }
