@@ -48,7 +48,6 @@ struct KeygenCommand {
 
 int run_keygen(const KeygenCommand& cmd);
 
-
 // Options shared by the commands that join a swarm.
 struct NetworkOptions {
     std::vector<HostPort> trackers;  // empty: the seed's own trackers

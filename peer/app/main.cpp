@@ -266,10 +266,10 @@ int main(int argc, char** argv) {
     pb->add_option("--rescan", publish_rescan_text,
                    "Seconds between checks of DIR for changes, 0.05 to 3600 (default 2)")
         ->type_name("SECONDS");
-    pb->footer(footer(
-        "  peer keygen -o site.key\n"
-        "  peer publish ~/site --key site.key --tracker tracker.example.org:7000",
-        true));
+    pb->footer(
+        footer("  peer keygen -o site.key\n"
+               "  peer publish ~/site --key site.key --tracker tracker.example.org:7000",
+               true));
 
     // The command line was refused: name the first argument nobody took, if
     // any (so "peer --bogus" is an unknown option, not a missing command).

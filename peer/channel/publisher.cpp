@@ -69,9 +69,12 @@ fs::path Publisher::state_file() const {
 
 std::vector<ManifestEntry> Publisher::scanned_files() const {
     std::vector<ManifestEntry> files;
+    std::error_code ec;
+    auto root = fs::canonical(options_.dir, ec);  // what the scan walks
+    if (ec) root = options_.dir;
     const auto add = [&](const auto& entries) {
         for (const auto& [path, e] : entries) {
-            const auto rel = path.lexically_relative(options_.dir).generic_string();
+            const auto rel = path.lexically_relative(root).generic_string();
             // The scan's names are seed names; a path must also pass the
             // manifest's rules (depth, length): one that does not is left out.
             if (auto ok = validate_manifest_path(rel); !ok) {
@@ -108,17 +111,19 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
 
     // The mesh: subscribers ask us for manifests; a valid newer version of
     // this channel (the same key elsewhere) moves our next number past it.
-    auto verify = [this](VersionRef asked, std::shared_ptr<const std::string> text)
-        -> net::awaitable<ChannelMesh::Verdict> {
+    auto verify =
+        [this](VersionRef asked,
+               std::shared_ptr<const std::string> text) -> net::awaitable<ChannelMesh::Verdict> {
         auto m = checked_manifest(*text, channel_);
         if (!m) co_return ChannelMesh::Verdict{Outcome::kForged, m.error().message};
         const auto v = version_of(*m);
         if (v.number != asked.number || v.body_hash != asked.body_hash)
             co_return ChannelMesh::Verdict{Outcome::kForged, "not the version announced"};
         if (!newer_than(v, network_head_)) co_return ChannelMesh::Verdict{Outcome::kStale, {}};
-        log_.warn("version {} of this channel was published elsewhere (the same key on another "
-                  "machine?); the next version here will be {}",
-                  v.number, v.number + 1);
+        log_.warn(
+            "version {} of this channel was published elsewhere (the same key on another "
+            "machine?); the next version here will be {}",
+            v.number, v.number + 1);
         network_head_ = v;
         co_return ChannelMesh::Verdict{Outcome::kAccepted, {}};
     };

@@ -87,7 +87,7 @@ class Publisher {
     // The highest valid version heard of from the trackers or the mesh.
     std::optional<ManifestVersion> network_head_;
     std::size_t versions_published_ = 0;
-    asio::steady_timer scanned_;  // cancelled after each scan
+    asio::steady_timer scanned_;               // cancelled after each scan
     asio::steady_timer* find_wait_ = nullptr;  // find_subscribers' wait, while it waits
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     bool stopping_ = false;
