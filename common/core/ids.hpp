@@ -39,6 +39,7 @@ struct Sha256Tag {};
 struct SeedIdTag {};
 struct UserIdTag {};
 struct TokenTag {};
+struct ChannelIdTag {};
 
 // A SHA-256 digest (whole file or chunk).
 using Digest = FixedId<32, Sha256Tag>;
@@ -48,6 +49,8 @@ using SeedId = FixedId<32, SeedIdTag>;
 using UserId = FixedId<16, UserIdTag>;
 // Secret issued by the tracker at join; proves ownership of a UserId.
 using Token = FixedId<16, TokenTag>;
+// A channel: its ed25519 public key (common/crypto/ed25519.hpp).
+using ChannelId = FixedId<32, ChannelIdTag>;
 
 UserId random_user_id();
 Token random_token();
