@@ -247,7 +247,13 @@ net::awaitable<SyncOutcome> Executor::run() {
             co_await clean_temp_dir();
             break;
         }
-        const Next next = plan.needs_hashing() ? co_await hash(plan) : co_await execute(plan);
+        // One co_await per statement, its result named (GCC 12, ARCHITECTURE.md).
+        Next next = Next::kDone;
+        if (plan.needs_hashing()) {
+            next = co_await hash(plan);
+        } else {
+            next = co_await execute(plan);
+        }
         if (next == Next::kFailed) break;
     }
     co_return std::move(out_);
