@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fstream>
 
+#include "common/env/faulty_env.hpp"
 #include "peer/channel/channel_store.hpp"
 #include "peer/channel/sync_executor.hpp"
 #include "test/support/cluster.hpp"
@@ -292,6 +293,78 @@ TEST_CASE("sync executor: installed files are recorded as they land, so a crash 
         CHECK(again.report.hashed == 0);
         CHECK(again.report.installed == 0);
         CHECK(again.applied.size() == 2);
+        co_await subscriber.stop();
+        co_await publisher.peer.stop();
+    });
+}
+
+TEST_CASE("sync executor: a published file the user deleted is fetched again") {
+    TempDir pub, sub;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Publisher publisher(io, pool, pub, tracker.address, node_options(test_options()));
+        TestPeer subscriber(io, pool, "subscriber", test_options());
+        auto store = open_store(sub.path());
+        const std::string content = pattern_bytes(2 * kChunk + 3, 21);
+        std::vector<TargetFile> v1;
+        auto file = co_await publisher.publish("dir/f", content);
+        v1.push_back(std::move(file));
+        auto first = co_await sync(subscriber, store, sub.path(), v1, tracker.address);
+        REQUIRE_MESSAGE(first.ok(), first.message);
+        REQUIRE(store.set_applied("v1", first.applied));
+        co_await leave_all(first);
+
+        fs::remove(sub / "dir/f");
+        auto again = co_await sync(subscriber, store, sub.path(), v1, tracker.address);
+        REQUIRE_MESSAGE(again.ok(), again.message);
+        CHECK(again.report.restored == 1);
+        CHECK(again.report.moved_aside == 0);
+        CHECK(again.report.network_chunks == 3);
+        CHECK(read_file(sub / "dir/f") == content);
+        co_await leave_all(again);
+        co_await subscriber.stop();
+        co_await publisher.peer.stop();
+    });
+}
+
+TEST_CASE("sync executor: a disk failure stops the sync; the next run installs what was built") {
+    TempDir pub, sub;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Publisher publisher(io, pool, pub, tracker.address, node_options(test_options()));
+        TestPeer subscriber(io, pool, "subscriber", test_options());
+        const std::string content = pattern_bytes(4 * kChunk, 31);
+        std::vector<TargetFile> v1;
+        auto file = co_await publisher.publish("f", content);
+        v1.push_back(std::move(file));
+        {
+            FaultyEnv env(Env::posix());
+            auto opened = ChannelStore::open(sub.path(), env);
+            REQUIRE(std::holds_alternative<ChannelStore>(opened));
+            auto& store = std::get<ChannelStore>(opened);
+            env.fail_nth(FaultyEnv::Op::kRename, 1, EIO);  // the install
+            auto first = co_await sync(subscriber, store, sub.path(), v1, tracker.address);
+            CHECK(first.failure == SyncFailure::kDisk);
+            CHECK(first.message.find("cannot install") != std::string::npos);
+            CHECK(first.report.network_chunks == 4);
+            CHECK(env.injected() == 1);
+            CHECK_FALSE(fs::exists(sub / "f"));
+            CHECK(first.serving.empty());  // they left: the built file is free
+        }
+        auto store = open_store(sub.path());
+        auto again = co_await sync(subscriber, store, sub.path(), v1, tracker.address);
+        REQUIRE_MESSAGE(again.ok(), again.message);
+        CHECK(again.report.network_chunks == 0);
+        CHECK(again.report.resumed_chunks == 4);
+        CHECK(again.report.installed == 1);
+        CHECK(read_file(sub / "f") == content);
+        CHECK(fs::is_empty(store.temp_dir()));
         co_await subscriber.stop();
         co_await publisher.peer.stop();
     });

@@ -669,6 +669,13 @@ net::awaitable<SyncOutcome> sync_to(SyncContext& ctx, std::vector<TargetFile> ta
                                     std::atomic<bool>& cancel) {
     Executor executor(ctx, std::move(target), cancel);
     SyncOutcome outcome = co_await executor.run();
+    if (!outcome.ok()) {
+        // Their files may be in STATE/tmp, where the next run takes them up:
+        // their swarms must have let go of them (and of their seeds' ids).
+        for (auto& t : outcome.serving)
+            co_await t->leave(0ms);
+        outcome.serving.clear();
+    }
     co_return outcome;
 }
 

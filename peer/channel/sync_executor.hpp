@@ -100,11 +100,13 @@ struct SyncOutcome {
     // seed, stamp). The caller makes them the applied version:
     // store.set_applied(manifest_text, std::move(applied)).
     std::vector<RecordedFile> applied;
-    // The swarms of the files this call downloaded, still registered in the
-    // Node and serving their (now installed) file, told "complete" to the
-    // trackers. The caller keeps them while it serves, or leave()s them
-    // (e.g. when it shares the installed files anew). Files built only from
-    // local chunks have none.
+    // On success: the swarms of the files this call downloaded, still
+    // registered in the Node and serving their (now installed) file, told
+    // "complete" to the trackers, so that other subscribers fetch from us
+    // while we fetch the rest. The caller keeps them while it serves, or
+    // leave()s them when it shares the installed files anew (FileTransfer::
+    // share of a FileStorage::open_read, which notices a later edit). Files
+    // built only from local chunks have none. On failure: empty (they left).
     std::vector<std::unique_ptr<FileTransfer>> serving;
 
     bool ok() const { return !failure.has_value(); }
@@ -112,6 +114,15 @@ struct SyncOutcome {
 
 // Brings ctx.dir to `target`. `cancel` is polled between steps and while
 // fetching; it must outlive the call.
+//
+// Before: ctx.store is open on ctx.dir (its lock held); every seed of
+// `target` was checked against its id in the manifest. No swarm of a seed
+// that must be downloaded may be in the Node (a fetch of it fails kBusy): the
+// caller leaves the swarms of files it serves from DIR whose stamps changed
+// (local_changes says which) before syncing; unchanged ones may keep serving.
+// After success: store.set_applied(manifest text, outcome.applied), then
+// serve the target files (outcome.serving already serves those downloaded).
+// After a failure: nothing to undo; the next sync_to resumes.
 net::awaitable<SyncOutcome> sync_to(SyncContext& ctx, std::vector<TargetFile> target,
                                     std::atomic<bool>& cancel);
 
