@@ -369,3 +369,39 @@ TEST_CASE("sync executor: a disk failure stops the sync; the next run installs w
         co_await publisher.peer.stop();
     });
 }
+
+TEST_CASE("sync executor: two paths with one seed: downloaded once, copied once") {
+    TempDir pub, sub;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Publisher publisher(io, pool, pub, tracker.address, node_options(test_options()));
+        TestPeer subscriber(io, pool, "subscriber", test_options());
+        auto store = open_store(sub.path());
+        const std::string content = pattern_bytes(5 * kChunk, 41);
+        std::vector<TargetFile> v1;
+        auto one = co_await publisher.publish("one/same.bin", content);
+        auto two = co_await publisher.publish("two/same.bin", content);
+        REQUIRE(one.seed.id() == two.seed.id());
+        v1.push_back(std::move(one));
+        v1.push_back(std::move(two));
+        for (int i = 0; i < 6; ++i) {
+            auto other = co_await publisher.publish(fmt::format("more/{}", i),
+                                                    pattern_bytes(kChunk + i, 50 + i));
+            v1.push_back(std::move(other));
+        }
+        auto first = co_await sync(subscriber, store, sub.path(), v1, tracker.address);
+        REQUIRE_MESSAGE(first.ok(), first.message);
+        CHECK(first.report.network_chunks == chunks_of(v1) - 5);  // the copy is local
+        CHECK(first.report.local_chunks == 5);
+        CHECK(publisher.uploaded(v1[0].seed) == content.size());
+        CHECK(read_file(sub / "one/same.bin") == content);
+        CHECK(read_file(sub / "two/same.bin") == content);
+        CHECK(read_file(sub / "more/5") == pattern_bytes(kChunk + 5, 55));
+        co_await leave_all(first);
+        co_await subscriber.stop();
+        co_await publisher.peer.stop();
+    });
+}

@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "common/core/limits.hpp"
 #include "common/crypto/sha256.hpp"
+#include "common/net/join_all.hpp"
 #include "common/net/offload.hpp"
 #include "peer/channel/local_scan.hpp"
 #include "peer/channel/local_view.hpp"
@@ -34,6 +36,8 @@ constexpr auto kCancelPoll = 50ms;
 // A .part still held by a stopped swarm of this process: tries, and the pause between.
 constexpr int kBusyRetries = 30;
 constexpr auto kBusyPause = 100ms;
+// Files built at once (each its own swarm when it needs the network).
+constexpr std::size_t kParallelBuilds = 4;
 // Chunks of a resumed .part verified at once.
 constexpr unsigned kVerifyParallel = 2;
 
@@ -95,15 +99,17 @@ IoStatus sync_directory(Env& env, const fs::path& dir) {
     return Ok{};
 }
 
-// Ends a fetch's swarm once `cancel` is set; returns when the fetch is over
-// (`over` set by the fetch, which then no longer holds `cancel` for us).
+// Ends a fetch's swarm once `cancel` is set or another build failed; returns
+// when the fetch is over (`over` set by the fetch, after which `cancel` and
+// `failed` may be gone).
 net::awaitable<void> stop_on_cancel(std::weak_ptr<Swarm> weak, const std::atomic<bool>* cancel,
+                                    const std::optional<SyncFailure>* failed,
                                     std::shared_ptr<bool> over) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
         const bool slept = co_await net::sleep_for(timer, kCancelPoll);
         if (!slept || *over) co_return;
-        if (!cancel->load()) continue;
+        if (!cancel->load() && !failed->has_value()) continue;
         const auto swarm = weak.lock();
         if (!swarm) co_return;
         co_await swarm->stop(0ms);
@@ -184,9 +190,12 @@ class Executor {
     net::awaitable<SyncOutcome> run();
 
   private:
+    // The first failure is the one reported (builds run side by side).
     Next fail(SyncFailure f, std::string message) {
-        out_.failure = f;
-        out_.message = std::move(message);
+        if (!out_.failure) {
+            out_.failure = f;
+            out_.message = std::move(message);
+        }
         return Next::kFailed;
     }
     Next take(const JobResult& r) {
@@ -201,7 +210,10 @@ class Executor {
     net::awaitable<Next> hash(const SyncPlan& plan);
     net::awaitable<Next> execute(const SyncPlan& plan);
     net::awaitable<Next> move_aside(const SyncStep& step);
+    net::awaitable<Next> build_all(const SyncPlan& plan);
+    net::awaitable<void> build_worker(const std::vector<const SyncStep*>* steps, std::size_t* next);
     net::awaitable<Next> build(const SyncStep& step);
+    net::awaitable<Next> connect_trackers(const std::string& path);
     net::awaitable<Next> fetch(const SyncStep& step, PartFile part, Bitfield have, fs::path built);
     net::awaitable<Next> install(const SyncStep& step);
     net::awaitable<Next> remove_file(const SyncStep& step, const std::string& original);
@@ -215,7 +227,11 @@ class Executor {
     SyncOutcome out_;
     std::map<std::size_t, fs::path> built_;  // target index -> its verified file in STATE/tmp
     std::map<std::string, std::string, std::less<>> asides_;  // this plan's moves: path -> aside
+    // Where a file verified by this call is (STATE/tmp, then DIR once
+    // installed), by seed: a second target with the same content is copied.
+    std::map<SeedId, fs::path> verified_;
     bool trackers_connected_ = false;
+    bool connecting_ = false;
 };
 
 net::awaitable<SyncOutcome> Executor::run() {
@@ -326,6 +342,7 @@ net::awaitable<Next> Executor::execute(const SyncPlan& plan) {
     // file deleted at its aside name is forgotten under its recorded name.
     std::map<std::string, std::string, std::less<>> moved;
     asides_.clear();
+    bool built_all = false;
     for (const auto& step : plan.steps) {
         if (cancel_.load()) co_return fail(SyncFailure::kCancelled, "cancelled");
         Next next = Next::kDone;
@@ -342,7 +359,9 @@ net::awaitable<Next> Executor::execute(const SyncPlan& plan) {
                 break;
             case SyncAction::kFetch:
             case SyncAction::kRestore:
-                next = co_await build(step);
+                // All of them at the first (they are contiguous in a plan).
+                if (!built_all) next = co_await build_all(plan);
+                built_all = true;
                 break;
             case SyncAction::kInstall:
                 next = co_await install(step);
@@ -391,6 +410,45 @@ net::awaitable<Next> Executor::move_aside(const SyncStep& step) {
         }
     }
     co_return take(r);
+}
+
+// Builds every file of the plan, up to kParallelBuilds at once (a file's
+// swarm spends most of its time waiting for peers). Two files of one seed
+// never build together: the second waits for a second pass, then copies the
+// first.
+net::awaitable<Next> Executor::build_all(const SyncPlan& plan) {
+    std::vector<const SyncStep*> first;
+    std::vector<const SyncStep*> again;
+    std::set<SeedId> seeds;
+    for (const auto& step : plan.steps) {
+        if (step.action != SyncAction::kFetch && step.action != SyncAction::kRestore) continue;
+        const bool fresh = seeds.insert(state_.target[step.target].seed.id()).second;
+        (fresh ? first : again).push_back(&step);
+    }
+    for (const auto* pass : {&first, &again}) {
+        std::size_t next = 0;
+        std::vector<net::awaitable<void>> workers;
+        for (std::size_t i = 0; i < std::min(kParallelBuilds, pass->size()); ++i)
+            workers.push_back(build_worker(pass, &next));
+        const auto errors = co_await net::join_all(std::move(workers));
+        for (const auto& e : errors)
+            if (e) std::rethrow_exception(e);
+        if (out_.failure) co_return Next::kFailed;
+    }
+    co_return Next::kDone;
+}
+
+net::awaitable<void> Executor::build_worker(const std::vector<const SyncStep*>* steps,
+                                            std::size_t* next) {
+    while (*next < steps->size() && !out_.failure) {
+        if (cancel_.load()) {
+            fail(SyncFailure::kCancelled, "cancelled");
+            co_return;
+        }
+        const SyncStep* step = (*steps)[(*next)++];
+        const Next built = co_await build(*step);
+        if (built == Next::kFailed) co_return;
+    }
 }
 
 net::awaitable<Next> Executor::build(const SyncStep& step) {
@@ -451,12 +509,28 @@ net::awaitable<Next> Executor::build(const SyncStep& step) {
     }
     out_.report.resumed_chunks += have.count();
 
+    // A file of the same seed verified by this call is the first source
+    // (the planner did not know it), then the plan's sources.
+    SyncStep same;
+    if (const auto v = verified_.find(t.seed.id()); v != verified_.end()) {
+        same.sources.push_back(v->second.string());  // absolute: dir / it is it
+        for (std::uint32_t i = 0; i < t.seed.chunk_count(); ++i)
+            same.chunks.push_back(ChunkFrom{ChunkFrom::Kind::kLocal, 0,
+                                            t.seed.chunk_offset(ChunkIndex{i}), ChunkIndex{}});
+    }
     Bitfield* held = &have;
     const SyncStep* s = &step;
+    const SyncStep* first = &same;
     const fs::path dir = ctx_.dir;
     const std::atomic<bool>* cancel = &cancel_;
-    auto copy = [env, dir, seed, s, storage, held, cancel] {
-        return copy_local_chunks(*env, dir, *seed, *s, *storage, *held, *cancel);
+    auto copy = [env, dir, seed, first, s, storage, held, cancel] {
+        Copied out = copy_local_chunks(*env, dir, *seed, *first, *storage, *held, *cancel);
+        if (out.write_error) return out;
+        const Copied planned = copy_local_chunks(*env, dir, *seed, *s, *storage, *held, *cancel);
+        out.chunks += planned.chunks;
+        out.mismatched += planned.mismatched;
+        out.write_error = planned.write_error;
+        return out;
     };
     const Copied copied = co_await offload(pool(), std::move(copy));
     out_.report.local_chunks += copied.chunks;
@@ -490,6 +564,31 @@ net::awaitable<Next> Executor::build(const SyncStep& step) {
     const auto finished = co_await offload(pool(), std::move(finish));
     if (finished) co_return fail(SyncFailure::kFetch, *finished);
     built_[step.target] = built;
+    verified_[t.seed.id()] = built;
+    co_return Next::kDone;
+}
+
+// Connects the trackers once for the whole sync; builds running side by
+// side wait for the one connecting.
+net::awaitable<Next> Executor::connect_trackers(const std::string& path) {
+    asio::steady_timer wait(co_await asio::this_coro::executor);
+    while (connecting_) {
+        const bool slept = co_await net::sleep_for(wait, 10ms);
+        if (!slept) co_return fail(SyncFailure::kCancelled, "cancelled");
+    }
+    if (trackers_connected_) co_return Next::kDone;
+    if (ctx_.trackers_where.empty())
+        co_return fail(SyncFailure::kTrackers,
+                       fmt::format("{}: chunks must be fetched, and no tracker is given", path));
+    connecting_ = true;
+    const auto unreachable = co_await ctx_.trackers.connect(ctx_.trackers_where);
+    connecting_ = false;
+    if (unreachable.size() == ctx_.trackers_where.size())
+        co_return fail(SyncFailure::kTrackers,
+                       fmt::format("cannot reach any tracker: {}", fmt::join(unreachable, "; ")));
+    for (const auto& u : unreachable)
+        ctx_.log.warn("cannot reach {} (retrying in the background)", u);
+    trackers_connected_ = true;
     co_return Next::kDone;
 }
 
@@ -502,19 +601,8 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
                        fmt::format("{}: this process already has a swarm for seed {} (its file "
                                    "is not in {}); cannot fetch it twice",
                                    t.path, id.hex(), ctx_.dir.string()));
-    if (!trackers_connected_) {
-        if (ctx_.trackers_where.empty())
-            co_return fail(
-                SyncFailure::kTrackers,
-                fmt::format("{}: chunks must be fetched, and no tracker is given", t.path));
-        const auto unreachable = co_await ctx_.trackers.connect(ctx_.trackers_where);
-        if (unreachable.size() == ctx_.trackers_where.size())
-            co_return fail(SyncFailure::kTrackers, fmt::format("cannot reach any tracker: {}",
-                                                               fmt::join(unreachable, "; ")));
-        for (const auto& u : unreachable)
-            ctx_.log.warn("cannot reach {} (retrying in the background)", u);
-        trackers_connected_ = true;
-    }
+    const Next connected = co_await connect_trackers(t.path);
+    if (connected != Next::kDone) co_return connected;
     const Bitfield before = have;
     std::shared_ptr<Storage> storage = part.storage();
     auto transfer =
@@ -525,8 +613,8 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
     transfer->start(true);
     auto over = std::make_shared<bool>(false);
     const std::weak_ptr<Swarm> weak = transfer->swarm();
-    net::spawn(ctx_.node.swarm_env().ex, stop_on_cancel(weak, &cancel_, over), ctx_.log,
-               "watching for cancel");
+    net::spawn(ctx_.node.swarm_env().ex, stop_on_cancel(weak, &cancel_, &out_.failure, over),
+               ctx_.log, "watching for cancel");
     co_await transfer->wait_done();
     *over = true;
     const Bitfield& after = transfer->have();
@@ -549,6 +637,7 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
         co_return fail(SyncFailure::kDisk, failure->message);
     }
     built_[step.target] = built;
+    verified_[id] = built;
     out_.serving.push_back(std::move(transfer));
     co_return Next::kDone;
 }
@@ -599,6 +688,7 @@ net::awaitable<Next> Executor::install(const SyncStep& step) {
     const JobResult r = co_await offload(pool(), std::move(job));
     if (r.next == Next::kDone) {
         built_.erase(step.target);
+        verified_[t.seed.id()] = to;
         ++out_.report.installed;
     }
     co_return take(r);

@@ -23,7 +23,9 @@
 //    hash is checked here. The verified file is renamed to STATE/tmp/<key>
 //    (a crash after that is picked up by the next run: the whole file is
 //    hashed once and used). kRestore logs a warning naming the file, what the
-//    user did to it, and where their copy was kept.
+//    user did to it, and where their copy was kept. A plan's files are built
+//    a few at once (kParallelBuilds), never two of one seed together: the
+//    second is copied from the first once that one is verified.
 //  - kInstall: the built file renamed over `path` only if `path` still holds
 //    `expected` (or, when nullopt, does not exist), its directories made
 //    first, the directory fsynced, then ChannelStore::record_installed.
