@@ -31,6 +31,7 @@
 #include "common/model/manifest.hpp"
 #include "peer/channel/channel_mesh.hpp"
 #include "peer/channel/channel_store.hpp"
+#include "peer/channel/local_status.hpp"
 #include "peer/channel/sync_executor.hpp"
 
 namespace seedshare {
