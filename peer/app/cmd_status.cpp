@@ -112,8 +112,9 @@ int run_status(const StatusCommand& cmd) {
     std::optional<ChannelId> channel = view.channel;
     if (!channel && published) channel = published->channel;
     if (!channel) {
-        fmt::print(stderr, "peer: {} is not a channel directory (nothing published or "
-                           "subscribed there)\n",
+        fmt::print(stderr,
+                   "peer: {} is not a channel directory (nothing published or "
+                   "subscribed there)\n",
                    cmd.dir.string());
         return kExitUsage;
     }
@@ -122,10 +123,9 @@ int run_status(const StatusCommand& cmd) {
     const Manifest* here = applied ? &*applied : published ? &*published : nullptr;
     if (here) {
         fmt::print("name       {}\n", here->name);
-        fmt::print("{}  version {}, {}, {}, published {}\n",
-                   applied ? "applied  " : "published", here->version,
-                   count_of(here->files.size(), "file"), format_bytes(total_bytes(*here)),
-                   when(here->time));
+        fmt::print("{}  version {}, {}, {}, published {}\n", applied ? "applied  " : "published",
+                   here->version, count_of(here->files.size(), "file"),
+                   format_bytes(total_bytes(*here)), when(here->time));
     } else {
         fmt::print("applied    none yet\n");
     }

@@ -44,10 +44,11 @@ net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId&
     });
     const auto said = [&](const Manifest& m, const SyncReport& r) {
         // One line per version applied (scripts read it).
-        fmt::print("version {} applied: {}; {} fetched, {} restored, {} deleted; {} chunks "
-                   "copied locally, {} from the network ({})\n",
-                   m.version, count_of(m.files.size(), "file"), r.fetched, r.restored, r.deleted,
-                   r.local_chunks, r.network_chunks, format_bytes(r.network_bytes));
+        fmt::print(
+            "version {} applied: {}; {} fetched, {} restored, {} deleted; {} chunks "
+            "copied locally, {} from the network ({})\n",
+            m.version, count_of(m.files.size(), "file"), r.fetched, r.restored, r.deleted,
+            r.local_chunks, r.network_chunks, format_bytes(r.network_bytes));
         std::fflush(stdout);
     };
     const auto outcome = co_await subscriber.run(said);
@@ -61,7 +62,7 @@ net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId&
                        subscriber.applied() ? subscriber.applied()->version : 0);
             co_return kExitOk;
         case O::kStopped:
-            co_return interrupted && cmd.once ? kExitInterrupted : kExitOk;
+            co_return interrupted&& cmd.once ? kExitInterrupted : kExitOk;
         case O::kNoVersion:
             fmt::print(stderr, "peer: {}\n", subscriber.message());
             co_return kExitTrackerUnreachable;
@@ -79,8 +80,7 @@ net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId&
 int run_subscribe(const SubscribeCommand& cmd) {
     const auto channel = ChannelId::from_hex_string(cmd.channel);
     if (!channel) {
-        fmt::print(stderr, "peer: CHANNEL '{}' is not a channel id (64 hex digits)\n",
-                   cmd.channel);
+        fmt::print(stderr, "peer: CHANNEL '{}' is not a channel id (64 hex digits)\n", cmd.channel);
         return kExitUsage;
     }
     std::error_code ec;

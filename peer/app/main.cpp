@@ -287,8 +287,8 @@ int main(int argc, char** argv) {
     sb->add_option("--rescan", subscribe_rescan_text,
                    "Seconds between checks of DIR for local edits, 0.05 to 3600 (default 2)")
         ->type_name("SECONDS");
-    sb->footer(footer(
-        "  peer subscribe 87ee5a75...34ac ~/site --tracker tracker.example.org:7000", true));
+    sb->footer(
+        footer("  peer subscribe 87ee5a75...34ac ~/site --tracker tracker.example.org:7000", true));
 
     StatusCommand status;
     std::vector<std::string> status_trackers;

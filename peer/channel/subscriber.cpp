@@ -246,8 +246,8 @@ void Subscriber::serve_applied(std::vector<std::unique_ptr<FileTransfer>> downlo
             continue;
         }
         if ((*opened)->changed_since(r.stamp.size, r.stamp.mtime_ns, r.stamp.ino)) continue;
-        auto t = FileTransfer::share(node_, trackers_, options_.trackers, r.seed, std::move(*opened),
-                                     log_);
+        auto t = FileTransfer::share(node_, trackers_, options_.trackers, r.seed,
+                                     std::move(*opened), log_);
         t->start();
         next[r.path] = std::move(t);
     }
@@ -270,8 +270,7 @@ net::awaitable<bool> Subscriber::apply(
     SyncContext ctx{node_, trackers_, options_.trackers, log_, *store_, options_.dir};
     auto outcome = co_await sync_to(ctx, std::move(*target), cancel_);
     if (!outcome.ok()) {
-        if (!stopping_)
-            log_.warn("version {} not applied yet: {}", m.version, outcome.message);
+        if (!stopping_) log_.warn("version {} not applied yet: {}", m.version, outcome.message);
         co_return false;
     }
     if (auto done = store_->set_applied(*text, std::move(outcome.applied)); !done) {
@@ -320,8 +319,9 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         log_.info("{} holds version {} of the channel", options_.dir.string(), applied_->version);
     }
 
-    auto verify = [this](VersionRef asked, std::shared_ptr<const std::string> text)
-        -> net::awaitable<ChannelMesh::Verdict> {
+    auto verify =
+        [this](VersionRef asked,
+               std::shared_ptr<const std::string> text) -> net::awaitable<ChannelMesh::Verdict> {
         auto m = checked_manifest(*text, options_.channel);
         if (!m) co_return ChannelMesh::Verdict{FetchOutcome::kForged, m.error().message};
         if (ref_of(*m) != asked)
@@ -362,9 +362,10 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
             const auto changes = co_await local_differences();
             if (!changes.empty()) {
                 for (const auto& c : changes)
-                    log_.warn("{}: {} here; the published file is restored (an edited copy is "
-                              "kept aside)",
-                              c.path, change_text(c.change));
+                    log_.warn(
+                        "{}: {} here; the published file is restored (an edited copy is "
+                        "kept aside)",
+                        c.path, change_text(c.change));
                 const Manifest current = *applied_;
                 auto text = std::make_shared<const std::string>(*store_->applied_manifest());
                 if (co_await apply(current, text, {}))

@@ -57,12 +57,12 @@ struct SubscriberOptions {
 class Subscriber {
   public:
     enum class Outcome {
-        kStopped,     // stop() (SIGINT/SIGTERM)
-        kUpToDate,    // --once: the latest version known is applied
-        kNoVersion,   // --once: nobody knew a version of the channel in time
-        kBusy,        // another process works on DIR
+        kStopped,       // stop() (SIGINT/SIGTERM)
+        kUpToDate,      // --once: the latest version known is applied
+        kNoVersion,     // --once: nobody knew a version of the channel in time
+        kBusy,          // another process works on DIR
         kOtherChannel,  // DIR follows another channel
-        kFailed,      // DIR's state cannot be read or written (message())
+        kFailed,        // DIR's state cannot be read or written (message())
     };
 
     Subscriber(Node& node, Trackers& trackers, SubscriberOptions options, Logger log);

@@ -88,7 +88,7 @@ grep -q "applied    version 2" "$WORK/status.out" || fail "status: $(cat "$WORK/
 grep -q "up to date" "$WORK/status.out" || fail "status: $(cat "$WORK/status.out")"
 "$PEER" list --channels --tracker "$TRACKER_ADDR" >"$WORK/list.out" 2>"$WORK/list.log" ||
     fail "list exited with $?"
-grep -q "^site  *2  *4 " "$WORK/list.out" || fail "list --channels: $(cat "$WORK/list.out")"
+grep -q "^site  *2  *3 " "$WORK/list.out" || fail "list --channels: $(cat "$WORK/list.out")"
 
 kill -0 "$PUBLISHER_PID" || fail "the publisher is no longer running"
 echo "ok"
