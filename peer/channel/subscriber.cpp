@@ -361,11 +361,11 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
             repair = false;
             const auto changes = co_await local_differences();
             if (!changes.empty()) {
+                // (The sync says what it restores, and where an edited copy
+                // went, once it has hashed: a touched file may be unchanged.)
                 for (const auto& c : changes)
-                    log_.warn(
-                        "{}: {} here; the published file is restored (an edited copy is "
-                        "kept aside)",
-                        c.path, change_text(c.change));
+                    log_.debug("{}: {} since version {} was applied; checking", c.path,
+                               change_text(c.change), applied_->version);
                 const Manifest current = *applied_;
                 auto text = std::make_shared<const std::string>(*store_->applied_manifest());
                 if (co_await apply(current, text, {}))

@@ -73,7 +73,7 @@ wait_same "$WORK/site" "$WORK/sub1" 20
 ls "$WORK/sub1/docs/" | grep -q '^new.txt.seedshare-edited-' || fail "the edited copy was not kept aside: $(ls "$WORK/sub1/docs")"
 grep -q scribble "$WORK"/sub1/docs/new.txt.seedshare-edited-* || fail "the aside copy lost the edit"
 [[ -f "$WORK/sub1/mine.txt" ]] || fail "the subscriber's own file was touched"
-grep -q "docs/new.txt" "$WORK/sub1.log" || fail "no warning names the edited file"
+grep -q "docs/new.txt was edited here" "$WORK/sub1.log" || fail "no warning names the edited file"
 
 # A late subscriber with --once goes straight to the latest version and exits.
 timeout 60 "$PEER" subscribe "$channel" "$WORK/late" --tracker "$TRACKER_ADDR" --host 127.0.0.1 \
