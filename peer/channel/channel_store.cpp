@@ -53,7 +53,7 @@ class Lines {
     }
     // The next `n` bytes then a '\n' (a length-prefixed blob).
     std::optional<std::string_view> blob(std::size_t n) {
-        if (text_.size() - at_ < n + 1 || text_[at_ + n] != '\n') return std::nullopt;
+        if (n >= text_.size() - at_ || text_[at_ + n] != '\n') return std::nullopt;
         const auto b = text_.substr(at_, n);
         at_ += n + 1;
         line_ += static_cast<std::size_t>(std::count(b.begin(), b.end(), '\n')) + 1;
