@@ -13,8 +13,8 @@ done
 
 if command -v man >/dev/null; then
     peer=$(MANWIDTH=100 man -l "$build/man/peer.1" 2>&1)
-    for needle in "NAME" "peer - " "SYNOPSIS" "peer make-seed" "peer get" "peer serve" "peer list" \
-                  "--chunk-size SIZE" "--max-upload-rate RATE" "--timeout SECONDS" "--filter NAME" \
+    for needle in "NAME" "peer - " "SYNOPSIS" "peer make-seed" "peer get" "peer serve" "peer list" "peer keygen" \
+                  "--chunk-size SIZE" "--max-upload-rate RATE" "--timeout SECONDS" "--filter NAME" "--channels" \
                   "EXIT STATUS" "SIZES AND RATES" "EXAMPLES" "peer get big.iso.seed" \
                   "$("$build/peer/peer" --version)"; do
         grep -qF -- "$needle" <<<"$peer" || fail "peer.1 as rendered lacks '$needle'"

@@ -2,7 +2,8 @@
 // runs them: why serve skips a file (said once), its own state directory
 // never served, what a user sees at the default log level, plurals; list
 // with a tracker down, sorted, filtered, as JSON; a tracker address where
-// something else answers (HTTP).
+// something else answers (HTTP); list --channels, with a signed manifest put
+// through the tracker client.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,6 +17,9 @@
 #include <regex>
 #include <thread>
 
+#include "peer/discovery/tracker_client.hpp"
+#include "test/support/async.hpp"
+#include "test/support/manifests.hpp"
 #include "test/support/process.hpp"
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
@@ -334,4 +338,59 @@ TEST_CASE("list cli: an HTTP server at the tracker address is named as not a tra
     CHECK(r.err.find(where + " is not a seedshare tracker (it answered like HTTP)") !=
           std::string::npos);
     CHECK(r.err.find("over the limit") == std::string::npos);
+}
+
+TEST_CASE("list cli: --channels lists the channels a tracker keeps, as a table and as JSON") {
+    RealTracker tracker;
+    const auto empty = run({kPeer, "list", "--channels", "--tracker", tracker.address});
+    INFO(empty.out, empty.err);
+    CHECK(empty.exit_code == 0);
+    CHECK(empty.out == "no channels\n");
+
+    // A publisher follows its channel and puts version 7 (it stays joined,
+    // and so a subscriber, while the lists below run).
+    const seedshare::ChannelKey key = channel_key(3);
+    const std::string id = channel_of(key).hex();
+    asio::io_context io;
+    seedshare::TrackerClient::Options o;
+    o.tracker = seedshare::HostPort{
+        "127.0.0.1", static_cast<std::uint16_t>(std::stoi(tracker.address.substr(10)))};
+    o.user = seedshare::random_user_id();
+    o.listen_port = 4555;
+    seedshare::TrackerClient publisher(io.get_executor(), o,
+                                       seedshare::Logger("test", seedshare::LogLevel::kOff));
+    run_task(io, [&]() -> asio::awaitable<void> {
+        co_await publisher.connect();
+        publisher.follow(channel_of(key), 7);
+        co_await publisher.put_manifest(signed_manifest(key, 6, "nightly builds", 3));
+        co_await publisher.put_manifest(signed_manifest(key, 7, "nightly builds", 3));
+    }());
+
+    const auto r = run({kPeer, "list", "--channels", "--tracker", tracker.address});
+    INFO(r.out, r.err);
+    CHECK(r.exit_code == 0);
+    const auto header = r.out.substr(0, r.out.find('\n'));
+    CHECK(std::regex_search(header, std::regex("^NAME +VERSION +FILES +SIZE +SUBSCRIBERS +ID$")));
+    CHECK(std::regex_search(r.out,
+                            std::regex("\nnightly builds +7 +3 +2\\.93 KiB +1 +" + id + "\n$")));
+    const auto none =
+        run({kPeer, "list", "--channels", "--tracker", tracker.address, "--filter", "datasets"});
+    CHECK(none.out == "no channels\n");
+
+    const auto j = run({kPeer, "list", "--channels", "--json", "--tracker", tracker.address});
+    INFO(j.out, j.err);
+    CHECK(j.exit_code == 0);
+    const auto doc = nlohmann::json::parse(j.out, nullptr, false);
+    REQUIRE_FALSE(doc.is_discarded());
+    REQUIRE(doc["trackers"].size() == 1);
+    CHECK(doc["trackers"][0]["ok"] == true);
+    REQUIRE(doc["trackers"][0]["channels"].size() == 1);
+    const auto& c = doc["trackers"][0]["channels"][0];
+    CHECK(c["name"] == "nightly builds");
+    CHECK(c["version"] == 7);
+    CHECK(c["files"] == 3);
+    CHECK(c["size"] == 3000);
+    CHECK(c["subscribers"] == 1);
+    CHECK(c["id"] == id);
+    publisher.stop();
 }

@@ -217,7 +217,7 @@ TEST_CASE("tracker cli: a summary line at info; joins and leaves only at debug")
         CHECK(r.exit_code == 0);
         await_stderr(p, "summary: ", 3);  // one after the peer came and went
         static const std::regex summary(
-            R"(info  tracker: summary: \d+ peers? online, \d+ seeds?, \d+ connections?, \d+\.\d requests/s)");
+            R"(info  tracker: summary: \d+ peers? online, \d+ seeds?, \d+ channels?, \d+ connections?, \d+\.\d requests/s)");
         CHECK(std::regex_search(p.err(), summary));
         const bool told = p.err().find("joined") != std::string::npos ||
                           p.err().find("closing") != std::string::npos ||

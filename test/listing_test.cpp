@@ -70,7 +70,76 @@ TEST_CASE("listing: the table leaves out trackers that did not answer, and the e
     CHECK(list_exit_code(l) == kExitOk);
     l[0].error = "down too";
     CHECK(list_exit_code(l) == kExitTrackerUnreachable);
-    CHECK(list_exit_code({}) == kExitTrackerUnreachable);
+    CHECK(list_exit_code(std::vector<TrackerListing>{}) == kExitTrackerUnreachable);
+}
+
+namespace {
+proto::ChannelInfo channel(std::string name, std::uint8_t id, std::uint64_t version = 3) {
+    proto::ChannelInfo c;
+    c.channel.bytes[0] = id;
+    c.name = std::move(name);
+    c.version = version;
+    c.files = 12;
+    c.size = 3 * 1024 * 1024;
+    c.followers = 4;
+    return c;
+}
+}  // namespace
+
+TEST_CASE("listing --channels: filtered, sorted by name then id") {
+    std::vector<proto::ChannelInfo> c{channel("site", 2), channel("datasets", 1),
+                                      channel("site", 0), channel("builds", 3)};
+    filter_and_sort(c, "");
+    REQUIRE(c.size() == 4);
+    CHECK(c[0].name == "builds");
+    CHECK(c[1].name == "datasets");
+    CHECK(c[2].channel.bytes[0] == 0);
+    CHECK(c[3].channel.bytes[0] == 2);
+    filter_and_sort(c, "it");
+    REQUIRE(c.size() == 2);
+    CHECK(c[0].name == "site");
+}
+
+TEST_CASE("listing --channels: the table has a column each, and says when there are none") {
+    std::vector<ChannelListing> l{
+        {HostPort{"127.0.0.1", 7000}, std::nullopt, {channel("nightly builds", 1, 41)}}};
+    const auto table = format_table(l);
+    CHECK(table.starts_with("NAME"));
+    for (const char* column : {"VERSION", "FILES", "SIZE", "SUBSCRIBERS", "ID"})
+        CHECK(table.find(column) != std::string::npos);
+    const auto row = table.substr(table.find('\n') + 1);
+    CHECK(row.starts_with("nightly builds"));
+    CHECK(row.find(" 41 ") != std::string::npos);
+    CHECK(row.find(" 12 ") != std::string::npos);
+    CHECK(row.find("3.00 MiB") != std::string::npos);
+    CHECK(row.find(" 4 ") != std::string::npos);
+    CHECK(row.find(l[0].channels[0].channel.hex()) != std::string::npos);
+    l[0].channels.clear();
+    CHECK(format_table(l) == "no channels\n");
+    l.push_back({HostPort{"127.0.0.1", 7001}, std::string("down"), {}});
+    CHECK(format_table(l) == "tracker 127.0.0.1:7000:\nno channels\n");
+    CHECK(list_exit_code(l) == kExitOk);
+    l[0].error = "down too";
+    CHECK(list_exit_code(l) == kExitTrackerUnreachable);
+}
+
+TEST_CASE("listing --channels: JSON has stable keys") {
+    std::vector<ChannelListing> l{
+        {HostPort{"127.0.0.1", 7000}, std::nullopt, {channel("site \"a\"", 1, 9)}},
+        {HostPort{"::1", 7001}, std::string("cannot reach tracker [::1]:7001: refused"), {}}};
+    const auto j = nlohmann::json::parse(format_json(l));
+    REQUIRE(j["trackers"].size() == 2);
+    CHECK(j["trackers"][0]["ok"] == true);
+    CHECK(j["trackers"][0]["error"].is_null());
+    const auto& c = j["trackers"][0]["channels"][0];
+    CHECK(c["name"] == "site \"a\"");
+    CHECK(c["version"] == 9);
+    CHECK(c["files"] == 12);
+    CHECK(c["size"] == 3 * 1024 * 1024);
+    CHECK(c["subscribers"] == 4);
+    CHECK(c["id"] == l[0].channels[0].channel.hex());
+    CHECK(j["trackers"][1]["ok"] == false);
+    CHECK(j["trackers"][1]["channels"].empty());
 }
 
 TEST_CASE("plural: a count and its noun") {

@@ -130,16 +130,41 @@ TEST_CASE("store: refuses foreign, newer and busy databases") {
     {
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr) ==
+        REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr) ==
                 SQLITE_OK);
         sqlite3_close(db);
     }
     const auto newer = open_error(path);
-    CHECK(newer.find("schema version 2, newer than this tracker's 1") != std::string::npos);
+    CHECK(newer.find("schema version 3, newer than this tracker's 2") != std::string::npos);
 
     const std::string busy = (dir / "busy.db").string();
     auto first = open_store(clock, busy);
     CHECK(open_error(busy).find("locked") != std::string::npos);
     CHECK(open_error((dir / "no" / "such" / "dir.db").string()).find("cannot open") !=
           std::string::npos);
+}
+
+TEST_CASE("store: a version 1 database gets the channel tables, keeping what it had") {
+    test::TempDir dir;
+    const std::string path = (dir / "v1.db").string();
+    Clock clock;
+    Token t;
+    {
+        auto s = open_store(clock, path);
+        t = join(*s, 1);
+        ok(update_files(*s, uid(1), files(t, true, {entry(1)})));
+    }
+    {  // back to what version 1 wrote
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db, "DROP TABLE follows; DROP TABLE channels; PRAGMA user_version = 1",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto s = open_store(clock, path);
+    CHECK(s->token_of(uid(1)) == t);
+    CHECK(s->stats().holdings == 1);
+    ok(follow(*s, 1, t, true, {{chid(1), 0}}));
+    CHECK(ok(put(*s, 1, t, head(1, 2))) == ManifestStored::kNewHead);
+    CHECK(s->get_manifest(chid(1)) == text_of(head(1, 2)));
 }

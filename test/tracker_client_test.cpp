@@ -3,11 +3,13 @@
 // client, and rejoining by itself after a tracker restart.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
 #include "common/net/net.hpp"
 #include "peer/discovery/tracker_client.hpp"
 #include "test/support/async.hpp"
+#include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 #include "tracker/server/server.hpp"
 #include "tracker/sqlite/store.hpp"
@@ -436,5 +438,109 @@ TEST_CASE("tracker client: nobody listening is typed as unreachable") {
             CHECK(e.kind == TrackerError::Kind::kUnreachable);
             CHECK(describe(e).starts_with(fmt::format("cannot reach tracker 127.0.0.1:{}", port)));
         }
+    }());
+}
+
+namespace {
+awaitable<std::map<UserId, std::uint64_t>> followers(TrackerClient& asker,
+                                                     const ChannelId& channel) {
+    std::map<UserId, std::uint64_t> out;
+    for (const auto& p : co_await asker.channel_peers(channel, 200))
+        out[p.user] = p.version;
+    co_return out;
+}
+}  // namespace
+
+TEST_CASE("tracker client: follows reach the tracker and survive it forgetting the peer") {
+    asio::io_context io;
+    TrackerServer::Options opt;
+    opt.ttl = 900ms;
+    Tracker t(io, ":memory:", opt);
+    auto oa = client_options(t.server->port(), 5001);
+    test::TempDir dir;
+    test::LogCapture log(dir / "a.log");
+    TrackerClient a(io.get_executor(), oa, log.logger("a"));
+    TrackerClient b(io.get_executor(), client_options(t.server->port(), 5002), kQuiet);
+    ChannelId channel;
+    channel.bytes[0] = 0x5e;
+    ChannelId other;
+    other.bytes[0] = 0x6f;
+    test::run_task(io, [&]() -> awaitable<void> {
+        co_await a.connect();
+        co_await b.connect();
+        start_run(io, a);
+        start_run(io, b);
+        a.follow(channel, 3);
+        a.follow(other, 1);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> {
+                const auto f = co_await followers(b, channel);
+                co_return f.size() == 1 && f.begin()->second == 3;
+            },
+            3s));
+        a.follow(channel, 4);  // a newer version held
+        a.unfollow(other);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> {
+                const auto f = co_await followers(b, channel);
+                co_return f.size() == 1 && f.begin()->second == 4 &&
+                    (co_await followers(b, other)).empty();
+            },
+            3s));
+        // The tracker forgets a: it rejoins and follows again.
+        const auto token = t.store->token_of(oa.user);
+        REQUIRE(token);
+        REQUIRE(std::holds_alternative<tracker::Done>(t.store->leave(oa.user, *token)));
+        CHECK((co_await followers(b, channel)).empty());
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await followers(b, channel)).size() == 1; },
+            3s));
+
+        // More changes than one message holds (600 dropped, 600 new): sent
+        // as the whole list instead, never as a message the tracker refuses.
+        const auto nth = [](std::uint32_t n) {
+            ChannelId c;
+            c.bytes[0] = 0x77;
+            c.bytes[1] = static_cast<std::uint8_t>(n >> 8);
+            c.bytes[2] = static_cast<std::uint8_t>(n);
+            return c;
+        };
+        for (std::uint32_t n = 0; n < 600; ++n)
+            a.follow(nth(n), 1);
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> { co_return (co_await followers(b, nth(599))).size() == 1; },
+            3s));
+        const auto generation_joined = a.joined();
+        for (std::uint32_t n = 0; n < 600; ++n) {
+            a.unfollow(nth(n));
+            a.follow(nth(1000 + n), 2);
+        }
+        CHECK(co_await test::eventually(
+            [&]() -> awaitable<bool> {
+                co_return (co_await followers(b, nth(1599))).size() == 1 &&
+                    (co_await followers(b, nth(0))).empty();
+            },
+            3s));
+        CHECK(generation_joined);
+        CHECK(a.joined());
+        CHECK((co_await followers(b, channel)).size() == 1);  // still followed
+        // Joined twice (at start, after the tracker forgot it), never refused.
+        CHECK(log.count("joined tracker") == 2);
+        CHECK(log.count("Malformed") == 0);
+
+        // A text that is no manifest: refused, typed; the connection goes on.
+        std::optional<TrackerError::Kind> kind;
+        const std::string garbage = "not a manifest\n";
+        try {
+            co_await a.put_manifest(garbage);
+        } catch (const TrackerError& e) {
+            kind = e.kind;
+        }
+        CHECK(kind == TrackerError::Kind::kManifestRefused);
+        CHECK_FALSE(co_await a.get_manifest(channel));
+        CHECK((co_await b.list_channels()).empty());
+        CHECK(a.joined());
+        a.stop();
+        b.stop();
     }());
 }

@@ -26,7 +26,15 @@ class ScriptedRegistry final : public Registry {
     std::vector<Holder> holders;
     FilePage page;
     std::optional<std::string> seed_text;
+    std::vector<Follower> followers;
+    ChannelPage channel_page;
+    std::optional<std::string> manifest_text;
+    ManifestStored stored = ManifestStored::kNewHead;
     // What the handler passed.
+    std::optional<FollowChanges> follows;
+    std::optional<ChannelId> channels_after;
+    std::optional<ManifestSummary> put_summary;
+    std::optional<std::string> put_error;  // the checker's error, when it refused
     std::optional<FileChanges> changes;
     std::optional<SeedId> after;
     std::size_t limit = 0;
@@ -76,6 +84,39 @@ class ScriptedRegistry final : public Registry {
         step();
         return seed_text;
     }
+    RegistryResult<Done> follow_channels(const UserId&, const Token&,
+                                         const FollowChanges& c) override {
+        follows = c;
+        return done();
+    }
+    using Registry::put_manifest;
+    RegistryResult<ManifestStored> put_manifest(const UserId&, const Token&, std::string_view,
+                                                const Result<ManifestSummary>& checked) override {
+        step();
+        if (checked)
+            put_summary = *checked;
+        else
+            put_error = checked.error().message;
+        if (refuse) return *refuse;
+        return stored;
+    }
+    std::optional<std::string> get_manifest(const ChannelId&) override {
+        step();
+        return manifest_text;
+    }
+    std::vector<Follower> channel_peers(const ChannelId&, const UserId& a,
+                                        std::uint16_t n) override {
+        step();
+        asker = a;
+        numwant = n;
+        return followers;
+    }
+    ChannelPage list_channels(const std::optional<ChannelId>& a, std::size_t l) override {
+        step();
+        channels_after = a;
+        limit = l;
+        return channel_page;
+    }
     bool is_live(const UserId&, const Token&) override { return true; }
     std::optional<Token> token_of(const UserId&) override { return issued; }
     SweepResult sweep(std::size_t) override { return {}; }
@@ -106,6 +147,13 @@ SeedId seed_id(std::uint8_t n) {
     SeedId s;
     s.bytes[0] = n;
     return s;
+}
+
+ChannelId channel_id(std::uint8_t n) {
+    ChannelId c;
+    c.bytes[0] = n;
+    c.bytes[31] = 5;
+    return c;
 }
 
 struct Fixture {
@@ -210,6 +258,21 @@ TEST_CASE("handler: each registry refusal has its wire code") {
          proto::ErrorCode::kSeedMismatch, false, seed_id(9).hex()},
         {RegistryError::of(RegistryErrc::kUnknownPeer), proto::Leave{},
          proto::ErrorCode::kUnknownPeer, true, "join again"},
+        {RegistryError::too_many_channels(1001), proto::FollowChannels{}, proto::ErrorCode::kLimit,
+         false, "1001 channels"},
+        {RegistryError::of(RegistryErrc::kUnknownPeer), proto::FollowChannels{},
+         proto::ErrorCode::kUnknownPeer, true, "join again"},
+        {RegistryError::manifest_invalid("line 3: bad signature"), proto::PutManifest{},
+         proto::ErrorCode::kManifestRefused, false, "line 3: bad signature"},
+        {RegistryError::about_manifest(RegistryErrc::kChannelNotFollowed, channel_id(4), 2),
+         proto::PutManifest{}, proto::ErrorCode::kManifestRefused, false, channel_id(4).hex()},
+        {RegistryError::about_manifest(RegistryErrc::kManifestStale, channel_id(4), 2, 5),
+         proto::PutManifest{}, proto::ErrorCode::kManifestStale, false,
+         "version 2 of channel " + channel_id(4).hex() + " is older than the tracker's 5"},
+        {RegistryError::about_manifest(RegistryErrc::kManifestConflict, channel_id(4), 5, 5),
+         proto::PutManifest{}, proto::ErrorCode::kManifestConflict, false, "tie-break"},
+        {RegistryError::of(RegistryErrc::kUnknownPeer), proto::PutManifest{},
+         proto::ErrorCode::kUnknownPeer, true, "join again"},
     };
     for (const auto& c : cases) {
         Fixture f;
@@ -298,4 +361,93 @@ TEST_CASE("handler: domain results become wire messages") {
         CHECK(out.close);
         CHECK_FALSE(f.conn.joined());
     }
+}
+
+TEST_CASE("handler: channel requests reach the registry and come back as wire messages") {
+    Fixture f;
+    f.join();
+    const Token t = f.registry.issued;
+
+    SUBCASE("FollowChannels: the changes reach the registry; Ok") {
+        proto::FollowChannels m;
+        m.token = t;
+        m.add = {{channel_id(1), 3}, {channel_id(2), 0}};
+        m.remove = {channel_id(3)};
+        const auto out = f.handler.handle(f.conn, m);
+        CHECK(std::holds_alternative<proto::OkReply>(out.response));
+        REQUIRE(f.registry.follows);
+        CHECK_FALSE(f.registry.follows->replace_all);
+        REQUIRE(f.registry.follows->add.size() == 2);
+        CHECK(f.registry.follows->add[0].channel == channel_id(1));
+        CHECK(f.registry.follows->add[0].version == 3);
+        CHECK(f.registry.follows->remove == std::vector<ChannelId>{channel_id(3)});
+    }
+    SUBCASE("PutManifest: checked here, or the check made off the I/O thread; Ok") {
+        auto out = f.handler.handle(f.conn, proto::PutManifest{t, "not a manifest"});
+        CHECK(std::holds_alternative<proto::OkReply>(out.response));  // (scripted: no refusal)
+        CHECK(f.registry.put_error);                                  // checked by the handler
+        ManifestSummary m;
+        m.channel = channel_id(8);
+        m.version = 4;
+        const Result<ManifestSummary> checked(m);
+        f.registry.stored = ManifestStored::kAlreadyHead;
+        out = f.handler.handle(f.conn, proto::PutManifest{t, "text"}, nullptr, &checked);
+        CHECK(std::holds_alternative<proto::OkReply>(out.response));
+        CHECK(f.registry.put_summary == m);
+    }
+    SUBCASE("GetManifest: the text under its channel, or UnknownChannel") {
+        auto out = f.handler.handle(f.conn, proto::GetManifest{t, channel_id(4)});
+        CHECK(error_of(out).code == proto::ErrorCode::kUnknownChannel);
+        CHECK(error_of(out).message.find(channel_id(4).hex()) != std::string::npos);
+        CHECK_FALSE(out.close);
+        f.registry.manifest_text = "manifest";
+        out = f.handler.handle(f.conn, proto::GetManifest{t, channel_id(4)});
+        CHECK(std::get<proto::ManifestText>(out.response) ==
+              proto::ManifestText{channel_id(4), "manifest"});
+    }
+    SUBCASE("GetChannelPeers: the followers and the versions they hold") {
+        f.registry.followers = {Follower{asio::ip::make_address("10.0.0.7"), 7000, user_id(7), 12}};
+        const auto out = f.handler.handle(f.conn, proto::GetChannelPeers{t, channel_id(5), 9});
+        CHECK(f.registry.asker == user_id(1));
+        CHECK(f.registry.numwant == 9);
+        const auto& p = std::get<proto::ChannelPeers>(out.response);
+        CHECK(p.channel == channel_id(5));
+        CHECK(p.peers == std::vector<proto::ChannelPeerEntry>{proto::ChannelPeerEntry{
+                             asio::ip::make_address("10.0.0.7"), 7000, user_id(7), 12}});
+    }
+    SUBCASE("ListChannels: from the start, or after an id; the page comes back") {
+        ManifestSummary head;
+        head.channel = channel_id(2);
+        head.version = 6;
+        head.name = "site";
+        head.files = 3;
+        head.size = 4096;
+        f.registry.channel_page.channels = {ChannelSummary{head, 4}};
+        f.registry.channel_page.more = true;
+        auto out = f.handler.handle(f.conn, proto::ListChannels{t, true, channel_id(9), 10});
+        CHECK_FALSE(f.registry.channels_after);
+        CHECK(f.registry.limit == 10);
+        const auto& c = std::get<proto::Channels>(out.response);
+        CHECK(c.more);
+        CHECK(c.channels == std::vector<proto::ChannelInfo>{
+                                proto::ChannelInfo{channel_id(2), "site", 6, 3, 4096, 4}});
+        out = f.handler.handle(f.conn, proto::ListChannels{t, false, channel_id(9), 10});
+        CHECK(f.registry.channels_after == channel_id(9));
+    }
+}
+
+TEST_CASE("registry rules: what a checked manifest does to the channel's head") {
+    const auto v = [](std::uint64_t n, std::uint8_t body) {
+        ManifestVersion m;
+        m.number = n;
+        m.body_hash.bytes[0] = body;
+        return m;
+    };
+    CHECK(change_of_head(std::nullopt, v(1, 1)) == HeadChange::kReplace);
+    CHECK(change_of_head(v(4, 1), v(5, 9)) == HeadChange::kReplace);
+    CHECK(change_of_head(v(4, 1), v(4, 1)) == HeadChange::kAlreadyHead);
+    CHECK(change_of_head(v(4, 1), v(3, 0)) == HeadChange::kStale);
+    // One number, two bodies: the lower body hash wins, whichever came first.
+    CHECK(change_of_head(v(4, 2), v(4, 1)) == HeadChange::kReplace);
+    CHECK(change_of_head(v(4, 1), v(4, 2)) == HeadChange::kConflictLost);
 }

@@ -30,6 +30,9 @@ UserId uid(std::uint8_t n) {
 Token tok(std::uint8_t n) {
     return make_id<16, TokenTag>(n);
 }
+ChannelId cid(std::uint8_t n) {
+    return make_id<32, ChannelIdTag>(n);
+}
 
 struct Frame {
     std::uint8_t type;
@@ -95,7 +98,12 @@ std::vector<Request> sample_requests() {
             GetPeers{tok(5), sid(6), 50},
             ListFiles{tok(7), false, sid(8), 1000},
             GetSeed{tok(9), sid(10)},
-            Leave{tok(11)}};
+            Leave{tok(11)},
+            PutManifest{tok(12), "seedshare-manifest 1\n"},
+            GetManifest{tok(13), cid(1)},
+            FollowChannels{tok(14), false, {{cid(2), 7}, {cid(3), 0}}, {cid(4)}},
+            GetChannelPeers{tok(15), cid(5), 200},
+            ListChannels{tok(16), false, cid(6), 1000}};
 }
 
 std::vector<Response> sample_responses() {
@@ -107,7 +115,15 @@ std::vector<Response> sample_responses() {
                    PeerEntry{asio::ip::make_address("2001:db8::1"), 65535, uid(5), false}}},
             Files{{FileInfo{sid(1), "x", 1, 2, 1}, FileInfo{sid(2), "y", 5, 0, 0}}, true},
             SeedText{sid(6), "text\n"},
-            ErrorReply{ErrorCode::kBadToken, "no"}};
+            ErrorReply{ErrorCode::kBadToken, "no"},
+            ManifestText{cid(1), "manifest\n"},
+            ChannelPeers{cid(2),
+                         {ChannelPeerEntry{asio::ip::make_address("10.1.2.3"), 4000, uid(4), 9},
+                          ChannelPeerEntry{asio::ip::make_address("2001:db8::1"), 1, uid(5),
+                                           ~std::uint64_t{0}}}},
+            Channels{
+                {ChannelInfo{cid(1), "site", 3, 2, 12345, 4}, ChannelInfo{cid(7), "ü", 1, 0, 0, 0}},
+                true}};
 }
 
 // A payload written by hand, for the rejections.
@@ -338,8 +354,16 @@ TEST_CASE("tracker codec: numeric ranges and other rejections") {
     CHECK(
         has(request_error(kT(Type::kGetPeers), get_peers(0)), "numwant 0 is out of range 1..200"));
     CHECK(has(request_error(kT(Type::kGetPeers), get_peers(201)), "numwant 201"));
+    // (Written directly: GCC 12 warns falsely (-Wstringop-overflow) on the chain.)
     const auto list = [](std::uint8_t from_start, std::uint16_t limit) {
-        return Payload{}.id(tok(1)).u8(from_start).id(sid(1)).u16(limit).bytes;
+        Bytes b;
+        b.reserve(16 + 1 + 32 + 2);
+        ByteWriter w(b);
+        w.raw(tok(1).span());
+        w.u8(from_start);
+        w.raw(sid(1).span());
+        w.u16(limit);
+        return b;
     };
     CHECK(has(request_error(kT(Type::kListFiles), list(1, 0)), "limit 0"));
     CHECK(has(request_error(kT(Type::kListFiles), list(1, 1001)), "limit 1001"));
@@ -394,8 +418,9 @@ TEST_CASE("tracker codec: response rejections") {
 
     CHECK(has(response_error(kT(Type::kError), Payload{}.u16(0).str16("x").bytes),
               "unknown error code 0"));
-    CHECK(has(response_error(kT(Type::kError), Payload{}.u16(11).str16("x").bytes),
-              "unknown error code 11"));
+    CHECK(decode_response(kT(Type::kError), Payload{}.u16(14).str16("x").bytes));
+    CHECK(has(response_error(kT(Type::kError), Payload{}.u16(15).str16("x").bytes),
+              "unknown error code 15"));
     CHECK(
         has(response_error(kT(Type::kError), Payload{}.u16(2).u16(1025).bytes), "over the limit"));
     CHECK(has(response_error(kT(Type::kFileListOk), Payload{}.u32(10001).bytes), "over the limit"));
@@ -422,5 +447,138 @@ TEST_CASE("tracker codec: which errors end the connection") {
     CHECK_FALSE(ends_connection(ErrorCode::kSeedMismatch));
     CHECK_FALSE(ends_connection(ErrorCode::kLimit));
     CHECK_FALSE(ends_connection(ErrorCode::kInternal));
+    CHECK_FALSE(ends_connection(ErrorCode::kUnknownChannel));
+    CHECK_FALSE(ends_connection(ErrorCode::kManifestRefused));
+    CHECK_FALSE(ends_connection(ErrorCode::kManifestStale));
+    CHECK_FALSE(ends_connection(ErrorCode::kManifestConflict));
     CHECK(error_code_name(ErrorCode::kUserIdInUse) == "UserIdInUse");
+    CHECK(error_code_name(ErrorCode::kManifestConflict) == "ManifestConflict");
+}
+
+namespace {
+// A FollowChannels payload: flags, (channel, version) added, channels removed.
+Bytes follow_payload(std::uint8_t flags, const std::vector<ChannelId>& add,
+                     const std::vector<ChannelId>& remove) {
+    Payload p;
+    p.id(tok(1)).u8(flags).u32(static_cast<std::uint32_t>(add.size()));
+    for (const auto& c : add)
+        p.id(c).u64(1);
+    p.u32(static_cast<std::uint32_t>(remove.size()));
+    for (const auto& c : remove)
+        p.id(c);
+    return p.bytes;
+}
+}  // namespace
+
+TEST_CASE("tracker codec: channel request rejections") {
+    const auto t = kT(Type::kFollowChannels);
+    CHECK(decode_request(t, follow_payload(1, {cid(1), cid(2)}, {})));
+    CHECK(has(request_error(t, follow_payload(2, {}, {})), "unknown flags 0x02"));
+    CHECK(has(request_error(t, follow_payload(1, {cid(1)}, {cid(2)})), "cannot also remove"));
+    CHECK(has(request_error(t, follow_payload(0, {cid(1), cid(1)}, {})),
+              "channel " + cid(1).hex() + " appears twice"));
+    CHECK(has(request_error(t, follow_payload(0, {cid(1)}, {cid(1)})), "appears twice"));
+    // Counts over the limit or beyond the bytes present: refused before reserving.
+    CHECK(has(request_error(t, Payload{}.id(tok(1)).u8(0).u32(1001).bytes), "over the limit"));
+    CHECK(has(request_error(t, Payload{}.id(tok(1)).u8(0).u32(900).bytes), "do not fit"));
+    CHECK(
+        has(request_error(t, Payload{}.id(tok(1)).u8(0).u32(0).u32(1001).bytes), "over the limit"));
+    std::vector<ChannelId> add;
+    std::vector<ChannelId> remove;
+    for (std::uint32_t i = 0; i < 501; ++i) {
+        ChannelId a;
+        a.bytes[0] = 1;
+        a.bytes[1] = static_cast<std::uint8_t>(i >> 8);
+        a.bytes[2] = static_cast<std::uint8_t>(i);
+        add.push_back(a);
+        a.bytes[0] = 2;
+        remove.push_back(a);
+    }
+    CHECK(has(request_error(t, follow_payload(0, add, remove)), "over the limit"));
+
+    const auto peers = [](std::uint16_t n) { return Payload{}.id(tok(1)).id(cid(1)).u16(n).bytes; };
+    CHECK(has(request_error(kT(Type::kGetChannelPeers), peers(0)), "numwant 0 is out of range"));
+    CHECK(has(request_error(kT(Type::kGetChannelPeers), peers(201)), "numwant 201"));
+    const auto list = [](std::uint8_t from_start, std::uint16_t limit) {
+        Bytes b;
+        b.reserve(16 + 1 + 32 + 2);
+        ByteWriter w(b);
+        w.raw(tok(1).span());
+        w.u8(from_start);
+        w.raw(cid(1).span());
+        w.u16(limit);
+        return b;
+    };
+    CHECK(has(request_error(kT(Type::kListChannels), list(1, 0)), "limit 0"));
+    CHECK(has(request_error(kT(Type::kListChannels), list(1, 1001)), "limit 1001"));
+    CHECK(has(request_error(kT(Type::kListChannels), list(3, 1)), "from_start is 3"));
+    // A manifest longer than the limit is refused from its length alone.
+    CHECK(has(request_error(kT(Type::kPutManifest),
+                            Payload{}.id(tok(1)).u32(limits::kMaxManifestBytes + 1).bytes),
+              "over the limit"));
+}
+
+TEST_CASE("tracker codec: the largest manifest and FollowChannels fit their limits") {
+    // The frame limit admits the largest manifest both ways; the message's own
+    // limit stays tight.
+    PutManifest put{tok(1), std::string(limits::kMaxManifestBytes, 'm')};
+    const Bytes frame = encode(Request{put});
+    CHECK(frame.size() <= limits::kMaxTrackerFrameBytes);
+    CHECK(frame.size() - 5 == max_request_payload(kT(Type::kPutManifest)));
+    CHECK(request_round_trip(put) == put);
+    const ManifestText text{cid(1), put.text};
+    CHECK(encode(Response{text}).size() <= limits::kMaxTrackerFrameBytes);
+    CHECK(response_round_trip(text) == text);
+
+    FollowChannels f;
+    f.replace_all = true;
+    for (std::uint32_t i = 0; i < limits::kMaxFollowEntries; ++i) {
+        ChannelId c;
+        c.bytes[0] = static_cast<std::uint8_t>(i >> 8);
+        c.bytes[1] = static_cast<std::uint8_t>(i);
+        f.add.push_back(FollowEntry{c, i});
+    }
+    CHECK(split(encode(Request{f})).payload.size() ==
+          max_request_payload(kT(Type::kFollowChannels)));
+    CHECK(request_round_trip(f) == f);
+    CHECK(max_request_payload(kT(Type::kGetManifest)) == 16 + 32);
+    CHECK(max_request_payload(kT(Type::kGetChannelPeers)) == 16 + 32 + 2);
+    CHECK(max_request_payload(kT(Type::kListChannels)) == 16 + 1 + 32 + 2);
+    CHECK(check_request_header(FrameHeader{1 + 100, kT(Type::kGetManifest)}).error().message ==
+          "GetManifest of 100 bytes is over its limit of 48");
+}
+
+TEST_CASE("tracker codec: channel response rejections") {
+    const auto peers = [](std::uint16_t count, std::uint16_t port) {
+        Payload p;
+        p.id(cid(1)).u16(count);
+        for (std::uint16_t i = 0; i < count; ++i)
+            p.u8(4).u32(0x0a000001).u16(port).id(uid(1)).u64(3);
+        return p.bytes;
+    };
+    CHECK(decode_response(kT(Type::kChannelPeers), peers(200, 1)));
+    CHECK(has(response_error(kT(Type::kChannelPeers), peers(201, 1)), "over the limit of 200"));
+    CHECK(has(response_error(kT(Type::kChannelPeers), peers(1, 0)), "port 0"));
+
+    const auto channels = [](std::vector<std::pair<ChannelId, std::string>> list) {
+        Payload p;
+        p.u8(1).u16(static_cast<std::uint16_t>(list.size()));
+        for (const auto& [id, name] : list)
+            p.id(id).str16(name).u64(1).u32(2).u64(3).u32(4);
+        return p.bytes;
+    };
+    ChannelId lo, hi;
+    lo.bytes[0] = 1;
+    hi.bytes[0] = 2;
+    CHECK(decode_response(kT(Type::kChannels), channels({{lo, "a"}, {hi, "b"}})));
+    CHECK(has(response_error(kT(Type::kChannels), channels({{hi, "a"}, {lo, "b"}})), "order"));
+    CHECK(has(response_error(kT(Type::kChannels), channels({{lo, "a\x1b[2J"}})), "control"));
+    CHECK(has(response_error(kT(Type::kChannels), channels({{lo, std::string(256, 'n')}})),
+              "over the limit of 255"));
+    CHECK(has(response_error(kT(Type::kChannels), Payload{}.u8(0).u16(1001).bytes),
+              "over the limit"));
+    CHECK(has(response_error(kT(Type::kChannels), Payload{}.u8(0).u16(10).bytes), "do not fit"));
+    CHECK(has(response_error(kT(Type::kManifestText),
+                             Payload{}.id(cid(1)).u32(limits::kMaxManifestBytes + 1).bytes),
+              "over the limit"));
 }

@@ -9,6 +9,7 @@
 #include "common/wire/tracker_protocol.hpp"
 #include "test/support/async.hpp"
 #include "test/support/hostile.hpp"
+#include "test/support/manifests.hpp"
 #include "tracker/server/server.hpp"
 #include "tracker/sqlite/store.hpp"
 

@@ -303,3 +303,155 @@ TEST_CASE("tracker server: the dual-stack default listens on IPv4 too") {
         CHECK(j.observed == asio::ip::make_address("127.0.0.1"));  // not ::ffff:127.0.0.1
     }());
 }
+
+TEST_CASE(
+    "tracker server: follows, channel peers, and manifests refused with the connection kept") {
+    Harness h;
+    test::run_task(h.io, [&]() -> awaitable<void> {
+        auto a = co_await Raw::connect(h.port());
+        auto b = co_await Raw::connect(h.port());
+        const auto ja = co_await a.join(uid(1), 4001);
+        const auto jb = co_await b.join(uid(2), 0);
+        ChannelId channel;
+        channel.bytes[0] = 0xc4;
+        proto::FollowChannels follow;
+        follow.token = ja.token;
+        follow.replace_all = true;
+        follow.add = {{channel, 0}};
+        expect<proto::OkReply>(co_await a.ask(follow));
+
+        // b (port 0) follows too, and is never handed out; a is, with its version.
+        follow.token = jb.token;
+        expect<proto::OkReply>(co_await b.ask(follow));
+        const auto peers = expect<proto::ChannelPeers>(
+            co_await b.ask(proto::GetChannelPeers{jb.token, channel, 50}));
+        CHECK(peers.channel == channel);
+        REQUIRE(peers.peers.size() == 1);
+        CHECK(peers.peers[0].user == uid(1));
+        CHECK(peers.peers[0].port == 4001);
+        CHECK(peers.peers[0].version == 0);
+        CHECK(expect<proto::ChannelPeers>(
+                  co_await a.ask(proto::GetChannelPeers{ja.token, channel, 50}))
+                  .peers.empty());
+
+        // Text that is no manifest, small or big (checked off the I/O thread):
+        // refused, nothing kept, the connection goes on.
+        for (const std::size_t size : {std::size_t{12}, std::size_t{300} << 10}) {
+            const proto::Request put{proto::PutManifest{ja.token, std::string(size, 'x')}};
+            auto r = co_await a.ask(put);
+            REQUIRE(std::holds_alternative<proto::ErrorReply>(r));
+            CHECK(std::get<proto::ErrorReply>(r).code == proto::ErrorCode::kManifestRefused);
+        }
+        auto none = co_await a.ask(proto::GetManifest{ja.token, channel});
+        REQUIRE(std::holds_alternative<proto::ErrorReply>(none));
+        CHECK(std::get<proto::ErrorReply>(none).code == proto::ErrorCode::kUnknownChannel);
+        const auto listed =
+            expect<proto::Channels>(co_await a.ask(proto::ListChannels{ja.token, true, {}, 10}));
+        CHECK(listed.channels.empty());
+        CHECK_FALSE(listed.more);
+        expect<proto::OkReply>(co_await a.ask(proto::Heartbeat{ja.token}));
+
+        // A PutManifest announcing more than the largest manifest is refused
+        // from its header, before a byte of it is read; only that connection ends.
+        auto big = co_await Raw::connect(h.port());
+        const auto jbig = co_await big.join(uid(3), 4003);
+        (void)jbig;
+        const Bytes over =
+            header(static_cast<std::uint32_t>(1 + 16 + 4 + limits::kMaxManifestBytes + 1), 0x09);
+        co_await big.send(over);
+        const auto e = co_await big.refused();
+        CHECK(e.code == proto::ErrorCode::kMalformed);
+        CHECK(has(e.message, "PutManifest of"));
+        CHECK(has(e.message, "is over its limit"));
+        expect<proto::OkReply>(co_await a.ask(proto::Heartbeat{ja.token}));
+        expect<proto::OkReply>(co_await b.ask(proto::Heartbeat{jb.token}));
+        CHECK(h.server->connections() == 2);
+    }());
+}
+
+TEST_CASE("tracker server: forged, older and conflicting manifests are refused and logged") {
+    test::TempDir dir;
+    test::LogCapture log(dir / "tracker.log");
+    Harness h({}, log.logger("tracker"));
+    const ChannelKey key = test::channel_key(1);
+    const ChannelId channel = test::channel_of(key);
+    test::run_task(h.io, [&]() -> awaitable<void> {
+        auto a = co_await Raw::connect(h.port());
+        const auto j = co_await a.join(uid(1), 4001);
+        const auto head = [&]() -> awaitable<std::string> {
+            const proto::Request q = proto::GetManifest{j.token, channel};
+            co_return expect<proto::ManifestText>(co_await a.ask(q)).text;
+        };
+        const auto put = [&](std::string text) -> awaitable<proto::Response> {
+            const proto::Request q = proto::PutManifest{j.token, std::move(text)};
+            co_return co_await a.ask(q);
+        };
+        const auto refused = [&](const proto::Response& r) {
+            REQUIRE(std::holds_alternative<proto::ErrorReply>(r));
+            return std::get<proto::ErrorReply>(r);
+        };
+        proto::FollowChannels follow;
+        follow.token = j.token;
+        follow.add = {{channel, 0}};
+        expect<proto::OkReply>(co_await a.ask(follow));
+
+        expect<proto::OkReply>(co_await put(test::signed_manifest(key, 2)));
+        // A big one (over 64 KiB) is checked off the I/O thread.
+        const std::string v3 = test::signed_manifest(key, 3, "site", 1500);
+        REQUIRE(v3.size() > 64 * 1024);
+        expect<proto::OkReply>(co_await put(v3));
+        CHECK(co_await head() == v3);
+
+        // Forged: a signature that is not the key's, or a body changed after signing.
+        std::string forged = test::signed_manifest(key, 4);
+        const auto sig = forged.rfind("signature ") + 10;
+        forged[sig] = forged[sig] == '0' ? '1' : '0';
+        auto e = refused(co_await put(forged));
+        CHECK(e.code == proto::ErrorCode::kManifestRefused);
+        std::string edited = test::signed_manifest(key, 4);
+        edited.replace(edited.find("name site"), 9, "name evil");
+        CHECK(refused(co_await put(edited)).code == proto::ErrorCode::kManifestRefused);
+        // Signed by another key for this channel's id: refused too.
+        Manifest other = test::make_manifest(test::channel_key(2), 4);
+        other.channel = channel;
+        CHECK(refused(co_await put(format_manifest(other))).code ==
+              proto::ErrorCode::kManifestRefused);
+        // Older.
+        e = refused(co_await put(test::signed_manifest(key, 2)));
+        CHECK(e.code == proto::ErrorCode::kManifestStale);
+        CHECK(has(e.message, "version 2"));
+        CHECK(has(e.message, "tracker's 3"));
+        CHECK(co_await head() == v3);
+
+        // Two bodies of version 5: the lower body hash wins, in either order.
+        const Manifest x = test::make_manifest(key, 5, "site", 1, 1);
+        const Manifest y = test::make_manifest(key, 5, "site", 1, 2);
+        const bool x_wins = conflict_winner(version_of(x), version_of(y)) == version_of(x);
+        const Manifest& winner = x_wins ? x : y;
+        const Manifest& loser = x_wins ? y : x;
+        expect<proto::OkReply>(co_await put(format_manifest(winner)));
+        e = refused(co_await put(format_manifest(loser)));
+        CHECK(e.code == proto::ErrorCode::kManifestConflict);
+        CHECK(co_await head() == format_manifest(winner));
+
+        // Each refusal kept the connection and changed nothing; each is logged
+        // with the peer's address.
+        expect<proto::OkReply>(co_await a.ask(proto::Heartbeat{j.token}));
+        CHECK(h.store->token_of(uid(1)) == j.token);
+        CHECK(log.count("manifest refused") == 5);
+        CHECK(log.has_line({"manifest refused", "127.0.0.1:", "older than the tracker's 3"}));
+        CHECK(log.has_line({"manifest refused", "127.0.0.1:", "tie-break"}));
+
+        // A peer that does not follow the channel cannot set its head.
+        auto b = co_await Raw::connect(h.port());
+        const auto jb = co_await b.join(uid(2), 4002);
+        const proto::Request q = proto::PutManifest{jb.token, test::signed_manifest(key, 9)};
+        CHECK(refused(co_await b.ask(q)).code == proto::ErrorCode::kManifestRefused);
+        CHECK(co_await head() == format_manifest(winner));
+
+        const auto listed =
+            expect<proto::Channels>(co_await b.ask(proto::ListChannels{jb.token, true, {}, 10}));
+        REQUIRE(listed.channels.size() == 1);
+        CHECK(listed.channels[0] == proto::ChannelInfo{channel, "site", 5, 1, 1000, 1});
+    }());
+}

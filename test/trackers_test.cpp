@@ -10,6 +10,7 @@
 #include "peer/discovery/tracker_client.hpp"
 #include "peer/discovery/trackers.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/manifests.hpp"
 
 using namespace seedshare;
 using namespace std::chrono_literals;
@@ -163,5 +164,60 @@ TEST_CASE("trackers: a silent tracker does not hold up the answer of a live one"
 
         trackers.abandon();
         holder.stop();
+    });
+}
+
+TEST_CASE(
+    "trackers: a manifest goes to every tracker, refusals typed, heads and followers merged") {
+    asio::io_context io;
+    test::TestTracker one(io);
+    test::TestTracker two(io);
+    const std::vector<HostPort> both{one.address, two.address};
+    const ChannelKey key = test::channel_key(5);
+    const ChannelId channel = test::channel_of(key);
+    Trackers publisher(io.get_executor(), random_user_id(), 4321, kQuiet);
+    Trackers subscriber(io.get_executor(), random_user_id(), 0, kQuiet);
+
+    test::run_within(io, 20s, [&]() -> awaitable<void> {
+        CHECK((co_await publisher.connect(both)).empty());
+        CHECK((co_await subscriber.connect(both)).empty());
+        CHECK((co_await subscriber.get_manifests(channel, both)).empty());
+
+        publisher.follow(channel, 2, both);
+        auto puts = co_await publisher.put_manifest(test::signed_manifest(key, 2), both);
+        REQUIRE(puts.size() == 2);
+        for (const auto& p : puts)
+            CHECK_MESSAGE(p.kept, p.error);
+        // Older than what both keep: refused by each, typed.
+        puts = co_await publisher.put_manifest(test::signed_manifest(key, 1), both);
+        REQUIRE(puts.size() == 2);
+        for (const auto& p : puts) {
+            CHECK_FALSE(p.kept);
+            CHECK(p.refusal == TrackerError::Kind::kManifestStale);
+        }
+        // Not a manifest at all.
+        // (Named arguments: GCC 12 mishandles temporaries written inside co_await.)
+        const std::string forged = "forged\n";
+        const std::vector<HostPort> only_one{one.address};
+        puts = co_await publisher.put_manifest(forged, only_one);
+        REQUIRE(puts.size() == 1);
+        CHECK(puts[0].refusal == TrackerError::Kind::kManifestRefused);
+        // A tracker never connected is reported, not waited for.
+        const std::vector<HostPort> nowhere{HostPort{"127.0.0.1", 1}};
+        puts = co_await publisher.put_manifest(test::signed_manifest(key, 3), nowhere);
+        REQUIRE(puts.size() == 1);
+        CHECK_FALSE(puts[0].kept);
+        CHECK(puts[0].refusal == TrackerError::Kind::kUnreachable);
+
+        const auto heads = co_await subscriber.get_manifests(channel, both);
+        CHECK(heads == std::vector<std::string>{test::signed_manifest(key, 2),
+                                                test::signed_manifest(key, 2)});
+        // The publisher follows at both trackers: one entry, merged.
+        const auto peers = co_await subscriber.channel_peers(channel, both, 50);
+        REQUIRE(peers.size() == 1);
+        CHECK(peers[0].port == 4321);
+        CHECK(peers[0].version == 2);
+        publisher.abandon();
+        subscriber.abandon();
     });
 }

@@ -7,20 +7,24 @@
 
 namespace seedshare {
 
-namespace {
-template <class Id>
-Id random_id() {
-    // OS randomness: tokens are secrets, and ids must not collide across hosts.
-    Id id;
+void random_bytes(std::span<std::uint8_t> out) {
     std::size_t got = 0;
-    while (got < id.bytes.size()) {
-        const ssize_t n = ::getrandom(id.bytes.data() + got, id.bytes.size() - got, 0);
+    while (got < out.size()) {
+        const ssize_t n = ::getrandom(out.data() + got, out.size() - got, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
             throw std::system_error(errno, std::generic_category(), "getrandom");
         }
         got += static_cast<std::size_t>(n);
     }
+}
+
+namespace {
+template <class Id>
+Id random_id() {
+    // OS randomness: tokens are secrets, and ids must not collide across hosts.
+    Id id;
+    random_bytes(id.bytes);
     return id;
 }
 }  // namespace

@@ -49,8 +49,13 @@ using SeedId = FixedId<32, SeedIdTag>;
 using UserId = FixedId<16, UserIdTag>;
 // Secret issued by the tracker at join; proves ownership of a UserId.
 using Token = FixedId<16, TokenTag>;
-// A channel: its ed25519 public key (common/crypto/ed25519.hpp).
+// A channel: its ed25519 public key, so anyone holding the id can check
+// every version (common/model/manifest.hpp).
 using ChannelId = FixedId<32, ChannelIdTag>;
+
+// Fills `out` from the OS CSPRNG (getrandom); throws std::system_error if the
+// OS has none to give.
+void random_bytes(std::span<std::uint8_t> out);
 
 UserId random_user_id();
 Token random_token();

@@ -25,11 +25,31 @@ inline constexpr std::size_t kMaxHostBytes = 253;
 // A seed file is at most this big: header, trackers and kMaxChunkCount lines.
 inline constexpr std::size_t kMaxSeedBytes = 9ull << 20;
 
+// --- channel manifests (seeds/MANIFEST.md) ---------------------------------
+inline constexpr std::uint32_t kManifestFormatVersion = 1;
+// Files one version of a channel may list.
+inline constexpr std::size_t kMaxManifestFiles = 100000;
+// A manifest's whole text: room for kMaxManifestFiles entries of about 160
+// bytes (a path of about 70 bytes) each; longer paths mean fewer files.
+inline constexpr std::size_t kMaxManifestBytes = 16ull << 20;
+// A path inside a channel's directory: bytes and '/'-separated components
+// (each component is a file name: kMaxNameBytes).
+inline constexpr std::size_t kMaxPathBytes = 4096;
+inline constexpr std::size_t kMaxPathComponents = 32;
+// The channel's name, free text for people.
+inline constexpr std::size_t kMaxChannelNameBytes = 255;
+// Versions are numbered 1 .. 2^63 - 1 (they fit a signed 64-bit column).
+inline constexpr std::uint64_t kMaxManifestVersion = (std::uint64_t{1} << 63) - 1;
+// A channel key file ("seedshare-channel-key 1", the secret): a few dozen
+// bytes; anything larger is not one.
+inline constexpr std::uint64_t kMaxChannelKeyFileBytes = 256;
+
 // --- wire -------------------------------------------------------------------
 // Frame = u32 length + u8 type + payload; length counts type and payload.
 inline constexpr std::size_t kFrameHeaderBytes = 5;
-// Tracker frames carry whole seeds (upload / fetch by id).
-inline constexpr std::size_t kMaxTrackerFrameBytes = kMaxSeedBytes + 4096;
+// Tracker frames carry whole seeds and whole manifests (upload / fetch by id).
+inline constexpr std::size_t kMaxTrackerFrameBytes =
+    (kMaxManifestBytes > kMaxSeedBytes ? kMaxManifestBytes : kMaxSeedBytes) + 4096;
 // Largest block of chunk data one request may ask for.
 inline constexpr std::uint32_t kMaxBlockBytes = 1u << 20;
 inline constexpr std::uint32_t kDefaultBlockBytes = 256u << 10;
@@ -49,6 +69,14 @@ inline constexpr std::size_t kMaxFileListEntries = 10000;
 inline constexpr std::size_t kMaxFilesPerPeer = 10000;
 // Entries in one answer to "list files"; the client pages for more.
 inline constexpr std::size_t kMaxListFilesPage = 1000;
+// Channels one FollowChannels message may name (added plus removed), channels
+// one peer may follow at a tracker, and entries in one answer to "list channels".
+inline constexpr std::size_t kMaxFollowEntries = 1000;
+inline constexpr std::size_t kMaxChannelsPerPeer = 1000;
+inline constexpr std::size_t kMaxListChannelsPage = 1000;
+// A channel's head (its latest manifest) stays at the tracker this long after
+// its last follower went, so a publisher that restarts learns its latest number.
+inline constexpr std::chrono::hours kChannelRetention{24 * 7};
 inline constexpr std::size_t kMaxTrackerConnections = 20000;
 // Requests per second one tracker connection may make (token bucket).
 inline constexpr double kTrackerRequestsPerSecond = 200;
@@ -68,11 +96,17 @@ inline constexpr std::size_t kMaxPeerListEntries = 64;
 // a larger one is ignored (the cache starts empty).
 inline constexpr std::uint64_t kMaxSeedCacheIndexBytes = 64ull << 20;
 
+// --- channel connections ------------------------------------------------------
+// A manifest crosses a channel connection in parts of at most this many bytes.
+inline constexpr std::uint32_t kMaxManifestPartBytes = 256u << 10;
+// Channel connections one subscriber keeps (the mesh that passes versions on).
+inline constexpr std::size_t kMaxChannelConnections = 64;
+
 // --- a channel's directory (peer/channel: channel store, scan, sync) --------
 // DIR/.seedshare/state (channel, applied manifest, recorded files) and its
 // journal are read whole up to this; larger ones are refused unread. Room for
-// a 16 MiB manifest and 100,000 recorded files.
-inline constexpr std::uint64_t kMaxChannelStateBytes = 64ull << 20;
+// a whole manifest and kMaxManifestFiles recorded files (about 480 bytes each).
+inline constexpr std::uint64_t kMaxChannelStateBytes = kMaxManifestBytes + (48ull << 20);
 // Entries (files, directories, others) one scan of DIR lists; more is refused.
 inline constexpr std::size_t kMaxScanEntries = 1'000'000;
 // Rounds of scan + plan one sync may take (hashing rounds, and replans when

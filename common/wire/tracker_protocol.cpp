@@ -26,7 +26,7 @@ using Spec = wire::MessageSpec<T>;
 
 // The message table. Rows in the order of the Request and Response variants
 // (checked below and by encode()).
-constexpr std::array<Spec<Request>, 8> kRequests{{
+constexpr std::array<Spec<Request>, 13> kRequests{{
     // Room for a longer Join from a newer version, so it can be told apart.
     {u8(Type::kJoin), "Join", limits::kMaxTrackerJoinBytes, decode_join},
     {u8(Type::kHeartbeat), "Heartbeat", kTokenBytes, decode_heartbeat},
@@ -37,10 +37,20 @@ constexpr std::array<Spec<Request>, 8> kRequests{{
     {u8(Type::kListFiles), "ListFiles", kTokenBytes + 1 + kIdBytes + 2, decode_list_files},
     {u8(Type::kGetSeed), "GetSeed", kTokenBytes + kIdBytes, decode_get_seed},
     {u8(Type::kLeave), "Leave", kTokenBytes, decode_leave},
+    {u8(Type::kPutManifest), "PutManifest", kTokenBytes + 4 + limits::kMaxManifestBytes,
+     decode_put_manifest},
+    {u8(Type::kGetManifest), "GetManifest", kTokenBytes + kChannelBytes, decode_get_manifest},
+    {u8(Type::kFollowChannels), "FollowChannels",
+     kTokenBytes + 1 + 4 + 4 + limits::kMaxFollowEntries* kFollowEntryBytes,
+     decode_follow_channels},
+    {u8(Type::kGetChannelPeers), "GetChannelPeers", kTokenBytes + kChannelBytes + 2,
+     decode_get_channel_peers},
+    {u8(Type::kListChannels), "ListChannels", kTokenBytes + 1 + kChannelBytes + 2,
+     decode_list_channels},
 }};
 // Responses are bounded by the tracker frame limit only.
 constexpr std::size_t kMaxResponse = limits::kMaxTrackerFrameBytes - 1;
-constexpr std::array<Spec<Response>, 7> kResponses{{
+constexpr std::array<Spec<Response>, 10> kResponses{{
     {u8(Type::kJoined), "Joined", kMaxResponse, decode_joined},
     {u8(Type::kOk), "Ok", kMaxResponse, decode_ok},
     {u8(Type::kFileListOk), "FileListOk", kMaxResponse, decode_file_list_ok},
@@ -48,11 +58,19 @@ constexpr std::array<Spec<Response>, 7> kResponses{{
     {u8(Type::kFiles), "Files", kMaxResponse, decode_files},
     {u8(Type::kSeedText), "SeedText", kMaxResponse, decode_seed_text},
     {u8(Type::kError), "Error", kMaxResponse, decode_error},
+    {u8(Type::kManifestText), "ManifestText", kMaxResponse, decode_manifest_text},
+    {u8(Type::kChannelPeers), "ChannelPeers", kMaxResponse, decode_channel_peers},
+    {u8(Type::kChannels), "Channels", kMaxResponse, decode_channels},
 }};
 static_assert(kRequests.size() == std::variant_size_v<Request>);
 static_assert(kResponses.size() == std::variant_size_v<Response>);
-static_assert(kRequests[0].type == u8(Type::kJoin) && kRequests[7].type == u8(Type::kLeave));
-static_assert(kResponses[0].type == u8(Type::kJoined) && kResponses[6].type == u8(Type::kError));
+static_assert(kRequests[0].type == u8(Type::kJoin) && kRequests[7].type == u8(Type::kLeave) &&
+              kRequests[12].type == u8(Type::kListChannels));
+static_assert(kResponses[0].type == u8(Type::kJoined) && kResponses[6].type == u8(Type::kError) &&
+              kResponses[9].type == u8(Type::kChannels));
+// The largest manifest fits a frame, with its PutManifest or ManifestText around it.
+static_assert(kTokenBytes + 4 + limits::kMaxManifestBytes < limits::kMaxTrackerFrameBytes - 1);
+static_assert(kChannelBytes + 4 + limits::kMaxManifestBytes < kMaxResponse);
 
 template <class V, std::size_t N>
 Bytes encode_variant(const V& v, const std::array<Spec<V>, N>& table) {
@@ -116,6 +134,10 @@ bool ends_connection(ErrorCode code) {
         case ErrorCode::kSeedMismatch:
         case ErrorCode::kLimit:
         case ErrorCode::kInternal:
+        case ErrorCode::kUnknownChannel:
+        case ErrorCode::kManifestRefused:
+        case ErrorCode::kManifestStale:
+        case ErrorCode::kManifestConflict:
             return false;
     }
     return true;
@@ -143,6 +165,14 @@ std::string_view error_code_name(ErrorCode code) {
             return "Limit";
         case ErrorCode::kInternal:
             return "Internal";
+        case ErrorCode::kUnknownChannel:
+            return "UnknownChannel";
+        case ErrorCode::kManifestRefused:
+            return "ManifestRefused";
+        case ErrorCode::kManifestStale:
+            return "ManifestStale";
+        case ErrorCode::kManifestConflict:
+            return "ManifestConflict";
     }
     return "Unknown";
 }

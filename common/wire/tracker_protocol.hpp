@@ -20,6 +20,7 @@
 #include "common/core/bytes.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/result.hpp"
+#include "common/model/manifest.hpp"
 #include "common/wire/frame.hpp"
 
 namespace seedshare::tracker_proto {
@@ -36,6 +37,11 @@ enum class Type : std::uint8_t {
     kListFiles = 0x06,
     kGetSeed = 0x07,
     kLeave = 0x08,
+    kPutManifest = 0x09,
+    kGetManifest = 0x0a,
+    kFollowChannels = 0x0b,
+    kGetChannelPeers = 0x0c,
+    kListChannels = 0x0d,
 
     kJoined = 0x81,
     kOk = 0x82,
@@ -43,21 +49,30 @@ enum class Type : std::uint8_t {
     kPeers = 0x84,
     kFiles = 0x85,
     kSeedText = 0x86,
+    kManifestText = 0x87,
+    kChannelPeers = 0x88,
+    kChannels = 0x89,
     kError = 0xff,
 };
 
 enum class ErrorCode : std::uint16_t {
-    kVersionMismatch = 1,  // Join with another protocol version; the tracker closes
-    kMalformed = 2,        // undecodable frame; the tracker closes
-    kJoinFirst = 3,        // a request before Join
-    kBadToken = 4,         // token does not belong to this connection's userid
-    kUserIdInUse = 5,      // Join for a live userid without its token
-    kUnknownPeer = 6,      // the tracker forgot this peer (expired): join again
-    kUnknownSeed = 7,      // no seed content for that id
-    kSeedMismatch = 8,     // PutSeed text does not parse or its id differs
-    kLimit = 9,            // a named limit was exceeded (files per peer, ...)
-    kInternal = 10,        // the tracker failed (database); retry later
+    kVersionMismatch = 1,    // Join with another protocol version; the tracker closes
+    kMalformed = 2,          // undecodable frame; the tracker closes
+    kJoinFirst = 3,          // a request before Join
+    kBadToken = 4,           // token does not belong to this connection's userid
+    kUserIdInUse = 5,        // Join for a live userid without its token
+    kUnknownPeer = 6,        // the tracker forgot this peer (expired): join again
+    kUnknownSeed = 7,        // no seed content for that id
+    kSeedMismatch = 8,       // PutSeed text does not parse or its id differs
+    kLimit = 9,              // a named limit was exceeded (files per peer, ...)
+    kInternal = 10,          // the tracker failed (database); retry later
+    kUnknownChannel = 11,    // no manifest for that channel
+    kManifestRefused = 12,   // PutManifest text does not parse, its signature fails, or the
+                             // peer does not follow that channel
+    kManifestStale = 13,     // PutManifest version at or below the one the tracker holds
+    kManifestConflict = 14,  // same version, other content, and it lost the tie-break
 };
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kManifestConflict;
 
 // --- requests (peer -> tracker) ---------------------------------------------
 
@@ -125,8 +140,54 @@ struct Leave {
     bool operator==(const Leave&) const = default;
 };
 
+// A signed version of a channel (common/model/manifest.hpp), for the tracker
+// to keep as the channel's head when it is newer than the one it has.
+struct PutManifest {
+    Token token;
+    std::string text;  // at most limits::kMaxManifestBytes
+    bool operator==(const PutManifest&) const = default;
+};
+
+struct GetManifest {
+    Token token;
+    ChannelId channel;
+    bool operator==(const GetManifest&) const = default;
+};
+
+struct FollowEntry {
+    ChannelId channel;
+    std::uint64_t version = 0;  // the version the peer holds (<= kMaxManifestVersion); 0: none yet
+    bool operator==(const FollowEntry&) const = default;
+};
+
+// The channels the peer follows: the whole list (replace_all) or changes.
+struct FollowChannels {
+    Token token;
+    bool replace_all = false;
+    std::vector<FollowEntry> add;  // added or changed (a newer version held)
+    std::vector<ChannelId> remove;
+    bool operator==(const FollowChannels&) const = default;
+};
+
+struct GetChannelPeers {
+    Token token;
+    ChannelId channel;
+    std::uint16_t numwant = 50;  // 1..limits::kMaxNumWant
+    bool operator==(const GetChannelPeers&) const = default;
+};
+
+// Pages through every channel the tracker has a manifest of, in id order.
+struct ListChannels {
+    Token token;
+    bool from_start = true;
+    ChannelId after;             // used when !from_start
+    std::uint16_t limit = 1000;  // 1..limits::kMaxListChannelsPage
+    bool operator==(const ListChannels&) const = default;
+};
+
 using Request =
-    std::variant<Join, Heartbeat, FileList, PutSeed, GetPeers, ListFiles, GetSeed, Leave>;
+    std::variant<Join, Heartbeat, FileList, PutSeed, GetPeers, ListFiles, GetSeed, Leave,
+                 PutManifest, GetManifest, FollowChannels, GetChannelPeers, ListChannels>;
 
 // --- responses (tracker -> peer) --------------------------------------------
 
@@ -190,7 +251,44 @@ struct ErrorReply {
     bool operator==(const ErrorReply&) const = default;
 };
 
-using Response = std::variant<Joined, OkReply, FileListOk, Peers, Files, SeedText, ErrorReply>;
+struct ManifestText {
+    ChannelId channel;
+    std::string text;  // at most limits::kMaxManifestBytes
+    bool operator==(const ManifestText&) const = default;
+};
+
+struct ChannelPeerEntry {
+    asio::ip::address address;
+    std::uint16_t port = 0;
+    UserId user;
+    std::uint64_t version = 0;  // the version it holds (0: none yet)
+    bool operator==(const ChannelPeerEntry&) const = default;
+};
+
+struct ChannelPeers {
+    ChannelId channel;
+    std::vector<ChannelPeerEntry> peers;  // at most limits::kMaxNumWant
+    bool operator==(const ChannelPeers&) const = default;
+};
+
+struct ChannelInfo {
+    ChannelId channel;
+    std::string name;  // the head's name (validate_channel_name() holds)
+    std::uint64_t version = 0;
+    std::uint32_t files = 0;
+    std::uint64_t size = 0;       // bytes in all its files
+    std::uint32_t followers = 0;  // live peers following it
+    bool operator==(const ChannelInfo&) const = default;
+};
+
+struct Channels {
+    std::vector<ChannelInfo> channels;  // at most limits::kMaxListChannelsPage
+    bool more = false;                  // ask again with after = channels.back().channel
+    bool operator==(const Channels&) const = default;
+};
+
+using Response = std::variant<Joined, OkReply, FileListOk, Peers, Files, SeedText, ErrorReply,
+                              ManifestText, ChannelPeers, Channels>;
 
 // Complete frames (header included).
 Bytes encode(const Request& r);

@@ -50,6 +50,33 @@ void write_body(ByteWriter& w, const ErrorReply& m) {
     w.str16(std::string_view(m.message).substr(0, limits::kMaxMessageTextBytes));
 }
 
+void write_body(ByteWriter& w, const ManifestText& m) {
+    put(w, m.channel);
+    w.str32(m.text);
+}
+void write_body(ByteWriter& w, const ChannelPeers& m) {
+    put(w, m.channel);
+    w.u16(static_cast<std::uint16_t>(m.peers.size()));
+    for (const auto& p : m.peers) {
+        wire::put_address(w, p.address);
+        w.u16(p.port);
+        put(w, p.user);
+        w.u64(p.version);
+    }
+}
+void write_body(ByteWriter& w, const Channels& m) {
+    put_bool(w, m.more);
+    w.u16(static_cast<std::uint16_t>(m.channels.size()));
+    for (const auto& c : m.channels) {
+        put(w, c.channel);
+        w.str16(c.name);
+        w.u64(c.version);
+        w.u32(c.files);
+        w.u64(c.size);
+        w.u32(c.followers);
+    }
+}
+
 Result<Response> decode_ok(ByteSpan p) {
     return wire::MessageReader(p, "Ok").finish(Response{OkReply{}});
 }
@@ -137,10 +164,62 @@ Result<Response> decode_error(ByteSpan p) {
     ErrorReply m;
     std::uint16_t code = 0;
     if (r.u16(code, "code") && (code < static_cast<std::uint16_t>(ErrorCode::kVersionMismatch) ||
-                                code > static_cast<std::uint16_t>(ErrorCode::kInternal)))
+                                code > static_cast<std::uint16_t>(kLastErrorCode)))
         r.fail(fmt::format("unknown error code {}", code));
     m.code = static_cast<ErrorCode>(code);
     r.str16(m.message, limits::kMaxMessageTextBytes, "message");
+    return r.finish(Response{std::move(m)});
+}
+
+Result<Response> decode_manifest_text(ByteSpan p) {
+    wire::MessageReader r(p, "ManifestText");
+    ManifestText m;
+    r.id(m.channel, "channel");
+    r.str32(m.text, limits::kMaxManifestBytes, "manifest text");
+    return r.finish(Response{std::move(m)});
+}
+
+Result<Response> decode_channel_peers(ByteSpan p) {
+    wire::MessageReader r(p, "ChannelPeers");
+    ChannelPeers m;
+    r.id(m.channel, "channel");
+    std::uint16_t n = 0;
+    if (r.u16(n, "count") && r.count(n, limits::kMaxNumWant, kMinChannelPeerBytes, "peers")) {
+        m.peers.reserve(n);
+        for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
+            ChannelPeerEntry e;
+            r.address(e.address, "peer address");
+            if (r.u16(e.port, "peer port") && e.port == 0) r.fail("a peer with port 0");
+            r.id(e.user, "peer userid");
+            r.u64(e.version, "peer version");
+            m.peers.push_back(e);
+        }
+    }
+    return r.finish(Response{std::move(m)});
+}
+
+Result<Response> decode_channels(ByteSpan p) {
+    wire::MessageReader r(p, "Channels");
+    Channels m;
+    r.flag(m.more, "more");
+    std::uint16_t n = 0;
+    if (r.u16(n, "count") &&
+        r.count(n, limits::kMaxListChannelsPage, kMinChannelInfoBytes, "channels")) {
+        m.channels.reserve(n);
+        for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
+            ChannelInfo c;
+            const std::string field = fmt::format("channel {}", i);
+            r.id(c.channel, field);
+            read_channel_name(r, c.name, field + " name");
+            r.u64(c.version, field + " version");
+            r.u32(c.files, field + " files");
+            r.u64(c.size, field + " size");
+            r.u32(c.followers, field + " followers");
+            if (r.ok() && !m.channels.empty() && !(m.channels.back().channel < c.channel))
+                r.fail(fmt::format("{}: ids are not in increasing order", field));
+            m.channels.push_back(std::move(c));
+        }
+    }
     return r.finish(Response{std::move(m)});
 }
 

@@ -40,6 +40,14 @@ struct MakeSeedCommand {
 
 int run_make_seed(const MakeSeedCommand& cmd);
 
+// A new channel key (seeds/MANIFEST.md): written to `out`, never over an
+// existing file; the channel id printed on stdout.
+struct KeygenCommand {
+    std::filesystem::path out;
+};
+
+int run_keygen(const KeygenCommand& cmd);
+
 // Options shared by the commands that join a swarm.
 struct NetworkOptions {
     std::vector<HostPort> trackers;  // empty: the seed's own trackers
@@ -88,8 +96,9 @@ int run_serve(const ServeCommand& cmd);
 
 struct ListCommand {
     std::vector<HostPort> trackers;
-    bool json = false;   // one JSON object on stdout instead of the table
-    std::string filter;  // only names containing this (empty: all)
+    bool json = false;      // one JSON object on stdout instead of the table
+    std::string filter;     // only names containing this (empty: all)
+    bool channels = false;  // the channels instead of the files
     LogLevel log_level = LogLevel::kWarn;
 };
 

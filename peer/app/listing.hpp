@@ -35,4 +35,26 @@ std::string format_json(const std::vector<TrackerListing>& listings);
 // 0 when at least one tracker answered, else kExitTrackerUnreachable.
 int list_exit_code(const std::vector<TrackerListing>& listings);
 
+// --- peer list --channels ---
+
+struct ChannelListing {
+    HostPort tracker;
+    std::optional<std::string> error;  // set when the tracker did not answer
+    std::vector<tracker_proto::ChannelInfo> channels;
+};
+
+// Keeps the channels whose name contains `filter` (all if empty), sorted by
+// name (then id).
+void filter_and_sort(std::vector<tracker_proto::ChannelInfo>& channels, std::string_view filter);
+
+// The table: NAME VERSION FILES SIZE SUBSCRIBERS ID, headed per tracker as
+// format_table does; trackers that did not answer are left out.
+std::string format_table(const std::vector<ChannelListing>& listings);
+
+// {"trackers":[{"tracker":"HOST:PORT","ok":true,"error":null,"channels":[{"name":..,
+// "version":..,"files":..,"size":..,"subscribers":..,"id":".."}]}]}, one line.
+std::string format_json(const std::vector<ChannelListing>& listings);
+
+int list_exit_code(const std::vector<ChannelListing>& listings);
+
 }  // namespace seedshare

@@ -226,21 +226,34 @@ int main(int argc, char** argv) {
 
     ListCommand list;
     std::vector<std::string> list_trackers;
-    auto* ls = app.add_subcommand("list", "List the files a tracker knows");
+    auto* ls = app.add_subcommand("list", "List the files (or the channels) a tracker knows");
     one_tracker_each(ls->add_option("--tracker", list_trackers,
                                     "Tracker to ask, repeatable (default 127.0.0.1:7000)"));
     ls->add_flag("--json", list.json, "Print one JSON object on stdout instead of the table");
-    ls->add_option("--filter", list.filter, "Only files whose name contains NAME")
+    ls->add_option("--filter", list.filter, "Only files (or channels) whose name contains NAME")
         ->type_name("NAME");
-    ls->footer(footer("  peer list --tracker tracker.example.org:7000 --filter .iso"));
+    ls->add_flag("--channels", list.channels,
+                 "List the channels instead: name, version, files, size, subscribers, id");
+    ls->footer(
+        footer("  peer list --tracker tracker.example.org:7000 --filter .iso\n"
+               "  peer list --channels --tracker tracker.example.org:7000"));
+
+    KeygenCommand keygen;
+    auto* kg = app.add_subcommand("keygen", "Make a new channel key; print the channel id");
+    kg->add_option("-o,--out", keygen.out,
+                   "Where to write the key (mode 0600; never over an existing file)")
+        ->required()
+        ->type_name("FILE");
+    kg->footer(footer("  peer keygen -o ~/.config/seedshare/site.key"));
 
     // The command line was refused: name the first argument nobody took, if
     // any (so "peer --bogus" is an unknown option, not a missing command).
     const auto refused = [&](const std::string& cli11_message) -> std::string {
-        for (auto* cmd : {ms, sv, gt, ls}) {
+        for (auto* cmd : {ms, sv, gt, ls, kg}) {
             if (!cmd->parsed()) continue;
             const auto extra = cmd->remaining();
-            if (!extra.empty()) return unknown_argument(extra.front(), *cmd, cmd != ls);
+            if (!extra.empty())
+                return unknown_argument(extra.front(), *cmd, cmd != ls && cmd != kg);
         }
         const auto extra = app.remaining();
         if (!extra.empty()) return unknown_argument(extra.front(), app, false);
@@ -280,6 +293,7 @@ int main(int argc, char** argv) {
             if (list.trackers.empty()) list.trackers.push_back(kDefaultTracker);
             return run_list(list);
         }
+        if (kg->parsed()) return run_keygen(keygen);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {

@@ -12,6 +12,7 @@
 
 #include "common/core/limits.hpp"
 #include "common/net/waiter_queue.hpp"
+#include "peer/discovery/tracker_client_state.hpp"
 
 namespace seedshare {
 
@@ -19,28 +20,6 @@ namespace proto = tracker_proto;
 using net::awaitable;
 using net::Clock;
 using namespace asio::experimental::awaitable_operators;
-
-namespace {
-
-constexpr auto kBackoffMin = std::chrono::milliseconds(500);
-constexpr auto kBackoffMax = std::chrono::seconds(30);
-// A heartbeat interval from the tracker is kept within these bounds.
-constexpr auto kMinHeartbeat = std::chrono::milliseconds(50);
-constexpr auto kMaxHeartbeat = std::chrono::hours(1);
-// list_files() stops after this many pages (a tracker that never ends a listing).
-constexpr std::size_t kMaxListPages = 100000;
-
-// The tracker answered with an error. what() is "tracker HOST:PORT: REASON".
-struct TrackerRefusal : std::runtime_error {
-    TrackerRefusal(proto::ErrorCode c, const std::string& where, std::string why)
-        : std::runtime_error(fmt::format("tracker {}: {}", where, why)),
-          code(c),
-          reason(std::move(why)) {}
-    proto::ErrorCode code;
-    std::string reason;  // the tracker's message and the code's name
-};
-
-}  // namespace
 
 TrackerError::TrackerError(Kind k, HostPort w, std::string why)
     : std::runtime_error(k == Kind::kNotATracker
@@ -58,77 +37,6 @@ std::string describe(const TrackerError& e) {
     return e.what();
 }
 
-struct TrackerClient::State {
-    State(asio::any_io_executor e, Options o, Logger l)
-        : ex(std::move(e)),
-          opt(std::move(o)),
-          log(std::move(l)),
-          where(opt.tracker.str()),
-          wake(ex),
-          retry(ex),
-          rng(std::random_device{}()) {}
-
-    struct Held {
-        proto::FileEntry entry;
-        std::string seed_text;
-    };
-
-    asio::any_io_executor ex;
-    Options opt;
-    Logger log;
-    std::string where;  // "host:port", for messages
-
-    std::shared_ptr<net::FrameStream> stream;
-    std::uint64_t generation = 0;  // counts connections, so a stale failure spares a newer one
-    bool joined = false;
-    Token token;  // presented at rejoin, so the tracker keeps our identity
-    Clock::duration heartbeat = std::chrono::seconds(30);
-    Clock::time_point next_heartbeat;
-
-    std::map<SeedId, Held> held;
-    std::set<SeedId> changed;  // ids to send as a delta
-    bool full_sync = true;     // send the whole list (after every join)
-
-    bool stopping = false;
-    asio::steady_timer wake;   // run() idles on it; changes and stop() cancel it
-    asio::steady_timer retry;  // reconnect backoff; only stop() cancels it
-    std::mt19937_64 rng;
-
-    bool busy = false;           // a request is in flight
-    net::WaiterQueue<> waiters;  // for the request lock
-
-    // Drops connection `gen` (if it is still the current one) and wakes run().
-    void lose(std::uint64_t gen) {
-        if (gen != generation || !stream) return;
-        stream->close();
-        stream.reset();
-        joined = false;
-        wake.cancel();
-    }
-    // Hands the request lock to the oldest waiter, if any.
-    void release() {
-        if (!waiters.grant_front()) busy = false;
-    }
-    std::runtime_error failure(std::string_view what) const {
-        return std::runtime_error(fmt::format("tracker {}: {}", where, what));
-    }
-
-    // The coroutines behind the public calls. Each holds the State alive by
-    // its shared_ptr, so a TrackerClient may be destroyed while they sleep.
-    class Lock;
-    static awaitable<proto::Response> exchange(State& s, net::FrameStream& stream,
-                                               const proto::Request& req);
-    static awaitable<proto::Response> request(std::shared_ptr<State> s, proto::Request req);
-    static awaitable<void> establish(std::shared_ptr<State> s);
-    static awaitable<void> sync(std::shared_ptr<State> s);
-    static awaitable<void> idle(std::shared_ptr<State> s);
-    template <class T>
-    T expect(proto::Response&& r) const {
-        if (auto* v = std::get_if<T>(&r)) return std::move(*v);
-        throw failure("unexpected response type");
-    }
-};
-
 namespace {
 Clock::duration jittered(Clock::duration d, std::mt19937_64& rng) {
     // 50-100% of d, so peers that lost the same tracker do not return in step.
@@ -136,30 +44,6 @@ Clock::duration jittered(Clock::duration d, std::mt19937_64& rng) {
     return std::chrono::duration_cast<Clock::duration>(d * f(rng));
 }
 }  // namespace
-
-// Holds the request lock: one request in flight per connection, in order.
-class TrackerClient::State::Lock {
-  public:
-    static awaitable<Lock> acquire(std::shared_ptr<State> s, Clock::duration timeout) {
-        if (s->stopping) throw s->failure("stopped");
-        if (s->busy) {
-            const bool granted = co_await s->waiters.wait(timeout);
-            if (!granted)
-                throw s->failure(s->stopping ? "stopped" : "timed out behind an earlier request");
-        }
-        s->busy = true;
-        co_return Lock(s);
-    }
-    Lock(Lock&& o) noexcept : s_(std::move(o.s_)) {}
-    Lock& operator=(Lock&&) = delete;
-    ~Lock() {
-        if (s_) s_->release();
-    }
-
-  private:
-    explicit Lock(std::shared_ptr<State> s) : s_(std::move(s)) {}
-    std::shared_ptr<State> s_;
-};
 
 // Writes one request and reads its response on `stream` (lock held).
 awaitable<proto::Response> TrackerClient::State::exchange(State& s, net::FrameStream& stream,
@@ -268,6 +152,7 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
     ++s->generation;
     s->joined = true;
     s->full_sync = true;
+    s->follows_full_sync = true;
     s->log.debug("joined tracker {} as {} ({} token; heartbeat every {} ms; seen as {})", s->where,
                  uuid_string(s->opt.user), kept ? "kept its" : "new", joined.heartbeat_ms,
                  joined.observed.to_string());
@@ -413,6 +298,8 @@ net::awaitable<void> TrackerClient::run(bool after_failure) {
         try {
             if (s->full_sync || !s->changed.empty()) {
                 co_await State::sync(s);
+            } else if (s->follows_pending()) {
+                co_await State::sync_follows(s);
             } else if (Clock::now() >= s->next_heartbeat) {
                 s->next_heartbeat = Clock::now() + s->heartbeat;
                 proto::Request req{proto::Heartbeat{}};

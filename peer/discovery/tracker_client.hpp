@@ -27,14 +27,18 @@
 
 namespace seedshare {
 
-// Why connecting to a tracker failed; callers act on `kind`, never on the
-// text. what() is "tracker HOST:PORT: REASON".
+// Why connecting to a tracker, or a manifest upload, failed; callers act on
+// `kind`, never on the text. what() is "tracker HOST:PORT: REASON".
 struct TrackerError : std::runtime_error {
     enum class Kind {
         kUnreachable,  // no connection, or it broke, or timed out
         kNotATracker,  // something else answers there (see `reason`)
         kRefused,      // the tracker said no (version, ...)
         kStopped,      // stop() was called
+        // put_manifest: the tracker did not keep the manifest because...
+        kManifestRefused,   // it does not parse or verify, or its channel is not followed
+        kManifestStale,     // its version is below the tracker's
+        kManifestConflict,  // the tracker has another manifest of that version, which wins
     };
     TrackerError(Kind k, HostPort w, std::string why);
     Kind kind;
@@ -78,6 +82,11 @@ class TrackerClient {
     // The holdings the tracker should know about. Synchronised by run().
     void hold(const Seed& seed, bool complete);
     void drop(const SeedId& id);
+    // The channels this peer follows and the version it holds of each (0:
+    // none yet). Synchronised by run(), like the holdings; at most
+    // limits::kMaxChannelsPerPeer are sent.
+    void follow(const ChannelId& channel, std::uint64_t version);
+    void unfollow(const ChannelId& channel);
 
     // Queries over the same connection. They throw if not connected, on I/O
     // failure or timeout, or on an error reply; they never wait for a
@@ -89,6 +98,20 @@ class TrackerClient {
     net::awaitable<std::optional<std::string>> get_seed(const SeedId& id);
     // Every seed the tracker knows (all pages).
     net::awaitable<std::vector<tracker_proto::FileInfo>> list_files();
+
+    // Offers a signed manifest as its channel's head. The tracker keeps it
+    // only from a peer that follows the channel: follow() it first (follows
+    // not yet sent go first). Throws TrackerError kManifestRefused,
+    // kManifestStale or kManifestConflict when the tracker does not keep it.
+    net::awaitable<void> put_manifest(std::string text);
+    // The channel's head as the tracker has it (nullopt: none). The caller
+    // parses it, checks its channel and signature, and decides its freshness.
+    net::awaitable<std::optional<std::string>> get_manifest(const ChannelId& channel);
+    // Live followers of the channel that serve, with the version each holds.
+    net::awaitable<std::vector<tracker_proto::ChannelPeerEntry>> channel_peers(
+        const ChannelId& channel, std::uint16_t numwant);
+    // Every channel the tracker has a head of (all pages).
+    net::awaitable<std::vector<tracker_proto::ChannelInfo>> list_channels();
 
     bool joined() const;
     const HostPort& tracker() const;

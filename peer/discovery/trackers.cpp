@@ -41,6 +41,62 @@ net::awaitable<std::optional<std::string>> seed_from(std::shared_ptr<TrackerClie
     co_return co_await c->get_seed(id);
 }
 
+// One query per joined tracker in `where`, all at once; waits for every one.
+// The answers (or failures) in the order of `where`; trackers not joined are
+// left out.
+template <class T>
+struct Answer {
+    HostPort tracker;
+    std::optional<T> value;      // the answer
+    std::exception_ptr failure;  // or why there is none
+};
+template <class T, class Ask>
+net::awaitable<std::vector<Answer<T>>> ask_all(
+    asio::any_io_executor ex,
+    const std::vector<std::pair<HostPort, std::shared_ptr<TrackerClient>>>& clients, Ask ask) {
+    struct Gather {
+        explicit Gather(asio::any_io_executor ex) : wake(ex) {}
+        asio::steady_timer wake;
+        std::size_t pending = 0;
+        std::vector<Answer<T>> answers;
+    };
+    const auto g = std::make_shared<Gather>(ex);
+    for (const auto& [where, c] : clients) {
+        if (!c->joined()) continue;
+        const std::size_t slot = g->answers.size();
+        g->answers.push_back(Answer<T>{where, std::nullopt, nullptr});
+        ++g->pending;
+        auto done = [g, slot](std::exception_ptr e, std::optional<T> value) {
+            --g->pending;
+            g->answers[slot].failure = e;
+            if (!e) g->answers[slot].value = std::move(value);
+            g->wake.cancel();
+        };
+        asio::co_spawn(ex, ask(c), std::move(done));
+    }
+    while (g->pending > 0) {
+        g->wake.expires_at(net::Clock::time_point::max());
+        asio::error_code ec;
+        co_await g->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return std::move(g->answers);
+}
+
+// (co_spawn wants a default-constructible result: optional.)
+net::awaitable<std::optional<bool>> put_to(std::shared_ptr<TrackerClient> c,
+                                           std::shared_ptr<const std::string> text) {
+    co_await c->put_manifest(*text);
+    co_return true;
+}
+net::awaitable<std::optional<std::optional<std::string>>> manifest_from(
+    std::shared_ptr<TrackerClient> c, ChannelId channel) {
+    co_return co_await c->get_manifest(channel);
+}
+net::awaitable<std::optional<std::vector<proto::ChannelPeerEntry>>> followers_from(
+    std::shared_ptr<TrackerClient> c, ChannelId channel, std::uint16_t numwant) {
+    co_return co_await c->channel_peers(channel, numwant);
+}
+
 }  // namespace
 
 // find_peers queries in flight, and what they brought that no call has
@@ -216,6 +272,106 @@ net::awaitable<std::optional<std::string>> Trackers::get_seed(const SeedId& id,
     if (race->text) co_return std::move(race->text);
     if (!race->answered) throw std::runtime_error(race->last_error);
     co_return std::nullopt;
+}
+
+void Trackers::follow(const ChannelId& channel, std::uint64_t version,
+                      const std::vector<HostPort>& where) {
+    for (const auto& w : where)
+        client(w)->follow(channel, version);
+}
+
+void Trackers::unfollow(const ChannelId& channel, const std::vector<HostPort>& where) {
+    for (const auto& w : where)
+        client(w)->unfollow(channel);
+}
+
+net::awaitable<std::vector<Trackers::ManifestPut>> Trackers::put_manifest(
+    const std::string& text, const std::vector<HostPort>& where) {
+    std::vector<std::pair<HostPort, std::shared_ptr<TrackerClient>>> clients;
+    std::vector<ManifestPut> out;
+    for (const auto& w : where) {
+        auto c = client(w);
+        if (c->joined())
+            clients.emplace_back(w, std::move(c));
+        else
+            out.push_back(ManifestPut{w, false, TrackerError::Kind::kUnreachable,
+                                      fmt::format("tracker {}: not connected", w.str())});
+    }
+    const auto shared = std::make_shared<const std::string>(text);
+    // (Lambdas named, never written inside a co_await: see ARCHITECTURE.md.)
+    auto ask = [shared](std::shared_ptr<TrackerClient> c) { return put_to(c, shared); };
+    auto answers = co_await ask_all<bool>(ex_, clients, std::move(ask));
+    for (auto& a : answers) {
+        ManifestPut put{a.tracker, !a.failure, TrackerError::Kind::kUnreachable, {}};
+        if (a.failure) {
+            try {
+                std::rethrow_exception(a.failure);
+            } catch (const TrackerError& e) {
+                put.refusal = e.kind;
+                put.error = e.what();
+            } catch (const std::exception& e) {
+                put.error = e.what();
+            }
+        }
+        out.push_back(std::move(put));
+    }
+    co_return out;
+}
+
+net::awaitable<std::vector<std::string>> Trackers::get_manifests(
+    const ChannelId& channel, const std::vector<HostPort>& where) {
+    std::vector<std::pair<HostPort, std::shared_ptr<TrackerClient>>> clients;
+    for (const auto& w : where)
+        clients.emplace_back(w, client(w));
+    auto ask = [channel](std::shared_ptr<TrackerClient> c) { return manifest_from(c, channel); };
+    auto answers = co_await ask_all<std::optional<std::string>>(ex_, clients, std::move(ask));
+    std::vector<std::string> out;
+    bool answered = false;
+    std::string error = "no tracker";
+    for (auto& a : answers) {
+        if (a.failure) {
+            error = fmt::format("{}: {}", a.tracker.str(), message_of(a.failure));
+            continue;
+        }
+        answered = true;
+        if (a.value && *a.value) out.push_back(std::move(**a.value));
+    }
+    if (!answered) throw std::runtime_error(error);
+    co_return out;
+}
+
+net::awaitable<std::vector<proto::ChannelPeerEntry>> Trackers::channel_peers(
+    const ChannelId& channel, const std::vector<HostPort>& where, std::uint16_t numwant) {
+    std::vector<std::pair<HostPort, std::shared_ptr<TrackerClient>>> clients;
+    for (const auto& w : where)
+        clients.emplace_back(w, client(w));
+    auto ask = [channel, numwant](std::shared_ptr<TrackerClient> c) {
+        return followers_from(c, channel, numwant);
+    };
+    auto answers =
+        co_await ask_all<std::vector<proto::ChannelPeerEntry>>(ex_, clients, std::move(ask));
+    std::vector<proto::ChannelPeerEntry> out;
+    bool answered = false;
+    std::string error = "no tracker";
+    for (auto& a : answers) {
+        if (a.failure) {
+            error = fmt::format("{}: {}", a.tracker.str(), message_of(a.failure));
+            continue;
+        }
+        answered = true;
+        for (auto& p : *a.value) {
+            p.address = net::normalize(p.address);
+            const auto same = std::find_if(out.begin(), out.end(), [&](const auto& o) {
+                return o.address == p.address && o.port == p.port;
+            });
+            if (same == out.end())
+                out.push_back(p);
+            else
+                same->version = std::max(same->version, p.version);
+        }
+    }
+    if (!answered) throw std::runtime_error(error);
+    co_return out;
 }
 
 void Trackers::abandon() {

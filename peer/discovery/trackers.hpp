@@ -57,6 +57,40 @@ class Trackers {
     net::awaitable<std::optional<std::string>> get_seed(const SeedId& id,
                                                         const std::vector<HostPort>& where);
 
+    // --- channels ---
+
+    // The channel is followed at each tracker in `where`, holding `version`
+    // (each TrackerClient keeps it registered across rejoins).
+    void follow(const ChannelId& channel, std::uint64_t version,
+                const std::vector<HostPort>& where);
+    void unfollow(const ChannelId& channel, const std::vector<HostPort>& where);
+
+    // What one tracker did with a manifest.
+    struct ManifestPut {
+        HostPort tracker;
+        bool kept = false;
+        // When not kept: the refusal's kind (kManifestRefused, kManifestStale,
+        // kManifestConflict), or kUnreachable for any other failure.
+        TrackerError::Kind refusal = TrackerError::Kind::kUnreachable;
+        std::string error;  // for people
+    };
+    // Offers the manifest to every joined tracker in `where` at once (follow
+    // its channel first) and waits for every answer (each bounded by the
+    // request timeout). Trackers not joined are reported kUnreachable.
+    net::awaitable<std::vector<ManifestPut>> put_manifest(const std::string& text,
+                                                          const std::vector<HostPort>& where);
+    // Asks every joined tracker in `where` at once for the channel's head and
+    // returns every text received (the caller parses each, checks it and
+    // keeps the freshest). Empty if they answered without one; throws only if
+    // none answered.
+    net::awaitable<std::vector<std::string>> get_manifests(const ChannelId& channel,
+                                                           const std::vector<HostPort>& where);
+    // Asks every joined tracker in `where` at once for serving followers of
+    // the channel; the answers merged (one entry per address, the highest
+    // version heard). Throws only if none answered.
+    net::awaitable<std::vector<tracker_proto::ChannelPeerEntry>> channel_peers(
+        const ChannelId& channel, const std::vector<HostPort>& where, std::uint16_t numwant);
+
     // Says goodbye to every tracker (bounded), then stops their loops.
     net::awaitable<void> leave();
     // Stops every tracker loop without a goodbye (the trackers expire us).

@@ -4,11 +4,13 @@
 
 #include "common/net/join_all.hpp"
 #include "common/net/listener.hpp"
+#include "common/wire/channel_protocol.hpp"
 #include "common/wire/peer_protocol.hpp"
 
 namespace seedshare {
 
 namespace pp = peer_proto;
+namespace cp = channel_proto;
 
 Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions options, Logger log)
     : ex_(ex),
@@ -66,6 +68,28 @@ std::shared_ptr<Swarm> Node::find(const SeedId& id) const {
     return it == swarms_.end() ? nullptr : it->second;
 }
 
+void Node::add_channel(const ChannelId& id, std::shared_ptr<ChannelEndpoint> endpoint) {
+    channels_[id] = std::move(endpoint);
+}
+
+void Node::remove_channel(const ChannelId& id) {
+    channels_.erase(id);
+}
+
+std::shared_ptr<ChannelEndpoint> Node::find_channel(const ChannelId& id) const {
+    auto it = channels_.find(id);
+    return it == channels_.end() ? nullptr : it->second;
+}
+
+std::size_t Node::connection_count() const {
+    std::size_t n = activity_->greeting.size();
+    for (const auto& [id, s] : swarms_)
+        n += s->connection_count();
+    for (const auto& [id, c] : channels_)
+        n += c->connection_count();
+    return n;
+}
+
 net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
     stopping_ = true;
     asio::error_code ec;
@@ -78,6 +102,11 @@ net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
         all.push_back(s);
         stops.push_back(s->stop(grace));
     }
+    std::vector<std::shared_ptr<ChannelEndpoint>> meshes;
+    for (auto& [id, c] : channels_)
+        meshes.push_back(c);
+    for (auto& c : meshes)  // (a mesh's stop removes it from channels_)
+        stops.push_back(c->stop(grace));
     co_await net::join_all(std::move(stops));
     // Handshakes in progress end now; then wait for everything that refers
     // to this Node to be done with it.
@@ -99,6 +128,8 @@ void Node::abort() {
     acceptor_.close(ec);
     for (auto& [id, s] : swarms_)
         s->abort();
+    for (auto& [id, c] : std::map(channels_))  // (a mesh's abort removes it from channels_)
+        c->abort();
 }
 
 net::awaitable<void> Node::accept_loop() {
@@ -123,9 +154,7 @@ net::awaitable<void> Node::accept_loop() {
             co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
-        std::size_t connections = activity_->greeting.size();
-        for (const auto& [id, s] : swarms_)
-            connections += s->connection_count();
+        const std::size_t connections = connection_count();
         if (connections >= options_.max_connections) {
             log_.debug("refusing {}: {} connections already", net::remote_text(socket),
                        connections);
@@ -163,6 +192,10 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
     };
     try {
         const auto h = co_await stream->read_header();
+        if (h.type == static_cast<std::uint8_t>(cp::Type::kChannelHello)) {
+            co_await greet_channel(stream, h);
+            co_return;
+        }
         if (h.type != static_cast<std::uint8_t>(pp::Type::kHello))
             throw net::ProtocolError(fmt::format("expected Hello, got message type {}", h.type));
         if (auto fits = pp::check_header(h); !fits) throw net::ProtocolError(fits.error().message);
@@ -189,6 +222,36 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
     } catch (const std::exception& e) {
         log_.debug("handshake with {} failed: {}", stream->remote(), e.what());
         stream->close();
+    }
+}
+
+// A channel connection: the same checks as for a file's, in the channel
+// protocol's words. Exceptions go to greet()'s handlers.
+net::awaitable<void> Node::greet_channel(std::shared_ptr<net::FrameStream> stream,
+                                         const FrameHeader& h) {
+    const auto& o = options_.swarm;
+    const auto refuse = [&](cp::ErrorCode code, std::string why) -> net::awaitable<void> {
+        log_.debug("refused channel connection from {}: {}", stream->remote(), why);
+        const Bytes frame = cp::encode(cp::ErrorMsg{code, std::move(why)});
+        co_await net::write_then_close(*stream, frame, o.handshake_timeout);
+    };
+    if (auto fits = cp::check_header(h); !fits) throw net::ProtocolError(fits.error().message);
+    const auto payload = co_await stream->read_payload(h);
+    auto m = cp::decode(h.type, payload);
+    if (!m) throw net::ProtocolError(m.error().message);
+    const auto& hello = std::get<cp::ChannelHello>(*m);
+    if (hello.version != cp::kVersion) {
+        co_await refuse(
+            cp::ErrorCode::kVersionMismatch,
+            fmt::format("channel protocol version mismatch: this peer speaks {}, you speak {}",
+                        cp::kVersion, hello.version));
+    } else if (hello.user == user_) {
+        co_await refuse(cp::ErrorCode::kSelf, "connected to itself");
+    } else if (auto mesh = find_channel(hello.channel); !mesh || stopping_) {
+        co_await refuse(cp::ErrorCode::kUnknownChannel,
+                        fmt::format("this peer does not follow channel {}", hello.channel.hex()));
+    } else {
+        mesh->accept(stream, hello);
     }
 }
 

@@ -14,6 +14,7 @@
 #include "common/core/ids.hpp"
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
+#include "peer/node/channel_endpoint.hpp"
 #include "peer/swarm/swarm.hpp"
 
 namespace seedshare {
@@ -52,6 +53,11 @@ class Node {
     std::shared_ptr<Swarm> find(const SeedId& id) const;
     const std::map<SeedId, std::shared_ptr<Swarm>>& swarms() const { return swarms_; }
 
+    // Channel meshes, by channel: incoming ChannelHellos go to them.
+    void add_channel(const ChannelId& id, std::shared_ptr<ChannelEndpoint> endpoint);
+    void remove_channel(const ChannelId& id);
+    std::shared_ptr<ChannelEndpoint> find_channel(const ChannelId& id) const;
+
     // Stops accepting, says goodbye to every peer, lets uploads in flight
     // finish (up to `grace`), closes everything, and returns once the accept
     // loop and every handshake in progress have ended (they refer to the Node).
@@ -62,6 +68,9 @@ class Node {
   private:
     net::awaitable<void> accept_loop();
     net::awaitable<void> greet(net::tcp::socket socket);
+    net::awaitable<void> greet_channel(std::shared_ptr<net::FrameStream> stream,
+                                       const FrameHeader& h);
+    std::size_t connection_count() const;
 
     asio::any_io_executor ex_;
     asio::thread_pool& pool_;
@@ -74,6 +83,7 @@ class Node {
     std::shared_ptr<RateLimiter> upload_limit_;
     std::shared_ptr<RateLimiter> download_limit_;
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
+    std::map<ChannelId, std::shared_ptr<ChannelEndpoint>> channels_;
     // What still refers to the Node: the accept loop and the handshakes in
     // progress. Shared (weakly) with them, so that one destroyed unfinished
     // (its io_context gone first) does not touch a Node that is gone too.

@@ -50,6 +50,28 @@ Outcome Handler::refusal_of(const RegistryError& e, const UserId& user) const {
                            fmt::format("seed {} is not in this peer's file list (send FileList "
                                        "first; the id is the hash of the seed text)",
                                        e.seed.hex()));
+        case RegistryErrc::kTooManyChannels:
+            return refusal(proto::ErrorCode::kLimit,
+                           fmt::format("this list would make {} channels; a peer may follow at "
+                                       "most {}",
+                                       e.channels, limits::kMaxChannelsPerPeer));
+        case RegistryErrc::kManifestInvalid:
+            return refusal(proto::ErrorCode::kManifestRefused,
+                           fmt::format("the manifest is refused: {}", e.manifest_error));
+        case RegistryErrc::kChannelNotFollowed:
+            return refusal(proto::ErrorCode::kManifestRefused,
+                           fmt::format("channel {} is not among the channels this peer follows "
+                                       "(send FollowChannels first)",
+                                       e.channel.hex()));
+        case RegistryErrc::kManifestStale:
+            return refusal(proto::ErrorCode::kManifestStale,
+                           fmt::format("version {} of channel {} is older than the tracker's {}",
+                                       e.version, e.channel.hex(), e.head_version));
+        case RegistryErrc::kManifestConflict:
+            return refusal(proto::ErrorCode::kManifestConflict,
+                           fmt::format("version {} of channel {} differs from the tracker's "
+                                       "version {} and loses the tie-break",
+                                       e.version, e.channel.hex(), e.head_version));
     }
     return refusal(proto::ErrorCode::kInternal, "the registry refused for an unknown reason");
 }
@@ -65,7 +87,7 @@ std::chrono::milliseconds Handler::heartbeat_interval() const {
 }
 
 Outcome Handler::handle(Connection& conn, const proto::Request& request,
-                        const Result<ParsedSeed>* parsed) {
+                        const Result<ParsedSeed>* parsed, const Result<ManifestSummary>* checked) {
     try {
         if (!conn.joined()) {
             if (const auto* j = std::get_if<proto::Join>(&request)) return join(conn, *j);
@@ -77,7 +99,7 @@ Outcome Handler::handle(Connection& conn, const proto::Request& request,
         if (token_of(request) != conn.token)
             return refusal(proto::ErrorCode::kBadToken,
                            "the token is not the one this connection joined with");
-        return dispatch(conn, request, parsed);
+        return dispatch(conn, request, parsed, checked);
     } catch (const RegistryFailure& e) {
         return refusal(
             proto::ErrorCode::kInternal,
@@ -105,7 +127,8 @@ Outcome Handler::join(Connection& conn, const proto::Join& j) {
 }
 
 Outcome Handler::dispatch(Connection& conn, const proto::Request& request,
-                          const Result<ParsedSeed>* parsed) {
+                          const Result<ParsedSeed>* parsed,
+                          const Result<ManifestSummary>* checked) {
     const UserId& user = *conn.user;
     const auto ok = [](Done) { return proto::OkReply{}; };
     return std::visit(
@@ -156,9 +179,62 @@ Outcome Handler::dispatch(Connection& conn, const proto::Request& request,
                 out.close = true;  // nothing more to say on this connection
                 conn.user.reset();
                 return out;
-            } else {
-                static_assert(std::is_same_v<M, proto::Join>);
+            } else if constexpr (std::is_same_v<M, proto::Join>) {
                 return refusal(proto::ErrorCode::kMalformed, "Join sent twice on one connection");
+            } else {
+                return channel_request(user, request, checked);
+            }
+        },
+        request);
+}
+
+Outcome Handler::channel_request(const UserId& user, const proto::Request& request,
+                                 const Result<ManifestSummary>* checked) {
+    const auto ok = [](auto) { return proto::OkReply{}; };
+    return std::visit(
+        [&](const auto& m) -> Outcome {
+            using M = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<M, proto::FollowChannels>) {
+                FollowChanges changes;
+                changes.replace_all = m.replace_all;
+                changes.add.reserve(m.add.size());
+                for (const auto& e : m.add)
+                    changes.add.push_back(FollowedChannel{e.channel, e.version});
+                changes.remove = m.remove;
+                return answer(registry_.follow_channels(user, m.token, changes), user, ok);
+            } else if constexpr (std::is_same_v<M, proto::PutManifest>) {
+                if (checked != nullptr)
+                    return answer(registry_.put_manifest(user, m.token, m.text, *checked), user,
+                                  ok);
+                return answer(registry_.put_manifest(user, m.token, m.text), user, ok);
+            } else if constexpr (std::is_same_v<M, proto::GetManifest>) {
+                auto text = registry_.get_manifest(m.channel);
+                if (!text)
+                    return refusal(proto::ErrorCode::kUnknownChannel,
+                                   fmt::format("no manifest for channel {}", m.channel.hex()));
+                return Outcome{proto::Response{proto::ManifestText{m.channel, std::move(*text)}},
+                               false};
+            } else if constexpr (std::is_same_v<M, proto::GetChannelPeers>) {
+                proto::ChannelPeers out;
+                out.channel = m.channel;
+                for (auto& f : registry_.channel_peers(m.channel, user, m.numwant))
+                    out.peers.push_back(
+                        proto::ChannelPeerEntry{f.address, f.port, f.user, f.version});
+                return Outcome{proto::Response{std::move(out)}, false};
+            } else if constexpr (std::is_same_v<M, proto::ListChannels>) {
+                std::optional<ChannelId> after;
+                if (!m.from_start) after = m.after;
+                ChannelPage page = registry_.list_channels(after, m.limit);
+                proto::Channels out;
+                out.more = page.more;
+                out.channels.reserve(page.channels.size());
+                for (auto& c : page.channels)
+                    out.channels.push_back(
+                        proto::ChannelInfo{c.head.channel, std::move(c.head.name), c.head.version,
+                                           c.head.files, c.head.size, c.followers});
+                return Outcome{proto::Response{std::move(out)}, false};
+            } else {
+                return refusal(proto::ErrorCode::kInternal, "no rule for this request");
             }
         },
         request);

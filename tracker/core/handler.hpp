@@ -33,11 +33,13 @@ class Handler {
   public:
     explicit Handler(Registry& registry) : registry_(registry) {}
 
-    // `parsed` is the PutSeed text already parsed off the I/O thread (the
-    // handler parses it itself when null). Never throws on bad input; a
-    // RegistryFailure becomes an Internal error that keeps the connection.
+    // `parsed` is the PutSeed text already parsed off the I/O thread, and
+    // `checked` the PutManifest text already checked there (the handler does
+    // it itself when null). Never throws on bad input; a RegistryFailure
+    // becomes an Internal error that keeps the connection.
     Outcome handle(Connection& conn, const tracker_proto::Request& request,
-                   const Result<ParsedSeed>* parsed = nullptr);
+                   const Result<ParsedSeed>* parsed = nullptr,
+                   const Result<ManifestSummary>* checked = nullptr);
 
     // Heartbeat interval announced in Joined: a third of the TTL, so a peer
     // can miss two heartbeats before it expires.
@@ -46,7 +48,9 @@ class Handler {
   private:
     Outcome join(Connection& conn, const tracker_proto::Join& join);
     Outcome dispatch(Connection& conn, const tracker_proto::Request& request,
-                     const Result<ParsedSeed>* parsed);
+                     const Result<ParsedSeed>* parsed, const Result<ManifestSummary>* checked);
+    Outcome channel_request(const UserId& user, const tracker_proto::Request& request,
+                            const Result<ManifestSummary>* checked);
     // The wire error for a registry's refusal of `user`'s request.
     Outcome refusal_of(const RegistryError& e, const UserId& user) const;
     template <class T, class ToWire>

@@ -15,4 +15,35 @@ Result<ParsedSeed> parse_seed_for_upload(std::string_view text) {
     return ParsedSeed{std::move(*seed), id};
 }
 
+Result<ManifestSummary> check_manifest_for_upload(std::string_view text) {
+    auto m = parse_manifest(text);
+    if (!m) return m.error();
+    if (auto v = verify_manifest_signature(*m); !v) return v.error();
+    ManifestSummary out;
+    out.channel = m->channel;
+    out.version = m->version;
+    out.body_hash = manifest_body_hash(*m);
+    out.name = std::move(m->name);
+    out.files = static_cast<std::uint32_t>(m->files.size());  // <= kMaxManifestFiles
+    for (const auto& f : m->files)
+        out.size += f.length;
+    return out;
+}
+
+HeadChange change_of_head(const std::optional<ManifestVersion>& head,
+                          const ManifestVersion& candidate) {
+    switch (freshness(head, candidate)) {
+        case Freshness::kNewer:
+            return HeadChange::kReplace;
+        case Freshness::kSame:
+            return HeadChange::kAlreadyHead;
+        case Freshness::kOlder:
+            return HeadChange::kStale;
+        case Freshness::kConflict:
+            return conflict_winner(*head, candidate) == candidate ? HeadChange::kReplace
+                                                                  : HeadChange::kConflictLost;
+    }
+    return HeadChange::kStale;
+}
+
 }  // namespace seedshare::tracker

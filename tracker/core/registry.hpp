@@ -1,5 +1,6 @@
-// The tracker's registry: who is live, what each peer holds, and the seed
-// texts peers uploaded. An interface, so the handler and the server do not
+// The tracker's registry: who is live, what each peer holds, the seed texts
+// peers uploaded, and for each channel its head (the latest valid manifest)
+// and who follows it. An interface, so the handler and the server do not
 // depend on where it is kept: tracker/sqlite/store.* keeps it in SQLite (one
 // tracker), and an etcd registry (issue 16) will keep it for a cluster. Both
 // must pass the shared registry suite (test/registry_suite.hpp).
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "common/core/result.hpp"
+#include "common/model/manifest.hpp"
 #include "common/model/seed.hpp"
 #include "tracker/core/registry_types.hpp"
 
@@ -39,6 +41,20 @@ struct ParsedSeed {
 // CPU-heavy for big seeds (parse and SHA-256 of up to 9 MiB): the server runs
 // it off the I/O thread.
 Result<ParsedSeed> parse_seed_for_upload(std::string_view text);
+
+// A manifest text parsed and its signature checked, summarised for
+// put_manifest. CPU-heavy for big manifests (parse, hash and verify up to
+// limits::kMaxManifestBytes): the server runs it off the I/O thread.
+Result<ManifestSummary> check_manifest_for_upload(std::string_view text);
+
+// What put_manifest does with a checked manifest, given the channel's head
+// (nullopt: none). The freshness rule of common/model/manifest.hpp, shared
+// with the peers: a higher number replaces the head; the same number with
+// another body is a conflict that conflict_winner() settles the same way
+// everywhere (replace, or refuse); a lower number is stale.
+enum class HeadChange : std::uint8_t { kReplace, kAlreadyHead, kStale, kConflictLost };
+HeadChange change_of_head(const std::optional<ManifestVersion>& head,
+                          const ManifestVersion& candidate);
 
 class Registry {
   public:
@@ -74,8 +90,29 @@ class Registry {
     RegistryResult<Done> put_seed(const UserId& user, const Token& token, std::string_view text) {
         return put_seed(user, token, text, parse_seed_for_upload(text));
     }
-    // Forgets the peer and its holdings now (kUnknownPeer: wrong token).
+    // Forgets the peer, its holdings and its follows now (kUnknownPeer: wrong token).
     virtual RegistryResult<Done> leave(const UserId& user, const Token& token) = 0;
+
+    // Replaces (replace_all) or changes the channels the peer follows and the
+    // version it holds of each. kTooManyChannels when the peer would follow
+    // more than limits::kMaxChannelsPerPeer (nothing is changed then).
+    virtual RegistryResult<Done> follow_channels(const UserId& user, const Token& token,
+                                                 const FollowChanges& changes) = 0;
+    // Keeps `text` as its channel's head when it is newer, `checked` being
+    // check_manifest_for_upload(text). Refused: kManifestInvalid (does not
+    // parse, bad signature), kChannelNotFollowed (the peer must follow the
+    // channel: so heads are bounded by the peers' follows), kManifestStale
+    // (version below the head's), kManifestConflict (the head's version with
+    // other content, losing the tie-break: change_of_head). A conflict
+    // won replaces the head. Nothing is stored when refused.
+    virtual RegistryResult<ManifestStored> put_manifest(const UserId& user, const Token& token,
+                                                        std::string_view text,
+                                                        const Result<ManifestSummary>& checked) = 0;
+    // The same, checking the text here.
+    RegistryResult<ManifestStored> put_manifest(const UserId& user, const Token& token,
+                                                std::string_view text) {
+        return put_manifest(user, token, text, check_manifest_for_upload(text));
+    }
 
     // --- reads ---------------------------------------------------------------
 
@@ -88,6 +125,16 @@ class Registry {
     // serving holders counted.
     virtual FilePage list_files(const std::optional<SeedId>& after, std::size_t limit) = 0;
     virtual std::optional<std::string> get_seed(const SeedId& id) = 0;
+    // The channel's head, as uploaded (nullopt: none kept).
+    virtual std::optional<std::string> get_manifest(const ChannelId& channel) = 0;
+    // Up to min(numwant, limits::kMaxNumWant) live followers of `channel` that
+    // serve (port != 0), never `asker`, about equally likely each, shuffled.
+    virtual std::vector<Follower> channel_peers(const ChannelId& channel, const UserId& asker,
+                                                std::uint16_t numwant) = 0;
+    // Channels with a head, in id order after `after` (from the start when
+    // nullopt), at least 1 and at most min(limit, limits::kMaxListChannelsPage),
+    // with their live followers counted.
+    virtual ChannelPage list_channels(const std::optional<ChannelId>& after, std::size_t limit) = 0;
     // True when the userid is live with this token.
     virtual bool is_live(const UserId& user, const Token& token) = 0;
     // The token on record for a userid, live or not (operators and tests).
@@ -95,8 +142,9 @@ class Registry {
 
     // --- housekeeping --------------------------------------------------------
 
-    // Deletes up to max_users expired peers, their holdings, and the files no
-    // one holds any more. Call again while it returns max_users.
+    // Deletes up to max_users expired peers, their holdings and follows, and
+    // the files no one holds any more; then the heads no one has followed for
+    // limits::kChannelRetention. Call again while it returns max_users.
     virtual SweepResult sweep(std::size_t max_users = 1000) = 0;
     // Makes the writes so far durable (a batching registry commits here).
     virtual void flush() = 0;

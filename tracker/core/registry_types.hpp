@@ -14,17 +14,23 @@
 #include <vector>
 
 #include "common/core/ids.hpp"
+#include "common/model/manifest.hpp"
 
 namespace seedshare::tracker {
 
 // Why a registry refused an operation. Decisions are taken on the code; the
 // other fields carry what a message to the peer needs to say.
 enum class RegistryErrc : std::uint8_t {
-    kUserIdInUse,     // join: the userid is live and the token presented is not its
-    kUnknownPeer,     // no live peer with this userid and token (expired, or it left)
-    kTooManyFiles,    // update_files: the peer would hold more than kMaxFilesPerPeer
-    kSeedUnparsable,  // put_seed: the text is not a seed
-    kSeedNotHeld,     // put_seed: the peer does not hold that seed
+    kUserIdInUse,         // join: the userid is live and the token presented is not its
+    kUnknownPeer,         // no live peer with this userid and token (expired, or it left)
+    kTooManyFiles,        // update_files: the peer would hold more than kMaxFilesPerPeer
+    kSeedUnparsable,      // put_seed: the text is not a seed
+    kSeedNotHeld,         // put_seed: the peer does not hold that seed
+    kTooManyChannels,     // follow_channels: more than kMaxChannelsPerPeer channels
+    kManifestInvalid,     // put_manifest: does not parse, or its signature fails
+    kChannelNotFollowed,  // put_manifest: the peer does not follow that channel
+    kManifestStale,       // put_manifest: its version is below the head's
+    kManifestConflict,    // put_manifest: the head's version, other content, lost the tie-break
 };
 
 struct RegistryError {
@@ -32,6 +38,15 @@ struct RegistryError {
     std::size_t files = 0;    // kTooManyFiles: the count the change would make
     std::string parse_error;  // kSeedUnparsable: what the seed parser said
     SeedId seed;              // kSeedNotHeld: the id of the text sent
+    // kTooManyChannels: the count the change would make.
+    std::size_t channels = 0;
+    // kManifestInvalid: what the manifest parser or the signature check said.
+    std::string manifest_error;
+    // kChannelNotFollowed, kManifestStale, kManifestConflict: the manifest's
+    // channel and version, and (stale, conflict) the head's version.
+    ChannelId channel;
+    std::uint64_t version = 0;
+    std::uint64_t head_version = 0;
     bool operator==(const RegistryError&) const = default;
 
     static RegistryError of(RegistryErrc code) {
@@ -52,6 +67,24 @@ struct RegistryError {
     static RegistryError seed_not_held(const SeedId& seed) {
         RegistryError e = of(RegistryErrc::kSeedNotHeld);
         e.seed = seed;
+        return e;
+    }
+    static RegistryError too_many_channels(std::size_t channels) {
+        RegistryError e = of(RegistryErrc::kTooManyChannels);
+        e.channels = channels;
+        return e;
+    }
+    static RegistryError manifest_invalid(std::string why) {
+        RegistryError e = of(RegistryErrc::kManifestInvalid);
+        e.manifest_error = std::move(why);
+        return e;
+    }
+    static RegistryError about_manifest(RegistryErrc code, const ChannelId& channel,
+                                        std::uint64_t version, std::uint64_t head_version = 0) {
+        RegistryError e = of(code);
+        e.channel = channel;
+        e.version = version;
+        e.head_version = head_version;
         return e;
     }
 };
@@ -116,10 +149,61 @@ struct FilePage {
     bool more = false;  // ask again after files.back().id
 };
 
+// What a channel's head says about itself: enough to list it and to decide
+// whether another manifest of the channel is newer, without reparsing.
+struct ManifestSummary {
+    ChannelId channel;
+    std::uint64_t version = 0;
+    Digest body_hash;  // the version's id (manifest_body_hash)
+    std::string name;
+    std::uint32_t files = 0;
+    std::uint64_t size = 0;  // bytes in all its files
+    bool operator==(const ManifestSummary&) const = default;
+};
+
+// put_manifest's answer: stored as the new head, or the head already.
+enum class ManifestStored : std::uint8_t {
+    kNewHead,     // a higher version, or the same one winning a conflict
+    kAlreadyHead  // the same version and content as the head
+};
+
+// One channel a peer follows, and the version it holds (0: none yet).
+struct FollowedChannel {
+    ChannelId channel;
+    std::uint64_t version = 0;
+};
+
+// A change to what a peer follows: the whole list (replace_all) or changes.
+struct FollowChanges {
+    bool replace_all = false;
+    std::vector<FollowedChannel> add;  // added or changed (a newer version held)
+    std::vector<ChannelId> remove;
+};
+
+// A live serving follower of a channel, as channel_peers answers it.
+struct Follower {
+    asio::ip::address address;
+    std::uint16_t port = 0;
+    UserId user;
+    std::uint64_t version = 0;
+};
+
+struct ChannelSummary {
+    ManifestSummary head;
+    std::uint32_t followers = 0;  // live peers following it
+};
+
+struct ChannelPage {
+    std::vector<ChannelSummary> channels;
+    bool more = false;  // ask again after channels.back().head.channel
+};
+
 struct SweepResult {
     std::size_t users = 0;
     std::size_t holdings = 0;
     std::size_t files = 0;
+    std::size_t follows = 0;
+    std::size_t channels = 0;  // heads past their retention
 };
 
 struct RegistryStats {
@@ -128,6 +212,8 @@ struct RegistryStats {
     std::size_t files = 0;
     std::size_t seeds = 0;  // files whose seed text is known
     std::size_t holdings = 0;
+    std::size_t channels = 0;  // channel heads kept
+    std::size_t follows = 0;
 };
 
 }  // namespace seedshare::tracker

@@ -144,6 +144,19 @@ using State = detail::ServerState;
 awaitable<std::optional<Result<ParsedSeed>>> parse_task(std::shared_ptr<std::string> text) {
     co_return parse_seed_for_upload(*text);
 }
+awaitable<std::optional<Result<ManifestSummary>>> check_manifest_task(
+    std::shared_ptr<std::string> text) {
+    co_return check_manifest_for_upload(*text);
+}
+
+// A manifest refused is worth a warning: a forged or rolled-back version, or
+// a publisher that lost track of its numbers.
+bool manifest_refusal(const Outcome& out) {
+    const auto* e = std::get_if<proto::ErrorReply>(&out.response);
+    return e != nullptr && (e->code == proto::ErrorCode::kManifestRefused ||
+                            e->code == proto::ErrorCode::kManifestStale ||
+                            e->code == proto::ErrorCode::kManifestConflict);
+}
 
 // Registers a session for stop() and for replacement by a newer connection of
 // the same userid; unregisters and closes when the session ends.
@@ -218,11 +231,26 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
             if (st->stopped) co_return Ending{"tracker stopping"};
             put->seed_text = std::move(*text);
         }
+        // The same for big manifests (parse, hash, signature check).
+        std::optional<Result<ManifestSummary>> checked;
+        if (auto* put = std::get_if<proto::PutManifest>(&*req);
+            put != nullptr && s.conn.joined() && put->token == s.conn.token &&
+            put->text.size() > kLargeFrameBytes) {
+            auto text = std::make_shared<std::string>(std::move(put->text));
+            auto task = check_manifest_task(text);
+            checked = co_await asio::co_spawn(st->pool->get_executor(), std::move(task),
+                                              asio::use_awaitable);
+            if (st->stopped) co_return Ending{"tracker stopping"};
+            put->text = std::move(*text);
+        }
 
         const bool was_joined = s.conn.joined();
         ++st->requests;
-        Outcome out = st->handler.handle(s.conn, *req, parsed ? &*parsed : nullptr);
+        Outcome out = st->handler.handle(s.conn, *req, parsed ? &*parsed : nullptr,
+                                         checked ? &*checked : nullptr);
         lease.reset();
+        if (std::holds_alternative<proto::PutManifest>(*req) && manifest_refusal(out))
+            s.log.warn("manifest refused: {}", std::get<proto::ErrorReply>(out.response).message);
         if (!was_joined && s.conn.joined()) {
             // One live connection per userid: a newer one replaces the older.
             auto [it, inserted] = st->by_user.try_emplace(*s.conn.user, &s);
@@ -332,12 +360,13 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
     }
 }
 
-// "summary: 3 peers online, 2 seeds, 4 connections, 0.7 requests/s"
+// "summary: 3 peers online, 2 seeds, 1 channel, 4 connections, 0.7 requests/s"
 void log_summary(State& st, Clock::duration since_last) {
     const RegistryStats stats = st.store.stats();
     const double secs = std::chrono::duration<double>(since_last).count();
-    st.log.info("summary: {} online, {}, {}, {:.1f} requests/s", count_of(stats.live_users, "peer"),
-                count_of(stats.files, "seed"), count_of(st.sessions.size(), "connection"),
+    st.log.info("summary: {} online, {}, {}, {}, {:.1f} requests/s",
+                count_of(stats.live_users, "peer"), count_of(stats.files, "seed"),
+                count_of(stats.channels, "channel"), count_of(st.sessions.size(), "connection"),
                 secs > 0 ? static_cast<double>(st.requests) / secs : 0.0);
     st.requests = 0;
 }

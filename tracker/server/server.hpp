@@ -3,7 +3,7 @@
 // decoded requests to the Handler and writing its answers. A housekeeping
 // coroutine commits the store's batch every commit_interval, sweeps
 // expired peers every sweep_interval and logs a one-line summary (peers
-// online, seeds, requests/s) at info every summary_interval.
+// online, seeds, channels, requests/s) at info every summary_interval.
 //
 // Ownership: the server borrows the Registry, which must outlive it. No global
 // state: several servers can run in one process (tests). stop() (also run by

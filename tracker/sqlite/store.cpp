@@ -6,10 +6,12 @@
 #include <array>
 
 #include "common/core/limits.hpp"
+#include "tracker/sqlite/store_statements.hpp"
 
 namespace seedshare::tracker {
 
 using sqlite::Use;
+using namespace store_detail;
 
 namespace {
 
@@ -44,108 +46,35 @@ CREATE TABLE holdings (
 CREATE INDEX holdings_by_seed ON holdings(seed_id, userid, complete);
 )sql";
 
+// Added in schema version 2 (a version 1 database gets them at open).
+// Versions are u64 stored as their int64 bit pattern (compared in C++ only).
+constexpr const char* kChannelSchema = R"sql(
+CREATE TABLE channels (
+    channel_id BLOB PRIMARY KEY,  -- 32 bytes: the channel's public key
+    version    INTEGER NOT NULL,  -- the head's version
+    body_hash  BLOB NOT NULL,     -- 32 bytes: the head's id (manifest body hash)
+    name       TEXT NOT NULL,
+    files      INTEGER NOT NULL,
+    size       INTEGER NOT NULL,  -- bytes in all its files
+    manifest   TEXT NOT NULL,     -- the head's text, as uploaded
+    unfollowed_since INTEGER      -- ms: when its last follow went; NULL while followed
+);
+CREATE TABLE follows (
+    userid     BLOB NOT NULL,
+    channel_id BLOB NOT NULL,
+    version    INTEGER NOT NULL,  -- the version the peer holds; 0: none yet
+    PRIMARY KEY (userid, channel_id)
+) WITHOUT ROWID;
+CREATE INDEX follows_by_channel ON follows(channel_id, userid, version);
+)sql";
+
 // Per connection, in memory: scratch lists for the multi-statement deletes.
 constexpr const char* kTempSchema = R"sql(
 CREATE TEMP TABLE orphan_candidates (seed_id BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TEMP TABLE swept (userid BLOB PRIMARY KEY) WITHOUT ROWID;
 )sql";
 
-RegistryError unknown_peer() {
-    return RegistryError::of(RegistryErrc::kUnknownPeer);
-}
-
-Bytes address_bytes(const asio::ip::address& a) {
-    Bytes out;
-    if (a.is_v6()) {
-        const auto b = a.to_v6().to_bytes();
-        out.assign(b.begin(), b.end());
-    } else {
-        const auto b = a.to_v4().to_bytes();
-        out.assign(b.begin(), b.end());
-    }
-    return out;
-}
-
-asio::ip::address address_from(ByteSpan b) {
-    if (b.size() == 16) {
-        asio::ip::address_v6::bytes_type v6{};
-        std::copy(b.begin(), b.end(), v6.begin());
-        return asio::ip::address_v6(v6);
-    }
-    asio::ip::address_v4::bytes_type v4{};
-    if (b.size() == 4) std::copy(b.begin(), b.end(), v4.begin());
-    return asio::ip::address_v4(v4);
-}
-
-template <class Id>
-Id id_from(ByteSpan b) {
-    Id id;
-    if (b.size() == id.bytes.size()) std::copy(b.begin(), b.end(), id.bytes.begin());
-    return id;
-}
-
 }  // namespace
-
-struct Store::Statements {
-    explicit Statements(sqlite::Db& db)
-        : begin(db.prepare("BEGIN IMMEDIATE")),
-          commit(db.prepare("COMMIT")),
-          users_all(db.prepare("SELECT userid, token, address, port, last_seen FROM users")),
-          user_put(db.prepare(
-              "INSERT INTO users (userid, address, port, token, last_seen) "
-              "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (userid) DO UPDATE SET "
-              "address = excluded.address, port = excluded.port, token = excluded.token, "
-              "last_seen = max(last_seen, excluded.last_seen)")),
-          user_seen(
-              db.prepare("UPDATE users SET last_seen = max(last_seen, ?1) WHERE userid = ?2")),
-          user_delete(db.prepare("DELETE FROM users WHERE userid = ?1")),
-          candidates_of_user(db.prepare("INSERT OR IGNORE INTO temp.orphan_candidates (seed_id) "
-                                        "SELECT seed_id FROM holdings WHERE userid = ?1")),
-          candidate_add(
-              db.prepare("INSERT OR IGNORE INTO temp.orphan_candidates (seed_id) VALUES (?1)")),
-          holdings_delete_user(db.prepare("DELETE FROM holdings WHERE userid = ?1")),
-          holding_delete(db.prepare("DELETE FROM holdings WHERE userid = ?1 AND seed_id = ?2")),
-          file_insert(db.prepare("INSERT INTO files (seed_id, name, length) VALUES (?1, ?2, ?3) "
-                                 "ON CONFLICT (seed_id) DO NOTHING")),
-          holding_put(db.prepare("INSERT INTO holdings (userid, seed_id, complete) "
-                                 "VALUES (?1, ?2, ?3) ON CONFLICT (userid, seed_id) "
-                                 "DO UPDATE SET complete = excluded.complete")),
-          file_has_seed(db.prepare("SELECT seed IS NOT NULL FROM files WHERE seed_id = ?1")),
-          holdings_of_user(db.prepare("SELECT count(*) FROM holdings WHERE userid = ?1")),
-          holds(db.prepare("SELECT 1 FROM holdings WHERE userid = ?1 AND seed_id = ?2")),
-          seed_set(db.prepare("UPDATE files SET seed = ?2, name = ?3, length = ?4 "
-                              "WHERE seed_id = ?1 AND seed IS NULL")),
-          seed_get(db.prepare("SELECT seed FROM files WHERE seed_id = ?1 AND seed IS NOT NULL")),
-          orphans_delete(db.prepare(
-              "DELETE FROM files WHERE seed_id IN (SELECT seed_id FROM temp.orphan_candidates) "
-              "AND NOT EXISTS (SELECT 1 FROM holdings h WHERE h.seed_id = files.seed_id)")),
-          candidates_clear(db.prepare("DELETE FROM temp.orphan_candidates")),
-          // Holders of ?1 from userid ?2 on (or before it), in userid order.
-          holders_from(db.prepare("SELECT userid, complete FROM holdings "
-                                  "WHERE seed_id = ?1 AND userid >= ?2 ORDER BY userid")),
-          holders_before(db.prepare("SELECT userid, complete FROM holdings "
-                                    "WHERE seed_id = ?1 AND userid < ?2 ORDER BY userid")),
-          holders_of(db.prepare("SELECT userid, complete FROM holdings WHERE seed_id = ?1")),
-          files_page(db.prepare("SELECT seed_id, name, length FROM files WHERE seed_id > ?1 "
-                                "ORDER BY seed_id LIMIT ?2")),
-          sweep_pick(db.prepare("INSERT OR IGNORE INTO temp.swept (userid) VALUES (?1)")),
-          sweep_candidates(
-              db.prepare("INSERT OR IGNORE INTO temp.orphan_candidates (seed_id) SELECT h.seed_id "
-                         "FROM temp.swept s JOIN holdings h ON h.userid = s.userid")),
-          sweep_holdings(
-              db.prepare("DELETE FROM holdings WHERE userid IN (SELECT userid FROM temp.swept)")),
-          sweep_users(
-              db.prepare("DELETE FROM users WHERE userid IN (SELECT userid FROM temp.swept)")),
-          swept_clear(db.prepare("DELETE FROM temp.swept")) {}
-
-    sqlite::Statement begin, commit;
-    sqlite::Statement users_all, user_put, user_seen, user_delete;
-    sqlite::Statement candidates_of_user, candidate_add, holdings_delete_user, holding_delete;
-    sqlite::Statement file_insert, holding_put, file_has_seed, holdings_of_user, holds;
-    sqlite::Statement seed_set, seed_get, orphans_delete, candidates_clear;
-    sqlite::Statement holders_from, holders_before, holders_of, files_page;
-    sqlite::Statement sweep_pick, sweep_candidates, sweep_holdings, sweep_users, swept_clear;
-};
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, NowMs now_ms,
                                            std::chrono::milliseconds ttl) {
@@ -168,9 +97,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, NowMs now_ms
         const auto tables = db.query_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
         if (app_id == 0 && version == 0 && tables == 0) {
             db.exec(kSchema);
+            db.exec(kChannelSchema);
             db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
                                 kApplicationId, kSchemaVersion)
                         .c_str());
+        } else if (app_id == kApplicationId && version == 1) {
+            db.exec(kChannelSchema);  // 1 -> 2: channels
+            db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
         } else if (app_id != kApplicationId) {
             db.exec("ROLLBACK");
             return Error{fmt::format("{} is not a seedshare tracker database", path)};
@@ -337,6 +270,7 @@ RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presente
     if (known && !out.kept_token) {  // an expired owner's holdings are not the new owner's
         Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
         Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
+        Use(st_->follows_delete_user)->bind_blob(1, user.span()).run();
         delete_orphans();
     }
     const Bytes addr = address_bytes(address);
@@ -435,6 +369,7 @@ RegistryResult<Done> Store::leave(const UserId& user, const Token& token) {
     sqlite::Savepoint sp(db_, "sp_leave");
     Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
     Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
+    Use(st_->follows_delete_user)->bind_blob(1, user.span()).run();
     Use(st_->user_delete)->bind_blob(1, user.span()).run();
     delete_orphans();
     sp.commit();
@@ -443,17 +378,22 @@ RegistryResult<Done> Store::leave(const UserId& user, const Token& token) {
     return Done{};
 }
 
-std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std::uint16_t numwant) {
-    std::vector<Holder> out;
-    const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
-    if (want == 0) return out;
-    const std::int64_t since = cutoff(now_ms_());
+UserId Store::random_start() {
     UserId start;
     for (std::size_t i = 0; i < start.bytes.size(); i += 8) {
         const std::uint64_t r = rng_();
         for (std::size_t k = 0; k < 8; ++k)
             start.bytes[i + k] = static_cast<std::uint8_t>(r >> (8 * k));
     }
+    return start;
+}
+
+std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std::uint16_t numwant) {
+    std::vector<Holder> out;
+    const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
+    if (want == 0) return out;
+    const std::int64_t since = cutoff(now_ms_());
+    const UserId start = random_start();
     // Steps through the holders in userid order from the random start,
     // keeping live serving ones, and stops as soon as there are enough.
     auto collect = [&](sqlite::Statement& stmt) {
@@ -522,7 +462,10 @@ SweepResult Store::sweep(std::size_t max_users) {
         if (gone.size() == max_users) break;
         if (!live(u, since)) gone.push_back(id);
     }
-    if (gone.empty()) return out;
+    if (gone.empty()) {
+        out.channels = sweep_heads();
+        return out;
+    }
     begin_write();
     sqlite::Savepoint sp(db_, "sp_sweep");
     for (const auto& id : gone)
@@ -530,6 +473,8 @@ SweepResult Store::sweep(std::size_t max_users) {
     Use(st_->sweep_candidates)->run();
     Use(st_->sweep_holdings)->run();
     out.holdings = static_cast<std::size_t>(db_.changes());
+    Use(st_->sweep_follows)->run();
+    out.follows = static_cast<std::size_t>(db_.changes());
     Use(st_->sweep_users)->run();
     delete_orphans();
     out.files = last_orphans_deleted_;
@@ -538,6 +483,7 @@ SweepResult Store::sweep(std::size_t max_users) {
     for (const auto& id : gone)
         users_.erase(id);
     out.users = gone.size();
+    if (out.users < max_users) out.channels = sweep_heads();  // the last step
     note_write();
     return out;
 }
@@ -554,6 +500,8 @@ RegistryStats Store::stats() {
     s.files = count("SELECT count(*) FROM files");
     s.seeds = count("SELECT count(*) FROM files WHERE seed IS NOT NULL");
     s.holdings = count("SELECT count(*) FROM holdings");
+    s.channels = count("SELECT count(*) FROM channels");
+    s.follows = count("SELECT count(*) FROM follows");
     return s;
 }
 

@@ -48,7 +48,7 @@
 namespace seedshare::tracker {
 
 // The schema version this build writes and reads (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 1;
+inline constexpr std::int64_t kSchemaVersion = 2;
 
 // Kept for the tests and tools that name it.
 using StoreStats = RegistryStats;
@@ -77,6 +77,13 @@ class Store final : public Registry {
     RegistryResult<Done> put_seed(const UserId& user, const Token& token, std::string_view text,
                                   const Result<ParsedSeed>& parsed) override;
     RegistryResult<Done> leave(const UserId& user, const Token& token) override;
+    // (channels: store_channels.cpp)
+    RegistryResult<Done> follow_channels(const UserId& user, const Token& token,
+                                         const FollowChanges& changes) override;
+    using Registry::put_manifest;
+    RegistryResult<ManifestStored> put_manifest(const UserId& user, const Token& token,
+                                                std::string_view text,
+                                                const Result<ManifestSummary>& checked) override;
 
     // get_peers reads a window of the holders in userid order starting at a
     // random point (userids are random, so every holder is about equally
@@ -85,6 +92,11 @@ class Store final : public Registry {
                                   std::uint16_t numwant) override;
     FilePage list_files(const std::optional<SeedId>& after, std::size_t limit) override;
     std::optional<std::string> get_seed(const SeedId& id) override;
+    std::optional<std::string> get_manifest(const ChannelId& channel) override;
+    // Like get_peers: a window in userid order from a random point, shuffled.
+    std::vector<Follower> channel_peers(const ChannelId& channel, const UserId& asker,
+                                        std::uint16_t numwant) override;
+    ChannelPage list_channels(const std::optional<ChannelId>& after, std::size_t limit) override;
     bool is_live(const UserId& user, const Token& token) override;
     std::optional<Token> token_of(const UserId& user) override;
 
@@ -120,6 +132,10 @@ class Store final : public Registry {
     void write_last_seen(bool all);
     void commit();
     void delete_orphans();
+    // Starts and stops the retention of heads as their follows come and go,
+    // and deletes the heads past it; returns how many.
+    std::size_t sweep_heads();
+    UserId random_start();
     void note_write();
 
     sqlite::Db db_;

@@ -1,0 +1,238 @@
+#include "common/wire/channel_protocol.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "common/wire/message_reader.hpp"
+#include "common/wire/message_table.hpp"
+
+namespace seedshare::channel_proto {
+
+namespace {
+
+constexpr std::size_t kVersionRefBytes = 8 + Digest::kSize;
+constexpr std::size_t kHelloBytes = 4 + 2 + ChannelId::kSize + UserId::kSize + 2 + kVersionRefBytes;
+constexpr std::size_t kPartHeaderBytes = kVersionRefBytes + 4 + 4;
+// family, IPv4 address, port.
+constexpr std::size_t kMinPeerAddressBytes = 1 + 4 + 2;
+
+constexpr std::uint8_t u8(Type t) {
+    return static_cast<std::uint8_t>(t);
+}
+
+void put_ref(ByteWriter& w, const VersionRef& v) {
+    w.u64(v.number);
+    w.raw(v.body_hash.span());
+}
+
+// A version number is 1..2^63-1 (seeds/MANIFEST.md); 0 only with an all-zero
+// hash, meaning none.
+void read_ref(wire::MessageReader& r, VersionRef& v, bool none_allowed) {
+    if (r.u64(v.number, "version number"))
+        r.in_range(v.number, none_allowed ? 0 : 1, limits::kMaxManifestVersion, "version number");
+    if (r.id(v.body_hash, "body hash") && (v.number == 0) != v.body_hash.is_zero())
+        r.fail(v.number == 0 ? "version 0 (none) with a body hash"
+                             : "a version without its body hash");
+}
+
+struct Encoder {
+    Bytes& out;
+
+    void operator()(const ChannelHello& m) {
+        FrameWriter f(out, u8(Type::kChannelHello));
+        auto& w = f.body();
+        w.u32(kMagic);
+        w.u16(m.version);
+        w.raw(m.channel.span());
+        w.raw(m.user.span());
+        w.u16(m.listen_port);
+        put_ref(w, m.held);
+        f.finish();
+    }
+    void operator()(const Announce& m) {
+        FrameWriter f(out, u8(Type::kAnnounce));
+        put_ref(f.body(), m.held);
+        f.finish();
+    }
+    void operator()(const ManifestRequest& m) {
+        FrameWriter f(out, u8(Type::kManifestRequest));
+        put_ref(f.body(), m.want);
+        f.finish();
+    }
+    void operator()(const ManifestPart& m) {
+        FrameWriter f(out, u8(Type::kManifestPart));
+        put_ref(f.body(), m.of);
+        f.body().u32(m.total);
+        f.body().u32(m.offset);
+        f.body().raw(m.data);
+        f.finish();
+    }
+    void operator()(const PeerList& m) {
+        FrameWriter f(out, u8(Type::kPeerList));
+        f.body().u16(static_cast<std::uint16_t>(m.peers.size()));
+        for (const auto& p : m.peers) {
+            wire::put_address(f.body(), p.address);
+            f.body().u16(p.port);
+        }
+        f.finish();
+    }
+    void operator()(const KeepAlive&) {
+        FrameWriter f(out, u8(Type::kKeepAlive));
+        f.finish();
+    }
+    void operator()(const Goodbye&) {
+        FrameWriter f(out, u8(Type::kGoodbye));
+        f.finish();
+    }
+    void operator()(const ErrorMsg& m) {
+        FrameWriter f(out, u8(Type::kError));
+        f.body().u16(static_cast<std::uint16_t>(m.code));
+        f.body().str16(std::string_view(m.message).substr(0, limits::kMaxMessageTextBytes));
+        f.finish();
+    }
+};
+
+// --- decoders, one per message (layouts: docs/PROTOCOL.md) -------------------
+
+Result<Message> decode_hello(ByteSpan p) {
+    wire::MessageReader r(p, "ChannelHello");
+    ChannelHello h;
+    std::uint32_t magic = 0;
+    if (r.u32(magic, "magic") && magic != kMagic)
+        r.fail(fmt::format("magic 0x{:08x} is not 0x{:08x} (not a seedshare channel peer)", magic,
+                           kMagic));
+    r.u16(h.version, "version");
+    if (r.ok() && h.version != kVersion) return Message{h};  // the caller reports the mismatch
+    r.id(h.channel, "channel id");
+    r.id(h.user, "userid");
+    r.u16(h.listen_port, "listen port");
+    read_ref(r, h.held, true);
+    return r.finish(Message{h});
+}
+
+Result<Message> decode_announce(ByteSpan p) {
+    wire::MessageReader r(p, "Announce");
+    Announce m;
+    read_ref(r, m.held, false);
+    return r.finish(Message{m});
+}
+
+Result<Message> decode_manifest_request(ByteSpan p) {
+    wire::MessageReader r(p, "ManifestRequest");
+    ManifestRequest m;
+    read_ref(r, m.want, false);
+    return r.finish(Message{m});
+}
+
+Result<Message> decode_manifest_part(ByteSpan p) {
+    wire::MessageReader r(p, "ManifestPart");
+    ManifestPart m;
+    read_ref(r, m.of, false);
+    if (r.u32(m.total, "total")) r.in_range(m.total, 1, limits::kMaxManifestBytes, "total");
+    r.u32(m.offset, "offset");
+    if (r.ok()) r.in_range(r.remaining(), 1, limits::kMaxManifestPartBytes, "data length");
+    if (r.ok() && std::uint64_t{m.offset} + r.remaining() > m.total)
+        r.fail(fmt::format("part {}+{} is past the end of the manifest ({} bytes)", m.offset,
+                           r.remaining(), m.total));
+    if (r.ok()) r.rest(m.data);
+    return r.finish(Message{m});
+}
+
+Result<Message> decode_peer_list(ByteSpan p) {
+    wire::MessageReader r(p, "PeerList");
+    PeerList list;
+    std::uint16_t n = 0;
+    if (r.u16(n, "count") &&
+        r.count(n, limits::kMaxPeerListEntries, kMinPeerAddressBytes, "peers")) {
+        list.peers.resize(n);
+        for (auto& a : list.peers) {
+            r.address(a.address, "peer address");
+            r.u16(a.port, "peer port");
+        }
+    }
+    if (auto d = r.done(); !d) return d.error();
+    return Message{std::move(list)};
+}
+
+Result<Message> decode_keep_alive(ByteSpan p) {
+    return wire::MessageReader(p, "KeepAlive").finish(Message{KeepAlive{}});
+}
+
+Result<Message> decode_goodbye(ByteSpan p) {
+    return wire::MessageReader(p, "Goodbye").finish(Message{Goodbye{}});
+}
+
+Result<Message> decode_error(ByteSpan p) {
+    wire::MessageReader r(p, "Error");
+    ErrorMsg e;
+    std::uint16_t code = 0;
+    if (r.u16(code, "code"))
+        r.in_range(code, static_cast<std::uint16_t>(kFirstErrorCode),
+                   static_cast<std::uint16_t>(kLastErrorCode), "code");
+    e.code = static_cast<ErrorCode>(code);
+    r.str16(e.message, limits::kMaxMessageTextBytes, "message");
+    if (auto d = r.done(); !d) return d.error();
+    return Message{std::move(e)};
+}
+
+// The message table: every channel message once, in the order of Message.
+constexpr std::array<wire::MessageSpec<Message>, 8> kMessages{{
+    {u8(Type::kChannelHello), "ChannelHello", kHelloBytes, decode_hello},
+    {u8(Type::kAnnounce), "Announce", kVersionRefBytes, decode_announce},
+    {u8(Type::kManifestRequest), "ManifestRequest", kVersionRefBytes, decode_manifest_request},
+    {u8(Type::kManifestPart), "ManifestPart", kPartHeaderBytes + limits::kMaxManifestPartBytes,
+     decode_manifest_part},
+    {u8(Type::kPeerList), "PeerList", 2 + limits::kMaxPeerListEntries*(1 + 16 + 2),
+     decode_peer_list},
+    {u8(Type::kKeepAlive), "KeepAlive", 0, decode_keep_alive},
+    {u8(Type::kGoodbye), "Goodbye", 0, decode_goodbye},
+    {u8(Type::kError), "Error", 2 + 2 + limits::kMaxMessageTextBytes, decode_error},
+}};
+static_assert(kMessages.size() == std::variant_size_v<Message>);
+static_assert(kMessages[0].type == u8(Type::kChannelHello) &&
+              kMessages[7].type == u8(Type::kError));
+// A channel connection arrives through the Node's greeting, which reads the
+// first frame with the peer protocol's frame limit.
+static_assert(kPartHeaderBytes + limits::kMaxManifestPartBytes + 1 <= limits::kMaxPeerFrameBytes);
+
+const wire::MessageSpec<Message>* spec_of(std::uint8_t type) {
+    return wire::find_spec<Message>(kMessages, type);
+}
+
+}  // namespace
+
+Bytes encode(const Message& m) {
+    Bytes out;
+    std::visit(Encoder{out}, m);
+    return out;
+}
+
+std::size_t max_payload(std::uint8_t type) {
+    const auto* s = spec_of(type);
+    return s != nullptr ? s->max_payload : 0;
+}
+
+std::size_t max_frame_bytes() {
+    return 1 + kPartHeaderBytes + limits::kMaxManifestPartBytes;
+}
+
+std::string type_name(std::uint8_t type) {
+    if (const auto* s = spec_of(type)) return std::string(s->name);
+    return fmt::format("0x{:02x}", type);
+}
+
+Status check_header(const FrameHeader& h) {
+    return wire::check_header<Message>(kMessages, h, type_name(h.type), "channel message");
+}
+
+Result<Message> decode(std::uint8_t type, ByteSpan payload) {
+    const auto* s = spec_of(type);
+    if (s == nullptr) return Error{fmt::format("unknown channel message type {}", type_name(type))};
+    if (payload.size() > s->max_payload)
+        return Error{fmt::format("{} of {} bytes is over its limit of {}", s->name, payload.size(),
+                                 s->max_payload)};
+    return s->decode(payload);
+}
+
+}  // namespace seedshare::channel_proto

@@ -1,0 +1,137 @@
+// The mesh of one channel's subscribers (and its publisher): connections
+// between the peers that follow a channel, over which each says which
+// version it holds, asks for a manifest it lacks and passes the news on
+// (notes 000 and 001: a peer that hears of a newer version fetches it from
+// whoever told it, verifies it, and tells the others once). The decisions
+// are VersionGossip's (pure); this is the shell: dialling, the Node's
+// incoming connections, one reader and one writer coroutine per connection,
+// the manifest moved in parts. Only manifests cross here; the files of a
+// version travel through the ordinary file swarms.
+//
+// Trust: a manifest is verified by the owner (Verify: signature, channel,
+// the version asked for) before it is held, served or announced. A peer that
+// sent a forged one is dropped and never dialled again.
+//
+// Lifetime: made by create() (shared, since its coroutines hold it), then
+// start()ed; registered in the Node until stop() or abort(). One thread.
+#pragma once
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/core/address.hpp"
+#include "common/core/log.hpp"
+#include "common/net/net.hpp"
+#include "peer/channel/version_gossip.hpp"
+#include "peer/discovery/peer_list.hpp"
+#include "peer/node/node.hpp"
+
+namespace seedshare {
+
+struct ChannelMeshOptions {
+    // Connections dialled for while fewer are up; more are accepted up to max.
+    std::size_t target_peers = 8;
+    std::size_t max_peers = limits::kMaxChannelConnections;
+    // How often candidates are dialled and a fetch is checked for progress.
+    std::chrono::milliseconds tick{500};
+    // A manifest fetch that received nothing for this long fails (another
+    // holder is asked).
+    std::chrono::milliseconds fetch_timeout{20000};
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
+    std::chrono::milliseconds idle_timeout{limits::kPeerIdleTimeout};
+    std::chrono::milliseconds keepalive{30000};
+};
+
+class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<ChannelMesh> {
+  public:
+    // The owner's check of a manifest fetched as `asked`: it parses and
+    // verifies the text (signature, this channel, the number and body hash
+    // asked for) and, when it supersedes what the owner holds, adopts it.
+    struct Verdict {
+        VersionGossip::FetchOutcome outcome = VersionGossip::FetchOutcome::kForged;
+        std::string why;  // for the log, when not accepted
+    };
+    using Verify = std::function<net::awaitable<Verdict>(VersionRef asked,
+                                                         std::shared_ptr<const std::string> text)>;
+
+    struct Stats {
+        std::size_t manifests_fetched = 0;  // accepted from peers
+        std::size_t manifests_served = 0;   // sent whole to peers
+        std::size_t forged = 0;             // refused as forged (sender dropped)
+    };
+
+    static std::shared_ptr<ChannelMesh> create(Node& node, const ChannelId& channel, Verify verify,
+                                               ChannelMeshOptions options, Logger log);
+    ~ChannelMesh() override;
+
+    // Registers with the Node and starts dialling candidates.
+    void start();
+    // Addresses of peers that follow the channel (from a tracker, or peers).
+    void add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source);
+    // A version held now, with its manifest text: published here, or
+    // accepted and applied by the owner. Ignored unless it supersedes the held
+    // one. Announced to every peer that lacks it.
+    void hold(VersionRef version, std::shared_ptr<const std::string> text);
+    const VersionRef& held() const { return gossip_.held(); }
+    const ChannelId& channel() const { return channel_; }
+    const Stats& stats() const { return stats_; }
+    // Where peers of the channel were heard of, and what came of dialling them.
+    const PeerList& candidates() const { return candidates_; }
+    // The versions the connected peers last said they hold.
+    std::vector<VersionRef> peer_versions() const;
+
+    // ChannelEndpoint (the Node's side).
+    void accept(std::shared_ptr<net::FrameStream> stream,
+                const channel_proto::ChannelHello& hello) override;
+    std::size_t connection_count() const override { return links_.size() + dialling_; }
+    net::awaitable<void> stop(std::chrono::milliseconds grace) override;
+    void abort() override;
+
+  private:
+    struct Link;
+    ChannelMesh(Node& node, const ChannelId& channel, Verify verify, ChannelMeshOptions options,
+                Logger log);
+
+    net::awaitable<void> tick_loop();
+    net::awaitable<void> dial(PeerAddress where);
+    void add_link(std::shared_ptr<net::FrameStream> stream,
+                  const channel_proto::ChannelHello& hello, std::optional<PeerAddress> listen,
+                  bool greet_back);
+    net::awaitable<void> read_loop(std::shared_ptr<Link> link);
+    net::awaitable<void> write_loop(std::shared_ptr<Link> link);
+    net::awaitable<void> on_part(Link& link, const channel_proto::ManifestPart& part);
+    void on_request(Link& link, const VersionRef& want);
+    void send(Link& link, Bytes frame);
+    void drop(Link& link);
+    // Announces what is held to those who lack it; starts the next fetch.
+    void pump();
+    void check_fetch_progress();
+    channel_proto::ChannelHello my_hello() const;
+
+    Node& node_;
+    ChannelId channel_;
+    Verify verify_;
+    ChannelMeshOptions options_;
+    Logger log_;
+    VersionGossip gossip_;
+    std::shared_ptr<const std::string> held_text_;
+    PeerList candidates_;
+    std::map<std::uint64_t, std::shared_ptr<Link>> links_;
+    std::uint64_t next_key_ = 1;
+    std::size_t dialling_ = 0;
+    asio::steady_timer tick_;
+    asio::steady_timer quiet_;  // cancelled whenever a link ends (stop waits on it)
+    Stats stats_;
+    bool started_ = false;
+    bool stopping_ = false;
+};
+
+}  // namespace seedshare

@@ -1,0 +1,128 @@
+#include <doctest/doctest.h>
+
+#include "common/core/limits.hpp"
+#include "common/crypto/sha256.hpp"
+#include "common/wire/channel_protocol.hpp"
+#include "common/wire/frame.hpp"
+
+using namespace seedshare;
+namespace cp = seedshare::channel_proto;
+
+namespace {
+
+Result<cp::Message> roundtrip(const Bytes& frame) {
+    REQUIRE(frame.size() <= cp::max_frame_bytes() + 4);
+    auto h = decode_frame_header(ByteSpan(frame.data(), limits::kFrameHeaderBytes),
+                                 cp::max_frame_bytes());
+    REQUIRE(h);
+    REQUIRE(cp::check_header(*h));
+    return cp::decode(h->type,
+                      ByteSpan(frame.data() + limits::kFrameHeaderBytes, h->payload_size()));
+}
+
+cp::VersionRef ref(std::uint64_t n, std::string_view text) {
+    return cp::VersionRef{n, sha256(text)};
+}
+
+Bytes payload_of(const Bytes& frame) {
+    return Bytes(frame.begin() + static_cast<std::ptrdiff_t>(limits::kFrameHeaderBytes),
+                 frame.end());
+}
+
+}  // namespace
+
+TEST_CASE("channel protocol: every message round trips") {
+    ChannelId channel;
+    channel.bytes = sha256(std::string_view("key")).bytes;
+    const UserId user = random_user_id();
+    const std::vector<cp::Message> messages{
+        cp::ChannelHello{cp::kVersion, channel, user, 4242, ref(7, "v7")},
+        cp::ChannelHello{cp::kVersion, channel, user, 0, cp::VersionRef{}},
+        cp::Announce{ref(8, "v8")},
+        cp::ManifestRequest{ref(8, "v8")},
+        cp::PeerList{{PeerAddress{asio::ip::make_address("10.0.0.1"), 1},
+                      PeerAddress{asio::ip::make_address("::1"), 65535}}},
+        cp::KeepAlive{},
+        cp::Goodbye{},
+        cp::ErrorMsg{cp::ErrorCode::kNoSuchVersion, "version 8 is gone"},
+    };
+    for (const auto& m : messages) {
+        CAPTURE(m.index());
+        auto back = roundtrip(cp::encode(m));
+        REQUIRE(back);
+        CHECK(*back == m);
+    }
+}
+
+TEST_CASE("channel protocol: a manifest part round trips and stays inside its manifest") {
+    const Bytes data(1000, std::uint8_t{'m'});
+    const cp::ManifestPart part{ref(3, "v3"), 5000, 4000, data};
+    const Bytes frame = cp::encode(part);  // the decoded data is a view into it
+    auto back = roundtrip(frame);
+    REQUIRE(back);
+    const auto& p = std::get<cp::ManifestPart>(*back);
+    CHECK(p.of == part.of);
+    CHECK(p.total == 5000);
+    CHECK(p.offset == 4000);
+    CHECK(Bytes(p.data.begin(), p.data.end()) == data);
+
+    // Past the end of the manifest.
+    auto over =
+        cp::decode(static_cast<std::uint8_t>(cp::Type::kManifestPart),
+                   payload_of(cp::encode(cp::ManifestPart{ref(3, "v3"), 4500, 4000, data})));
+    REQUIRE_FALSE(over);
+    CHECK(over.error().message.find("past the end of the manifest") != std::string::npos);
+    // A manifest over the limit.
+    auto huge = cp::decode(
+        static_cast<std::uint8_t>(cp::Type::kManifestPart),
+        payload_of(cp::encode(cp::ManifestPart{
+            ref(3, "v3"), static_cast<std::uint32_t>(limits::kMaxManifestBytes + 1), 0, data})));
+    CHECK_FALSE(huge);
+    // No data at all.
+    auto empty = cp::decode(static_cast<std::uint8_t>(cp::Type::kManifestPart),
+                            payload_of(cp::encode(cp::ManifestPart{ref(3, "v3"), 10, 0, {}})));
+    CHECK_FALSE(empty);
+}
+
+TEST_CASE("channel protocol: version references are checked") {
+    // Announcing "none", or a number without its hash, or a hash without a number.
+    for (const auto& bad : {cp::VersionRef{}, cp::VersionRef{5, Digest{}},
+                            cp::VersionRef{0, sha256(std::string_view("x"))},
+                            cp::VersionRef{1ull << 63, sha256(std::string_view("x"))}}) {
+        CAPTURE(bad.number);
+        auto m = cp::decode(static_cast<std::uint8_t>(cp::Type::kAnnounce),
+                            payload_of(cp::encode(cp::Announce{bad})));
+        CHECK_FALSE(m);
+    }
+    // A hello may hold none, but not a half reference.
+    ChannelId channel;
+    auto half = cp::decode(static_cast<std::uint8_t>(cp::Type::kChannelHello),
+                           payload_of(cp::encode(cp::ChannelHello{
+                               cp::kVersion, channel, UserId{}, 1, cp::VersionRef{3, Digest{}}})));
+    CHECK_FALSE(half);
+}
+
+TEST_CASE("channel protocol: a hello of another version decodes to its version only") {
+    Bytes frame = cp::encode(cp::ChannelHello{});
+    frame[limits::kFrameHeaderBytes + 4 + 1] = 9;  // version 9
+    frame.resize(limits::kFrameHeaderBytes + 6);   // and nothing after it
+    auto m = cp::decode(static_cast<std::uint8_t>(cp::Type::kChannelHello), payload_of(frame));
+    REQUIRE(m);
+    CHECK(std::get<cp::ChannelHello>(*m).version == 9);
+}
+
+TEST_CASE("channel protocol: headers are checked against each type's limit") {
+    CHECK_FALSE(
+        cp::check_header(FrameHeader{1 + 100, static_cast<std::uint8_t>(cp::Type::kAnnounce)}));
+    CHECK_FALSE(cp::check_header(FrameHeader{1, 0x01}));  // a peer Hello is not a channel message
+    CHECK(cp::check_header(FrameHeader{static_cast<std::uint32_t>(cp::max_frame_bytes()),
+                                       static_cast<std::uint8_t>(cp::Type::kManifestPart)}));
+    CHECK(cp::max_frame_bytes() <= limits::kMaxPeerFrameBytes);
+    // Unknown error codes and trailing bytes are refused.
+    Bytes err = payload_of(cp::encode(cp::ErrorMsg{cp::ErrorCode::kBusy, "busy"}));
+    err[1] = 99;
+    CHECK_FALSE(cp::decode(static_cast<std::uint8_t>(cp::Type::kError), err));
+    Bytes bye{0};
+    CHECK_FALSE(cp::decode(static_cast<std::uint8_t>(cp::Type::kGoodbye), bye));
+    CHECK(cp::type_name(0x41) == "ChannelHello");
+}

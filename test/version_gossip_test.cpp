@@ -1,0 +1,124 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "common/crypto/sha256.hpp"
+#include "peer/channel/version_gossip.hpp"
+
+using namespace seedshare;
+using Outcome = VersionGossip::FetchOutcome;
+
+namespace {
+
+// Version n with a body named by `tag` ("a", "b": two different bodies).
+VersionRef v(std::uint64_t n, const std::string& tag = "a") {
+    return VersionRef{n, sha256(std::string_view(tag + std::to_string(n)))};
+}
+
+}  // namespace
+
+TEST_CASE("supersedes: higher numbers win, a conflict goes to the lower hash, none loses") {
+    CHECK(supersedes(v(2), v(1)));
+    CHECK_FALSE(supersedes(v(1), v(2)));
+    CHECK_FALSE(supersedes(v(3), v(3)));
+    CHECK(supersedes(v(1), VersionRef{}));
+    CHECK_FALSE(supersedes(VersionRef{}, v(1)));
+    const auto a = v(5, "a"), b = v(5, "b");
+    // Exactly one of two conflicting bodies wins, whichever side looks.
+    CHECK(supersedes(a, b) != supersedes(b, a));
+    CHECK(supersedes(a, b) == (a.body_hash < b.body_hash));
+}
+
+TEST_CASE("gossip: a newer version held by a peer is fetched from it, then passed on") {
+    VersionGossip g(v(1));
+    g.peer_joined(10, v(1));
+    g.peer_joined(11, v(3));
+    g.peer_joined(12, VersionRef{});
+    auto f = g.next_fetch();
+    REQUIRE(f);
+    CHECK(f->first == 11);
+    CHECK(f->second == v(3));
+    CHECK_FALSE(g.next_fetch());            // one at a time
+    CHECK(g.take_announcements().empty());  // nothing new held yet
+    g.fetch_done(11, v(3), Outcome::kAccepted);
+    CHECK(g.held() == v(3));
+    // Told once: the two that do not hold it, not the one it came from.
+    CHECK(g.take_announcements() == std::vector<VersionGossip::PeerKey>{10, 12});
+    CHECK(g.take_announcements().empty());
+    CHECK_FALSE(g.next_fetch());
+}
+
+TEST_CASE("gossip: the best version wins, a failed holder is not asked again, another is") {
+    VersionGossip g(v(1));
+    g.peer_joined(1, v(2));
+    g.peer_joined(2, v(4));
+    g.peer_joined(3, v(4));
+    auto f = g.next_fetch();
+    REQUIRE(f);
+    CHECK(*f == std::pair<VersionGossip::PeerKey, VersionRef>{2, v(4)});
+    g.fetch_done(2, v(4), Outcome::kFailed);
+    f = g.next_fetch();
+    REQUIRE(f);
+    CHECK(*f == std::pair<VersionGossip::PeerKey, VersionRef>{3, v(4)});
+    g.fetch_done(3, v(4), Outcome::kForged);
+    // Both holders of 4 failed it: the next best, from its holder.
+    f = g.next_fetch();
+    REQUIRE(f);
+    CHECK(*f == std::pair<VersionGossip::PeerKey, VersionRef>{1, v(2)});
+}
+
+TEST_CASE("gossip: never back: an older or equal version is neither fetched nor held") {
+    VersionGossip g(v(5));
+    g.peer_joined(1, v(4));
+    g.peer_joined(2, v(5));
+    CHECK_FALSE(g.next_fetch());
+    CHECK_FALSE(g.hold(v(4)));
+    CHECK_FALSE(g.hold(v(5)));
+    CHECK(g.held() == v(5));
+    // Announced later, a newer one is fetched.
+    g.peer_announced(1, v(6));
+    auto f = g.next_fetch();
+    REQUIRE(f);
+    CHECK(f->first == 1);
+    // We published 7 meanwhile: the answer for 6 is stale, not held.
+    CHECK(g.hold(v(7)));
+    g.fetch_done(1, v(6), Outcome::kStale);
+    CHECK(g.held() == v(7));
+    CHECK_FALSE(g.next_fetch());
+    CHECK(g.take_announcements() == std::vector<VersionGossip::PeerKey>{1, 2});
+}
+
+TEST_CASE("gossip: a conflict at the same number converges on the lower hash") {
+    const auto a = v(5, "a"), b = v(5, "b");
+    const auto winner = supersedes(a, b) ? a : b;
+    const auto loser = winner == a ? b : a;
+    VersionGossip holds_loser(loser);
+    holds_loser.peer_joined(1, winner);
+    auto f = holds_loser.next_fetch();
+    REQUIRE(f);
+    CHECK(f->second == winner);
+    VersionGossip holds_winner(winner);
+    holds_winner.peer_joined(1, loser);
+    CHECK_FALSE(holds_winner.next_fetch());
+    // Its greeting told the loser's holder already; no second word.
+    CHECK(holds_winner.take_announcements().empty());
+}
+
+TEST_CASE("gossip: a peer leaving mid-fetch frees the fetch; its failures are forgotten") {
+    VersionGossip g(VersionRef{});
+    g.peer_joined(1, v(2));
+    g.peer_joined(2, v(2));
+    REQUIRE(g.next_fetch());
+    g.peer_left(1);
+    CHECK_FALSE(g.fetching());
+    auto f = g.next_fetch();
+    REQUIRE(f);
+    CHECK(f->first == 2);
+    // A late answer for the fetch of a peer that left changes nothing.
+    g.fetch_done(1, v(2), Outcome::kFailed);
+    CHECK(g.fetching());
+    // Nothing to tell while nothing is held.
+    CHECK(g.take_announcements().empty());
+    CHECK(g.version_of(2) == v(2));
+    CHECK_FALSE(g.version_of(1));
+}
