@@ -102,4 +102,15 @@ inline constexpr std::uint32_t kMaxManifestPartBytes = 256u << 10;
 // Channel connections one subscriber keeps (the mesh that passes versions on).
 inline constexpr std::size_t kMaxChannelConnections = 64;
 
+// --- a channel's directory (peer/channel: channel store, scan, sync) --------
+// DIR/.seedshare/state (channel, applied manifest, recorded files) and its
+// journal are read whole up to this; larger ones are refused unread. Room for
+// a whole manifest and kMaxManifestFiles recorded files (about 480 bytes each).
+inline constexpr std::uint64_t kMaxChannelStateBytes = kMaxManifestBytes + (48ull << 20);
+// Entries (files, directories, others) one scan of DIR lists; more is refused.
+inline constexpr std::size_t kMaxScanEntries = 1'000'000;
+// Rounds of scan + plan one sync may take (hashing rounds, and replans when
+// DIR changed under a step) before it gives up.
+inline constexpr std::size_t kMaxSyncRounds = 16;
+
 }  // namespace seedshare::limits

@@ -29,7 +29,8 @@ std::int64_t to_ns(const struct timespec& t) {
 
 FileInfo info_of(const struct stat& st) {
     return FileInfo{file_type_of(st.st_mode), static_cast<std::uint64_t>(st.st_size),
-                    to_ns(st.st_mtim), static_cast<std::uint64_t>(st.st_ino)};
+                    to_ns(st.st_mtim), static_cast<std::uint64_t>(st.st_ino),
+                    static_cast<std::uint64_t>(st.st_dev)};
 }
 
 FileType type_of_dirent(unsigned char t) {

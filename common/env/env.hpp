@@ -56,6 +56,7 @@ struct FileInfo {
     std::uint64_t size = 0;
     std::int64_t mtime_ns = 0;
     std::uint64_t inode = 0;
+    std::uint64_t device = 0;  // with `inode`, which file a name leads to
 };
 
 struct DirEntry {
