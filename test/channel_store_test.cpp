@@ -176,6 +176,8 @@ TEST_CASE("channel store: corrupt, truncated or oversized state is refused, nami
         refused(replaced("state 1", "state 2"), StoreError::Kind::kCorrupt);
         refused(replaced("channel a", "channel g"), StoreError::Kind::kCorrupt);
         refused(replaced("manifest 13", "manifest 14"), StoreError::Kind::kCorrupt);
+        refused(replaced("manifest 13", "manifest 18446744073709551615"),
+                StoreError::Kind::kCorrupt);
         refused(replaced("files 1", "files 2"), StoreError::Kind::kCorrupt);
         refused(replaced("files 1", "files 0"), StoreError::Kind::kCorrupt);
         refused(replaced(" a\n", " ../a\n"), StoreError::Kind::kCorrupt);

@@ -113,6 +113,45 @@ std::uint32_t chunks_of(const std::vector<TargetFile>& files) {
     return n;
 }
 
+// The real disk, except that the first install at `path` finds a file the
+// user put there after the plan was made (as if they raced the sync).
+class RacingEnv final : public Env {
+  public:
+    explicit RacingEnv(fs::path path) : path_(std::move(path)) {}
+    bool raced() const { return raced_; }
+
+    IoResult<FileInfo> stat(const fs::path& p) override { return base_.stat(p); }
+    IoResult<FileInfo> lstat(const fs::path& p) override { return base_.lstat(p); }
+    IoResult<std::vector<DirEntry>> list_dir(const fs::path& d) override {
+        return base_.list_dir(d);
+    }
+    IoStatus rename(const fs::path& f, const fs::path& t) override { return base_.rename(f, t); }
+    IoStatus rename_no_replace(const fs::path& f, const fs::path& t) override {
+        if (t == path_ && !raced_) {
+            raced_ = true;
+            write_file(t, "the user's");
+        }
+        return base_.rename_no_replace(f, t);
+    }
+    IoStatus remove(const fs::path& p) override { return base_.remove(p); }
+    IoStatus create_directories(const fs::path& d) override { return base_.create_directories(d); }
+    IoResult<std::string> read_file(const fs::path& p, std::uint64_t max) override {
+        return base_.read_file(p, max);
+    }
+    IoStatus write_file_atomically(const fs::path& p, std::string_view text) override {
+        return base_.write_file_atomically(p, text);
+    }
+    IoResult<Fd> open(const fs::path& p, int flags, mode_t mode) override {
+        return base_.open(p, flags, mode);
+    }
+    IoResult<FileLock> lock(const fs::path& p) override { return base_.lock(p); }
+
+  private:
+    Env& base_ = Env::posix();
+    fs::path path_;
+    std::atomic<bool> raced_{false};
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -400,6 +439,38 @@ TEST_CASE("sync executor: two paths with one seed: downloaded once, copied once"
         CHECK(read_file(sub / "one/same.bin") == content);
         CHECK(read_file(sub / "two/same.bin") == content);
         CHECK(read_file(sub / "more/5") == pattern_bytes(kChunk + 5, 55));
+        co_await leave_all(first);
+        co_await subscriber.stop();
+        co_await publisher.peer.stop();
+    });
+}
+
+TEST_CASE("sync executor: a file that appears where one is being installed: planned again, kept") {
+    TempDir pub, sub;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Publisher publisher(io, pool, pub, tracker.address, node_options(test_options()));
+        TestPeer subscriber(io, pool, "subscriber", test_options());
+        const std::string content = pattern_bytes(3 * kChunk, 61);
+        std::vector<TargetFile> v1;
+        auto file = co_await publisher.publish("d/f", content);
+        v1.push_back(std::move(file));
+        RacingEnv env(sub / "d/f");
+        auto opened = ChannelStore::open(sub.path(), env);
+        REQUIRE(std::holds_alternative<ChannelStore>(opened));
+        auto& store = std::get<ChannelStore>(opened);
+        auto first = co_await sync(subscriber, store, sub.path(), v1, tracker.address);
+        REQUIRE_MESSAGE(first.ok(), first.message);
+        CHECK(env.raced());
+        CHECK(first.report.rounds >= 3);          // plan, plan again (moving it aside), done
+        CHECK(first.report.network_chunks == 3);  // the built file waited, not fetched twice
+        CHECK(first.report.installed == 1);
+        CHECK(first.report.moved_aside == 1);
+        CHECK(read_file(sub / "d/f") == content);
+        CHECK(read_file(sub / "d/f.seedshare-moved-1") == "the user's");
         co_await leave_all(first);
         co_await subscriber.stop();
         co_await publisher.peer.stop();

@@ -105,8 +105,8 @@ inline constexpr std::size_t kMaxChannelConnections = 64;
 // --- a channel's directory (peer/channel: channel store, scan, sync) --------
 // DIR/.seedshare/state (channel, applied manifest, recorded files) and its
 // journal are read whole up to this; larger ones are refused unread. Room for
-// a 16 MiB manifest and 100,000 recorded files.
-inline constexpr std::uint64_t kMaxChannelStateBytes = 64ull << 20;
+// a whole manifest and kMaxManifestFiles recorded files (about 480 bytes each).
+inline constexpr std::uint64_t kMaxChannelStateBytes = kMaxManifestBytes + (48ull << 20);
 // Entries (files, directories, others) one scan of DIR lists; more is refused.
 inline constexpr std::size_t kMaxScanEntries = 1'000'000;
 // Rounds of scan + plan one sync may take (hashing rounds, and replans when

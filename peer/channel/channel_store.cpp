@@ -53,7 +53,7 @@ class Lines {
     }
     // The next `n` bytes then a '\n' (a length-prefixed blob).
     std::optional<std::string_view> blob(std::size_t n) {
-        if (text_.size() - at_ < n + 1 || text_[at_ + n] != '\n') return std::nullopt;
+        if (n >= text_.size() - at_ || text_[at_ + n] != '\n') return std::nullopt;
         const auto b = text_.substr(at_, n);
         at_ += n + 1;
         line_ += static_cast<std::size_t>(std::count(b.begin(), b.end(), '\n')) + 1;
@@ -264,6 +264,7 @@ std::optional<StoreError> ChannelStore::load_journal() {
         }
     }
     journal_open_ = true;
+    journal_bytes_ = lines.offset();
     if (lines.torn()) {
         // The crash cut the last line: keep what came before, so that the
         // next line appended starts on a line of its own.
@@ -288,7 +289,27 @@ std::string ChannelStore::state_text() const {
 }
 
 IoStatus ChannelStore::write_state() {
-    return env_->write_file_atomically(state_dir() / "state", state_text());
+    const fs::path path = state_dir() / "state";
+    const std::string text = state_text();
+    // Never write what open() would refuse to read.
+    if (text.size() > limits::kMaxChannelStateBytes)
+        return IoError{EFBIG, "write", path, text.size()};
+    return env_->write_file_atomically(path, text);
+}
+
+// The journal folded into STATE/state (same manifest, the files as recorded
+// now, the next generation): the journal is then obsolete. For a journal
+// that grew to its limit, or whose last append failed halfway.
+IoStatus ChannelStore::compact() {
+    ++generation_;
+    if (auto written = write_state(); !written) {
+        --generation_;
+        return written;
+    }
+    journal_open_ = false;
+    journal_broken_ = false;
+    (void)env_->remove(state_dir() / "journal");
+    return Ok{};
 }
 
 IoStatus ChannelStore::set_channel(const ChannelId& id) {
@@ -308,17 +329,25 @@ IoStatus ChannelStore::store_seed_once(const Seed& s) {
 
 IoStatus ChannelStore::append_journal(const std::string& line) {
     const fs::path path = state_dir() / "journal";
+    if (journal_open_ &&
+        (journal_broken_ || journal_bytes_ + line.size() > limits::kMaxChannelStateBytes))
+        if (auto compacted = compact(); !compacted) return compacted;
     if (!journal_open_) {
         // A fresh journal for this generation (over any obsolete one).
-        auto made = env_->write_file_atomically(
-            path, fmt::format("{} {}\n{}", kJournalMagic, generation_, line));
-        if (made) journal_open_ = true;
+        const std::string text = fmt::format("{} {}\n{}", kJournalMagic, generation_, line);
+        auto made = env_->write_file_atomically(path, text);
+        if (made) {
+            journal_open_ = true;
+            journal_bytes_ = text.size();
+        }
         return made;
     }
     auto fd = env_->open(path, O_WRONLY | O_APPEND);
     if (!fd) return fd.error();
     // Appending to one open file is like its pwrite: not an Env call.
     std::size_t done = 0;
+    // A failure may leave part of the line: the next append compacts first.
+    journal_broken_ = true;
     while (done < line.size()) {
         const ssize_t n = ::write(fd->get(), line.data() + done, line.size() - done);
         if (n < 0 && errno == EINTR) continue;
@@ -326,6 +355,8 @@ IoStatus ChannelStore::append_journal(const std::string& line) {
         done += static_cast<std::size_t>(n);
     }
     if (::fdatasync(fd->get()) != 0) return IoError{errno, "fsync", path, 0};
+    journal_broken_ = false;
+    journal_bytes_ += line.size();
     return Ok{};
 }
 

@@ -10,7 +10,9 @@
 //   STATE/journal       files installed or deleted since STATE/state was
 //                       written (appended, fsynced line by line), so that a
 //                       crash mid-sync costs no re-hashing; it names the
-//                       generation it extends and is ignored for any other
+//                       generation it extends and is ignored for any other.
+//                       One that reaches its size limit, or whose append
+//                       failed halfway, is folded into STATE/state first.
 //   STATE/seeds/ID.seed every seed a recorded file uses (seeds/FORMAT.md)
 //   STATE/tmp/          files being built by a sync (sync_executor.hpp)
 //
@@ -119,6 +121,7 @@ class ChannelStore {
     std::optional<StoreError> load_journal();
     std::string state_text() const;
     IoStatus write_state();
+    IoStatus compact();
     IoStatus append_journal(const std::string& line);
     IoStatus store_seed_once(const Seed& seed);
     std::filesystem::path seed_path(const SeedId& id) const;
@@ -132,6 +135,8 @@ class ChannelStore {
     std::vector<RecordedFile> recorded_;
     std::set<SeedId> stored_seeds_;  // known to be in STATE/seeds
     bool journal_open_ = false;      // STATE/journal exists for generation_
+    bool journal_broken_ = false;    // its last append failed: may end in a cut line
+    std::uint64_t journal_bytes_ = 0;
 };
 
 }  // namespace seedshare

@@ -431,8 +431,14 @@ net::awaitable<Next> Executor::build_all(const SyncPlan& plan) {
         for (std::size_t i = 0; i < std::min(kParallelBuilds, pass->size()); ++i)
             workers.push_back(build_worker(pass, &next));
         const auto errors = co_await net::join_all(std::move(workers));
-        for (const auto& e : errors)
-            if (e) std::rethrow_exception(e);
+        for (const auto& e : errors) {
+            if (!e) continue;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                fail(SyncFailure::kFetch, x.what());
+            }
+        }
         if (out_.failure) co_return Next::kFailed;
     }
     co_return Next::kDone;
