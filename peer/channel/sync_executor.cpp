@@ -604,9 +604,9 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
     const SeedId id = t.seed.id();
     if (ctx_.node.find(id))
         co_return fail(SyncFailure::kBusy,
-                       fmt::format("{}: this process already has a swarm for seed {} (its file "
-                                   "is not in {}); cannot fetch it twice",
-                                   t.path, id.hex(), ctx_.dir.string()));
+                       fmt::format("{}: this process already has a swarm for seed {} (a copy "
+                                   "it serves, changed or elsewhere); leave it before syncing",
+                                   t.path, id.hex()));
     const Next connected = co_await connect_trackers(t.path);
     if (connected != Next::kDone) co_return connected;
     const Bitfield before = have;
