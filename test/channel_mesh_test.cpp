@@ -152,7 +152,7 @@ TEST_CASE("channel mesh: a forged manifest is refused, its sender banned, the re
     });
 }
 
-TEST_CASE("channel mesh: a peer of another channel or another protocol version is refused") {
+TEST_CASE("channel mesh: a peer of another channel is refused") {
     asio::io_context io;
     asio::thread_pool pool(2);
     run_within(io, 30s, [&]() -> net::awaitable<void> {
@@ -174,5 +174,59 @@ TEST_CASE("channel mesh: a peer of another channel or another protocol version i
             co_await m->mesh->stop(1s);
             co_await m->peer.node->stop(1s);
         }
+    });
+}
+
+TEST_CASE("channel mesh: another protocol version is refused, saying both versions") {
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const auto channel = channel_named("versions");
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        Member member(io, pool, "member", channel);
+        // A peer from the future dials it: the answer names both versions.
+        const HostPort where{"127.0.0.1", member.peer.node->port()};
+        auto socket = co_await net::connect(where, 5s);
+        Bytes hello = channel_proto::encode(
+            channel_proto::ChannelHello{channel_proto::kVersion, channel, random_user_id(), 0, {}});
+        hello[limits::kFrameHeaderBytes + 4 + 1] = 9;  // version 9 (u16 after the magic)
+        co_await asio::async_write(socket, asio::buffer(hello), asio::use_awaitable);
+        net::FrameStream stream(std::move(socket), limits::kMaxPeerFrameBytes, {});
+        const auto h = co_await stream.read_header();
+        const auto payload = co_await stream.read_payload(h);
+        auto m = channel_proto::decode(h.type, payload);
+        REQUIRE(m);
+        const auto* err = std::get_if<channel_proto::ErrorMsg>(&*m);
+        REQUIRE(err != nullptr);
+        CHECK(err->code == channel_proto::ErrorCode::kVersionMismatch);
+        CHECK(err->message.find("speaks 1") != std::string::npos);
+        CHECK(err->message.find("you speak 9") != std::string::npos);
+        CHECK(member.mesh->connection_count() == 0);
+
+        // The member dials a peer that answers with version 9: no connection,
+        // a failure on record (and a warning in its log).
+        net::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        member.mesh->add_candidates(
+            {PeerAddress{asio::ip::make_address("127.0.0.1"), acceptor.local_endpoint().port()}},
+            PeerList::Source::kTracker);
+        auto peer = co_await acceptor.async_accept(asio::use_awaitable);
+        net::FrameStream in(std::move(peer), limits::kMaxPeerFrameBytes, {});
+        const auto h2 = co_await in.read_header();
+        CHECK(h2.type == static_cast<std::uint8_t>(channel_proto::Type::kChannelHello));
+        (void)co_await in.read_payload(h2);
+        Bytes answer = channel_proto::encode(
+            channel_proto::ChannelHello{channel_proto::kVersion, channel, random_user_id(), 1, {}});
+        answer[limits::kFrameHeaderBytes + 4 + 1] = 9;
+        co_await asio::async_write(in.socket(), asio::buffer(answer), asio::use_awaitable);
+        const PeerAddress future{asio::ip::make_address("127.0.0.1"),
+                                 acceptor.local_endpoint().port()};
+        CHECK(co_await eventually(
+            [&] {
+                const auto* e = member.mesh->candidates().find(future);
+                return e != nullptr && e->failures >= 1;
+            },
+            10s));
+        CHECK(member.mesh->peer_versions().empty());
+        co_await member.mesh->stop(1s);
+        co_await member.peer.node->stop(1s);
     });
 }

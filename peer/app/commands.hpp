@@ -94,6 +94,41 @@ struct ServeCommand {
 
 int run_serve(const ServeCommand& cmd);
 
+// Publishes DIR as a channel's versions with the key in `key`, serving its
+// files, until SIGINT/SIGTERM.
+struct PublishCommand {
+    std::filesystem::path dir;
+    std::filesystem::path key;
+    std::string name;  // empty: DIR's own name
+    NetworkOptions net;
+    std::optional<std::filesystem::path> state_dir;  // seed cache
+    bool no_state = false;
+    std::chrono::milliseconds rescan{2000};
+};
+
+int run_publish(const PublishCommand& cmd);
+
+// Brings DIR to a channel's latest version and follows it (or, with --once,
+// exits once it is there).
+struct SubscribeCommand {
+    std::string channel;  // 64 hex digits (checked by main)
+    std::filesystem::path dir;
+    NetworkOptions net;
+    bool once = false;
+    std::chrono::milliseconds rescan{2000};
+};
+
+int run_subscribe(const SubscribeCommand& cmd);
+
+// Where DIR stands: its channel, the version applied, the latest a tracker
+// knows, and what differs locally (without hashing).
+struct StatusCommand {
+    std::filesystem::path dir;
+    std::vector<HostPort> trackers;  // asked for the latest version; none: not asked
+};
+
+int run_status(const StatusCommand& cmd);
+
 struct ListCommand {
     std::vector<HostPort> trackers;
     bool json = false;      // one JSON object on stdout instead of the table

@@ -246,10 +246,64 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     kg->footer(footer("  peer keygen -o ~/.config/seedshare/site.key"));
 
+    PublishCommand publish;
+    NetworkText publish_net;
+    std::string publish_state_text;
+    std::string publish_rescan_text = "2";
+    auto* pb = app.add_subcommand(
+        "publish", "Publish DIR as a channel: a signed version whenever its content changes");
+    pb->add_option("DIR", publish.dir, "The directory to publish")->required()->type_name("");
+    pb->add_option("--key", publish.key, "The channel's key (peer keygen)")
+        ->required()
+        ->type_name("FILE");
+    pb->add_option("--name", publish.name, "The channel's name, for people (default: DIR's name)")
+        ->type_name("NAME");
+    publish_net.add_to(pb, "Tracker to announce to, repeatable (default 127.0.0.1:7000)");
+    pb->add_option("--state", publish_state_text,
+                   "Where to remember seeds between runs (default ~/.local/state/seedshare)")
+        ->type_name("DIR");
+    pb->add_flag("--no-state", publish.no_state, "Remember no seeds between runs");
+    pb->add_option("--rescan", publish_rescan_text,
+                   "Seconds between checks of DIR for changes, 0.05 to 3600 (default 2)")
+        ->type_name("SECONDS");
+    pb->footer(
+        footer("  peer keygen -o site.key\n"
+               "  peer publish ~/site --key site.key --tracker tracker.example.org:7000",
+               true));
+
+    SubscribeCommand subscribe;
+    NetworkText subscribe_net;
+    std::string subscribe_rescan_text = "2";
+    auto* sb = app.add_subcommand(
+        "subscribe", "Bring DIR to a channel's latest version, then follow every new one");
+    sb->add_option("CHANNEL", subscribe.channel, "The channel id (64 hex digits)")
+        ->required()
+        ->type_name("");
+    sb->add_option("DIR", subscribe.dir, "The directory to keep current (created if missing)")
+        ->required()
+        ->type_name("");
+    subscribe_net.add_to(sb, "Tracker to ask, repeatable (default 127.0.0.1:7000)");
+    sb->add_flag("--once", subscribe.once, "Exit once DIR holds the latest version known");
+    sb->add_option("--rescan", subscribe_rescan_text,
+                   "Seconds between checks of DIR for local edits, 0.05 to 3600 (default 2)")
+        ->type_name("SECONDS");
+    sb->footer(
+        footer("  peer subscribe 87ee5a75...34ac ~/site --tracker tracker.example.org:7000", true));
+
+    StatusCommand status;
+    std::vector<std::string> status_trackers;
+    auto* st = app.add_subcommand("status", "Where a channel directory stands");
+    st->add_option("DIR", status.dir, "A directory that was published or subscribed to")
+        ->required()
+        ->type_name("");
+    one_tracker_each(st->add_option("--tracker", status_trackers,
+                                    "Tracker to ask for the latest version, repeatable"));
+    st->footer(footer("  peer status ~/site --tracker tracker.example.org:7000"));
+
     // The command line was refused: name the first argument nobody took, if
     // any (so "peer --bogus" is an unknown option, not a missing command).
     const auto refused = [&](const std::string& cli11_message) -> std::string {
-        for (auto* cmd : {ms, sv, gt, ls, kg}) {
+        for (auto* cmd : {ms, sv, gt, ls, kg, pb, sb, st}) {
             if (!cmd->parsed()) continue;
             const auto extra = cmd->remaining();
             if (!extra.empty())
@@ -294,6 +348,25 @@ int main(int argc, char** argv) {
             return run_list(list);
         }
         if (kg->parsed()) return run_keygen(keygen);
+        if (pb->parsed()) {
+            publish.net = publish_net.check();
+            if (publish.net.trackers.empty()) publish.net.trackers.push_back(kDefaultTracker);
+            if (!publish_state_text.empty()) publish.state_dir = publish_state_text;
+            publish.rescan =
+                to_ms(checked(seconds_option("--rescan", publish_rescan_text, 0.05, 3600)));
+            return run_publish(publish);
+        }
+        if (sb->parsed()) {
+            subscribe.net = subscribe_net.check();
+            if (subscribe.net.trackers.empty()) subscribe.net.trackers.push_back(kDefaultTracker);
+            subscribe.rescan =
+                to_ms(checked(seconds_option("--rescan", subscribe_rescan_text, 0.05, 3600)));
+            return run_subscribe(subscribe);
+        }
+        if (st->parsed()) {
+            status.trackers = parse_trackers(status_trackers);
+            return run_status(status);
+        }
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {

@@ -211,6 +211,10 @@ void ChannelMesh::accept(std::shared_ptr<net::FrameStream> stream, const cp::Cha
     const auto remote = stream->socket().remote_endpoint(ec);
     if (!ec && hello.listen_port != 0) {
         listen = PeerAddress{remote.address(), hello.listen_port};
+        if (const auto* e = candidates_.find(*listen); e && e->state == PeerList::State::kBanned) {
+            refuse(cp::ErrorCode::kBanned, "sent a bad manifest before");
+            return;
+        }
         candidates_.connected(*listen, PeerList::Source::kIncoming);
     }
     add_link(std::move(stream), hello, listen, true);

@@ -139,6 +139,16 @@ std::variant<ChannelStore, StoreError> ChannelStore::open(fs::path dir, Env& env
     return store;
 }
 
+std::variant<ChannelStore::View, StoreError> ChannelStore::inspect(const fs::path& dir, Env& env) {
+    if (auto st = env.stat(dir / kStateDirName); !st) {
+        if (st.error().code == ENOENT) return View{};
+        return io_error(st.error());
+    }
+    ChannelStore store(dir, env, FileLock{});
+    if (auto failed = store.load()) return *failed;
+    return View{store.channel_, store.manifest_, store.recorded_};
+}
+
 fs::path ChannelStore::seed_path(const SeedId& id) const {
     return state_dir() / "seeds" / (id.hex() + ".seed");
 }

@@ -71,6 +71,16 @@ class ChannelStore {
     // outlives the store.
     static std::variant<ChannelStore, StoreError> open(std::filesystem::path dir, Env& env);
 
+    // What DIR's state says, read without taking the lock (`peer status`,
+    // while a subscriber runs): the state file is replaced atomically, so a
+    // reader sees one whole version of it. A directory with no state: empty.
+    struct View {
+        std::optional<ChannelId> channel;
+        std::optional<std::string> manifest;
+        std::vector<RecordedFile> recorded;
+    };
+    static std::variant<View, StoreError> inspect(const std::filesystem::path& dir, Env& env);
+
     ChannelStore(ChannelStore&&) = default;
     ChannelStore& operator=(ChannelStore&&) = default;
 

@@ -101,12 +101,21 @@ net::awaitable<void> Sharer::rescan() {
         it = shared_.erase(it);
         co_await transfer->leave(kDropGrace);
     }
+    // A duplicate is shared again (and maybe becomes the one served) when
+    // it changed, went away, or the file it duplicated is no longer shared.
+    std::erase_if(duplicates_, [&](const auto& kv) {
+        const auto n = now.find(kv.first);
+        return n == now.end() || !n->second.same_as(kv.second.file) ||
+               node_.find(kv.second.id) == nullptr;
+    });
     for (const auto& [path, file] : now) {
         if (stopping_) break;
-        if (!shared_.contains(path)) co_await share(file, rehash.contains(path));
+        if (!shared_.contains(path) && !duplicates_.contains(path))
+            co_await share(file, rehash.contains(path));
     }
     skip_log_.end_round();
     ++scans_;
+    if (options_.after_scan && !stopping_) options_.after_scan();
 }
 
 net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
@@ -164,12 +173,13 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
         co_return;
     }
     const SeedId id = seed->id();
+    const auto where = options_.trackers.empty() ? seed->trackers : options_.trackers;
     if (node_.find(id)) {
         log_.info("{} has the same content as a file already shared; sharing it once",
                   path.string());
+        duplicates_[path] = Entry{file, id, where, nullptr};
         co_return;
     }
-    const auto where = options_.trackers.empty() ? seed->trackers : options_.trackers;
     std::shared_ptr<FileTransfer> transfer =
         FileTransfer::share(node_, trackers_, where, *seed, std::move(*opened), log_);
     transfer->swarm()->on_storage_changed = [this, id] {

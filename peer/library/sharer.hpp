@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -34,6 +35,9 @@ struct SharerOptions {
     std::vector<HostPort> trackers;  // empty: each seed's own (new seeds: 127.0.0.1:7000)
     std::optional<std::filesystem::path> state_dir;  // the seed cache; none: hash on every start
     std::chrono::milliseconds rescan{2000};
+    // Called after every scan, once shared() is up to date (a publisher
+    // builds its next version from it).
+    std::function<void()> after_scan;
 };
 
 class Sharer {
@@ -51,6 +55,9 @@ class Sharer {
         std::shared_ptr<FileTransfer> transfer;  // the file's part in its swarm
     };
     const std::map<std::filesystem::path, Entry>& shared() const { return shared_; }
+    // Files with the same content (and name) as one in shared(): served once,
+    // through that one's swarm; `transfer` is null.
+    const std::map<std::filesystem::path, Entry>& duplicates() const { return duplicates_; }
     // Scan now instead of at the next interval.
     void rescan_soon() { rescan_signal_.cancel(); }
     // Seeds made by hashing (not found next to the file or in the cache).
@@ -70,6 +77,7 @@ class Sharer {
     Logger log_;
     SeedCache cache_;
     std::map<std::filesystem::path, Entry> shared_;
+    std::map<std::filesystem::path, Entry> duplicates_;
     std::set<SeedId> changed_;  // served files whose storage saw a change
     SkipLog skip_log_;
     // Skips found while sharing (a sidecar that does not match, a failure),

@@ -1,0 +1,84 @@
+// peer publish DIR --key FILE: the process around a Publisher: the key, the
+// Node, signals, goodbye.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "common/core/plural.hpp"
+#include "peer/app/commands.hpp"
+#include "peer/app/run_command.hpp"
+#include "peer/channel/publisher.hpp"
+#include "peer/storage/channel_key_file.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kGoodbyeGrace = 5000ms;
+
+net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key, asio::io_context& io,
+                                 asio::thread_pool& pool) {
+    auto ex = io.get_executor();
+    Logger log("peer", cmd.net.log_level);
+    Node node(ex, pool, node_options(cmd.net), log);
+    node.listen();
+    Trackers trackers(ex, node.user(), node.port(), log);
+
+    PublisherOptions options{cmd.dir, std::move(key), {}, {}, {}, {}, {}};
+    options.name = cmd.name;
+    if (options.name.empty()) options.name = fs::absolute(cmd.dir).lexically_normal().filename();
+    if (options.name.empty()) options.name = "channel";
+    options.trackers = cmd.net.trackers;
+    if (!cmd.no_state) options.seed_cache = cmd.state_dir ? cmd.state_dir : default_state_dir();
+    options.rescan = cmd.rescan;
+    if (auto ok = validate_channel_name(options.name); !ok) {
+        fmt::print(stderr, "peer: --name: {}\n", ok.error().message);
+        co_return kExitUsage;
+    }
+    Publisher publisher(node, trackers, std::move(options), log);
+
+    asio::signal_set signals(ex, SIGINT, SIGTERM);
+    signals.async_wait([&](const asio::error_code& ec, int) {
+        if (!ec) publisher.stop();
+    });
+    fmt::print("channel {}\n", publisher.channel().hex());
+    std::fflush(stdout);
+    try {
+        co_await publisher.run([&] {
+            fmt::print("publishing {} on port {}\n", cmd.dir.string(), node.port());
+            std::fflush(stdout);
+        });
+    } catch (const std::runtime_error& e) {
+        fmt::print(stderr, "peer: {}\n", e.what());
+        node.abort();
+        trackers.abandon();
+        co_return kExitFailure;
+    }
+    log.info("leaving: finishing uploads in flight");
+    co_await node.stop(kGoodbyeGrace);
+    co_await trackers.leave();
+    co_return kExitOk;
+}
+
+}  // namespace
+
+int run_publish(const PublishCommand& cmd) {
+    std::error_code ec;
+    if (!fs::is_directory(cmd.dir, ec)) {
+        fmt::print(stderr, "peer: {}: not a directory\n", cmd.dir.string());
+        return kExitUsage;
+    }
+    auto key = read_channel_key(cmd.key);
+    if (!key) {
+        fmt::print(stderr, "peer: {}\n", key.error().message);
+        return kExitUsage;
+    }
+    return run_command([&](asio::io_context& io, asio::thread_pool& pool) {
+        return publish_main(cmd, *key, io, pool);
+    });
+}
+
+}  // namespace seedshare

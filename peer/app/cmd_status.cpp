@@ -1,0 +1,162 @@
+// peer status DIR: where a channel directory stands: its channel, the version
+// applied (or published) here, the latest a tracker knows, and what differs
+// locally (from stamps, without reading any file). Reads the state without
+// taking its lock, so it works while `subscribe` runs.
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "common/core/numbers.hpp"
+#include "common/core/plural.hpp"
+#include "common/env/env.hpp"
+#include "common/model/manifest.hpp"
+#include "peer/app/commands.hpp"
+#include "peer/app/run_command.hpp"
+#include "peer/channel/channel_store.hpp"
+#include "peer/channel/local_scan.hpp"
+#include "peer/channel/local_status.hpp"
+#include "peer/discovery/trackers.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string_view change_word(LocalChange c) {
+    switch (c) {
+        case LocalChange::kEdited:
+            return "edited";
+        case LocalChange::kDeleted:
+            return "deleted";
+        case LocalChange::kReplacedByDirectory:
+            return "now a directory";
+        case LocalChange::kReplacedByOther:
+            return "now a link or special file";
+        case LocalChange::kInTheWay:
+            return "in the way";
+    }
+    return "changed";
+}
+
+std::string when(std::int64_t unix_seconds) {
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return buf;
+}
+
+std::uint64_t total_bytes(const Manifest& m) {
+    std::uint64_t n = 0;
+    for (const auto& f : m.files)
+        n += f.length;
+    return n;
+}
+
+// The latest version the trackers know, checked; nullopt when none answered with one.
+net::awaitable<std::optional<Manifest>> latest_at(const std::vector<HostPort>& where,
+                                                  const ChannelId& channel, asio::io_context& io) {
+    Logger log("peer", LogLevel::kError);
+    Trackers trackers(io.get_executor(), random_user_id(), 0, log);
+    std::optional<Manifest> best;
+    const auto failures = co_await trackers.connect(where);
+    if (failures.size() < where.size()) {
+        try {
+            for (const auto& text : co_await trackers.get_manifests(channel, where)) {
+                auto m = parse_manifest(text);
+                if (!m || m->channel != channel || !verify_manifest_signature(*m)) continue;
+                if (!best || m->version > best->version) best = std::move(*m);
+            }
+        } catch (const std::exception&) {
+        }
+    }
+    co_await trackers.leave();
+    co_return best;
+}
+
+// A free function: its parameters live in the coroutine frame.
+net::awaitable<int> print_latest(std::vector<HostPort> where, ChannelId channel,
+                                 std::optional<std::uint64_t> held, asio::io_context& io) {
+    auto m = co_await latest_at(where, channel, io);
+    if (!m)
+        fmt::print("latest     unknown (no tracker answered with a version)\n");
+    else if (held && m->version <= *held)
+        fmt::print("latest     version {} (up to date)\n", m->version);
+    else
+        fmt::print("latest     version {}, published {} (not applied yet)\n", m->version,
+                   when(m->time));
+    co_return kExitOk;
+}
+
+}  // namespace
+
+int run_status(const StatusCommand& cmd) {
+    Env& env = Env::posix();
+    auto state = ChannelStore::inspect(cmd.dir, env);
+    if (auto* e = std::get_if<StoreError>(&state)) {
+        fmt::print(stderr, "peer: {}\n", e->message);
+        return kExitFailure;
+    }
+    const auto& view = std::get<ChannelStore::View>(state);
+    // A publisher's directory records what it published.
+    std::optional<Manifest> published;
+    if (auto text = env.read_file(cmd.dir / ".seedshare" / "published", limits::kMaxManifestBytes);
+        text) {
+        if (auto m = parse_manifest(*text); m) published = std::move(*m);
+    }
+    std::optional<Manifest> applied;
+    if (view.manifest)
+        if (auto m = parse_manifest(*view.manifest); m) applied = std::move(*m);
+    std::optional<ChannelId> channel = view.channel;
+    if (!channel && published) channel = published->channel;
+    if (!channel) {
+        fmt::print(stderr,
+                   "peer: {} is not a channel directory (nothing published or "
+                   "subscribed there)\n",
+                   cmd.dir.string());
+        return kExitUsage;
+    }
+    fmt::print("directory  {}\n", cmd.dir.string());
+    fmt::print("channel    {}\n", channel->hex());
+    const Manifest* here = applied ? &*applied : published ? &*published : nullptr;
+    if (here) {
+        fmt::print("name       {}\n", here->name);
+        fmt::print("{}  version {}, {}, {}, published {}\n", applied ? "applied  " : "published",
+                   here->version, count_of(here->files.size(), "file"),
+                   format_bytes(total_bytes(*here)), when(here->time));
+    } else {
+        fmt::print("applied    none yet\n");
+    }
+    if (!cmd.trackers.empty()) {
+        const std::optional<std::uint64_t> held =
+            here ? std::optional<std::uint64_t>(here->version) : std::nullopt;
+        run_command([&](asio::io_context& io, asio::thread_pool&) {
+            return print_latest(cmd.trackers, *channel, held, io);
+        });
+    }
+    if (view.manifest) {
+        auto scan = scan_local(cmd.dir, env);
+        if (!scan) {
+            fmt::print(stderr, "peer: {}\n", scan.error().message);
+            return kExitFailure;
+        }
+        auto changes = local_changes(view.recorded, *scan);
+        if (!changes) {
+            fmt::print(stderr, "peer: {}\n", changes.error().message);
+            return kExitFailure;
+        }
+        if (changes->empty()) {
+            fmt::print("local      no published file differs\n");
+        } else {
+            fmt::print("local      {} differ (restored by the subscriber at its next rescan):\n",
+                       count_of(changes->size(), "published file"));
+            for (const auto& c : *changes)
+                fmt::print("  {:<12} {}\n", change_word(c.change), c.path);
+        }
+    }
+    return kExitOk;
+}
+
+}  // namespace seedshare

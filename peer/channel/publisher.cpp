@@ -1,0 +1,293 @@
+#include "peer/channel/publisher.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+
+#include "common/core/numbers.hpp"
+#include "common/core/plural.hpp"
+#include "common/env/env.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Outcome = VersionGossip::FetchOutcome;
+
+namespace {
+
+constexpr auto kLeaveGrace = 2000ms;
+// How often the trackers are asked for the channel's subscribers (to dial).
+constexpr auto kFindSubscribersEvery = 10s;
+
+// The result of checking a manifest text as a version of `channel`.
+Result<Manifest> checked_manifest(std::string_view text, const ChannelId& channel) {
+    auto m = parse_manifest(text);
+    if (!m) return m.error();
+    if (m->channel != channel) return Error{"a manifest of another channel"};
+    if (auto ok = verify_manifest_signature(*m); !ok) return ok.error();
+    return m;
+}
+
+bool newer_than(const ManifestVersion& v, const std::optional<ManifestVersion>& held) {
+    const auto f = freshness(held, v);
+    return f == Freshness::kNewer || (f == Freshness::kConflict && conflict_winner(v, *held) == v);
+}
+
+}  // namespace
+
+PublishDecision decide_publish(const std::vector<ManifestEntry>& scanned,
+                               const std::optional<std::vector<ManifestEntry>>& previous_scan,
+                               const std::optional<std::vector<ManifestEntry>>& published,
+                               bool first) {
+    using Kind = PublishDecision::Kind;
+    if (published && *published == scanned) return {Kind::kNothing};
+    if (first) return {Kind::kPublish};
+    // Settled: two scans in a row saw the same files.
+    if (previous_scan && *previous_scan == scanned) return {Kind::kPublish};
+    return {Kind::kWait};
+}
+
+Publisher::Publisher(Node& node, Trackers& trackers, PublisherOptions options, Logger log)
+    : node_(node),
+      trackers_(trackers),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      channel_(channel_id_of(options_.key.public_key())),
+      scanned_(node.swarm_env().ex) {}
+
+Publisher::~Publisher() {
+    *alive_ = false;
+    if (find_wait_ != nullptr) find_wait_->cancel();
+}
+
+fs::path Publisher::state_file() const {
+    return options_.dir / ".seedshare" / "published";
+}
+
+std::vector<ManifestEntry> Publisher::scanned_files() const {
+    std::vector<ManifestEntry> files;
+    std::error_code ec;
+    auto root = fs::canonical(options_.dir, ec);  // what the scan walks
+    if (ec) root = options_.dir;
+    const auto add = [&](const auto& entries) {
+        for (const auto& [path, e] : entries) {
+            const auto rel = path.lexically_relative(root).generic_string();
+            // The scan's names are seed names; a path must also pass the
+            // manifest's rules (depth, length): one that does not is left out.
+            if (auto ok = validate_manifest_path(rel); !ok) {
+                log_.warn("{}: not published: {}", rel, ok.error().message);
+                continue;
+            }
+            files.push_back(ManifestEntry{rel, e.id, e.file.size});
+        }
+    };
+    add(sharer_->shared());
+    add(sharer_->duplicates());
+    std::sort(files.begin(), files.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    // No path may be a directory of another; the scan cannot produce that.
+    return files;
+}
+
+net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
+    Env& env = Env::posix();
+    if (auto made = env.create_directories(options_.dir / ".seedshare"); !made)
+        throw std::runtime_error(made.error().text());
+    if (auto text = env.read_file(state_file(), limits::kMaxManifestBytes); text) {
+        auto m = checked_manifest(*text, channel_);
+        if (!m)
+            throw std::runtime_error(fmt::format(
+                "{}: {} (not this channel's last version; move it away to start afresh)",
+                state_file().string(), m.error().message));
+        published_ = std::move(*m);
+        log_.info("last published here: version {} ({})", published_->version,
+                  count_of(published_->files.size(), "file"));
+    } else if (text.error().code != ENOENT) {
+        throw std::runtime_error(text.error().text());
+    }
+
+    // The mesh: subscribers ask us for manifests; a valid newer version of
+    // this channel (the same key elsewhere) moves our next number past it.
+    auto verify =
+        [this](VersionRef asked,
+               std::shared_ptr<const std::string> text) -> net::awaitable<ChannelMesh::Verdict> {
+        auto m = checked_manifest(*text, channel_);
+        if (!m) co_return ChannelMesh::Verdict{Outcome::kForged, m.error().message};
+        const auto v = version_of(*m);
+        if (v.number != asked.number || v.body_hash != asked.body_hash)
+            co_return ChannelMesh::Verdict{Outcome::kForged, "not the version announced"};
+        if (!newer_than(v, network_head_)) co_return ChannelMesh::Verdict{Outcome::kStale, {}};
+        log_.warn(
+            "version {} of this channel was published elsewhere (the same key on another "
+            "machine?); the next version here will be {}",
+            v.number, v.number + 1);
+        network_head_ = v;
+        co_return ChannelMesh::Verdict{Outcome::kAccepted, {}};
+    };
+    mesh_ = ChannelMesh::create(node_, channel_, std::move(verify), options_.mesh, log_);
+    if (published_)
+        mesh_->hold(VersionRef{published_->version, manifest_body_hash(*published_)},
+                    std::make_shared<const std::string>(format_manifest(*published_)));
+    mesh_->start();
+
+    for (const auto& u : co_await trackers_.connect(options_.trackers))
+        log_.warn("cannot reach {} (retrying in the background)", u);
+    trackers_.follow(channel_, published_ ? published_->version : 0, options_.trackers);
+    co_await learn_network_head();
+    net::spawn(node_.swarm_env().ex, find_subscribers(), log_, "find subscribers");
+
+    SharerOptions so;
+    so.dir = options_.dir;
+    so.trackers = options_.trackers;
+    so.state_dir = options_.seed_cache;
+    so.rescan = options_.rescan;
+    so.after_scan = [this] { scanned_.cancel(); };
+    sharer_ = std::make_unique<Sharer>(node_, trackers_, so, log_);
+    bool sharer_done = false;
+    auto share_all = [this, &sharer_done]() -> net::awaitable<void> {
+        co_await sharer_->run();
+        sharer_done = true;
+        scanned_.cancel();
+    };
+    net::spawn(node_.swarm_env().ex, share_all(), log_, "sharer");
+
+    std::optional<std::vector<ManifestEntry>> previous_scan;
+    std::size_t seen_scans = 0;
+    bool first = true;
+    while (!stopping_ && !sharer_done) {
+        asio::error_code ec;
+        scanned_.expires_at(asio::steady_timer::time_point::max());
+        co_await scanned_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_ || sharer_done || sharer_->scans() == seen_scans) continue;
+        seen_scans = sharer_->scans();
+        auto files = scanned_files();
+        std::optional<std::vector<ManifestEntry>> published_files;
+        if (published_) published_files = published_->files;
+        const auto decision = decide_publish(files, previous_scan, published_files, first);
+        previous_scan = files;
+        if (decision.kind == PublishDecision::Kind::kPublish) co_await publish(std::move(files));
+        if (first && on_ready) on_ready();
+        first = false;
+    }
+    sharer_->stop();
+    while (!sharer_done) {  // the sharer's run ends soon after stop()
+        asio::error_code ec;
+        scanned_.expires_after(50ms);
+        co_await scanned_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_await mesh_->stop(kLeaveGrace);
+}
+
+void Publisher::stop() {
+    stopping_ = true;
+    scanned_.cancel();
+    if (find_wait_ != nullptr) find_wait_->cancel();
+}
+
+net::awaitable<void> Publisher::learn_network_head() {
+    try {
+        const auto texts = co_await trackers_.get_manifests(channel_, options_.trackers);
+        for (const auto& text : texts) {
+            auto m = checked_manifest(text, channel_);
+            if (!m) {
+                log_.warn("a tracker holds an invalid manifest for this channel: {}",
+                          m.error().message);
+                continue;
+            }
+            const auto v = version_of(*m);
+            if (newer_than(v, network_head_)) network_head_ = v;
+        }
+    } catch (const std::exception& e) {
+        log_.warn("could not ask the trackers for the channel's latest version: {}", e.what());
+    }
+    if (network_head_ && (!published_ || network_head_->number > published_->version))
+        log_.info("the trackers know version {} of this channel; publishing continues from it",
+                  network_head_->number);
+}
+
+net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
+    Manifest m;
+    std::uint64_t last = published_ ? published_->version : 0;
+    if (network_head_) last = std::max(last, network_head_->number);
+    if (last >= limits::kMaxManifestVersion) {
+        log_.error("the channel is at its last version number; nothing more can be published");
+        co_return;
+    }
+    m.version = last + 1;
+    if (published_ && published_->version == last)
+        m.previous = manifest_body_hash(*published_);
+    else if (network_head_ && network_head_->number == last)
+        m.previous = network_head_->body_hash;
+    m.time = static_cast<std::int64_t>(std::time(nullptr));
+    m.name = options_.name;
+    m.files = std::move(files);
+    m = sign_manifest(std::move(m), options_.key);
+    const std::string text = format_manifest(m);
+    // What we sign must be what every subscriber accepts.
+    if (auto back = checked_manifest(text, channel_); !back) {
+        log_.error("not publishing: the manifest does not check: {}", back.error().message);
+        co_return;
+    }
+    if (auto saved = Env::posix().write_file_atomically(state_file(), text); !saved) {
+        log_.error("not publishing: cannot record it: {}", saved.error().text());
+        co_return;
+    }
+    std::uint64_t bytes = 0;
+    for (const auto& f : m.files)
+        bytes += f.length;
+    std::size_t changed = 0;
+    if (published_) {
+        for (const auto& f : m.files)
+            if (!std::binary_search(published_->files.begin(), published_->files.end(), f,
+                                    [](const auto& a, const auto& b) {
+                                        return std::tie(a.path, a.seed, a.length) <
+                                               std::tie(b.path, b.seed, b.length);
+                                    }))
+                ++changed;
+    } else {
+        changed = m.files.size();
+    }
+    published_ = m;
+    ++versions_published_;
+    const auto v = version_of(m);
+    network_head_ = v;
+    mesh_->hold(VersionRef{v.number, v.body_hash}, std::make_shared<const std::string>(text));
+    fmt::print("published version {}: {}, {} ({} new or changed)\n", m.version,
+               count_of(m.files.size(), "file"), format_bytes(bytes), changed);
+    std::fflush(stdout);
+    trackers_.follow(channel_, m.version, options_.trackers);
+    for (const auto& put : co_await trackers_.put_manifest(text, options_.trackers)) {
+        if (put.kept) continue;
+        log_.warn("tracker {} did not take version {}: {}", put.tracker.str(), m.version,
+                  put.error);
+    }
+}
+
+net::awaitable<void> Publisher::find_subscribers() {
+    // The Publisher may be gone when a wait ends: `alive` says.
+    const auto alive = alive_;
+    while (*alive && !stopping_) {
+        std::vector<PeerAddress> addresses;
+        try {
+            const auto peers = co_await trackers_.channel_peers(channel_, options_.trackers, 50);
+            if (!*alive) co_return;
+            for (const auto& p : peers)
+                addresses.push_back(PeerAddress{p.address, p.port});
+        } catch (const std::exception& e) {
+            if (!*alive) co_return;
+            log_.debug("asking for the channel's subscribers: {}", e.what());
+        }
+        if (mesh_ && !addresses.empty())
+            mesh_->add_candidates(addresses, PeerList::Source::kTracker);
+        asio::steady_timer wait(node_.swarm_env().ex);
+        find_wait_ = &wait;
+        co_await net::sleep_for(wait, kFindSubscribersEvery);
+        if (!*alive) co_return;
+        find_wait_ = nullptr;
+    }
+}
+
+}  // namespace seedshare

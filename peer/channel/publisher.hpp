@@ -1,0 +1,96 @@
+// What `peer publish DIR --key FILE` does: serves every file under DIR (a
+// Sharer) and publishes DIR as the channel's next version whenever its
+// content differs from the last version published: at once after the first
+// scan, then when a rescan sees changes and the next one sees the same
+// (the directory has settled). A version is a signed manifest (every file's
+// path, seed id and length), offered to the trackers and announced to the
+// channel's mesh, through which subscribers pass it on.
+//
+// Numbers only go up: the next number is one above the highest of the last
+// version published here (DIR/.seedshare/published) and the highest valid
+// version the trackers or the mesh know, so a publisher that lost its state,
+// or the same key on a new machine, continues from the network's number.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/core/address.hpp"
+#include "common/core/log.hpp"
+#include "common/crypto/ed25519.hpp"
+#include "common/model/manifest.hpp"
+#include "peer/channel/channel_mesh.hpp"
+#include "peer/library/sharer.hpp"
+
+namespace seedshare {
+
+struct PublisherOptions {
+    std::filesystem::path dir;
+    ChannelKey key;
+    std::string name;                // the channel's name, for people
+    std::vector<HostPort> trackers;  // where the manifest and the files are announced
+    std::optional<std::filesystem::path> seed_cache;  // the Sharer's state directory
+    std::chrono::milliseconds rescan{2000};
+    ChannelMeshOptions mesh;
+};
+
+// One version as published (its manifest's files, in path order), and the
+// pure decision of when to publish: pending until two scans in a row agree.
+struct PublishDecision {
+    enum class Kind { kNothing, kWait, kPublish };
+    Kind kind = Kind::kNothing;
+};
+// `first`: no scan has been published from yet in this run (publish at once).
+PublishDecision decide_publish(const std::vector<ManifestEntry>& scanned,
+                               const std::optional<std::vector<ManifestEntry>>& previous_scan,
+                               const std::optional<std::vector<ManifestEntry>>& published,
+                               bool first);
+
+class Publisher {
+  public:
+    Publisher(Node& node, Trackers& trackers, PublisherOptions options, Logger log);
+    ~Publisher();
+
+    // Publishes and serves until stop(). `on_ready` runs once after the
+    // first scan (and its publish, if any). Throws std::runtime_error when
+    // DIR/.seedshare/published belongs to another channel or cannot be read.
+    net::awaitable<void> run(std::function<void()> on_ready = {});
+    void stop();
+
+    const ChannelId& channel() const { return channel_; }
+    // The last version published (or found published) here; nullopt: none.
+    const std::optional<Manifest>& published() const { return published_; }
+    std::size_t versions_published() const { return versions_published_; }
+    const std::shared_ptr<ChannelMesh>& mesh() const { return mesh_; }
+    const Sharer& sharer() const { return *sharer_; }
+
+  private:
+    net::awaitable<void> learn_network_head();
+    net::awaitable<void> publish(std::vector<ManifestEntry> files);
+    net::awaitable<void> find_subscribers();
+    std::vector<ManifestEntry> scanned_files() const;
+    std::filesystem::path state_file() const;
+
+    Node& node_;
+    Trackers& trackers_;
+    PublisherOptions options_;
+    Logger log_;
+    ChannelId channel_;
+    std::unique_ptr<Sharer> sharer_;
+    std::shared_ptr<ChannelMesh> mesh_;
+    std::optional<Manifest> published_;
+    // The highest valid version heard of from the trackers or the mesh.
+    std::optional<ManifestVersion> network_head_;
+    std::size_t versions_published_ = 0;
+    asio::steady_timer scanned_;               // cancelled after each scan
+    asio::steady_timer* find_wait_ = nullptr;  // find_subscribers' wait, while it waits
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    bool stopping_ = false;
+};
+
+}  // namespace seedshare

@@ -1,0 +1,397 @@
+#include "peer/channel/subscriber.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/core/plural.hpp"
+#include "common/net/offload.hpp"
+#include "peer/channel/local_scan.hpp"
+#include "peer/channel/local_status.hpp"
+#include "peer/storage/storage.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using FetchOutcome = VersionGossip::FetchOutcome;
+
+namespace {
+
+constexpr auto kLeaveGrace = 2000ms;
+
+Result<Manifest> checked_manifest(std::string_view text, const ChannelId& channel) {
+    auto m = parse_manifest(text);
+    if (!m) return m.error();
+    if (m->channel != channel) return Error{"a manifest of another channel"};
+    if (auto ok = verify_manifest_signature(*m); !ok) return ok.error();
+    return m;
+}
+
+VersionRef ref_of(const Manifest& m) {
+    return VersionRef{m.version, manifest_body_hash(m)};
+}
+
+std::string_view change_text(LocalChange c) {
+    switch (c) {
+        case LocalChange::kEdited:
+            return "edited";
+        case LocalChange::kDeleted:
+            return "deleted";
+        case LocalChange::kReplacedByDirectory:
+            return "replaced by a directory";
+        case LocalChange::kReplacedByOther:
+            return "replaced by a link or special file";
+        case LocalChange::kInTheWay:
+            return "in the way of a published file";
+    }
+    return "changed";
+}
+
+// A free function: the transfer lives in the coroutine frame until its
+// goodbye is done.
+net::awaitable<void> leave_later(std::unique_ptr<FileTransfer> t) {
+    co_await t->leave(kLeaveGrace);
+}
+
+}  // namespace
+
+Subscriber::Subscriber(Node& node, Trackers& trackers, SubscriberOptions options, Logger log)
+    : node_(node),
+      trackers_(trackers),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      wake_(node.swarm_env().ex) {}
+
+Subscriber::~Subscriber() {
+    *alive_ = false;
+    if (poll_wait_ != nullptr) poll_wait_->cancel();
+}
+
+void Subscriber::stop() {
+    stopping_ = true;
+    cancel_ = true;
+    wake_.cancel();
+    if (poll_wait_ != nullptr) poll_wait_->cancel();
+}
+
+bool Subscriber::consider(Manifest m, std::shared_ptr<const std::string> text,
+                          const std::string& from) {
+    const auto v = ref_of(m);
+    const auto& best = latest_ ? latest_ : applied_;
+    if (best && !supersedes(v, ref_of(*best))) return false;
+    log_.info("version {} of the channel known (from {}): {}", m.version, from,
+              count_of(m.files.size(), "file"));
+    latest_ = std::move(m);
+    latest_text_ = std::move(text);
+    wake_.cancel();
+    return true;
+}
+
+net::awaitable<void> Subscriber::wait(std::chrono::milliseconds d) {
+    asio::error_code ec;
+    wake_.expires_after(d);
+    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+net::awaitable<void> Subscriber::ask_trackers() {
+    const auto alive = alive_;
+    try {
+        const auto texts = co_await trackers_.get_manifests(options_.channel, options_.trackers);
+        if (!*alive) co_return;
+        trackers_answered_ = true;
+        for (const auto& t : texts) {
+            auto m = checked_manifest(t, options_.channel);
+            if (!m) {
+                log_.warn("a tracker holds an invalid manifest for the channel: {}",
+                          m.error().message);
+                continue;
+            }
+            auto text = std::make_shared<const std::string>(t);
+            const auto v = ref_of(*m);
+            if (consider(std::move(*m), text, "a tracker") && mesh_) mesh_->hold(v, text);
+        }
+    } catch (const std::exception& e) {
+        if (!*alive) co_return;
+        log_.debug("asking the trackers for the channel's version: {}", e.what());
+    }
+    try {
+        const auto peers = co_await trackers_.channel_peers(options_.channel, options_.trackers,
+                                                            limits::kDefaultNumWant);
+        if (!*alive) co_return;
+        std::vector<PeerAddress> addresses;
+        for (const auto& p : peers)
+            addresses.push_back(PeerAddress{p.address, p.port});
+        if (mesh_ && !addresses.empty())
+            mesh_->add_candidates(addresses, PeerList::Source::kTracker);
+    } catch (const std::exception& e) {
+        if (!*alive) co_return;
+        log_.debug("asking the trackers for the channel's peers: {}", e.what());
+    }
+}
+
+net::awaitable<void> Subscriber::tracker_loop() {
+    const auto alive = alive_;
+    while (*alive && !stopping_) {
+        co_await ask_trackers();
+        if (!*alive || stopping_) co_return;
+        asio::steady_timer t(node_.swarm_env().ex);
+        poll_wait_ = &t;
+        co_await net::sleep_for(t, options_.tracker_poll);
+        if (!*alive) co_return;
+        poll_wait_ = nullptr;
+    }
+}
+
+net::awaitable<std::optional<std::vector<TargetFile>>> Subscriber::seeds_of(const Manifest& m) {
+    std::vector<TargetFile> target;
+    target.reserve(m.files.size());
+    for (const auto& f : m.files) {
+        if (stopping_) co_return std::nullopt;
+        std::optional<Seed> seed;
+        auto stored = store_->seed(f.seed);
+        if (auto* s = std::get_if<std::optional<Seed>>(&stored)) seed = std::move(*s);
+        if (!seed) {
+            std::optional<std::string> text;
+            try {
+                text = co_await trackers_.get_seed(f.seed, options_.trackers);
+            } catch (const std::exception& e) {
+                log_.warn("the seed of {} cannot be had now: {}", f.path, e.what());
+                co_return std::nullopt;
+            }
+            if (!text) {
+                log_.warn("no tracker knows the seed of {} ({}) yet", f.path, f.seed.hex());
+                co_return std::nullopt;
+            }
+            auto parsed = parse_seed(*text);
+            if (!parsed || parsed->id() != f.seed) {
+                log_.warn("a tracker's seed for {} is not the seed {} the manifest names", f.path,
+                          f.seed.hex());
+                co_return std::nullopt;
+            }
+            seed = std::move(*parsed);
+            if (auto put = store_->put_seed(*seed); !put)
+                log_.warn("cannot keep the seed of {}: {}", f.path, put.error().text());
+        }
+        if (seed->length != f.length) {
+            log_.warn("the seed of {} says {} bytes, the manifest {}: refused", f.path,
+                      seed->length, f.length);
+            co_return std::nullopt;
+        }
+        target.push_back(TargetFile{f.path, std::move(*seed)});
+    }
+    co_return target;
+}
+
+net::awaitable<std::vector<LocalDifference>> Subscriber::local_differences() {
+    const fs::path dir = options_.dir;
+    Env* env = &store_->env();
+    auto job = [dir, env] { return scan_local(dir, *env); };
+    auto scan = co_await offload(node_.pool(), std::move(job));
+    if (!scan) {
+        log_.warn("cannot scan {}: {}", dir.string(), scan.error().message);
+        co_return std::vector<LocalDifference>{};
+    }
+    auto changes = local_changes(store_->recorded(), *scan);
+    if (!changes) co_return std::vector<LocalDifference>{};
+    co_return std::move(*changes);
+}
+
+net::awaitable<void> Subscriber::stop_serving(const std::vector<std::string>& paths) {
+    for (const auto& p : paths) {
+        auto it = serving_.find(p);
+        if (it == serving_.end()) continue;
+        auto transfer = std::move(it->second);
+        serving_.erase(it);
+        co_await transfer->leave(kLeaveGrace);
+    }
+}
+
+void Subscriber::serve_applied(std::vector<std::unique_ptr<FileTransfer>> downloaded) {
+    std::map<SeedId, std::unique_ptr<FileTransfer>> fresh;
+    for (auto& t : downloaded)
+        fresh[t->id()] = std::move(t);
+    std::map<std::string, std::unique_ptr<FileTransfer>> next;
+    std::vector<std::unique_ptr<FileTransfer>> leaving;
+    for (const auto& r : store_->recorded()) {
+        const SeedId id = r.seed.id();
+        if (auto it = serving_.find(r.path); it != serving_.end() && it->second->id() == id) {
+            next[r.path] = std::move(it->second);
+            serving_.erase(it);
+            continue;
+        }
+        if (auto it = fresh.find(id); it != fresh.end()) {
+            next[r.path] = std::move(it->second);
+            fresh.erase(it);
+            continue;
+        }
+    }
+    // What no longer belongs to the version leaves before its seeds are
+    // shared anew (one swarm per seed in a Node).
+    for (auto& [path, t] : serving_)
+        leaving.push_back(std::move(t));
+    for (auto& [id, t] : fresh)
+        leaving.push_back(std::move(t));
+    serving_.clear();
+    for (auto& t : leaving)
+        net::spawn(node_.swarm_env().ex, leave_later(std::move(t)), log_, "leave");
+    for (const auto& r : store_->recorded()) {
+        if (next.contains(r.path)) continue;
+        const SeedId id = r.seed.id();
+        if (node_.find(id)) continue;  // the same content at another path: served once
+        auto opened = FileStorage::open_read(options_.dir / r.path);
+        if (!opened) {
+            log_.warn("cannot serve {}: {}", r.path, opened.error().message);
+            continue;
+        }
+        if ((*opened)->changed_since(r.stamp.size, r.stamp.mtime_ns, r.stamp.ino)) continue;
+        auto t = FileTransfer::share(node_, trackers_, options_.trackers, r.seed,
+                                     std::move(*opened), log_);
+        t->start();
+        next[r.path] = std::move(t);
+    }
+    serving_ = std::move(next);
+}
+
+net::awaitable<bool> Subscriber::apply(
+    const Manifest& m, std::shared_ptr<const std::string> text,
+    const std::function<void(const Manifest&, const SyncReport&)>& said) {
+    auto target = co_await seeds_of(m);
+    if (!target) co_return false;
+    // Files whose stamps changed are not served while DIR is brought back:
+    // their seeds may have to be fetched, and a Node has one swarm per seed.
+    const auto changed = co_await local_differences();
+    std::vector<std::string> paths;
+    for (const auto& d : changed)
+        paths.push_back(d.path);
+    co_await stop_serving(paths);
+
+    SyncContext ctx{node_, trackers_, options_.trackers, log_, *store_, options_.dir};
+    auto outcome = co_await sync_to(ctx, std::move(*target), cancel_);
+    if (!outcome.ok()) {
+        if (!stopping_) log_.warn("version {} not applied yet: {}", m.version, outcome.message);
+        co_return false;
+    }
+    if (auto done = store_->set_applied(*text, std::move(outcome.applied)); !done) {
+        message_ = fmt::format("cannot record version {}: {}", m.version, done.error().text());
+        log_.error("{}", message_);
+        co_return false;
+    }
+    applied_ = m;
+    serve_applied(std::move(outcome.serving));
+    trackers_.follow(options_.channel, m.version, options_.trackers);
+    if (said) said(m, outcome.report);
+    co_return true;
+}
+
+net::awaitable<Subscriber::Outcome> Subscriber::run(
+    std::function<void(const Manifest&, const SyncReport&)> on_applied) {
+    {
+        const fs::path dir = options_.dir;
+        auto job = [dir] { return ChannelStore::open(dir, Env::posix()); };
+        auto opened = co_await offload(node_.pool(), std::move(job));
+        if (auto* e = std::get_if<StoreError>(&opened)) {
+            message_ = e->message;
+            co_return e->kind == StoreError::Kind::kBusy ? Outcome::kBusy : Outcome::kFailed;
+        }
+        store_.emplace(std::move(std::get<ChannelStore>(opened)));
+    }
+    if (store_->channel() && *store_->channel() != options_.channel) {
+        message_ = fmt::format("{} follows channel {}, not {}", options_.dir.string(),
+                               store_->channel()->hex(), options_.channel.hex());
+        co_return Outcome::kOtherChannel;
+    }
+    if (!store_->channel()) {
+        if (auto set = store_->set_channel(options_.channel); !set) {
+            message_ = set.error().text();
+            co_return Outcome::kFailed;
+        }
+    }
+    if (const auto& text = store_->applied_manifest()) {
+        auto m = checked_manifest(*text, options_.channel);
+        if (!m) {
+            message_ = fmt::format("{}: the version recorded as applied does not check: {}",
+                                   store_->state_dir().string(), m.error().message);
+            co_return Outcome::kFailed;
+        }
+        applied_ = std::move(*m);
+        log_.info("{} holds version {} of the channel", options_.dir.string(), applied_->version);
+    }
+
+    auto verify =
+        [this](VersionRef asked,
+               std::shared_ptr<const std::string> text) -> net::awaitable<ChannelMesh::Verdict> {
+        auto m = checked_manifest(*text, options_.channel);
+        if (!m) co_return ChannelMesh::Verdict{FetchOutcome::kForged, m.error().message};
+        if (ref_of(*m) != asked)
+            co_return ChannelMesh::Verdict{FetchOutcome::kForged, "not the version announced"};
+        if (!consider(std::move(*m), text, "a peer"))
+            co_return ChannelMesh::Verdict{FetchOutcome::kStale, {}};
+        co_return ChannelMesh::Verdict{FetchOutcome::kAccepted, {}};
+    };
+    mesh_ = ChannelMesh::create(node_, options_.channel, std::move(verify), options_.mesh, log_);
+    if (applied_)
+        mesh_->hold(ref_of(*applied_),
+                    std::make_shared<const std::string>(*store_->applied_manifest()));
+    mesh_->start();
+
+    for (const auto& u : co_await trackers_.connect(options_.trackers))
+        log_.warn("cannot reach {} (retrying in the background)", u);
+    trackers_.follow(options_.channel, applied_ ? applied_->version : 0, options_.trackers);
+    if (applied_) serve_applied({});
+    net::spawn(node_.swarm_env().ex, tracker_loop(), log_, "channel trackers");
+
+    const auto started = std::chrono::steady_clock::now();
+    Outcome result = Outcome::kStopped;
+    bool repair = applied_.has_value();  // check DIR against the applied version at once
+    while (!stopping_) {
+        if (latest_ && (!applied_ || supersedes(ref_of(*latest_), ref_of(*applied_)))) {
+            const Manifest target = *latest_;
+            const auto text = latest_text_;
+            if (co_await apply(target, text, on_applied)) {
+                repair = false;
+                continue;  // a newer one may have come meanwhile
+            }
+            if (stopping_) break;
+            co_await wait(options_.retry);
+            continue;
+        }
+        if (repair && applied_) {
+            repair = false;
+            const auto changes = co_await local_differences();
+            if (!changes.empty()) {
+                // (The sync says what it restores, and where an edited copy
+                // went, once it has hashed: a touched file may be unchanged.)
+                for (const auto& c : changes)
+                    log_.debug("{}: {} since version {} was applied; checking", c.path,
+                               change_text(c.change), applied_->version);
+                const Manifest current = *applied_;
+                auto text = std::make_shared<const std::string>(*store_->applied_manifest());
+                if (co_await apply(current, text, {}))
+                    repairs_ += changes.size();
+                else if (!stopping_)
+                    repair = true;
+            }
+        }
+        if (options_.once && applied_ && trackers_answered_ &&
+            !(latest_ && supersedes(ref_of(*latest_), ref_of(*applied_)))) {
+            result = Outcome::kUpToDate;
+            break;
+        }
+        if (options_.once && !applied_ &&
+            std::chrono::steady_clock::now() - started > options_.find_timeout) {
+            message_ = "no tracker or peer knows a version of the channel";
+            result = Outcome::kNoVersion;
+            break;
+        }
+        co_await wait(options_.once ? std::chrono::milliseconds(200) : options_.rescan);
+        if (!options_.once) repair = true;
+    }
+    co_await mesh_->stop(kLeaveGrace);
+    for (auto& [path, t] : serving_)
+        t->stop(kLeaveGrace);
+    co_return result;
+}
+
+}  // namespace seedshare
