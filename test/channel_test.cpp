@@ -65,9 +65,11 @@ struct TestSubscriber {
         net::spawn(io.get_executor(), run(), Logger("test"), "subscriber");
     }
     net::awaitable<void> run() {
-        outcome = co_await subscriber->run([this](const Manifest& m, const SyncReport& r) {
-            applied.push_back(Applied{m.version, r});
-        });
+        const std::function<void(const Manifest&, const SyncReport&)> said =
+            [this](const Manifest& m, const SyncReport& r) {
+                applied.push_back(Applied{m.version, r});
+            };
+        outcome = co_await subscriber->run(said);
         done = true;
     }
     std::uint64_t version() const { return applied.empty() ? 0 : applied.back().version; }
@@ -100,7 +102,8 @@ TEST_CASE("channel: versions reach every subscriber, only changes cross the netw
         bool ready = false;
         bool publisher_done = false;
         auto run_publisher = [&]() -> net::awaitable<void> {
-            co_await publisher.run([&] { ready = true; });
+            const std::function<void()> on_ready = [&] { ready = true; };
+            co_await publisher.run(on_ready);
             publisher_done = true;
         };
         net::spawn(io.get_executor(), run_publisher(), Logger("test"), "publisher");
@@ -184,7 +187,8 @@ TEST_CASE("channel: forged and rolled-back versions from a peer change nothing")
         Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
         bool ready = false, publisher_done = false;
         auto run_publisher = [&]() -> net::awaitable<void> {
-            co_await publisher.run([&] { ready = true; });
+            const std::function<void()> on_ready = [&] { ready = true; };
+            co_await publisher.run(on_ready);
             publisher_done = true;
         };
         net::spawn(io.get_executor(), run_publisher(), Logger("test"), "publisher");

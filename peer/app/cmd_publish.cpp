@@ -47,10 +47,12 @@ net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key, asio
     fmt::print("channel {}\n", publisher.channel().hex());
     std::fflush(stdout);
     try {
-        co_await publisher.run([&] {
+        // Named: a std::function made inside a co_await is destroyed twice (GCC 12).
+        const std::function<void()> ready = [&] {
             fmt::print("publishing {} on port {}\n", cmd.dir.string(), node.port());
             std::fflush(stdout);
-        });
+        };
+        co_await publisher.run(ready);
     } catch (const std::runtime_error& e) {
         fmt::print(stderr, "peer: {}\n", e.what());
         node.abort();

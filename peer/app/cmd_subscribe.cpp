@@ -42,7 +42,9 @@ net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId&
         interrupted = true;
         subscriber.stop();
     });
-    const auto said = [&](const Manifest& m, const SyncReport& r) {
+    // A std::function, named: one made inside a co_await is destroyed twice (GCC 12).
+    const std::function<void(const Manifest&, const SyncReport&)> said = [&](const Manifest& m,
+                                                                             const SyncReport& r) {
         // One line per version applied (scripts read it).
         fmt::print(
             "version {} applied: {}; {} fetched, {} restored, {} deleted; {} chunks "

@@ -25,15 +25,27 @@ struct ChannelMesh::Link {
     std::optional<VersionRef> receiving;
     std::string buffer;
     std::uint32_t total = 0;
+    net::Clock::time_point fetch_started{};
     net::Clock::time_point last_progress{};
-    bool closing = false;  // goodbye queued: close once `out` is sent
-    bool gone = false;     // dropped: both coroutines end
+    std::size_t peer_lists = 0;      // PeerList messages received
+    std::size_t manifests_sent = 0;  // whole manifests sent to it
+    bool closing = false;            // goodbye queued: close once `out` is sent
+    bool gone = false;               // dropped: both coroutines end
 };
 
 namespace {
 
 // Manifests a peer may have asked for and not yet received.
 constexpr std::size_t kMaxPendingRequests = 2;
+// Small frames waiting to be sent to one peer: past this it is not reading
+// (or asks faster than it reads) and is dropped.
+constexpr std::size_t kMaxQueuedFrames = 64;
+// PeerList messages taken from one connection (one comes at the handshake;
+// more is gossip we do not need to take without bound).
+constexpr std::size_t kMaxPeerListsPerLink = 2;
+// Whole manifests sent on one connection: a peer asks once per version it
+// lacks; one that asks again and again is only costing us upload.
+constexpr std::size_t kMaxManifestsPerLink = 16;
 // Addresses passed on in one PeerList when a connection comes up.
 constexpr std::size_t kPeersPassedOn = 50;
 
@@ -133,7 +145,8 @@ net::awaitable<void> ChannelMesh::dial(PeerAddress where) {
                                        options_.handshake_timeout});
         net::spawn(stream->get_executor(), stream->watchdog(), Logger("peer", LogLevel::kOff),
                    "watchdog");
-        const Bytes hello = cp::encode(my_hello());
+        const auto greeting = my_hello();
+        const Bytes hello = cp::encode(greeting);
         co_await stream->write(hello);
         const auto h = co_await stream->read_header();
         if (auto fits = cp::check_header(h); !fits) throw net::ProtocolError(fits.error().message);
@@ -178,7 +191,7 @@ net::awaitable<void> ChannelMesh::dial(PeerAddress where) {
             co_return;
         }
         candidates_.connect_succeeded(where);
-        add_link(std::move(stream), *theirs, where, false);
+        add_link(std::move(stream), *theirs, where, false, greeting.held);
     } catch (const std::exception& e) {
         log_.debug("channel dial {} failed: {}", endpoint_text(where.address, where.port),
                    e.what());
@@ -209,19 +222,24 @@ void ChannelMesh::accept(std::shared_ptr<net::FrameStream> stream, const cp::Cha
     std::optional<PeerAddress> listen;
     asio::error_code ec;
     const auto remote = stream->socket().remote_endpoint(ec);
+    const auto address = ec ? asio::ip::address() : net::normalize(remote.address());
+    if (banned_users_.contains(hello.user)) {
+        refuse(cp::ErrorCode::kBanned, "sent a bad manifest before");
+        return;
+    }
     if (!ec && hello.listen_port != 0) {
-        listen = PeerAddress{remote.address(), hello.listen_port};
+        listen = PeerAddress{address, hello.listen_port};
         if (const auto* e = candidates_.find(*listen); e && e->state == PeerList::State::kBanned) {
             refuse(cp::ErrorCode::kBanned, "sent a bad manifest before");
             return;
         }
         candidates_.connected(*listen, PeerList::Source::kIncoming);
     }
-    add_link(std::move(stream), hello, listen, true);
+    add_link(std::move(stream), hello, listen, true, gossip_.held());
 }
 
 void ChannelMesh::add_link(std::shared_ptr<net::FrameStream> stream, const cp::ChannelHello& hello,
-                           std::optional<PeerAddress> listen, bool greet_back) {
+                           std::optional<PeerAddress> listen, bool greet_back, VersionRef greeted) {
     stream->set_timeouts(net::FrameStream::Timeouts{
         options_.idle_timeout, options_.handshake_timeout, options_.handshake_timeout});
     auto link = std::make_shared<Link>(next_key_++, std::move(stream), tick_.get_executor());
@@ -234,7 +252,7 @@ void ChannelMesh::add_link(std::shared_ptr<net::FrameStream> stream, const cp::C
         if (l->listen && others.peers.size() < kPeersPassedOn) others.peers.push_back(*l->listen);
     if (!others.peers.empty()) link->out.push_back(cp::encode(others));
     links_[link->key] = link;
-    gossip_.peer_joined(link->key, hello.held);
+    gossip_.peer_joined(link->key, hello.held, greeted);
     log_.debug("channel peer {} connected (holds version {})", link->stream->remote(),
                hello.held.number);
     net::spawn(tick_.get_executor(), read_loop(link), log_, "channel reader");
@@ -244,6 +262,11 @@ void ChannelMesh::add_link(std::shared_ptr<net::FrameStream> stream, const cp::C
 
 void ChannelMesh::send(Link& link, Bytes frame) {
     if (link.gone || link.closing) return;
+    if (link.out.size() >= kMaxQueuedFrames) {
+        log_.warn("channel peer {} does not read what it asks for; dropped", link.stream->remote());
+        drop(link);
+        return;
+    }
     link.out.push_back(std::move(frame));
     link.wake.cancel();
 }
@@ -283,7 +306,11 @@ net::awaitable<void> ChannelMesh::read_loop(std::shared_ptr<Link> link) {
                 // What a peer says is untrusted: at most one message's worth
                 // (kMaxPeerListEntries), and the list dials each at most once
                 // at a time, paced by the tick.
-                add_candidates(l->peers, PeerList::Source::kPeerExchange);
+                if (++link->peer_lists > kMaxPeerListsPerLink) continue;
+                std::vector<PeerAddress> heard;
+                for (const auto& p : l->peers)
+                    heard.push_back(PeerAddress{net::normalize(p.address), p.port});
+                add_candidates(heard, PeerList::Source::kPeerExchange);
             } else if (std::holds_alternative<cp::Goodbye>(*m)) {
                 link->closing = true;  // it left: rest it before dialling again
                 break;
@@ -319,6 +346,8 @@ void ChannelMesh::on_request(Link& link, const VersionRef& want) {
     }
     if (link.requests.size() >= kMaxPendingRequests)
         throw net::ProtocolError("asked for a manifest again before the last one arrived");
+    if (++link.manifests_sent > kMaxManifestsPerLink)
+        throw net::ProtocolError("asked for manifests too many times");
     link.requests.push_back(want);
     link.wake.cancel();
 }
@@ -346,7 +375,7 @@ net::awaitable<void> ChannelMesh::on_part(Link& link, const cp::ManifestPart& pa
     gossip_.fetch_done(link.key, asked, verdict.outcome);
     switch (verdict.outcome) {
         case Outcome::kAccepted:
-            held_text_ = text;
+            if (gossip_.held() == asked) held_text_ = text;
             ++stats_.manifests_fetched;
             log_.info("channel version {} received from {}", asked.number, link.stream->remote());
             break;
@@ -361,6 +390,7 @@ net::awaitable<void> ChannelMesh::on_part(Link& link, const cp::ManifestPart& pa
             log_.warn("channel peer {} sent a bad manifest for version {}: {}; dropped and banned",
                       link.stream->remote(), asked.number, verdict.why);
             if (link.listen) candidates_.ban(*link.listen);
+            banned_users_.insert(link.user);
             send(link, cp::encode(cp::ErrorMsg{cp::ErrorCode::kBanned, "sent a bad manifest"}));
             link.closing = true;
             link.wake.cancel();
@@ -432,7 +462,7 @@ void ChannelMesh::pump() {
         link.receiving = next->second;
         link.buffer.clear();
         link.total = 0;
-        link.last_progress = net::Clock::now();
+        link.fetch_started = link.last_progress = net::Clock::now();
         send(link, cp::encode(cp::ManifestRequest{next->second}));
     }
 }
@@ -440,7 +470,11 @@ void ChannelMesh::pump() {
 void ChannelMesh::check_fetch_progress() {
     const auto now = net::Clock::now();
     for (const auto& [key, link] : links_) {
-        if (!link->receiving || now - link->last_progress < options_.fetch_timeout) continue;
+        if (!link->receiving) continue;
+        // Silent too long, or trickling: a holder cannot hold up the mesh.
+        if (now - link->last_progress < options_.fetch_timeout &&
+            now - link->fetch_started < options_.fetch_deadline)
+            continue;
         const auto asked = *link->receiving;
         log_.debug("channel peer {}: no part of version {} for {} ms; asking another",
                    link->stream->remote(), asked.number, options_.fetch_timeout.count());

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,9 @@ struct ChannelMeshOptions {
     // A manifest fetch that received nothing for this long fails (another
     // holder is asked).
     std::chrono::milliseconds fetch_timeout{20000};
+    // ... and one that has not completed after this long fails too (16 MiB
+    // at about 140 KB/s), so a peer trickling bytes cannot hold it up.
+    std::chrono::milliseconds fetch_deadline{120000};
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
     std::chrono::milliseconds idle_timeout{limits::kPeerIdleTimeout};
@@ -104,7 +108,7 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     net::awaitable<void> dial(PeerAddress where);
     void add_link(std::shared_ptr<net::FrameStream> stream,
                   const channel_proto::ChannelHello& hello, std::optional<PeerAddress> listen,
-                  bool greet_back);
+                  bool greet_back, VersionRef greeted);
     net::awaitable<void> read_loop(std::shared_ptr<Link> link);
     net::awaitable<void> write_loop(std::shared_ptr<Link> link);
     net::awaitable<void> on_part(Link& link, const channel_proto::ManifestPart& part);
@@ -124,6 +128,9 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     VersionGossip gossip_;
     std::shared_ptr<const std::string> held_text_;
     PeerList candidates_;
+    // Peers (by user id) that sent a forged manifest: refused whatever port
+    // they come back from. (Not by IP: peers behind one NAT share it.)
+    std::set<UserId> banned_users_;
     std::map<std::uint64_t, std::shared_ptr<Link>> links_;
     std::uint64_t next_key_ = 1;
     std::size_t dialling_ = 0;

@@ -148,9 +148,15 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     sharer_ = std::make_unique<Sharer>(node_, trackers_, so, log_);
     bool sharer_done = false;
     auto share_all = [this, &sharer_done]() -> net::awaitable<void> {
+        struct Done {  // however the sharer ends (it may throw)
+            Publisher* p;
+            bool* done;
+            ~Done() {
+                *done = true;
+                p->scanned_.cancel();
+            }
+        } done{this, &sharer_done};
         co_await sharer_->run();
-        sharer_done = true;
-        scanned_.cancel();
     };
     net::spawn(node_.swarm_env().ex, share_all(), log_, "sharer");
 
@@ -188,8 +194,11 @@ void Publisher::stop() {
 }
 
 net::awaitable<void> Publisher::learn_network_head() {
+    std::optional<std::string> head_text;
+    bool answered = false;
     try {
         const auto texts = co_await trackers_.get_manifests(channel_, options_.trackers);
+        answered = true;
         for (const auto& text : texts) {
             auto m = checked_manifest(text, channel_);
             if (!m) {
@@ -198,10 +207,28 @@ net::awaitable<void> Publisher::learn_network_head() {
                 continue;
             }
             const auto v = version_of(*m);
-            if (newer_than(v, network_head_)) network_head_ = v;
+            if (newer_than(v, network_head_)) {
+                network_head_ = v;
+                head_text = text;
+            }
         }
     } catch (const std::exception& e) {
         log_.warn("could not ask the trackers for the channel's latest version: {}", e.what());
+    }
+    // The mesh holds the newest version anyone has, so that it does not
+    // fetch from subscribers what it already knows of.
+    if (head_text && mesh_)
+        mesh_->hold(VersionRef{network_head_->number, network_head_->body_hash},
+                    std::make_shared<const std::string>(*head_text));
+    // A version published here that the trackers lack (one was down when it
+    // was published): offered again.
+    if (answered && published_ && newer_than(version_of(*published_), network_head_)) {
+        const std::string text = format_manifest(*published_);
+        for (const auto& put : co_await trackers_.put_manifest(text, options_.trackers))
+            if (!put.kept)
+                log_.warn("tracker {} did not take version {}: {}", put.tracker.str(),
+                          published_->version, put.error);
+        network_head_ = version_of(*published_);
     }
     if (network_head_ && (!published_ || network_head_->number > published_->version))
         log_.info("the trackers know version {} of this channel; publishing continues from it",

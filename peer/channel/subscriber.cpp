@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/core/plural.hpp"
+#include "common/net/join_all.hpp"
 #include "common/net/offload.hpp"
 #include "peer/channel/local_scan.hpp"
 #include "peer/channel/local_status.hpp"
@@ -20,6 +21,10 @@ using FetchOutcome = VersionGossip::FetchOutcome;
 namespace {
 
 constexpr auto kLeaveGrace = 2000ms;
+// Manifests up to this size are checked on the I/O thread; bigger ones on the pool.
+constexpr std::size_t kParseInlineBytes = 64 << 10;
+// --once: consecutive failed attempts to apply a version before giving up.
+constexpr int kOnceAttempts = 5;
 
 Result<Manifest> checked_manifest(std::string_view text, const ChannelId& channel) {
     auto m = parse_manifest(text);
@@ -208,7 +213,8 @@ net::awaitable<void> Subscriber::stop_serving(const std::vector<std::string>& pa
     }
 }
 
-void Subscriber::serve_applied(std::vector<std::unique_ptr<FileTransfer>> downloaded) {
+net::awaitable<void> Subscriber::serve_applied(
+    std::vector<std::unique_ptr<FileTransfer>> downloaded) {
     std::map<SeedId, std::unique_ptr<FileTransfer>> fresh;
     for (auto& t : downloaded)
         fresh[t->id()] = std::move(t);
@@ -234,8 +240,12 @@ void Subscriber::serve_applied(std::vector<std::unique_ptr<FileTransfer>> downlo
     for (auto& [id, t] : fresh)
         leaving.push_back(std::move(t));
     serving_.clear();
+    // Gone from the Node before anything is shared anew: a file that only
+    // moved keeps its seed, and a Node holds one swarm per seed.
+    std::vector<net::awaitable<void>> leaves;
     for (auto& t : leaving)
-        net::spawn(node_.swarm_env().ex, leave_later(std::move(t)), log_, "leave");
+        leaves.push_back(leave_later(std::move(t)));
+    co_await net::join_all(std::move(leaves));
     for (const auto& r : store_->recorded()) {
         if (next.contains(r.path)) continue;
         const SeedId id = r.seed.id();
@@ -279,7 +289,7 @@ net::awaitable<bool> Subscriber::apply(
         co_return false;
     }
     applied_ = m;
-    serve_applied(std::move(outcome.serving));
+    co_await serve_applied(std::move(outcome.serving));
     trackers_.follow(options_.channel, m.version, options_.trackers);
     if (said) said(m, outcome.report);
     co_return true;
@@ -322,7 +332,17 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
     auto verify =
         [this](VersionRef asked,
                std::shared_ptr<const std::string> text) -> net::awaitable<ChannelMesh::Verdict> {
-        auto m = checked_manifest(*text, options_.channel);
+        // Parsing and checking a big manifest (up to 16 MiB) is CPU work:
+        // on the pool, as the tracker does.
+        Result<Manifest> m = Error{""};
+        if (text->size() > kParseInlineBytes) {
+            auto job = [text, channel = options_.channel] {
+                return checked_manifest(*text, channel);
+            };
+            m = co_await offload(node_.pool(), std::move(job));
+        } else {
+            m = checked_manifest(*text, options_.channel);
+        }
         if (!m) co_return ChannelMesh::Verdict{FetchOutcome::kForged, m.error().message};
         if (ref_of(*m) != asked)
             co_return ChannelMesh::Verdict{FetchOutcome::kForged, "not the version announced"};
@@ -339,21 +359,34 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
     for (const auto& u : co_await trackers_.connect(options_.trackers))
         log_.warn("cannot reach {} (retrying in the background)", u);
     trackers_.follow(options_.channel, applied_ ? applied_->version : 0, options_.trackers);
-    if (applied_) serve_applied({});
+    if (applied_) {
+        std::vector<std::unique_ptr<FileTransfer>> none;
+        co_await serve_applied(std::move(none));
+    }
     net::spawn(node_.swarm_env().ex, tracker_loop(), log_, "channel trackers");
 
     const auto started = std::chrono::steady_clock::now();
     Outcome result = Outcome::kStopped;
     bool repair = applied_.has_value();  // check DIR against the applied version at once
+    int failures = 0;                    // attempts at the latest version that failed in a row
+    const std::function<void(const Manifest&, const SyncReport&)> quiet;
     while (!stopping_) {
         if (latest_ && (!applied_ || supersedes(ref_of(*latest_), ref_of(*applied_)))) {
             const Manifest target = *latest_;
             const auto text = latest_text_;
-            if (co_await apply(target, text, on_applied)) {
+            const bool done = co_await apply(target, text, on_applied);
+            if (done) {
                 repair = false;
+                failures = 0;
                 continue;  // a newer one may have come meanwhile
             }
             if (stopping_) break;
+            if (options_.once && ++failures >= kOnceAttempts) {
+                message_ = fmt::format("version {} could not be applied ({} attempts)",
+                                       target.version, failures);
+                result = Outcome::kFailed;
+                break;
+            }
             co_await wait(options_.retry);
             continue;
         }
@@ -368,21 +401,31 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
                                change_text(c.change), applied_->version);
                 const Manifest current = *applied_;
                 auto text = std::make_shared<const std::string>(*store_->applied_manifest());
-                if (co_await apply(current, text, {}))
+                const bool restored = co_await apply(current, text, quiet);
+                if (restored)
                     repairs_ += changes.size();
                 else if (!stopping_)
                     repair = true;
             }
         }
+        const bool waited_long = std::chrono::steady_clock::now() - started > options_.find_timeout;
         if (options_.once && applied_ && trackers_answered_ &&
             !(latest_ && supersedes(ref_of(*latest_), ref_of(*applied_)))) {
             result = Outcome::kUpToDate;
             break;
         }
-        if (options_.once && !applied_ &&
-            std::chrono::steady_clock::now() - started > options_.find_timeout) {
-            message_ = "no tracker or peer knows a version of the channel";
+        if (options_.once && waited_long && !applied_ && !latest_) {
+            message_ = trackers_answered_ ? "no tracker or peer knows a version of the channel"
+                                          : "no tracker answered, and no peer knows a version";
             result = Outcome::kNoVersion;
+            break;
+        }
+        if (options_.once && waited_long && applied_ && !trackers_answered_ &&
+            !(latest_ && supersedes(ref_of(*latest_), ref_of(*applied_)))) {
+            // No tracker answered: what the peers said is all there is to know.
+            log_.warn("no tracker answered; {} holds version {}, the latest its peers know",
+                      options_.dir.string(), applied_->version);
+            result = Outcome::kUpToDate;
             break;
         }
         co_await wait(options_.once ? std::chrono::milliseconds(200) : options_.rescan);

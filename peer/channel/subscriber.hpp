@@ -90,7 +90,7 @@ class Subscriber {
     net::awaitable<bool> apply(const Manifest& m, std::shared_ptr<const std::string> text,
                                const std::function<void(const Manifest&, const SyncReport&)>& said);
     net::awaitable<std::vector<LocalDifference>> local_differences();
-    void serve_applied(std::vector<std::unique_ptr<FileTransfer>> downloaded);
+    net::awaitable<void> serve_applied(std::vector<std::unique_ptr<FileTransfer>> downloaded);
     net::awaitable<void> stop_serving(const std::vector<std::string>& paths);
     net::awaitable<void> wait(std::chrono::milliseconds d);
 

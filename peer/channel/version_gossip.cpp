@@ -24,9 +24,9 @@ bool supersedes(const VersionRef& a, const VersionRef& b) {
     return false;
 }
 
-void VersionGossip::peer_joined(PeerKey peer, VersionRef theirs) {
+void VersionGossip::peer_joined(PeerKey peer, VersionRef theirs, VersionRef greeted) {
     // The greeting carried what we held then: it counts as told.
-    peers_[peer] = Peer{theirs, held_};
+    peers_[peer] = Peer{theirs, greeted};
 }
 
 void VersionGossip::peer_announced(PeerKey peer, VersionRef theirs) {
@@ -60,8 +60,7 @@ void VersionGossip::fetch_done(PeerKey peer, VersionRef asked, FetchOutcome outc
         case FetchOutcome::kAccepted:
             hold(asked);
             break;
-        case FetchOutcome::kStale:
-            break;
+        case FetchOutcome::kStale:  // not asked again of this peer (hold() forgets it once moot)
         case FetchOutcome::kForged:
         case FetchOutcome::kFailed:
             if (peers_.contains(peer)) failed_.insert({peer, asked});

@@ -31,7 +31,7 @@ class VersionGossip {
 
     enum class FetchOutcome {
         kAccepted,  // verified and now held
-        kStale,     // verified, but no longer supersedes what we hold (we moved on meanwhile)
+        kStale,     // verified, but does not supersede what the owner holds: not asked again
         kForged,    // bad signature, another channel, not the version asked for: strike it
         kFailed,    // the connection failed or timed out: try another holder
     };
@@ -40,7 +40,9 @@ class VersionGossip {
 
     const VersionRef& held() const { return held_; }
 
-    void peer_joined(PeerKey peer, VersionRef theirs);
+    // `greeted`: the version our greeting told it we hold.
+    void peer_joined(PeerKey peer, VersionRef theirs, VersionRef greeted);
+    void peer_joined(PeerKey peer, VersionRef theirs) { peer_joined(peer, theirs, held_); }
     void peer_announced(PeerKey peer, VersionRef theirs);
     void peer_left(PeerKey peer);
 
