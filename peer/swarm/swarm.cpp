@@ -217,6 +217,8 @@ void Swarm::accept(std::shared_ptr<net::FrameStream> stream, const pp::Hello& th
     auto conn = std::make_shared<PeerConnection>(shared_from_this(), std::move(stream), theirs,
                                                  std::nullopt);
     conns_.insert(conn);
+    if (const auto where = listed_as(*conn))
+        peer_list_.connected(*where, PeerList::Source::kIncoming);
     conn->start(/*send_hello=*/true);
 }
 
@@ -236,7 +238,7 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
             stream->close();
             // Already connected: reached by another connection.
             if (refusal->reason == Refusal::Reason::kDuplicate)
-                peer_list_.connect_duplicate(where);
+                peer_list_.connect_duplicate(where, net::Clock::now());
             else
                 peer_list_.connect_refused(where);
             co_return;
@@ -263,6 +265,10 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         --connecting_;
         if (e.reason == HandshakeError::Reason::kSelf) {
             peer_list_.connect_reached_self(where);
+        } else if (e.remote_code == pp::ErrorCode::kDuplicate) {
+            // It holds a connection with us already (it dialled us meanwhile).
+            peer_list_.connect_duplicate(where, net::Clock::now());
+            log_.debug("{}: connected already", where.str());
         } else {
             peer_list_.connect_failed(where, net::Clock::now());
             log_.debug("cannot connect to {}: {}", where.str(), e.what());
@@ -291,10 +297,12 @@ void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
         pex_pending_.insert(*addr);
         pex_signal_.cancel();
     }
-    if (auto addr = conn->listen_address())
-        peer_list_.connected(*addr, PeerList::Source::kIncoming);
     // Two complete peers have nothing to give each other.
     if (complete() && conn->theirs().all()) conn->close("both complete");
+}
+
+std::optional<PeerAddress> Swarm::listed_as(const PeerConnection& conn) {
+    return conn.dialed() ? conn.dialed() : conn.listen_address();
 }
 
 void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
@@ -308,9 +316,9 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
     }
     if (conn->counted_in_picker()) picker_.remove_peer(conn->theirs());
     // A peer that left on purpose is not asked again soon; one that failed
-    // is retried with backoff.
-    for (const auto& where : {conn->dialed(), conn->listen_address()})
-        if (where) peer_list_.disconnected(*where, goodbye, net::Clock::now());
+    // is retried with backoff (unless another connection to it is up).
+    if (const auto where = listed_as(*conn))
+        peer_list_.disconnected(*where, goodbye, net::Clock::now());
     wake_fetchers();
     wake(connect_signal_);
     if (conns_.empty()) wake(discover_signal_);

@@ -149,6 +149,9 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     // admits it.
     std::optional<Refusal> admit(const UserId& user, bool initiated_by_us);
     std::shared_ptr<PeerConnection> connection_to(const UserId& user) const;
+    // The address a connection is counted under in the PeerList: the one we
+    // dialled, or the listening address an accepted peer named in its Hello.
+    static std::optional<PeerAddress> listed_as(const PeerConnection& conn);
     net::awaitable<void> verify(std::shared_ptr<PeerConnection> from, ChunkIndex c,
                                 BufferPool::Buffer data);
     net::awaitable<void> finish_download();
