@@ -8,6 +8,7 @@
 #include "common/net/offload.hpp"
 #include "peer/swarm/connection.hpp"
 #include "peer/swarm/handshake.hpp"
+#include "peer/swarm/request_budget.hpp"
 
 namespace seedshare {
 
@@ -65,6 +66,18 @@ bool Swarm::rationing_uploads() const {
     for (const auto& c : conns_)
         if (c->counted_in_picker() && !c->theirs().all() && ++partial >= 2) return true;
     return false;
+}
+
+bool Swarm::may_request_more() const {
+    std::uint64_t outstanding = 0;
+    double rate = 0;
+    for (const auto& c : conns_) {
+        outstanding += c->outstanding_bytes();
+        rate += c->download_rate();
+    }
+    const auto most = std::max<std::uint64_t>(options_.pipeline_max_bytes, options_.block_bytes);
+    return RequestBudget::may_request(
+        outstanding, RequestBudget::total_target(rate, options_.block_bytes, most));
 }
 
 std::size_t Swarm::pick_window() const {

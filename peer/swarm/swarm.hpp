@@ -126,6 +126,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     BufferPool& fetch_buffers() override { return *fetch_buffers_; }
     SpreadTracker& spread() override { return spread_; }
     bool rationing_uploads() const override;
+    bool may_request_more() const override;
     void connection_ready(const std::shared_ptr<PeerConnection>& conn) override;
     void connection_closed(PeerConnection* conn, bool goodbye) override;
     void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
