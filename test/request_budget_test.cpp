@@ -12,9 +12,9 @@ constexpr std::uint64_t kMost = 16u << 20;
 TEST_CASE("request budget: what arrives in the window, at least a few blocks, at most the cap") {
     // Nothing measured yet: a few blocks, not a pipeline at every peer.
     CHECK(RequestBudget::total_target(0, kBlock, kMost) == RequestBudget::kMinBlocks * kBlock);
-    // A getter receiving 2 MiB/s keeps 2 MiB requested in all (1 s of it),
+    // A getter receiving 4 MiB/s keeps 4 MiB requested in all (1 s of it),
     // however many peers it has: before, 512 KiB at each of 38 peers was 19 MiB.
-    CHECK(RequestBudget::total_target(2.0 * (1 << 20), kBlock, kMost) == 2u << 20);
+    CHECK(RequestBudget::total_target(4.0 * (1 << 20), kBlock, kMost) == 4u << 20);
     // Slow: still the minimum.
     CHECK(RequestBudget::total_target(100e3, kBlock, kMost) == RequestBudget::kMinBlocks * kBlock);
     // Fast (loopback): capped.

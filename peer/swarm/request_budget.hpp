@@ -21,7 +21,7 @@ namespace seedshare {
 
 struct RequestBudget {
     static constexpr std::chrono::milliseconds kWindow{1000};
-    static constexpr std::uint64_t kMinBlocks = 4;
+    static constexpr std::uint64_t kMinBlocks = 8;
 
     // Bytes to keep requested in all while receiving `rate` bytes/s in all:
     // rate x kWindow, at least kMinBlocks blocks, at most `most`.

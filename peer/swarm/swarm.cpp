@@ -75,7 +75,9 @@ bool Swarm::may_request_more() const {
         outstanding += c->outstanding_bytes();
         rate += c->download_rate();
     }
-    const auto most = std::max<std::uint64_t>(options_.pipeline_max_bytes, options_.block_bytes);
+    // At most what fits in the fetch buffers: where bytes come fast (loopback)
+    // the budget does not bind, and each connection's own pipeline does.
+    const auto most = std::max<std::uint64_t>(options_.fetch_budget_bytes, options_.block_bytes);
     return RequestBudget::may_request(
         outstanding, RequestBudget::total_target(rate, options_.block_bytes, most));
 }
