@@ -6,8 +6,8 @@
 // pipeline full at every one of N peers puts its pipeline in every peer's
 // queue, and so does every other getter: on the shaped network of
 // scripts/bench/netswarm (38 getters on 2 MiB/s links, 512 KiB asked of each
-// peer) every peer had about 19 MiB queued, 10 s of its link, and a chunk
-// moved one hop per 10 s; with 0.5 MiB/s links, 40 s. So a getter keeps
+// peer) that is up to 19 MiB queued at every peer, 10 s of its link before a
+// new request is served. So a getter keeps
 // requested, from all its peers together, what it receives in kWindow (at
 // least kMinBlocks blocks): the peers' queues stay about that short, and the
 // connections that deliver ask again first (each refills as its pieces come
