@@ -85,7 +85,11 @@ TEST_CASE(
         SwarmOptions options;
         options.idle_timeout = 30000ms;  // well under the default 120 s
         options.max_connections = 200;
-        TestPeer server(io, pool, "server", options);
+        // Upload slots (a few blocks at a time) would keep the hogs from
+        // ever holding every buffer: out of the way, this is about buffers.
+        NodeOptions node = node_options(options);
+        node.upload_slots = 1000;
+        TestPeer server(io, pool, Logger("server", LogLevel::kWarn), node);
         auto file = FileStorage::open_read(src / "data.bin");
         REQUIRE(file);
         const std::shared_ptr<Storage> storage(std::move(*file));

@@ -97,7 +97,8 @@ TEST_CASE("peer list: a duplicate counts as connected, a refusal may be retried 
     list.add(a, Source::kTracker);
     list.add(b, Source::kTracker);
     list.take_candidates(2, t0);
-    list.connect_duplicate(a);
+    list.connected(a, Source::kIncoming);  // its connection to us
+    list.connect_duplicate(a, t0);
     list.connect_refused(b);
     CHECK(list.find(a)->state == State::kConnected);
     CHECK(list.find(b)->state == State::kIdle);
@@ -150,7 +151,7 @@ TEST_CASE("peer list: a banned address is never dialled, whatever is reported") 
         list.connect_failed(x, t0);
         list.connect_refused(x);
         list.connect_succeeded(x);
-        list.connect_duplicate(x);
+        list.connect_duplicate(x, t0);
         list.connect_reached_self(x);
         list.connected(x, Source::kIncoming);
         list.add(x, Source::kPeerExchange);
@@ -239,4 +240,64 @@ TEST_CASE("peer list: a flood from one source stays bounded") {
     for (int i = 0; i < 1000; ++i)
         one.add(addr("192.0.2.7"), Source::kPeerExchange);
     CHECK(one.take_candidates(1000, t0).size() == 1);
+}
+
+TEST_CASE("peer list: an address stays connected until its last connection ends") {
+    // Two peers dial each other at once: our dial and their accepted
+    // connection overlap until one is closed as the duplicate. The end of the
+    // closed one must not make the peer a candidate while the other is up
+    // (it was dialled again, replaced the live connection, and so on).
+    PeerList list;
+    const auto a = addr("10.0.0.1");
+    list.add(a, Source::kTracker);
+    REQUIRE(list.take_candidates(1, t0).size() == 1);
+    list.connected(a, Source::kIncoming);  // theirs, accepted while ours was dialling
+    list.connect_succeeded(a);             // ours
+    CHECK(list.find(a)->connections == 2);
+    list.disconnected(a, /*goodbye=*/false, t0);  // one of the two closed
+    CHECK(list.find(a)->state == State::kConnected);
+    CHECK(list.find(a)->failures == 0);
+    CHECK(list.take_candidates(1, t0 + 1h).empty());
+    list.disconnected(a, /*goodbye=*/false, t0 + 1h);  // the last one
+    CHECK(list.find(a)->state == State::kIdle);
+    CHECK(list.find(a)->failures == 1);
+    CHECK(list.take_candidates(1, t0 + 1h + PeerList::backoff(0)).size() == 1);
+}
+
+TEST_CASE("peer list: a duplicate with no connection counted leaves the address a candidate") {
+    PeerList list;
+    const auto a = addr("10.0.0.1");
+    const auto b = addr("10.0.0.2");
+    list.add(a, Source::kTracker);
+    list.add(b, Source::kTracker);
+    REQUIRE(list.take_candidates(2, t0).size() == 2);
+    list.connected(a, Source::kIncoming);
+    list.connect_duplicate(a, t0);  // reached by the accepted connection
+    list.connect_duplicate(b, t0);  // connected under another address of that peer
+    CHECK(list.find(a)->state == State::kConnected);
+    CHECK(list.find(b)->state == State::kIdle);
+    CHECK(list.take_candidates(2, t0 + PeerList::kGoodbyeRest - 1ms).empty());
+    CHECK(list.take_candidates(2, t0 + PeerList::kGoodbyeRest).size() == 1);
+    list.disconnected(a, /*goodbye=*/true, t0);
+    CHECK(list.find(a)->state == State::kIdle);
+}
+
+TEST_CASE("peer list: a dial that loses the race to an accepted connection is no failure") {
+    // We dial it while it dials us; its connection is accepted first, then
+    // our dial fails (it refused it as a duplicate) or is refused by us.
+    PeerList list;
+    const auto a = addr("10.0.0.1");
+    const auto b = addr("10.0.0.2");
+    list.add(a, Source::kTracker);
+    list.add(b, Source::kTracker);
+    REQUIRE(list.take_candidates(2, t0).size() == 2);
+    list.connected(a, Source::kIncoming);
+    list.connected(b, Source::kIncoming);
+    list.connect_failed(a, t0);
+    list.connect_refused(b);
+    for (const auto& x : {a, b}) {
+        CHECK(list.find(x)->state == State::kConnected);
+        CHECK(list.find(x)->failures == 0);
+    }
+    CHECK(list.take_candidates(2, t0 + 1h).empty());
 }

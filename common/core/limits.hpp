@@ -86,6 +86,9 @@ inline constexpr std::chrono::seconds kDefaultTtl{90};
 
 // --- peers ------------------------------------------------------------------
 inline constexpr std::size_t kMaxPeerConnections = 512;
+// Blocks a peer process sends at once, to all its remotes together (upload
+// slots, peer/swarm/upload_slots.hpp).
+inline constexpr std::size_t kDefaultUploadSlots = 4;
 // Requests a remote peer may have queued at us before we stop reading from it.
 inline constexpr std::size_t kMaxQueuedRequests = 256;
 inline constexpr std::chrono::seconds kPeerHandshakeTimeout{10};

@@ -56,22 +56,37 @@ std::vector<PeerAddress> PeerList::take_candidates(std::size_t limit, TimePoint 
 }
 
 void PeerList::connect_succeeded(const PeerAddress& a) {
-    if (auto* e = at(a); e && e->state != State::kBanned) {
+    if (auto* e = at(a)) {
+        ++e->connections;
+        if (e->state == State::kBanned) return;
         e->state = State::kConnected;
         e->failures = 0;
     }
 }
 
-void PeerList::connect_duplicate(const PeerAddress& a) {
-    if (auto* e = at(a); e && e->state != State::kBanned) e->state = State::kConnected;
+void PeerList::connect_duplicate(const PeerAddress& a, TimePoint now) {
+    auto* e = at(a);
+    if (e == nullptr || e->state == State::kBanned) return;
+    if (e->connections > 0) {
+        e->state = State::kConnected;
+        return;
+    }
+    e->state = State::kIdle;
+    e->retry_at = now + kGoodbyeRest;
 }
 
 void PeerList::connect_refused(const PeerAddress& a) {
-    if (auto* e = at(a); e && e->state != State::kBanned) e->state = State::kIdle;
+    if (auto* e = at(a); e && e->state != State::kBanned)
+        e->state = e->connections > 0 ? State::kConnected : State::kIdle;
 }
 
 void PeerList::connect_failed(const PeerAddress& a, TimePoint now) {
     if (auto* e = at(a); e && e->state != State::kBanned) {
+        // Its own connection to us came up while we dialled: that is no failure.
+        if (e->connections > 0) {
+            e->state = State::kConnected;
+            return;
+        }
         e->state = State::kIdle;
         e->retry_at = now + backoff(e->failures++);
     }
@@ -87,12 +102,15 @@ void PeerList::connected(const PeerAddress& a, Source source) {
         if (a.port == 0 || a.address.is_unspecified() || !make_room()) return;
         e = &entries_.emplace(a, Entry{.sources = static_cast<std::uint8_t>(source)}).first->second;
     }
+    ++e->connections;
     if (e->state != State::kBanned) e->state = State::kConnected;
 }
 
 void PeerList::disconnected(const PeerAddress& a, bool goodbye, TimePoint now) {
     auto* e = at(a);
-    if (e == nullptr || e->state == State::kBanned || e->state == State::kSelf) return;
+    if (e == nullptr) return;
+    if (e->connections > 0) --e->connections;
+    if (e->connections > 0 || e->state == State::kBanned || e->state == State::kSelf) return;
     e->state = State::kIdle;
     e->retry_at = now + (goodbye ? Clock::duration(kGoodbyeRest) : backoff(e->failures++));
 }

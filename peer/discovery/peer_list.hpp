@@ -8,6 +8,10 @@
 // The swarm asks which candidates to dial (take_candidates) and reports what
 // came of each dial and of each connection. An address is never dialled twice
 // at once: a candidate handed out stays kConnecting until the swarm reports.
+// Connections are counted per address (one dialled and one accepted may
+// overlap while a simultaneous dial is resolved): an address is connected
+// until its last connection ends, so the end of a replaced connection does
+// not make a peer we are connected to a candidate again.
 #pragma once
 
 #include <chrono>
@@ -41,9 +45,10 @@ class PeerList {
     };
     struct Entry {
         State state = State::kIdle;
-        std::uint32_t failures = 0;  // failed dials and drops since the last success
-        TimePoint retry_at{};        // not dialled before
-        std::uint8_t sources = 0;    // Source bits
+        std::uint32_t failures = 0;     // failed dials and drops since the last success
+        std::uint32_t connections = 0;  // live connections to it (reported up, not yet down)
+        TimePoint retry_at{};           // not dialled before
+        std::uint8_t sources = 0;       // Source bits
         bool from(Source s) const { return (sources & static_cast<std::uint8_t>(s)) != 0; }
     };
 
@@ -68,24 +73,32 @@ class PeerList {
     std::vector<PeerAddress> take_candidates(std::size_t limit, TimePoint now);
 
     // --- what came of a dial (the address was handed out by take_candidates) ---
-    // The handshake succeeded and the connection joined the swarm.
+    // The handshake succeeded and the connection joined the swarm (counted
+    // until disconnected).
     void connect_succeeded(const PeerAddress& a);
-    // Reached it, but it is already connected to us by another connection.
-    void connect_duplicate(const PeerAddress& a);
+    // Reached it, but it is already connected to us by another connection:
+    // connected while that one is counted under `a`; else (it is counted
+    // under another address of the peer) idle, resting kGoodbyeRest.
+    void connect_duplicate(const PeerAddress& a, TimePoint now);
     // Reached it, but the swarm would not take the connection (leaving, full):
     // idle again, may be dialled again at once.
     void connect_refused(const PeerAddress& a);
     // The dial or handshake failed: idle, retried after backoff.
     void connect_failed(const PeerAddress& a, TimePoint now);
+    // (All three leave an address connected when a connection to it came up
+    // meanwhile, accepted: the dial lost a race, nothing failed.)
     // The address is this peer: never dialled again.
     void connect_reached_self(const PeerAddress& a);
 
     // --- connections ---------------------------------------------------------
-    // A connection to the peer listening at `a` is up (dialled or accepted).
-    // An address not in the list is added, from `source`, when there is room.
+    // An accepted connection from the peer listening at `a` joined the swarm
+    // (counted until disconnected). An address not in the list is added,
+    // from `source`, when there is room.
     void connected(const PeerAddress& a, Source source);
-    // The connection ended: a peer that said goodbye rests kGoodbyeRest; one
-    // that failed is retried after backoff. Banned and self entries stay.
+    // One connection counted for `a` ended. When it was the last: a peer that
+    // said goodbye rests kGoodbyeRest; one that failed is retried after
+    // backoff. While another connection to it is up, nothing else changes.
+    // Banned and self entries stay.
     void disconnected(const PeerAddress& a, bool goodbye, TimePoint now);
     // It sent bad data: never dialled again. Kept even past the size bound.
     void ban(const PeerAddress& a);

@@ -21,6 +21,7 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
       acceptor_(ex),
       upload_buffers_(BufferPool::create(options_.upload_budget_bytes, limits::kMaxBlockBytes)),
       upload_limit_(std::make_shared<RateLimiter>(options_.max_upload_rate)),
+      upload_slots_(UploadSlots::create(options_.upload_slots)),
       download_limit_(std::make_shared<RateLimiter>(options_.max_download_rate)),
       activity_(std::make_shared<Activity>(ex)) {}
 
@@ -47,8 +48,8 @@ void Node::listen() {
 }
 
 SwarmEnv Node::swarm_env() const {
-    return SwarmEnv{ex_,           &pool_,          user_, port_, upload_buffers_,
-                    upload_limit_, download_limit_, log_};
+    return SwarmEnv{ex_,           &pool_,        user_,           port_, upload_buffers_,
+                    upload_slots_, upload_limit_, download_limit_, log_};
 }
 
 void Node::add(std::shared_ptr<Swarm> swarm) {

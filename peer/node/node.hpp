@@ -23,9 +23,10 @@ struct NodeOptions {
     std::string host;        // empty: every interface, IPv6 and IPv4 where available
     std::uint16_t port = 0;  // 0: an ephemeral port
     std::size_t max_connections = limits::kMaxPeerConnections;
-    std::size_t upload_budget_bytes = 32u << 20;  // blocks being read for upload
-    std::uint64_t max_upload_rate = 0;            // bytes/s for the whole process; 0: unlimited
-    std::uint64_t max_download_rate = 0;          // bytes/s for the whole process; 0: unlimited
+    std::size_t upload_budget_bytes = 32u << 20;             // blocks being read for upload
+    std::size_t upload_slots = limits::kDefaultUploadSlots;  // blocks sent at once
+    std::uint64_t max_upload_rate = 0;    // bytes/s for the whole process; 0: unlimited
+    std::uint64_t max_download_rate = 0;  // bytes/s for the whole process; 0: unlimited
     SwarmOptions swarm;
 };
 
@@ -81,6 +82,7 @@ class Node {
     std::uint16_t port_ = 0;
     std::shared_ptr<BufferPool> upload_buffers_;
     std::shared_ptr<RateLimiter> upload_limit_;
+    std::shared_ptr<UploadSlots> upload_slots_;
     std::shared_ptr<RateLimiter> download_limit_;
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
     std::map<ChannelId, std::shared_ptr<ChannelEndpoint>> channels_;

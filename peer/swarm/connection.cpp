@@ -61,6 +61,7 @@ void PeerConnection::close(const std::string& reason) {
     stream_->close();
     writer_wake_.cancel();
     linger_.cancel();
+    upload_turn_.reset();
 }
 
 void PeerConnection::teardown() {
@@ -152,7 +153,9 @@ void PeerConnection::fill_requests() {
     const auto target = pipeline_target();
     // By bytes, and by count: the remote drops a peer with more than
     // kMaxQueuedRequests waiting (small chunks make small blocks).
-    while (outstanding_bytes_ < target && outstanding_.size() + 1 < limits::kMaxQueuedRequests) {
+    // And within the getter's budget for all its connections together.
+    while (outstanding_bytes_ < target && outstanding_.size() + 1 < limits::kMaxQueuedRequests &&
+           swarm_->may_request_more()) {
         Fetch* f = nullptr;
         for (auto& [index, fetch] : fetches_) {
             if (fetch.next_offset < fetch.buffer.size() && !fetch.dropped) {
@@ -411,7 +414,7 @@ void PeerConnection::handle(pp::Message& m) {
 
 // --- the writer ----------------------------------------------------------------
 
-net::awaitable<void> PeerConnection::serve(pp::Block b) {
+net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot) {
     // An upload buffer is held only while the remote takes the bytes: when it
     // stops reading for kUploadPatience the buffer goes back to the pool and
     // the rest of the block is read again once its socket has room. So
@@ -434,6 +437,12 @@ net::awaitable<void> PeerConnection::serve(pp::Block b) {
             if (stalled) co_await stream_->wait_writable();
             sliced = sliced || stalled;
             stalled = false;
+            if (const auto& slots = swarm_->env().upload_slots; slots && !slot) {
+                // Resuming after a stall: our turn again among every block
+                // this process sends (FIFO).
+                slot = co_await slots->acquire([this] { return closed_; }, kSlotRecheck);
+                if (closed_) co_return;
+            }
             buffer_from = sent > head.size() ? sent - head.size() : 0;
             // After a stall, a slice at a time: a remote that reads a little
             // every while must not make us read the whole rest again each time.
@@ -479,9 +488,11 @@ net::awaitable<void> PeerConnection::serve(pp::Block b) {
         sent += n;
         if (sent < total) {
             // The slice is out (the next one follows at once), or the remote
-            // stopped reading: either way, let go of the buffer.
+            // stopped reading: either way, let go of the buffer; a remote
+            // that stopped reading lets go of its upload slot too.
             buffer = BufferPool::Buffer{};
             stalled = n < want;
+            if (stalled) slot.reset();
         }
     }
     uploaded_ += b.length;
@@ -510,18 +521,30 @@ net::awaitable<void> PeerConnection::write_loop() {
                 continue;
             }
             if (!serve_queue_.empty()) {
-                const pp::Block b = serve_queue_.front();
-                serve_queue_.pop_front();
-                serving_ = true;
-                co_await serve(b);
-                serving_ = false;
-                if (serve_queue_.empty()) swarm_->upload_finished();
-                last_write = net::Clock::now();
-                continue;
-            }
-            if (remote_leaving_ && outstanding_.empty()) {
+                // A block goes out in our turn among all this process sends
+                // (UploadSlots); until then control frames keep flowing.
+                UploadSlots::Slot slot;
+                bool our_turn = true;
+                if (const auto& slots = swarm_->env().upload_slots) {
+                    if (!upload_turn_) upload_turn_ = slots->request(writer_wake_);
+                    our_turn = upload_turn_.granted();
+                    if (our_turn) slot = upload_turn_.take();
+                }
+                if (our_turn) {
+                    const pp::Block b = serve_queue_.front();
+                    serve_queue_.pop_front();
+                    serving_ = true;
+                    co_await serve(b, slot);
+                    serving_ = false;
+                    if (serve_queue_.empty()) swarm_->upload_finished();
+                    last_write = net::Clock::now();
+                    continue;
+                }
+            } else if (remote_leaving_ && outstanding_.empty()) {
                 close("the peer said goodbye");
                 break;
+            } else {
+                upload_turn_.reset();  // nothing to send: no place in the queue
             }
             // Nothing to send: sleep until woken, or until a keepalive is due.
             const auto keepalive = swarm_->options().keepalive;
@@ -536,6 +559,7 @@ net::awaitable<void> PeerConnection::write_loop() {
         close(e.what());
     }
     serving_ = false;
+    upload_turn_.reset();
 }
 
 }  // namespace seedshare

@@ -35,6 +35,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // How long the Error frame sent before closing for a protocol error may
     // take to leave.
     static constexpr std::chrono::milliseconds kErrorLinger{2000};
+    // How often a block waiting for an upload slot checks that its
+    // connection is still open.
+    static constexpr std::chrono::milliseconds kSlotRecheck{250};
 
     PeerConnection(std::shared_ptr<SwarmLink> swarm, std::shared_ptr<net::FrameStream> stream,
                    const peer_proto::Hello& theirs, std::optional<PeerAddress> dialed);
@@ -62,6 +65,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     void fill_requests();
     // Peer exchange: other holders we know.
     void send_peers(const peer_proto::PeerList& list) { send(list); }
+    // Bytes requested from the remote, not received yet.
+    std::uint64_t outstanding_bytes() const { return outstanding_bytes_; }
     // Bytes per second received from this peer lately (0 until measured).
     double download_rate() const { return rate_; }
     // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
@@ -89,7 +94,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     net::awaitable<void> read_loop();
     net::awaitable<void> write_loop();
     net::awaitable<void> receive_piece(const FrameHeader& h);
-    net::awaitable<void> serve(peer_proto::Block b);
+    // Sends one block; `slot` is its upload slot (empty: no limit), given
+    // back when the remote stops reading and taken again to resume.
+    net::awaitable<void> serve(peer_proto::Block b, UploadSlots::Slot& slot);
     void handle(peer_proto::Message& m);
     void send(const peer_proto::Message& m);
     void reject(const peer_proto::Block& b);
@@ -147,6 +154,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // remote forgot it), so the count is what the remote has outstanding.
     std::deque<peer_proto::Block> rejects_;
     asio::steady_timer writer_wake_;
+    // Our place in the process's queue for an upload slot while blocks wait
+    // to be served (after writer_wake_: it refers to it).
+    UploadSlots::Ticket upload_turn_;
     // Closing after a protocol error: the writer sends the Error frame and
     // stops; linger_ bounds how long the reader waits for that.
     bool closing_ = false;

@@ -8,6 +8,7 @@
 #include "common/net/offload.hpp"
 #include "peer/swarm/connection.hpp"
 #include "peer/swarm/handshake.hpp"
+#include "peer/swarm/request_budget.hpp"
 
 namespace seedshare {
 
@@ -65,6 +66,20 @@ bool Swarm::rationing_uploads() const {
     for (const auto& c : conns_)
         if (c->counted_in_picker() && !c->theirs().all() && ++partial >= 2) return true;
     return false;
+}
+
+bool Swarm::may_request_more() const {
+    std::uint64_t outstanding = 0;
+    double rate = 0;
+    for (const auto& c : conns_) {
+        outstanding += c->outstanding_bytes();
+        rate += c->download_rate();
+    }
+    // At most what fits in the fetch buffers: where bytes come fast (loopback)
+    // the budget does not bind, and each connection's own pipeline does.
+    const auto most = std::max<std::uint64_t>(options_.fetch_budget_bytes, options_.block_bytes);
+    return RequestBudget::may_request(
+        outstanding, RequestBudget::total_target(rate, options_.block_bytes, most));
 }
 
 std::size_t Swarm::pick_window() const {
@@ -217,6 +232,8 @@ void Swarm::accept(std::shared_ptr<net::FrameStream> stream, const pp::Hello& th
     auto conn = std::make_shared<PeerConnection>(shared_from_this(), std::move(stream), theirs,
                                                  std::nullopt);
     conns_.insert(conn);
+    if (const auto where = listed_as(*conn))
+        peer_list_.connected(*where, PeerList::Source::kIncoming);
     conn->start(/*send_hello=*/true);
 }
 
@@ -236,7 +253,7 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
             stream->close();
             // Already connected: reached by another connection.
             if (refusal->reason == Refusal::Reason::kDuplicate)
-                peer_list_.connect_duplicate(where);
+                peer_list_.connect_duplicate(where, net::Clock::now());
             else
                 peer_list_.connect_refused(where);
             co_return;
@@ -263,6 +280,10 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         --connecting_;
         if (e.reason == HandshakeError::Reason::kSelf) {
             peer_list_.connect_reached_self(where);
+        } else if (e.remote_code == pp::ErrorCode::kDuplicate) {
+            // It holds a connection with us already (it dialled us meanwhile).
+            peer_list_.connect_duplicate(where, net::Clock::now());
+            log_.debug("{}: connected already", where.str());
         } else {
             peer_list_.connect_failed(where, net::Clock::now());
             log_.debug("cannot connect to {}: {}", where.str(), e.what());
@@ -291,10 +312,12 @@ void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
         pex_pending_.insert(*addr);
         pex_signal_.cancel();
     }
-    if (auto addr = conn->listen_address())
-        peer_list_.connected(*addr, PeerList::Source::kIncoming);
     // Two complete peers have nothing to give each other.
     if (complete() && conn->theirs().all()) conn->close("both complete");
+}
+
+std::optional<PeerAddress> Swarm::listed_as(const PeerConnection& conn) {
+    return conn.dialed() ? conn.dialed() : conn.listen_address();
 }
 
 void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
@@ -308,9 +331,9 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
     }
     if (conn->counted_in_picker()) picker_.remove_peer(conn->theirs());
     // A peer that left on purpose is not asked again soon; one that failed
-    // is retried with backoff.
-    for (const auto& where : {conn->dialed(), conn->listen_address()})
-        if (where) peer_list_.disconnected(*where, goodbye, net::Clock::now());
+    // is retried with backoff (unless another connection to it is up).
+    if (const auto where = listed_as(*conn))
+        peer_list_.disconnected(*where, goodbye, net::Clock::now());
     wake_fetchers();
     wake(connect_signal_);
     if (conns_.empty()) wake(discover_signal_);

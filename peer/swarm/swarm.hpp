@@ -126,6 +126,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     BufferPool& fetch_buffers() override { return *fetch_buffers_; }
     SpreadTracker& spread() override { return spread_; }
     bool rationing_uploads() const override;
+    bool may_request_more() const override;
     void connection_ready(const std::shared_ptr<PeerConnection>& conn) override;
     void connection_closed(PeerConnection* conn, bool goodbye) override;
     void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
@@ -149,6 +150,9 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     // admits it.
     std::optional<Refusal> admit(const UserId& user, bool initiated_by_us);
     std::shared_ptr<PeerConnection> connection_to(const UserId& user) const;
+    // The address a connection is counted under in the PeerList: the one we
+    // dialled, or the listening address an accepted peer named in its Hello.
+    static std::optional<PeerAddress> listed_as(const PeerConnection& conn);
     net::awaitable<void> verify(std::shared_ptr<PeerConnection> from, ChunkIndex c,
                                 BufferPool::Buffer data);
     net::awaitable<void> finish_download();

@@ -24,6 +24,7 @@
 #include "peer/swarm/buffer_pool.hpp"
 #include "peer/swarm/picker.hpp"
 #include "peer/swarm/spread.hpp"
+#include "peer/swarm/upload_slots.hpp"
 
 namespace seedshare {
 
@@ -37,7 +38,9 @@ struct SwarmOptions {
     // Bytes requested but not yet received, per connection: the measured
     // rate from that peer times pipeline_window, within [min, max] (start at
     // max until a rate is measured).
-    std::uint64_t pipeline_min_bytes = 512u << 10;
+    // One block at first: in a big swarm the getter's RequestBudget spreads
+    // its requests over the peers that deliver.
+    std::uint64_t pipeline_min_bytes = limits::kDefaultBlockBytes;
     std::uint64_t pipeline_max_bytes = 16u << 20;
     std::chrono::milliseconds pipeline_window{300};
     std::chrono::milliseconds stall_timeout{15000};
@@ -65,6 +68,7 @@ struct SwarmEnv {
     UserId user;
     std::uint16_t listen_port = 0;
     std::shared_ptr<BufferPool> upload_buffers;   // shared by all swarms of the process
+    std::shared_ptr<UploadSlots> upload_slots;    // per process; null: no limit
     std::shared_ptr<RateLimiter> upload_limit;    // per process (may be unlimited)
     std::shared_ptr<RateLimiter> download_limit;  // per process (may be unlimited)
     Logger log{"peer"};
@@ -92,6 +96,9 @@ class SwarmLink {
     virtual BufferPool& fetch_buffers() = 0;
     // How far each chunk has spread among the peers we are connected to.
     virtual SpreadTracker& spread() = 0;
+    // May one more block be requested, counting what every connection has
+    // requested (RequestBudget)?
+    virtual bool may_request_more() const = 0;
     // A complete peer with several partial peers rations its upload: only
     // the least spread chunks (SpreadTracker), so peers trade the rest.
     virtual bool rationing_uploads() const = 0;

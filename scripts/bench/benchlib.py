@@ -249,6 +249,24 @@ def tail(path, lines=12):
     return "\n".join(f"    {os.path.basename(path)}: {r}" for r in rows)
 
 
+# aria2c options used by every aria2c process of the benchmarks: no DHT/LPD
+# (one tracker), peer exchange on (helps getters find each other), no limit on peers
+# per torrent, no config file or netrc from the user, no periodic control-file
+# saves, quiet console, and it exits if this script dies.
+ARIA2_COMMON = [
+    "--no-conf=true", "--no-netrc=true",
+    "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+    "--enable-peer-exchange=true",
+    "--bt-max-peers=0",
+    "--bt-tracker-connect-timeout=5", "--bt-tracker-timeout=10",
+    "--file-allocation=none",
+    "--auto-save-interval=0",
+    "--allow-overwrite=true",
+    "--summary-interval=0", "--show-console-readout=false", "--console-log-level=warn",
+    "--enable-color=false",
+]
+
+
 # --- bencoding (BitTorrent metainfo), enough to read and write a .torrent ---
 
 def bdecode(data):
