@@ -160,7 +160,7 @@ net::awaitable<void> ChannelMesh::dial(PeerAddress where) {
             if (err->code == cp::ErrorCode::kSelf)
                 candidates_.connect_reached_self(where);
             else if (err->code == cp::ErrorCode::kDuplicate)
-                candidates_.connect_duplicate(where);
+                candidates_.connect_duplicate(where, now());
             else
                 candidates_.connect_failed(where, now());
             co_return;
@@ -185,7 +185,7 @@ net::awaitable<void> ChannelMesh::dial(PeerAddress where) {
         if (theirs->channel != channel_ || duplicate || stopping_) {
             stream->close();
             if (duplicate)
-                candidates_.connect_duplicate(where);
+                candidates_.connect_duplicate(where, now());
             else
                 candidates_.connect_refused(where);
             co_return;
