@@ -67,7 +67,11 @@ net::awaitable<std::optional<Manifest>> latest_at(const std::vector<HostPort>& w
             for (const auto& text : co_await trackers.get_manifests(channel, where)) {
                 auto m = parse_manifest(text);
                 if (!m || m->channel != channel || !verify_manifest_signature(*m)) continue;
-                if (!best || m->version > best->version) best = std::move(*m);
+                const auto v = version_of(*m);
+                const auto f = freshness(best ? std::optional(version_of(*best)) : std::nullopt, v);
+                if (f == Freshness::kNewer ||
+                    (f == Freshness::kConflict && conflict_winner(v, version_of(*best)) == v))
+                    best = std::move(*m);
             }
         } catch (const std::exception&) {
         }
@@ -78,11 +82,13 @@ net::awaitable<std::optional<Manifest>> latest_at(const std::vector<HostPort>& w
 
 // A free function: its parameters live in the coroutine frame.
 net::awaitable<int> print_latest(std::vector<HostPort> where, ChannelId channel,
-                                 std::optional<std::uint64_t> held, asio::io_context& io) {
+                                 std::optional<ManifestVersion> held, asio::io_context& io) {
     auto m = co_await latest_at(where, channel, io);
+    const auto f = m ? freshness(held, version_of(*m)) : Freshness::kSame;
     if (!m)
         fmt::print("latest     unknown (no tracker answered with a version)\n");
-    else if (held && m->version <= *held)
+    else if (f == Freshness::kSame || f == Freshness::kOlder ||
+             (f == Freshness::kConflict && conflict_winner(version_of(*m), *held) == *held))
         fmt::print("latest     version {} (up to date)\n", m->version);
     else
         fmt::print("latest     version {}, published {} (not applied yet)\n", m->version,
@@ -130,8 +136,8 @@ int run_status(const StatusCommand& cmd) {
         fmt::print("applied    none yet\n");
     }
     if (!cmd.trackers.empty()) {
-        const std::optional<std::uint64_t> held =
-            here ? std::optional<std::uint64_t>(here->version) : std::nullopt;
+        const std::optional<ManifestVersion> held =
+            here ? std::optional(version_of(*here)) : std::nullopt;
         run_command([&](asio::io_context& io, asio::thread_pool&) {
             return print_latest(cmd.trackers, *channel, held, io);
         });
