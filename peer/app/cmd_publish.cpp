@@ -62,6 +62,11 @@ net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key, asio
     log.info("leaving: finishing uploads in flight");
     co_await node.stop(kGoodbyeGrace);
     co_await trackers.leave();
+    // What the publisher sent, every version's files together, exact bytes
+    // (scripts read it: scripts/bench/channel).
+    const auto up = node.uploads();
+    fmt::print("uploaded {} to {}\n", count_of(up.bytes, "byte"), count_of(up.peers.size(), "peer"));
+    std::fflush(stdout);
     co_return kExitOk;
 }
 

@@ -62,6 +62,23 @@ net::awaitable<void> Node::remove(const SeedId& id, std::chrono::milliseconds gr
     auto swarm = it->second;
     swarms_.erase(it);
     co_await swarm->stop(grace);
+    for (const auto& p : swarm->peer_stats()) {
+        if (p.uploaded == 0) continue;
+        removed_uploads_.bytes += p.uploaded;
+        removed_uploads_.peers.insert(p.name);
+    }
+}
+
+Node::Uploads Node::uploads() const {
+    Uploads all = removed_uploads_;
+    for (const auto& [id, swarm] : swarms_) {
+        for (const auto& p : swarm->peer_stats()) {
+            if (p.uploaded == 0) continue;
+            all.bytes += p.uploaded;
+            all.peers.insert(p.name);
+        }
+    }
+    return all;
 }
 
 std::shared_ptr<Swarm> Node::find(const SeedId& id) const {

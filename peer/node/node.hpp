@@ -53,6 +53,13 @@ class Node {
     net::awaitable<void> remove(const SeedId& id, std::chrono::milliseconds grace);
     std::shared_ptr<Swarm> find(const SeedId& id) const;
     const std::map<SeedId, std::shared_ptr<Swarm>>& swarms() const { return swarms_; }
+    // What this process uploaded in all its swarms, those removed included:
+    // bytes of chunk data, and the peers (address:port) that received any.
+    struct Uploads {
+        std::uint64_t bytes = 0;
+        std::set<std::string> peers;
+    };
+    Uploads uploads() const;
 
     // Channel meshes, by channel: incoming ChannelHellos go to them.
     void add_channel(const ChannelId& id, std::shared_ptr<ChannelEndpoint> endpoint);
@@ -85,6 +92,7 @@ class Node {
     std::shared_ptr<UploadSlots> upload_slots_;
     std::shared_ptr<RateLimiter> download_limit_;
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
+    Uploads removed_uploads_;  // what swarms removed so far uploaded
     std::map<ChannelId, std::shared_ptr<ChannelEndpoint>> channels_;
     // What still refers to the Node: the accept loop and the handshakes in
     // progress. Shared (weakly) with them, so that one destroyed unfinished
