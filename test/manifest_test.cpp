@@ -480,3 +480,25 @@ TEST_CASE("manifest: freshness: newer, same, rollback, conflict, and one winner 
     const Manifest m = sample();
     CHECK(version_of(m) == ManifestVersion{3, manifest_body_hash(m)});
 }
+
+TEST_CASE("manifest: parse_verified_manifest takes only a signed version of the channel") {
+    const Manifest m = golden_v2();
+    const std::string text = format_manifest(m);
+    auto ok = parse_verified_manifest(text, m.channel);
+    REQUIRE(ok);
+    CHECK(*ok == m);
+    // Another channel's id.
+    ChannelId other = m.channel;
+    other.bytes[0] ^= 1;
+    auto wrong = parse_verified_manifest(text, other);
+    REQUIRE_FALSE(wrong);
+    CHECK(wrong.error().message.find("another channel") != std::string::npos);
+    // Signed by another key, claiming this channel.
+    std::array<std::uint8_t, 32> seed{};
+    seed.fill(0x42);
+    Manifest forged = sign_manifest(m, ChannelKey::from_seed(seed));
+    forged.channel = m.channel;
+    CHECK_FALSE(parse_verified_manifest(format_manifest(forged), m.channel));
+    // Not a manifest at all.
+    CHECK_FALSE(parse_verified_manifest("seedshare-seed 1\n", m.channel));
+}

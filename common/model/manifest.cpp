@@ -72,6 +72,14 @@ std::string manifest_signed_bytes(const Manifest& m) {
     return out;
 }
 
+Result<Manifest> parse_verified_manifest(std::string_view text, const ChannelId& channel) {
+    auto m = parse_manifest(text);
+    if (!m) return m.error();
+    if (m->channel != channel) return Error{"a manifest of another channel"};
+    if (auto ok = verify_manifest_signature(*m); !ok) return ok.error();
+    return m;
+}
+
 Status verify_manifest_signature(const Manifest& m) {
     if (!is_canonical_signature(m.signature))
         return Error{"the signature is not canonical (S is not below the group order)"};

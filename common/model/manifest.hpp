@@ -72,6 +72,9 @@ Result<Manifest> parse_manifest(std::string_view text);
 // Ok when `signature` is a canonical Ed25519 signature by `channel` over
 // manifest_signed_bytes(m).
 Status verify_manifest_signature(const Manifest& m);
+// parse_manifest, then: a manifest of `channel`, signed by its key. What
+// every publisher, subscriber and status check accepts as a version.
+Result<Manifest> parse_verified_manifest(std::string_view text, const ChannelId& channel);
 // Sets `channel` from the key and signs: the manifest a publisher sends.
 Manifest sign_manifest(Manifest m, const ChannelKey& key);
 

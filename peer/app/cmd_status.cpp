@@ -23,22 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string_view change_word(LocalChange c) {
-    switch (c) {
-        case LocalChange::kEdited:
-            return "edited";
-        case LocalChange::kDeleted:
-            return "deleted";
-        case LocalChange::kReplacedByDirectory:
-            return "now a directory";
-        case LocalChange::kReplacedByOther:
-            return "now a link or special file";
-        case LocalChange::kInTheWay:
-            return "in the way";
-    }
-    return "changed";
-}
-
 std::string when(std::int64_t unix_seconds) {
     const std::time_t t = static_cast<std::time_t>(unix_seconds);
     std::tm tm{};
@@ -65,8 +49,8 @@ net::awaitable<std::optional<Manifest>> latest_at(const std::vector<HostPort>& w
     if (failures.size() < where.size()) {
         try {
             for (const auto& text : co_await trackers.get_manifests(channel, where)) {
-                auto m = parse_manifest(text);
-                if (!m || m->channel != channel || !verify_manifest_signature(*m)) continue;
+                auto m = parse_verified_manifest(text, channel);
+                if (!m) continue;
                 const auto v = version_of(*m);
                 const auto f = freshness(best ? std::optional(version_of(*best)) : std::nullopt, v);
                 if (f == Freshness::kNewer ||
@@ -159,7 +143,7 @@ int run_status(const StatusCommand& cmd) {
             fmt::print("local      {} differ (restored by the subscriber at its next rescan):\n",
                        count_of(changes->size(), "published file"));
             for (const auto& c : *changes)
-                fmt::print("  {:<12} {}\n", change_word(c.change), c.path);
+                fmt::print("  {:<12} {}\n", describe(c.change), c.path);
         }
     }
     return kExitOk;

@@ -40,4 +40,20 @@ Result<std::vector<LocalDifference>> local_changes(const std::vector<RecordedFil
     return out;
 }
 
+std::string_view describe(LocalChange change) {
+    switch (change) {
+        case LocalChange::kEdited:
+            return "edited";
+        case LocalChange::kDeleted:
+            return "deleted";
+        case LocalChange::kReplacedByDirectory:
+            return "replaced by a directory";
+        case LocalChange::kReplacedByOther:
+            return "replaced by a link or special file";
+        case LocalChange::kInTheWay:
+            return "in the way";
+    }
+    return "changed";
+}
+
 }  // namespace seedshare

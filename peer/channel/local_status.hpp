@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/core/result.hpp"
@@ -20,6 +21,9 @@ struct LocalDifference {
     LocalChange change = LocalChange::kEdited;
     bool operator==(const LocalDifference&) const = default;
 };
+
+// A few words for people: "edited", "deleted", "replaced by a directory"...
+std::string_view describe(LocalChange change);
 
 // Sorted by path, each path once. Fails on a path that is not clean or listed
 // twice.

@@ -23,14 +23,6 @@ constexpr auto kLeaveGrace = 2000ms;
 constexpr auto kFindSubscribersEvery = 10s;
 
 // The result of checking a manifest text as a version of `channel`.
-Result<Manifest> checked_manifest(std::string_view text, const ChannelId& channel) {
-    auto m = parse_manifest(text);
-    if (!m) return m.error();
-    if (m->channel != channel) return Error{"a manifest of another channel"};
-    if (auto ok = verify_manifest_signature(*m); !ok) return ok.error();
-    return m;
-}
-
 bool newer_than(const ManifestVersion& v, const std::optional<ManifestVersion>& held) {
     const auto f = freshness(held, v);
     return f == Freshness::kNewer || (f == Freshness::kConflict && conflict_winner(v, *held) == v);
@@ -97,7 +89,7 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     if (auto made = env.create_directories(options_.dir / ".seedshare"); !made)
         throw std::runtime_error(made.error().text());
     if (auto text = env.read_file(state_file(), limits::kMaxManifestBytes); text) {
-        auto m = checked_manifest(*text, channel_);
+        auto m = parse_verified_manifest(*text, channel_);
         if (!m)
             throw std::runtime_error(fmt::format(
                 "{}: {} (not this channel's last version; move it away to start afresh)",
@@ -114,7 +106,7 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     auto verify =
         [this](VersionRef asked,
                std::shared_ptr<const std::string> text) -> net::awaitable<ChannelMesh::Verdict> {
-        auto m = checked_manifest(*text, channel_);
+        auto m = parse_verified_manifest(*text, channel_);
         if (!m) co_return ChannelMesh::Verdict{Outcome::kForged, m.error().message};
         const auto v = version_of(*m);
         if (v.number != asked.number || v.body_hash != asked.body_hash)
@@ -200,7 +192,7 @@ net::awaitable<void> Publisher::learn_network_head() {
         const auto texts = co_await trackers_.get_manifests(channel_, options_.trackers);
         answered = true;
         for (const auto& text : texts) {
-            auto m = checked_manifest(text, channel_);
+            auto m = parse_verified_manifest(text, channel_);
             if (!m) {
                 log_.warn("a tracker holds an invalid manifest for this channel: {}",
                           m.error().message);
@@ -254,7 +246,7 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
     m = sign_manifest(std::move(m), options_.key);
     const std::string text = format_manifest(m);
     // What we sign must be what every subscriber accepts.
-    if (auto back = checked_manifest(text, channel_); !back) {
+    if (auto back = parse_verified_manifest(text, channel_); !back) {
         log_.error("not publishing: the manifest does not check: {}", back.error().message);
         co_return;
     }

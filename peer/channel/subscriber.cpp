@@ -26,32 +26,8 @@ constexpr std::size_t kParseInlineBytes = 64 << 10;
 // --once: consecutive failed attempts to apply a version before giving up.
 constexpr int kOnceAttempts = 5;
 
-Result<Manifest> checked_manifest(std::string_view text, const ChannelId& channel) {
-    auto m = parse_manifest(text);
-    if (!m) return m.error();
-    if (m->channel != channel) return Error{"a manifest of another channel"};
-    if (auto ok = verify_manifest_signature(*m); !ok) return ok.error();
-    return m;
-}
-
 VersionRef ref_of(const Manifest& m) {
     return VersionRef{m.version, manifest_body_hash(m)};
-}
-
-std::string_view change_text(LocalChange c) {
-    switch (c) {
-        case LocalChange::kEdited:
-            return "edited";
-        case LocalChange::kDeleted:
-            return "deleted";
-        case LocalChange::kReplacedByDirectory:
-            return "replaced by a directory";
-        case LocalChange::kReplacedByOther:
-            return "replaced by a link or special file";
-        case LocalChange::kInTheWay:
-            return "in the way of a published file";
-    }
-    return "changed";
 }
 
 // A free function: the transfer lives in the coroutine frame until its
@@ -107,7 +83,7 @@ net::awaitable<void> Subscriber::ask_trackers() {
         if (!*alive) co_return;
         trackers_answered_ = true;
         for (const auto& t : texts) {
-            auto m = checked_manifest(t, options_.channel);
+            auto m = parse_verified_manifest(t, options_.channel);
             if (!m) {
                 log_.warn("a tracker holds an invalid manifest for the channel: {}",
                           m.error().message);
@@ -319,7 +295,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         }
     }
     if (const auto& text = store_->applied_manifest()) {
-        auto m = checked_manifest(*text, options_.channel);
+        auto m = parse_verified_manifest(*text, options_.channel);
         if (!m) {
             message_ = fmt::format("{}: the version recorded as applied does not check: {}",
                                    store_->state_dir().string(), m.error().message);
@@ -337,11 +313,11 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         Result<Manifest> m = Error{""};
         if (text->size() > kParseInlineBytes) {
             auto job = [text, channel = options_.channel] {
-                return checked_manifest(*text, channel);
+                return parse_verified_manifest(*text, channel);
             };
             m = co_await offload(node_.pool(), std::move(job));
         } else {
-            m = checked_manifest(*text, options_.channel);
+            m = parse_verified_manifest(*text, options_.channel);
         }
         if (!m) co_return ChannelMesh::Verdict{FetchOutcome::kForged, m.error().message};
         if (ref_of(*m) != asked)
@@ -398,7 +374,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
                 // went, once it has hashed: a touched file may be unchanged.)
                 for (const auto& c : changes)
                     log_.debug("{}: {} since version {} was applied; checking", c.path,
-                               change_text(c.change), applied_->version);
+                               describe(c.change), applied_->version);
                 const Manifest current = *applied_;
                 auto text = std::make_shared<const std::string>(*store_->applied_manifest());
                 const bool restored = co_await apply(current, text, quiet);
