@@ -65,7 +65,8 @@ net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key, asio
     // What the publisher sent, every version's files together, exact bytes
     // (scripts read it: scripts/bench/channel).
     const auto up = node.uploads();
-    fmt::print("uploaded {} to {}\n", count_of(up.bytes, "byte"), count_of(up.peers.size(), "peer"));
+    fmt::print("uploaded {} to {}\n", count_of(up.bytes, "byte"),
+               count_of(up.peers.size(), "peer"));
     std::fflush(stdout);
     co_return kExitOk;
 }
