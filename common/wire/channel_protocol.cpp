@@ -14,8 +14,6 @@ namespace {
 constexpr std::size_t kVersionRefBytes = 8 + Digest::kSize;
 constexpr std::size_t kHelloBytes = 4 + 2 + ChannelId::kSize + UserId::kSize + 2 + kVersionRefBytes;
 constexpr std::size_t kPartHeaderBytes = kVersionRefBytes + 4 + 4;
-// family, IPv4 address, port.
-constexpr std::size_t kMinPeerAddressBytes = 1 + 4 + 2;
 
 constexpr std::uint8_t u8(Type t) {
     return static_cast<std::uint8_t>(t);
@@ -70,11 +68,7 @@ struct Encoder {
     }
     void operator()(const PeerList& m) {
         FrameWriter f(out, u8(Type::kPeerList));
-        f.body().u16(static_cast<std::uint16_t>(m.peers.size()));
-        for (const auto& p : m.peers) {
-            wire::put_address(f.body(), p.address);
-            f.body().u16(p.port);
-        }
+        wire::put_peer_list(f.body(), m.peers);
         f.finish();
     }
     void operator()(const KeepAlive&) {
@@ -142,15 +136,7 @@ Result<Message> decode_manifest_part(ByteSpan p) {
 Result<Message> decode_peer_list(ByteSpan p) {
     wire::MessageReader r(p, "PeerList");
     PeerList list;
-    std::uint16_t n = 0;
-    if (r.u16(n, "count") &&
-        r.count(n, limits::kMaxPeerListEntries, kMinPeerAddressBytes, "peers")) {
-        list.peers.resize(n);
-        for (auto& a : list.peers) {
-            r.address(a.address, "peer address");
-            r.u16(a.port, "peer port");
-        }
-    }
+    wire::read_peer_list(r, list.peers);
     if (auto d = r.done(); !d) return d.error();
     return Message{std::move(list)};
 }

@@ -1,5 +1,7 @@
 #include "common/wire/message_reader.hpp"
 
+#include "common/core/limits.hpp"
+
 #include <fmt/format.h>
 
 namespace seedshare::wire {
@@ -87,6 +89,27 @@ bool MessageReader::text(std::string& out, std::size_t max_len, std::string_view
     ByteSpan s;
     if (!check(r_.raw(n, s), field)) return false;
     out.assign(reinterpret_cast<const char*>(s.data()), s.size());
+    return true;
+}
+
+void put_peer_list(ByteWriter& w, const std::vector<PeerAddress>& peers) {
+    w.u16(static_cast<std::uint16_t>(peers.size()));
+    for (const auto& p : peers) {
+        put_address(w, p.address);
+        w.u16(p.port);
+    }
+}
+
+bool read_peer_list(MessageReader& r, std::vector<PeerAddress>& peers) {
+    constexpr std::size_t kMinPeerAddressBytes = 1 + 4 + 2;  // family, IPv4, port
+    std::uint16_t n = 0;
+    if (!r.u16(n, "count") ||
+        !r.count(n, limits::kMaxPeerListEntries, kMinPeerAddressBytes, "peers"))
+        return false;
+    peers.resize(n);
+    for (auto& a : peers) {
+        if (!r.address(a.address, "peer address") || !r.u16(a.port, "peer port")) return false;
+    }
     return true;
 }
 

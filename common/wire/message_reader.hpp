@@ -6,6 +6,10 @@
 // anything is reserved, and refuses trailing bytes in finish().
 #pragma once
 
+#include <vector>
+
+#include "common/core/address.hpp"
+
 #include <asio/ip/address.hpp>
 
 #include <cstdint>
@@ -23,6 +27,12 @@ namespace seedshare::wire {
 inline constexpr std::uint8_t kFamilyV4 = 4;
 inline constexpr std::uint8_t kFamilyV6 = 6;
 void put_address(ByteWriter& w, const asio::ip::address& a);
+
+// A list of peer addresses, as both peer protocols carry it (PeerList): u16
+// count (at most limits::kMaxPeerListEntries), then each address and u16 port.
+void put_peer_list(ByteWriter& w, const std::vector<PeerAddress>& peers);
+class MessageReader;
+bool read_peer_list(MessageReader& r, std::vector<PeerAddress>& peers);
 
 class MessageReader {
   public:
