@@ -59,7 +59,7 @@ TEST_CASE("peer list: take_candidates hands out at most the limit") {
 TEST_CASE("peer list: a failed dial is retried after a doubling backoff") {
     PeerList list;
     const auto a = addr("10.0.0.1");
-    list.add(a, Source::kTracker);
+    list.add(a, Source::kBootstrap);  // named by the user: never forgotten
     auto now = t0;
     for (std::uint32_t n = 0; n < 10; ++n) {
         REQUIRE(list.take_candidates(1, now).size() == 1);
@@ -210,7 +210,7 @@ TEST_CASE("peer list: connecting, connected, banned and self entries are never e
     const auto banned = addr("10.0.0.3");
     const auto self = addr("10.0.0.4");
     for (const auto& x : {connecting, connected, banned, self})
-        list.add(x, Source::kTracker);
+        list.add(x, Source::kBootstrap);  // never forgotten, however often it fails
     list.take_candidates(4, t0);
     // Each failed many times before reaching its state.
     for (int i = 0; i < 5; ++i) {

@@ -51,6 +51,7 @@ TEST_CASE("peer protocol: every message round trips") {
         pp::Reject{pp::Block{ChunkIndex{9}, 100, 200}},
         pp::KeepAlive{},
         pp::Goodbye{},
+        pp::GetPeers{},
         pp::PeerList{{pp::PeerAddress{asio::ip::make_address("10.0.0.1"), 1},
                       pp::PeerAddress{asio::ip::make_address("::1"), 65535}}},
         pp::ErrorMsg{pp::ErrorCode::kUnknownSeed, "no such seed"},

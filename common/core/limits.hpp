@@ -95,6 +95,23 @@ inline constexpr std::chrono::seconds kPeerHandshakeTimeout{10};
 inline constexpr std::chrono::seconds kPeerIdleTimeout{120};
 // Peer addresses one PeerList message may carry.
 inline constexpr std::size_t kMaxPeerListEntries = 64;
+// --- discovery (peer/discovery: peer list, pool, peer exchange, address book) --
+// Peer exchange, after BEP 11: a gossip message we send names at most this
+// many peers, and of one we receive only this many are looked at.
+inline constexpr std::size_t kPexMaxAdded = 50;
+// New candidates one source (the peer that gossiped them) may add to one
+// swarm's peer list, over the list's life: a hostile peer naming 10,000
+// addresses adds 50.
+inline constexpr std::size_t kMaxCandidatesPerSource = 50;
+// Failed dials in a row after which a learnt address is forgotten.
+inline constexpr std::uint32_t kForgetAfterFailures = 4;
+// The address book (which peers held which seeds and channels): keys,
+// holders per key, the file's size (read whole up to this; a larger one is
+// ignored), and how long an entry is believed.
+inline constexpr std::size_t kMaxAddressBookKeys = 1024;
+inline constexpr std::size_t kMaxAddressBookHolders = 50;
+inline constexpr std::uint64_t kMaxAddressBookBytes = 8ull << 20;
+inline constexpr std::chrono::hours kAddressBookLifetime{24 * 7};
 // The seed cache's index (one line per served file) is read whole up to this;
 // a larger one is ignored (the cache starts empty).
 inline constexpr std::uint64_t kMaxSeedCacheIndexBytes = 64ull << 20;

@@ -84,6 +84,10 @@ struct Encoder {
         FrameWriter f(out, u8(Type::kGoodbye));
         f.finish();
     }
+    void operator()(const GetPeers&) {
+        FrameWriter f(out, u8(Type::kGetPeers));
+        f.finish();
+    }
     void operator()(const ErrorMsg& m) {
         FrameWriter f(out, u8(Type::kError));
         f.body().u16(static_cast<std::uint16_t>(m.code));
@@ -162,6 +166,10 @@ Result<Message> decode_goodbye(ByteSpan p) {
     return wire::MessageReader(p, "Goodbye").finish(Message{Goodbye{}});
 }
 
+Result<Message> decode_get_peers(ByteSpan p) {
+    return wire::MessageReader(p, "GetPeers").finish(Message{GetPeers{}});
+}
+
 Result<Message> decode_peer_list(ByteSpan p) {
     wire::MessageReader r(p, "PeerList");
     PeerList list;
@@ -184,7 +192,7 @@ Result<Message> decode_error(ByteSpan p) {
 }
 
 // The message table: every peer message once, in the order of Message.
-constexpr std::array<wire::MessageSpec<Message>, 11> kMessages{{
+constexpr std::array<wire::MessageSpec<Message>, 12> kMessages{{
     {u8(Type::kHello), "Hello", kHelloBytes, decode_hello},
     {u8(Type::kBitfield), "Bitfield", 4 + limits::kMaxChunkCount / 8, decode_bitfield},
     {u8(Type::kHave), "Have", 4, decode_have},
@@ -196,10 +204,11 @@ constexpr std::array<wire::MessageSpec<Message>, 11> kMessages{{
     {u8(Type::kPeerList), "PeerList", 2 + limits::kMaxPeerListEntries*(1 + 16 + 2),
      decode_peer_list},
     {u8(Type::kGoodbye), "Goodbye", 0, decode_goodbye},
+    {u8(Type::kGetPeers), "GetPeers", 0, decode_get_peers},
     {u8(Type::kError), "Error", 2 + 2 + limits::kMaxMessageTextBytes, decode_error},
 }};
 static_assert(kMessages.size() == std::variant_size_v<Message>);
-static_assert(kMessages[0].type == u8(Type::kHello) && kMessages[10].type == u8(Type::kError));
+static_assert(kMessages[0].type == u8(Type::kHello) && kMessages[11].type == u8(Type::kError));
 
 const wire::MessageSpec<Message>* spec_of(std::uint8_t type) {
     return wire::find_spec<Message>(kMessages, type);

@@ -44,6 +44,7 @@ enum class Type : std::uint8_t {
     kKeepAlive = 0x08,
     kPeerList = 0x09,
     kGoodbye = 0x0a,
+    kGetPeers = 0x0b,
     kError = 0xff,
 };
 
@@ -122,6 +123,12 @@ struct Goodbye {
     bool operator==(const Goodbye&) const = default;
 };
 
+// Peer exchange asked for: the sender's pool is low; the receiver answers
+// with a PeerList of peers it completed a handshake with (rate-limited).
+struct GetPeers {
+    bool operator==(const GetPeers&) const = default;
+};
+
 struct ErrorMsg {
     ErrorCode code = ErrorCode::kProtocol;
     std::string message;  // at most limits::kMaxMessageTextBytes
@@ -129,7 +136,7 @@ struct ErrorMsg {
 };
 
 using Message = std::variant<Hello, BitfieldMsg, Have, Request, Cancel, Reject, Piece, KeepAlive,
-                             PeerList, Goodbye, ErrorMsg>;
+                             PeerList, Goodbye, GetPeers, ErrorMsg>;
 
 // A complete frame. (For Piece, prefer encode_piece_header + the data buffer.)
 Bytes encode(const Message& m);

@@ -20,6 +20,7 @@
 #include "peer/app/commands.hpp"
 #include "peer/app/progress.hpp"
 #include "peer/app/run_command.hpp"
+#include "peer/library/library.hpp"
 #include "peer/storage/seed_io.hpp"
 #include "peer/transfer/download.hpp"
 
@@ -179,6 +180,24 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
 
     DownloadOptions options;
     options.out_dir = cmd.out_dir;
+    for (const auto& hp : cmd.peers) {
+        // An IP address as is; a name resolved now (every address it has).
+        asio::error_code ec;
+        const auto ip = asio::ip::make_address(hp.host, ec);
+        if (!ec) {
+            options.peers.push_back(PeerAddress{net::normalize(ip), hp.port});
+            continue;
+        }
+        asio::ip::tcp::resolver resolver(ex);
+        const auto found = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+        if (ec) {
+            log.warn("--peer {}: {}", hp.str(), ec.message());
+            continue;
+        }
+        for (const auto& e : found)
+            options.peers.push_back(
+                PeerAddress{net::normalize(e.endpoint().address()), e.endpoint().port()});
+    }
     options.trackers = cmd.net.trackers;
     options.force = cmd.force;
     options.announce_complete = cmd.serve;
@@ -202,7 +221,9 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         throw;
     }
 
-    Node node(ex, pool, node_options(cmd.net), log);
+    NetworkOptions net = cmd.net;
+    if (!cmd.no_state) net.book_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
+    Node node(ex, pool, node_options(net), log);
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
     Download download(node, trackers, options, log);

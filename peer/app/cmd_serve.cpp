@@ -21,7 +21,9 @@ net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
                                asio::thread_pool& pool) {
     auto ex = io.get_executor();
     Logger log("peer", cmd.net.log_level);
-    Node node(ex, pool, node_options(cmd.net), log);
+    NetworkOptions net = cmd.net;
+    if (!cmd.no_state) net.book_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
+    Node node(ex, pool, node_options(net), log);
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
 

@@ -9,6 +9,7 @@
 #include "peer/app/commands.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/channel/subscriber.hpp"
+#include "peer/library/library.hpp"
 
 namespace seedshare {
 
@@ -23,7 +24,9 @@ net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId&
                                    asio::io_context& io, asio::thread_pool& pool) {
     auto ex = io.get_executor();
     Logger log("peer", cmd.net.log_level);
-    Node node(ex, pool, node_options(cmd.net), log);
+    NetworkOptions net = cmd.net;
+    if (!cmd.no_state) net.book_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
+    Node node(ex, pool, node_options(net), log);
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
 

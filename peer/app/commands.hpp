@@ -57,6 +57,10 @@ struct NetworkOptions {
     std::size_t max_peers = 50;           // connections per file
     std::uint64_t max_upload_rate = 0;    // bytes/s for the process; 0: unlimited
     std::uint64_t max_download_rate = 0;  // bytes/s for the process; 0: unlimited
+    std::size_t min_peers = 8;            // the pool's low-water mark (--min-peers)
+    // Where the address book lives (set by each command from --state /
+    // --no-state); none: in memory only.
+    std::optional<std::filesystem::path> book_dir;
 };
 
 // The Node of a command that joins swarms, as its network options say.
@@ -67,11 +71,16 @@ inline NodeOptions node_options(const NetworkOptions& net) {
     o.swarm.max_connections = net.max_peers;
     o.max_upload_rate = net.max_upload_rate;
     o.max_download_rate = net.max_download_rate;
+    o.swarm.min_peers = std::min(net.min_peers, net.max_peers);
+    o.state_dir = net.book_dir;
     return o;
 }
 
 struct GetCommand {
-    std::string seed;  // a seed file's path, or a seed id (64 hex digits)
+    std::string seed;             // a seed file's path, or a seed id (64 hex digits)
+    std::vector<HostPort> peers;  // --peer: where to start, trackers or not
+    std::optional<std::filesystem::path> state_dir;  // address book; default: default_state_dir()
+    bool no_state = false;
     std::filesystem::path out_dir = ".";
     NetworkOptions net;
     bool serve = false;  // keep serving once complete
@@ -111,6 +120,8 @@ int run_publish(const PublishCommand& cmd);
 // Brings DIR to a channel's latest version and follows it (or, with --once,
 // exits once it is there).
 struct SubscribeCommand {
+    std::optional<std::filesystem::path> state_dir;  // address book; default: default_state_dir()
+    bool no_state = false;
     std::string channel;  // 64 hex digits (checked by main)
     std::filesystem::path dir;
     NetworkOptions net;

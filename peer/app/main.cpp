@@ -65,6 +65,7 @@ struct NetworkText {
     std::string max_peers = "50";
     std::string max_upload_rate;
     std::string max_download_rate;
+    std::string min_peers = "8";
 
     void add_to(CLI::App* cmd, const char* tracker_help) {
         one_tracker_each(cmd->add_option("--tracker", trackers, tracker_help));
@@ -84,6 +85,10 @@ struct NetworkText {
         cmd->add_option("--max-download-rate", max_download_rate,
                         "Download limit for the process in bytes/s, e.g. 512K (default: none)")
             ->type_name("RATE");
+        cmd->add_option(
+               "--min-peers", min_peers,
+               "Below this many connections ask peers, then trackers, for more (default 8)")
+            ->type_name("N");
     }
     static std::uint64_t rate(const char* option, const std::string& text) {
         if (text.empty()) return 0;
@@ -99,6 +104,8 @@ struct NetworkText {
             checked(whole_option("--max-peers", max_peers, 1, limits::kMaxPeerConnections)));
         o.max_upload_rate = rate("--max-upload-rate", max_upload_rate);
         o.max_download_rate = rate("--max-download-rate", max_download_rate);
+        o.min_peers = static_cast<std::size_t>(
+            checked(whole_option("--min-peers", min_peers, 1, limits::kMaxPeerConnections)));
         return o;
     }
 };
@@ -212,6 +219,15 @@ int main(int argc, char** argv) {
                    "Directory to write the file into, created if missing (default: current)")
         ->type_name("DIR");
     get_net.add_to(gt, "Tracker to ask, repeatable (default: the seed's own)");
+    std::vector<std::string> get_peers;
+    one_tracker_each(gt->add_option("--peer", get_peers,
+                                    "A peer to start from, repeatable (works with every "
+                                    "tracker down)"));
+    std::string get_state_text;
+    gt->add_option("--state", get_state_text,
+                   "Where the address book is kept (default ~/.local/state/seedshare)")
+        ->type_name("DIR");
+    gt->add_flag("--no-state", get.no_state, "Remember no peers between runs");
     gt->add_flag("--serve", get.serve, "Keep serving the file once complete");
     gt->add_flag("--force", get.force,
                  "Replace an existing different file of that name, and take over a NAME.part "
@@ -284,6 +300,11 @@ int main(int argc, char** argv) {
         ->type_name("");
     subscribe_net.add_to(sb, "Tracker to ask, repeatable (default 127.0.0.1:7000)");
     sb->add_flag("--once", subscribe.once, "Exit once DIR holds the latest version known");
+    std::string subscribe_state_text;
+    sb->add_option("--state", subscribe_state_text,
+                   "Where the address book is kept (default ~/.local/state/seedshare)")
+        ->type_name("DIR");
+    sb->add_flag("--no-state", subscribe.no_state, "Remember no peers between runs");
     sb->add_option("--rescan", subscribe_rescan_text,
                    "Seconds between checks of DIR for local edits, 0.05 to 3600 (default 2)")
         ->type_name("SECONDS");
@@ -340,6 +361,14 @@ int main(int argc, char** argv) {
             get.net = get_net.check();
             get.out_dir = get_out;
             get.timeout = to_ms(checked(seconds_option("--timeout", timeout_text, 0, 1e7)));
+            for (const auto& t : get_peers) {
+                auto hp = parse_host_port(t);
+                if (!hp) throw UsageError{fmt::format("--peer {}", hp.error().message)};
+                get.peers.push_back(*hp);
+            }
+            if (get.peers.size() > limits::kPexMaxAdded)
+                throw UsageError{fmt::format("at most {} --peer options", limits::kPexMaxAdded)};
+            if (!get_state_text.empty()) get.state_dir = get_state_text;
             return run_get(get);
         }
         if (ls->parsed()) {
@@ -359,6 +388,7 @@ int main(int argc, char** argv) {
         if (sb->parsed()) {
             subscribe.net = subscribe_net.check();
             if (subscribe.net.trackers.empty()) subscribe.net.trackers.push_back(kDefaultTracker);
+            if (!subscribe_state_text.empty()) subscribe.state_dir = subscribe_state_text;
             subscribe.rescan =
                 to_ms(checked(seconds_option("--rescan", subscribe_rescan_text, 0.05, 3600)));
             return run_subscribe(subscribe);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/core/limits.hpp"
+
 namespace seedshare {
 
 PeerList::Clock::duration PeerList::backoff(std::uint32_t failures) {
@@ -26,29 +28,54 @@ bool PeerList::make_room() {
     auto victim = entries_.end();
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
         if (it->second.state != State::kIdle || it->second.failures == 0) continue;
-        if (victim == entries_.end() || it->second.failures > victim->second.failures) victim = it;
+        if (victim == entries_.end() || it->second.forgotten > victim->second.forgotten ||
+            (it->second.forgotten == victim->second.forgotten &&
+             it->second.failures > victim->second.failures))
+            victim = it;
     }
     if (victim == entries_.end()) return false;
     entries_.erase(victim);
     return true;
 }
 
-bool PeerList::add(const PeerAddress& a, Source source) {
+bool PeerList::add(const PeerAddress& a, Source source, const std::optional<PeerAddress>& origin) {
     if (a.port == 0 || a.address.is_unspecified()) return false;
     if (auto* e = at(a)) {
         e->sources |= static_cast<std::uint8_t>(source);
         return false;
     }
+    std::size_t* counted = nullptr;
+    if (origin) {
+        auto it = by_origin_.find(*origin);
+        if (it == by_origin_.end()) {
+            if (by_origin_.size() >= max_size_) {
+                ++refused_for_cap_;
+                return false;
+            }
+            it = by_origin_.emplace(*origin, 0).first;
+        }
+        if (it->second >= limits::kMaxCandidatesPerSource) {
+            ++refused_for_cap_;
+            return false;
+        }
+        counted = &it->second;
+    }
     if (!make_room()) return false;
     entries_.emplace(a, Entry{.sources = static_cast<std::uint8_t>(source)});
+    if (counted != nullptr) ++*counted;
     return true;
+}
+
+std::size_t PeerList::added_by(const PeerAddress& origin) const {
+    const auto it = by_origin_.find(origin);
+    return it == by_origin_.end() ? 0 : it->second;
 }
 
 std::vector<PeerAddress> PeerList::take_candidates(std::size_t limit, TimePoint now) {
     std::vector<PeerAddress> out;
     for (auto& [where, e] : entries_) {
         if (out.size() >= limit) break;
-        if (e.state != State::kIdle || e.retry_at > now) continue;
+        if (e.state != State::kIdle || e.retry_at > now || e.forgotten) continue;
         e.state = State::kConnecting;
         out.push_back(where);
     }
@@ -89,6 +116,8 @@ void PeerList::connect_failed(const PeerAddress& a, TimePoint now) {
         }
         e->state = State::kIdle;
         e->retry_at = now + backoff(e->failures++);
+        if (e->failures >= limits::kForgetAfterFailures && !e->from(Source::kBootstrap))
+            e->forgotten = true;
     }
 }
 
@@ -103,6 +132,7 @@ void PeerList::connected(const PeerAddress& a, Source source) {
         e = &entries_.emplace(a, Entry{.sources = static_cast<std::uint8_t>(source)}).first->second;
     }
     ++e->connections;
+    e->forgotten = false;
     if (e->state != State::kBanned) e->state = State::kConnected;
 }
 

@@ -41,7 +41,9 @@ class PeerList {
     enum class Source : std::uint8_t {
         kTracker = 1,
         kPeerExchange = 2,
-        kIncoming = 4,  // it connected to us
+        kIncoming = 4,      // it connected to us
+        kBootstrap = 8,     // named by the user (--peer): never forgotten
+        kAddressBook = 16,  // the process's address book remembered it
     };
     struct Entry {
         State state = State::kIdle;
@@ -49,6 +51,10 @@ class PeerList {
         std::uint32_t connections = 0;  // live connections to it (reported up, not yet down)
         TimePoint retry_at{};           // not dialled before
         std::uint8_t sources = 0;       // Source bits
+        // It failed kForgetAfterFailures dials in a row: never handed out
+        // again (whoever names it) unless it connects to us; the first
+        // entry evicted when the list is full.
+        bool forgotten = false;
         bool from(Source s) const { return (sources & static_cast<std::uint8_t>(s)) != 0; }
     };
 
@@ -65,8 +71,17 @@ class PeerList {
     // Learns an address. Port 0 and unspecified addresses are ignored. When
     // the list is full, an idle entry that failed is evicted to make room
     // (the one that failed most); with none, the address is not taken.
-    // Returns true when the address is new to the list.
-    bool add(const PeerAddress& a, Source source);
+    // `origin`: the peer that gossiped it (peer exchange, or holders named
+    // by a peer that lacks the seed); it may add at most
+    // kMaxCandidatesPerSource new addresses over the list's life, so that
+    // what one peer says never fills the list. Returns true when the
+    // address is new to the list.
+    bool add(const PeerAddress& a, Source source,
+             const std::optional<PeerAddress>& origin = std::nullopt);
+    // New addresses `origin` added so far, and addresses from anyone refused
+    // for the per-source cap.
+    std::size_t added_by(const PeerAddress& origin) const;
+    std::size_t refused_for_cap() const { return refused_for_cap_; }
 
     // Up to `limit` candidates to dial now: idle, their retry time passed.
     // They become kConnecting. In address order.
@@ -83,7 +98,9 @@ class PeerList {
     // Reached it, but the swarm would not take the connection (leaving, full):
     // idle again, may be dialled again at once.
     void connect_refused(const PeerAddress& a);
-    // The dial or handshake failed: idle, retried after backoff.
+    // The dial or handshake failed: idle, retried after backoff; after
+    // kForgetAfterFailures failures in a row a learnt address is forgotten
+    // (Entry::forgotten; one the user named, kBootstrap, is kept and retried).
     void connect_failed(const PeerAddress& a, TimePoint now);
     // (All three leave an address connected when a connection to it came up
     // meanwhile, accepted: the dial lost a race, nothing failed.)
@@ -117,6 +134,10 @@ class PeerList {
 
     std::size_t max_size_;
     std::map<PeerAddress, Entry> entries_;
+    // New addresses each gossiping peer added (bounded: at most max_size_
+    // origins are counted; a new origin beyond that adds nothing).
+    std::map<PeerAddress, std::size_t> by_origin_;
+    std::size_t refused_for_cap_ = 0;
 };
 
 }  // namespace seedshare

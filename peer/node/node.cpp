@@ -6,6 +6,7 @@
 #include "common/net/listener.hpp"
 #include "common/wire/channel_protocol.hpp"
 #include "common/wire/peer_protocol.hpp"
+#include "peer/discovery/address_book_file.hpp"
 
 namespace seedshare {
 
@@ -23,7 +24,28 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
       upload_limit_(std::make_shared<RateLimiter>(options_.max_upload_rate)),
       upload_slots_(UploadSlots::create(options_.upload_slots)),
       download_limit_(std::make_shared<RateLimiter>(options_.max_download_rate)),
-      activity_(std::make_shared<Activity>(ex)) {}
+      book_(std::make_shared<AddressBook>()),
+      book_timer_(ex),
+      activity_(std::make_shared<Activity>(ex)) {
+    if (options_.state_dir) {
+        book_path_ = *options_.state_dir / kAddressBookFileName;
+        *book_ = load_address_book(Env::posix(), *book_path_, log_);
+    }
+}
+
+void Node::save_book() {
+    if (book_path_ && book_->dirty()) save_address_book(Env::posix(), *book_path_, *book_, log_);
+}
+
+net::awaitable<void> Node::book_loop() {
+    while (!stopping_) {
+        book_timer_.expires_after(options_.book_save_interval);
+        asio::error_code ec;
+        co_await book_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) break;
+        save_book();
+    }
+}
 
 Node::~Node() = default;
 
@@ -45,11 +67,12 @@ void Node::listen() {
     }
     activity_->accepting = true;
     net::spawn(ex_, accept_loop(), log_, "accept loop");
+    if (book_path_) net::spawn(ex_, book_loop(), log_, "address book");
 }
 
 SwarmEnv Node::swarm_env() const {
     return SwarmEnv{ex_,           &pool_,        user_,           port_, upload_buffers_,
-                    upload_slots_, upload_limit_, download_limit_, log_};
+                    upload_slots_, upload_limit_, download_limit_, log_,  book_};
 }
 
 void Node::add(std::shared_ptr<Swarm> swarm) {
@@ -110,6 +133,7 @@ std::size_t Node::connection_count() const {
 
 net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
     stopping_ = true;
+    book_timer_.cancel();
     asio::error_code ec;
     acceptor_.close(ec);
     // Stop every swarm at once so the grace periods run side by side.
@@ -126,6 +150,7 @@ net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
     for (auto& c : meshes)  // (a mesh's stop removes it from channels_)
         stops.push_back(c->stop(grace));
     co_await net::join_all(std::move(stops));
+    save_book();
     // Handshakes in progress end now; then wait for everything that refers
     // to this Node to be done with it.
     const auto activity = activity_;
@@ -142,6 +167,7 @@ net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
 
 void Node::abort() {
     stopping_ = true;
+    book_timer_.cancel();
     asio::error_code ec;
     acceptor_.close(ec);
     for (auto& [id, s] : swarms_)
@@ -229,6 +255,14 @@ net::awaitable<void> Node::greet(net::tcp::socket socket) {
         } else if (hello.user == user_) {
             co_await refuse(pp::ErrorCode::kSelf, "connected to itself");
         } else if (auto swarm = find(hello.seed); !swarm || stopping_) {
+            // Not here: first the holders it knows (note 003), then the refusal.
+            pp::PeerList holders;
+            holders.peers = book_->holders(AddressBook::key(hello.seed), address_book_now(),
+                                           limits::kPexMaxAdded);
+            if (!holders.peers.empty()) {
+                const Bytes frame = pp::encode(holders);
+                co_await stream->write(frame);
+            }
             co_await refuse(pp::ErrorCode::kUnknownSeed,
                             fmt::format("this peer does not share seed {}", hello.seed.hex()));
         } else {

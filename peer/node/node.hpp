@@ -6,14 +6,17 @@
 
 #include <asio.hpp>
 
+#include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "common/core/ids.hpp"
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
+#include "peer/discovery/address_book.hpp"
 #include "peer/node/channel_endpoint.hpp"
 #include "peer/swarm/swarm.hpp"
 
@@ -28,6 +31,11 @@ struct NodeOptions {
     std::uint64_t max_upload_rate = 0;    // bytes/s for the whole process; 0: unlimited
     std::uint64_t max_download_rate = 0;  // bytes/s for the whole process; 0: unlimited
     SwarmOptions swarm;
+    // Where the address book is kept (STATE_DIR/address-book.json); none:
+    // in memory only, for this process.
+    std::optional<std::filesystem::path> state_dir;
+    // How often a changed address book is written.
+    std::chrono::milliseconds book_save_interval{30000};
 };
 
 class Node {
@@ -47,6 +55,10 @@ class Node {
     // The environment for a new swarm of this process.
     SwarmEnv swarm_env() const;
     const SwarmOptions& swarm_options() const { return options_.swarm; }
+    // The process's address book (shared with every swarm and channel).
+    const std::shared_ptr<AddressBook>& book() const { return book_; }
+    // Writes the address book now, if it changed and has a file.
+    void save_book();
 
     void add(std::shared_ptr<Swarm> swarm);
     // Stops and forgets a swarm (file removed or re-seeded).
@@ -75,6 +87,7 @@ class Node {
 
   private:
     net::awaitable<void> accept_loop();
+    net::awaitable<void> book_loop();
     net::awaitable<void> greet(net::tcp::socket socket);
     net::awaitable<void> greet_channel(std::shared_ptr<net::FrameStream> stream,
                                        const FrameHeader& h);
@@ -94,6 +107,9 @@ class Node {
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
     Uploads removed_uploads_;  // what swarms removed so far uploaded
     std::map<ChannelId, std::shared_ptr<ChannelEndpoint>> channels_;
+    std::shared_ptr<AddressBook> book_;
+    std::optional<std::filesystem::path> book_path_;
+    asio::steady_timer book_timer_;
     // What still refers to the Node: the accept loop and the handshakes in
     // progress. Shared (weakly) with them, so that one destroyed unfinished
     // (its io_context gone first) does not touch a Node that is gone too.

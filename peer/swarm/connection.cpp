@@ -36,6 +36,12 @@ PeerConnection::PeerConnection(std::shared_ptr<SwarmLink> swarm,
 
 PeerConnection::~PeerConnection() = default;
 
+PeerAddress PeerConnection::origin() const {
+    if (const auto a = listen_address()) return *a;
+    if (dialed_) return *dialed_;
+    return PeerAddress{address_, 0};
+}
+
 std::optional<PeerAddress> PeerConnection::listen_address() const {
     if (their_port_ == 0 || address_.is_unspecified()) return std::nullopt;
     return PeerAddress{address_, their_port_};
@@ -278,7 +284,7 @@ net::awaitable<void> PeerConnection::read_loop() {
             const auto h = co_await stream_->read_header();
             const auto type = static_cast<pp::Type>(h.type);
             if (pp::max_payload(h.type) == 0 && type != pp::Type::kKeepAlive &&
-                type != pp::Type::kGoodbye)
+                type != pp::Type::kGoodbye && type != pp::Type::kGetPeers)
                 throw net::ProtocolError(fmt::format("unknown message type {}", h.type));
             if (h.payload_size() > pp::max_payload(h.type))
                 throw net::ProtocolError(
@@ -388,10 +394,19 @@ void PeerConnection::handle(pp::Message& m) {
         drop_fetch(reject->block.chunk, true);
         fill_requests();
     } else if (auto* list = std::get_if<pp::PeerList>(&m)) {
+        // Untrusted gossip: a bounded rate of messages, a bounded part of each.
+        if (!pex_in_.allow(net::Clock::now())) {
+            log_.debug("PeerList ignored: sent too often");
+            return;
+        }
         std::vector<PeerAddress> peers;
-        for (const auto& p : list->peers)
+        for (const auto& p : list->peers) {
+            if (peers.size() == limits::kPexMaxAdded) break;
             peers.push_back(PeerAddress{net::normalize(p.address), p.port});
-        swarm_->peers_heard(peers);
+        }
+        swarm_->peers_heard(shared_from_this(), peers);
+    } else if (std::holds_alternative<pp::GetPeers>(m)) {
+        if (pex_answers_.allow(net::Clock::now())) swarm_->peers_asked(shared_from_this());
     } else if (std::holds_alternative<pp::Goodbye>(m)) {
         remote_leaving_ = true;
         // It finishes what was requested; chunks not fully requested go elsewhere.

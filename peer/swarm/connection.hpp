@@ -19,6 +19,7 @@
 #include "common/model/bitfield.hpp"
 #include "common/net/net.hpp"
 #include "common/wire/peer_protocol.hpp"
+#include "peer/discovery/pex_gate.hpp"
 #include "peer/swarm/buffer_pool.hpp"
 #include "peer/swarm/swarm_link.hpp"
 
@@ -55,6 +56,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     const Bitfield& theirs() const { return theirs_; }
     std::optional<PeerAddress> listen_address() const;
     std::optional<PeerAddress> dialed() const { return dialed_; }
+    // Who says what this connection gossips: its listening address (or the
+    // dialled one, or the remote IP with port 0).
+    PeerAddress origin() const;
     std::uint64_t downloaded() const { return downloaded_; }
     std::uint64_t uploaded() const { return uploaded_; }
     bool remote_leaving() const { return remote_leaving_; }
@@ -65,6 +69,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     void fill_requests();
     // Peer exchange: other holders we know.
     void send_peers(const peer_proto::PeerList& list) { send(list); }
+    // Peer exchange: our pool is low; the remote answers with a PeerList.
+    void ask_peers() { send(peer_proto::GetPeers{}); }
     // Bytes requested from the remote, not received yet.
     std::uint64_t outstanding_bytes() const { return outstanding_bytes_; }
     // Bytes per second received from this peer lately (0 until measured).
@@ -147,6 +153,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::set<std::uint32_t> promised_;
     bool serving_ = false;
     std::uint64_t uploaded_ = 0;
+
+    // Peer exchange: PeerLists taken from the remote (4 at once, then 2 a
+    // second), and GetPeers answered (2 at once, then one every 2 s).
+    PexGate pex_in_{4, std::chrono::milliseconds(500)};
+    PexGate pex_answers_{2, std::chrono::seconds(2)};
 
     Bytes control_;  // encoded frames waiting for the writer
     // Requests refused, their Reject not yet written: they count with

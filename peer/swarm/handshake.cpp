@@ -47,6 +47,16 @@ net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, pp::Hello>> handshak
     const Bytes greeting = pp::encode(pp::Hello{pp::kVersion, seed, me, my_port});
     co_await stream->write(greeting);
     auto reply = co_await read_message(*stream);
+    // A peer without the seed may name holders first (one PeerList, then
+    // its Error): kept for the error.
+    std::vector<PeerAddress> holders;
+    if (auto* list = std::get_if<pp::PeerList>(&reply)) {
+        for (const auto& p : list->peers) {
+            if (holders.size() == limits::kPexMaxAdded) break;
+            holders.push_back(PeerAddress{net::normalize(p.address), p.port});
+        }
+        reply = co_await read_message(*stream);
+    }
     using Reason = HandshakeError::Reason;
     if (auto* err = std::get_if<pp::ErrorMsg>(&reply)) {
         stream->close();
@@ -54,7 +64,9 @@ net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, pp::Hello>> handshak
                               : err->code == pp::ErrorCode::kVersionMismatch
                                   ? Reason::kVersionMismatch
                                   : Reason::kRefused;
-        throw HandshakeError(reason, fmt::format("refused: {}", err->message), err->code);
+        HandshakeError e(reason, fmt::format("refused: {}", err->message), err->code);
+        if (err->code == pp::ErrorCode::kUnknownSeed) e.holders = std::move(holders);
+        throw e;
     }
     auto* hello = std::get_if<pp::Hello>(&reply);
     if (hello == nullptr) {

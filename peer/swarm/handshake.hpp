@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/core/address.hpp"
 #include "common/core/ids.hpp"
@@ -32,6 +33,9 @@ struct HandshakeError : std::runtime_error {
         : std::runtime_error(what), reason(r), remote_code(code) {}
     Reason reason;
     std::optional<peer_proto::ErrorCode> remote_code;  // the code of its Error frame
+    // A peer that does not hold the seed may name holders it knows (a
+    // PeerList before its kUnknownSeed Error): untrusted candidates.
+    std::vector<PeerAddress> holders;
 };
 
 // Connects to `where` and exchanges Hellos for `seed`. Throws HandshakeError

@@ -6,6 +6,7 @@
 
 #include "common/core/plural.hpp"
 #include "common/net/offload.hpp"
+#include "peer/discovery/address_book_file.hpp"
 #include "peer/swarm/connection.hpp"
 #include "peer/swarm/handshake.hpp"
 #include "peer/swarm/request_budget.hpp"
@@ -36,6 +37,9 @@ Swarm::Swarm(SwarmEnv env, Seed seed, std::shared_ptr<Storage> storage, Bitfield
           options.fetch_budget_bytes,
           static_cast<std::size_t>(std::max<std::uint64_t>(1, seed_.chunk_size)))),
       state_(picker_.complete() ? State::kComplete : State::kDownloading),
+      planner_(PoolPlanner::Settings{.min_peers = options.min_peers,
+                                     .target = options.max_connections,
+                                     .rediscover = options.rediscover}),
       done_signal_(env_.ex),
       connect_signal_(env_.ex),
       discover_signal_(env_.ex),
@@ -91,26 +95,34 @@ std::size_t Swarm::pick_window() const {
 net::awaitable<void> Swarm::pex_loop() {
     auto self = shared_from_this();
     while (!stopping_) {
-        pex_signal_.expires_at(net::Clock::time_point::max());
         asio::error_code ec;
-        co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (stopping_) break;
+        if (pex_pending_.empty()) {
+            pex_signal_.expires_at(net::Clock::time_point::max());
+            co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (stopping_) break;
+        }
         // Gather the peers that joined in the next moments into one message.
         pex_signal_.expires_after(options_.pex_batch);
         co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (stopping_) break;
-        const auto fresh = std::move(pex_pending_);
-        pex_pending_.clear();
+        // At most kPexMaxAdded per message; the rest waits for the next.
+        std::set<PeerAddress> fresh;
+        while (!pex_pending_.empty() && fresh.size() < limits::kPexMaxAdded)
+            fresh.insert(pex_pending_.extract(pex_pending_.begin()));
         for (const auto& c : conns_) {
             pp::PeerList list;
             const auto own = c->listen_address();
             for (const auto& a : fresh) {
                 if (own && *own == a) continue;
-                if (list.peers.size() == pp::kMaxPeerListEntries) break;
                 list.peers.push_back(pp::PeerAddress{a.address, a.port});
             }
             if (!list.peers.empty()) c->send_peers(list);
         }
+        // A bounded rate (BEP 11): the next message not before pex_interval.
+        pex_resting_ = true;
+        pex_signal_.expires_after(options_.pex_interval);
+        co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        pex_resting_ = false;
     }
 }
 
@@ -176,11 +188,20 @@ void Swarm::upload_finished() {
 
 // --- connections -----------------------------------------------------------
 
-void Swarm::add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source) {
-    bool added = false;
-    for (const auto& p : peers)
-        added |= peer_list_.add(PeerAddress{net::normalize(p.address), p.port}, source);
-    if (added) wake(connect_signal_);
+std::size_t Swarm::add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source,
+                                  const std::optional<PeerAddress>& origin) {
+    std::size_t added = 0;
+    const auto now = address_book_now();
+    for (const auto& p : peers) {
+        const PeerAddress a{net::normalize(p.address), p.port};
+        if (peer_list_.add(a, source, origin)) ++added;
+        // A tracker's word is worth remembering; gossip is not, until a
+        // handshake (connection_ready) shows the peer holds the file.
+        if (source == PeerList::Source::kTracker && env_.book)
+            env_.book->learn(AddressBook::key(id_), a, now);
+    }
+    if (added > 0) wake(connect_signal_);
+    return added;
 }
 
 std::shared_ptr<PeerConnection> Swarm::connection_to(const UserId& user) const {
@@ -280,6 +301,14 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         --connecting_;
         if (e.reason == HandshakeError::Reason::kSelf) {
             peer_list_.connect_reached_self(where);
+        } else if (e.remote_code == pp::ErrorCode::kUnknownSeed) {
+            // It lacks the seed, but may have named holders it knows: merged
+            // as gossip from it (capped per source).
+            peer_list_.connect_failed(where, net::Clock::now());
+            if (env_.book) env_.book->forget(AddressBook::key(id_), where);
+            const auto learnt = add_candidates(e.holders, PeerList::Source::kPeerExchange, where);
+            log_.debug("{} does not hold the file; it named {} ({} new)", where.str(),
+                       count_of(e.holders.size(), "holder"), learnt);
         } else if (e.remote_code == pp::ErrorCode::kDuplicate) {
             // It holds a connection with us already (it dialled us meanwhile).
             peer_list_.connect_duplicate(where, net::Clock::now());
@@ -298,19 +327,37 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
     wake(connect_signal_);
 }
 
-void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
-    // Peer exchange: the newcomer learns whom we are connected to now, and
-    // the others learn of it (batched by pex_loop).
+pp::PeerList Swarm::handshaken_peers(const PeerConnection* except) const {
     pp::PeerList known;
     for (const auto& c : conns_) {
-        if (c == conn || known.peers.size() == pp::kMaxPeerListEntries) continue;
+        if (c.get() == except || known.peers.size() == limits::kPexMaxAdded) continue;
+        if (c->closed() || !c->counted_in_picker()) continue;  // not through its handshake yet
         if (const auto a = c->listen_address())
             known.peers.push_back(pp::PeerAddress{a->address, a->port});
     }
-    if (!known.peers.empty()) conn->send_peers(known);
+    return known;
+}
+
+void Swarm::peers_heard(const std::shared_ptr<PeerConnection>& from,
+                        const std::vector<PeerAddress>& peers) {
+    const auto learnt = add_candidates(peers, PeerList::Source::kPeerExchange, from->origin());
+    if (learnt > 0) planner_.answered(PoolPlanner::Ask::kPeers, learnt, net::Clock::now());
+}
+
+void Swarm::peers_asked(const std::shared_ptr<PeerConnection>& from) {
+    // Always an answer (an empty list says: nobody else).
+    from->send_peers(handshaken_peers(from.get()));
+}
+
+void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
+    // Peer exchange: the newcomer learns whom we are connected to now, and
+    // the others learn of it (batched by pex_loop). Only peers through their
+    // handshake are passed on, this one from now.
+    if (auto known = handshaken_peers(conn.get()); !known.peers.empty()) conn->send_peers(known);
     if (const auto addr = conn->listen_address()) {
+        if (env_.book) env_.book->learn(AddressBook::key(id_), *addr, address_book_now());
         pex_pending_.insert(*addr);
-        pex_signal_.cancel();
+        if (!pex_resting_) pex_signal_.cancel();
     }
     // Two complete peers have nothing to give each other.
     if (complete() && conn->theirs().all()) conn->close("both complete");
@@ -336,7 +383,7 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
         peer_list_.disconnected(*where, goodbye, net::Clock::now());
     wake_fetchers();
     wake(connect_signal_);
-    if (conns_.empty()) wake(discover_signal_);
+    if (conns_.size() < options_.min_peers) wake(discover_signal_);  // below the mark: plan
     upload_finished();
 }
 
@@ -365,30 +412,54 @@ net::awaitable<void> Swarm::connect_loop() {
 
 net::awaitable<void> Swarm::discover_loop() {
     auto self = shared_from_this();
-    std::uint32_t empty_rounds = 0;
-    std::uint32_t rounds = 0;
     while (!stopping_ && state_ == State::kDownloading) {
-        if (find_peers) {
-            try {
-                add_candidates(co_await find_peers(options_.numwant), PeerList::Source::kTracker);
-            } catch (const std::exception& e) {
-                log_.debug("asking for peers: {}", e.what());
-            }
+        const auto now = net::Clock::now();
+        const auto plan =
+            planner_.plan({.connected = conns_.size(), .connecting = connecting_}, now);
+        for (const auto which : plan.asks) {
+            co_await ask(which);
+            if (stopping_ || state_ != State::kDownloading) co_return;
         }
-        // With no connection, ask again soon (backing off); otherwise now and
-        // then, to learn of new holders: often at first (peers that started
-        // with us register as they verify their first chunk), then every
-        // `rediscover`.
-        ++rounds;
-        const net::Clock::duration wait =
-            conns_.empty() ? PeerList::backoff(empty_rounds++)
-                           : std::min<net::Clock::duration>(
-                                 options_.rediscover,
-                                 std::chrono::milliseconds(250LL << std::min(rounds, 6u)));
-        if (!conns_.empty()) empty_rounds = 0;
-        discover_signal_.expires_after(wait);
+        // Until the plan says, or the pool changes (a connection closed).
+        discover_signal_.expires_at(plan.next);
         asio::error_code ec;
         co_await discover_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+net::awaitable<void> Swarm::ask(PoolPlanner::Ask which) {
+    using Ask = PoolPlanner::Ask;
+    switch (which) {
+        case Ask::kPeers:
+            log_.debug("{}: asking them for more peers", count_of(conns_.size(), "peer"));
+            for (const auto& c : conns_)
+                if (c->counted_in_picker()) c->ask_peers();
+            break;
+        case Ask::kTrackers: {
+            if (!find_peers) {
+                planner_.failed(which, net::Clock::now());
+                break;
+            }
+            try {
+                const auto found = co_await find_peers(options_.numwant);
+                const auto learnt = add_candidates(found, PeerList::Source::kTracker);
+                planner_.answered(which, learnt, net::Clock::now());
+            } catch (const std::exception& e) {
+                log_.debug("asking for peers: {}", e.what());
+                planner_.failed(which, net::Clock::now());
+            }
+            break;
+        }
+        case Ask::kAddressBook: {
+            if (!env_.book) break;
+            const auto known =
+                env_.book->holders(AddressBook::key(id_), address_book_now(), options_.numwant);
+            const auto learnt = add_candidates(known, PeerList::Source::kAddressBook);
+            if (learnt > 0)
+                log_.debug("the address book named {} to try", count_of(learnt, "peer"));
+            planner_.answered(which, learnt, net::Clock::now());
+            break;
+        }
     }
 }
 

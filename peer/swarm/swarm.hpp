@@ -29,6 +29,7 @@
 #include "common/net/rate_limiter.hpp"
 #include "common/wire/peer_protocol.hpp"
 #include "peer/discovery/peer_list.hpp"
+#include "peer/discovery/pool_planner.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
 #include "peer/swarm/picker.hpp"
@@ -105,8 +106,13 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
 
     // An accepted connection whose Hello named this seed.
     void accept(std::shared_ptr<net::FrameStream> stream, const peer_proto::Hello& theirs);
-    // Addresses to try (from a tracker or peer exchange).
-    void add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source);
+    // Addresses to try (from a tracker, the user, the address book, or peer
+    // exchange: then `origin` is the peer that named them, capped per
+    // source). How many were new. Tracker answers go to the address book.
+    std::size_t add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source,
+                               const std::optional<PeerAddress>& origin = std::nullopt);
+    // The candidates and what came of each (tests, status).
+    const PeerList& peer_list() const { return peer_list_; }
 
     std::size_t connection_count() const { return conns_.size(); }
     // It sent max_strikes bad chunks: dropped and not connected to again.
@@ -131,9 +137,9 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     void connection_closed(PeerConnection* conn, bool goodbye) override;
     void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
                         BufferPool::Buffer data) override;
-    void peers_heard(const std::vector<PeerAddress>& peers) override {
-        add_candidates(peers, PeerList::Source::kPeerExchange);
-    }
+    void peers_heard(const std::shared_ptr<PeerConnection>& from,
+                     const std::vector<PeerAddress>& peers) override;
+    void peers_asked(const std::shared_ptr<PeerConnection>& from) override;
     void wake_fetchers() override;
     void count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up) override;
     void upload_finished() override;
@@ -142,6 +148,11 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     // --- internal -------------------------------------------------------------
     net::awaitable<void> connect_loop();
     net::awaitable<void> discover_loop();
+    // One ask of the pool planner.
+    net::awaitable<void> ask(PoolPlanner::Ask which);
+    // Peers we completed a handshake with, to pass on (at most kPexMaxAdded),
+    // leaving out `except`.
+    peer_proto::PeerList handshaken_peers(const PeerConnection* except) const;
     net::awaitable<void> pex_loop();
     net::awaitable<void> connect_to(PeerAddress where);
     net::awaitable<void> refuse(std::shared_ptr<net::FrameStream> stream,
@@ -181,12 +192,14 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     asio::steady_timer* drained_signal_ = nullptr;  // set while stop() waits for uploads
 
     std::set<std::shared_ptr<PeerConnection>> conns_;
-    PeerList peer_list_;  // the addresses we could connect to
+    PeerList peer_list_;   // the addresses we could connect to
+    PoolPlanner planner_;  // when and where to look for more
     std::map<UserId, std::uint32_t> strikes_;
     std::set<UserId> banned_users_;
     std::map<std::string, PeerStats> traffic_;  // by peer name, kept after disconnect
 
     std::set<PeerAddress> pex_pending_;  // joined since the last gossip
+    bool pex_resting_ = false;           // pex_loop waits out pex_interval
     asio::steady_timer done_signal_;
     asio::steady_timer connect_signal_;
     asio::steady_timer discover_signal_;

@@ -20,6 +20,7 @@
 #include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/rate_limiter.hpp"
+#include "peer/discovery/address_book.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
 #include "peer/swarm/picker.hpp"
@@ -57,8 +58,13 @@ struct SwarmOptions {
     // again while connected (sooner while no peer is connected).
     std::uint16_t numwant = 50;
     std::chrono::milliseconds rediscover{5000};
-    // Peer exchange: new peers are gossiped to the others in batches.
+    // Peer exchange: new peers are gossiped to the others in batches (the
+    // peers that joined within pex_batch), at most one per `pex_interval`.
     std::chrono::milliseconds pex_batch{200};
+    std::chrono::milliseconds pex_interval{1000};
+    // The pool's low-water mark: below it the swarm asks its peers for more
+    // (GetPeers), then the trackers; with none, the address book too.
+    std::size_t min_peers = 8;
 };
 
 // What a swarm needs from its process.
@@ -72,6 +78,8 @@ struct SwarmEnv {
     std::shared_ptr<RateLimiter> upload_limit;    // per process (may be unlimited)
     std::shared_ptr<RateLimiter> download_limit;  // per process (may be unlimited)
     Logger log{"peer"};
+    // The process's address book (may be null: nothing remembered).
+    std::shared_ptr<AddressBook> book;
 };
 
 class SwarmLink {
@@ -112,7 +120,10 @@ class SwarmLink {
     virtual void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
                                 BufferPool::Buffer data) = 0;
     // Peer exchange: addresses the remote says hold the file (untrusted).
-    virtual void peers_heard(const std::vector<PeerAddress>& peers) = 0;
+    virtual void peers_heard(const std::shared_ptr<PeerConnection>& from,
+                             const std::vector<PeerAddress>& peers) = 0;
+    // The remote asked for the peers we know (GetPeers).
+    virtual void peers_asked(const std::shared_ptr<PeerConnection>& from) = 0;
     // Connections may have work again (a peer left, a chunk is free).
     virtual void wake_fetchers() = 0;
     virtual void count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up) = 0;

@@ -9,6 +9,7 @@
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 #include "common/net/offload.hpp"
+#include "peer/discovery/address_book_file.hpp"
 #include "peer/storage/seed_io.hpp"
 
 namespace seedshare {
@@ -62,9 +63,24 @@ void Download::time_out() {
 net::awaitable<Download::Outcome> Download::connect_trackers() {
     if (trackers_connected_) co_return Outcome::kComplete;
     const auto unreachable = co_await trackers_.connect(tracker_list_);
-    if (unreachable.size() == tracker_list_.size())
-        co_return fail(Outcome::kTrackerUnreachable,
-                       fmt::format("cannot reach {}", fmt::join(unreachable, "; ")));
+    if (unreachable.size() == tracker_list_.size()) {
+        // No tracker: a convenience, not a necessity, when a peer is known
+        // (named by the user, or remembered in the address book).
+        const auto book = node_.book();
+        const std::size_t remembered =
+            seed_ && book ? book->holders(AddressBook::key(seed_->id()), address_book_now(),
+                                          options_.peers.size() + 1)
+                                .size()
+                          : 0;
+        if (!seed_ || (options_.peers.empty() && remembered == 0))
+            co_return fail(Outcome::kTrackerUnreachable,
+                           fmt::format("cannot reach {}", fmt::join(unreachable, "; ")));
+        log_.warn("cannot reach {}; starting from {} (the trackers are retried in the background)",
+                  fmt::join(unreachable, "; "),
+                  options_.peers.empty() ? "the peers in the address book" : "the peers named");
+        trackers_connected_ = true;
+        co_return Outcome::kComplete;
+    }
     for (const auto& u : unreachable)
         log_.warn("cannot reach {} (retrying in the background)", u);
     trackers_connected_ = true;
@@ -226,6 +242,8 @@ net::awaitable<Download::Outcome> Download::fetch() {
                   count_of(seed.chunk_count(), "chunk"), transfer_->id().hex());
         net::spawn(node_.swarm_env().ex, say_while_waiting(transfer_->swarm()), log_, "waiting");
     }
+    if (!local && !options_.peers.empty())
+        transfer_->swarm()->add_candidates(options_.peers, PeerList::Source::kBootstrap);
     transfer_->start(!local);
     co_await transfer_->wait_done();
 

@@ -40,6 +40,9 @@ struct DownloadOptions {
     std::vector<HostPort> trackers;  // empty: the seed's own
     bool force = false;              // replace an existing different file (and take over a
                                      // NAME.part that is not ours)
+    // Peers to start from (--peer), whatever the trackers say: with them (or
+    // holders in the address book) a get goes on with every tracker down.
+    std::vector<PeerAddress> peers;
     // Register as a holder when the file was complete already (to serve it).
     bool announce_complete = true;
     // Wraps the storage of DIR/NAME.part (tests put a fault-injecting one here).
@@ -54,7 +57,7 @@ class Download {
         kInterrupted,         // stop() before the end; NAME.part kept
         kFailed,              // see message(); NAME.part kept
         kIntegrity,           // every chunk verified but the whole file does not match the seed
-        kTrackerUnreachable,  // no tracker answered at start
+        kTrackerUnreachable,  // no tracker answered at start, and no peer is known
         kUsage,               // bad input (not a directory, ...)
         kTimedOut,            // time_out() before the end; NAME.part kept if it holds anything
     };

@@ -6,6 +6,8 @@ set -euo pipefail
 PEER="$BUILD/peer/peer"
 TRACKER="$BUILD/tracker/tracker"
 WORK=$(mktemp -d /tmp/seedshare-e2e.XXXXXX)
+# The address book (and other state) of every peer here: never the user's.
+export XDG_STATE_HOME="$WORK/state"
 PIDS=()
 
 cleanup() {

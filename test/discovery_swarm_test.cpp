@@ -1,0 +1,323 @@
+// Discovery in-process: gets that start with no tracker (a --peer, the
+// address book, a peer that lacks the seed naming holders), and hostile
+// gossip bounded (connection attempts per address, candidates per source).
+#include <doctest/doctest.h>
+
+#include "common/core/limits.hpp"
+#include "peer/discovery/address_book_file.hpp"
+#include "peer/library/seed_maker.hpp"
+#include "peer/transfer/download.hpp"
+#include "test/support/cluster.hpp"
+#include "test/support/hostile.hpp"
+#include "test/support/temp_dir.hpp"
+
+using namespace seedshare;
+using namespace seedshare::test;
+using namespace std::chrono_literals;
+namespace pp = seedshare::peer_proto;
+
+namespace {
+
+SwarmOptions fast_options() {
+    SwarmOptions o;
+    o.pipeline_max_bytes = 256 * 1024;
+    o.pipeline_min_bytes = 64 * 1024;
+    o.block_bytes = 32 * 1024;
+    o.stall_timeout = 2000ms;
+    o.rediscover = 300ms;
+    o.connect_timeout = 1000ms;
+    o.handshake_timeout = 1000ms;
+    return o;
+}
+
+// A port on 127.0.0.1 where nothing listens (bound, then closed): a tracker
+// that is gone for good.
+HostPort dead_address(asio::io_context& io) {
+    net::tcp::acceptor a(io, net::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const auto port = a.local_endpoint().port();
+    a.close();
+    return HostPort{"127.0.0.1", port};
+}
+
+Seed make_file(const TempDir& dir, const std::string& name, std::size_t size,
+               const HostPort& tracker) {
+    write_file(dir / name, pattern_bytes(size, size));
+    SeedMakerOptions o;
+    o.chunk_size = 64 * 1024;
+    o.trackers = {tracker};
+    auto seed = make_seed(dir / name, o);
+    REQUIRE(seed);
+    return *seed;
+}
+
+PeerAddress at(const TestPeer& p) {
+    return PeerAddress{asio::ip::make_address("127.0.0.1"), p.node->port()};
+}
+
+// A serving peer (no tracker: it registers nowhere) paced to `rate` bytes/s.
+struct Server {
+    TestPeer peer;
+    std::shared_ptr<Swarm> swarm;
+    Server(asio::io_context& io, asio::thread_pool& pool, std::uint64_t rate)
+        : peer(io, pool, Logger("server", LogLevel::kWarn), [rate] {
+              NodeOptions o = node_options(fast_options());
+              o.max_upload_rate = rate;
+              return o;
+          }()) {}
+    void share(const Seed& seed, const std::filesystem::path& file) {
+        auto s = FileStorage::open_read(file);
+        REQUIRE(s);
+        auto t = FileTransfer::share(*peer.node, *peer.trackers, {}, seed,
+                                     std::shared_ptr<Storage>(std::move(*s)), peer.log);
+        t->start(false);
+        swarm = t->swarm();
+        peer.shared.push_back(std::move(t));
+    }
+};
+
+// A get whose trackers are `trackers` (dead ones) and that starts from `peers`.
+struct Get {
+    TestPeer peer;
+    std::unique_ptr<Download> download;
+    std::optional<Download::Outcome> outcome;
+    Get(asio::io_context& io, asio::thread_pool& pool, const Seed& seed,
+        const std::filesystem::path& out, std::vector<HostPort> trackers,
+        std::vector<PeerAddress> peers, SwarmOptions o = fast_options())
+        : peer(io, pool, "getter", o) {
+        DownloadOptions d;
+        d.seed = seed;
+        d.out_dir = out;
+        d.trackers = std::move(trackers);
+        d.peers = std::move(peers);
+        download = std::make_unique<Download>(*peer.node, *peer.trackers, d, peer.log);
+    }
+    void start(asio::io_context& io) {
+        net::spawn(io.get_executor(), run(), Logger("test"), "download");
+    }
+    net::awaitable<void> run() { outcome = co_await download->run(); }
+    net::awaitable<bool> ended_within(std::chrono::milliseconds limit) {
+        co_return co_await eventually([this] { return outcome.has_value(); }, limit);
+    }
+    std::size_t peers_that_sent() const {
+        std::size_t n = 0;
+        for (const auto& p : download->swarm()->peer_stats())
+            n += p.downloaded > 0 ? 1 : 0;
+        return n;
+    }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "discovery: no tracker at all: a get with one --peer completes from peers it heard of by "
+    "exchange") {
+    TempDir src, out1, out2, out3;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 3 << 20, dead);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Server a(io, pool, 1 << 20);  // slow: the getters are still at it when the last joins
+        a.share(seed, src / "data.bin");
+        // Two getters that know only the server; the server tells each of the other.
+        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)});
+        Get g2(io, pool, seed, out2.path(), {dead}, {at(a.peer)});
+        g1.start(io);
+        g2.start(io);
+        CHECK(co_await eventually(
+            [&] { return g1.download->swarm() && g1.download->swarm()->connection_count() >= 2; },
+            10s));
+        // A third knows only g1: it learns of the server and g2 from g1.
+        Get g3(io, pool, seed, out3.path(), {dead}, {at(g1.peer)});
+        g3.start(io);
+        CHECK(co_await g3.ended_within(40s));
+        CHECK(g3.outcome == Download::Outcome::kComplete);
+        CHECK(read_file(out3 / "data.bin") == read_file(src / "data.bin"));
+        const auto& heard = g3.download->swarm()->peer_list();
+        CHECK(heard.count_from(PeerList::Source::kTracker) == 0);
+        CHECK(heard.count_from(PeerList::Source::kPeerExchange) >= 2);
+        CHECK(g3.peers_that_sent() >= 2);
+        CHECK(co_await g1.ended_within(40s));
+        CHECK(co_await g2.ended_within(40s));
+        co_await g1.peer.stop();
+        co_await g2.peer.stop();
+        co_await g3.peer.stop();
+        co_await a.peer.stop();
+    });
+}
+
+TEST_CASE(
+    "discovery: a peer without the seed answers with the holders it knows; the asker merges them") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, dead);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        Server a(io, pool, 0);
+        a.share(seed, src / "data.bin");
+        // A peer that does not hold the seed, but whose address book says who does.
+        TestPeer knower(io, pool, "knower", fast_options());
+        knower.node->book()->learn(AddressBook::key(seed.id()), at(a.peer), address_book_now());
+        Get g(io, pool, seed, out.path(), {dead}, {at(knower)});
+        g.start(io);
+        CHECK(co_await g.ended_within(20s));
+        CHECK(g.outcome == Download::Outcome::kComplete);
+        const auto* learnt = g.download->swarm()->peer_list().find(at(a.peer));
+        REQUIRE(learnt != nullptr);
+        CHECK(learnt->from(PeerList::Source::kPeerExchange));
+        CHECK(g.download->swarm()->peer_list().added_by(at(knower)) == 1);
+        // The getter's own book now names the server (it completed a handshake).
+        CHECK(g.peer.node->book()->holders(AddressBook::key(seed.id()), address_book_now(), 5) ==
+              std::vector<PeerAddress>{at(a.peer)});
+        co_await g.peer.stop();
+        co_await knower.stop();
+        co_await a.peer.stop();
+    });
+}
+
+TEST_CASE("discovery: the address book lets a get start with no tracker and no --peer") {
+    TempDir src, out, state;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, dead);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        Server a(io, pool, 0);
+        a.share(seed, src / "data.bin");
+        // An earlier run remembered the server in STATE/address-book.json.
+        {
+            AddressBook book;
+            book.learn(AddressBook::key(seed.id()), at(a.peer), address_book_now());
+            REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, book,
+                                      Logger("test", LogLevel::kOff)));
+        }
+        NodeOptions o = node_options(fast_options());
+        o.state_dir = state.path();
+        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), o);
+        DownloadOptions d;
+        d.seed = seed;
+        d.out_dir = out.path();
+        d.trackers = {dead};
+        Download download(*getter.node, *getter.trackers, d, getter.log);
+        const auto outcome = co_await download.run();
+        CHECK(outcome == Download::Outcome::kComplete);
+        CHECK(download.swarm()->peer_list().count_from(PeerList::Source::kAddressBook) == 1);
+        co_await getter.stop();
+        co_await a.peer.stop();
+    });
+}
+
+TEST_CASE("discovery: with no tracker and no peer known, a get fails as the tracker's fault") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 256 * 1024, dead);
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        Get g(io, pool, seed, out.path(), {dead}, {});
+        const auto outcome = co_await g.download->run();
+        CHECK(outcome == Download::Outcome::kTrackerUnreachable);
+        co_await g.peer.stop();
+    });
+}
+
+TEST_CASE("discovery: hostile gossip: 10,000 addresses and one victim repeated are bounded") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 4 << 20, dead);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        // The victim: a listener on 127.0.0.1 that counts the connections
+        // aimed at it and closes each at once.
+        net::tcp::acceptor victim(io, net::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        const PeerAddress victim_at{asio::ip::make_address("127.0.0.1"),
+                                    victim.local_endpoint().port()};
+        std::size_t victim_hits = 0;
+        std::function<void(const asio::error_code&, net::tcp::socket)> on_accept =
+            [&](const asio::error_code& ec, net::tcp::socket s) {
+                if (ec) return;
+                ++victim_hits;
+                s.close();
+                victim.async_accept(on_accept);
+            };
+        victim.async_accept(on_accept);
+
+        Server a(io, pool, 256 * 1024);  // slow: the get lasts while the attacker talks
+        a.share(seed, src / "data.bin");
+        Get g(io, pool, seed, out.path(), {dead}, {at(a.peer)});
+        g.start(io);
+        CHECK(co_await eventually([&] { return g.download->swarm() != nullptr; }, 10s));
+        const auto swarm = g.download->swarm();
+
+        // The attacker joins the swarm properly, then gossips.
+        auto h = co_await RawPeer::connect(g.peer.node->port());
+        // (Messages named first: GCC 12 and temporaries in co_await.)
+        const pp::Message hello = pp::Hello{pp::kVersion, seed.id(), random_user_id(), 0};
+        const pp::Message nothing = pp::BitfieldMsg{Bitfield(seed.chunk_count())};
+        const pp::Message get_peers = pp::GetPeers{};
+        co_await h.send_message(hello);
+        for (int i = 0; i < 2; ++i)
+            (void)co_await h.recv_message(5s);  // Hello, Bitfield
+        co_await h.send_message(nothing);
+        asio::steady_timer pause(io);
+        std::size_t sent = 0;
+        for (int round = 0; round < 40; ++round) {  // 4 s of gossip
+            pp::PeerList victims;                   // one victim, 64 times
+            victims.peers.assign(pp::kMaxPeerListEntries, victim_at);
+            const pp::Message victims_message = victims;
+            co_await h.send_message(victims_message);
+            pp::PeerList flood;  // 64 distinct addresses nobody listens on (loopback)
+            for (std::size_t i = 0; i < pp::kMaxPeerListEntries; ++i, ++sent) {
+                const std::uint32_t n = static_cast<std::uint32_t>(sent);
+                flood.peers.push_back(
+                    PeerAddress{asio::ip::make_address_v4(0x7f4d0000u + (n & 0xffff)), 1});
+            }
+            const pp::Message flood_message = flood;
+            co_await h.send_message(flood_message);
+            pause.expires_after(100ms);
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        const PeerAddress origin{asio::ip::make_address("127.0.0.1"), 0};
+        MESSAGE("gossiped ", sent + 40 * pp::kMaxPeerListEntries,
+                " addresses; taken from it: ", swarm->peer_list().added_by(origin),
+                "; victim dialled ", victim_hits, " times");
+        CHECK(sent >= 2500);
+        // Candidates per source: at most the cap, whatever it said.
+        CHECK(swarm->peer_list().added_by(origin) <= limits::kMaxCandidatesPerSource);
+        CHECK(swarm->peer_list().size() <= limits::kMaxCandidatesPerSource + 2);
+        // Connection attempts per address: the victim was tried, never more
+        // than the failures that make an address forgotten.
+        CHECK(victim_hits >= 1);
+        CHECK(victim_hits <= limits::kForgetAfterFailures);
+
+        // What it gossiped is not passed on: a newcomer asking hears only
+        // of peers we completed a handshake with (the server).
+        auto asker = co_await RawPeer::connect(g.peer.node->port());
+        const pp::Message asker_hello = pp::Hello{pp::kVersion, seed.id(), random_user_id(), 0};
+        co_await asker.send_message(asker_hello);
+        std::vector<PeerAddress> told;
+        for (int i = 0; i < 4; ++i) {
+            auto m = co_await asker.recv_message(5s);
+            if (auto* list = std::get_if<pp::PeerList>(&m)) {
+                told = list->peers;
+                break;
+            }
+            if (std::holds_alternative<pp::BitfieldMsg>(m)) {
+                co_await asker.send_message(nothing);
+                co_await asker.send_message(get_peers);
+            }
+        }
+        CHECK(told == std::vector<PeerAddress>{at(a.peer)});
+        victim.close();
+        g.download->stop();
+        CHECK(co_await g.ended_within(10s));
+        co_await g.peer.stop();
+        co_await a.peer.stop();
+    });
+}

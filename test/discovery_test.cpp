@@ -1,0 +1,295 @@
+// Discovery's pure cores: the pool planner (when to ask peers, trackers, the
+// address book), the peer list's bounds against hostile gossip, the gate on
+// peer-exchange messages, and the address book (bounds, expiry, its file
+// format read as hostile input).
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "common/core/limits.hpp"
+#include "peer/discovery/address_book.hpp"
+#include "peer/discovery/peer_list.hpp"
+#include "peer/discovery/pex_gate.hpp"
+#include "peer/discovery/pool_planner.hpp"
+
+using namespace seedshare;
+using namespace std::chrono_literals;
+using Ask = PoolPlanner::Ask;
+
+namespace {
+
+PeerAddress addr(const std::string& ip, std::uint16_t port = 7000) {
+    return PeerAddress{asio::ip::make_address(ip), port};
+}
+
+const PoolPlanner::TimePoint t0 = PoolPlanner::TimePoint{} + 1h;
+
+bool has(const std::vector<Ask>& asks, Ask a) {
+    return std::find(asks.begin(), asks.end(), a) != asks.end();
+}
+
+SeedId seed_id(std::uint8_t b) {
+    SeedId id;
+    id.bytes.fill(b);
+    return id;
+}
+
+}  // namespace
+
+// --- the pool planner -----------------------------------------------------------
+
+TEST_CASE("pool: below the mark with peers: ask them first, then the trackers") {
+    PoolPlanner p({.min_peers = 4, .target = 50, .rediscover = 5s});
+    const auto plan = p.plan({.connected = 2}, t0);
+    REQUIRE(plan.asks.size() == 2);
+    CHECK(plan.asks[0] == Ask::kPeers);
+    CHECK(plan.asks[1] == Ask::kTrackers);
+    // The address book only when no peer is left.
+    CHECK_FALSE(has(plan.asks, Ask::kAddressBook));
+}
+
+TEST_CASE("pool: with no peer: the trackers (rescue), then the address book") {
+    PoolPlanner p({.min_peers = 4, .target = 50, .rediscover = 5s});
+    const auto plan = p.plan({.connected = 0}, t0);
+    REQUIRE(plan.asks.size() == 2);
+    CHECK(plan.asks[0] == Ask::kTrackers);
+    CHECK(plan.asks[1] == Ask::kAddressBook);
+}
+
+TEST_CASE("pool: at the mark, peers are not asked; at the target, trackers neither") {
+    PoolPlanner p({.min_peers = 4, .target = 10, .rediscover = 5s});
+    auto plan = p.plan({.connected = 4}, t0);
+    CHECK(plan.asks == std::vector<Ask>{Ask::kTrackers});
+    PoolPlanner full({.min_peers = 4, .target = 10, .rediscover = 5s});
+    plan = full.plan({.connected = 8, .connecting = 2}, t0);
+    CHECK(plan.asks.empty());
+    CHECK(plan.next == t0 + 5s);
+}
+
+TEST_CASE("pool: fruitless asks back off, doubling to 30 s; what brings peers resets") {
+    PoolPlanner p({.min_peers = 4, .target = 50, .rediscover = 5s});
+    auto now = t0;
+    std::vector<PoolPlanner::Clock::duration> gaps;
+    auto last = now;
+    // Peers and the book asked, nothing comes back; the trackers fail.
+    for (int i = 0; i < 200 && gaps.size() < 9; ++i) {
+        const auto plan = p.plan({.connected = 0}, now);
+        if (has(plan.asks, Ask::kAddressBook)) {
+            if (now != t0) gaps.push_back(now - last);
+            last = now;
+            p.answered(Ask::kAddressBook, 0, now);
+        }
+        if (has(plan.asks, Ask::kTrackers)) p.failed(Ask::kTrackers, now);
+        REQUIRE(plan.next > now);
+        now = plan.next;
+    }
+    REQUIRE(gaps.size() == 9);
+    CHECK(gaps[0] == 500ms);
+    CHECK(gaps[1] == 1s);
+    CHECK(gaps[2] == 2s);
+    CHECK(gaps.back() == 30s);
+    // A book answer that brings candidates: asked again soon.
+    const auto plan = p.plan({.connected = 0}, now + 1h);
+    REQUIRE(has(plan.asks, Ask::kAddressBook));
+    p.answered(Ask::kAddressBook, 3, now + 1h);
+    const auto again = p.plan({.connected = 0}, now + 1h + 500ms);
+    CHECK(has(again.asks, Ask::kAddressBook));
+}
+
+TEST_CASE(
+    "pool: a failing tracker is retried with backoff, an answering one soon, then every "
+    "rediscover") {
+    PoolPlanner p({.min_peers = 4, .target = 50, .rediscover = 5s});
+    REQUIRE(has(p.plan({.connected = 0}, t0).asks, Ask::kTrackers));
+    p.failed(Ask::kTrackers, t0);
+    CHECK_FALSE(has(p.plan({.connected = 0}, t0 + 400ms).asks, Ask::kTrackers));
+    REQUIRE(has(p.plan({.connected = 0}, t0 + 500ms).asks, Ask::kTrackers));
+    p.failed(Ask::kTrackers, t0 + 500ms);
+    CHECK_FALSE(has(p.plan({.connected = 0}, t0 + 1400ms).asks, Ask::kTrackers));
+    auto now = t0 + 1500ms;
+    REQUIRE(has(p.plan({.connected = 0}, now).asks, Ask::kTrackers));
+    // It answers: soon again at first, never later than rediscover.
+    for (int i = 0; i < 20; ++i) {
+        p.answered(Ask::kTrackers, 1, now);
+        const auto plan = p.plan({.connected = 5}, now);
+        CHECK(plan.next - now <= 5s);
+        now = plan.next;
+        REQUIRE(has(p.plan({.connected = 5}, now).asks, Ask::kTrackers));
+    }
+}
+
+// --- the peer list against hostile gossip ---------------------------------------
+
+TEST_CASE("peer list: one source adds at most kMaxCandidatesPerSource of 10,000 addresses") {
+    PeerList list;
+    const auto hostile = addr("10.9.9.9", 6000);
+    for (std::uint32_t i = 0; i < 10000; ++i) {
+        const auto a = PeerAddress{asio::ip::make_address_v4(0x0b000000u + i), 7000};
+        list.add(a, PeerList::Source::kPeerExchange, hostile);
+    }
+    CHECK(list.added_by(hostile) == limits::kMaxCandidatesPerSource);
+    CHECK(list.size() == limits::kMaxCandidatesPerSource);
+    CHECK(list.refused_for_cap() == 10000 - limits::kMaxCandidatesPerSource);
+    // Another source still gets its share; the tracker is not capped.
+    CHECK(list.add(addr("10.1.1.1"), PeerList::Source::kPeerExchange, addr("10.9.9.8")));
+    CHECK(list.add(addr("10.1.1.2"), PeerList::Source::kTracker));
+}
+
+TEST_CASE("peer list: one victim named many times is one candidate, dialled once at a time") {
+    PeerList list;
+    const auto victim = addr("10.5.5.5", 80);
+    std::size_t attempts = 0;
+    auto now = PeerList::TimePoint{} + 1h;
+    for (int i = 0; i < 1000; ++i) {
+        list.add(victim, PeerList::Source::kPeerExchange, addr("10.9.9.9", 6000));
+        list.add(victim, PeerList::Source::kPeerExchange,
+                 addr("10.9.9." + std::to_string(i % 200), 6001));
+        for (const auto& a : list.take_candidates(50, now)) {
+            CHECK(a == victim);
+            ++attempts;
+            list.connect_failed(a, now);
+        }
+        now += 10ms;  // 10 s in all
+    }
+    // At 0, 0.5, 1.5 and 3.5 s (backoff), then forgotten: named again by
+    // 200 sources, it is not dialled again.
+    CHECK(list.size() == 1);
+    CHECK(attempts == limits::kForgetAfterFailures);
+}
+
+TEST_CASE(
+    "peer list: an address failing kForgetAfterFailures times is forgotten, unless the user named "
+    "it") {
+    PeerList list;
+    auto now = PeerList::TimePoint{} + 1h;
+    list.add(addr("10.0.0.1"), PeerList::Source::kTracker);
+    list.add(addr("10.0.0.2"), PeerList::Source::kBootstrap);
+    for (std::uint32_t i = 0; i < limits::kForgetAfterFailures; ++i) {
+        now += 1h;
+        for (const auto& a : list.take_candidates(10, now))
+            list.connect_failed(a, now);
+    }
+    REQUIRE(list.find(addr("10.0.0.1")) != nullptr);
+    CHECK(list.find(addr("10.0.0.1"))->forgotten);
+    REQUIRE(list.find(addr("10.0.0.2")) != nullptr);
+    CHECK_FALSE(list.find(addr("10.0.0.2"))->forgotten);
+    CHECK(list.find(addr("10.0.0.2"))->failures == limits::kForgetAfterFailures);
+    // Named again, the forgotten one stays out; the user's is retried.
+    list.add(addr("10.0.0.1"), PeerList::Source::kTracker);
+    CHECK(list.take_candidates(10, now + 1h) == std::vector<PeerAddress>{addr("10.0.0.2")});
+    // It connects to us: it is back.
+    list.connected(addr("10.0.0.1"), PeerList::Source::kIncoming);
+    list.disconnected(addr("10.0.0.1"), false, now + 1h);
+    CHECK(list.take_candidates(10, now + 2h) == std::vector<PeerAddress>{addr("10.0.0.1")});
+}
+
+TEST_CASE("peer list: a banned address is never handed out again, whoever names it") {
+    PeerList list;
+    list.add(addr("10.0.0.1"), PeerList::Source::kTracker);
+    list.ban(addr("10.0.0.1"));
+    list.add(addr("10.0.0.1"), PeerList::Source::kPeerExchange, addr("10.9.9.9"));
+    list.add(addr("10.0.0.1"), PeerList::Source::kAddressBook);
+    CHECK(list.take_candidates(10, PeerList::TimePoint{} + 100h).empty());
+}
+
+// --- the gate on peer-exchange messages -------------------------------------------
+
+TEST_CASE("pex gate: a burst, then one per interval") {
+    PexGate gate(4, 500ms);
+    const auto t = PexGate::Clock::time_point{} + 1h;
+    int passed = 0;
+    for (int i = 0; i < 100; ++i)
+        passed += gate.allow(t) ? 1 : 0;
+    CHECK(passed == 4);
+    CHECK_FALSE(gate.allow(t + 499ms));
+    CHECK(gate.allow(t + 500ms));
+    CHECK_FALSE(gate.allow(t + 600ms));
+    // 10 s of flooding: the burst refilled at most, plus one per 500 ms.
+    passed = 0;
+    for (int ms = 0; ms < 10000; ms += 10)
+        passed += gate.allow(t + 1s + std::chrono::milliseconds(ms)) ? 1 : 0;
+    CHECK(passed <= 4 + 20);
+}
+
+// --- the address book -----------------------------------------------------------
+
+TEST_CASE("address book: holders most recent first, expired ones gone") {
+    AddressBook book;
+    const auto k = AddressBook::key(seed_id(1));
+    const AddressBook::Seconds now = 1'800'000'000;
+    book.learn(k, addr("10.0.0.1"), now - 100);
+    book.learn(k, addr("10.0.0.2"), now - 10);
+    book.learn(k, addr("10.0.0.3"), now - 8 * 24 * 3600);  // older than the lifetime
+    const auto h = book.holders(k, now, 10);
+    REQUIRE(h.size() == 2);
+    CHECK(h[0] == addr("10.0.0.2"));
+    CHECK(h[1] == addr("10.0.0.1"));
+    CHECK(book.holders(AddressBook::key(seed_id(2)), now, 10).empty());
+    book.expire(now);
+    CHECK(book.entry_count() == 2);
+}
+
+TEST_CASE("address book: bounded in keys and in holders per key") {
+    AddressBook book;
+    AddressBook::Seconds now = 1'800'000'000;
+    const auto k = AddressBook::key(seed_id(1));
+    for (std::uint32_t i = 0; i < 1000; ++i)
+        book.learn(k, PeerAddress{asio::ip::make_address_v4(0x0a000000u + i), 7000}, now + i);
+    CHECK(book.entry_count() == limits::kMaxAddressBookHolders);
+    // The most recent stay.
+    CHECK(book.holders(k, now + 1000, 1).front() ==
+          PeerAddress{asio::ip::make_address_v4(0x0a000000u + 999), 7000});
+    for (std::uint32_t i = 0; i < limits::kMaxAddressBookKeys + 100; ++i) {
+        SeedId id;
+        id.bytes.fill(0);
+        id.bytes[0] = static_cast<std::uint8_t>(i);
+        id.bytes[1] = static_cast<std::uint8_t>(i >> 8);
+        book.learn(AddressBook::key(id), addr("10.0.0.1"), now + 2000 + i);
+    }
+    CHECK(book.key_count() == limits::kMaxAddressBookKeys);
+}
+
+TEST_CASE("address book: encode and decode round trip; channels too") {
+    AddressBook book;
+    const AddressBook::Seconds now = 1'800'000'000;
+    ChannelId ch;
+    ch.bytes.fill(7);
+    book.learn(AddressBook::key(seed_id(1)), addr("10.0.0.1", 7001), now);
+    book.learn(AddressBook::key(seed_id(1)), addr("::1", 7002), now - 5);
+    book.learn(AddressBook::key(ch), addr("10.0.0.9", 9), now);
+    CHECK(book.dirty());
+    auto back = AddressBook::decode(book.encode(), now);
+    REQUIRE(back);
+    CHECK_FALSE(back->dirty());
+    CHECK(back->entry_count() == 3);
+    CHECK(back->holders(AddressBook::key(seed_id(1)), now, 5) ==
+          std::vector<PeerAddress>{addr("10.0.0.1", 7001), addr("::1", 7002)});
+    CHECK(back->holders(AddressBook::key(ch), now, 5) ==
+          std::vector<PeerAddress>{addr("10.0.0.9", 9)});
+}
+
+TEST_CASE("address book: a corrupt or hostile file is refused or cleaned, never trusted") {
+    const AddressBook::Seconds now = 1'800'000'000;
+    CHECK_FALSE(AddressBook::decode("", now));
+    CHECK_FALSE(AddressBook::decode("{\"version\":1,\"keys\":", now));  // torn write
+    CHECK_FALSE(AddressBook::decode("[]", now));
+    CHECK_FALSE(AddressBook::decode("{\"version\":2,\"keys\":{}}", now));
+    CHECK_FALSE(AddressBook::decode(std::string(limits::kMaxAddressBookBytes + 1, ' '), now));
+    const std::string k = AddressBook::key(seed_id(1));
+    const std::string text = "{\"version\":1,\"keys\":{\"" + k +
+                             "\":[[\"10.0.0.1\",7000,1800000000],"
+                             "[\"10.0.0.2\",0,1800000000],"                    // port 0
+                             "[\"10.0.0.3\",70000,1800000000],"                // port too big
+                             "[\"not an ip\",7000,1800000000],"                // not an address
+                             "[\"0.0.0.0\",7000,1800000000],"                  // unspecified
+                             "[\"10.0.0.4\",7000,1000],"                       // expired
+                             "[\"10.0.0.5\",7000,9000000000],"                 // from the future
+                             "[\"10.0.0.6\",-1,1800000000],"                   // negative port
+                             "\"junk\",[1,2,3],[\"10.0.0.7\",7000]],"          // wrong shapes
+                             "\"seed:XYZ\":[[\"10.0.0.8\",7000,1800000000]],"  // bad key
+                             "\"other\":5}}";
+    auto book = AddressBook::decode(text, now);
+    REQUIRE(book);
+    CHECK(book->holders(k, now, 100) == std::vector<PeerAddress>{addr("10.0.0.1")});
+    CHECK(book->key_count() == 1);
+}
