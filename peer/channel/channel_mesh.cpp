@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "peer/discovery/address_book_file.hpp"
+
 namespace seedshare {
 
 namespace cp = channel_proto;
@@ -80,13 +82,25 @@ void ChannelMesh::start() {
     if (started_) return;
     started_ = true;
     node_.add_channel(channel_, shared_from_this());
+    // Peers that followed the channel before (the address book): a start
+    // that needs no tracker.
+    if (const auto& book = node_.book()) {
+        const auto known =
+            book->holders(AddressBook::key(channel_), address_book_now(), limits::kPexMaxAdded);
+        if (!known.empty()) add_candidates(known, PeerList::Source::kAddressBook);
+    }
     net::spawn(tick_.get_executor(), tick_loop(), log_, "channel mesh");
 }
 
-void ChannelMesh::add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source) {
+void ChannelMesh::add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source,
+                                 const std::optional<PeerAddress>& origin) {
     bool added = false;
-    for (const auto& p : peers)
-        added = candidates_.add(p, source) || added;
+    const auto& book = node_.book();
+    for (const auto& p : peers) {
+        added = candidates_.add(p, source, origin) || added;
+        if (source == PeerList::Source::kTracker && book)
+            book->learn(AddressBook::key(channel_), p, address_book_now());
+    }
     if (added) tick_.cancel();  // dial now
 }
 
@@ -252,6 +266,8 @@ void ChannelMesh::add_link(std::shared_ptr<net::FrameStream> stream, const cp::C
         if (l->listen && others.peers.size() < kPeersPassedOn) others.peers.push_back(*l->listen);
     if (!others.peers.empty()) link->out.push_back(cp::encode(others));
     links_[link->key] = link;
+    if (const auto& book = node_.book(); book && listen)
+        book->learn(AddressBook::key(channel_), *listen, address_book_now());
     gossip_.peer_joined(link->key, hello.held, greeted);
     log_.debug("channel peer {} connected (holds version {})", link->stream->remote(),
                hello.held.number);
@@ -310,7 +326,10 @@ net::awaitable<void> ChannelMesh::read_loop(std::shared_ptr<Link> link) {
                 std::vector<PeerAddress> heard;
                 for (const auto& p : l->peers)
                     heard.push_back(PeerAddress{net::normalize(p.address), p.port});
-                add_candidates(heard, PeerList::Source::kPeerExchange);
+                // (Peers that accept no connections share one source's cap.)
+                const PeerAddress origin =
+                    link->listen ? *link->listen : PeerAddress{asio::ip::address_v4::any(), 0};
+                add_candidates(heard, PeerList::Source::kPeerExchange, origin);
             } else if (std::holds_alternative<cp::Goodbye>(*m)) {
                 link->closing = true;  // it left: rest it before dialling again
                 break;

@@ -79,7 +79,10 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     // Registers with the Node and starts dialling candidates.
     void start();
     // Addresses of peers that follow the channel (from a tracker, or peers).
-    void add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source);
+    // `origin`: the peer that gossiped them (capped per source, PeerList::add);
+    // tracker answers are remembered in the Node's address book.
+    void add_candidates(const std::vector<PeerAddress>& peers, PeerList::Source source,
+                        const std::optional<PeerAddress>& origin = std::nullopt);
     // A version held now, with its manifest text: published here, or
     // accepted and applied by the owner. Ignored unless it supersedes the held
     // one. Announced to every peer that lacks it.
