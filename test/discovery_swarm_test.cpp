@@ -178,6 +178,51 @@ TEST_CASE(
     });
 }
 
+TEST_CASE("discovery: a getter whose peers all leave but one refills its pool by exchange") {
+    TempDir src, out1, out2;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 4 << 20, dead);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Server a(io, pool, 256 * 1024);  // slow: nobody completes from it alone
+        a.share(seed, src / "data.bin");
+        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)});
+        Get n(io, pool, seed, out2.path(), {dead}, {at(a.peer)});
+        g1.start(io);
+        n.start(io);
+        // n is connected to the server and to g1 (the server told of it).
+        CHECK(co_await eventually(
+            [&] { return n.download->swarm() && n.download->swarm()->connection_count() >= 2; },
+            10s));
+        // A server nobody heard of; g1 alone learns of it (as from a tracker).
+        Server b(io, pool, 0);
+        b.share(seed, src / "data.bin");
+        const std::vector<PeerAddress> only_b{at(b.peer)};
+        g1.download->swarm()->add_candidates(only_b, PeerList::Source::kBootstrap);
+        CHECK(co_await eventually([&] { return g1.download->swarm()->connection_count() >= 3; },
+                                  10s));
+        // Every peer of n leaves but g1.
+        a.peer.kill();
+        CHECK(co_await n.ended_within(30s));
+        CHECK(n.outcome == Download::Outcome::kComplete);
+        const auto* heard = n.download->swarm()->peer_list().find(at(b.peer));
+        REQUIRE(heard != nullptr);
+        CHECK(heard->from(PeerList::Source::kPeerExchange));
+        CHECK_FALSE(heard->from(PeerList::Source::kTracker));
+        CHECK(n.download->swarm()->peer_list().added_by(at(g1.peer)) >= 1);
+        std::uint64_t from_b = 0;
+        for (const auto& p : n.download->swarm()->peer_stats())
+            if (p.name == at(b.peer).str()) from_b = p.downloaded;
+        CHECK(from_b > 0);
+        CHECK(co_await g1.ended_within(30s));
+        co_await g1.peer.stop();
+        co_await n.peer.stop();
+        co_await b.peer.stop();
+    });
+}
+
 TEST_CASE("discovery: the address book lets a get start with no tracker and no --peer") {
     TempDir src, out, state;
     asio::io_context io;
