@@ -91,6 +91,10 @@ TEST_CASE("cli peer: numbers and addresses name the real problem") {
         {{"get", "x.seed", "--max-peers", "abc"}, "--max-peers 'abc': not a number"},
         {{"get", "x.seed", "--max-peers", "0"}, "--max-peers '0': out of range"},
         {{"get", "x.seed", "--max-peers", "2.5"}, "--max-peers '2.5': not a whole number"},
+        {{"get", "x.seed", "--min-peers", "0"}, "--min-peers '0': out of range"},
+        {{"serve", d, "--min-peers", "many"}, "--min-peers 'many': not a number"},
+        {{"get", "x.seed", "--peer", "nohost"}, "--peer "},
+        {{"get", "x.seed", "--peer", "10.0.0.1:0"}, "--peer "},
         {{"serve", d, "--max-peers", "99999999999999999999999"}, "too large"},
         {{"get", "x.seed", "--port", "abc"}, "--port 'abc': not a number"},
         {{"get", "x.seed", "--port", "70000"}, "--port '70000': out of range"},
@@ -166,7 +170,7 @@ TEST_CASE("cli peer: every command's help has types, an example and the exit cod
                "--max-peers N", "--max-upload-rate RATE"}},
              {{"get", "--help"},
               {"--timeout SECONDS", "-o,--out DIR", "--max-download-rate RATE",
-               "--tracker HOST:PORT"}},
+               "--tracker HOST:PORT", "--peer HOST:PORT", "--min-peers N", "--state DIR"}},
              {{"list", "--help"}, {"--tracker HOST:PORT", "--filter NAME"}},
          }) {
         std::vector<std::string> argv{kPeer};
