@@ -116,7 +116,7 @@ constexpr std::string_view kExitCodes =
     "  0    done\n"
     "  1    failed (I/O error, unreadable file, download could not finish)\n"
     "  2    bad command line (the one-line message names the problem)\n"
-    "  3    no tracker could be reached at start\n"
+    "  3    no tracker could be reached at start (get: and no peer known)\n"
     "  4    the assembled file does not match the seed's whole-file hash\n"
     "  130  interrupted (SIGINT/SIGTERM) before the work was done; a rerun resumes";
 
