@@ -3,6 +3,7 @@
 // peer-exchange messages, and the address book (bounds, expiry, its file
 // format read as hostile input).
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 
@@ -292,4 +293,30 @@ TEST_CASE("address book: a corrupt or hostile file is refused or cleaned, never 
     REQUIRE(book);
     CHECK(book->holders(k, now, 100) == std::vector<PeerAddress>{addr("10.0.0.1")});
     CHECK(book->key_count() == 1);
+}
+
+TEST_CASE("address book: a file past the bounds is read only up to them") {
+    const AddressBook::Seconds now = 1'800'000'000;
+    std::string text = "{\"version\":1,\"keys\":{";
+    for (std::uint32_t i = 0; i < 2 * limits::kMaxAddressBookKeys; ++i) {
+        SeedId id;
+        id.bytes.fill(0);
+        id.bytes[0] = static_cast<std::uint8_t>(i);
+        id.bytes[1] = static_cast<std::uint8_t>(i >> 8);
+        if (i > 0) text += ',';
+        text += '"';
+        text += AddressBook::key(id);
+        text += "\":[";
+        for (std::uint32_t j = 0; j < (i == 0 ? 200u : 1u); ++j) {
+            if (j > 0) text += ',';
+            text += fmt::format("[\"10.0.{}.{}\",7000,1800000000]", j / 250, j % 250 + 1);
+        }
+        text += "]";
+    }
+    text += "}}";
+    auto book = AddressBook::decode(text, now);
+    REQUIRE(book);
+    CHECK(book->key_count() == limits::kMaxAddressBookKeys);
+    CHECK(book->entry_count() ==
+          limits::kMaxAddressBookHolders + (limits::kMaxAddressBookKeys - 1));
 }

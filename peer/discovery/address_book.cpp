@@ -152,9 +152,16 @@ Result<AddressBook> AddressBook::decode(std::string_view text, Seconds now) {
     const auto keys = j.find("keys");
     if (keys == j.end() || !keys->is_object()) return Error{"address book: no \"keys\" object"};
     AddressBook book;
+    // A file this process wrote is within the bounds: past them (a file
+    // made by hand, or hostile) the rest is not looked at, so reading costs
+    // at most the bounds' worth of work.
+    std::size_t keys_seen = 0;
     for (const auto& [k, list] : keys->items()) {
         if (!valid_key(k) || !list.is_array()) continue;
+        if (++keys_seen > limits::kMaxAddressBookKeys) break;
+        std::size_t entries_seen = 0;
         for (const auto& e : list) {
+            if (++entries_seen > limits::kMaxAddressBookHolders) break;
             if (!e.is_array() || e.size() != 3 || !e[0].is_string() || !e[1].is_number_unsigned() ||
                 !e[2].is_number_integer())
                 continue;
