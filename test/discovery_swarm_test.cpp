@@ -220,6 +220,7 @@ TEST_CASE("discovery: a getter whose peers all leave but one refills its pool by
         co_await g1.peer.stop();
         co_await n.peer.stop();
         co_await b.peer.stop();
+        co_await a.peer.stop();  // (killed: this only waits for its handshakes to end)
     });
 }
 
