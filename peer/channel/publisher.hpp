@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,7 @@ class Publisher {
     ChannelId channel_;
     std::unique_ptr<Sharer> sharer_;
     std::shared_ptr<ChannelMesh> mesh_;
+    std::map<SeedId, std::filesystem::path> seed_index_;  // shared files by seed id
     std::optional<Manifest> published_;
     // The highest valid version heard of from the trackers or the mesh.
     std::optional<ManifestVersion> network_head_;
