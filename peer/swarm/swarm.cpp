@@ -513,6 +513,7 @@ net::awaitable<void> Swarm::finish_download() {
         co_return;
     }
     verifier_.reset();
+    fetch_buffers_->trim();  // nothing more to fetch: the chunk buffers go
     set_done(State::kComplete);
     if (on_holding) on_holding(true);
     const auto conns = conns_;
