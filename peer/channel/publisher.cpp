@@ -92,6 +92,19 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     Env& env = Env::posix();
     if (auto made = env.create_directories(options_.dir / ".seedshare"); !made)
         throw std::runtime_error(made.error().text());
+    // One process per DIR, as for a subscriber (ChannelStore's lock): another
+    // publisher, or a subscriber syncing into it, would fight over its files.
+    auto locked = env.lock(options_.dir / ".seedshare" / "lock");
+    if (!locked) {
+        const int code = locked.error().code;
+        if (code == EWOULDBLOCK || code == EAGAIN)
+            throw std::runtime_error(fmt::format(
+                "{} is in use by another seedshare process (or another command of this one); "
+                "one at a time",
+                options_.dir.string()));
+        throw std::runtime_error(locked.error().text());
+    }
+    lock_ = std::move(locked).value();
     if (auto text = env.read_file(state_file(), limits::kMaxManifestBytes); text) {
         auto m = parse_verified_manifest(*text, channel_);
         if (!m)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Channels with every tracker gone: a publisher and two subscribers in sync,
+# Channels with every tracker gone: a publisher and two subscribers in sync
+# (and neither a second publisher nor a subscriber can use the publisher's
+# directory),
 # then the tracker is killed for good. The next version (an edit, a new file)
 # still reaches both subscribers, through the mesh alone: the manifest, the
 # seeds of its files (SeedRequest) and the files themselves (their swarms
@@ -42,6 +44,19 @@ wait_for_line "$WORK/sub1.out" "version 1 applied" 30
 wait_for_line "$WORK/sub2.out" "version 1 applied" 30
 wait_same "$WORK/site" "$WORK/sub1" 10
 wait_same "$WORK/site" "$WORK/sub2" 10
+
+# One process per directory: a second publisher, or a subscriber syncing into
+# the publisher's directory, is refused with one line, and changes nothing.
+if "$PEER" publish "$WORK/site" --key "$WORK/site.key" --tracker "$TRACKER_ADDR" --host 127.0.0.1 \
+    --no-state >"$WORK/publish2.out" 2>"$WORK/publish2.log"; then
+    fail "a second publisher of the same directory ran"
+fi
+grep -q "in use by another seedshare process" "$WORK/publish2.log" || fail "publish2: $(cat "$WORK/publish2.log")"
+if timeout 60 "$PEER" subscribe "$channel" "$WORK/site" --tracker "$TRACKER_ADDR" --host 127.0.0.1 \
+    --once >"$WORK/into.out" 2>"$WORK/into.log"; then
+    fail "a subscriber synced into the publisher's directory"
+fi
+grep -q "in use by another seedshare process" "$WORK/into.log" || fail "into: $(cat "$WORK/into.log")"
 
 # The tracker goes for good (shown running first).
 kill -0 "$TRACKER_PID" || fail "the tracker was not running"
