@@ -45,6 +45,25 @@ TEST_CASE("buffer pool: a buffer goes back when it dies or is moved over, and is
     CHECK(pool->in_use() == 0);
 }
 
+TEST_CASE("buffer pool: trim frees what is not in use, and what comes back after") {
+    auto pool = BufferPool::create(4 << 20, 1 << 20);  // 4 buffers
+    {
+        auto a = pool->try_acquire(10);
+        auto b = pool->try_acquire(10);
+        REQUIRE(a);
+        REQUIRE(b);
+    }
+    CHECK(pool->free_count() == 2);  // kept for reuse
+    auto held = pool->try_acquire(10);
+    REQUIRE(held);
+    pool->trim();
+    CHECK(pool->free_count() == 0);
+    held = {};  // given back after the trim: freed, not kept
+    CHECK(pool->free_count() == 0);
+    CHECK(pool->in_use() == 0);
+    CHECK(pool->try_acquire(10));  // still usable, just not hoarding
+}
+
 TEST_CASE("buffer pool: acquire waits for a release, and waiters are served in order") {
     asio::io_context io;
     auto pool = BufferPool::create(1 << 10, 1 << 10);  // one buffer

@@ -5,7 +5,10 @@
 // verifier checks exactly that (the real one checks a signed manifest).
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "common/crypto/sha256.hpp"
+#include "common/model/seed.hpp"
 #include "peer/channel/channel_mesh.hpp"
 #include "test/support/cluster.hpp"
 
@@ -59,6 +62,29 @@ struct Member {
         return PeerAddress{asio::ip::make_address("127.0.0.1"), peer.node->port()};
     }
 };
+
+// A valid seed of one chunk, different for each n.
+Seed seed_number(int n) {
+    Seed s;
+    s.name = fmt::format("file{}.bin", n);
+    s.length = 1000 + static_cast<std::uint64_t>(n);
+    s.chunk_size = 1 << 16;
+    s.file_hash = sha256(fmt::format("content {}", n));
+    s.chunk_hashes = {s.file_hash};
+    s.trackers = {HostPort{"127.0.0.1", 7000}};
+    return s;
+}
+
+// Serves the seed texts of `seeds`; a liar answers every id with `lie`.
+ChannelMesh::SeedSource source_of(const std::map<SeedId, Seed>* seeds,
+                                  std::optional<std::string> lie = std::nullopt) {
+    return [seeds, lie](SeedId id) -> net::awaitable<std::optional<std::string>> {
+        if (lie) co_return lie;
+        const auto it = seeds->find(id);
+        if (it == seeds->end()) co_return std::nullopt;
+        co_return format_seed(it->second);
+    };
+}
 
 ChannelId channel_named(std::string_view name) {
     ChannelId id;
@@ -228,5 +254,89 @@ TEST_CASE("channel mesh: another protocol version is refused, saying both versio
         CHECK(member.mesh->peer_versions().empty());
         co_await member.mesh->stop(1s);
         co_await member.peer.node->stop(1s);
+    });
+}
+
+TEST_CASE("channel mesh: a version's seeds come from the peers that hold it, each checked") {
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const auto channel = channel_named("seeds");
+    std::map<SeedId, Seed> seeds;
+    std::vector<SeedId> ids;
+    for (int i = 0; i < 60; ++i) {
+        const Seed s = seed_number(i);
+        seeds.emplace(s.id(), s);
+        ids.push_back(s.id());
+    }
+    std::map<SeedId, Seed> half;  // b holds the first half only
+    for (std::size_t i = 0; i < ids.size() / 2; ++i)
+        half.emplace(ids[i], seeds.at(ids[i]));
+    const SeedId nobody = seed_number(1000).id();  // held by no one
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Member a(io, pool, "a", channel);
+        Member b(io, pool, "b", channel);
+        Member liar(io, pool, "liar", channel);
+        Member subscriber(io, pool, "subscriber", channel);
+        const auto v1 = version(1);
+        for (auto* m : {&a, &b, &liar})
+            m->mesh->hold(v1.ref, v1.text);
+        a.mesh->set_seed_source(source_of(&seeds));
+        b.mesh->set_seed_source(source_of(&half));
+        // The liar answers with a real seed's text, but never the one asked.
+        liar.mesh->set_seed_source(source_of(&seeds, format_seed(seed_number(2000))));
+        subscriber.mesh->add_candidates({a.address(), b.address(), liar.address()},
+                                        PeerList::Source::kTracker);
+        CHECK(co_await eventually([&] { return subscriber.mesh->held() == v1.ref; }, 20s));
+        CHECK(co_await eventually(
+            [&] { return subscriber.mesh->peer_versions().size() == 3; }, 20s));
+
+        auto wanted = ids;
+        wanted.push_back(nobody);
+        const auto got = co_await subscriber.mesh->fetch_seeds(wanted, 10s);
+        CHECK(got.size() == ids.size());
+        for (const auto& id : ids) {
+            const auto it = got.find(id);
+            REQUIRE(it != got.end());
+            CHECK(it->second == seeds.at(id));
+        }
+        CHECK_FALSE(got.contains(nobody));
+        // The liar was asked (every peer holding the version is), sent a seed
+        // that is not the one asked for, and was dropped and banned.
+        CHECK(subscriber.mesh->stats().forged == 1);
+        CHECK(subscriber.mesh->stats().seeds_fetched == ids.size());
+        const auto* banned = subscriber.mesh->candidates().find(liar.address());
+        REQUIRE(banned != nullptr);
+        CHECK(banned->state == PeerList::State::kBanned);
+        CHECK(a.mesh->stats().seeds_served + b.mesh->stats().seeds_served == ids.size());
+        CHECK(b.mesh->stats().seeds_served <= half.size());
+
+        // Nothing held by anyone: the answer is empty, and another fetch may follow.
+        const std::vector<SeedId> lost{nobody};
+        CHECK((co_await subscriber.mesh->fetch_seeds(lost, 10s)).empty());
+        for (auto* m : {&a, &b, &liar, &subscriber}) {
+            co_await m->mesh->stop(1s);
+            co_await m->peer.node->stop(1s);
+        }
+    });
+}
+
+TEST_CASE("channel mesh: with no peer holding a version, a seed fetch ends at once, empty") {
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const auto channel = channel_named("lonely");
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        Member empty(io, pool, "empty", channel);  // holds no version
+        Member subscriber(io, pool, "subscriber", channel);
+        subscriber.mesh->add_candidates({empty.address()}, PeerList::Source::kTracker);
+        CHECK(co_await eventually(
+            [&] { return subscriber.mesh->peer_versions().size() == 1; }, 20s));
+        const std::vector<SeedId> ids{seed_number(1).id(), seed_number(2).id()};
+        // A patience far beyond the test's limit: it must end without it.
+        CHECK((co_await subscriber.mesh->fetch_seeds(ids, 3600s)).empty());
+        CHECK(empty.mesh->stats().seeds_served == 0);
+        for (auto* m : {&empty, &subscriber}) {
+            co_await m->mesh->stop(1s);
+            co_await m->peer.node->stop(1s);
+        }
     });
 }

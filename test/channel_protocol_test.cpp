@@ -24,6 +24,12 @@ cp::VersionRef ref(std::uint64_t n, std::string_view text) {
     return cp::VersionRef{n, sha256(text)};
 }
 
+SeedId seed_id(std::string_view text) {
+    SeedId id;
+    id.bytes = sha256(text).bytes;
+    return id;
+}
+
 Bytes payload_of(const Bytes& frame) {
     return Bytes(frame.begin() + static_cast<std::ptrdiff_t>(limits::kFrameHeaderBytes),
                  frame.end());
@@ -44,6 +50,8 @@ TEST_CASE("channel protocol: every message round trips") {
                       PeerAddress{asio::ip::make_address("::1"), 65535}}},
         cp::KeepAlive{},
         cp::Goodbye{},
+        cp::SeedRequest{seed_id("a")},
+        cp::SeedUnknown{seed_id("b")},
         cp::ErrorMsg{cp::ErrorCode::kNoSuchVersion, "version 8 is gone"},
     };
     for (const auto& m : messages) {
@@ -82,6 +90,42 @@ TEST_CASE("channel protocol: a manifest part round trips and stays inside its ma
     auto empty = cp::decode(static_cast<std::uint8_t>(cp::Type::kManifestPart),
                             payload_of(cp::encode(cp::ManifestPart{ref(3, "v3"), 10, 0, {}})));
     CHECK_FALSE(empty);
+}
+
+TEST_CASE("channel protocol: a seed part round trips and stays inside its seed") {
+    const Bytes data(700, std::uint8_t{'s'});
+    const cp::SeedPart part{seed_id("x"), 900, 200, data};
+    const Bytes frame = cp::encode(part);  // the decoded data is a view into it
+    auto back = roundtrip(frame);
+    REQUIRE(back);
+    const auto& p = std::get<cp::SeedPart>(*back);
+    CHECK(p.id == part.id);
+    CHECK(p.total == 900);
+    CHECK(p.offset == 200);
+    CHECK(Bytes(p.data.begin(), p.data.end()) == data);
+    const auto type = static_cast<std::uint8_t>(cp::Type::kSeedPart);
+
+    // Past the end of the seed.
+    auto over =
+        cp::decode(type, payload_of(cp::encode(cp::SeedPart{seed_id("x"), 899, 200, data})));
+    REQUIRE_FALSE(over);
+    CHECK(over.error().message.find("past the end of the seed") != std::string::npos);
+    // A seed over the limit: refused before anything is kept.
+    auto huge = cp::decode(
+        type, payload_of(cp::encode(cp::SeedPart{
+                  seed_id("x"), static_cast<std::uint32_t>(limits::kMaxSeedBytes + 1), 0, data})));
+    REQUIRE_FALSE(huge);
+    CHECK(huge.error().message.find("total") != std::string::npos);
+    // No data, and a truncated id.
+    CHECK_FALSE(cp::decode(type, payload_of(cp::encode(cp::SeedPart{seed_id("x"), 10, 0, {}}))));
+    const Bytes request = payload_of(cp::encode(cp::SeedRequest{seed_id("y")}));
+    CHECK_FALSE(cp::decode(static_cast<std::uint8_t>(cp::Type::kSeedRequest),
+                           ByteSpan(request.data(), request.size() - 1)));
+    // A part larger than a frame may carry is refused by its header.
+    FrameHeader h;
+    h.type = type;
+    h.length = static_cast<std::uint32_t>(1 + 40 + limits::kMaxManifestPartBytes + 1);
+    CHECK_FALSE(cp::check_header(h));
 }
 
 TEST_CASE("channel protocol: version references are checked") {

@@ -14,6 +14,7 @@ namespace {
 constexpr std::size_t kVersionRefBytes = 8 + Digest::kSize;
 constexpr std::size_t kHelloBytes = 4 + 2 + ChannelId::kSize + UserId::kSize + 2 + kVersionRefBytes;
 constexpr std::size_t kPartHeaderBytes = kVersionRefBytes + 4 + 4;
+constexpr std::size_t kSeedPartHeaderBytes = SeedId::kSize + 4 + 4;
 
 constexpr std::uint8_t u8(Type t) {
     return static_cast<std::uint8_t>(t);
@@ -77,6 +78,24 @@ struct Encoder {
     }
     void operator()(const Goodbye&) {
         FrameWriter f(out, u8(Type::kGoodbye));
+        f.finish();
+    }
+    void operator()(const SeedRequest& m) {
+        FrameWriter f(out, u8(Type::kSeedRequest));
+        f.body().raw(m.id.span());
+        f.finish();
+    }
+    void operator()(const SeedPart& m) {
+        FrameWriter f(out, u8(Type::kSeedPart));
+        f.body().raw(m.id.span());
+        f.body().u32(m.total);
+        f.body().u32(m.offset);
+        f.body().raw(m.data);
+        f.finish();
+    }
+    void operator()(const SeedUnknown& m) {
+        FrameWriter f(out, u8(Type::kSeedUnknown));
+        f.body().raw(m.id.span());
         f.finish();
     }
     void operator()(const ErrorMsg& m) {
@@ -149,6 +168,34 @@ Result<Message> decode_goodbye(ByteSpan p) {
     return wire::MessageReader(p, "Goodbye").finish(Message{Goodbye{}});
 }
 
+Result<Message> decode_seed_request(ByteSpan p) {
+    wire::MessageReader r(p, "SeedRequest");
+    SeedRequest m;
+    r.id(m.id, "seed id");
+    return r.finish(Message{m});
+}
+
+Result<Message> decode_seed_part(ByteSpan p) {
+    wire::MessageReader r(p, "SeedPart");
+    SeedPart m;
+    r.id(m.id, "seed id");
+    if (r.u32(m.total, "total")) r.in_range(m.total, 1, limits::kMaxSeedBytes, "total");
+    r.u32(m.offset, "offset");
+    if (r.ok()) r.in_range(r.remaining(), 1, limits::kMaxManifestPartBytes, "data length");
+    if (r.ok() && std::uint64_t{m.offset} + r.remaining() > m.total)
+        r.fail(fmt::format("part {}+{} is past the end of the seed ({} bytes)", m.offset,
+                           r.remaining(), m.total));
+    if (r.ok()) r.rest(m.data);
+    return r.finish(Message{m});
+}
+
+Result<Message> decode_seed_unknown(ByteSpan p) {
+    wire::MessageReader r(p, "SeedUnknown");
+    SeedUnknown m;
+    r.id(m.id, "seed id");
+    return r.finish(Message{m});
+}
+
 Result<Message> decode_error(ByteSpan p) {
     wire::MessageReader r(p, "Error");
     ErrorMsg e;
@@ -163,7 +210,7 @@ Result<Message> decode_error(ByteSpan p) {
 }
 
 // The message table: every channel message once, in the order of Message.
-constexpr std::array<wire::MessageSpec<Message>, 8> kMessages{{
+constexpr std::array<wire::MessageSpec<Message>, 11> kMessages{{
     {u8(Type::kChannelHello), "ChannelHello", kHelloBytes, decode_hello},
     {u8(Type::kAnnounce), "Announce", kVersionRefBytes, decode_announce},
     {u8(Type::kManifestRequest), "ManifestRequest", kVersionRefBytes, decode_manifest_request},
@@ -173,11 +220,17 @@ constexpr std::array<wire::MessageSpec<Message>, 8> kMessages{{
      decode_peer_list},
     {u8(Type::kKeepAlive), "KeepAlive", 0, decode_keep_alive},
     {u8(Type::kGoodbye), "Goodbye", 0, decode_goodbye},
+    {u8(Type::kSeedRequest), "SeedRequest", SeedId::kSize, decode_seed_request},
+    {u8(Type::kSeedPart), "SeedPart", kSeedPartHeaderBytes + limits::kMaxManifestPartBytes,
+     decode_seed_part},
+    {u8(Type::kSeedUnknown), "SeedUnknown", SeedId::kSize, decode_seed_unknown},
     {u8(Type::kError), "Error", 2 + 2 + limits::kMaxMessageTextBytes, decode_error},
 }};
 static_assert(kMessages.size() == std::variant_size_v<Message>);
 static_assert(kMessages[0].type == u8(Type::kChannelHello) &&
-              kMessages[7].type == u8(Type::kError));
+              kMessages[10].type == u8(Type::kError));
+static_assert(kSeedPartHeaderBytes <= kPartHeaderBytes);  // max_frame_bytes() still holds
+static_assert(limits::kMaxSeedBytes <= UINT32_MAX);
 // A channel connection arrives through the Node's greeting, which reads the
 // first frame with the peer protocol's frame limit.
 static_assert(kPartHeaderBytes + limits::kMaxManifestPartBytes + 1 <= limits::kMaxPeerFrameBytes);

@@ -9,8 +9,10 @@
 // ChannelHello; the side that accepts answers ChannelHello (or Error and
 // closes). Both then say which version they hold (in the hello, and again
 // with Announce whenever it changes), ask for a manifest they lack
-// (ManifestRequest) and answer with its text in parts (ManifestPart). The
-// files of a version travel through the ordinary file swarms.
+// (ManifestRequest) and answer with its text in parts (ManifestPart), and
+// ask for the seeds a version names (SeedRequest, answered SeedPart or
+// SeedUnknown), so that a subscriber needs no tracker to apply a version.
+// The files of a version travel through the ordinary file swarms.
 #pragma once
 
 #include <algorithm>
@@ -41,6 +43,9 @@ enum class Type : std::uint8_t {
     kPeerList = 0x45,
     kKeepAlive = 0x46,
     kGoodbye = 0x47,
+    kSeedRequest = 0x48,
+    kSeedPart = 0x49,
+    kSeedUnknown = 0x4a,
     kError = 0xff,
 };
 
@@ -111,6 +116,32 @@ struct KeepAlive {
     bool operator==(const KeepAlive&) const = default;
 };
 
+// Send me the seed text of this id (a file of a version the sender holds).
+struct SeedRequest {
+    SeedId id;
+    bool operator==(const SeedRequest&) const = default;
+};
+
+// Bytes [offset, offset + data.size()) of the seed text of `id`, whose whole
+// text is `total` bytes (1..kMaxSeedBytes). The parts of one seed come in
+// order and together, and requests are answered in the order they came.
+struct SeedPart {
+    SeedId id;
+    std::uint32_t total = 0;
+    std::uint32_t offset = 0;
+    ByteSpan data;  // a view into the decoded payload (1..kMaxManifestPartBytes)
+    bool operator==(const SeedPart& o) const {
+        return id == o.id && total == o.total && offset == o.offset &&
+               std::equal(data.begin(), data.end(), o.data.begin(), o.data.end());
+    }
+};
+
+// The answer to a SeedRequest for a seed the sender does not hold.
+struct SeedUnknown {
+    SeedId id;
+    bool operator==(const SeedUnknown&) const = default;
+};
+
 // The sender is leaving.
 struct Goodbye {
     bool operator==(const Goodbye&) const = default;
@@ -123,7 +154,7 @@ struct ErrorMsg {
 };
 
 using Message = std::variant<ChannelHello, Announce, ManifestRequest, ManifestPart, PeerList,
-                             KeepAlive, Goodbye, ErrorMsg>;
+                             KeepAlive, Goodbye, SeedRequest, SeedPart, SeedUnknown, ErrorMsg>;
 
 // A complete frame (header included).
 Bytes encode(const Message& m);

@@ -1,5 +1,7 @@
 #include "peer/channel/channel_mesh.hpp"
 
+#include "peer/channel/channel_mesh_link.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,30 +12,6 @@ namespace seedshare {
 
 namespace cp = channel_proto;
 using Outcome = VersionGossip::FetchOutcome;
-
-// One connection to a peer of the channel.
-struct ChannelMesh::Link {
-    Link(std::uint64_t k, std::shared_ptr<net::FrameStream> s, asio::any_io_executor ex)
-        : key(k), stream(std::move(s)), wake(ex) {}
-
-    std::uint64_t key;
-    std::shared_ptr<net::FrameStream> stream;
-    UserId user;
-    std::optional<PeerAddress> listen;  // where it accepts connections (none: port 0)
-    std::deque<Bytes> out;              // small frames to send, in order
-    std::deque<VersionRef> requests;    // manifests it asked for, to send in parts
-    asio::steady_timer wake;            // cancelled when there is something to send
-    // The manifest being received from it, and when its last part came.
-    std::optional<VersionRef> receiving;
-    std::string buffer;
-    std::uint32_t total = 0;
-    net::Clock::time_point fetch_started{};
-    net::Clock::time_point last_progress{};
-    std::size_t peer_lists = 0;      // PeerList messages received
-    std::size_t manifests_sent = 0;  // whole manifests sent to it
-    bool closing = false;            // goodbye queued: close once `out` is sent
-    bool gone = false;               // dropped: both coroutines end
-};
 
 namespace {
 
@@ -74,7 +52,8 @@ ChannelMesh::ChannelMesh(Node& node, const ChannelId& channel, Verify verify,
       log_(std::move(log)),
       candidates_(PeerList::kDefaultMaxSize),
       tick_(node.swarm_env().ex),
-      quiet_(node.swarm_env().ex) {}
+      quiet_(node.swarm_env().ex),
+      seed_progress_(node.swarm_env().ex) {}
 
 ChannelMesh::~ChannelMesh() = default;
 
@@ -114,6 +93,15 @@ std::vector<VersionRef> ChannelMesh::peer_versions() const {
     std::vector<VersionRef> out;
     for (const auto& [key, link] : links_)
         if (auto v = gossip_.version_of(key)) out.push_back(*v);
+    return out;
+}
+
+std::vector<PeerAddress> ChannelMesh::holders() const {
+    std::vector<PeerAddress> out;
+    for (const auto& [key, link] : links_) {
+        const auto v = gossip_.version_of(key);
+        if (link->listen && !link->gone && v && !v->none()) out.push_back(*link->listen);
+    }
     return out;
 }
 
@@ -274,6 +262,7 @@ void ChannelMesh::add_link(std::shared_ptr<net::FrameStream> stream, const cp::C
     net::spawn(tick_.get_executor(), read_loop(link), log_, "channel reader");
     net::spawn(tick_.get_executor(), write_loop(link), log_, "channel writer");
     pump();
+    pump_seeds();
 }
 
 void ChannelMesh::send(Link& link, Bytes frame) {
@@ -295,6 +284,8 @@ void ChannelMesh::drop(Link& link) {
     const auto key = link.key;
     if (link.listen) candidates_.disconnected(*link.listen, link.closing, net::Clock::now());
     gossip_.peer_left(key);
+    if (seed_fetch_) seed_fetch_->link_down(key);
+    seed_progress_.cancel();
     links_.erase(key);  // `link` stays alive in its coroutines
     quiet_.cancel();
     if (!stopping_) pump();
@@ -314,6 +305,13 @@ net::awaitable<void> ChannelMesh::read_loop(std::shared_ptr<Link> link) {
             if (const auto* a = std::get_if<cp::Announce>(&*m)) {
                 gossip_.peer_announced(link->key, a->held);
                 pump();
+                pump_seeds();
+            } else if (const auto* sr = std::get_if<cp::SeedRequest>(&*m)) {
+                on_seed_request(*link, sr->id);
+            } else if (const auto* sp = std::get_if<cp::SeedPart>(&*m)) {
+                co_await on_seed_part(*link, *sp);
+            } else if (const auto* su = std::get_if<cp::SeedUnknown>(&*m)) {
+                on_seed_unknown(*link, su->id);
             } else if (const auto* r = std::get_if<cp::ManifestRequest>(&*m)) {
                 on_request(*link, r->want);
             } else if (const auto* p = std::get_if<cp::ManifestPart>(&*m)) {
@@ -408,11 +406,7 @@ net::awaitable<void> ChannelMesh::on_part(Link& link, const cp::ManifestPart& pa
             ++stats_.forged;
             log_.warn("channel peer {} sent a bad manifest for version {}: {}; dropped and banned",
                       link.stream->remote(), asked.number, verdict.why);
-            if (link.listen) candidates_.ban(*link.listen);
-            banned_users_.insert(link.user);
-            send(link, cp::encode(cp::ErrorMsg{cp::ErrorCode::kBanned, "sent a bad manifest"}));
-            link.closing = true;
-            link.wake.cancel();
+            ban(link, "sent a bad manifest");
             break;
     }
     pump();
@@ -457,10 +451,16 @@ net::awaitable<void> ChannelMesh::write_loop(std::shared_ptr<Link> link) {
                 last_write = net::Clock::now();
                 continue;
             }
+            if (!link->seed_asks.empty()) {
+                co_await serve_seed(link);
+                last_write = net::Clock::now();
+                continue;
+            }
             asio::error_code ec;
             link->wake.expires_at(last_write + options_.keepalive);
             co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec && link->out.empty() && link->requests.empty() && !link->gone)
+            if (!ec && link->out.empty() && link->requests.empty() && link->seed_asks.empty() &&
+                !link->gone)
                 link->out.push_back(cp::encode(cp::KeepAlive{}));
         }
     } catch (const std::exception& e) {
@@ -511,6 +511,7 @@ net::awaitable<void> ChannelMesh::stop(std::chrono::milliseconds grace) {
     if (stopping_) co_return;
     stopping_ = true;
     tick_.cancel();
+    seed_progress_.cancel();
     node_.remove_channel(channel_);
     for (const auto& [key, link] : std::map(links_)) {
         send(*link, cp::encode(cp::Goodbye{}));
@@ -530,6 +531,7 @@ net::awaitable<void> ChannelMesh::stop(std::chrono::milliseconds grace) {
 void ChannelMesh::abort() {
     stopping_ = true;
     tick_.cancel();
+    seed_progress_.cancel();
     node_.remove_channel(channel_);
     for (const auto& [key, link] : std::map(links_))
         drop(*link);

@@ -5,12 +5,16 @@
 // whoever told it, verifies it, and tells the others once). The decisions
 // are VersionGossip's (pure); this is the shell: dialling, the Node's
 // incoming connections, one reader and one writer coroutine per connection,
-// the manifest moved in parts. Only manifests cross here; the files of a
-// version travel through the ordinary file swarms.
+// the manifest moved in parts. Manifests and seeds cross here (a subscriber
+// asks its peers for the seeds a version names, SeedRequests deciding whom,
+// so it needs no tracker to apply a version); the files of a version travel
+// through the ordinary file swarms.
 //
 // Trust: a manifest is verified by the owner (Verify: signature, channel,
 // the version asked for) before it is held, served or announced. A peer that
-// sent a forged one is dropped and never dialled again.
+// sent a forged one is dropped and never dialled again. A seed is taken only
+// when its text parses and hashes to the id asked for; a peer that sends one
+// that does not is banned the same way.
 //
 // Lifetime: made by create() (shared, since its coroutines hold it), then
 // start()ed; registered in the Node until stop() or abort(). One thread.
@@ -29,7 +33,9 @@
 
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
+#include "common/model/seed.hpp"
 #include "common/net/net.hpp"
+#include "peer/channel/seed_requests.hpp"
 #include "peer/channel/version_gossip.hpp"
 #include "peer/discovery/peer_list.hpp"
 #include "peer/node/node.hpp"
@@ -52,6 +58,8 @@ struct ChannelMeshOptions {
     std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
     std::chrono::milliseconds idle_timeout{limits::kPeerIdleTimeout};
     std::chrono::milliseconds keepalive{30000};
+    // Seed requests outstanding at one peer (fetch_seeds).
+    std::size_t seed_requests_per_link = 16;
 };
 
 class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<ChannelMesh> {
@@ -65,11 +73,16 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     };
     using Verify = std::function<net::awaitable<Verdict>(VersionRef asked,
                                                          std::shared_ptr<const std::string> text)>;
+    // The owner's seeds, served to peers that ask: the text of a seed held
+    // here (nullopt: not held). May read the disk (off this thread).
+    using SeedSource = std::function<net::awaitable<std::optional<std::string>>(SeedId id)>;
 
     struct Stats {
         std::size_t manifests_fetched = 0;  // accepted from peers
         std::size_t manifests_served = 0;   // sent whole to peers
         std::size_t forged = 0;             // refused as forged (sender dropped)
+        std::size_t seeds_fetched = 0;      // verified seeds received
+        std::size_t seeds_served = 0;       // seed texts sent
     };
 
     static std::shared_ptr<ChannelMesh> create(Node& node, const ChannelId& channel, Verify verify,
@@ -88,12 +101,24 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     // one. Announced to every peer that lacks it.
     void hold(VersionRef version, std::shared_ptr<const std::string> text);
     const VersionRef& held() const { return gossip_.held(); }
+    // Serve seeds from here (none set: every SeedRequest is answered SeedUnknown).
+    void set_seed_source(SeedSource source) { seed_source_ = std::move(source); }
+    // Asks the connected peers that hold a version for these seeds, each of
+    // one peer at a time, another when one lacks it or leaves; ends when every
+    // seed arrived, every peer was asked for every missing one, or nothing
+    // arrived for `patience`. Answers the seeds received, verified (parsed,
+    // and hashed to their id). One call at a time.
+    net::awaitable<std::map<SeedId, Seed>> fetch_seeds(std::vector<SeedId> ids,
+                                                       std::chrono::milliseconds patience);
     const ChannelId& channel() const { return channel_; }
     const Stats& stats() const { return stats_; }
     // Where peers of the channel were heard of, and what came of dialling them.
     const PeerList& candidates() const { return candidates_; }
     // The versions the connected peers last said they hold.
     std::vector<VersionRef> peer_versions() const;
+    // Where the connected peers that hold a version (and accept connections)
+    // listen: they hold that version's files, or are fetching them.
+    std::vector<PeerAddress> holders() const;
 
     // ChannelEndpoint (the Node's side).
     void accept(std::shared_ptr<net::FrameStream> stream,
@@ -116,6 +141,13 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     net::awaitable<void> write_loop(std::shared_ptr<Link> link);
     net::awaitable<void> on_part(Link& link, const channel_proto::ManifestPart& part);
     void on_request(Link& link, const VersionRef& want);
+    // Seeds (channel_mesh_seeds.cpp).
+    void on_seed_request(Link& link, const SeedId& id);
+    net::awaitable<void> on_seed_part(Link& link, const channel_proto::SeedPart& part);
+    void on_seed_unknown(Link& link, const SeedId& id);
+    net::awaitable<void> serve_seed(std::shared_ptr<Link> link);  // the next of seed_asks
+    void pump_seeds();
+    void ban(Link& link, std::string_view what);
     void send(Link& link, Bytes frame);
     void drop(Link& link);
     // Announces what is held to those who lack it; starts the next fetch.
@@ -139,6 +171,12 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     std::size_t dialling_ = 0;
     asio::steady_timer tick_;
     asio::steady_timer quiet_;  // cancelled whenever a link ends (stop waits on it)
+    SeedSource seed_source_;
+    // The fetch_seeds in progress: whom to ask, what arrived, and a timer
+    // cancelled whenever something changes.
+    std::unique_ptr<SeedRequests> seed_fetch_;
+    std::map<SeedId, Seed> seeds_got_;
+    asio::steady_timer seed_progress_;
     Stats stats_;
     bool started_ = false;
     bool stopping_ = false;

@@ -112,6 +112,9 @@ class ChannelStore {
     // the file is corrupt or not the seed of `id`.
     std::variant<std::optional<Seed>, StoreError> seed(const SeedId& id) const;
     IoStatus put_seed(const Seed& seed);
+    // Where the seed of `id` is kept (the file may not exist): read off the
+    // I/O thread by a subscriber serving seeds to its channel's peers.
+    std::filesystem::path seed_path(const SeedId& id) const;
 
   private:
     ChannelStore(std::filesystem::path dir, Env& env, FileLock lock)
@@ -124,7 +127,6 @@ class ChannelStore {
     IoStatus compact();
     IoStatus append_journal(const std::string& line);
     IoStatus store_seed_once(const Seed& seed);
-    std::filesystem::path seed_path(const SeedId& id) const;
 
     std::filesystem::path dir_;
     Env* env_;

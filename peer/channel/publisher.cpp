@@ -19,6 +19,10 @@ using Outcome = VersionGossip::FetchOutcome;
 namespace {
 
 constexpr auto kLeaveGrace = 2000ms;
+
+net::awaitable<std::optional<std::string>> ready(std::optional<std::string> value) {
+    co_return value;
+}
 // How often the trackers are asked for the channel's subscribers (to dial).
 constexpr auto kFindSubscribersEvery = 10s;
 
@@ -88,6 +92,19 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     Env& env = Env::posix();
     if (auto made = env.create_directories(options_.dir / ".seedshare"); !made)
         throw std::runtime_error(made.error().text());
+    // One process per DIR, as for a subscriber (ChannelStore's lock): another
+    // publisher, or a subscriber syncing into it, would fight over its files.
+    auto locked = env.lock(options_.dir / ".seedshare" / "lock");
+    if (!locked) {
+        const int code = locked.error().code;
+        if (code == EWOULDBLOCK || code == EAGAIN)
+            throw std::runtime_error(fmt::format(
+                "{} is in use by another seedshare process (or another command of this one); "
+                "one at a time",
+                options_.dir.string()));
+        throw std::runtime_error(locked.error().text());
+    }
+    lock_ = std::move(locked).value();
     if (auto text = env.read_file(state_file(), limits::kMaxManifestBytes); text) {
         auto m = parse_verified_manifest(*text, channel_);
         if (!m)
@@ -123,6 +140,17 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     if (published_)
         mesh_->hold(VersionRef{published_->version, manifest_body_hash(*published_)},
                     std::make_shared<const std::string>(format_manifest(*published_)));
+    // Subscribers ask the publisher for the seeds of what it shares (by id,
+    // through seed_index_, which each scan rebuilds).
+    mesh_->set_seed_source([this](SeedId id) {
+        std::optional<std::string> text;
+        if (auto at = seed_index_.find(id); at != seed_index_.end() && sharer_) {
+            const auto& shared = sharer_->shared();
+            if (auto e = shared.find(at->second); e != shared.end() && e->second.transfer)
+                text = format_seed(e->second.transfer->seed());
+        }
+        return ready(std::move(text));
+    });
     mesh_->start();
 
     for (const auto& u : co_await trackers_.connect(options_.trackers))
@@ -136,7 +164,12 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     so.trackers = options_.trackers;
     so.state_dir = options_.seed_cache;
     so.rescan = options_.rescan;
-    so.after_scan = [this] { scanned_.cancel(); };
+    so.after_scan = [this] {
+        seed_index_.clear();
+        for (const auto& [path, e] : sharer_->shared())
+            seed_index_.emplace(e.id, path);
+        scanned_.cancel();
+    };
     sharer_ = std::make_unique<Sharer>(node_, trackers_, so, log_);
     bool sharer_done = false;
     auto share_all = [this, &sharer_done]() -> net::awaitable<void> {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
 #include "common/crypto/ed25519.hpp"
+#include "common/env/env.hpp"
 #include "common/model/manifest.hpp"
 #include "peer/channel/channel_mesh.hpp"
 #include "peer/library/sharer.hpp"
@@ -81,8 +83,10 @@ class Publisher {
     PublisherOptions options_;
     Logger log_;
     ChannelId channel_;
+    FileLock lock_;  // DIR/.seedshare/lock, held while running
     std::unique_ptr<Sharer> sharer_;
     std::shared_ptr<ChannelMesh> mesh_;
+    std::map<SeedId, std::filesystem::path> seed_index_;  // shared files by seed id
     std::optional<Manifest> published_;
     // The highest valid version heard of from the trackers or the mesh.
     std::optional<ManifestVersion> network_head_;

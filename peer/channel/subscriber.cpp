@@ -23,6 +23,10 @@ namespace {
 constexpr auto kLeaveGrace = 2000ms;
 // Manifests up to this size are checked on the I/O thread; bigger ones on the pool.
 constexpr std::size_t kParseInlineBytes = 64 << 10;
+// Waiting for a peer of the channel that holds a version, before asking for
+// a version's seeds: at most kHolderWaits x kHolderWait.
+constexpr auto kHolderWait = 100ms;
+constexpr int kHolderWaits = 20;
 // --once: consecutive failed attempts to apply a version before giving up.
 constexpr int kOnceAttempts = 5;
 
@@ -34,6 +38,20 @@ VersionRef ref_of(const Manifest& m) {
 // goodbye is done.
 net::awaitable<void> leave_later(std::unique_ptr<FileTransfer> t) {
     co_await t->leave(kLeaveGrace);
+}
+
+// A seed the store holds, for a channel peer that asks: read and checked on
+// the pool (the store only keeps verified seeds, but the disk is not trusted).
+net::awaitable<std::optional<std::string>> stored_seed_text(asio::thread_pool& pool, Env* env,
+                                                            fs::path path, SeedId id) {
+    auto job = [env, path, id]() -> std::optional<std::string> {
+        auto text = env->read_file(path, limits::kMaxSeedBytes);
+        if (!text) return std::nullopt;
+        auto parsed = parse_seed(*text);
+        if (!parsed || parsed->id() != id) return std::nullopt;
+        return std::move(*text);
+    };
+    co_return co_await offload(pool, std::move(job));
 }
 
 }  // namespace
@@ -125,42 +143,80 @@ net::awaitable<void> Subscriber::tracker_loop() {
     }
 }
 
+// The seed of every file of `m`: from the store, then from the channel's
+// peers (those that hold a version hold its seeds), then from the trackers;
+// each checked against its id, and kept in the store. nullopt when one cannot
+// be had now (the caller tries again later).
 net::awaitable<std::optional<std::vector<TargetFile>>> Subscriber::seeds_of(const Manifest& m) {
+    std::map<SeedId, Seed> known;
+    std::map<SeedId, std::string> missing;  // id -> a path that names it (for messages)
+    for (const auto& f : m.files) {
+        if (known.contains(f.seed) || missing.contains(f.seed)) continue;
+        auto stored = store_->seed(f.seed);
+        if (auto* s = std::get_if<std::optional<Seed>>(&stored); s && *s)
+            known.emplace(f.seed, std::move(**s));
+        else
+            missing.emplace(f.seed, f.path);
+    }
+    const auto keep = [&](Seed seed) {
+        if (auto put = store_->put_seed(seed); !put)
+            log_.warn("cannot keep the seed of {}: {}", missing.at(seed.id()), put.error().text());
+        const SeedId id = seed.id();
+        known.emplace(id, std::move(seed));
+        missing.erase(id);
+    };
+    if (!missing.empty() && mesh_) {
+        // Learnt from a tracker, a version may come before any peer of the
+        // channel is connected: give the mesh a moment to dial them.
+        asio::steady_timer pause(node_.swarm_env().ex);
+        for (int i = 0; i < kHolderWaits && mesh_->holders().empty() && !stopping_; ++i)
+            co_await net::sleep_for(pause, kHolderWait);
+        std::vector<SeedId> ids;
+        ids.reserve(missing.size());
+        for (const auto& [id, path] : missing)
+            ids.push_back(id);
+        const std::size_t wanted = ids.size();
+        auto got = co_await mesh_->fetch_seeds(std::move(ids), options_.seed_patience);
+        if (stopping_) co_return std::nullopt;
+        if (!got.empty())
+            log_.info("{} of {} seeds of version {} from the channel's peers", got.size(), wanted,
+                      m.version);
+        for (auto& [id, seed] : got)
+            keep(std::move(seed));
+    }
+    while (!missing.empty()) {
+        if (stopping_) co_return std::nullopt;
+        const SeedId id = missing.begin()->first;
+        const std::string path = missing.begin()->second;
+        std::optional<std::string> text;
+        try {
+            text = co_await trackers_.get_seed(id, options_.trackers);
+        } catch (const std::exception& e) {
+            log_.warn("the seed of {} cannot be had now: {}", path, e.what());
+            co_return std::nullopt;
+        }
+        if (!text) {
+            log_.warn("no peer or tracker knows the seed of {} ({}) yet", path, id.hex());
+            co_return std::nullopt;
+        }
+        auto parsed = parse_seed(*text);
+        if (!parsed || parsed->id() != id) {
+            log_.warn("a tracker's seed for {} is not the seed {} the manifest names", path,
+                      id.hex());
+            co_return std::nullopt;
+        }
+        keep(std::move(*parsed));
+    }
     std::vector<TargetFile> target;
     target.reserve(m.files.size());
     for (const auto& f : m.files) {
-        if (stopping_) co_return std::nullopt;
-        std::optional<Seed> seed;
-        auto stored = store_->seed(f.seed);
-        if (auto* s = std::get_if<std::optional<Seed>>(&stored)) seed = std::move(*s);
-        if (!seed) {
-            std::optional<std::string> text;
-            try {
-                text = co_await trackers_.get_seed(f.seed, options_.trackers);
-            } catch (const std::exception& e) {
-                log_.warn("the seed of {} cannot be had now: {}", f.path, e.what());
-                co_return std::nullopt;
-            }
-            if (!text) {
-                log_.warn("no tracker knows the seed of {} ({}) yet", f.path, f.seed.hex());
-                co_return std::nullopt;
-            }
-            auto parsed = parse_seed(*text);
-            if (!parsed || parsed->id() != f.seed) {
-                log_.warn("a tracker's seed for {} is not the seed {} the manifest names", f.path,
-                          f.seed.hex());
-                co_return std::nullopt;
-            }
-            seed = std::move(*parsed);
-            if (auto put = store_->put_seed(*seed); !put)
-                log_.warn("cannot keep the seed of {}: {}", f.path, put.error().text());
-        }
-        if (seed->length != f.length) {
-            log_.warn("the seed of {} says {} bytes, the manifest {}: refused", f.path,
-                      seed->length, f.length);
+        const Seed& seed = known.at(f.seed);
+        if (seed.length != f.length) {
+            log_.warn("the seed of {} says {} bytes, the manifest {}: refused", f.path, seed.length,
+                      f.length);
             co_return std::nullopt;
         }
-        target.push_back(TargetFile{f.path, std::move(*seed)});
+        target.push_back(TargetFile{f.path, seed});
     }
     co_return target;
 }
@@ -253,7 +309,13 @@ net::awaitable<bool> Subscriber::apply(
         paths.push_back(d.path);
     co_await stop_serving(paths);
 
-    SyncContext ctx{node_, trackers_, options_.trackers, log_, *store_, options_.dir};
+    SyncContext ctx{node_,
+                    trackers_,
+                    options_.trackers,
+                    log_,
+                    *store_,
+                    options_.dir,
+                    mesh_ ? mesh_->holders() : std::vector<PeerAddress>{}};
     auto outcome = co_await sync_to(ctx, std::move(*target), cancel_);
     if (!outcome.ok()) {
         if (!stopping_) log_.warn("version {} not applied yet: {}", m.version, outcome.message);
@@ -327,6 +389,10 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         co_return ChannelMesh::Verdict{FetchOutcome::kAccepted, {}};
     };
     mesh_ = ChannelMesh::create(node_, options_.channel, std::move(verify), options_.mesh, log_);
+    mesh_->set_seed_source([this](SeedId id) {
+        // Not a coroutine: what it needs is copied into the one it returns.
+        return stored_seed_text(node_.pool(), &store_->env(), store_->seed_path(id), id);
+    });
     if (applied_)
         mesh_->hold(ref_of(*applied_),
                     std::make_shared<const std::string>(*store_->applied_manifest()));

@@ -51,6 +51,9 @@ struct SubscriberOptions {
     std::chrono::milliseconds find_timeout{15000};
     // After a failed sync, the wait before trying again.
     std::chrono::milliseconds retry{3000};
+    // Asking the channel's peers for a version's seeds gives up when none
+    // arrived for this long (the trackers are asked for the rest).
+    std::chrono::milliseconds seed_patience{5000};
     ChannelMeshOptions mesh;
 };
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/core/limits.hpp"
+#include "common/core/plural.hpp"
 #include "common/crypto/sha256.hpp"
 #include "common/net/join_all.hpp"
 #include "common/net/offload.hpp"
@@ -589,9 +590,15 @@ net::awaitable<Next> Executor::connect_trackers(const std::string& path) {
     connecting_ = true;
     const auto unreachable = co_await ctx_.trackers.connect(ctx_.trackers_where);
     connecting_ = false;
-    if (unreachable.size() == ctx_.trackers_where.size())
-        co_return fail(SyncFailure::kTrackers,
-                       fmt::format("cannot reach any tracker: {}", fmt::join(unreachable, "; ")));
+    if (unreachable.size() == ctx_.trackers_where.size()) {
+        if (ctx_.peers.empty())
+            co_return fail(SyncFailure::kTrackers, fmt::format("cannot reach any tracker: {}",
+                                                               fmt::join(unreachable, "; ")));
+        ctx_.log.warn("cannot reach any tracker ({}); fetching from the channel's {}",
+                      fmt::join(unreachable, "; "), count_of(ctx_.peers.size(), "peer"));
+        trackers_connected_ = true;
+        co_return Next::kDone;
+    }
     for (const auto& u : unreachable)
         ctx_.log.warn("cannot reach {} (retrying in the background)", u);
     trackers_connected_ = true;
@@ -617,6 +624,8 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
     ctx_.log.info("fetching {}: {} of {} chunks from the swarm", t.path,
                   t.seed.chunk_count() - before.count(), t.seed.chunk_count());
     transfer->start(true);
+    if (!ctx_.peers.empty())
+        transfer->swarm()->add_candidates(ctx_.peers, PeerList::Source::kPeerExchange);
     auto over = std::make_shared<bool>(false);
     const std::weak_ptr<Swarm> weak = transfer->swarm();
     net::spawn(ctx_.node.swarm_env().ex, stop_on_cancel(weak, &cancel_, &out_.failure, over),

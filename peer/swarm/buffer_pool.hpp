@@ -88,6 +88,16 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
     std::size_t capacity() const { return max_buffers_; }
     std::size_t buffer_bytes() const { return buffer_bytes_; }
 
+    // Frees the buffers not in use, and from now on each one given back (a
+    // download that completed needs none again; a swarm serving many files
+    // would otherwise keep each one's peak in memory).
+    void trim() {
+        keep_free_ = false;
+        free_.clear();
+        free_.shrink_to_fit();
+    }
+    std::size_t free_count() const { return free_.size(); }
+
   private:
     BufferPool(std::size_t budget, std::size_t buffer_bytes)
         : buffer_bytes_(buffer_bytes),
@@ -95,7 +105,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
 
     void give_back(std::unique_ptr<std::uint8_t[]> data) {
         --in_use_;
-        if (free_.size() < max_buffers_) free_.push_back(std::move(data));
+        if (keep_free_ && free_.size() < max_buffers_) free_.push_back(std::move(data));
         while (!waiters_.empty()) {
             auto w = waiters_.front().lock();
             waiters_.pop_front();
@@ -109,6 +119,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
     std::size_t buffer_bytes_;
     std::size_t max_buffers_;
     std::size_t in_use_ = 0;
+    bool keep_free_ = true;
     std::vector<std::unique_ptr<std::uint8_t[]>> free_;
     std::deque<std::weak_ptr<asio::steady_timer>> waiters_;
 };

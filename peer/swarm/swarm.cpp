@@ -256,6 +256,7 @@ void Swarm::accept(std::shared_ptr<net::FrameStream> stream, const pp::Hello& th
     if (const auto where = listed_as(*conn))
         peer_list_.connected(*where, PeerList::Source::kIncoming);
     conn->start(/*send_hello=*/true);
+    if (conns_.size() == 1) wake(connect_signal_);  // it may sleep with nothing to watch
 }
 
 net::awaitable<void> Swarm::refuse(std::shared_ptr<net::FrameStream> stream, pp::ErrorMsg error) {
@@ -404,7 +405,13 @@ net::awaitable<void> Swarm::connect_loop() {
             for (const auto& where : peer_list_.take_candidates(room, now))
                 net::spawn(env_.ex, connect_to(where), log_, "connect");
         }
-        connect_signal_.expires_after(1s);
+        // A complete swarm with no connection has nothing to check: it sleeps
+        // until woken (a connection, stop), so a process serving thousands
+        // of files is not woken thousands of times a second.
+        if (state_ != State::kDownloading && conns_.empty())
+            connect_signal_.expires_at(net::Clock::time_point::max());
+        else
+            connect_signal_.expires_after(1s);
         asio::error_code ec;
         co_await connect_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -584,6 +591,7 @@ net::awaitable<void> Swarm::finish_download() {
         co_return;
     }
     verifier_.reset();
+    fetch_buffers_->trim();  // nothing more to fetch: the chunk buffers go
     set_done(State::kComplete);
     if (on_holding) on_holding(true);
     const auto conns = conns_;
