@@ -96,11 +96,11 @@ std::vector<VersionRef> ChannelMesh::peer_versions() const {
     return out;
 }
 
-std::vector<PeerAddress> ChannelMesh::holders() const {
+std::vector<PeerAddress> ChannelMesh::holders(const VersionRef& version) const {
     std::vector<PeerAddress> out;
     for (const auto& [key, link] : links_) {
         const auto v = gossip_.version_of(key);
-        if (link->listen && !link->gone && v && !v->none()) out.push_back(*link->listen);
+        if (link->listen && !link->gone && v && *v == version) out.push_back(*link->listen);
     }
     return out;
 }

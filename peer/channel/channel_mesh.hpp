@@ -116,9 +116,12 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     const PeerList& candidates() const { return candidates_; }
     // The versions the connected peers last said they hold.
     std::vector<VersionRef> peer_versions() const;
-    // Where the connected peers that hold a version (and accept connections)
-    // listen: they hold that version's files, or are fetching them.
-    std::vector<PeerAddress> holders() const;
+    // Where the connected peers that hold `version` (and accept connections)
+    // listen: a peer announces a version only once it holds every file of it.
+    // (Peers still fetching are left to the trackers, which know what each
+    // holds: dialling them for a file they lack only earns a refusal, and
+    // the backoff that follows delays the dial that would have worked.)
+    std::vector<PeerAddress> holders(const VersionRef& version) const;
 
     // ChannelEndpoint (the Node's side).
     void accept(std::shared_ptr<net::FrameStream> stream,

@@ -169,7 +169,8 @@ net::awaitable<std::optional<std::vector<TargetFile>>> Subscriber::seeds_of(cons
         // Learnt from a tracker, a version may come before any peer of the
         // channel is connected: give the mesh a moment to dial them.
         asio::steady_timer pause(node_.swarm_env().ex);
-        for (int i = 0; i < kHolderWaits && mesh_->holders().empty() && !stopping_; ++i)
+        const VersionRef version = ref_of(m);
+        for (int i = 0; i < kHolderWaits && mesh_->holders(version).empty() && !stopping_; ++i)
             co_await net::sleep_for(pause, kHolderWait);
         std::vector<SeedId> ids;
         ids.reserve(missing.size());
@@ -315,7 +316,7 @@ net::awaitable<bool> Subscriber::apply(
                     log_,
                     *store_,
                     options_.dir,
-                    mesh_ ? mesh_->holders() : std::vector<PeerAddress>{}};
+                    mesh_ ? mesh_->holders(ref_of(m)) : std::vector<PeerAddress>{}};
     auto outcome = co_await sync_to(ctx, std::move(*target), cancel_);
     if (!outcome.ok()) {
         if (!stopping_) log_.warn("version {} not applied yet: {}", m.version, outcome.message);

@@ -62,9 +62,10 @@ struct SyncContext {
     Logger log;
     ChannelStore& store;  // open on `dir`: its lock held for the whole sync
     std::filesystem::path dir;
-    // Peers of the channel that hold a version (ChannelMesh::holders): every
-    // file's swarm dials them at once, beside what the trackers answer, and
-    // with them a sync goes on when no tracker can be reached.
+    // Peers of the channel that hold the target version, so every file of it
+    // (ChannelMesh::holders): every file's swarm dials them at once, beside
+    // what the trackers answer, and with them a sync goes on when no tracker
+    // can be reached.
     std::vector<PeerAddress> peers = {};
 };
 

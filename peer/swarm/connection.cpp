@@ -63,6 +63,7 @@ void PeerConnection::start(bool send_hello) {
 void PeerConnection::close(const std::string& reason) {
     if (closed_) return;
     closed_ = true;
+    closed_at_ = net::Clock::now();
     log_.debug("closed: {}", reason);
     stream_->close();
     writer_wake_.cancel();
@@ -72,6 +73,10 @@ void PeerConnection::close(const std::string& reason) {
 
 void PeerConnection::teardown() {
     // Both coroutines are done: no read is writing into a fetch buffer now.
+    if (const auto late = net::Clock::now() - closed_at_; closed_ && late > std::chrono::seconds(1))
+        log_.debug("torn down {} ms after it closed ({} chunks were held)",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(late).count(),
+                   fetches_.size());
     for (auto& [index, fetch] : fetches_)
         if (!fetch.dropped) swarm_->picker().release(fetch.chunk);
     if (got_bitfield_) swarm_->spread().remove_holder(theirs_);

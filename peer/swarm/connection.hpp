@@ -120,6 +120,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
 
     Bitfield theirs_;
     bool got_bitfield_ = false;
+    net::Clock::time_point closed_at_{};
     bool closed_ = false;
     bool goodbye_sent_ = false;
     bool remote_leaving_ = false;
