@@ -11,6 +11,7 @@
 
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
+#include "common/http/http_server.hpp"
 #include "peer/node/node.hpp"
 
 namespace seedshare {
@@ -54,9 +55,10 @@ struct NetworkOptions {
     std::string host;                // listen address; empty: all interfaces
     std::uint16_t port = 0;          // 0: ephemeral
     LogLevel log_level = LogLevel::kInfo;
-    std::size_t max_peers = 50;           // connections per file
-    std::uint64_t max_upload_rate = 0;    // bytes/s for the process; 0: unlimited
-    std::uint64_t max_download_rate = 0;  // bytes/s for the process; 0: unlimited
+    std::size_t max_peers = 50;            // connections per file
+    std::uint64_t max_upload_rate = 0;     // bytes/s for the process; 0: unlimited
+    std::uint64_t max_download_rate = 0;   // bytes/s for the process; 0: unlimited
+    std::optional<http::Address> metrics;  // --metrics: serve /metrics and /healthz there
 };
 
 // The Node of a command that joins swarms, as its network options say.

@@ -65,6 +65,7 @@ struct NetworkText {
     std::string max_peers = "50";
     std::string max_upload_rate;
     std::string max_download_rate;
+    std::string metrics;
 
     void add_to(CLI::App* cmd, const char* tracker_help) {
         one_tracker_each(cmd->add_option("--tracker", trackers, tracker_help));
@@ -84,6 +85,10 @@ struct NetworkText {
         cmd->add_option("--max-download-rate", max_download_rate,
                         "Download limit for the process in bytes/s, e.g. 512K (default: none)")
             ->type_name("RATE");
+        cmd->add_option("--metrics", metrics,
+                        "Serve /metrics (Prometheus) and /healthz on this address, e.g. "
+                        "127.0.0.1:9100 (default: none)")
+            ->type_name("HOST:PORT");
     }
     static std::uint64_t rate(const char* option, const std::string& text) {
         if (text.empty()) return 0;
@@ -99,6 +104,7 @@ struct NetworkText {
             checked(whole_option("--max-peers", max_peers, 1, limits::kMaxPeerConnections)));
         o.max_upload_rate = rate("--max-upload-rate", max_upload_rate);
         o.max_download_rate = rate("--max-download-rate", max_download_rate);
+        if (!metrics.empty()) o.metrics = checked(http::parse_address("--metrics", metrics));
         return o;
     }
 };
