@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <csignal>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -401,4 +402,24 @@ TEST_CASE("tracker http: slow HTTP clients holding every HTTP thread do not stal
     }
     for (auto& s : slow)
         s.close();
+}
+
+TEST_CASE("tracker http: clients that reset while answered do not end the process (SIGPIPE)") {
+    HttpTracker t;
+    asio::io_context client_io;
+    for (int i = 0; i < 200; ++i) {
+        asio::ip::tcp::socket s(client_io);
+        s.connect({asio::ip::make_address("127.0.0.1"), t.http->port()});
+        asio::write(s, asio::buffer(std::string_view("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")));
+        s.set_option(asio::socket_base::linger(true, 0));  // close with a reset
+        s.close();
+    }
+    auto health = t.get("/healthz");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    // (Whether a reset lands mid-write is luck: the disposition is what counts.)
+    struct sigaction sa {};
+    REQUIRE(::sigaction(SIGPIPE, nullptr, &sa) == 0);
+    const bool ignored = sa.sa_handler == SIG_IGN;
+    CHECK(ignored);
 }

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <condition_variable>
+#include <csignal>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
@@ -158,6 +159,11 @@ void Server::get(const std::string& path, Handler handler) {
 void Server::start(const Address& where) {
     auto& im = *impl_;
     if (im.started) throw std::logic_error("http::Server::start called twice");
+    // Debian's cpp-httplib 0.11 sends without MSG_NOSIGNAL: a client that
+    // closes while its answer is written would end the process with SIGPIPE.
+    // Its Server ignores the signal itself; said here too, since the
+    // process's life depends on it (process-wide; Asio needs no SIGPIPE).
+    std::signal(SIGPIPE, SIG_IGN);
     int port = where.port;
     if (where.port == 0)
         port = im.server.bind_to_any_port(where.host);
