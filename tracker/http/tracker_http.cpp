@@ -267,8 +267,9 @@ void TrackerHttp::start() {
 
 void TrackerHttp::stop() {
     server_->stop();
-    state_->stopped = true;
-    state_->sampler.cancel();
+    state_->stopped = true;  // the sampler schedules no more
+    // The timer belongs to the I/O thread: cancelled there (if it still runs).
+    asio::post(state_->ex, [st = state_] { st->sampler.cancel(); });
 }
 
 std::uint16_t TrackerHttp::port() const {

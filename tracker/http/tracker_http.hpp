@@ -15,7 +15,7 @@
 // history (a few minutes of requests and peers online).
 //
 // The Registry and the TrackerServer must outlive the io_context's run; call
-// stop() before destroying them, when the I/O thread is not running or from it.
+// stop() (from any thread) before destroying them.
 #pragma once
 
 #include <asio.hpp>
