@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The man pages: generated in BUILD/man from the programs' --help, rendered by
 # man(1) with every command's options and the exit codes, and installed by
-# `cmake --install` into share/man/man1 (with the programs in bin).
+# `cmake --install` into share/man/man1, gzipped (with the programs in bin).
 #   test/cli_man_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -31,8 +31,9 @@ fi
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in share/man/man1/peer.1 share/man/man1/tracker.1 bin/peer bin/tracker; do
+for f in share/man/man1/peer.1.gz share/man/man1/tracker.1.gz bin/peer bin/tracker; do
     [[ -f "$prefix/$f" ]] || fail "cmake --install did not install $f"
 done
-cmp "$build/man/peer.1" "$prefix/share/man/man1/peer.1"
+# (Installed compressed, as Debian wants.)
+zcat "$prefix/share/man/man1/peer.1.gz" | cmp "$build/man/peer.1" -
 echo "ok"

@@ -151,6 +151,12 @@ TEST_CASE("tracker cli: every bad input is one line and a non-zero exit") {
              {{"--bogus=3", "--port", "0"}, 2, "unknown option '--bogus'"},
              {{"--port", "0", "extra"}, 2, "unexpected argument 'extra'"},
              {{"--port", "0", "--db", ""}, 2, "--db"},
+             {{"--port", "0", "--http", "example.org:80"},
+              2,
+              "--http 'example.org:80': not an IP address"},
+             {{"--port", "0", "--http", "127.0.0.1"}, 2, "--http '127.0.0.1': no port"},
+             {{"--port", "0", "--http", "::1:80"}, 2, "an IPv6 address goes in brackets"},
+             {{"--port", "0", "--http", "127.0.0.1:70000"}, 2, "--http '70000': out of range"},
              {{"--port", "0", "--db", (dir / "text.db").string()}, 1, "not a database"},
              {{"--port", "0", "--db", (dir / "no" / "dir.db").string()}, 1, "cannot open"},
          }) {

@@ -9,6 +9,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/{common,peer,tracker}
 for f in common/core common/crypto common/model common/wire common/env common/net peer/storage \
     peer/discovery peer/swarm peer/node peer/transfer peer/library peer/channel peer/app tracker/sqlite \
+    common/http tracker/http \
     tracker/core tracker/server tracker/app; do
     mkdir -p "$work/$f" && echo '#pragma once' >"$work/$f/x.hpp"
 done

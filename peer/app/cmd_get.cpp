@@ -18,6 +18,7 @@
 #include "common/core/plural.hpp"
 #include "common/net/net.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/metrics.hpp"
 #include "peer/app/progress.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/library/library.hpp"
@@ -227,6 +228,8 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
     Download download(node, trackers, options, log);
+    const auto metrics =
+        start_metrics(cmd.net.metrics, ex, node, cmd.serve ? "get --serve" : "get");
 
     asio::signal_set signals(ex, SIGINT, SIGTERM);
     bool interrupted = false;

@@ -6,6 +6,7 @@
 
 #include "common/core/plural.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/metrics.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/channel/publisher.hpp"
 #include "peer/storage/channel_key_file.hpp"
@@ -39,6 +40,12 @@ net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key, asio
         co_return kExitUsage;
     }
     Publisher publisher(node, trackers, std::move(options), log);
+    PeerMetrics::Channels versions = [&publisher] {
+        const auto& p = publisher.published();
+        return std::vector<ChannelVersion>{
+            {publisher.channel(), p ? p->name : std::string(), p ? p->version : 0}};
+    };
+    const auto metrics = start_metrics(cmd.net.metrics, ex, node, "publish", std::move(versions));
 
     asio::signal_set signals(ex, SIGINT, SIGTERM);
     signals.async_wait([&](const asio::error_code& ec, int) {

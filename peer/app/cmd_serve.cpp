@@ -5,6 +5,7 @@
 
 #include "common/core/plural.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/metrics.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/library/sharer.hpp"
 
@@ -33,6 +34,7 @@ net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
     if (!cmd.no_state) options.state_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
     options.rescan = cmd.rescan;
     Sharer sharer(node, trackers, options, log);
+    const auto metrics = start_metrics(cmd.net.metrics, ex, node, "serve");
 
     asio::signal_set signals(ex, SIGINT, SIGTERM);
     signals.async_wait([&](const asio::error_code& ec, int) {

@@ -7,6 +7,7 @@
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/metrics.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/channel/subscriber.hpp"
 #include "peer/library/library.hpp"
@@ -37,6 +38,12 @@ net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId&
     options.once = cmd.once;
     options.rescan = cmd.rescan;
     Subscriber subscriber(node, trackers, options, log);
+    PeerMetrics::Channels versions = [&subscriber, channel] {
+        const auto& a = subscriber.applied();
+        return std::vector<ChannelVersion>{
+            {channel, a ? a->name : std::string(), a ? a->version : 0}};
+    };
+    const auto metrics = start_metrics(cmd.net.metrics, ex, node, "subscribe", std::move(versions));
 
     bool interrupted = false;
     asio::signal_set signals(ex, SIGINT, SIGTERM);

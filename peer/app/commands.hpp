@@ -11,6 +11,7 @@
 
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
+#include "common/http/http_server.hpp"
 #include "peer/node/node.hpp"
 
 namespace seedshare {
@@ -61,6 +62,7 @@ struct NetworkOptions {
     // Where the address book lives (set by each command from --state /
     // --no-state); none: in memory only.
     std::optional<std::filesystem::path> book_dir;
+    std::optional<http::Address> metrics;  // --metrics: serve /metrics and /healthz there
 };
 
 // The Node of a command that joins swarms, as its network options say.

@@ -66,6 +66,7 @@ struct NetworkText {
     std::string max_upload_rate;
     std::string max_download_rate;
     std::string min_peers = "8";
+    std::string metrics;
 
     void add_to(CLI::App* cmd, const char* tracker_help) {
         one_tracker_each(cmd->add_option("--tracker", trackers, tracker_help));
@@ -89,6 +90,10 @@ struct NetworkText {
                "--min-peers", min_peers,
                "Below this many connections ask peers, then trackers, for more (default 8)")
             ->type_name("N");
+        cmd->add_option("--metrics", metrics,
+                        "Serve /metrics (Prometheus) and /healthz on this address, e.g. "
+                        "127.0.0.1:9100 (default: none)")
+            ->type_name("HOST:PORT");
     }
     static std::uint64_t rate(const char* option, const std::string& text) {
         if (text.empty()) return 0;
@@ -106,6 +111,7 @@ struct NetworkText {
         o.max_download_rate = rate("--max-download-rate", max_download_rate);
         o.min_peers = static_cast<std::size_t>(
             checked(whole_option("--min-peers", min_peers, 1, limits::kMaxPeerConnections)));
+        if (!metrics.empty()) o.metrics = checked(http::parse_address("--metrics", metrics));
         return o;
     }
 };

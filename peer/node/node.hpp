@@ -72,6 +72,8 @@ class Node {
         std::set<std::string> peers;
     };
     Uploads uploads() const;
+    // Counted by every swarm of this process (peer --metrics).
+    const SwarmCounters& counters() const { return *counters_; }
 
     // Channel meshes, by channel: incoming ChannelHellos go to them.
     void add_channel(const ChannelId& id, std::shared_ptr<ChannelEndpoint> endpoint);
@@ -104,6 +106,7 @@ class Node {
     std::shared_ptr<RateLimiter> upload_limit_;
     std::shared_ptr<UploadSlots> upload_slots_;
     std::shared_ptr<RateLimiter> download_limit_;
+    std::shared_ptr<SwarmCounters> counters_ = std::make_shared<SwarmCounters>();
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
     Uploads removed_uploads_;  // what swarms removed so far uploaded
     std::map<ChannelId, std::shared_ptr<ChannelEndpoint>> channels_;

@@ -483,6 +483,10 @@ void Swarm::count_traffic(const std::string& name, std::uint64_t down, std::uint
     t.name = name;
     t.downloaded += down;
     t.uploaded += up;
+    if (env_.counters) {
+        env_.counters->bytes_down += down;
+        env_.counters->bytes_up += up;
+    }
 }
 
 std::vector<PeerStats> Swarm::peer_stats() const {
@@ -534,6 +538,7 @@ net::awaitable<void> Swarm::verify(std::shared_ptr<PeerConnection> from, ChunkIn
         case Verifier::Outcome::kOk: {
             picker_.mark_have(c);
             verified_bytes_ += span.size();
+            if (env_.counters) ++env_.counters->chunks_verified;
             for (const auto& conn : conns_)
                 conn->announce(c);
             if (!announced_partial_) {
@@ -558,10 +563,12 @@ net::awaitable<void> Swarm::verify(std::shared_ptr<PeerConnection> from, ChunkIn
 
 void Swarm::strike(const std::shared_ptr<PeerConnection>& from, ChunkIndex c) {
     const auto n = ++strikes_[from->user()];
+    if (env_.counters) ++env_.counters->chunks_failed;
     log_.warn("chunk {} from {} failed verification (strike {} of {})", c.value, from->name(), n,
               options_.max_strikes);
     if (n >= options_.max_strikes) {
         banned_users_.insert(from->user());
+        if (env_.counters) ++env_.counters->peers_banned;
         for (const auto& where : {from->dialed(), from->listen_address()})
             if (where) peer_list_.ban(*where);
         from->close("dropped: sent bad chunks");

@@ -7,6 +7,7 @@
 
 #include <asio.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -68,6 +69,17 @@ struct SwarmOptions {
 };
 
 // What a swarm needs from its process.
+// What every swarm of a process adds to, for peer --metrics: atomics, so an
+// HTTP thread reads them while the I/O thread counts. Never decreases (a
+// swarm removed keeps its share).
+struct SwarmCounters {
+    std::atomic<std::uint64_t> bytes_down{0};  // chunk data received
+    std::atomic<std::uint64_t> bytes_up{0};    // chunk data sent
+    std::atomic<std::uint64_t> chunks_verified{0};
+    std::atomic<std::uint64_t> chunks_failed{0};  // failed verification (a strike each)
+    std::atomic<std::uint64_t> peers_banned{0};   // dropped after max_strikes
+};
+
 struct SwarmEnv {
     asio::any_io_executor ex;
     asio::thread_pool* pool = nullptr;
@@ -80,6 +92,7 @@ struct SwarmEnv {
     Logger log{"peer"};
     // The process's address book (may be null: nothing remembered).
     std::shared_ptr<AddressBook> book;
+    std::shared_ptr<SwarmCounters> counters;  // per process; null: not counted
 };
 
 class SwarmLink {

@@ -14,6 +14,8 @@
 #include "common/core/limits.hpp"
 #include "common/core/log.hpp"
 #include "common/core/version.hpp"
+#include "common/http/http_server.hpp"
+#include "tracker/http/tracker_http.hpp"
 #include "tracker/server/server.hpp"
 #include "tracker/sqlite/store.hpp"
 
@@ -33,7 +35,7 @@ constexpr std::size_t kReservedDescriptors = 32;
 
 constexpr std::string_view kFooter =
     "Example:\n"
-    "  tracker --port 7000 --db /var/lib/seedshare/tracker.db\n"
+    "  tracker --port 7000 --db /var/lib/seedshare/tracker.db --http 127.0.0.1:7080\n"
     "\n"
     "Exit codes:\n"
     "  0  stopped by SIGINT or SIGTERM\n"
@@ -72,6 +74,7 @@ int main(int argc, char** argv) {
     std::string ttl_text = std::to_string(limits::kDefaultTtl.count());
     std::string summary_text = "60";
     std::string level_text = "info";
+    std::string http_text;
     app.set_version_flag("--version", fmt::format("tracker (seedshare) {}", kVersion),
                          "Print the version and exit");
     app.get_formatter()->column_width(26);
@@ -95,9 +98,14 @@ int main(int argc, char** argv) {
         ->type_name("SECONDS");
     app.add_option("--log-level", level_text, "debug, info, warn, error or off (default info)")
         ->type_name("LEVEL");
+    app.add_option("--http", http_text,
+                   "Serve the status page, /metrics, /healthz and /api/* on this address "
+                   "(e.g. 127.0.0.1:7080; port 0: any free port)")
+        ->type_name("HOST:PORT");
 
     TrackerServer::Options options;
     LogLevel level = LogLevel::kInfo;
+    std::optional<http::Address> http_address;
     try {
         app.parse(argc, argv);
         options.port = checked(port_option("--port", port_text));
@@ -108,6 +116,7 @@ int main(int argc, char** argv) {
         options.host = checked(ip_option("--host", host));
         level = checked(log_level_option("--log-level", level_text));
         if (db_path.empty()) throw UsageError{"--db: expected a file name"};
+        if (!http_text.empty()) http_address = checked(http::parse_address("--http", http_text));
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
@@ -145,8 +154,15 @@ int main(int argc, char** argv) {
             return kExitFailure;
         }
         asio::io_context io(1);
+        // Counted on the I/O thread, read by the HTTP threads (atomics).
+        auto counters = std::make_shared<RequestCounters>();
+        if (http_address)
+            options.on_request = [counters](std::uint8_t type, std::chrono::nanoseconds took) {
+                counters->observe(type, took);
+            };
         std::optional<TrackerServer> server;
         server.emplace(io.get_executor(), **store, options, log);
+        std::optional<TrackerHttp> http_endpoints;
         // Installed before the startup line: whoever reads it may signal at once.
         asio::signal_set signals(io, SIGINT, SIGTERM);
         signals.async_wait([&](const asio::error_code& ec, int signo) {
@@ -157,8 +173,16 @@ int main(int argc, char** argv) {
         });
         try {
             server->start();
+            if (http_address) {
+                TrackerHttp::Options http_options;
+                http_options.address = *http_address;
+                http_endpoints.emplace(io.get_executor(), **store, *server, counters, http_options,
+                                       log.sub("http"));
+                http_endpoints->start();
+            }
         } catch (const std::exception& e) {
             // Nothing was served: a database this run created goes away again.
+            http_endpoints.reset();
             server.reset();
             store->reset();
             if (!existed) remove_new_database(db_path);
@@ -168,9 +192,13 @@ int main(int argc, char** argv) {
         fmt::print("tracker listening on {}, database {} ({}), ttl {} s, up to {} connections\n",
                    server->listen_text(), shown, existed ? "existing" : "new",
                    options.ttl.count() / 1000, options.max_connections);
+        if (http_endpoints)
+            fmt::print("tracker http on {}: status page /, /metrics, /healthz, /api/files\n",
+                       http_endpoints->listen_text());
         std::fflush(stdout);
 
         io.run();
+        if (http_endpoints) http_endpoints->stop();
         server->stop();
         (*store)->close();
         return kExitOk;

@@ -219,6 +219,7 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
             if (st->stopped) co_return Ending{"tracker stopping"};
         }
 
+        const auto began = Clock::now();
         // Parse big uploads off the I/O thread; small ones are not worth the hop.
         std::optional<Result<ParsedSeed>> parsed;
         if (auto* put = std::get_if<proto::PutSeed>(&*req);
@@ -249,6 +250,7 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
         Outcome out = st->handler.handle(s.conn, *req, parsed ? &*parsed : nullptr,
                                          checked ? &*checked : nullptr);
         lease.reset();
+        if (st->opt.on_request) st->opt.on_request(h.type, Clock::now() - began);
         if (std::holds_alternative<proto::PutManifest>(*req) && manifest_refusal(out))
             s.log.warn("manifest refused: {}", std::get<proto::ErrorReply>(out.response).message);
         if (!was_joined && s.conn.joined()) {
@@ -472,6 +474,9 @@ std::string TrackerServer::listen_text() const {
 }
 std::size_t TrackerServer::connections() const {
     return state_->sessions.size();
+}
+bool TrackerServer::listening() const {
+    return state_->started && !state_->stopped;
 }
 
 }  // namespace seedshare::tracker

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -60,6 +61,9 @@ class TrackerServer {
         // processed at once, over all connections; a frame that cannot get
         // its share within frame_timeout ends its connection.
         std::size_t large_frame_budget = 256u << 20;
+        // Told of every request handled, on the I/O thread: its type and the
+        // time from decoded to answered (metrics; tracker/http). Optional.
+        std::function<void(std::uint8_t type, std::chrono::nanoseconds took)> on_request;
     };
 
     TrackerServer(asio::any_io_executor ex, Registry& store, Options options, Logger log);
@@ -78,6 +82,8 @@ class TrackerServer {
     // "[::]:7000 (IPv4 and IPv6)", "127.0.0.1:7000", ...
     std::string listen_text() const;
     std::size_t connections() const;
+    // Started and not stopped: the acceptor is open.
+    bool listening() const;
 
   private:
     std::shared_ptr<detail::ServerState> state_;
