@@ -1,0 +1,120 @@
+// The etcd registry against a real etcd member: the shared registry suite
+// (test/registry_suite.hpp), and what only a shared table shows: two
+// registries (two trackers) on one etcd agree, and a head moves only forward.
+#include <doctest/doctest.h>
+
+#include <atomic>
+
+#include "test/registry_suite.hpp"
+#include "test/support/etcd.hpp"
+#include "tracker/etcd/registry.hpp"
+
+using namespace seedshare;
+using namespace seedshare::tracker;
+using namespace seedshare::tracker::registry_test;
+using seedshare::tracker::etcd::EtcdClient;
+using seedshare::tracker::etcd::EtcdRegistry;
+
+namespace {
+
+test::EtcdCluster& shared_etcd() {
+    static test::EtcdCluster cluster(1);
+    return cluster;
+}
+
+std::string fresh_cluster_name() {
+    static std::atomic<int> n{0};
+    return "t" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
+
+struct Opened {
+    std::unique_ptr<EtcdClient> client;
+    std::unique_ptr<EtcdRegistry> registry;
+    Registry* operator->() { return registry.get(); }
+    Registry& operator*() { return *registry; }
+};
+
+EtcdRegistry::Options options(const std::string& name) {
+    EtcdRegistry::Options o;
+    o.cluster = name;
+    o.max_txn_ops = 1000;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("etcd registry: the shared registry suite") {
+    auto& etcd = shared_etcd();
+    registry_suite([&](Clock& clock) {
+        Opened o;
+        o.client = std::make_unique<EtcdClient>(EtcdClient::Options{etcd.endpoints()});
+        o.registry =
+            std::make_unique<EtcdRegistry>(*o.client, options(fresh_cluster_name()), clock.fn(),
+                                           std::chrono::milliseconds(kRegistryTtlMs));
+        return o;
+    });
+}
+
+TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads") {
+    auto& etcd = shared_etcd();
+    Clock clock;
+    const auto name = fresh_cluster_name();
+    EtcdClient ca({etcd.endpoints()});
+    EtcdClient cb({etcd.endpoints()});
+    EtcdRegistry a(ca, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    EtcdRegistry b(cb, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+
+    const Token t = join(a, 1);
+    ok(update_files(a, uid(1), files(t, true, {entry(1)})));
+    // The token issued by a is valid at b; b sees a's holder.
+    CHECK(b.is_live(uid(1), t));
+    ok(b.heartbeat(uid(1), t));
+    CHECK(users_of(b.get_peers(sid(1), uid(9), 50)) == std::set<UserId>{uid(1)});
+    // A heartbeat at b (flushed) keeps the peer live at a past the first TTL.
+    clock.now += kRegistryTtlMs / 2;
+    ok(b.heartbeat(uid(1), t));
+    b.flush();
+    clock.now += kRegistryTtlMs / 2 + 10;
+    CHECK(a.get_peers(sid(1), uid(9), 50).size() == 1);
+    // A leave at b is seen by a at once, even with a's memory of the peer.
+    ok(b.leave(uid(1), t));
+    CHECK(a.get_peers(sid(1), uid(9), 50).empty());
+    CHECK(refused(a.update_files(uid(1), t, FileChanges{true, {entry(2)}, {}})) ==
+          RegistryErrc::kUnknownPeer);
+
+    // Two trackers racing to move a channel head: only the higher number wins.
+    const Token pa = join(a, 2);
+    const Token pb = join(b, 3);
+    ok(follow(a, 2, pa, true, {{chid(1), 0}}));
+    ok(follow(b, 3, pb, true, {{chid(1), 0}}));
+    CHECK(ok(put(a, 2, pa, head(1, 9))) == ManifestStored::kNewHead);
+    CHECK(refused(put(b, 3, pb, head(1, 8))) == RegistryErrc::kManifestStale);
+    CHECK(ok(put(b, 3, pb, head(1, 10))) == ManifestStored::kNewHead);
+    CHECK(refused(put(a, 2, pa, head(1, 9))) == RegistryErrc::kManifestStale);
+    CHECK(a.get_manifest(chid(1)) == text_of(head(1, 10)));
+}
+
+TEST_CASE("etcd registry: etcd down is a RegistryFailure that ends one request") {
+    test::skip_without_etcd();
+    Clock clock;
+    test::EtcdSpec spec{"solo", test::free_port(), test::free_port()};
+    auto member = std::make_unique<test::EtcdMember>(spec, std::vector<test::EtcdSpec>{spec});
+    EtcdClient client(
+        {{spec.client_url()}, std::chrono::milliseconds(500), 2, std::chrono::milliseconds(100)});
+    // Until it answers (bounded).
+    for (int i = 0; i < 100; ++i) {
+        try {
+            client.get("x");
+            break;
+        } catch (const etcd::EtcdError&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    EtcdRegistry r(client, options("down"), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    const Token t = join(r, 1);
+    CHECK(r.is_live(uid(1), t));
+    REQUIRE(member->running());
+    member->stop();
+    CHECK_THROWS_AS(r.join(uid(2), Token{}, ip("10.0.0.1"), 1), RegistryFailure);
+    CHECK_THROWS_AS(r.get_peers(sid(1), uid(2), 5), RegistryFailure);
+}
