@@ -3,10 +3,13 @@
 // registries (two trackers) on one etcd agree, and a head moves only forward.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <atomic>
 
 #include "test/registry_suite.hpp"
 #include "test/support/etcd.hpp"
+#include "tracker/etcd/cluster.hpp"
 #include "tracker/etcd/registry.hpp"
 
 using namespace seedshare;
@@ -24,7 +27,7 @@ test::EtcdCluster& shared_etcd() {
 
 std::string fresh_cluster_name() {
     static std::atomic<int> n{0};
-    return "t" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+    return fmt::format("t{}-{}", ::getpid(), n++);
 }
 
 struct Opened {
@@ -117,4 +120,90 @@ TEST_CASE("etcd registry: etcd down is a RegistryFailure that ends one request")
     member->stop();
     CHECK_THROWS_AS(r.join(uid(2), Token{}, ip("10.0.0.1"), 1), RegistryFailure);
     CHECK_THROWS_AS(r.get_peers(sid(1), uid(2), 5), RegistryFailure);
+}
+
+namespace {
+// The member id of the etcd leader as `endpoint` sees it, and its own id.
+std::pair<std::string, std::string> leader_and_self(EtcdClient& c) {
+    const auto st = c.call("/v3/maintenance/status", nlohmann::json::object());
+    return {st.value("leader", ""), st.at("header").value("member_id", "")};
+}
+}  // namespace
+
+TEST_CASE("etcd registry: a 3-member etcd loses its leader; nothing acknowledged is lost") {
+    test::EtcdCluster etcd(3);
+    Clock clock;
+    EtcdClient client(
+        {etcd.endpoints(), std::chrono::milliseconds(2000), 5, std::chrono::milliseconds(300)});
+    EtcdRegistry r(client, options("raft"), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    std::vector<Token> tokens;
+    for (std::uint32_t n = 0; n < 20; ++n) {
+        tokens.push_back(join(r, n));
+        ok(update_files(r, uid(n), files(tokens.back(), true, {entry(1)})));
+    }
+    // Which member leads: ask each.
+    std::size_t leader = etcd.size();
+    for (std::size_t i = 0; i < etcd.size() && leader == etcd.size(); ++i) {
+        EtcdClient one({{etcd.endpoints()[i]}});
+        const auto [lead, self] = leader_and_self(one);
+        if (!lead.empty() && lead == self) leader = i;
+    }
+    REQUIRE(leader < etcd.size());
+    REQUIRE(etcd.member(leader).running());
+    etcd.member(leader).stop();
+    MESSAGE("killed etcd member " << leader << ", the leader");
+
+    // Operations resume once the others elect a leader (the client retries).
+    for (std::uint32_t n = 20; n < 30; ++n) {
+        tokens.push_back(join(r, n));
+        ok(update_files(r, uid(n), files(tokens.back(), true, {entry(1)})));
+    }
+    for (std::uint32_t n = 0; n < 30; ++n)
+        ok(r.heartbeat(uid(n), tokens[n]));
+    r.flush();
+    CHECK(r.get_peers(sid(1), uid(99), 200).size() == 30);
+    CHECK(r.stats().users == 30);
+    // Another tracker on the surviving members sees every registration.
+    EtcdClient other({etcd.endpoints()});
+    EtcdRegistry r2(other, options("raft"), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    for (std::uint32_t n = 0; n < 30; ++n)
+        CHECK(r2.is_live(uid(n), tokens[n]));
+}
+
+TEST_CASE("etcd cluster: one leader at a time; another takes over; a deposed one sweeps nothing") {
+    auto& etcd = shared_etcd();
+    const auto name = fresh_cluster_name();
+    EtcdClient c({etcd.endpoints()});
+    Logger quiet("test", LogLevel::kOff);
+    using Member = etcd::ClusterMember;
+    auto a =
+        std::make_unique<Member>(c,
+                                 Member::Options{name, "127.0.0.1:7001", std::chrono::seconds(2),
+                                                 std::chrono::milliseconds(100)},
+                                 quiet);
+    Member b(c,
+             Member::Options{name, "127.0.0.1:7002", std::chrono::seconds(2),
+                             std::chrono::milliseconds(100)},
+             quiet);
+    a->start();
+    b.start();
+    CHECK(a->is_leader());
+    CHECK_FALSE(b.is_leader());
+    CHECK(b.members() == std::vector<std::string>{"127.0.0.1:7001", "127.0.0.1:7002"});
+
+    // The registry of b sweeps only under b's leadership.
+    Clock clock;
+    EtcdRegistry r(c, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    r.guard_sweeps(b.leader_key(), b.identity());
+    join(r, 1);
+    clock.now += kRegistryTtlMs + 1;
+    CHECK(r.sweep().users == 0);  // a leads: b's sweep changes nothing
+    CHECK(r.stats().users == 1);
+
+    a.reset();  // resigns: its lease is revoked
+    for (int i = 0; i < 100 && !b.is_leader(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(b.is_leader());
+    CHECK(r.sweep().users == 1);
+    CHECK(r.stats().users == 0);
 }

@@ -92,6 +92,7 @@ FileList sample_file_list() {
 
 std::vector<Request> sample_requests() {
     return {Join{kVersion, uid(1), tok(2), 4000},
+            Join{kVersion, uid(1), tok(2), 4000, true},
             Heartbeat{tok(3)},
             sample_file_list(),
             PutSeed{tok(4), "seedshare-seed 1\n"},
@@ -107,7 +108,12 @@ std::vector<Request> sample_requests() {
 }
 
 std::vector<Response> sample_responses() {
-    return {Joined{tok(1), 30000, 90000, asio::ip::make_address("192.0.2.7")},
+    return {Joined{tok(1), 30000, 90000, asio::ip::make_address("192.0.2.7"), {}},
+            Joined{tok(1),
+                   30000,
+                   90000,
+                   asio::ip::make_address("192.0.2.7"),
+                   {HostPort{"127.0.0.1", 7000}, HostPort{"tracker-b.example", 7001}}},
             OkReply{},
             FileListOk{{sid(1), sid(2)}},
             Peers{sid(3),
@@ -386,6 +392,19 @@ TEST_CASE("tracker codec: response rejections") {
     CHECK(has(response_error(t, joined(0, 3, 4)), "heartbeat"));
     CHECK(has(response_error(t, joined(4, 3, 4)), "heartbeat"));
     CHECK(has(response_error(t, joined(1, 0, 4)), "heartbeat"));
+    // The cluster's trackers: a trailing list, never empty, bounded, no port 0.
+    const auto with_trackers = [&](std::uint16_t n, std::uint16_t port) {
+        Payload p;
+        p.bytes = joined(1, 3, 4);
+        p.u16(n);
+        for (std::uint16_t i = 0; i < n; ++i)
+            p.u16(1).u8('h').u16(port);
+        return p.bytes;
+    };
+    CHECK(decode_response(t, with_trackers(2, 7000)));
+    CHECK(has(response_error(t, with_trackers(0, 7000)), "empty tracker list"));
+    CHECK(has(response_error(t, with_trackers(1, 0)), "port 0"));
+    CHECK(has(response_error(t, with_trackers(33, 7000)), "over the limit of 32"));
 
     const auto peers = [](std::uint16_t count, std::uint16_t port, std::uint8_t complete) {
         Payload p;

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 #include <asio.hpp>
+#include <fmt/format.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -46,8 +47,8 @@ struct EtcdSpec {
     std::string name;
     std::uint16_t client_port = 0;
     std::uint16_t peer_port = 0;
-    std::string client_url() const { return "http://127.0.0.1:" + std::to_string(client_port); }
-    std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port); }
+    std::string client_url() const { return fmt::format("http://127.0.0.1:{}", client_port); }
+    std::string peer_url() const { return fmt::format("http://127.0.0.1:{}", peer_port); }
 };
 
 class EtcdMember {
@@ -122,7 +123,7 @@ class EtcdCluster {
     explicit EtcdCluster(std::size_t n) {
         skip_without_etcd();
         for (std::size_t i = 0; i < n; ++i)
-            specs_.push_back(EtcdSpec{"m" + std::to_string(i), free_port(), free_port()});
+            specs_.push_back(EtcdSpec{fmt::format("m{}", i), free_port(), free_port()});
         for (const auto& s : specs_)
             members_.push_back(std::make_unique<EtcdMember>(s, specs_));
         wait_ready();

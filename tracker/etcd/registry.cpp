@@ -191,8 +191,19 @@ std::size_t EtcdRegistry::drop_orphans(const std::set<SeedId>& seeds) {
     return dropped;
 }
 
+void EtcdRegistry::guard_sweeps(std::string key, std::string value) {
+    sweep_guard_key_ = std::move(key);
+    sweep_guard_value_ = std::move(value);
+}
+
+json EtcdRegistry::guard_of(json compares, bool sweeping) const {
+    if (sweeping && !sweep_guard_key_.empty())
+        compares.push_back(op::value_is(sweep_guard_key_, sweep_guard_value_));
+    return compares;
+}
+
 EtcdRegistry::Dropped EtcdRegistry::drop_peer(const UserId& user, std::int64_t mod,
-                                              std::vector<json> tail) {
+                                              std::vector<json> tail, bool sweeping) {
     Dropped d;
     const std::string u = user.hex();
     std::vector<json> ops;
@@ -210,7 +221,7 @@ EtcdRegistry::Dropped EtcdRegistry::drop_peer(const UserId& user, std::int64_t m
     }
     ops.push_back(op::del_prefix(key("uh", u) + "/"));
     ops.push_back(op::del_prefix(key("uf", u) + "/"));
-    if (!commit(json::array({op::mod_is(key("u", u), mod)}), ops, tail)) {
+    if (!commit(guard_of(json::array({op::mod_is(key("u", u), mod)}), sweeping), ops, tail)) {
         d.ok = false;
         return d;
     }

@@ -89,6 +89,11 @@ class EtcdRegistry final : public Registry {
     void close() override;
     RegistryStats stats() override;
 
+    // Every write of sweep() then also compares `key`'s value to `value`
+    // (the cluster's leadership key): a tracker that is no longer the leader
+    // sweeps nothing.
+    void guard_sweeps(std::string key, std::string value);
+
     // The key prefix ("/seedshare/<cluster>/").
     const std::string& prefix() const { return prefix_; }
 
@@ -137,7 +142,9 @@ class EtcdRegistry final : public Registry {
         std::size_t holdings = 0, follows = 0, files = 0;
         bool ok = true;
     };
-    Dropped drop_peer(const UserId& user, std::int64_t mod, std::vector<nlohmann::json> tail);
+    Dropped drop_peer(const UserId& user, std::int64_t mod, std::vector<nlohmann::json> tail,
+                      bool sweeping = false);
+    nlohmann::json guard_of(nlohmann::json compares, bool sweeping) const;
     std::vector<std::string> keys_under(const std::string& prefix);
     // Long texts are split over several keys so no request exceeds etcd's limit.
     std::string put_blob(const std::string& base, std::string_view text);
@@ -154,6 +161,7 @@ class EtcdRegistry final : public Registry {
     std::mutex mutex_;  // known_, rng_
     std::map<UserId, Known> known_;
     std::mt19937_64 rng_;
+    std::string sweep_guard_key_, sweep_guard_value_;  // set before use, then read-only
 };
 
 }  // namespace seedshare::tracker::etcd

@@ -221,7 +221,7 @@ SweepResult EtcdRegistry::sweep(std::size_t max_users) {
         if (!p.exists || live(p, at)) continue;
         forget(u);
         const std::vector<json> tail{op::del(key("u", u.hex())), op::del(key("s", u.hex()))};
-        const auto d = drop_peer(u, p.mod, tail);
+        const auto d = drop_peer(u, p.mod, tail, true);
         if (!d.ok) continue;
         ++out.users;
         out.holdings += d.holdings;
