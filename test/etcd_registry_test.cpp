@@ -82,6 +82,9 @@ TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads
     // A leave at b is seen by a at once, even with a's memory of the peer.
     ok(b.leave(uid(1), t));
     CHECK(a.get_peers(sid(1), uid(9), 50).empty());
+    (void)a.heartbeat(uid(1), t);  // may be answered from a's memory of the peer,
+    a.flush();                     // which the flush finds stale, and drops
+    CHECK(refused(a.heartbeat(uid(1), t)) == RegistryErrc::kUnknownPeer);
     CHECK(refused(a.update_files(uid(1), t, FileChanges{true, {entry(2)}, {}})) ==
           RegistryErrc::kUnknownPeer);
 

@@ -18,7 +18,11 @@ constexpr std::size_t kBlobPiece = 512u << 10;
 }  // namespace
 
 std::string EtcdRegistry::put_blob(const std::string& base, std::string_view text) {
-    if (text.size() <= kInlineBlob) return "=" + std::string(text);
+    if (text.size() <= kInlineBlob) {
+        std::string inline_value(1, '=');
+        inline_value += text;
+        return inline_value;
+    }
     std::string nonce;
     {
         std::lock_guard lock(mutex_);
@@ -277,7 +281,14 @@ void EtcdRegistry::flush() {
                     json::array({op::put_keep_lease(key("s", u.hex()), format_number(kn.seen))})));
                 if (now_steady - kn.kept_alive > ttl_ / 3) leases.push_back(kn.lease);
             }
-            guarded(client_, [&] { return client_.txn(json::array(), ops); });
+            const auto r = guarded(client_, [&] { return client_.txn(json::array(), ops); });
+            // A record changed elsewhere (left, rejoined, expired): forget
+            // what this tracker remembers; etcd decides its next request.
+            const auto& resp = r.at("responses");
+            std::lock_guard lock(mutex_);
+            for (std::size_t k = i; k < std::min(dirty.size(), i + options_.max_txn_ops); ++k)
+                if (!resp.at(k - i).at("response_txn").value("succeeded", false))
+                    known_.erase(dirty[k].first);
         }
         if (!leases.empty()) guarded(client_, [&] { return client_.keep_alive(leases); });
         std::lock_guard lock(mutex_);
