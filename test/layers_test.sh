@@ -10,7 +10,7 @@ mkdir -p "$work"/{common,peer,tracker}
 for f in common/core common/crypto common/model common/wire common/env common/net peer/storage \
     peer/discovery peer/swarm peer/node peer/transfer peer/library peer/channel peer/app tracker/sqlite \
     common/http tracker/http \
-    tracker/core tracker/server tracker/app; do
+    tracker/core tracker/etcd tracker/server tracker/app; do
     mkdir -p "$work/$f" && echo '#pragma once' >"$work/$f/x.hpp"
 done
 "$SRC/scripts/check-layers" "$work" >/dev/null || { echo "FAIL: a clean tree was refused"; exit 1; }

@@ -92,6 +92,7 @@ FileList sample_file_list() {
 
 std::vector<Request> sample_requests() {
     return {Join{kVersion, uid(1), tok(2), 4000},
+            Join{kVersion, uid(1), tok(2), 4000, true},
             Heartbeat{tok(3)},
             sample_file_list(),
             PutSeed{tok(4), "seedshare-seed 1\n"},
@@ -107,7 +108,12 @@ std::vector<Request> sample_requests() {
 }
 
 std::vector<Response> sample_responses() {
-    return {Joined{tok(1), 30000, 90000, asio::ip::make_address("192.0.2.7")},
+    return {Joined{tok(1), 30000, 90000, asio::ip::make_address("192.0.2.7"), {}},
+            Joined{tok(1),
+                   30000,
+                   90000,
+                   asio::ip::make_address("192.0.2.7"),
+                   {HostPort{"127.0.0.1", 7000}, HostPort{"tracker-b.example", 7001}}},
             OkReply{},
             FileListOk{{sid(1), sid(2)}},
             Peers{sid(3),
@@ -223,13 +229,25 @@ TEST_CASE("tracker codec: every strict prefix and every extra byte is refused") 
             const Bytes cut(f.payload.begin(), f.payload.begin() + static_cast<std::ptrdiff_t>(n));
             CAPTURE(type_name(f.type));
             CAPTURE(n);
+            // A Join cut before its optional flags is the Join without them.
+            const auto* join = std::get_if<Join>(&r);
+            if (join != nullptr && join->wants_cluster && n + 1 == f.payload.size()) {
+                Join plain = *join;
+                plain.wants_cluster = false;
+                const auto got = decode_request(f.type, cut);
+                REQUIRE(got);
+                CHECK(*got == Request{plain});
+                continue;
+            }
             CHECK_FALSE(decode_request(f.type, cut));
         }
         Bytes longer = f.payload;
         longer.push_back(0);
         auto d = decode_request(f.type, longer);
         REQUIRE_FALSE(d);
-        CHECK(has(d.error().message, "unexpected bytes"));
+        const auto* join = std::get_if<Join>(&r);
+        CHECK(has(d.error().message,
+                  join != nullptr && !join->wants_cluster ? "flags 0x00" : "unexpected bytes"));
     }
     for (const auto& r : sample_responses()) {
         const Frame f = split(encode(r));
@@ -237,6 +255,18 @@ TEST_CASE("tracker codec: every strict prefix and every extra byte is refused") 
             const Bytes cut(f.payload.begin(), f.payload.begin() + static_cast<std::ptrdiff_t>(n));
             CAPTURE(type_name(f.type));
             CAPTURE(n);
+            // A Joined cut before its optional tracker list is the Joined without it.
+            const auto* joined = std::get_if<Joined>(&r);
+            if (joined != nullptr && !joined->trackers.empty()) {
+                Joined plain = *joined;
+                plain.trackers.clear();
+                if (n == split(encode(Response{plain})).payload.size()) {
+                    const auto got = decode_response(f.type, cut);
+                    REQUIRE(got);
+                    CHECK(*got == Response{plain});
+                    continue;
+                }
+            }
             CHECK_FALSE(decode_response(f.type, cut));
         }
         Bytes longer = f.payload;
@@ -386,6 +416,19 @@ TEST_CASE("tracker codec: response rejections") {
     CHECK(has(response_error(t, joined(0, 3, 4)), "heartbeat"));
     CHECK(has(response_error(t, joined(4, 3, 4)), "heartbeat"));
     CHECK(has(response_error(t, joined(1, 0, 4)), "heartbeat"));
+    // The cluster's trackers: a trailing list, never empty, bounded, no port 0.
+    const auto with_trackers = [&](std::uint16_t n, std::uint16_t port) {
+        Payload p;
+        p.bytes = joined(1, 3, 4);
+        p.u16(n);
+        for (std::uint16_t i = 0; i < n; ++i)
+            p.u16(1).u8('h').u16(port);
+        return p.bytes;
+    };
+    CHECK(decode_response(t, with_trackers(2, 7000)));
+    CHECK(has(response_error(t, with_trackers(0, 7000)), "empty tracker list"));
+    CHECK(has(response_error(t, with_trackers(1, 0)), "port 0"));
+    CHECK(has(response_error(t, with_trackers(33, 7000)), "over the limit of 32"));
 
     const auto peers = [](std::uint16_t count, std::uint16_t port, std::uint8_t complete) {
         Payload p;

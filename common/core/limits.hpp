@@ -64,6 +64,10 @@ inline constexpr std::size_t kMaxMessageTextBytes = 1024;
 inline constexpr std::size_t kMaxTrackerJoinBytes = 256;
 inline constexpr std::uint16_t kDefaultNumWant = 50;
 inline constexpr std::uint16_t kMaxNumWant = 200;
+// Trackers of one cluster a Joined names (tracker protocol), and the length
+// of each one's host name.
+inline constexpr std::size_t kMaxClusterTrackers = 32;
+inline constexpr std::size_t kMaxTrackerHostBytes = 253;
 // Entries one file-list message may carry, and files one peer may hold.
 inline constexpr std::size_t kMaxFileListEntries = 10000;
 inline constexpr std::size_t kMaxFilesPerPeer = 10000;

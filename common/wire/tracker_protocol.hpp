@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/core/address.hpp"
 #include "common/core/bytes.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/result.hpp"
@@ -26,6 +27,8 @@
 namespace seedshare::tracker_proto {
 
 inline constexpr std::uint32_t kMagic = 0x5353544b;  // "SSTK"
+// Join's optional trailing flags byte: the peer wants Joined.trackers.
+inline constexpr std::uint8_t kJoinWantsCluster = 0x01;
 inline constexpr std::uint16_t kVersion = 1;
 
 enum class Type : std::uint8_t {
@@ -81,6 +84,9 @@ struct Join {
     UserId user;
     Token token;             // all zero: none (first join); else the token of an earlier join
     std::uint16_t port = 0;  // where the peer listens; 0: it does not serve
+    // Asks for the cluster's trackers in Joined (a trailing flags byte, sent
+    // only when set: peers that predate it are unchanged).
+    bool wants_cluster = false;
     bool operator==(const Join&) const = default;
 };
 
@@ -196,6 +202,10 @@ struct Joined {
     std::uint32_t heartbeat_ms = 0;  // send a heartbeat at least this often
     std::uint32_t ttl_ms = 0;        // silent longer than this: forgotten
     asio::ip::address observed;      // the peer's address as the tracker sees it
+    // Every tracker of this tracker's cluster (itself included), when the Join
+    // asked for them and the tracker is in a cluster; a trailing list, absent
+    // otherwise. At most limits::kMaxClusterTrackers.
+    std::vector<HostPort> trackers;
     bool operator==(const Joined&) const = default;
 };
 

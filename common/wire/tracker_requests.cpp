@@ -54,6 +54,7 @@ void write_body(ByteWriter& w, const Join& m) {
     put(w, m.user);
     put(w, m.token);
     w.u16(m.port);
+    if (m.wants_cluster) w.u8(kJoinWantsCluster);
 }
 void write_body(ByteWriter& w, const Heartbeat& m) {
     put(w, m.token);
@@ -142,6 +143,13 @@ Result<Request> decode_join(ByteSpan p) {
     r.id(m.user, "userid");
     r.id(m.token, "token");
     r.u16(m.port, "port");
+    if (r.ok() && r.remaining() > 0) {
+        std::uint8_t flags = 0;
+        r.u8(flags, "flags");
+        if (r.ok() && flags != kJoinWantsCluster)
+            r.fail(fmt::format("flags 0x{:02x}: expected 0x{:02x}", flags, kJoinWantsCluster));
+        m.wants_cluster = true;
+    }
     if (r.ok() && m.user.is_zero()) r.fail("userid is all zero");
     return r.finish(Request{m});
 }

@@ -12,6 +12,12 @@ void write_body(ByteWriter& w, const Joined& m) {
     w.u32(m.heartbeat_ms);
     w.u32(m.ttl_ms);
     wire::put_address(w, m.observed);
+    if (m.trackers.empty()) return;
+    w.u16(static_cast<std::uint16_t>(m.trackers.size()));
+    for (const auto& t : m.trackers) {
+        w.str16(t.host);
+        w.u16(t.port);
+    }
 }
 void write_body(ByteWriter&, const OkReply&) {}
 void write_body(ByteWriter& w, const FileListOk& m) {
@@ -88,6 +94,21 @@ Result<Response> decode_joined(ByteSpan p) {
     r.u32(m.heartbeat_ms, "heartbeat_ms");
     r.u32(m.ttl_ms, "ttl_ms");
     r.address(m.observed, "observed address");
+    std::uint16_t n = 0;
+    if (r.ok() && r.remaining() > 0 && r.u16(n, "trackers") &&
+        r.count(n, limits::kMaxClusterTrackers, 5, "trackers")) {
+        if (n == 0) r.fail("an empty tracker list is left out, not sent");
+        m.trackers.resize(n);
+        for (auto& t : m.trackers) {
+            if (!r.str16(t.host, limits::kMaxTrackerHostBytes, "tracker host") ||
+                !r.u16(t.port, "tracker port"))
+                break;
+            if (t.host.empty() || t.port == 0) {
+                r.fail("a tracker of the cluster has no host or port 0");
+                break;
+            }
+        }
+    }
     if (r.ok() && (m.heartbeat_ms == 0 || m.ttl_ms == 0 || m.heartbeat_ms > m.ttl_ms))
         r.fail(fmt::format("heartbeat {} ms and ttl {} ms: expected 0 < heartbeat <= ttl",
                            m.heartbeat_ms, m.ttl_ms));

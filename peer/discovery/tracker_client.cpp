@@ -100,7 +100,8 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
     std::shared_ptr<net::FrameStream> stream;
     proto::Response resp;
     try {
-        auto socket = co_await net::connect(s->opt.tracker, s->opt.connect_timeout);
+        const HostPort to = s->current;
+        auto socket = co_await net::connect(to, s->opt.connect_timeout);
         const auto t = s->opt.request_timeout;
         stream = std::make_shared<net::FrameStream>(
             std::move(socket), limits::kMaxTrackerFrameBytes, net::FrameStream::Timeouts{t, t, t});
@@ -109,6 +110,7 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
         join.user = s->opt.user;
         join.token = s->token;
         join.port = s->opt.listen_port;
+        join.wants_cluster = true;
         const proto::Request req{join};
         resp = co_await exchange(*s, *stream, req);
     } catch (const TrackerRefusal& e) {
@@ -131,16 +133,15 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
     }
     if (failed) {
         if (stream) stream->close();
-        throw TrackerError(kind, s->opt.tracker, *failed);
+        throw TrackerError(kind, s->current, *failed);
     }
     if (s->stopping) {
         stream->close();
-        throw TrackerError(Kind::kStopped, s->opt.tracker, "stopped");
+        throw TrackerError(Kind::kStopped, s->current, "stopped");
     }
     if (!std::holds_alternative<proto::Joined>(resp)) {
         stream->close();
-        throw TrackerError(Kind::kNotATracker, s->opt.tracker,
-                           "it answered Join with something else");
+        throw TrackerError(Kind::kNotATracker, s->current, "it answered Join with something else");
     }
     const auto joined = std::get<proto::Joined>(resp);
     const bool kept = joined.token == s->token;
@@ -153,6 +154,13 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
     s->joined = true;
     s->full_sync = true;
     s->follows_full_sync = true;
+    s->moves = 0;
+    if (!joined.trackers.empty()) {
+        if (joined.trackers != s->cluster)
+            s->log.debug("tracker {} is in a cluster of {} trackers", s->where,
+                         joined.trackers.size());
+        s->cluster = joined.trackers;
+    }
     s->log.debug("joined tracker {} as {} ({} token; heartbeat every {} ms; seen as {})", s->where,
                  uuid_string(s->opt.user), kept ? "kept its" : "new", joined.heartbeat_ms,
                  joined.observed.to_string());
@@ -282,10 +290,17 @@ net::awaitable<void> TrackerClient::run(bool after_failure) {
             }
             if (failed) {
                 if (s->stopping) break;
+                // Another tracker of the cluster at once: same token, so the
+                // registration (kept in the cluster) carries over.
+                if (s->move_on()) {
+                    s->log.info("{}; moving to tracker {} of its cluster", *failed, s->where);
+                    continue;
+                }
                 const auto wait = jittered(backoff, s->rng);
                 s->log.warn("{}; retrying in {} ms", *failed,
                             std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
                 co_await net::sleep_for(s->retry, wait);
+                s->moves = 0;  // then a new pass over the cluster
                 // At most a heartbeat apart: a tracker that comes back hears
                 // from every peer within one heartbeat, and can answer right.
                 backoff = std::min<Clock::duration>(

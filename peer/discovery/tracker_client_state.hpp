@@ -3,6 +3,8 @@
 // queries) and tracker_client_channels.cpp (follows and manifests).
 #pragma once
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <map>
@@ -50,6 +52,7 @@ struct TrackerClient::State {
           opt(std::move(o)),
           log(std::move(l)),
           where(opt.tracker.str()),
+          current(opt.tracker),
           wake(ex),
           retry(ex),
           rng(std::random_device{}()) {}
@@ -62,7 +65,25 @@ struct TrackerClient::State {
     asio::any_io_executor ex;
     Options opt;
     Logger log;
-    std::string where;  // "host:port", for messages
+    std::string where;  // "host:port" of `current`, for messages
+
+    // The tracker connected to: opt.tracker, or another tracker of its
+    // cluster (Joined.trackers) after opt.tracker failed.
+    HostPort current;
+    std::vector<HostPort> cluster;  // the last Joined's list (empty: no cluster)
+    std::size_t moves = 0;          // moves since the last join (bounds a pass)
+
+    // After a failed join: the next tracker of the cluster to try at once,
+    // or false when every one was tried since the last join (then back off).
+    bool move_on() {
+        if (cluster.size() < 2 || moves + 1 >= cluster.size()) return false;
+        const auto at = std::find(cluster.begin(), cluster.end(), current);
+        const std::size_t i = at == cluster.end() ? 0 : (at - cluster.begin() + 1) % cluster.size();
+        current = cluster[i];
+        where = current.str();
+        ++moves;
+        return true;
+    }
 
     std::shared_ptr<net::FrameStream> stream;
     std::uint64_t generation = 0;  // counts connections, so a stale failure spares a newer one

@@ -2,19 +2,25 @@
 // and checks the command line (every bad value is one line on stderr and exit
 // code 2), opens the database, listens, and runs until SIGINT or SIGTERM.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <exception>
 #include <filesystem>
 #include <optional>
 
+#include "common/core/address.hpp"
 #include "common/core/cli_values.hpp"
 #include "common/core/limits.hpp"
 #include "common/core/log.hpp"
 #include "common/core/version.hpp"
 #include "common/http/http_server.hpp"
+#include "tracker/etcd/cluster.hpp"
+#include "tracker/etcd/registry.hpp"
 #include "tracker/http/tracker_http.hpp"
 #include "tracker/server/server.hpp"
 #include "tracker/sqlite/store.hpp"
@@ -30,16 +36,20 @@ constexpr int kExitFailure = 1;  // database or listening failed
 constexpr int kExitUsage = 2;    // bad command line
 
 constexpr std::uint64_t kMaxTtlSeconds = 24 * 3600;
+// Threads that wait on etcd for the sessions (each call blocks one).
+constexpr std::size_t kEtcdRegistryThreads = 16;
 // Descriptors kept for the database, the listener and stdio.
 constexpr std::size_t kReservedDescriptors = 32;
 
 constexpr std::string_view kFooter =
     "Example:\n"
     "  tracker --port 7000 --db /var/lib/seedshare/tracker.db --http 127.0.0.1:7080\n"
+    "  tracker --port 7000 --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 \\\n"
+    "          --cluster-name prod --advertise 10.0.0.5:7000\n"
     "\n"
     "Exit codes:\n"
     "  0  stopped by SIGINT or SIGTERM\n"
-    "  1  the database cannot be used, or the address cannot be listened on\n"
+    "  1  the database or etcd cannot be used, or the address cannot be listened on\n"
     "  2  bad command line (the one-line message names the problem)\n";
 
 // A database file this run created and must not leave behind if it cannot
@@ -64,6 +74,81 @@ std::size_t raise_descriptor_limit() {
     return rl.rlim_cur > kReservedDescriptors ? rl.rlim_cur - kReservedDescriptors : 1;
 }
 
+// Runs until SIGINT or SIGTERM with the peer table in etcd, as a member of
+// the cluster `name`.
+int run_cluster(TrackerServer::Options options, Logger& log,
+                const std::vector<std::string>& endpoints, const std::string& name,
+                std::string advertise, std::optional<http::Address> http_address) {
+    etcd::EtcdClient client(etcd::EtcdClient::Options{endpoints});
+    etcd::EtcdRegistry::Options ro;
+    ro.cluster = name;
+    etcd::EtcdRegistry registry(client, ro, system_now_ms, options.ttl);
+    asio::io_context io(1);
+    std::optional<etcd::ClusterMember> member;
+    options.registry_threads = kEtcdRegistryThreads;
+    options.sweeps = [&member] { return member && member->is_leader(); };
+    options.cluster = [&member] {
+        std::vector<HostPort> out;
+        if (!member) return out;
+        for (const auto& m : member->members())
+            if (auto hp = parse_host_port(m)) out.push_back(*hp);
+        return out;
+    };
+    // Counted by the server, read by the HTTP threads (atomics).
+    auto counters = std::make_shared<RequestCounters>();
+    if (http_address)
+        options.on_request = [counters](std::uint8_t type, std::chrono::nanoseconds took) {
+            counters->observe(type, took);
+        };
+    TrackerServer server(io.get_executor(), registry, options, log);
+    std::optional<TrackerHttp> http_endpoints;
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const asio::error_code& ec, int signo) {
+        if (ec) return;
+        log.info("{}: stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+        server.stop();
+        io.stop();
+    });
+    server.start();
+    if (http_address) {
+        // (The page's cluster section does not show the members yet.)
+        TrackerHttp::Options http_options;
+        http_options.address = *http_address;
+        http_endpoints.emplace(io.get_executor(), registry, server, counters, http_options,
+                               log.sub("http"));
+        http_endpoints->start();
+    }
+    if (advertise.empty()) advertise = fmt::format("127.0.0.1:{}", server.port());
+    member.emplace(client, etcd::ClusterMember::Options{name, advertise}, log.sub("cluster"));
+    try {
+        member->start();
+    } catch (const etcd::EtcdError& e) {
+        server.stop();
+        fmt::print(stderr, "tracker: cannot join the cluster: {}\n", e.what());
+        return kExitFailure;
+    }
+    registry.guard_sweeps(member->leader_key(), member->identity());
+    fmt::print(
+        "tracker listening on {}, etcd cluster '{}' ({}), advertised as {}, ttl {} s, up "
+        "to {} connections\n",
+        server.listen_text(), name, fmt::join(endpoints, ","), advertise,
+        options.ttl.count() / 1000, options.max_connections);
+    if (http_endpoints)
+        fmt::print("tracker http on {}: status page /, /metrics, /healthz, /api/files\n",
+                   http_endpoints->listen_text());
+    std::fflush(stdout);
+    io.run();
+    if (http_endpoints) http_endpoints->stop();
+    server.stop();
+    member->stop();
+    try {
+        registry.close();
+    } catch (const RegistryFailure& e) {
+        log.error("etcd: {}", e.what());
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,6 +160,9 @@ int main(int argc, char** argv) {
     std::string summary_text = "60";
     std::string level_text = "info";
     std::string http_text;
+    std::string etcd_text;
+    std::string cluster_name = "default";
+    std::string advertise_text;
     app.set_version_flag("--version", fmt::format("tracker (seedshare) {}", kVersion),
                          "Print the version and exit");
     app.get_formatter()->column_width(26);
@@ -102,10 +190,22 @@ int main(int argc, char** argv) {
                    "Serve the status page, /metrics, /healthz and /api/* on this address "
                    "(e.g. 127.0.0.1:7080; port 0: any free port)")
         ->type_name("HOST:PORT");
+    app.add_option("--etcd", etcd_text,
+                   "Keep the peer table in this etcd cluster instead of --db, shared with the "
+                   "other trackers on it (comma-separated http://HOST:PORT)")
+        ->type_name("URLS");
+    app.add_option("--cluster-name", cluster_name,
+                   "With --etcd: the cluster's name, its key prefix in etcd (default default)")
+        ->type_name("NAME");
+    app.add_option("--advertise", advertise_text,
+                   "With --etcd: the address peers reach this tracker at (default "
+                   "127.0.0.1:PORT)")
+        ->type_name("HOST:PORT");
 
     TrackerServer::Options options;
     LogLevel level = LogLevel::kInfo;
     std::optional<http::Address> http_address;
+    std::vector<std::string> endpoints;
     try {
         app.parse(argc, argv);
         options.port = checked(port_option("--port", port_text));
@@ -117,6 +217,24 @@ int main(int argc, char** argv) {
         level = checked(log_level_option("--log-level", level_text));
         if (db_path.empty()) throw UsageError{"--db: expected a file name"};
         if (!http_text.empty()) http_address = checked(http::parse_address("--http", http_text));
+        if (!etcd_text.empty()) {
+            auto eps = etcd::parse_endpoints(etcd_text);
+            if (!eps) throw UsageError{"--etcd: " + eps.error().message};
+            endpoints = std::move(*eps);
+            if (cluster_name.empty() || cluster_name.size() > 64 ||
+                !std::all_of(cluster_name.begin(), cluster_name.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                           c == '.';
+                }))
+                throw UsageError{
+                    "--cluster-name: expected 1 to 64 letters, digits, '-', '_' or '.'"};
+            if (!advertise_text.empty()) {
+                auto hp = parse_host_port(advertise_text);
+                if (!hp) throw UsageError{"--advertise: " + hp.error().message};
+            }
+        } else if (!advertise_text.empty() || cluster_name != "default") {
+            throw UsageError{"--advertise and --cluster-name need --etcd"};
+        }
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
@@ -138,6 +256,17 @@ int main(int argc, char** argv) {
     } catch (const UsageError& e) {
         fmt::print(stderr, "tracker: {}\n", e.message);
         return kExitUsage;
+    }
+
+    if (!endpoints.empty()) {
+        try {
+            Logger log("tracker", level);
+            options.max_connections = std::min(options.max_connections, raise_descriptor_limit());
+            return run_cluster(options, log, endpoints, cluster_name, advertise_text, http_address);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "tracker: {}\n", e.what());
+            return kExitFailure;
+        }
     }
 
     std::error_code fs_ec;

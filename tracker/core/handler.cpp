@@ -123,6 +123,11 @@ Outcome Handler::join(Connection& conn, const proto::Join& j) {
     out.heartbeat_ms = static_cast<std::uint32_t>(heartbeat_interval().count());
     out.ttl_ms = static_cast<std::uint32_t>(registry_.ttl().count());
     out.observed = conn.remote;
+    if (j.wants_cluster && cluster_) {
+        out.trackers = cluster_();
+        if (out.trackers.size() > limits::kMaxClusterTrackers)
+            out.trackers.resize(limits::kMaxClusterTrackers);
+    }
     return Outcome{proto::Response{out}, false};
 }
 

@@ -8,8 +8,11 @@
 #include <asio/ip/address.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
+#include <vector>
 
+#include "common/core/address.hpp"
 #include "common/core/ids.hpp"
 #include "common/wire/tracker_protocol.hpp"
 #include "tracker/core/registry.hpp"
@@ -32,6 +35,11 @@ struct Outcome {
 class Handler {
   public:
     explicit Handler(Registry& registry) : registry_(registry) {}
+
+    // The trackers of this tracker's cluster, for a Join that asks for them
+    // (unset: not in a cluster). Called from the thread handle() runs on.
+    using ClusterFn = std::function<std::vector<HostPort>()>;
+    void set_cluster(ClusterFn cluster) { cluster_ = std::move(cluster); }
 
     // `parsed` is the PutSeed text already parsed off the I/O thread, and
     // `checked` the PutManifest text already checked there (the handler does
@@ -57,6 +65,7 @@ class Handler {
     Outcome answer(RegistryResult<T>&& r, const UserId& user, ToWire to_wire) const;
 
     Registry& registry_;
+    ClusterFn cluster_;
 };
 
 // An error reply; `close` follows tracker_proto::ends_connection.

@@ -114,6 +114,7 @@ struct ServerState {
           housekeeping(ex),
           budget(opt.large_frame_budget) {
         store.set_ttl(opt.ttl);
+        if (opt.cluster) handler.set_cluster(opt.cluster);
     }
 
     asio::any_io_executor ex;
@@ -125,6 +126,8 @@ struct ServerState {
     asio::steady_timer housekeeping;
     ByteBudget budget;
     std::unique_ptr<asio::thread_pool> pool;  // parses uploaded seeds
+    // Runs the registry's calls when opt.registry_threads > 0.
+    std::unique_ptr<asio::thread_pool> registry_pool;
     std::unordered_set<Session*> sessions;
     std::unordered_map<UserId, Session*, FixedIdHash> by_user;
     std::uint64_t requests = 0;  // handled since the last summary line
@@ -147,6 +150,31 @@ awaitable<std::optional<Result<ParsedSeed>>> parse_task(std::shared_ptr<std::str
 awaitable<std::optional<Result<ManifestSummary>>> check_manifest_task(
     std::shared_ptr<std::string> text) {
     co_return check_manifest_for_upload(*text);
+}
+
+// Runs `job` on the registry pool (when there is one) and resumes on the
+// server's executor with its result; an exception it throws is rethrown here.
+template <class R>
+awaitable<R> on_registry(State& st, std::function<R()> job) {
+    if (!st.registry_pool) co_return job();
+    auto initiate = [&st](auto handler, std::function<R()> fn) {
+        asio::post(
+            *st.registry_pool, [h = std::move(handler), fn = std::move(fn), ex = st.ex]() mutable {
+                std::exception_ptr error;
+                R result{};
+                try {
+                    result = fn();
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                asio::post(ex, [h = std::move(h), error, result = std::move(result)]() mutable {
+                    std::move(h)(error, std::move(result));
+                });
+            });
+    };
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                            void(std::exception_ptr, R)>(
+        initiate, asio::use_awaitable, std::move(job));
 }
 
 // A manifest refused is worth a warning: a forged or rolled-back version, or
@@ -247,8 +275,13 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
 
         const bool was_joined = s.conn.joined();
         ++st->requests;
-        Outcome out = st->handler.handle(s.conn, *req, parsed ? &*parsed : nullptr,
-                                         checked ? &*checked : nullptr);
+        const auto* parsed_ptr = parsed ? &*parsed : nullptr;
+        const auto* checked_ptr = checked ? &*checked : nullptr;
+        std::function<Outcome()> job = [st, &s, &req, parsed_ptr, checked_ptr] {
+            return st->handler.handle(s.conn, *req, parsed_ptr, checked_ptr);
+        };
+        Outcome out = co_await on_registry(*st, std::move(job));
+        if (st->stopped) co_return Ending{"tracker stopping"};
         lease.reset();
         if (st->opt.on_request) st->opt.on_request(h.type, Clock::now() - began);
         if (std::holds_alternative<proto::PutManifest>(*req) && manifest_refusal(out))
@@ -363,8 +396,7 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
 }
 
 // "summary: 3 peers online, 2 seeds, 1 channel, 4 connections, 0.7 requests/s"
-void log_summary(State& st, Clock::duration since_last) {
-    const RegistryStats stats = st.store.stats();
+void log_summary(State& st, const RegistryStats& stats, Clock::duration since_last) {
     const double secs = std::chrono::duration<double>(since_last).count();
     st.log.info("summary: {} online, {}, {}, {}, {:.1f} requests/s",
                 count_of(stats.live_users, "peer"), count_of(stats.files, "seed"),
@@ -380,17 +412,28 @@ awaitable<void> housekeeping(std::shared_ptr<State> st) {
         if (!co_await net::sleep_for(st->housekeeping, st->opt.commit_interval)) break;
         if (st->stopped) break;
         try {
-            st->store.flush();
+            std::function<bool()> flush = [st] {
+                st->store.flush();
+                return true;
+            };
+            co_await on_registry(*st, std::move(flush));
+            if (st->stopped) break;
             if (st->opt.summary_interval.count() > 0 &&
                 Clock::now() - last_summary >= st->opt.summary_interval) {
-                log_summary(*st, Clock::now() - last_summary);
+                std::function<RegistryStats()> stats = [st] { return st->store.stats(); };
+                const RegistryStats counted = co_await on_registry(*st, std::move(stats));
+                if (st->stopped) break;
+                log_summary(*st, counted, Clock::now() - last_summary);
                 last_summary = Clock::now();
             }
             if (Clock::now() < next_sweep) continue;
             next_sweep = Clock::now() + st->opt.sweep_interval;
+            if (!st->opt.sweeps()) continue;
             SweepResult total;
             for (int step = 0; step < 1000 && !st->stopped; ++step) {
-                const auto r = st->store.sweep(kSweepStep);
+                std::function<SweepResult()> sweep = [st] { return st->store.sweep(kSweepStep); };
+                const auto r = co_await on_registry(*st, std::move(sweep));
+                if (st->stopped) break;
                 total.users += r.users;
                 total.holdings += r.holdings;
                 total.files += r.files;
@@ -437,6 +480,8 @@ void TrackerServer::start() {
     st.port = listening.local.port();
     st.listen_text = net::listen_text(listening);
     st.pool = std::make_unique<asio::thread_pool>(1);
+    if (st.opt.registry_threads > 0)
+        st.registry_pool = std::make_unique<asio::thread_pool>(st.opt.registry_threads);
     st.started = true;
     net::spawn(st.ex, accept_loop(state_), st.log, "accept loop");
     net::spawn(st.ex, housekeeping(state_), st.log, "housekeeping");
@@ -458,6 +503,10 @@ void TrackerServer::stop() {
     if (st.pool) {
         st.pool->stop();
         st.pool->join();
+    }
+    if (st.registry_pool) {  // calls under way finish (each has a deadline)
+        st.registry_pool->stop();
+        st.registry_pool->join();
     }
     try {
         st.store.close();

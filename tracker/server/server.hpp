@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "common/core/address.hpp"
 #include "common/core/limits.hpp"
 #include "common/core/log.hpp"
 #include "tracker/core/registry.hpp"
@@ -64,6 +65,18 @@ class TrackerServer {
         // Told of every request handled, on the I/O thread: its type and the
         // time from decoded to answered (metrics; tracker/http). Optional.
         std::function<void(std::uint8_t type, std::chrono::nanoseconds took)> on_request;
+        // 0: the registry is called on the I/O thread (SQLite: fast, one
+        // thread at a time). N > 0: every registry call (requests,
+        // housekeeping) runs on a pool of N threads while the session
+        // waits, for a thread-safe registry whose calls block on the network
+        // (etcd).
+        std::size_t registry_threads = 0;
+        // Whether this server does the registry's sweep (a cluster: only its
+        // leader does). Asked before each sweep, on the I/O thread.
+        std::function<bool()> sweeps = [] { return true; };
+        // The cluster's trackers, told to peers that join asking for them
+        // (unset: not in a cluster). Called on the registry's thread.
+        std::function<std::vector<HostPort>()> cluster;
     };
 
     TrackerServer(asio::any_io_executor ex, Registry& store, Options options, Logger log);

@@ -1,0 +1,212 @@
+// The etcd registry against a real etcd member: the shared registry suite
+// (test/registry_suite.hpp), and what only a shared table shows: two
+// registries (two trackers) on one etcd agree, and a head moves only forward.
+#include <doctest/doctest.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+
+#include "test/registry_suite.hpp"
+#include "test/support/etcd.hpp"
+#include "tracker/etcd/cluster.hpp"
+#include "tracker/etcd/registry.hpp"
+
+using namespace seedshare;
+using namespace seedshare::tracker;
+using namespace seedshare::tracker::registry_test;
+using seedshare::tracker::etcd::EtcdClient;
+using seedshare::tracker::etcd::EtcdRegistry;
+
+namespace {
+
+test::EtcdCluster& shared_etcd() {
+    static test::EtcdCluster cluster(1);
+    return cluster;
+}
+
+std::string fresh_cluster_name() {
+    static std::atomic<int> n{0};
+    return fmt::format("t{}-{}", ::getpid(), n++);
+}
+
+struct Opened {
+    std::unique_ptr<EtcdClient> client;
+    std::unique_ptr<EtcdRegistry> registry;
+    Registry* operator->() { return registry.get(); }
+    Registry& operator*() { return *registry; }
+};
+
+EtcdRegistry::Options options(const std::string& name) {
+    EtcdRegistry::Options o;
+    o.cluster = name;
+    o.max_txn_ops = 1000;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("etcd registry: the shared registry suite") {
+    auto& etcd = shared_etcd();
+    registry_suite([&](Clock& clock) {
+        Opened o;
+        o.client = std::make_unique<EtcdClient>(EtcdClient::Options{etcd.endpoints()});
+        o.registry =
+            std::make_unique<EtcdRegistry>(*o.client, options(fresh_cluster_name()), clock.fn(),
+                                           std::chrono::milliseconds(kRegistryTtlMs));
+        return o;
+    });
+}
+
+TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads") {
+    auto& etcd = shared_etcd();
+    Clock clock;
+    const auto name = fresh_cluster_name();
+    EtcdClient ca({etcd.endpoints()});
+    EtcdClient cb({etcd.endpoints()});
+    EtcdRegistry a(ca, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    EtcdRegistry b(cb, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+
+    const Token t = join(a, 1);
+    ok(update_files(a, uid(1), files(t, true, {entry(1)})));
+    // The token issued by a is valid at b; b sees a's holder.
+    CHECK(b.is_live(uid(1), t));
+    ok(b.heartbeat(uid(1), t));
+    CHECK(users_of(b.get_peers(sid(1), uid(9), 50)) == std::set<UserId>{uid(1)});
+    // A heartbeat at b (flushed) keeps the peer live at a past the first TTL.
+    clock.now += kRegistryTtlMs / 2;
+    ok(b.heartbeat(uid(1), t));
+    b.flush();
+    clock.now += kRegistryTtlMs / 2 + 10;
+    CHECK(a.get_peers(sid(1), uid(9), 50).size() == 1);
+    // A leave at b is seen by a at once, even with a's memory of the peer.
+    ok(b.leave(uid(1), t));
+    CHECK(a.get_peers(sid(1), uid(9), 50).empty());
+    (void)a.heartbeat(uid(1), t);  // may be answered from a's memory of the peer,
+    a.flush();                     // which the flush finds stale, and drops
+    CHECK(refused(a.heartbeat(uid(1), t)) == RegistryErrc::kUnknownPeer);
+    CHECK(refused(a.update_files(uid(1), t, FileChanges{true, {entry(2)}, {}})) ==
+          RegistryErrc::kUnknownPeer);
+
+    // Two trackers racing to move a channel head: only the higher number wins.
+    const Token pa = join(a, 2);
+    const Token pb = join(b, 3);
+    ok(follow(a, 2, pa, true, {{chid(1), 0}}));
+    ok(follow(b, 3, pb, true, {{chid(1), 0}}));
+    CHECK(ok(put(a, 2, pa, head(1, 9))) == ManifestStored::kNewHead);
+    CHECK(refused(put(b, 3, pb, head(1, 8))) == RegistryErrc::kManifestStale);
+    CHECK(ok(put(b, 3, pb, head(1, 10))) == ManifestStored::kNewHead);
+    CHECK(refused(put(a, 2, pa, head(1, 9))) == RegistryErrc::kManifestStale);
+    CHECK(a.get_manifest(chid(1)) == text_of(head(1, 10)));
+}
+
+TEST_CASE("etcd registry: etcd down is a RegistryFailure that ends one request") {
+    test::skip_without_etcd();
+    Clock clock;
+    test::EtcdSpec spec{"solo", test::free_port(), test::free_port()};
+    auto member = std::make_unique<test::EtcdMember>(spec, std::vector<test::EtcdSpec>{spec});
+    EtcdClient client(
+        {{spec.client_url()}, std::chrono::milliseconds(500), 2, std::chrono::milliseconds(100)});
+    // Until it answers (bounded).
+    for (int i = 0; i < 100; ++i) {
+        try {
+            client.get("x");
+            break;
+        } catch (const etcd::EtcdError&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    EtcdRegistry r(client, options("down"), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    const Token t = join(r, 1);
+    CHECK(r.is_live(uid(1), t));
+    REQUIRE(member->running());
+    member->stop();
+    CHECK_THROWS_AS(r.join(uid(2), Token{}, ip("10.0.0.1"), 1), RegistryFailure);
+    CHECK_THROWS_AS(r.get_peers(sid(1), uid(2), 5), RegistryFailure);
+}
+
+namespace {
+// The member id of the etcd leader as `endpoint` sees it, and its own id.
+std::pair<std::string, std::string> leader_and_self(EtcdClient& c) {
+    const auto st = c.call("/v3/maintenance/status", nlohmann::json::object());
+    return {st.value("leader", ""), st.at("header").value("member_id", "")};
+}
+}  // namespace
+
+TEST_CASE("etcd registry: a 3-member etcd loses its leader; nothing acknowledged is lost") {
+    test::EtcdCluster etcd(3);
+    Clock clock;
+    EtcdClient client(
+        {etcd.endpoints(), std::chrono::milliseconds(2000), 5, std::chrono::milliseconds(300)});
+    EtcdRegistry r(client, options("raft"), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    std::vector<Token> tokens;
+    for (std::uint32_t n = 0; n < 20; ++n) {
+        tokens.push_back(join(r, n));
+        ok(update_files(r, uid(n), files(tokens.back(), true, {entry(1)})));
+    }
+    // Which member leads: ask each.
+    std::size_t leader = etcd.size();
+    for (std::size_t i = 0; i < etcd.size() && leader == etcd.size(); ++i) {
+        EtcdClient one({{etcd.endpoints()[i]}});
+        const auto [lead, self] = leader_and_self(one);
+        if (!lead.empty() && lead == self) leader = i;
+    }
+    REQUIRE(leader < etcd.size());
+    REQUIRE(etcd.member(leader).running());
+    etcd.member(leader).stop();
+    MESSAGE("killed etcd member " << leader << ", the leader");
+
+    // Operations resume once the others elect a leader (the client retries).
+    for (std::uint32_t n = 20; n < 30; ++n) {
+        tokens.push_back(join(r, n));
+        ok(update_files(r, uid(n), files(tokens.back(), true, {entry(1)})));
+    }
+    for (std::uint32_t n = 0; n < 30; ++n)
+        ok(r.heartbeat(uid(n), tokens[n]));
+    r.flush();
+    CHECK(r.get_peers(sid(1), uid(99), 200).size() == 30);
+    CHECK(r.stats().users == 30);
+    // Another tracker on the surviving members sees every registration.
+    EtcdClient other({etcd.endpoints()});
+    EtcdRegistry r2(other, options("raft"), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    for (std::uint32_t n = 0; n < 30; ++n)
+        CHECK(r2.is_live(uid(n), tokens[n]));
+}
+
+TEST_CASE("etcd cluster: one leader at a time; another takes over; a deposed one sweeps nothing") {
+    auto& etcd = shared_etcd();
+    const auto name = fresh_cluster_name();
+    EtcdClient c({etcd.endpoints()});
+    Logger quiet("test", LogLevel::kOff);
+    using Member = etcd::ClusterMember;
+    auto a =
+        std::make_unique<Member>(c,
+                                 Member::Options{name, "127.0.0.1:7001", std::chrono::seconds(2),
+                                                 std::chrono::milliseconds(100)},
+                                 quiet);
+    Member b(c,
+             Member::Options{name, "127.0.0.1:7002", std::chrono::seconds(2),
+                             std::chrono::milliseconds(100)},
+             quiet);
+    a->start();
+    b.start();
+    CHECK(a->is_leader());
+    CHECK_FALSE(b.is_leader());
+    CHECK(b.members() == std::vector<std::string>{"127.0.0.1:7001", "127.0.0.1:7002"});
+
+    // The registry of b sweeps only under b's leadership.
+    Clock clock;
+    EtcdRegistry r(c, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    r.guard_sweeps(b.leader_key(), b.identity());
+    join(r, 1);
+    clock.now += kRegistryTtlMs + 1;
+    CHECK(r.sweep().users == 0);  // a leads: b's sweep changes nothing
+    CHECK(r.stats().users == 1);
+
+    a.reset();  // resigns: its lease is revoked
+    for (int i = 0; i < 100 && !b.is_leader(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(b.is_leader());
+    CHECK(r.sweep().users == 1);
+    CHECK(r.stats().users == 0);
+}

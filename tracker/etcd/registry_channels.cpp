@@ -1,0 +1,286 @@
+// The etcd registry's channels (follows, heads), sweep and stats.
+#include <algorithm>
+
+#include "common/core/limits.hpp"
+#include "tracker/etcd/registry.hpp"
+#include "tracker/etcd/registry_detail.hpp"
+
+namespace seedshare::tracker::etcd {
+
+using nlohmann::json;
+using namespace registry_detail;
+
+namespace {
+
+struct Head {
+    ManifestSummary summary;
+    std::int64_t unfollowed_since = -1;
+    std::int64_t mod = 0;
+};
+
+json format_head(const ManifestSummary& m, std::int64_t unfollowed_since) {
+    return json{
+        {"v", std::to_string(m.version)}, {"b", m.body_hash.hex()}, {"n", m.name}, {"f", m.files},
+        {"s", std::to_string(m.size)},    {"u", unfollowed_since}};
+}
+
+Head parse_head(const ChannelId& channel, const KeyValue& kv) {
+    const auto j = json::parse(kv.value, nullptr, false);
+    Head h;
+    try {
+        h.summary.channel = channel;
+        h.summary.version = std::stoull(j.at("v").get<std::string>());
+        const auto body = Digest::from_hex_string(j.at("b").get<std::string>());
+        if (!body) throw RegistryFailure("etcd: a channel head is malformed");
+        h.summary.body_hash = *body;
+        h.summary.name = j.at("n").get<std::string>();
+        h.summary.files = j.at("f").get<std::uint32_t>();
+        h.summary.size = std::stoull(j.at("s").get<std::string>());
+        h.unfollowed_since = j.at("u").get<std::int64_t>();
+    } catch (const json::exception&) {
+        throw RegistryFailure("etcd: a channel head is malformed");
+    } catch (const std::logic_error&) {
+        throw RegistryFailure("etcd: a channel head is malformed");
+    }
+    h.mod = kv.mod_revision;
+    return h;
+}
+
+}  // namespace
+
+RegistryResult<Done> EtcdRegistry::follow_channels(const UserId& user, const Token& token,
+                                                   const FollowChanges& changes) {
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        const auto p = authorise(user, token);
+        if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
+        const std::string u = user.hex();
+        std::set<std::string> held;
+        for (const auto& c : keys_under(key("uf", u) + "/"))
+            held.insert(c);
+        std::set<std::string> next = changes.replace_all ? std::set<std::string>{} : held;
+        if (!changes.replace_all)
+            for (const auto& r : changes.remove)
+                next.erase(r.hex());
+        for (const auto& a : changes.add)
+            next.insert(a.channel.hex());
+        if (next.size() > limits::kMaxChannelsPerPeer)
+            return RegistryError::too_many_channels(next.size());
+        std::vector<json> ops;
+        for (const auto& c : held)
+            if (!next.contains(c)) {
+                ops.push_back(op::del(key("fo", c, u)));
+                ops.push_back(op::del(key("uf", u, c)));
+            }
+        std::set<ChannelId> done;
+        for (auto it = changes.add.rbegin(); it != changes.add.rend(); ++it) {
+            if (!done.insert(it->channel).second) continue;
+            const std::string c = it->channel.hex();
+            const std::string v = std::to_string(it->version);
+            ops.push_back(op::put(key("fo", c, u), v, p->lease));
+            ops.push_back(op::put(key("uf", u, c), v, p->lease));
+        }
+        if (commit(json::array({op::mod_is(key("u", u), p->mod)}), ops)) return Done{};
+        forget(user);
+    }
+    throw RegistryFailure("etcd: the peer's record kept changing during a follow list");
+}
+
+RegistryResult<ManifestStored> EtcdRegistry::put_manifest(const UserId& user, const Token& token,
+                                                          std::string_view text,
+                                                          const Result<ManifestSummary>& checked) {
+    const auto p = authorise(user, token);
+    if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
+    if (!checked) return RegistryError::manifest_invalid(checked.error().message);
+    const ManifestSummary& m = *checked;
+    const std::string c = m.channel.hex();
+    if (!guarded(client_, [&] { return client_.get(key("fo", c, user.hex())); }))
+        return RegistryError::about_manifest(RegistryErrc::kChannelNotFollowed, m.channel,
+                                             m.version);
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        const auto kv = guarded(client_, [&] { return client_.get(key("c", c)); });
+        std::optional<Head> head;
+        if (kv) head = parse_head(m.channel, *kv);
+        std::optional<ManifestVersion> hv;
+        if (head) hv = ManifestVersion{head->summary.version, head->summary.body_hash};
+        switch (change_of_head(hv, ManifestVersion{m.version, m.body_hash})) {
+            case HeadChange::kAlreadyHead:
+                return ManifestStored::kAlreadyHead;
+            case HeadChange::kStale:
+                return RegistryError::about_manifest(RegistryErrc::kManifestStale, m.channel,
+                                                     m.version, hv->number);
+            case HeadChange::kConflictLost:
+                return RegistryError::about_manifest(RegistryErrc::kManifestConflict, m.channel,
+                                                     m.version, hv->number);
+            case HeadChange::kReplace:
+                break;
+        }
+        // Compare-and-swap: only over the head this decision was taken on.
+        const std::string value = put_blob(key("m", c) + "/", text);
+        const auto old = guarded(client_, [&] { return client_.get(key("m", c)); });
+        const auto r = guarded(client_, [&] {
+            return client_.txn(json::array({op::mod_is(key("c", c), head ? head->mod : 0)}),
+                               json::array({op::put(key("c", c), format_head(m, -1).dump()),
+                                            op::put(key("m", c), value)}));
+        });
+        if (r.value("succeeded", false)) {
+            if (old) drop_blob(key("m", c) + "/", old->value);
+            return ManifestStored::kNewHead;
+        }
+        drop_blob(key("m", c) + "/", value);
+    }
+    throw RegistryFailure("etcd: the channel's head kept changing");
+}
+
+std::optional<std::string> EtcdRegistry::get_manifest(const ChannelId& channel) {
+    const std::string base = key("m", channel.hex());
+    const auto kv = guarded(client_, [&] { return client_.get(base); });
+    if (!kv) return std::nullopt;
+    return read_blob(base + "/", kv->value);
+}
+
+std::vector<Follower> EtcdRegistry::channel_peers(const ChannelId& channel, const UserId& asker,
+                                                  std::uint16_t numwant) {
+    const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
+    std::vector<Follower> out;
+    if (want == 0) return out;
+    const std::string base = key("fo", channel.hex()) + "/";
+    std::vector<std::pair<UserId, std::uint64_t>> followers;
+    for (const auto& kv : guarded(client_, [&] { return client_.get_prefix(base); })) {
+        const auto user = UserId::from_hex_string(std::string_view(kv.key).substr(base.size()));
+        if (user && *user != asker)
+            followers.emplace_back(*user, static_cast<std::uint64_t>(parse_number(kv.value)));
+    }
+    {
+        std::lock_guard lock(mutex_);
+        std::shuffle(followers.begin(), followers.end(), rng_);
+    }
+    const std::int64_t at = now();
+    const std::size_t batch = std::max<std::size_t>(want + want / 4, 8);
+    for (std::size_t i = 0; i < followers.size() && out.size() < want; i += batch) {
+        std::vector<UserId> users;
+        const std::size_t end = std::min(followers.size(), i + batch);
+        for (std::size_t k = i; k < end; ++k)
+            users.push_back(followers[k].first);
+        const auto peers = read_peers(users);
+        for (std::size_t k = i; k < end && out.size() < want; ++k) {
+            const auto& pr = peers.at(followers[k].first);
+            if (!live(pr, at) || pr.port == 0) continue;
+            out.push_back(Follower{pr.address, pr.port, followers[k].first, followers[k].second});
+        }
+    }
+    return out;
+}
+
+ChannelPage EtcdRegistry::list_channels(const std::optional<ChannelId>& after, std::size_t limit) {
+    limit = std::clamp<std::size_t>(limit, 1, limits::kMaxListChannelsPage);
+    const std::string base = prefix_ + "c/";
+    const std::string from = after ? base + after->hex() + std::string(1, '\0') : base;
+    const json range{{"key", base64(from)},
+                     {"range_end", base64(prefix_end(base))},
+                     {"limit", std::to_string(limit + 1)}};
+    const auto kvs = kvs_of(guarded(client_, [&] { return client_.call("/v3/kv/range", range); }));
+    ChannelPage page;
+    page.more = kvs.size() > limit;
+    const auto seen = seen_of_all();
+    const std::int64_t at = now();
+    std::vector<Head> heads;
+    for (std::size_t i = 0; i < std::min(limit, kvs.size()); ++i)
+        if (auto id = ChannelId::from_hex_string(std::string_view(kvs[i].key).substr(base.size())))
+            heads.push_back(parse_head(*id, kvs[i]));
+    for (std::size_t i = 0; i < heads.size(); i += options_.max_txn_ops) {
+        json ops = json::array();
+        const std::size_t end = std::min(heads.size(), i + options_.max_txn_ops);
+        for (std::size_t k = i; k < end; ++k)
+            ops.push_back(op::get_prefix(key("fo", heads[k].summary.channel.hex()) + "/"));
+        const auto r = guarded(client_, [&] { return client_.txn(json::array(), ops); });
+        for (std::size_t k = i; k < end; ++k) {
+            ChannelSummary s;
+            s.head = heads[k].summary;
+            const std::string fb = key("fo", s.head.channel.hex()) + "/";
+            for (const auto& f : kvs_of(r.at("responses").at(k - i).at("response_range"))) {
+                const auto u = UserId::from_hex_string(std::string_view(f.key).substr(fb.size()));
+                const auto it = u ? seen.find(*u) : seen.end();
+                if (it != seen.end() && it->second + ttl_.count() >= at) ++s.followers;
+            }
+            page.channels.push_back(std::move(s));
+        }
+    }
+    return page;
+}
+
+SweepResult EtcdRegistry::sweep(std::size_t max_users) {
+    SweepResult out;
+    const std::int64_t at = now();
+    // Peers silent for longer than the TTL (etcd ends their leases later).
+    std::vector<UserId> expired;
+    for (const auto& [u, seen] : seen_of_all()) {
+        if (expired.size() >= max_users) break;
+        if (seen + ttl_.count() < at) expired.push_back(u);
+    }
+    for (const auto& [u, p] : read_peers(expired)) {
+        if (!p.exists || live(p, at)) continue;
+        forget(u);
+        const std::vector<json> tail{op::del(key("u", u.hex())), op::del(key("s", u.hex()))};
+        const auto d = drop_peer(u, p.mod, tail, true);
+        if (!d.ok) continue;
+        ++out.users;
+        out.holdings += d.holdings;
+        out.follows += d.follows;
+        out.files += d.files;
+    }
+    // Heads: retention starts when the last follow goes, stops when followed again.
+    const auto retention =
+        std::chrono::duration_cast<std::chrono::milliseconds>(limits::kChannelRetention).count();
+    const std::string base = prefix_ + "c/";
+    for (const auto& kv : guarded(client_, [&] { return client_.get_prefix(base); })) {
+        const auto id = ChannelId::from_hex_string(std::string_view(kv.key).substr(base.size()));
+        if (!id) continue;
+        Head h = parse_head(*id, kv);
+        const std::string fo = key("fo", id->hex()) + "/";
+        const auto r = guarded(client_, [&] {
+            return client_.call("/v3/kv/range", op::get_prefix(fo, 1, true)["request_range"]);
+        });
+        const bool followed = number(r, "count") > 0;
+        std::vector<json> ops;
+        if (followed && h.unfollowed_since >= 0) {
+            ops.push_back(op::put(kv.key, format_head(h.summary, -1).dump()));
+        } else if (!followed && h.unfollowed_since < 0) {
+            ops.push_back(op::put(kv.key, format_head(h.summary, at).dump()));
+        } else if (!followed && h.unfollowed_since + retention < at) {
+            ops.push_back(op::del(kv.key));
+            ops.push_back(op::del(key("m", id->hex())));
+            ops.push_back(op::del_prefix(key("m", id->hex()) + "/"));
+            ++out.channels;
+        }
+        if (ops.empty()) continue;
+        guarded(client_,
+                [&] { return client_.txn(json::array({op::mod_is(kv.key, h.mod)}), json(ops)); });
+    }
+    return out;
+}
+
+RegistryStats EtcdRegistry::stats() {
+    RegistryStats st;
+    json ops = json::array();
+    for (const char* kind : {"u/", "f/", "h/", "c/", "fo/"})
+        ops.push_back(op::get_prefix(prefix_ + kind, 0, true));
+    const auto r = guarded(client_, [&] { return client_.txn(json::array(), ops); });
+    const auto count = [&](std::size_t i) {
+        return static_cast<std::size_t>(
+            number(r.at("responses").at(i).at("response_range"), "count"));
+    };
+    st.users = count(0);
+    st.files = count(1);
+    st.holdings = count(2);
+    st.channels = count(3);
+    st.follows = count(4);
+    const std::int64_t at = now();
+    for (const auto& [u, seen] : seen_of_all())
+        if (seen + ttl_.count() >= at) ++st.live_users;
+    const std::string base = prefix_ + "f/";
+    for (const auto& kv : guarded(client_, [&] { return client_.get_prefix(base); }))
+        if (json::parse(kv.value, nullptr, false).value("s", false)) ++st.seeds;
+    return st;
+}
+
+}  // namespace seedshare::tracker::etcd
