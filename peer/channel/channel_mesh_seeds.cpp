@@ -123,13 +123,17 @@ net::awaitable<void> ChannelMesh::on_seed_part(Link& link, const cp::SeedPart& p
 // Asks every peer that holds a version for what it may be asked now.
 void ChannelMesh::pump_seeds() {
     if (!seed_fetch_ || stopping_) return;
-    for (const auto& [key, link] : links_) {
+    // Over a copy: send() drops a link that does not read (erasing it from
+    // links_), and the link's own coroutines keep it alive meanwhile.
+    for (const auto& [key, link] : std::map(links_)) {
         if (link->gone || link->closing) continue;
         const auto held = gossip_.version_of(key);
         if (!held || held->none()) continue;
         seed_fetch_->link_up(key);
-        for (const auto& id : seed_fetch_->assign(key))
+        for (const auto& id : seed_fetch_->assign(key)) {
             send(*link, cp::encode(cp::SeedRequest{id}));
+            if (link->gone || !seed_fetch_) break;  // dropped: link_down gave its seeds back
+        }
     }
 }
 

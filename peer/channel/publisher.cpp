@@ -146,7 +146,10 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         std::optional<std::string> text;
         if (auto at = seed_index_.find(id); at != seed_index_.end() && sharer_) {
             const auto& shared = sharer_->shared();
-            if (auto e = shared.find(at->second); e != shared.end() && e->second.transfer)
+            // The path may hold another seed since the index was built (a
+            // rescan under way): only the seed asked for is ever answered.
+            if (auto e = shared.find(at->second);
+                e != shared.end() && e->second.transfer && e->second.id == id)
                 text = format_seed(e->second.transfer->seed());
         }
         return ready(std::move(text));
