@@ -158,10 +158,11 @@ net::awaitable<std::optional<std::vector<TargetFile>>> Subscriber::seeds_of(cons
         else
             missing.emplace(f.seed, f.path);
     }
-    const auto keep = [&](Seed seed) {
+    // `id` is the seed's, already checked (Seed::id() hashes the whole text:
+    // not again here, on the I/O thread, for every seed of a version).
+    const auto keep = [&](const SeedId& id, Seed seed) {
         if (auto put = store_->put_seed(seed); !put)
-            log_.warn("cannot keep the seed of {}: {}", missing.at(seed.id()), put.error().text());
-        const SeedId id = seed.id();
+            log_.warn("cannot keep the seed of {}: {}", missing.at(id), put.error().text());
         known.emplace(id, std::move(seed));
         missing.erase(id);
     };
@@ -183,7 +184,7 @@ net::awaitable<std::optional<std::vector<TargetFile>>> Subscriber::seeds_of(cons
             log_.info("{} of {} seeds of version {} from the channel's peers", got.size(), wanted,
                       m.version);
         for (auto& [id, seed] : got)
-            keep(std::move(seed));
+            keep(id, std::move(seed));
     }
     while (!missing.empty()) {
         if (stopping_) co_return std::nullopt;
@@ -206,7 +207,7 @@ net::awaitable<std::optional<std::vector<TargetFile>>> Subscriber::seeds_of(cons
                       id.hex());
             co_return std::nullopt;
         }
-        keep(std::move(*parsed));
+        keep(id, std::move(*parsed));
     }
     std::vector<TargetFile> target;
     target.reserve(m.files.size());
