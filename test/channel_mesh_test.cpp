@@ -287,8 +287,8 @@ TEST_CASE("channel mesh: a version's seeds come from the peers that hold it, eac
         subscriber.mesh->add_candidates({a.address(), b.address(), liar.address()},
                                         PeerList::Source::kTracker);
         CHECK(co_await eventually([&] { return subscriber.mesh->held() == v1.ref; }, 20s));
-        CHECK(co_await eventually(
-            [&] { return subscriber.mesh->peer_versions().size() == 3; }, 20s));
+        CHECK(
+            co_await eventually([&] { return subscriber.mesh->peer_versions().size() == 3; }, 20s));
 
         auto wanted = ids;
         wanted.push_back(nobody);
@@ -328,8 +328,8 @@ TEST_CASE("channel mesh: with no peer holding a version, a seed fetch ends at on
         Member empty(io, pool, "empty", channel);  // holds no version
         Member subscriber(io, pool, "subscriber", channel);
         subscriber.mesh->add_candidates({empty.address()}, PeerList::Source::kTracker);
-        CHECK(co_await eventually(
-            [&] { return subscriber.mesh->peer_versions().size() == 1; }, 20s));
+        CHECK(
+            co_await eventually([&] { return subscriber.mesh->peer_versions().size() == 1; }, 20s));
         const std::vector<SeedId> ids{seed_number(1).id(), seed_number(2).id()};
         // A patience far beyond the test's limit: it must end without it.
         CHECK((co_await subscriber.mesh->fetch_seeds(ids, 3600s)).empty());

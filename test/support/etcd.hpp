@@ -5,9 +5,9 @@
 // exits 77, which ctest reports as skipped.
 #pragma once
 
+#include <fmt/format.h>
 #include <unistd.h>
 #include <asio.hpp>
-#include <fmt/format.h>
 
 #include <csignal>
 #include <cstdlib>
