@@ -175,8 +175,23 @@ TEST_CASE(
     REQUIRE(list.find(addr("10.0.0.2")) != nullptr);
     CHECK_FALSE(list.find(addr("10.0.0.2"))->forgotten);
     CHECK(list.find(addr("10.0.0.2"))->failures == limits::kForgetAfterFailures);
-    // Named again, the forgotten one stays out; the user's is retried.
+    // Named again by gossip or the address book, the forgotten one stays
+    // out; the user's is retried.
+    list.add(addr("10.0.0.1"), PeerList::Source::kPeerExchange, addr("10.9.9.9"));
+    list.add(addr("10.0.0.1"), PeerList::Source::kAddressBook);
+    auto taken = list.take_candidates(10, now + 1h);
+    CHECK(taken == std::vector<PeerAddress>{addr("10.0.0.2")});
+    for (const auto& a : taken)
+        list.connect_failed(a, now + 1h);
+    now += 2h;
+    // Listed again by a tracker (it registered again), it gets one more dial;
+    // failing that, it is forgotten at once.
     list.add(addr("10.0.0.1"), PeerList::Source::kTracker);
+    taken = list.take_candidates(10, now);
+    CHECK(taken == std::vector<PeerAddress>{addr("10.0.0.1"), addr("10.0.0.2")});
+    for (const auto& a : taken)
+        list.connect_failed(a, now);
+    CHECK(list.find(addr("10.0.0.1"))->forgotten);
     CHECK(list.take_candidates(10, now + 1h) == std::vector<PeerAddress>{addr("10.0.0.2")});
     // It connects to us: it is back.
     list.connected(addr("10.0.0.1"), PeerList::Source::kIncoming);

@@ -42,6 +42,11 @@ bool PeerList::add(const PeerAddress& a, Source source, const std::optional<Peer
     if (a.port == 0 || a.address.is_unspecified()) return false;
     if (auto* e = at(a)) {
         e->sources |= static_cast<std::uint8_t>(source);
+        // A tracker lists only peers that registered within its expiry: one
+        // we forgot after failed dials may have come back. It is dialled once
+        // more when its backoff has passed; its failures are kept, so the
+        // next failure forgets it again (gossip never revives an address).
+        if (e->forgotten && source == Source::kTracker) e->forgotten = false;
         return false;
     }
     std::size_t* counted = nullptr;

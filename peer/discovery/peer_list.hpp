@@ -51,9 +51,10 @@ class PeerList {
         std::uint32_t connections = 0;  // live connections to it (reported up, not yet down)
         TimePoint retry_at{};           // not dialled before
         std::uint8_t sources = 0;       // Source bits
-        // It failed kForgetAfterFailures dials in a row: never handed out
-        // again (whoever names it) unless it connects to us; the first
-        // entry evicted when the list is full.
+        // It failed kForgetAfterFailures dials in a row: not handed out
+        // again unless it connects to us or a tracker lists it again (then
+        // one more dial after its backoff; gossip never revives it); the
+        // first entry evicted when the list is full.
         bool forgotten = false;
         bool from(Source s) const { return (sources & static_cast<std::uint8_t>(s)) != 0; }
     };
