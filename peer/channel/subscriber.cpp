@@ -493,8 +493,20 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         if (!options_.once) repair = true;
     }
     co_await mesh_->stop(kLeaveGrace);
-    for (auto& [path, t] : serving_)
-        t->stop(kLeaveGrace);
+    if (options_.once) {
+        // Done with DIR: its swarms leave the Node, so that whoever works on
+        // DIR next in this process (a publisher that recovered it) may share
+        // the same seeds.
+        std::vector<net::awaitable<void>> leaves;
+        for (auto& [path, t] : serving_)
+            leaves.push_back(leave_later(std::move(t)));
+        serving_.clear();
+        co_await net::join_all(std::move(leaves));
+    } else {
+        for (auto& [path, t] : serving_)
+            t->stop(kLeaveGrace);
+    }
+    store_.reset();  // DIR's lock released
     co_return result;
 }
 
