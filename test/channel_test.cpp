@@ -10,78 +10,12 @@
 #include "common/crypto/sha256.hpp"
 #include "peer/channel/publisher.hpp"
 #include "peer/channel/subscriber.hpp"
-#include "test/support/cluster.hpp"
-#include "test/support/temp_dir.hpp"
+#include "test/support/channel_harness.hpp"
 
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-namespace {
-
-ChannelKey test_key(std::uint8_t n) {
-    std::array<std::uint8_t, 32> seed{};
-    seed.fill(n);
-    return ChannelKey::from_seed(seed);
-}
-
-// The files under `dir` (not .seedshare, not asides) and their contents.
-std::map<std::string, std::string> tree(const fs::path& dir) {
-    std::map<std::string, std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        const auto rel = e.path().lexically_relative(dir).generic_string();
-        if (rel.starts_with(".seedshare") || rel.find(".seedshare-") != std::string::npos) continue;
-        if (e.is_regular_file()) out[rel] = read_file(e.path());
-    }
-    return out;
-}
-
-struct Applied {
-    std::uint64_t version;
-    SyncReport report;
-};
-
-struct TestSubscriber {
-    TestPeer peer;
-    std::unique_ptr<Subscriber> subscriber;
-    std::vector<Applied> applied;
-    bool done = false;
-    Subscriber::Outcome outcome = Subscriber::Outcome::kStopped;
-
-    TestSubscriber(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
-                   const ChannelId& channel, const fs::path& dir, const HostPort& tracker,
-                   bool once = false)
-        : peer(io, pool, name) {
-        SubscriberOptions o;
-        o.channel = channel;
-        o.dir = dir;
-        o.trackers = {tracker};
-        o.once = once;
-        o.rescan = 100ms;
-        o.tracker_poll = 500ms;
-        o.mesh.tick = 50ms;
-        subscriber = std::make_unique<Subscriber>(*peer.node, *peer.trackers, o, peer.log);
-        net::spawn(io.get_executor(), run(), Logger("test"), "subscriber");
-    }
-    net::awaitable<void> run() {
-        const std::function<void(const Manifest&, const SyncReport&)> said =
-            [this](const Manifest& m, const SyncReport& r) {
-                applied.push_back(Applied{m.version, r});
-            };
-        outcome = co_await subscriber->run(said);
-        done = true;
-    }
-    std::uint64_t version() const { return applied.empty() ? 0 : applied.back().version; }
-    net::awaitable<void> stop() {
-        subscriber->stop();
-        co_await eventually([this] { return done; }, 10s);
-        co_await peer.node->stop(1s);
-        co_await peer.trackers->leave();
-    }
-};
-
-}  // namespace
 
 TEST_CASE("channel: versions reach every subscriber, only changes cross the network") {
     TempDir site, a, b, c, late;

@@ -653,3 +653,17 @@ TEST_CASE("sync planner: status lists what differs locally without hashing") {
     CHECK(*changes == want);
     CHECK(local_changes(pic.state.recorded, {}).value().size() == 6);
 }
+
+TEST_CASE("aside names are recognised, and only they (a publisher never publishes them)") {
+    CHECK(is_aside_path("a.txt.seedshare-edited-1"));
+    CHECK(is_aside_path("d/e/a.txt.seedshare-moved-12"));
+    const auto taken = [](std::string_view) { return false; };
+    CHECK(is_aside_path(aside_path("docs/x", AsideReason::kEdited, taken)));
+    CHECK(is_aside_path(aside_path("x", AsideReason::kInTheWay, taken)));
+    CHECK_FALSE(is_aside_path("a.txt"));
+    CHECK_FALSE(is_aside_path("a.txt.seedshare-edited-"));
+    CHECK_FALSE(is_aside_path("a.txt.seedshare-edited-01"));
+    CHECK_FALSE(is_aside_path("a.txt.seedshare-edited-1x"));
+    CHECK_FALSE(is_aside_path(".seedshare-moved-1"));
+    CHECK_FALSE(is_aside_path("a.seedshare-moved-1/b.txt"));
+}

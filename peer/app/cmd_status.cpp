@@ -4,6 +4,7 @@
 // taking its lock, so it works while `subscribe` runs.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/core/numbers.hpp"
@@ -13,6 +14,7 @@
 #include "peer/app/commands.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/channel/channel_store.hpp"
+#include "peer/channel/directory_check.hpp"
 #include "peer/channel/local_scan.hpp"
 #include "peer/channel/local_status.hpp"
 #include "peer/discovery/trackers.hpp"
@@ -80,6 +82,41 @@ net::awaitable<int> print_latest(std::vector<HostPort> where, ChannelId channel,
     co_return kExitOk;
 }
 
+std::string age(std::int64_t seconds) {
+    if (seconds < 120) return fmt::format("{} s", seconds);
+    if (seconds < 7200) return fmt::format("{} min", seconds / 60);
+    if (seconds < 172800) return fmt::format("{} h", seconds / 3600);
+    return fmt::format("{} days", seconds / 86400);
+}
+
+// --verify: every file of `version` re-hashed; every difference listed.
+int print_verify(const std::filesystem::path& dir, const Manifest& version, Env& env) {
+    const auto known = [&](const SeedId& id) -> std::optional<Seed> {
+        auto s = ChannelStore::inspect_seed(dir, id, env);
+        if (auto* seed = std::get_if<std::optional<Seed>>(&s)) return *seed;
+        return std::nullopt;  // a bad stored seed: the file is checked by its own seed id
+    };
+    auto found = check_directory(dir, version, env, known);
+    if (!found) {
+        fmt::print(stderr, "peer: {}\n", found.error().message);
+        return kExitFailure;
+    }
+    if (found->empty()) {
+        fmt::print("verify     clean: {} as version {} says\n",
+                   count_of(version.files.size(), "file"), version.version);
+        return kExitOk;
+    }
+    fmt::print("verify     {} from version {}:\n", count_of(found->size(), "difference"),
+               version.version);
+    for (const auto& d : *found) {
+        if (d.detail.empty())
+            fmt::print("  {:<12} {}\n", describe(d.finding), d.path);
+        else
+            fmt::print("  {:<12} {} ({})\n", describe(d.finding), d.path, d.detail);
+    }
+    return kExitDiffers;
+}
+
 }  // namespace
 
 int run_status(const StatusCommand& cmd) {
@@ -110,14 +147,25 @@ int run_status(const StatusCommand& cmd) {
     }
     fmt::print("directory  {}\n", cmd.dir.string());
     fmt::print("channel    {}\n", channel->hex());
-    const Manifest* here = applied ? &*applied : published ? &*published : nullptr;
+    // A publisher that recovered its files from the network holds both: the
+    // later version is where DIR stands.
+    const bool use_applied = applied && !(published && published->version > applied->version);
+    const Manifest* here = use_applied ? &*applied : published ? &*published : nullptr;
     if (here) {
         fmt::print("name       {}\n", here->name);
-        fmt::print("{}  version {}, {}, {}, published {}\n", applied ? "applied  " : "published",
-                   here->version, count_of(here->files.size(), "file"),
-                   format_bytes(total_bytes(*here)), when(here->time));
+        fmt::print("{}  version {}, {}, {}, published {}\n",
+                   use_applied ? "applied  " : "published", here->version,
+                   count_of(here->files.size(), "file"), format_bytes(total_bytes(*here)),
+                   when(here->time));
     } else {
         fmt::print("applied    none yet\n");
+    }
+    if (view.last_heard) {
+        const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+        fmt::print("heard      {} ago, {} (the channel's head last confirmed)\n",
+                   age(std::max<std::int64_t>(0, now - *view.last_heard)), when(*view.last_heard));
+    } else if (use_applied) {
+        fmt::print("heard      never (no tracker or peer of the channel confirmed its head yet)\n");
     }
     if (!cmd.trackers.empty()) {
         const std::optional<ManifestVersion> held =
@@ -125,6 +173,21 @@ int run_status(const StatusCommand& cmd) {
         run_command([&](asio::io_context& io, asio::thread_pool&) {
             return print_latest(cmd.trackers, *channel, held, io);
         });
+    }
+    if (cmd.verify) {
+        if (!here) {
+            fmt::print(stderr, "peer: {}: no version to verify against (none applied yet)\n",
+                       cmd.dir.string());
+            return kExitFailure;
+        }
+        // The version as signed: its text checked again, signature included.
+        const std::string text = format_manifest(*here);
+        if (auto checked = parse_verified_manifest(text, *channel); !checked) {
+            fmt::print(stderr, "peer: the version recorded in {} does not check: {}\n",
+                       cmd.dir.string(), checked.error().message);
+            return kExitFailure;
+        }
+        return print_verify(cmd.dir, *here, env);
     }
     if (view.manifest) {
         auto scan = scan_local(cmd.dir, env);

@@ -29,6 +29,7 @@ enum ExitCode : int {
     kExitUsage = 2,               // bad command line
     kExitTrackerUnreachable = 3,  // no tracker answered at start
     kExitIntegrity = 4,           // the assembled file does not match the seed
+    kExitDiffers = 5,             // status --verify: DIR is not exactly the version
     kExitInterrupted = 130,       // SIGINT/SIGTERM before the work was done
 };
 
@@ -138,6 +139,10 @@ int run_subscribe(const SubscribeCommand& cmd);
 struct StatusCommand {
     std::filesystem::path dir;
     std::vector<HostPort> trackers;  // asked for the latest version; none: not asked
+    // Re-hash every file against the latest signed version held here and
+    // list every difference: exit 0 clean, kExitDiffers on a difference,
+    // kExitFailure when it cannot tell (state unreadable, signature fails).
+    bool verify = false;
 };
 
 int run_status(const StatusCommand& cmd);

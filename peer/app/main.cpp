@@ -124,6 +124,7 @@ constexpr std::string_view kExitCodes =
     "  2    bad command line (the one-line message names the problem)\n"
     "  3    no tracker could be reached at start (get: and no peer known)\n"
     "  4    the assembled file does not match the seed's whole-file hash\n"
+    "  5    status --verify: the directory differs from the version (each difference listed)\n"
     "  130  interrupted (SIGINT/SIGTERM) before the work was done; a rerun resumes";
 
 constexpr std::string_view kUnits =
@@ -325,7 +326,12 @@ int main(int argc, char** argv) {
         ->type_name("");
     one_tracker_each(st->add_option("--tracker", status_trackers,
                                     "Tracker to ask for the latest version, repeatable"));
-    st->footer(footer("  peer status ~/site --tracker tracker.example.org:7000"));
+    st->add_flag("--verify", status.verify,
+                 "Re-hash every file against the latest signed version held here and list every "
+                 "difference (missing, edited, extra); exit 0 when none, 5 when any, 1 on error");
+    st->footer(
+        footer("  peer status ~/site --tracker tracker.example.org:7000\n"
+               "  peer status ~/site --verify"));
 
     // The command line was refused: name the first argument nobody took, if
     // any (so "peer --bogus" is an unknown option, not a missing command).

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/core/limits.hpp"
 #include "peer/channel/local_view.hpp"
 
@@ -37,6 +39,20 @@ std::string aside_path(std::string_view path, AsideReason reason,
         candidate += suffix;
         if (!taken(candidate)) return candidate;
     }
+}
+
+bool is_aside_path(std::string_view path) {
+    const std::string_view dir = parent_path(path);
+    const std::string_view name = dir.empty() ? path : path.substr(dir.size() + 1);
+    for (const std::string_view word : {".seedshare-edited-", ".seedshare-moved-"}) {
+        const auto at = name.rfind(word);
+        if (at == std::string_view::npos || at == 0) continue;
+        const std::string_view n = name.substr(at + word.size());
+        if (!n.empty() && n[0] != '0' &&
+            std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return true;
+    }
+    return false;
 }
 
 }  // namespace seedshare

@@ -21,4 +21,10 @@ namespace seedshare {
 std::string aside_path(std::string_view path, AsideReason reason,
                        const std::function<bool(std::string_view)>& taken);
 
+// Whether the last component of `path` is such a name: it ends in
+// `.seedshare-edited-N` or `.seedshare-moved-N` (N decimal, from 1). A
+// publisher never publishes these (what a recovery moved aside is the
+// user's, not the channel's).
+bool is_aside_path(std::string_view path);
+
 }  // namespace seedshare

@@ -184,7 +184,7 @@ net::awaitable<void> ChannelMesh::dial(PeerAddress where) {
         const bool duplicate = std::any_of(links_.begin(), links_.end(), [&](const auto& kv) {
             return kv.second->user == theirs->user;
         });
-        if (theirs->channel != channel_ || duplicate || stopping_) {
+        if (theirs->channel != channel_ || duplicate || stopping_ || node_.refuses(theirs->user)) {
             stream->close();
             if (duplicate)
                 candidates_.connect_duplicate(where, now());
@@ -227,6 +227,10 @@ void ChannelMesh::accept(std::shared_ptr<net::FrameStream> stream, const cp::Cha
     const auto address = ec ? asio::ip::address() : net::normalize(remote.address());
     if (banned_users_.contains(hello.user)) {
         refuse(cp::ErrorCode::kBanned, "sent a bad manifest before");
+        return;
+    }
+    if (node_.refuses(hello.user)) {
+        refuse(cp::ErrorCode::kBanned, "this peer does not talk to you");
         return;
     }
     if (!ec && hello.listen_port != 0) {

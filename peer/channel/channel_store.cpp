@@ -112,6 +112,20 @@ std::optional<FileLine> parse_file_line(std::string_view line) {
     return FileLine{*id, std::string(line), FileStamp{*size, *mtime, *dev, *ino}};
 }
 
+// STATE/heard: "seedshare-channel-heard 1 <unix seconds>\n", nothing else.
+constexpr std::string_view kHeardKey = "seedshare-channel-heard 1";
+constexpr std::uint64_t kMaxHeardBytes = 64;
+
+std::optional<std::int64_t> parse_heard(std::string_view text) {
+    if (text.empty() || text.back() != '\n') return std::nullopt;
+    text.remove_suffix(1);
+    const auto value = after(text, kHeardKey);
+    if (!value) return std::nullopt;
+    const auto seconds = parse_i64(*value);
+    if (!seconds || *seconds < 0) return std::nullopt;
+    return seconds;
+}
+
 // A path that can be written on one line of a state file.
 bool recordable(std::string_view path) {
     return check_relative_path(path, "path").ok() &&
@@ -146,7 +160,30 @@ std::variant<ChannelStore::View, StoreError> ChannelStore::inspect(const fs::pat
     }
     ChannelStore store(dir, env, FileLock{});
     if (auto failed = store.load()) return *failed;
-    return View{store.channel_, store.manifest_, store.recorded_};
+    View view{store.channel_, store.manifest_, store.recorded_, std::nullopt};
+    const fs::path heard = store.state_dir() / "heard";
+    auto text = env.read_file(heard, kMaxHeardBytes);
+    if (!text) {
+        if (text.error().code != ENOENT) return io_error(text.error());
+        return view;
+    }
+    view.last_heard = parse_heard(*text);
+    if (!view.last_heard)
+        return StoreError{StoreError::Kind::kCorrupt,
+                          fmt::format("{}: not \"{} <unix seconds>\"", heard.string(), kHeardKey)};
+    return view;
+}
+
+std::variant<std::optional<Seed>, StoreError> ChannelStore::inspect_seed(const fs::path& dir,
+                                                                         const SeedId& id,
+                                                                         Env& env) {
+    ChannelStore store(dir, env, FileLock{});
+    return store.seed(id);
+}
+
+IoStatus ChannelStore::set_last_heard(std::int64_t unix_seconds) {
+    return env_->write_file_atomically(state_dir() / "heard",
+                                       fmt::format("{} {}\n", kHeardKey, unix_seconds));
 }
 
 fs::path ChannelStore::seed_path(const SeedId& id) const {

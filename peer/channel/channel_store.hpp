@@ -15,6 +15,11 @@
 //                       failed halfway, is folded into STATE/state first.
 //   STATE/seeds/ID.seed every seed a recorded file uses (seeds/FORMAT.md)
 //   STATE/tmp/          files being built by a sync (sync_executor.hpp)
+//   STATE/heard         when the subscriber last heard the channel's head
+//                       confirmed (a tracker answered with it, or a peer of
+//                       the channel was connected): one line,
+//                       "seedshare-channel-heard 1 <unix seconds>\n";
+//                       rewritten atomically; `peer status` shows its age
 //
 // STATE/state, byte for byte ('\n' ends every line; numbers in decimal):
 //   seedshare-channel-state 1
@@ -78,8 +83,15 @@ class ChannelStore {
         std::optional<ChannelId> channel;
         std::optional<std::string> manifest;
         std::vector<RecordedFile> recorded;
+        // STATE/heard (unix seconds); nullopt when never written. One that
+        // does not parse is an error (kCorrupt), as every state file.
+        std::optional<std::int64_t> last_heard;
     };
     static std::variant<View, StoreError> inspect(const std::filesystem::path& dir, Env& env);
+    // A seed stored in DIR's state, read without the lock (`peer status
+    // --verify`): as seed() below.
+    static std::variant<std::optional<Seed>, StoreError> inspect_seed(
+        const std::filesystem::path& dir, const SeedId& id, Env& env);
 
     ChannelStore(ChannelStore&&) = default;
     ChannelStore& operator=(ChannelStore&&) = default;
@@ -92,6 +104,8 @@ class ChannelStore {
 
     const std::optional<ChannelId>& channel() const { return channel_; }
     IoStatus set_channel(const ChannelId& id);
+    // STATE/heard := `unix_seconds` (>= 0), atomically.
+    IoStatus set_last_heard(std::int64_t unix_seconds);
 
     // The manifest text of the version fully applied, as given to set_applied.
     const std::optional<std::string>& applied_manifest() const { return manifest_; }

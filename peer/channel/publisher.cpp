@@ -9,6 +9,8 @@
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 #include "common/env/env.hpp"
+#include "peer/channel/aside_name.hpp"
+#include "peer/channel/subscriber.hpp"
 
 namespace seedshare {
 
@@ -33,6 +35,11 @@ bool newer_than(const ManifestVersion& v, const std::optional<ManifestVersion>& 
 }
 
 }  // namespace
+
+bool needs_recovery(const std::optional<std::uint64_t>& published,
+                    const std::optional<std::uint64_t>& network_head) {
+    return network_head && (!published || *network_head > *published);
+}
 
 PublishDecision decide_publish(const std::vector<ManifestEntry>& scanned,
                                const std::optional<std::vector<ManifestEntry>>& previous_scan,
@@ -73,6 +80,7 @@ std::vector<ManifestEntry> Publisher::scanned_files() const {
             const auto rel = path.lexically_relative(root).generic_string();
             // The scan's names are seed names; a path must also pass the
             // manifest's rules (depth, length): one that does not is left out.
+            if (is_aside_path(rel)) continue;  // a copy kept aside here, not the channel's
             if (auto ok = validate_manifest_path(rel); !ok) {
                 log_.warn("{}: not published: {}", rel, ok.error().message);
                 continue;
@@ -88,13 +96,10 @@ std::vector<ManifestEntry> Publisher::scanned_files() const {
     return files;
 }
 
-net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
-    Env& env = Env::posix();
-    if (auto made = env.create_directories(options_.dir / ".seedshare"); !made)
-        throw std::runtime_error(made.error().text());
+void Publisher::take_lock() {
     // One process per DIR, as for a subscriber (ChannelStore's lock): another
     // publisher, or a subscriber syncing into it, would fight over its files.
-    auto locked = env.lock(options_.dir / ".seedshare" / "lock");
+    auto locked = Env::posix().lock(options_.dir / ".seedshare" / "lock");
     if (!locked) {
         const int code = locked.error().code;
         if (code == EWOULDBLOCK || code == EAGAIN)
@@ -105,6 +110,13 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         throw std::runtime_error(locked.error().text());
     }
     lock_ = std::move(locked).value();
+}
+
+net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
+    Env& env = Env::posix();
+    if (auto made = env.create_directories(options_.dir / ".seedshare"); !made)
+        throw std::runtime_error(made.error().text());
+    take_lock();
     if (auto text = env.read_file(state_file(), limits::kMaxManifestBytes); text) {
         auto m = parse_verified_manifest(*text, channel_);
         if (!m)
@@ -118,6 +130,14 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         throw std::runtime_error(text.error().text());
     }
 
+    for (const auto& u : co_await trackers_.connect(options_.trackers))
+        log_.warn("cannot reach {} (retrying in the background)", u);
+    // Lost files are brought back before anything is published.
+    const auto head = co_await trackers_head();
+    if (needs_recovery(published_ ? std::optional(published_->version) : std::nullopt, head))
+        co_await recover(*head);
+    if (stopping_) co_return;
+
     // The mesh: subscribers ask us for manifests; a valid newer version of
     // this channel (the same key elsewhere) moves our next number past it.
     auto verify =
@@ -129,6 +149,11 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         if (v.number != asked.number || v.body_hash != asked.body_hash)
             co_return ChannelMesh::Verdict{Outcome::kForged, "not the version announced"};
         if (!newer_than(v, network_head_)) co_return ChannelMesh::Verdict{Outcome::kStale, {}};
+        if (published_ && v.number == published_->version) {
+            lost_conflict(v.number);
+            network_head_ = v;
+            co_return ChannelMesh::Verdict{Outcome::kAccepted, {}};
+        }
         log_.warn(
             "version {} of this channel was published elsewhere (the same key on another "
             "machine?); the next version here will be {}",
@@ -156,8 +181,6 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     });
     mesh_->start();
 
-    for (const auto& u : co_await trackers_.connect(options_.trackers))
-        log_.warn("cannot reach {} (retrying in the background)", u);
     trackers_.follow(channel_, published_ ? published_->version : 0, options_.trackers);
     co_await learn_network_head();
     net::spawn(node_.swarm_env().ex, find_subscribers(), log_, "find subscribers");
@@ -215,10 +238,83 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     co_await mesh_->stop(kLeaveGrace);
 }
 
+void Publisher::lost_conflict(std::uint64_t number) {
+    // Heard from a tracker and from the mesh alike: said once per number.
+    if (last_lost_ == number) return;
+    last_lost_ = number;
+    ++conflicts_lost_;
+    log_.warn(
+        "version {} published here lost a conflict: the same key signed another version {} "
+        "elsewhere (a second publisher?), and every peer keeps that one (the lower body hash "
+        "wins); DIR's content here is not what subscribers hold, and the next version here "
+        "will be {}",
+        number, number, number + 1);
+}
+
 void Publisher::stop() {
     stopping_ = true;
+    if (recovering_ != nullptr) recovering_->stop();
     scanned_.cancel();
     if (find_wait_ != nullptr) find_wait_->cancel();
+}
+
+// The number of the latest valid version the trackers know; nullopt when
+// none answered with one.
+net::awaitable<std::optional<std::uint64_t>> Publisher::trackers_head() {
+    std::optional<ManifestVersion> best;
+    try {
+        const auto texts = co_await trackers_.get_manifests(channel_, options_.trackers);
+        for (const auto& text : texts)
+            if (auto m = parse_verified_manifest(text, channel_);
+                m && newer_than(version_of(*m), best))
+                best = version_of(*m);
+    } catch (const std::exception& e) {
+        log_.warn("could not ask the trackers for the channel's latest version: {}", e.what());
+    }
+    co_return best ? std::optional(best->number) : std::nullopt;
+}
+
+net::awaitable<void> Publisher::recover(std::uint64_t head) {
+    const std::string had = published_ ? fmt::format("version {}", published_->version)
+                                       : std::string("no published version");
+    log_.warn(
+        "{} holds {}, but the channel is at version {}: bringing {} back to it from the "
+        "network first (nothing is published until then, so nothing lost is deleted)",
+        options_.dir.string(), had, head, options_.dir.string());
+    fmt::print("recovering version {} from the network\n", head);
+    std::fflush(stdout);
+    SubscriberOptions so;
+    so.channel = channel_;
+    so.dir = options_.dir;
+    so.trackers = options_.trackers;
+    so.once = true;
+    so.mesh = options_.mesh;
+    so.tracker_poll = std::min<std::chrono::milliseconds>(so.tracker_poll, options_.rescan * 5);
+    // The subscriber takes DIR's lock (ChannelStore) while it syncs.
+    lock_ = FileLock{};
+    Subscriber subscriber(node_, trackers_, so, log_);
+    recovering_ = &subscriber;
+    const auto outcome = co_await subscriber.run();
+    recovering_ = nullptr;
+    take_lock();
+    if (stopping_) co_return;
+    if (outcome != Subscriber::Outcome::kUpToDate || !subscriber.applied())
+        throw std::runtime_error(fmt::format(
+            "{} could not be brought back to version {} of the channel ({}); nothing was "
+            "published",
+            options_.dir.string(), head,
+            subscriber.message().empty() ? "no peer could send it" : subscriber.message()));
+    const Manifest& got = *subscriber.applied();
+    const std::string text = format_manifest(got);
+    if (auto saved = Env::posix().write_file_atomically(state_file(), text); !saved)
+        throw std::runtime_error(
+            fmt::format("cannot record the version recovered: {}", saved.error().text()));
+    published_ = got;
+    recovered_ = got.version;
+    log_.info("{} is at version {} again ({}); publishing goes on from it", options_.dir.string(),
+              got.version, count_of(got.files.size(), "file"));
+    fmt::print("recovered version {}: {}\n", got.version, count_of(got.files.size(), "file"));
+    std::fflush(stdout);
 }
 
 net::awaitable<void> Publisher::learn_network_head() {
@@ -258,6 +354,9 @@ net::awaitable<void> Publisher::learn_network_head() {
                           published_->version, put.error);
         network_head_ = version_of(*published_);
     }
+    if (answered && published_ && network_head_ && network_head_->number == published_->version &&
+        network_head_->body_hash != manifest_body_hash(*published_))
+        lost_conflict(published_->version);
     if (network_head_ && (!published_ || network_head_->number > published_->version))
         log_.info("the trackers know version {} of this channel; publishing continues from it",
                   network_head_->number);
@@ -316,6 +415,11 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
     trackers_.follow(channel_, m.version, options_.trackers);
     for (const auto& put : co_await trackers_.put_manifest(text, options_.trackers)) {
         if (put.kept) continue;
+        if (put.refusal == TrackerError::Kind::kManifestConflict && published_ &&
+            published_->version == m.version) {
+            lost_conflict(m.version);
+            continue;
+        }
         log_.warn("tracker {} did not take version {}: {}", put.tracker.str(), m.version,
                   put.error);
     }

@@ -6,6 +6,15 @@
 // path, seed id and length), offered to the trackers and announced to the
 // channel's mesh, through which subscribers pass it on.
 //
+// A publisher that lost its files (a wiped disk, a new machine, an old
+// backup) never publishes a version that deletes or reverts them: at start,
+// when the trackers know a later version of the channel than the one
+// DIR/.seedshare/published records (or it records none), DIR is first brought
+// to that version from the network like a subscriber's (Subscriber --once:
+// sync_to, the files from the channel's subscribers), which the log says;
+// that version is then the one published here, and publishing goes on from
+// it. If it cannot be brought back, run() throws and nothing is published.
+//
 // Numbers only go up: the next number is one above the highest of the last
 // version published here (DIR/.seedshare/published) and the highest valid
 // version the trackers or the mesh know, so a publisher that lost its state,
@@ -31,6 +40,8 @@
 
 namespace seedshare {
 
+class Subscriber;
+
 struct PublisherOptions {
     std::filesystem::path dir;
     ChannelKey key;
@@ -47,6 +58,12 @@ struct PublishDecision {
     enum class Kind { kNothing, kWait, kPublish };
     Kind kind = Kind::kNothing;
 };
+// Whether DIR must first be brought to the network's head: the trackers
+// know a version numbered above the one published here, or one and none was
+// published here. Pure.
+bool needs_recovery(const std::optional<std::uint64_t>& published,
+                    const std::optional<std::uint64_t>& network_head);
+
 // `first`: no scan has been published from yet in this run (publish at once).
 PublishDecision decide_publish(const std::vector<ManifestEntry>& scanned,
                                const std::optional<std::vector<ManifestEntry>>& previous_scan,
@@ -70,9 +87,18 @@ class Publisher {
     std::size_t versions_published() const { return versions_published_; }
     const std::shared_ptr<ChannelMesh>& mesh() const { return mesh_; }
     const Sharer& sharer() const { return *sharer_; }
+    // How often a version published here lost a conflict (another version
+    // with its number, signed by the same key elsewhere, won; logged).
+    std::size_t conflicts_lost() const { return conflicts_lost_; }
+    // The version DIR was brought back to from the network at start; nullopt: none.
+    const std::optional<std::uint64_t>& recovered() const { return recovered_; }
 
   private:
     net::awaitable<void> learn_network_head();
+    void lost_conflict(std::uint64_t number);
+    net::awaitable<std::optional<std::uint64_t>> trackers_head();
+    net::awaitable<void> recover(std::uint64_t head);
+    void take_lock();
     net::awaitable<void> publish(std::vector<ManifestEntry> files);
     net::awaitable<void> find_subscribers();
     std::vector<ManifestEntry> scanned_files() const;
@@ -91,6 +117,10 @@ class Publisher {
     // The highest valid version heard of from the trackers or the mesh.
     std::optional<ManifestVersion> network_head_;
     std::size_t versions_published_ = 0;
+    std::optional<std::uint64_t> recovered_;
+    std::size_t conflicts_lost_ = 0;
+    std::optional<std::uint64_t> last_lost_;   // the number lost_conflict last said
+    Subscriber* recovering_ = nullptr;         // while recover() runs
     asio::steady_timer scanned_;               // cancelled after each scan
     asio::steady_timer* find_wait_ = nullptr;  // find_subscribers' wait, while it waits
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
 #include <set>
 
 #include "common/core/plural.hpp"
@@ -29,6 +30,9 @@ constexpr auto kHolderWait = 100ms;
 constexpr int kHolderWaits = 20;
 // --once: consecutive failed attempts to apply a version before giving up.
 constexpr int kOnceAttempts = 5;
+// STATE/heard is rewritten at most this often (staleness is shown in seconds
+// to days: no need to write on every answer).
+constexpr auto kHeardEvery = 10s;
 
 VersionRef ref_of(const Manifest& m) {
     return VersionRef{m.version, manifest_body_hash(m)};
@@ -94,6 +98,14 @@ net::awaitable<void> Subscriber::wait(std::chrono::milliseconds d) {
     co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
+void Subscriber::heard() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!store_ || (heard_written_ && now - *heard_written_ < kHeardEvery)) return;
+    heard_written_ = now;
+    if (auto kept = store_->set_last_heard(static_cast<std::int64_t>(std::time(nullptr))); !kept)
+        log_.warn("cannot record when the channel was last heard: {}", kept.error().text());
+}
+
 net::awaitable<void> Subscriber::ask_trackers() {
     const auto alive = alive_;
     try {
@@ -107,6 +119,7 @@ net::awaitable<void> Subscriber::ask_trackers() {
                           m.error().message);
                 continue;
             }
+            heard();
             auto text = std::make_shared<const std::string>(t);
             const auto v = ref_of(*m);
             if (consider(std::move(*m), text, "a tracker") && mesh_) mesh_->hold(v, text);
@@ -386,6 +399,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         if (!m) co_return ChannelMesh::Verdict{FetchOutcome::kForged, m.error().message};
         if (ref_of(*m) != asked)
             co_return ChannelMesh::Verdict{FetchOutcome::kForged, "not the version announced"};
+        heard();
         if (!consider(std::move(*m), text, "a peer"))
             co_return ChannelMesh::Verdict{FetchOutcome::kStale, {}};
         co_return ChannelMesh::Verdict{FetchOutcome::kAccepted, {}};
@@ -452,6 +466,9 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
                     repair = true;
             }
         }
+        // Connected to a peer of the channel: any newer version would be
+        // announced, so what is held is the head as far as anyone can tell.
+        if (!mesh_->peer_versions().empty()) heard();
         const bool waited_long = std::chrono::steady_clock::now() - started > options_.find_timeout;
         if (options_.once && applied_ && trackers_answered_ &&
             !(latest_ && supersedes(ref_of(*latest_), ref_of(*applied_)))) {
@@ -476,8 +493,20 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         if (!options_.once) repair = true;
     }
     co_await mesh_->stop(kLeaveGrace);
-    for (auto& [path, t] : serving_)
-        t->stop(kLeaveGrace);
+    if (options_.once) {
+        // Done with DIR: its swarms leave the Node, so that whoever works on
+        // DIR next in this process (a publisher that recovered it) may share
+        // the same seeds.
+        std::vector<net::awaitable<void>> leaves;
+        for (auto& [path, t] : serving_)
+            leaves.push_back(leave_later(std::move(t)));
+        serving_.clear();
+        co_await net::join_all(std::move(leaves));
+    } else {
+        for (auto& [path, t] : serving_)
+            t->stop(kLeaveGrace);
+    }
+    store_.reset();  // DIR's lock released
     co_return result;
 }
 

@@ -87,6 +87,10 @@ class Subscriber {
     // A verified manifest of this channel that supersedes what is held or
     // pending becomes the latest; returns whether it did.
     bool consider(Manifest m, std::shared_ptr<const std::string> text, const std::string& from);
+    // The channel's head was confirmed (a tracker answered with a valid
+    // version, or a peer of the channel is connected): STATE/heard, written
+    // at most every kHeardEvery (what `peer status` shows as staleness).
+    void heard();
     net::awaitable<void> ask_trackers();
     net::awaitable<void> tracker_loop();
     net::awaitable<std::optional<std::vector<TargetFile>>> seeds_of(const Manifest& m);
@@ -113,6 +117,7 @@ class Subscriber {
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     asio::steady_timer* poll_wait_ = nullptr;
     bool trackers_answered_ = false;
+    std::optional<std::chrono::steady_clock::time_point> heard_written_;
     std::size_t repairs_ = 0;
     std::string message_;
     bool stopping_ = false;

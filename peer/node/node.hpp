@@ -80,6 +80,13 @@ class Node {
     void remove_channel(const ChannelId& id);
     std::shared_ptr<ChannelEndpoint> find_channel(const ChannelId& id) const;
 
+    // Never talk to this peer (by user id) from now on: its connections and
+    // Hellos are refused, in every swarm and channel, and a dial that reaches
+    // it is closed. For a peer one must not reach (and the tests of a peer
+    // that cannot reach another, issue 14).
+    void refuse(const UserId& user) { refused_->insert(user); }
+    bool refuses(const UserId& user) const { return refused_->contains(user); }
+
     // Stops accepting, says goodbye to every peer, lets uploads in flight
     // finish (up to `grace`), closes everything, and returns once the accept
     // loop and every handshake in progress have ended (they refer to the Node).
@@ -110,6 +117,7 @@ class Node {
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
     Uploads removed_uploads_;  // what swarms removed so far uploaded
     std::map<ChannelId, std::shared_ptr<ChannelEndpoint>> channels_;
+    std::shared_ptr<std::set<UserId>> refused_ = std::make_shared<std::set<UserId>>();
     std::shared_ptr<AddressBook> book_;
     std::optional<std::filesystem::path> book_path_;
     asio::steady_timer book_timer_;

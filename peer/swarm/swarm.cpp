@@ -215,6 +215,8 @@ std::optional<Refusal> Swarm::admit(const UserId& user, bool initiated_by_us) {
     if (stopping_) return Refusal{Reason::kLeaving, "this peer is leaving"};
     if (banned_users_.contains(user))
         return Refusal{Reason::kBanned, "this peer sent bad data before"};
+    if (env_.refused && env_.refused->contains(user))
+        return Refusal{Reason::kBanned, "this peer does not talk to you"};
     if (auto existing = connection_to(user)) {
         // Two peers dialled each other at once: both keep the connection that
         // the peer with the smaller user id initiated, and close the other.

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,8 @@ struct SwarmEnv {
     // The process's address book (may be null: nothing remembered).
     std::shared_ptr<AddressBook> book;
     std::shared_ptr<SwarmCounters> counters;  // per process; null: not counted
+    // Peers this process never talks to (Node::refuse); null: none.
+    std::shared_ptr<const std::set<UserId>> refused;
 };
 
 class SwarmLink {

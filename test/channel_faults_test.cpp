@@ -1,0 +1,231 @@
+// Channels under faults (issue 14), in one io_context on 127.0.0.1: a
+// publisher that lost its files brings them back before publishing again; a
+// subscriber that refuses the publisher's connections still gets every
+// version through its peers; a publisher that vanished (no goodbye) leaves a
+// channel a new subscriber still syncs from; two publishers with one key that
+// each published a version 1: every subscriber ends on the same one, and the
+// losing publisher says so.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <ctime>
+#include <filesystem>
+
+#include "peer/channel/channel_store.hpp"
+#include "test/support/channel_harness.hpp"
+
+using namespace seedshare;
+using namespace seedshare::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_site(const TempDir& site) {
+    write_file(site / "big.bin", pattern_bytes(1 << 20, 3));  // 4 chunks of 256 KiB
+    fs::create_directories(site / "docs");
+    write_file(site / "docs" / "a.txt", "alpha\n");
+    write_file(site / "b.txt", "beta\n");
+}
+
+std::optional<std::int64_t> last_heard(const fs::path& dir) {
+    auto view = ChannelStore::inspect(dir, Env::posix());
+    if (auto* v = std::get_if<ChannelStore::View>(&view)) return v->last_heard;
+    return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("channel faults: a publisher that lost its files gets them back before publishing") {
+    TempDir site, a, b;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_site(site);
+
+    run_within(io, 180s, [&]() -> net::awaitable<void> {
+        auto p1 = std::make_unique<TestPublisher>(io, pool, "publisher", site.path(), test_key(21),
+                                                  tracker.address);
+        CHECK(co_await eventually([&] { return p1->ready; }, 20s));
+        write_file(site / "docs" / "a.txt", "alpha, second\n");
+        CHECK(co_await eventually([&] { return p1->version() == 2; }, 20s));
+        const ChannelId channel = p1->publisher->channel();
+        const auto want = tree(site.path());
+
+        auto sa =
+            std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), tracker.address);
+        auto sb =
+            std::make_unique<TestSubscriber>(io, pool, "b", channel, b.path(), tracker.address);
+        CHECK(co_await eventually([&] { return sa->version() == 2 && sb->version() == 2; }, 30s));
+        // Staleness: the subscribers recorded when they last heard the head.
+        CHECK(co_await eventually([&] { return last_heard(a.path()).has_value(); }, 10s));
+        const auto now = static_cast<std::int64_t>(std::time(nullptr));
+        const auto heard = last_heard(a.path()).value_or(0);
+        CHECK(heard <= now);
+        CHECK(heard >= now - 60);
+
+        // The publisher's disk is wiped: its files and its state are gone.
+        co_await p1->stop();
+        p1.reset();
+        fs::remove_all(site.path());
+        fs::create_directories(site.path());
+
+        // Started again on the empty directory, it brings version 2 back
+        // from the subscribers, publishes nothing on its way, and the
+        // subscribers keep every file.
+        auto p2 = std::make_unique<TestPublisher>(io, pool, "publisher-again", site.path(),
+                                                  test_key(21), tracker.address);
+        CHECK(co_await eventually([&] { return p2->ready || p2->done; }, 60s));
+        CHECK(p2->error == "");
+        CHECK(p2->publisher->recovered() == std::optional<std::uint64_t>(2));
+        CHECK(p2->version() == 2);
+        CHECK(p2->publisher->versions_published() == 0);
+        CHECK(tree(site.path()) == want);
+        asio::steady_timer pause(io);
+        co_await net::sleep_for(pause, 500ms);
+        CHECK(sa->version() == 2);
+        CHECK(tree(a.path()) == want);
+
+        // Publishing goes on from version 2, with every file.
+        write_file(site / "new.txt", "new\n");
+        CHECK(co_await eventually([&] { return sa->version() == 3 && sb->version() == 3; }, 30s));
+        CHECK(p2->version() == 3);
+        CHECK(tree(a.path()) == tree(site.path()));
+        CHECK(tree(a.path()).size() == want.size() + 1);
+
+        co_await sa->stop();
+        co_await sb->stop();
+        co_await p2->stop();
+    });
+}
+
+TEST_CASE("channel faults: a subscriber that refuses the publisher gets every version via peers") {
+    TempDir site, a, cut;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_site(site);
+
+    run_within(io, 180s, [&]() -> net::awaitable<void> {
+        auto p = std::make_unique<TestPublisher>(io, pool, "publisher", site.path(), test_key(22),
+                                                 tracker.address);
+        CHECK(co_await eventually([&] { return p->ready; }, 20s));
+        const ChannelId channel = p->publisher->channel();
+        const UserId publisher_user = p->peer.node->user();
+        auto sa =
+            std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), tracker.address);
+        auto sc =
+            std::make_unique<TestSubscriber>(io, pool, "cut", channel, cut.path(), tracker.address);
+        // Before it runs: the cut-off subscriber refuses the publisher's
+        // connections and closes any it reaches.
+        sc->peer.node->refuse(publisher_user);
+        CHECK(co_await eventually([&] { return sa->version() == 1 && sc->version() == 1; }, 40s));
+        CHECK(tree(cut.path()) == tree(site.path()));
+
+        for (int v = 2; v <= 3; ++v) {
+            write_file(site / "docs" / "a.txt", fmt::format("alpha {}\n", v));
+            write_file(site / fmt::format("v{}.txt", v), "more\n");
+            CHECK(co_await eventually([&] { return sc->version() == std::uint64_t(v); }, 40s));
+            CHECK(tree(cut.path()) == tree(site.path()));
+        }
+        // Nothing came from the publisher: it uploaded to `a` only.
+        const auto up = p->peer.node->uploads();
+        const std::string cut_at = fmt::format("127.0.0.1:{}", sc->peer.node->port());
+        CHECK_FALSE(up.peers.contains(cut_at));
+
+        co_await sa->stop();
+        co_await sc->stop();
+        co_await p->stop();
+    });
+}
+
+TEST_CASE("channel faults: after the publisher vanished, a new subscriber syncs from the others") {
+    TempDir site, a, b, late;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_site(site);
+
+    run_within(io, 180s, [&]() -> net::awaitable<void> {
+        auto p = std::make_unique<TestPublisher>(io, pool, "publisher", site.path(), test_key(23),
+                                                 tracker.address);
+        CHECK(co_await eventually([&] { return p->ready; }, 20s));
+        write_file(site / "b.txt", "beta, second\n");
+        CHECK(co_await eventually([&] { return p->version() == 2; }, 20s));
+        const ChannelId channel = p->publisher->channel();
+        const auto want = tree(site.path());
+        auto sa =
+            std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), tracker.address);
+        auto sb =
+            std::make_unique<TestSubscriber>(io, pool, "b", channel, b.path(), tracker.address);
+        CHECK(co_await eventually([&] { return sa->version() == 2 && sb->version() == 2; }, 30s));
+
+        // The publisher vanishes: no goodbye to its peers or the tracker.
+        CHECK_FALSE(p->done);
+        p->kill();
+        CHECK(co_await eventually([&] { return p->done; }, 10s));
+
+        auto sl = std::make_unique<TestSubscriber>(io, pool, "late", channel, late.path(),
+                                                   tracker.address, true);
+        CHECK(co_await eventually([&] { return sl->done; }, 60s));
+        CHECK(sl->outcome == Subscriber::Outcome::kUpToDate);
+        CHECK(sl->version() == 2);
+        CHECK(tree(late.path()) == want);
+
+        co_await sa->stop();
+        co_await sb->stop();
+        co_await sl->stop();
+    });
+}
+
+TEST_CASE("channel faults: two publishers with one key: a tie is settled alike everywhere") {
+    TempDir site1, site2, a, b;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    // One tracker each: neither publisher hears of the other's version 1
+    // before publishing its own (the same key on two machines, racing).
+    TestTracker tracker1(io), tracker2(io);
+    write_file(site1 / "data.bin", pattern_bytes(1 << 20, 5));
+    write_file(site1 / "one.txt", "from the first machine\n");
+    write_file(site2 / "data.bin", pattern_bytes(1 << 20, 6));
+    write_file(site2 / "two.txt", "from the second machine\n");
+
+    run_within(io, 180s, [&]() -> net::awaitable<void> {
+        auto p1 = std::make_unique<TestPublisher>(io, pool, "first", site1.path(), test_key(24),
+                                                  tracker1.address);
+        CHECK(co_await eventually([&] { return p1->ready; }, 20s));
+        auto p2 = std::make_unique<TestPublisher>(io, pool, "second", site2.path(), test_key(24),
+                                                  tracker2.address);
+        CHECK(co_await eventually([&] { return p2->ready; }, 20s));
+        REQUIRE(p1->version() == 1);
+        REQUIRE(p2->version() == 1);
+        const auto v1 = version_of(*p1->publisher->published());
+        const auto v2 = version_of(*p2->publisher->published());
+        REQUIRE(v1 != v2);
+        const ManifestVersion winner = conflict_winner(v1, v2);
+        TestPublisher& won = winner == v1 ? *p1 : *p2;
+        TestPublisher& lost = winner == v1 ? *p2 : *p1;
+        const ChannelId channel = p1->publisher->channel();
+
+        // Subscribers that ask both trackers see both versions 1.
+        const std::vector<HostPort> both{tracker1.address, tracker2.address};
+        auto sa = std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), both);
+        auto sb = std::make_unique<TestSubscriber>(io, pool, "b", channel, b.path(), both);
+        const auto holds_winner = [&](const TestSubscriber& s) {
+            const auto& m = s.subscriber->applied();
+            return m && version_of(*m) == winner;
+        };
+        CHECK(co_await eventually([&] { return holds_winner(*sa) && holds_winner(*sb); }, 40s));
+        const fs::path won_dir = winner == v1 ? site1.path() : site2.path();
+        CHECK(tree(a.path()) == tree(won_dir));
+        CHECK(tree(a.path()) == tree(b.path()));
+        // The losing publisher was told and said so; the winner was not.
+        CHECK(co_await eventually([&] { return lost.publisher->conflicts_lost() >= 1; }, 30s));
+        CHECK(won.publisher->conflicts_lost() == 0);
+
+        co_await sa->stop();
+        co_await sb->stop();
+        co_await p1->stop();
+        co_await p2->stop();
+    });
+}
