@@ -50,7 +50,7 @@ TEST_CASE("backup planner: new seeds are looked up within the allowance, then fe
     CHECK(plan.waiting == 2);  // not looked up yet: the rate holds them
 }
 
-TEST_CASE("backup planner: held and fetching seeds are left alone; fetches bounded") {
+TEST_CASE("backup planner: held and fetching seeds are left alone, fetches bounded") {
     auto s = looked_up(10, 100);
     s.held[id_of(0)] = 100;
     s.fetching[id_of(1)] = 100;
@@ -81,7 +81,7 @@ TEST_CASE("backup planner: rarest first, then by name") {
     CHECK(plan.fetch[1].id == id_of(3));
 }
 
-TEST_CASE("backup planner: a file beyond the quota is skipped and named; smaller ones still fit") {
+TEST_CASE("backup planner: a file beyond the quota is skipped and named, smaller ones still fit") {
     BackupState s;
     s.listed = {listed(1, 600), listed(2, 500), listed(3, 300)};
     for (int i = 1; i <= 3; ++i)

@@ -108,9 +108,9 @@ net::awaitable<Download::Outcome> get(asio::io_context& io, asio::thread_pool& p
 
 }  // namespace
 
-TEST_CASE(
-    "backup: three sharers leave; a new getter gets every file from the backup; a "
-    "restart fetches nothing again") {
+// Three sharers leave: a new getter gets every file from the backup, and a
+// restart fetches nothing again.
+TEST_CASE("backup: every file outlives its sharers and a restart fetches nothing") {
     TempDir src, bdir, out;
     asio::io_context io;
     asio::thread_pool pool(2);
