@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 
@@ -16,7 +17,7 @@ SeedId id_of(int n) {
 }
 
 ListedSeed listed(int n, std::uint64_t length, std::uint32_t holders = 1) {
-    return ListedSeed{id_of(n), "file" + std::to_string(n), length, holders};
+    return ListedSeed{id_of(n), fmt::format("file{}", n), length, holders};
 }
 
 // A state where seeds 0..count-1 are listed and looked up (held by `source`).
@@ -150,7 +151,7 @@ TEST_CASE("backup planner: a hostile sharer's thousands of seeds are bounded") {
     BackupState many;
     for (int i = 0; i < 500; ++i) {
         many.listed.push_back(listed(i, 1));
-        many.sources[id_of(i)] = {"p:" + std::to_string(i)};
+        many.sources[id_of(i)] = {fmt::format("p:{}", i)};
     }
     limits.max_seeds = 300;
     plan = plan_backup(many, limits);

@@ -4,6 +4,7 @@
 // skips and names; a restart fetches nothing again and serves at once; a
 // hostile sharer announcing hundreds of seeds is held to the limits.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 
@@ -119,7 +120,7 @@ TEST_CASE("backup: every file outlives its sharers and a restart fetches nothing
     std::uint64_t total = 0;
     for (int i = 0; i < 6; ++i) {
         seeds.push_back(
-            make_file(src, "f" + std::to_string(i), 100'000 + 37'000 * i, tracker.address));
+            make_file(src, fmt::format("f{}", i), 100'000 + 37'000 * i, tracker.address));
         total += seeds.back().length;
     }
 
@@ -213,7 +214,7 @@ TEST_CASE("backup: a hostile sharer announcing hundreds of seeds is held to the 
     constexpr int kSeeds = 400;
     std::vector<Seed> seeds;
     for (int i = 0; i < kSeeds; ++i)
-        seeds.push_back(make_file(src, "x" + std::to_string(i), 200 + i, tracker.address));
+        seeds.push_back(make_file(src, fmt::format("x{}", i), 200 + i, tracker.address));
 
     run_within(io, 90s, [&]() -> net::awaitable<void> {
         TestPeer evil(io, pool, "evil", fast_options());
