@@ -8,7 +8,7 @@ work=$(mktemp -d /tmp/seedshare-layers.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/{common,peer,tracker}
 for f in common/core common/crypto common/model common/wire common/env common/net peer/storage \
-    peer/discovery peer/swarm peer/node peer/transfer peer/library peer/channel peer/app tracker/sqlite \
+    peer/discovery peer/swarm peer/node peer/transfer peer/library peer/channel peer/backup peer/app tracker/sqlite \
     common/http tracker/http \
     tracker/core tracker/etcd tracker/server tracker/app; do
     mkdir -p "$work/$f" && echo '#pragma once' >"$work/$f/x.hpp"

@@ -19,7 +19,7 @@ work=$(mktemp -d /tmp/seedshare-package.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 version=$("$build/peer/peer" --version | awk '{print $NF}')
-units="seedshare-tracker.service seedshare-serve@.service seedshare-publish@.service seedshare-subscribe@.service"
+units="seedshare-tracker.service seedshare-serve@.service seedshare-publish@.service seedshare-subscribe@.service seedshare-backup.service"
 
 # cmake --install into a prefix of our own.
 cmake --install "$build" --prefix "$work/prefix" >"$work/install.log" || fail "install: $(cat "$work/install.log")"

@@ -88,6 +88,26 @@ inline constexpr double kTrackerRequestBurst = 400;
 inline constexpr std::chrono::seconds kTrackerJoinTimeout{10};
 inline constexpr std::chrono::seconds kDefaultTtl{90};
 
+// --- backup peer (peer/backup) -----------------------------------------------
+// Seeds one backup peer holds or fetches, in all: each is a served swarm and
+// an open file, so a hostile sharer announcing millions stops here.
+inline constexpr std::size_t kMaxBackupSeeds = 20000;
+// Seeds held or being fetched whose only known holder is one peer address:
+// one sharer cannot fill the backup alone.
+inline constexpr std::size_t kMaxBackupSeedsPerSource = 2000;
+// New seeds a backup takes on (looks up, then fetches): a burst, then this
+// many per second.
+inline constexpr double kBackupNewSeedsPerSecond = 20;
+inline constexpr double kBackupNewSeedsBurst = 200;
+// Fetches a backup runs at once (each a swarm with its connections).
+inline constexpr std::size_t kMaxBackupFetches = 4;
+// Entries a backup takes from the trackers' listings per poll.
+inline constexpr std::size_t kMaxBackupListing = 100000;
+// Channels a backup follows (each a subscriber with its directory and mesh).
+inline constexpr std::size_t kMaxBackupChannels = 1000;
+// Disk a backup leaves free: a fetch that would leave less is not started.
+inline constexpr std::uint64_t kBackupDiskReserve = 64ull << 20;
+
 // --- peers ------------------------------------------------------------------
 inline constexpr std::size_t kMaxPeerConnections = 512;
 // Blocks a peer process sends at once, to all its remotes together (upload

@@ -134,6 +134,21 @@ struct SubscribeCommand {
 
 int run_subscribe(const SubscribeCommand& cmd);
 
+// Keeps a copy of every seed the trackers list in DIR and serves it, until
+// SIGINT/SIGTERM (peer/backup/backup.hpp).
+struct BackupCommand {
+    std::filesystem::path dir;
+    NetworkOptions net;  // trackers: at least one (default 127.0.0.1:7000)
+    std::optional<std::filesystem::path> state_dir;  // address book; default: default_state_dir()
+    bool no_state = false;
+    std::uint64_t max_size = 0;  // bytes held in all; 0: no quota
+    std::chrono::milliseconds poll{3000};
+    std::vector<std::string> channels;  // 64 hex digits each; empty: every channel listed
+    bool no_channels = false;           // follow no channel
+};
+
+int run_backup(const BackupCommand& cmd);
+
 // Where DIR stands: its channel, the version applied, the latest a tracker
 // knows, and what differs locally (without hashing).
 struct StatusCommand {

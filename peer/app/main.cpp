@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <exception>
+#include <limits>
 
 #include "common/core/cli_values.hpp"
 #include "common/core/limits.hpp"
@@ -318,6 +319,40 @@ int main(int argc, char** argv) {
     sb->footer(
         footer("  peer subscribe 87ee5a75...34ac ~/site --tracker tracker.example.org:7000", true));
 
+    BackupCommand backup;
+    NetworkText backup_net;
+    std::string backup_state_text;
+    std::string backup_max_size;
+    std::string backup_poll_text = "3";
+    auto* bk = app.add_subcommand(
+        "backup", "Keep a copy of every file the trackers list in DIR, and serve it");
+    bk->add_option("DIR", backup.dir, "Where the copies live (created if missing)")
+        ->required()
+        ->type_name("");
+    backup_net.add_to(bk, "Tracker to follow, repeatable (default 127.0.0.1:7000)");
+    bk->add_option("--max-size", backup_max_size,
+                   "Bytes to hold in all, e.g. 500G; a file that would not fit is skipped and "
+                   "named (default: no limit but the disk)")
+        ->type_name("SIZE");
+    bk->add_option("--poll", backup_poll_text,
+                   "Seconds between asking the trackers what they list, 0.05 to 3600 (default 3)")
+        ->type_name("SECONDS");
+    bk->add_option("--channel", backup.channels,
+                   "Follow only this channel (64 hex digits), repeatable (default: every "
+                   "channel the trackers list)")
+        ->type_name("ID");
+    bk->add_flag("--no-channels", backup.no_channels, "Follow no channel, only files");
+    std::string backup_keep = "1";
+    bk->add_option("--keep-versions", backup_keep,
+                   "Versions of each channel to keep; only 1 (the latest) so far")
+        ->type_name("N");
+    bk->add_option("--state", backup_state_text,
+                   "Where the address book is kept (default ~/.local/state/seedshare)")
+        ->type_name("DIR");
+    bk->add_flag("--no-state", backup.no_state, "Remember no peers between runs");
+    bk->footer(footer(
+        "  peer backup /srv/backup --tracker tracker.example.org:7000 --max-size 500G", true));
+
     StatusCommand status;
     std::vector<std::string> status_trackers;
     auto* st = app.add_subcommand("status", "Where a channel directory stands");
@@ -336,7 +371,7 @@ int main(int argc, char** argv) {
     // The command line was refused: name the first argument nobody took, if
     // any (so "peer --bogus" is an unknown option, not a missing command).
     const auto refused = [&](const std::string& cli11_message) -> std::string {
-        for (auto* cmd : {ms, sv, gt, ls, kg, pb, sb, st}) {
+        for (auto* cmd : {ms, sv, gt, ls, kg, pb, sb, bk, st}) {
             if (!cmd->parsed()) continue;
             const auto extra = cmd->remaining();
             if (!extra.empty())
@@ -404,6 +439,20 @@ int main(int argc, char** argv) {
             subscribe.rescan =
                 to_ms(checked(seconds_option("--rescan", subscribe_rescan_text, 0.05, 3600)));
             return run_subscribe(subscribe);
+        }
+        if (bk->parsed()) {
+            backup.net = backup_net.check();
+            if (backup.net.trackers.empty()) backup.net.trackers.push_back(kDefaultTracker);
+            if (!backup_state_text.empty()) backup.state_dir = backup_state_text;
+            if (!backup_max_size.empty())
+                backup.max_size = checked(size_option("--max-size", backup_max_size, 1,
+                                                      std::numeric_limits<std::int64_t>::max()));
+            backup.poll = to_ms(checked(seconds_option("--poll", backup_poll_text, 0.05, 3600)));
+            if (checked(whole_option("--keep-versions", backup_keep, 1, 1000)) != 1)
+                throw UsageError{"--keep-versions: only 1 (the latest version) is kept so far"};
+            if (backup.no_channels && !backup.channels.empty())
+                throw UsageError{"--channel and --no-channels cannot go together"};
+            return run_backup(backup);
         }
         if (st->parsed()) {
             status.trackers = parse_trackers(status_trackers);

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 namespace seedshare {
 
@@ -372,6 +374,79 @@ net::awaitable<std::vector<proto::ChannelPeerEntry>> Trackers::channel_peers(
     }
     if (!answered) throw std::runtime_error(error);
     co_return out;
+}
+
+namespace {
+
+net::awaitable<std::optional<std::vector<proto::FileInfo>>> files_from(
+    std::shared_ptr<TrackerClient> c) {
+    co_return co_await c->list_files();
+}
+net::awaitable<std::optional<std::vector<proto::ChannelInfo>>> channels_from(
+    std::shared_ptr<TrackerClient> c) {
+    co_return co_await c->list_channels();
+}
+
+// The answers of ask_all merged by `key`, `better` deciding which entry stays.
+template <class T, class Key, class Better>
+std::vector<T> merge_listings(std::vector<Answer<std::vector<T>>>& answers, std::size_t max_entries,
+                              Key key, Better better) {
+    std::vector<T> out;
+    std::map<decltype(key(std::declval<const T&>())), std::size_t> at;
+    bool answered = false;
+    std::string error = "no tracker";
+    for (auto& a : answers) {
+        if (a.failure) {
+            error = fmt::format("{}: {}", a.tracker.str(), message_of(a.failure));
+            continue;
+        }
+        answered = true;
+        if (!a.value) continue;
+        for (auto& item : *a.value) {
+            const auto [it, fresh] = at.try_emplace(key(item), out.size());
+            if (!fresh) {
+                if (better(item, out[it->second])) out[it->second] = std::move(item);
+                continue;
+            }
+            if (out.size() >= max_entries) {
+                at.erase(it);
+                continue;
+            }
+            out.push_back(std::move(item));
+        }
+    }
+    if (!answered) throw std::runtime_error(error);
+    return out;
+}
+
+}  // namespace
+
+net::awaitable<std::vector<proto::FileInfo>> Trackers::list_files(
+    const std::vector<HostPort>& where, std::size_t max_entries) {
+    std::vector<std::pair<HostPort, std::shared_ptr<TrackerClient>>> clients;
+    for (const auto& w : where)
+        clients.emplace_back(w, client(w));
+    auto ask = [](std::shared_ptr<TrackerClient> c) { return files_from(std::move(c)); };
+    auto answers = co_await ask_all<std::vector<proto::FileInfo>>(ex_, clients, std::move(ask));
+    auto key = [](const proto::FileInfo& f) { return f.id; };
+    auto better = [](const proto::FileInfo& a, const proto::FileInfo& b) {
+        return a.complete_holders > b.complete_holders;
+    };
+    co_return merge_listings(answers, max_entries, key, better);
+}
+
+net::awaitable<std::vector<proto::ChannelInfo>> Trackers::list_channels(
+    const std::vector<HostPort>& where, std::size_t max_entries) {
+    std::vector<std::pair<HostPort, std::shared_ptr<TrackerClient>>> clients;
+    for (const auto& w : where)
+        clients.emplace_back(w, client(w));
+    auto ask = [](std::shared_ptr<TrackerClient> c) { return channels_from(std::move(c)); };
+    auto answers = co_await ask_all<std::vector<proto::ChannelInfo>>(ex_, clients, std::move(ask));
+    auto key = [](const proto::ChannelInfo& c) { return c.channel; };
+    auto better = [](const proto::ChannelInfo& a, const proto::ChannelInfo& b) {
+        return a.version > b.version;
+    };
+    co_return merge_listings(answers, max_entries, key, better);
 }
 
 void Trackers::abandon() {

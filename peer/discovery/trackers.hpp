@@ -57,6 +57,16 @@ class Trackers {
     net::awaitable<std::optional<std::string>> get_seed(const SeedId& id,
                                                         const std::vector<HostPort>& where);
 
+    // Asks every joined tracker in `where` at once for every seed it lists;
+    // the answers merged (one entry per id, the most complete holders heard),
+    // at most `max_entries` of them. Throws only if none answered.
+    net::awaitable<std::vector<tracker_proto::FileInfo>> list_files(
+        const std::vector<HostPort>& where, std::size_t max_entries);
+    // The same for the channels the trackers have heads of (one entry per
+    // channel, the highest version heard).
+    net::awaitable<std::vector<tracker_proto::ChannelInfo>> list_channels(
+        const std::vector<HostPort>& where, std::size_t max_entries);
+
     // --- channels ---
 
     // The channel is followed at each tracker in `where`, holding `version`

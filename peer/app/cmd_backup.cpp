@@ -1,0 +1,127 @@
+// peer backup DIR: the process around a Backup: the Node, signals, what is
+// printed at the start and the end.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "common/core/numbers.hpp"
+#include "common/core/plural.hpp"
+#include "peer/app/commands.hpp"
+#include "peer/app/metrics.hpp"
+#include "peer/app/run_command.hpp"
+#include "peer/backup/backup.hpp"
+#include "peer/backup/channel_backup.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kGoodbyeGrace = 5000ms;
+constexpr auto kChannelsWait = 20s;
+
+// A free function, not a capturing lambda: the coroutine outlives the call.
+net::awaitable<void> follow_channels(ChannelBackup* channels, bool* done) {
+    co_await channels->run();
+    *done = true;
+}
+
+net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId> channel_ids,
+                                asio::io_context& io, asio::thread_pool& pool) {
+    auto ex = io.get_executor();
+    Logger log("peer", cmd.net.log_level);
+    NetworkOptions net = cmd.net;
+    if (!cmd.no_state) net.book_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
+    Node node(ex, pool, node_options(net), log);
+    node.listen();
+    Trackers trackers(ex, node.user(), node.port(), log);
+
+    // The channels on a Node of their own (channel_backup.hpp says why), with
+    // no address book of its own.
+    NetworkOptions channel_net = cmd.net;
+    channel_net.port = 0;
+    channel_net.book_dir.reset();
+    Node channel_node(ex, pool, node_options(channel_net), log.sub("channels"));
+    channel_node.listen();
+    Trackers channel_trackers(ex, channel_node.user(), channel_node.port(), log.sub("channels"));
+    ChannelBackupOptions channel_options;
+    channel_options.dir = cmd.dir / "channels";
+    channel_options.trackers = cmd.net.trackers;
+    channel_options.channels = std::move(channel_ids);
+    channel_options.poll = cmd.poll;
+    ChannelBackup channels(channel_node, channel_trackers, channel_options, log.sub("channels"));
+    bool channels_done = cmd.no_channels;
+    if (!cmd.no_channels)
+        net::spawn(ex, follow_channels(&channels, &channels_done), log, "channels");
+
+    BackupOptions options;
+    options.also_held = [&channels](const SeedId& id) { return channels.covers(id); };
+    options.dir = cmd.dir;
+    options.trackers = cmd.net.trackers;
+    options.limits.max_size = cmd.max_size;
+    options.poll = cmd.poll;
+    Backup backup(node, trackers, options, log);
+    const auto metrics = start_metrics(cmd.net.metrics, ex, node, "backup");
+
+    asio::signal_set signals(ex, SIGINT, SIGTERM);
+    signals.async_wait([&](const asio::error_code& ec, int) {
+        if (ec) return;
+        backup.stop();
+        channels.stop();
+    });
+    co_await backup.run([&] {
+        // One line once the held files are served (scripts wait for it).
+        fmt::print("backup of {} on port {}: serving {} already held ({})\n", cmd.dir.string(),
+                   node.port(), count_of(backup.held(), "file"), format_bytes(backup.held_bytes()));
+        std::fflush(stdout);
+    });
+    channels.stop();
+    asio::steady_timer tick(ex);
+    for (auto until = std::chrono::steady_clock::now() + kChannelsWait;
+         !channels_done && std::chrono::steady_clock::now() < until;) {
+        const bool slept = co_await net::sleep_for(tick, 50ms);
+        if (!slept) break;
+    }
+    log.info("leaving: finishing uploads in flight");
+    co_await node.stop(kGoodbyeGrace);
+    co_await channel_node.stop(kGoodbyeGrace);
+    co_await trackers.leave();
+    co_await channel_trackers.leave();
+    // Exact numbers, one line (scripts read it: test/e2e/backup.sh).
+    fmt::print("backup held {} ({} bytes); fetched {} bytes; {} skipped\n",
+               count_of(backup.held(), "file"), backup.held_bytes(), backup.fetched_bytes(),
+               backup.skipped().size());
+    std::fflush(stdout);
+    co_return kExitOk;
+}
+
+}  // namespace
+
+int run_backup(const BackupCommand& cmd) {
+    std::vector<ChannelId> channel_ids;
+    for (const auto& text : cmd.channels) {
+        const auto id = ChannelId::from_hex_string(text);
+        if (!id) {
+            fmt::print(stderr, "peer: --channel '{}' is not a channel id (64 hex digits)\n", text);
+            return kExitUsage;
+        }
+        channel_ids.push_back(*id);
+    }
+    std::error_code ec;
+    if (fs::exists(cmd.dir, ec) && !fs::is_directory(cmd.dir, ec)) {
+        fmt::print(stderr, "peer: {}: not a directory\n", cmd.dir.string());
+        return kExitUsage;
+    }
+    fs::create_directories(cmd.dir, ec);
+    if (ec) {
+        fmt::print(stderr, "peer: cannot make {}: {}\n", cmd.dir.string(), ec.message());
+        return kExitFailure;
+    }
+    return run_command([&](asio::io_context& io, asio::thread_pool& pool) {
+        return backup_main(cmd, channel_ids, io, pool);
+    });
+}
+
+}  // namespace seedshare

@@ -1,0 +1,332 @@
+#include "peer/backup/backup.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/core/numbers.hpp"
+#include "common/core/plural.hpp"
+#include "common/net/offload.hpp"
+#include "peer/storage/storage.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kRestAfterFailure = 30s;
+constexpr auto kRestWithoutHolder = 10s;
+constexpr auto kRestBadSeed = 300s;
+constexpr std::uint16_t kLookupPeers = 8;
+constexpr auto kStopWait = 10s;
+
+// A file DIR/files/ID/NAME the cache says is that seed's, unchanged.
+struct Found {
+    SharedFile file;
+    Seed seed;
+};
+
+// Blocking: run on the pool. At most `max` files.
+std::vector<Found> find_held(const fs::path& files, const SeedCache& cache, std::size_t max) {
+    std::vector<Found> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(files, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+        if (out.size() >= max) break;
+        const auto id = SeedId::from_hex_string(it->path().filename().string());
+        std::error_code dir_ec;
+        if (!id || !it->is_directory(dir_ec) || it->is_symlink(dir_ec)) continue;
+        for (auto f = fs::directory_iterator(it->path(), dir_ec);
+             !dir_ec && f != fs::directory_iterator(); f.increment(dir_ec)) {
+            const auto name = f->path().filename().string();
+            if (name.ends_with(".part")) continue;
+            auto file = stat_shared(f->path());
+            if (!file) continue;
+            auto seed = cache.find(*file);
+            if (!seed || seed->name != name || seed->id() != *id) continue;
+            out.push_back(Found{std::move(*file), std::move(*seed)});
+            break;
+        }
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> free_space(const fs::path& dir) {
+    std::error_code ec;
+    const auto s = fs::space(dir, ec);
+    if (ec) return std::nullopt;
+    return s.available;
+}
+
+// Gives up a fetch that verified nothing for `stall` (Download::time_out).
+// Holds only a weak pointer: it ends with the download.
+net::awaitable<void> watch_stall(std::weak_ptr<Download> weak, std::chrono::milliseconds stall) {
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    const auto step = std::clamp<std::chrono::milliseconds>(stall / 4, 10ms, 1000ms);
+    std::uint64_t last = 0;
+    auto since = SteadyClock::now();
+    for (;;) {
+        const bool slept = co_await net::sleep_for(tick, step);
+        if (!slept) co_return;
+        const auto download = weak.lock();
+        if (!download) co_return;
+        const auto swarm = download->swarm();
+        if (swarm && swarm->state() != Swarm::State::kDownloading) co_return;
+        const std::uint64_t bytes = swarm ? swarm->verified_bytes() : 0;
+        if (bytes > last) {
+            last = bytes;
+            since = SteadyClock::now();
+        } else if (SteadyClock::now() - since >= stall) {
+            download->time_out();
+            co_return;
+        }
+    }
+}
+
+}  // namespace
+
+Backup::Backup(Node& node, Trackers& trackers, BackupOptions options, Logger log)
+    : node_(node),
+      trackers_(trackers),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      cache_(options_.dir / ".backup"),
+      tokens_(options_.new_seeds_burst),
+      tokens_at_(SteadyClock::now()),
+      wake_(node.swarm_env().ex) {}
+
+Backup::~Backup() = default;
+
+fs::path Backup::path_of(const Seed& seed) const {
+    return options_.dir / "files" / seed.id().hex() / seed.name;
+}
+
+std::uint64_t Backup::held_bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& [id, h] : held_)
+        n += h.length;
+    return n;
+}
+
+void Backup::stop() {
+    stopping_ = true;
+    wake_.cancel();
+    for (auto& [id, download] : fetching_)
+        download->stop();
+}
+
+void Backup::rest(const SeedId& id, std::chrono::milliseconds how_long) {
+    resting_[id] = SteadyClock::now() + how_long;
+}
+
+std::size_t Backup::allowance() {
+    const auto now = SteadyClock::now();
+    const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
+    tokens_ = std::min(options_.new_seeds_burst, tokens_ + options_.new_seeds_per_second * elapsed);
+    tokens_at_ = now;
+    return tokens_ < 1 ? 0 : static_cast<std::size_t>(std::floor(tokens_));
+}
+
+net::awaitable<void> Backup::restore() {
+    const fs::path files = options_.dir / "files";
+    const SeedCache* cache = &cache_;
+    const std::size_t max = options_.limits.max_seeds;
+    auto scan = [files, cache, max] { return find_held(files, *cache, max); };
+    const auto found = co_await offload(node_.pool(), std::move(scan));
+    for (const auto& f : found) {
+        auto opened = FileStorage::open_read(f.file.path);
+        if (!opened) {
+            log_.warn("{}: {}; fetching it again if listed", f.file.path.string(),
+                      opened.error().message);
+            continue;
+        }
+        auto transfer = FileTransfer::share(node_, trackers_, options_.trackers, f.seed,
+                                            std::move(*opened), log_);
+        transfer->start(false);
+        transfer->announce_complete();
+        held_[f.seed.id()] = Held{f.seed.length, nullptr, std::move(transfer)};
+        ++restored_;
+    }
+    if (restored_ > 0)
+        log_.info("serving the {} already held ({})", count_of(restored_, "file"),
+                  format_bytes(held_bytes()));
+}
+
+net::awaitable<void> Backup::run(std::function<void()> on_ready) {
+    std::error_code ec;
+    fs::create_directories(options_.dir / "files", ec);
+    if (ec) log_.warn("cannot make {}: {}", (options_.dir / "files").string(), ec.message());
+    co_await restore();
+    if (on_ready) on_ready();
+    for (const auto& u : co_await trackers_.connect(options_.trackers))
+        log_.warn("cannot reach {} (retrying in the background)", u);
+    while (!stopping_) {
+        co_await poll();
+        if (options_.after_poll) options_.after_poll();
+        if (stopping_) break;
+        wake_.expires_after(options_.poll);
+        asio::error_code wait_ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+    }
+    // The fetches under way were told to stop: let them wind down (bounded).
+    const auto until = SteadyClock::now() + kStopWait;
+    while (!fetching_lengths_.empty() && SteadyClock::now() < until) {
+        wake_.expires_after(50ms);
+        asio::error_code wait_ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+    }
+}
+
+net::awaitable<void> Backup::poll() {
+    bool listed = true;
+    std::vector<tracker_proto::FileInfo> files;
+    try {
+        files = co_await trackers_.list_files(options_.trackers, limits::kMaxBackupListing);
+    } catch (const std::exception& e) {
+        listed = false;
+        if (!listing_failed_) log_.warn("no tracker listed its seeds: {}; still serving", e.what());
+    }
+    if (listed && listing_failed_) log_.info("the trackers answer again");
+    listing_failed_ = !listed;
+    if (listed) {
+        listed_.clear();
+        for (auto& f : files)
+            if (!options_.also_held || !options_.also_held(f.id))
+                listed_.push_back(
+                    ListedSeed{f.id, std::move(f.name), f.length, f.complete_holders});
+    }
+
+    BackupState state;
+    state.listed = listed_;
+    for (const auto& [id, h] : held_)
+        state.held[id] = h.length;
+    state.fetching = fetching_lengths_;
+    const auto now = SteadyClock::now();
+    std::erase_if(resting_, [now](const auto& r) { return r.second <= now; });
+    for (const auto& [id, until] : resting_)
+        state.resting.insert(id);
+    // Only the sources of seeds still listed, held or fetched are kept.
+    std::set<SeedId> live;
+    for (const auto& l : listed_)
+        live.insert(l.id);
+    std::erase_if(sources_, [&](const auto& s) {
+        return !live.contains(s.first) && !held_.contains(s.first) &&
+               !fetching_lengths_.contains(s.first);
+    });
+    state.sources = sources_;
+    const fs::path dir = options_.dir;
+    auto space = [dir] { return free_space(dir); };
+    state.free_disk = co_await offload(node_.pool(), std::move(space));
+    state.new_allowance = allowance();
+
+    const auto plan = plan_backup(state, options_.limits);
+    if (said_.size() > limits::kMaxBackupListing) said_.clear();
+    // A file beyond the quota is named; seeds beyond a limit (a hostile
+    // sharer's thousands) are counted in one line per poll.
+    std::map<BackupSkip, std::size_t> limited;
+    for (const auto& [l, why] : plan.skipped) {
+        if (!said_.emplace(l.id, why).second) continue;
+        if (why == BackupSkip::kBeyondQuota) {
+            log_.warn("skipped {} ({}, id {}): {}", l.name, format_bytes(l.length), l.id.hex(),
+                      describe(why));
+        } else {
+            log_.debug("skipped {} (id {}): {}", l.name, l.id.hex(), describe(why));
+            ++limited[why];
+        }
+        if (skipped_.size() < limits::kMaxBackupListing) skipped_.emplace_back(l.name, why);
+    }
+    for (const auto& [why, n] : limited)
+        log_.warn("skipped {} more: {}", count_of(n, "seed"), describe(why));
+    if (plan.disk_full != disk_full_) {
+        if (plan.disk_full)
+            log_.warn("the disk of {} is full: fetching stopped, still serving {}",
+                      options_.dir.string(), count_of(held_.size(), "file"));
+        else
+            log_.info("room on the disk again: fetching");
+        disk_full_ = plan.disk_full;
+    }
+    for (const auto& l : plan.fetch) {
+        fetching_lengths_[l.id] = l.length;
+        net::spawn(node_.swarm_env().ex, fetch(l), log_, "backup fetch");
+    }
+    if (!plan.lookup.empty()) {
+        tokens_ -= static_cast<double>(plan.lookup.size());
+        co_await lookup(plan.lookup);
+    }
+}
+
+net::awaitable<void> Backup::lookup(std::vector<SeedId> ids) {
+    for (const auto& id : ids) {
+        if (stopping_) co_return;
+        std::vector<PeerAddress> holders;
+        try {
+            holders = co_await trackers_.find_peers(id, options_.trackers, kLookupPeers);
+        } catch (const std::exception& e) {
+            log_.debug("asking who holds {}: {}", id.hex(), e.what());
+        }
+        if (holders.empty()) {
+            rest(id, kRestWithoutHolder);
+            continue;
+        }
+        auto& sources = sources_[id];
+        sources.clear();
+        for (const auto& h : holders)
+            sources.push_back(h.str());
+    }
+}
+
+net::awaitable<void> Backup::fetch(ListedSeed listed) {
+    const SeedId id = listed.id;
+    std::optional<std::string> text;
+    try {
+        text = co_await trackers_.get_seed(id, options_.trackers);
+    } catch (const std::exception& e) {
+        log_.debug("asking for seed {}: {}", id.hex(), e.what());
+    }
+    std::optional<Seed> seed;
+    if (text) {
+        auto parsed = parse_seed(*text);
+        if (!parsed || parsed->id() != id || parsed->length != listed.length) {
+            log_.warn("the trackers' seed {} ({}) is not what they listed; not fetched", id.hex(),
+                      listed.name);
+            rest(id, kRestBadSeed);
+        } else {
+            seed = std::move(*parsed);
+        }
+    } else {
+        rest(id, kRestAfterFailure);
+    }
+    if (!seed || stopping_) {
+        fetching_lengths_.erase(id);
+        co_return;
+    }
+    DownloadOptions o;
+    o.seed = *seed;
+    o.out_dir = options_.dir / "files" / id.hex();
+    o.trackers = options_.trackers;
+    o.force = true;  // DIR/files is the backup's own: a stale NAME there is replaced
+    o.announce_complete = true;
+    auto download = std::make_shared<Download>(node_, trackers_, std::move(o), log_);
+    fetching_[id] = download;
+    net::spawn(node_.swarm_env().ex, watch_stall(download, options_.fetch_stall), log_, "stall");
+    const auto outcome = co_await download->run();
+    fetching_.erase(id);
+    fetching_lengths_.erase(id);
+    if (const auto swarm = download->swarm()) fetched_bytes_ += swarm->verified_bytes();
+    using O = Download::Outcome;
+    if (outcome == O::kComplete || outcome == O::kAlreadyComplete) {
+        if (const auto file = stat_shared(download->target())) cache_.remember(*file, *seed);
+        log_.info("holding {} ({}), id {}", seed->name, format_bytes(seed->length), id.hex());
+        held_[id] = Held{seed->length, std::move(download), nullptr};
+    } else if (!stopping_) {
+        log_.warn("fetching {} failed: {}; trying again later", seed->name, download->message());
+        rest(id, kRestAfterFailure);
+    }
+    wake_.cancel();  // a fetch slot is free: plan again now
+}
+
+}  // namespace seedshare

@@ -1,0 +1,123 @@
+#include "peer/backup/channel_backup.hpp"
+
+#include <fmt/format.h>
+
+#include "common/core/plural.hpp"
+
+namespace seedshare {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr auto kStopWait = 15s;
+}  // namespace
+
+ChannelBackup::ChannelBackup(Node& node, Trackers& trackers, ChannelBackupOptions options,
+                             Logger log)
+    : node_(node),
+      trackers_(trackers),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      wake_(node.swarm_env().ex) {}
+
+ChannelBackup::~ChannelBackup() = default;
+
+bool ChannelBackup::covers(const SeedId& id) const {
+    for (const auto& [channel, s] : subscribers_)
+        for (const auto* m : {&s->applied(), &s->latest()})
+            if (*m)
+                for (const auto& f : (*m)->files)
+                    if (f.seed == id) return true;
+    return false;
+}
+
+std::uint64_t ChannelBackup::applied(const ChannelId& channel) const {
+    const auto it = subscribers_.find(channel);
+    if (it == subscribers_.end() || !it->second->applied()) return 0;
+    return it->second->applied()->version;
+}
+
+void ChannelBackup::stop() {
+    stopping_ = true;
+    wake_.cancel();
+    for (auto& [channel, s] : subscribers_)
+        s->stop();
+}
+
+void ChannelBackup::follow(const ChannelId& channel) {
+    if (subscribers_.contains(channel) || stopping_) return;
+    if (subscribers_.size() >= options_.max_channels) {
+        log_.warn("not following channel {}: the backup follows its limit of {}", channel.hex(),
+                  options_.max_channels);
+        return;
+    }
+    const fs::path dir = options_.dir / channel.hex();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+        log_.warn("cannot make {}: {}; channel {} not followed", dir.string(), ec.message(),
+                  channel.hex());
+        return;
+    }
+    SubscriberOptions o;
+    o.channel = channel;
+    o.dir = dir;
+    o.trackers = options_.trackers;
+    o.rescan = options_.rescan;
+    o.tracker_poll = options_.tracker_poll;
+    o.mesh = options_.mesh;
+    auto s = std::make_shared<Subscriber>(node_, trackers_, o, log_);
+    subscribers_[channel] = s;
+    ++running_;
+    log_.info("following channel {} into {}", channel.hex(), dir.string());
+    net::spawn(node_.swarm_env().ex, run_subscriber(channel, s), log_, "channel backup");
+}
+
+net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel,
+                                                   std::shared_ptr<Subscriber> s) {
+    Logger log = log_;
+    const std::function<void(const Manifest&, const SyncReport&)> said =
+        [log](const Manifest& m, const SyncReport& r) {
+            log.info("channel {} ({}): version {} held, {}; {} fetched", m.channel.hex(), m.name,
+                     m.version, count_of(m.files.size(), "file"), r.fetched);
+        };
+    const auto outcome = co_await s->run(said);
+    if (outcome != Subscriber::Outcome::kStopped)
+        log_.warn("channel {}: no longer followed: {}", channel.hex(), s->message());
+    --running_;
+}
+
+net::awaitable<void> ChannelBackup::run() {
+    for (const auto& u : co_await trackers_.connect(options_.trackers))
+        log_.warn("cannot reach {} (retrying in the background)", u);
+    for (const auto& c : options_.channels)
+        follow(c);
+    while (!stopping_) {
+        if (options_.channels.empty()) {
+            std::vector<tracker_proto::ChannelInfo> listed;
+            bool ok = true;
+            try {
+                listed =
+                    co_await trackers_.list_channels(options_.trackers, limits::kMaxBackupListing);
+            } catch (const std::exception& e) {
+                ok = false;
+                if (!listing_failed_) log_.warn("no tracker listed its channels: {}", e.what());
+            }
+            listing_failed_ = !ok;
+            for (const auto& c : listed)
+                follow(c.channel);
+        }
+        wake_.expires_after(options_.poll);
+        asio::error_code ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    const auto until = std::chrono::steady_clock::now() + kStopWait;
+    while (running_ > 0 && std::chrono::steady_clock::now() < until) {
+        wake_.expires_after(50ms);
+        asio::error_code ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+}  // namespace seedshare

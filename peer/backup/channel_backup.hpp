@@ -1,0 +1,76 @@
+// The channels a backup peer follows: one Subscriber per channel, into
+// DIR/channels/<id>/, so a channel's latest version outlives its publisher
+// and subscribers (a new subscriber syncs it from the backup, through the
+// channel's mesh and the file swarms). The channels named (`--channel`), or
+// else every channel the trackers list, polled, up to
+// limits::kMaxBackupChannels. Each keeps the latest version (the
+// subscriber's own rule: old files are replaced once the new ones verify).
+//
+// Runs on a Node of its own (cmd_backup.cpp): a subscriber refuses to fetch a
+// seed its Node already has a swarm for, and the backup's file mirror has
+// swarms for every seed listed. covers() lets the mirror leave alone the
+// seeds a followed channel brings.
+#pragma once
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "common/core/address.hpp"
+#include "common/core/ids.hpp"
+#include "common/core/limits.hpp"
+#include "common/core/log.hpp"
+#include "common/net/net.hpp"
+#include "peer/channel/subscriber.hpp"
+#include "peer/discovery/trackers.hpp"
+#include "peer/node/node.hpp"
+
+namespace seedshare {
+
+struct ChannelBackupOptions {
+    std::filesystem::path dir;  // DIR/channels
+    std::vector<HostPort> trackers;
+    std::vector<ChannelId> channels;  // empty: every channel the trackers list
+    std::chrono::milliseconds poll{3000};
+    std::size_t max_channels = limits::kMaxBackupChannels;
+    // For each Subscriber (tests shorten them).
+    std::chrono::milliseconds tracker_poll{10000};
+    std::chrono::milliseconds rescan{10000};
+    ChannelMeshOptions mesh;
+};
+
+class ChannelBackup {
+  public:
+    ChannelBackup(Node& node, Trackers& trackers, ChannelBackupOptions options, Logger log);
+    ~ChannelBackup();
+
+    // Follows until stop(); returns once every subscriber has ended.
+    net::awaitable<void> run();
+    void stop();
+
+    std::size_t followed() const { return subscribers_.size(); }
+    // Whether a followed channel's applied or latest version names this seed.
+    bool covers(const SeedId& id) const;
+    // The version applied for a channel (0: none, or not followed).
+    std::uint64_t applied(const ChannelId& channel) const;
+
+  private:
+    void follow(const ChannelId& channel);
+    net::awaitable<void> run_subscriber(ChannelId channel, std::shared_ptr<Subscriber> s);
+
+    Node& node_;
+    Trackers& trackers_;
+    ChannelBackupOptions options_;
+    Logger log_;
+    std::map<ChannelId, std::shared_ptr<Subscriber>> subscribers_;
+    asio::steady_timer wake_;
+    std::size_t running_ = 0;
+    bool stopping_ = false;
+    bool listing_failed_ = false;
+};
+
+}  // namespace seedshare

@@ -1,0 +1,149 @@
+// The backup peer's channels, in one io_context: a publisher and a
+// subscriber leave; a new subscriber still syncs the latest version, from
+// the backup alone.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "peer/backup/channel_backup.hpp"
+#include "peer/channel/publisher.hpp"
+#include "test/support/cluster.hpp"
+#include "test/support/temp_dir.hpp"
+
+using namespace seedshare;
+using namespace seedshare::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+ChannelKey test_key(std::uint8_t n) {
+    std::array<std::uint8_t, 32> seed{};
+    seed.fill(n);
+    return ChannelKey::from_seed(seed);
+}
+
+// The files under `dir` (not .seedshare) and their contents.
+std::map<std::string, std::string> tree(const fs::path& dir) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        const auto rel = e.path().lexically_relative(dir).generic_string();
+        if (rel.starts_with(".seedshare")) continue;
+        if (e.is_regular_file()) out[rel] = read_file(e.path());
+    }
+    return out;
+}
+
+// A subscriber on a peer of its own, run in the background.
+struct RunningSubscriber {
+    TestPeer peer;
+    std::unique_ptr<Subscriber> subscriber;
+    bool done = false;
+    Subscriber::Outcome outcome = Subscriber::Outcome::kStopped;
+    RunningSubscriber(asio::io_context& io, asio::thread_pool& pool, const ChannelId& channel,
+                      const fs::path& dir, const HostPort& tracker, bool once)
+        : peer(io, pool, "subscriber") {
+        SubscriberOptions o;
+        o.channel = channel;
+        o.dir = dir;
+        o.trackers = {tracker};
+        o.once = once;
+        o.rescan = 100ms;
+        o.tracker_poll = 500ms;
+        o.mesh.tick = 50ms;
+        subscriber = std::make_unique<Subscriber>(*peer.node, *peer.trackers, o, peer.log);
+        net::spawn(io.get_executor(), run(), Logger("test"), "subscriber");
+    }
+    net::awaitable<void> run() {
+        outcome = co_await subscriber->run();
+        done = true;
+    }
+    net::awaitable<void> stop() {
+        subscriber->stop();
+        const std::function<bool()> ended = [this] { return done; };
+        CHECK(co_await eventually(ended, 10s));
+        co_await peer.stop();
+    }
+};
+
+net::awaitable<void> run_publisher(Publisher* p, bool* ready, bool* done) {
+    const std::function<void()> on_ready = [ready] { *ready = true; };
+    co_await p->run(on_ready);
+    *done = true;
+}
+
+net::awaitable<void> run_channels(ChannelBackup* c, bool* done) {
+    co_await c->run();
+    *done = true;
+}
+
+}  // namespace
+
+TEST_CASE("backup: a channel outlives its publisher and subscribers") {
+    TempDir site, sub, backup_dir, late;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_file(site / "big.bin", pattern_bytes(600'000, 3));
+    fs::create_directories(site / "docs");
+    write_file(site / "docs" / "a.txt", "alpha\n");
+
+    run_within(io, 120s, [&]() -> net::awaitable<void> {
+        TestPeer publisher_peer(io, pool, "publisher");
+        PublisherOptions po{site.path(), test_key(5), "site", {tracker.address}, {}, 100ms, {}};
+        po.mesh.tick = 50ms;
+        Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
+        bool ready = false, publisher_done = false;
+        net::spawn(io.get_executor(), run_publisher(&publisher, &ready, &publisher_done),
+                   Logger("test"), "publisher");
+        const std::function<bool()> is_ready = [&] { return ready; };
+        CHECK(co_await eventually(is_ready, 20s));
+        REQUIRE(publisher.published());
+        const ChannelId channel = publisher.channel();
+        auto subscriber = std::make_unique<RunningSubscriber>(io, pool, channel, sub.path(),
+                                                              tracker.address, false);
+
+        // The backup follows every channel the tracker lists.
+        TestPeer backup_peer(io, pool, "backup");
+        ChannelBackupOptions bo;
+        bo.dir = backup_dir / "channels";
+        bo.trackers = {tracker.address};
+        bo.poll = 100ms;
+        bo.tracker_poll = 500ms;
+        bo.rescan = 100ms;
+        bo.mesh.tick = 50ms;
+        ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
+        bool channels_done = false;
+        net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+                   "channels");
+        const std::function<bool()> held = [&] { return channels.applied(channel) == 1; };
+        CHECK(co_await eventually(held, 30s));
+        CHECK(channels.followed() == 1);
+        CHECK(tree(backup_dir / "channels" / channel.hex()) == tree(site.path()));
+        for (const auto& f : publisher.published()->files)
+            CHECK(channels.covers(f.seed));
+
+        // The publisher and the subscriber leave (both running until now).
+        CHECK_FALSE(subscriber->done);
+        co_await subscriber->stop();
+        CHECK_FALSE(publisher_done);
+        publisher.stop();
+        const std::function<bool()> publisher_ended = [&] { return publisher_done; };
+        CHECK(co_await eventually(publisher_ended, 10s));
+        co_await publisher_peer.stop();
+
+        // A new subscriber syncs version 1 from the backup alone.
+        auto fresh = std::make_unique<RunningSubscriber>(io, pool, channel, late.path(),
+                                                         tracker.address, true);
+        const std::function<bool()> fresh_done = [&] { return fresh->done; };
+        CHECK(co_await eventually(fresh_done, 30s));
+        CHECK(fresh->outcome == Subscriber::Outcome::kUpToDate);
+        CHECK(tree(late.path()) == tree(site.path()));
+        co_await fresh->stop();
+
+        channels.stop();
+        const std::function<bool()> ended = [&] { return channels_done; };
+        CHECK(co_await eventually(ended, 15s));
+        co_await backup_peer.stop();
+    });
+}
