@@ -157,7 +157,10 @@ bool Node::make_room(const SeedId& seed) {
         s->budget_view(conns);
         owners.emplace_back(s.get(), conns.size() - before);
     }
-    const auto d = budget_.make_room(conns, open - conns.size(), net::Clock::now());
+    const auto requester = find(seed);
+    const auto d =
+        budget_.make_room(conns, open - conns.size(), requester ? requester->open_connections() : 0,
+                          net::Clock::now());
     using Verdict = ConnectionBudget::Verdict;
     if (d.verdict == Verdict::kAdmit) return true;
     if (d.verdict == Verdict::kRefuse) {

@@ -11,9 +11,13 @@
 // idle one rather than being refused: first seed to seed (both sides hold
 // the file: nothing to trade), then connections that moved no block for
 // `idle_grace`, those of complete swarms (idle uploads) before those of
-// downloading ones, the longest idle first. A connection that moves blocks is
-// never closed for room: then the new one is refused (kBusy on the wire,
-// which the dialler retries soon).
+// downloading ones, the longest idle first. A swarm with fewer than
+// min_share connections (starving: the file a peer still lacks, or the one
+// nobody fetches from us yet) may also take an active connection of a swarm
+// that has more than min_share, a complete swarm's (an upload) first, the
+// least recently active. Otherwise a connection that moves blocks is never
+// closed for room: the new one is refused (kBusy on the wire, which the
+// dialler retries soon).
 #pragma once
 
 #include <chrono>
@@ -44,6 +48,7 @@ class ConnectionBudget {
         bool remote_complete = false;  // the remote holds it too
         // The last block it carried either way (or when it connected).
         Clock::time_point last_block{};
+        std::size_t swarm_connections = 0;  // its swarm's open connections
     };
 
     enum class Verdict {
@@ -60,8 +65,9 @@ class ConnectionBudget {
 
     // May one more connection open? `conns`: every open connection of every
     // swarm (those that may give way); `others`: connections that never give
-    // way (channel meshes, dials in progress).
-    Decision make_room(std::span<const Conn> conns, std::size_t others,
+    // way (channel meshes, dials in progress); `requester`: the open
+    // connections of the swarm the new one is for.
+    Decision make_room(std::span<const Conn> conns, std::size_t others, std::size_t requester,
                        Clock::time_point now) const;
 
     // The connections each of `downloading` swarms dials for: an even part of
@@ -72,7 +78,7 @@ class ConnectionBudget {
 
   private:
     // Which connections give way first (lower first); none: never.
-    std::optional<int> rank(const Conn& c, Clock::time_point now) const;
+    std::optional<int> rank(const Conn& c, bool starving, Clock::time_point now) const;
 
     Settings settings_;
 };

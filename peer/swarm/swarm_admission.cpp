@@ -98,11 +98,13 @@ std::size_t Swarm::open_connections() const {
 }
 
 void Swarm::budget_view(std::vector<ConnectionBudget::Conn>& out) const {
+    const std::size_t open = open_connections();
     for (const auto& c : conns_) {
         if (c->closed()) continue;
         out.push_back({.swarm_complete = complete(),
                        .remote_complete = c->counted_in_picker() && c->theirs().all(),
-                       .last_block = c->last_block_at()});
+                       .last_block = c->last_block_at(),
+                       .swarm_connections = open});
     }
 }
 
