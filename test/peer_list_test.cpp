@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "common/core/limits.hpp"
 #include "peer/discovery/peer_list.hpp"
 
 using namespace seedshare;
@@ -300,4 +301,38 @@ TEST_CASE("peer list: a dial that loses the race to an accepted connection is no
         CHECK(list.find(x)->failures == 0);
     }
     CHECK(list.take_candidates(2, t0 + 1h).empty());
+}
+
+TEST_CASE("peer list: a busy peer is retried soon, however often, and never forgotten") {
+    PeerList list;
+    const auto a = addr("10.0.0.1");
+    list.add(a, Source::kTracker);  // learnt: forgotten after kForgetAfterFailures failures
+    auto now = t0;
+    for (std::uint32_t n = 0; n < 3 * limits::kForgetAfterFailures; ++n) {
+        REQUIRE(list.take_candidates(1, now).size() == 1);
+        list.connect_busy(a, now);
+        const auto wait = PeerList::busy_rest(n);
+        CHECK(list.find(a)->state == State::kIdle);
+        CHECK(list.find(a)->failures == 0);
+        CHECK_FALSE(list.find(a)->forgotten);
+        CHECK(list.take_candidates(1, now + wait - 1ms).empty());
+        now += wait;
+    }
+    CHECK(PeerList::busy_rest(0) == 1s);
+    CHECK(PeerList::busy_rest(2) == 4s);
+    CHECK(PeerList::busy_rest(100) == PeerList::kMaxBusyRest);
+    // A connection clears the count: the next busy answer rests 1 s again.
+    REQUIRE(list.take_candidates(1, now).size() == 1);
+    list.connect_succeeded(a);
+    CHECK(list.find(a)->busy == 0);
+}
+
+TEST_CASE("peer list: a busy answer while its own connection came up leaves it connected") {
+    PeerList list;
+    const auto a = addr("10.0.0.1");
+    list.add(a, Source::kTracker);
+    REQUIRE(list.take_candidates(1, t0).size() == 1);
+    list.connected(a, Source::kIncoming);
+    list.connect_busy(a, t0);
+    CHECK(list.find(a)->state == State::kConnected);
 }

@@ -110,6 +110,9 @@ inline constexpr std::uint64_t kBackupDiskReserve = 64ull << 20;
 
 // --- peers ------------------------------------------------------------------
 inline constexpr std::size_t kMaxPeerConnections = 512;
+// Accepted connections still in their handshake, beyond kMaxPeerConnections
+// (the budget decides on them once their Hello names the swarm).
+inline constexpr std::size_t kMaxPeerHandshakes = 64;
 // Blocks a peer process sends at once, to all its remotes together (upload
 // slots, peer/swarm/upload_slots.hpp).
 inline constexpr std::size_t kDefaultUploadSlots = 4;

@@ -50,6 +50,12 @@ std::string render_peer_metrics(const std::optional<PeerSnapshot>& s, const Swar
             c.chunks_failed);
     counter("seedshare_peer_peers_banned_total",
             "Peers dropped for sending too many bad chunks (max strikes).", c.peers_banned);
+    counter("seedshare_peer_connections_evicted_total",
+            "Idle connections closed to make room for a new one (the process's connection cap).",
+            c.connections_evicted);
+    counter("seedshare_peer_connections_refused_total",
+            "New connections refused, or dials put off, at the process's connection cap.",
+            c.connections_refused);
     if (!s) return m.text();
     const auto gauge = [&](std::string_view name, std::string_view help, std::size_t v) {
         m.family(name, "gauge", help);

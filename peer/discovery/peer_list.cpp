@@ -11,6 +11,12 @@ PeerList::Clock::duration PeerList::backoff(std::uint32_t failures) {
     return std::chrono::milliseconds(ms);
 }
 
+PeerList::Clock::duration PeerList::busy_rest(std::uint32_t busy) {
+    const auto ms = std::min<std::int64_t>(std::chrono::milliseconds(kMaxBusyRest).count(),
+                                           1000LL << std::min<std::uint32_t>(busy, 4));
+    return std::chrono::milliseconds(ms);
+}
+
 PeerList::Entry* PeerList::at(const PeerAddress& a) {
     const auto it = entries_.find(a);
     return it == entries_.end() ? nullptr : &it->second;
@@ -93,6 +99,7 @@ void PeerList::connect_succeeded(const PeerAddress& a) {
         if (e->state == State::kBanned) return;
         e->state = State::kConnected;
         e->failures = 0;
+        e->busy = 0;
     }
 }
 
@@ -110,6 +117,17 @@ void PeerList::connect_duplicate(const PeerAddress& a, TimePoint now) {
 void PeerList::connect_refused(const PeerAddress& a) {
     if (auto* e = at(a); e && e->state != State::kBanned)
         e->state = e->connections > 0 ? State::kConnected : State::kIdle;
+}
+
+void PeerList::connect_busy(const PeerAddress& a, TimePoint now) {
+    if (auto* e = at(a); e && e->state != State::kBanned) {
+        if (e->connections > 0) {
+            e->state = State::kConnected;
+            return;
+        }
+        e->state = State::kIdle;
+        e->retry_at = now + busy_rest(e->busy++);
+    }
 }
 
 void PeerList::connect_failed(const PeerAddress& a, TimePoint now) {

@@ -49,6 +49,7 @@ class PeerList {
         State state = State::kIdle;
         std::uint32_t failures = 0;     // failed dials and drops since the last success
         std::uint32_t connections = 0;  // live connections to it (reported up, not yet down)
+        std::uint32_t busy = 0;         // "busy" answers since the last success
         TimePoint retry_at{};           // not dialled before
         std::uint8_t sources = 0;       // Source bits
         // It failed kForgetAfterFailures dials in a row: not handed out
@@ -68,6 +69,11 @@ class PeerList {
     // The wait before retrying an address that failed `failures` times before
     // this failure: 0.5 s doubling, at most 30 s.
     static Clock::duration backoff(std::uint32_t failures);
+    // The wait before retrying an address that answered "busy" (its process
+    // at its connection cap) `busy` times before: 1 s doubling, at most
+    // kMaxBusyRest. Short: a busy peer makes room as its transfers end.
+    static constexpr std::chrono::seconds kMaxBusyRest{8};
+    static Clock::duration busy_rest(std::uint32_t busy);
 
     // Learns an address. Port 0 and unspecified addresses are ignored. When
     // the list is full, an idle entry that failed is evicted to make room
@@ -99,6 +105,9 @@ class PeerList {
     // Reached it, but the swarm would not take the connection (leaving, full):
     // idle again, may be dialled again at once.
     void connect_refused(const PeerAddress& a);
+    // It answered "busy" (full of connections that move data): idle, retried
+    // after busy_rest; no failure, never forgotten for it.
+    void connect_busy(const PeerAddress& a, TimePoint now);
     // The dial or handshake failed: idle, retried after backoff; after
     // kForgetAfterFailures failures in a row a learnt address is forgotten
     // (Entry::forgotten; one the user named, kBootstrap, is kept and retried).

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/net/join_all.hpp"
 #include "common/net/listener.hpp"
 #include "common/wire/channel_protocol.hpp"
@@ -24,6 +26,8 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
       upload_limit_(std::make_shared<RateLimiter>(options_.max_upload_rate)),
       upload_slots_(UploadSlots::create(options_.upload_slots)),
       download_limit_(std::make_shared<RateLimiter>(options_.max_download_rate)),
+      budget_(ConnectionBudget::Settings{.cap = options_.max_connections,
+                                         .idle_grace = options_.connection_idle_grace}),
       book_(std::make_shared<AddressBook>()),
       book_timer_(ex),
       activity_(std::make_shared<Activity>(ex)) {
@@ -31,6 +35,8 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
         book_path_ = *options_.state_dir / kAddressBookFileName;
         *book_ = load_address_book(Env::posix(), *book_path_, log_);
     }
+    slots_->make_room = [this](const SeedId& seed) { return make_room(seed); };
+    slots_->share = [this] { return share(); };
 }
 
 void Node::save_book() {
@@ -47,7 +53,11 @@ net::awaitable<void> Node::book_loop() {
     }
 }
 
-Node::~Node() = default;
+Node::~Node() {
+    // Swarms may outlive the Node (their last connections ending): from now
+    // they keep to their own limits.
+    *slots_ = ConnectionSlots{};
+}
 
 void Node::listen() {
     // No host: every interface, IPv6 and IPv4 ("::", dual stack).
@@ -72,7 +82,8 @@ void Node::listen() {
 
 SwarmEnv Node::swarm_env() const {
     return SwarmEnv{ex_,           &pool_,          user_, port_, upload_buffers_, upload_slots_,
-                    upload_limit_, download_limit_, log_,  book_, counters_,       refused_};
+                    upload_limit_, download_limit_, log_,  book_, counters_,       refused_,
+                    slots_};
 }
 
 void Node::add(std::shared_ptr<Swarm> swarm) {
@@ -129,6 +140,58 @@ std::size_t Node::connection_count() const {
     for (const auto& [id, c] : channels_)
         n += c->connection_count();
     return n;
+}
+
+bool Node::make_room(const SeedId& seed) {
+    std::size_t open = 0;
+    for (const auto& [id, s] : swarms_)
+        open += s->open_connections();
+    for (const auto& [id, c] : channels_)
+        open += c->connection_count();
+    if (open < options_.max_connections) return true;
+    // Full: which connection (if any) gives way. Dials in progress and
+    // channel connections never do.
+    std::vector<ConnectionBudget::Conn> conns;
+    std::vector<std::pair<Swarm*, std::size_t>> owners;  // each swarm's part of conns
+    for (const auto& [id, s] : swarms_) {
+        const auto before = conns.size();
+        s->budget_view(conns);
+        owners.emplace_back(s.get(), conns.size() - before);
+    }
+    const auto requester = find(seed);
+    const auto d =
+        budget_.make_room(conns, open - conns.size(), requester ? requester->open_connections() : 0,
+                          net::Clock::now());
+    using Verdict = ConnectionBudget::Verdict;
+    if (d.verdict == Verdict::kAdmit) return true;
+    if (d.verdict == Verdict::kRefuse) {
+        ++counters_->connections_refused;
+        log_.debug("no room for a connection of seed {}: {} connections move data", seed.hex(),
+                   open);
+        return false;
+    }
+    std::size_t nth = d.victim;
+    for (const auto& [swarm, count] : owners) {
+        if (nth < count) {
+            swarm->give_way(nth);
+            break;
+        }
+        nth -= count;
+    }
+    return true;
+}
+
+std::size_t Node::share() {
+    // Counted again now and then, not on every dial of every swarm.
+    static constexpr auto kShareRecount = std::chrono::milliseconds(250);
+    const auto now = net::Clock::now();
+    if (share_ == 0 || now - share_at_ >= kShareRecount) {
+        const auto downloading = static_cast<std::size_t>(std::count_if(
+            swarms_.begin(), swarms_.end(), [](const auto& s) { return !s.second->complete(); }));
+        share_ = budget_.share(downloading, options_.swarm.max_connections);
+        share_at_ = now;
+    }
+    return share_;
 }
 
 net::awaitable<void> Node::stop(std::chrono::milliseconds grace) {
@@ -198,8 +261,10 @@ net::awaitable<void> Node::accept_loop() {
             co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
+        // The budget decides once the Hello names the swarm (kBusy when
+        // full); this only bounds the sockets held meanwhile.
         const std::size_t connections = connection_count();
-        if (connections >= options_.max_connections) {
+        if (connections >= options_.max_connections + limits::kMaxPeerHandshakes) {
             log_.debug("refusing {}: {} connections already", net::remote_text(socket),
                        connections);
             continue;  // the socket closes as it goes out of scope

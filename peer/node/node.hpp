@@ -25,7 +25,11 @@ namespace seedshare {
 struct NodeOptions {
     std::string host;        // empty: every interface, IPv6 and IPv4 where available
     std::uint16_t port = 0;  // 0: an ephemeral port
+    // Peer connections of all swarms (and channel meshes) together: the
+    // ConnectionBudget's cap. A connection that moved no block for
+    // `connection_idle_grace` may be closed to make room for a new one.
     std::size_t max_connections = limits::kMaxPeerConnections;
+    std::chrono::milliseconds connection_idle_grace{10000};
     std::size_t upload_budget_bytes = 32u << 20;             // blocks being read for upload
     std::size_t upload_slots = limits::kDefaultUploadSlots;  // blocks sent at once
     std::uint64_t max_upload_rate = 0;    // bytes/s for the whole process; 0: unlimited
@@ -101,6 +105,11 @@ class Node {
     net::awaitable<void> greet_channel(std::shared_ptr<net::FrameStream> stream,
                                        const FrameHeader& h);
     std::size_t connection_count() const;
+    // The process's connection budget (ConnectionSlots, for every swarm):
+    // room for one more connection of `seed`'s swarm, closing an idle one
+    // if need be; and the share each downloading swarm dials for.
+    bool make_room(const SeedId& seed);
+    std::size_t share();
 
     asio::any_io_executor ex_;
     asio::thread_pool& pool_;
@@ -114,6 +123,10 @@ class Node {
     std::shared_ptr<UploadSlots> upload_slots_;
     std::shared_ptr<RateLimiter> download_limit_;
     std::shared_ptr<SwarmCounters> counters_ = std::make_shared<SwarmCounters>();
+    ConnectionBudget budget_;
+    std::shared_ptr<ConnectionSlots> slots_ = std::make_shared<ConnectionSlots>();
+    std::size_t share_ = 0;  // share(), counted again after kShareRecount
+    net::Clock::time_point share_at_{};
     std::map<SeedId, std::shared_ptr<Swarm>> swarms_;
     Uploads removed_uploads_;  // what swarms removed so far uploaded
     std::map<ChannelId, std::shared_ptr<ChannelEndpoint>> channels_;

@@ -22,6 +22,7 @@ PeerConnection::PeerConnection(std::shared_ptr<SwarmLink> swarm,
       log_(swarm_->log().sub(stream_->remote())),
       theirs_(swarm_->seed().chunk_count()),
       last_piece_at_(net::Clock::now()),
+      last_block_at_(last_piece_at_),
       rate_since_(net::Clock::now()),
       writer_wake_(stream_->get_executor()),
       linger_(stream_->get_executor()) {
@@ -263,7 +264,7 @@ net::awaitable<void> PeerConnection::receive_piece(const FrameHeader& h) {
         co_await stream_->read_exact(fetch.buffer.span().subspan(b.offset, b.length));
     }
     reading_into_.reset();
-    last_piece_at_ = net::Clock::now();
+    last_piece_at_ = last_block_at_ = net::Clock::now();
     downloaded_ += b.length;
     count_received(b.length);
     swarm_->count_traffic(name_, b.length, 0);
@@ -353,6 +354,8 @@ void PeerConnection::handle(pp::Message& m) {
             if (promised_.erase(have->chunk.value) != 0) swarm_->spread().unpromise(have->chunk);
             theirs_.set(have->chunk);
             refused_.erase(have->chunk.value);
+            // It completed the file, which we hold too: nothing to trade.
+            if (theirs_.all() && swarm_->have().all()) return close("both complete");
             fill_requests();
         }
     } else if (auto* req = std::get_if<pp::Request>(&m)) {
@@ -516,6 +519,7 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
         }
     }
     uploaded_ += b.length;
+    last_block_at_ = net::Clock::now();
     swarm_->count_traffic(name_, 0, b.length);
 }
 

@@ -61,6 +61,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     PeerAddress origin() const;
     std::uint64_t downloaded() const { return downloaded_; }
     std::uint64_t uploaded() const { return uploaded_; }
+    // When the last block crossed either way (or when it connected).
+    net::Clock::time_point last_block_at() const { return last_block_at_; }
     bool remote_leaving() const { return remote_leaving_; }
     // Its bitfield arrived, so the picker counts its chunks.
     bool counted_in_picker() const { return got_bitfield_; }
@@ -139,6 +141,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::map<std::uint32_t, net::Clock::time_point> refused_;
     bool refused(ChunkIndex c);
     net::Clock::time_point last_piece_at_;
+    net::Clock::time_point last_block_at_;
     std::uint64_t downloaded_ = 0;
     // Download rate: bytes received since rate_since_, folded into rate_
     // (an exponential average) about every 250 ms.

@@ -210,65 +210,8 @@ std::shared_ptr<PeerConnection> Swarm::connection_to(const UserId& user) const {
     return nullptr;
 }
 
-std::optional<Refusal> Swarm::admit(const UserId& user, bool initiated_by_us) {
-    using Reason = Refusal::Reason;
-    if (stopping_) return Refusal{Reason::kLeaving, "this peer is leaving"};
-    if (banned_users_.contains(user))
-        return Refusal{Reason::kBanned, "this peer sent bad data before"};
-    if (env_.refused && env_.refused->contains(user))
-        return Refusal{Reason::kBanned, "this peer does not talk to you"};
-    if (auto existing = connection_to(user)) {
-        // Two peers dialled each other at once: both keep the connection that
-        // the peer with the smaller user id initiated, and close the other.
-        const bool new_by_smaller = initiated_by_us ? env_.user < user : user < env_.user;
-        if (!new_by_smaller) return Refusal{Reason::kDuplicate, "already connected"};
-        existing->close("replaced by a simultaneous connection");
-    }
-    if (conns_.size() >= options_.max_connections)
-        return Refusal{Reason::kFull, "too many connections"};
-    return std::nullopt;
-}
-
-namespace {
-// The code of the Error frame that tells a remote why it was refused.
-pp::ErrorCode wire_code(Refusal::Reason r) {
-    switch (r) {
-        case Refusal::Reason::kDuplicate:
-            return pp::ErrorCode::kDuplicate;
-        case Refusal::Reason::kBanned:
-            return pp::ErrorCode::kBanned;
-        case Refusal::Reason::kLeaving:
-        case Refusal::Reason::kFull:
-            return pp::ErrorCode::kBusy;
-    }
-    return pp::ErrorCode::kBusy;
-}
-}  // namespace
-
-void Swarm::accept(std::shared_ptr<net::FrameStream> stream, const pp::Hello& theirs) {
-    if (auto refusal = admit(theirs.user, false)) {
-        log_.debug("refusing {}: {}", stream->remote(), refusal->message);
-        pp::ErrorMsg error{wire_code(refusal->reason), std::move(refusal->message)};
-        net::spawn(env_.ex, refuse(stream, std::move(error)), log_, "refusing");
-        return;
-    }
-    auto conn = std::make_shared<PeerConnection>(shared_from_this(), std::move(stream), theirs,
-                                                 std::nullopt);
-    conns_.insert(conn);
-    if (const auto where = listed_as(*conn))
-        peer_list_.connected(*where, PeerList::Source::kIncoming);
-    conn->start(/*send_hello=*/true);
-    if (conns_.size() == 1) wake(connect_signal_);  // it may sleep with nothing to watch
-}
-
-net::awaitable<void> Swarm::refuse(std::shared_ptr<net::FrameStream> stream, pp::ErrorMsg error) {
-    co_await stream->write(pp::encode(error));
-    stream->close();
-}
-
 net::awaitable<void> Swarm::connect_to(PeerAddress where) {
-    auto self = shared_from_this();
-    ++connecting_;
+    auto self = shared_from_this();  // (connecting_ counts it: dial_candidates)
     try {
         auto [stream, hello] =
             co_await handshake_out(where, id_, env_.user, env_.listen_port, options_);
@@ -312,6 +255,10 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
             const auto learnt = add_candidates(e.holders, PeerList::Source::kPeerExchange, where);
             log_.debug("{} does not hold the file; it named {} ({} new)", where.str(),
                        count_of(e.holders.size(), "holder"), learnt);
+        } else if (e.remote_code == pp::ErrorCode::kBusy) {
+            // Its process (or this swarm there) is full: soon again, no failure.
+            peer_list_.connect_busy(where, net::Clock::now());
+            log_.debug("{} is busy: {}", where.str(), e.what());
         } else if (e.remote_code == pp::ErrorCode::kDuplicate) {
             // It holds a connection with us already (it dialled us meanwhile).
             peer_list_.connect_duplicate(where, net::Clock::now());
@@ -401,11 +348,7 @@ net::awaitable<void> Swarm::connect_loop() {
             // was refused lately, and refusals expire without a message)
             // look again: without this a download could wait forever.
             wake_fetchers();
-            const std::size_t busy = conns_.size() + connecting_;
-            const std::size_t room =
-                busy < options_.max_connections ? options_.max_connections - busy : 0;
-            for (const auto& where : peer_list_.take_candidates(room, now))
-                net::spawn(env_.ex, connect_to(where), log_, "connect");
+            dial_candidates(now);
         }
         // A complete swarm with no connection has nothing to check: it sleeps
         // until woken (a connection, stop), so a process serving thousands

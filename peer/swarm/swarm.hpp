@@ -32,6 +32,7 @@
 #include "peer/discovery/pool_planner.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
+#include "peer/swarm/connection_budget.hpp"
 #include "peer/swarm/picker.hpp"
 #include "peer/swarm/spread.hpp"
 #include "peer/swarm/swarm_link.hpp"
@@ -45,10 +46,11 @@ class PeerConnection;
 // `message` is for people (logs, and the text of the Error frame).
 struct Refusal {
     enum class Reason {
-        kLeaving,    // this peer is stopping the swarm
-        kBanned,     // the remote sent bad data before
-        kDuplicate,  // already connected to that peer (the other connection stays)
-        kFull,       // the connection limit is reached
+        kLeaving,      // this peer is stopping the swarm
+        kBanned,       // the remote sent bad data before
+        kDuplicate,    // already connected to that peer (the other connection stays)
+        kFull,         // the swarm's connection limit is reached
+        kProcessFull,  // the process's (ConnectionBudget) is, with nothing idle to close
     };
     Reason reason;
     std::string message;
@@ -115,6 +117,14 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     const PeerList& peer_list() const { return peer_list_; }
 
     std::size_t connection_count() const { return conns_.size(); }
+    // --- the process's connection budget (swarm_admission.cpp) -----------------
+    // Connections not closed, and dials in progress.
+    std::size_t open_connections() const;
+    // Each open connection, in a fixed order (while nothing changes), for
+    // ConnectionBudget::make_room.
+    void budget_view(std::vector<ConnectionBudget::Conn>& out) const;
+    // Closes the nth connection of budget_view's order, to make room.
+    void give_way(std::size_t nth);
     // It sent max_strikes bad chunks: dropped and not connected to again.
     bool banned(const UserId& user) const { return banned_users_.contains(user); }
     std::uint64_t verified_bytes() const { return verified_bytes_; }
@@ -154,6 +164,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     // leaving out `except`.
     peer_proto::PeerList handshaken_peers(const PeerConnection* except) const;
     net::awaitable<void> pex_loop();
+    // Dials candidates while below the swarm's share (and the process has room).
+    void dial_candidates(net::Clock::time_point now);
     net::awaitable<void> connect_to(PeerAddress where);
     net::awaitable<void> refuse(std::shared_ptr<net::FrameStream> stream,
                                 peer_proto::ErrorMsg error);

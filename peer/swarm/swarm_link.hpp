@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -79,6 +80,22 @@ struct SwarmCounters {
     std::atomic<std::uint64_t> chunks_verified{0};
     std::atomic<std::uint64_t> chunks_failed{0};  // failed verification (a strike each)
     std::atomic<std::uint64_t> peers_banned{0};   // dropped after max_strikes
+    // Idle connections closed for a new one (ConnectionBudget), and new
+    // connections refused (or dials put off) because the process was full.
+    std::atomic<std::uint64_t> connections_evicted{0};
+    std::atomic<std::uint64_t> connections_refused{0};
+};
+
+// The process's connection budget (ConnectionBudget) as a swarm sees it;
+// the Node fills it in, and empties it when it goes (then each swarm keeps
+// only its own limit).
+struct ConnectionSlots {
+    // Room for one more connection of the swarm for `seed` (a dial about to
+    // start, or an accepted one): true, perhaps after closing an idle
+    // connection of some swarm; false: the process is full (refuse, retry).
+    std::function<bool(const SeedId& seed)> make_room;
+    // How many connections a downloading swarm dials for now.
+    std::function<std::size_t()> share;
 };
 
 struct SwarmEnv {
@@ -96,6 +113,7 @@ struct SwarmEnv {
     std::shared_ptr<SwarmCounters> counters;  // per process; null: not counted
     // Peers this process never talks to (Node::refuse); null: none.
     std::shared_ptr<const std::set<UserId>> refused;
+    std::shared_ptr<ConnectionSlots> slots;   // per process; null: no budget
 };
 
 class SwarmLink {
