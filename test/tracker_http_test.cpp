@@ -227,6 +227,41 @@ TEST_CASE("tracker http: the page escapes what peers named") {
     CHECK(page.find("&lt;img src=x onerror=alert(1)&gt;") != std::string::npos);
 }
 
+TEST_CASE("tracker http: the page, /api/cluster and /metrics name the cluster's leader") {
+    StatusSnapshot s;
+    s.listening = true;
+    CHECK(render_status_page(s, {}, PageContext{}).find("Single tracker") != std::string::npos);
+    CHECK(cluster_json(std::nullopt) == nlohmann::json{{"cluster", nullptr}});
+
+    s.cluster = ClusterView{
+        "prod", "10.0.0.2:7000", "10.0.0.1:7000", {"10.0.0.1:7000", "10.0.0.2:7000"}, true};
+    auto page = render_status_page(s, {}, PageContext{});
+    CHECK(page.find("Cluster prod") != std::string::npos);
+    CHECK(page.find("id=\"leader\">10.0.0.1:7000</b></p>") != std::string::npos);
+    CHECK(page.find("10.0.0.2:7000 &middot; this tracker") != std::string::npos);
+    auto j = cluster_json(s.cluster)["cluster"];
+    CHECK(j["leader"] == "10.0.0.1:7000");
+    CHECK(j["leading"] == false);
+    CHECK(j["members"].size() == 2);
+
+    s.cluster->leader = "10.0.0.2:7000";
+    s.cluster->name = "<b>";
+    s.cluster->etcd_reachable = false;
+    page = render_status_page(s, {}, PageContext{});
+    CHECK(page.find("id=\"leader\">10.0.0.2:7000</b> (this tracker)") != std::string::npos);
+    CHECK(page.find("Cluster &lt;b&gt;") != std::string::npos);
+    CHECK(page.find("etcd unreachable") != std::string::npos);
+    CHECK(cluster_json(s.cluster)["cluster"]["leading"] == true);
+    const auto metrics = render_metrics(s, RequestCounters{}, PageContext{});
+    CHECK(metrics.find("seedshare_tracker_cluster_leader 1") != std::string::npos);
+    CHECK(metrics.find("seedshare_tracker_cluster_members 2") != std::string::npos);
+
+    s.cluster->leader.clear();
+    CHECK(render_status_page(s, {}, PageContext{}).find("Leader: <b>none</b>") !=
+          std::string::npos);
+    CHECK(cluster_json(s.cluster)["cluster"]["leader"].is_null());
+}
+
 TEST_CASE("tracker http: the chart plots requests/s and peers over the history") {
     std::deque<HistoryPoint> h;
     CHECK(render_chart_svg(h).find("collecting data") != std::string::npos);

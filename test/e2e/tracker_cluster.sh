@@ -4,7 +4,8 @@
 # cluster's addresses when they join, and one of them leads. The tracker the
 # peers joined (the only one their seed names) is killed with SIGKILL during
 # a download: every peer moves to the other tracker without a new identity,
-# the download completes, and the other tracker takes over the leadership.
+# the download completes, and the other tracker takes over the leadership;
+# its status page (--http: the HTML page and /api/cluster) names the leader.
 # Skipped (77) without the etcd binary.
 BUILD=${1:?usage: $0 BUILD_DIR}
 source "$(dirname "$0")/lib.sh"
@@ -27,10 +28,11 @@ done
 curl -sf "$ETCD/health" >/dev/null || fail "etcd did not start"
 
 ttl=6
-# start_cluster_tracker NAME: sets <NAME>_ADDR and <NAME>_PID.
+# start_cluster_tracker NAME [ARGS...]: sets <NAME>_ADDR and <NAME>_PID.
 start_cluster_tracker() {
     local name=$1 port
-    "$TRACKER" --port 0 --host 127.0.0.1 --etcd "$ETCD" --cluster-name e2e --ttl "$ttl" \
+    shift
+    "$TRACKER" --port 0 --host 127.0.0.1 --etcd "$ETCD" --cluster-name e2e --ttl "$ttl" "$@" \
         >"$WORK/$name.out" 2>"$WORK/$name.log" &
     PIDS+=($!)
     printf -v "${name}_PID" %s $!
@@ -40,10 +42,28 @@ start_cluster_tracker() {
     printf -v "${name}_ADDR" %s "127.0.0.1:$port"
 }
 start_cluster_tracker ta
-start_cluster_tracker tb
+start_cluster_tracker tb --http 127.0.0.1:0
+wait_for_line "$WORK/tb.out" "tracker http on" 10
+TB_HTTP=$(grep -o 'tracker http on [0-9.]*:[0-9]*' "$WORK/tb.out" | awk '{print $4}')
+[[ -n "$TB_HTTP" ]] || fail "no http address in: $(cat "$WORK/tb.out")"
 wait_for_line "$WORK/tb.log" "2 trackers" 10
 wait_for_line "$WORK/ta.log" "is the leader" 10
 grep -q "the leader is $ta_ADDR" "$WORK/tb.log" || fail "tb does not name ta as the leader"
+# leader_at: the leader /api/cluster of tb names.
+leader_at() {
+    curl -sf "http://$TB_HTTP/api/cluster" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["leader"])'
+}
+# wait_for_leader ADDR: until /api/cluster at tb names ADDR (bounded: 5 s).
+wait_for_leader() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ "$(leader_at)" == "$1" ]] && return 0
+        sleep 0.1
+    done
+    fail "tb's /api/cluster does not name $1: $(curl -s "http://$TB_HTTP/api/cluster")"
+}
+wait_for_leader "$ta_ADDR"
+curl -sf "http://$TB_HTTP/" | grep -q "id=\"leader\">$ta_ADDR<" || fail "tb's status page does not name ta as the leader"
 
 mkdir -p "$WORK/a" "$WORK/b" "$WORK/out"
 size=$((48 << 20))
@@ -91,5 +111,8 @@ grep -q "kept its token" "$WORK/get.log" || fail "the getter did not keep its id
 wait_for_holders "$tb_ADDR" "3 (3 complete)" 20
 served_ms=$((($(date +%s%N) - killed) / 1000000))
 wait_for_line "$WORK/tb.log" "this tracker ($tb_ADDR) is the leader" 15
+wait_for_leader "$tb_ADDR"
+curl -sf "http://$TB_HTTP/" | grep -q "id=\"leader\">$tb_ADDR</b> (this tracker)" ||
+    fail "tb's status page does not say it leads"
 echo "after ta was killed: every peer at tb within ${served_ms} ms, tb leads"
 echo "ok"

@@ -67,34 +67,34 @@ class EtcdMember {
             cluster += '=';
             cluster += m.peer_url();
         }
-        process_ =
-            std::make_unique<Process>(std::vector<std::string>{etcd_binary(),
-                                                               "--name",
-                                                               me.name,
-                                                               "--data-dir",
-                                                               dir_.string(),
-                                                               "--listen-client-urls",
-                                                               me.client_url(),
-                                                               "--advertise-client-urls",
-                                                               me.client_url(),
-                                                               "--listen-peer-urls",
-                                                               me.peer_url(),
-                                                               "--initial-advertise-peer-urls",
-                                                               me.peer_url(),
-                                                               "--initial-cluster",
-                                                               cluster,
-                                                               "--initial-cluster-token",
-                                                               "seedshare-test",
-                                                               "--max-txn-ops",
-                                                               "1024",
-                                                               "--max-request-bytes",
-                                                               "8388608",
-                                                               "--log-level",
-                                                               "error",
-                                                               "--heartbeat-interval",
-                                                               "50",
-                                                               "--election-timeout",
-                                                               "500"});
+        argv_ = std::vector<std::string>{etcd_binary(),
+                                         "--name",
+                                         me.name,
+                                         "--data-dir",
+                                         dir_.string(),
+                                         "--listen-client-urls",
+                                         me.client_url(),
+                                         "--advertise-client-urls",
+                                         me.client_url(),
+                                         "--listen-peer-urls",
+                                         me.peer_url(),
+                                         "--initial-advertise-peer-urls",
+                                         me.peer_url(),
+                                         "--initial-cluster",
+                                         cluster,
+                                         "--initial-cluster-token",
+                                         "seedshare-test",
+                                         "--max-txn-ops",
+                                         "1024",
+                                         "--max-request-bytes",
+                                         "8388608",
+                                         "--log-level",
+                                         "error",
+                                         "--heartbeat-interval",
+                                         "50",
+                                         "--election-timeout",
+                                         "500"};
+        process_ = std::make_unique<Process>(argv_);
     }
     ~EtcdMember() {
         stop();
@@ -109,11 +109,16 @@ class EtcdMember {
         process_.reset();
     }
     bool running() { return process_ && !process_->wait(0).has_value(); }
+    // Starts it again on its data directory and ports, once stopped.
+    void restart() {
+        if (!process_) process_ = std::make_unique<Process>(argv_);
+    }
     const EtcdSpec& spec() const { return spec_; }
 
   private:
     EtcdSpec spec_;
     std::filesystem::path dir_;
+    std::vector<std::string> argv_;
     std::unique_ptr<Process> process_;
 };
 

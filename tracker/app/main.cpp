@@ -78,7 +78,7 @@ std::size_t raise_descriptor_limit() {
 // the cluster `name`.
 int run_cluster(TrackerServer::Options options, Logger& log,
                 const std::vector<std::string>& endpoints, const std::string& name,
-                std::string advertise) {
+                std::string advertise, const std::optional<http::Address>& http_address) {
     etcd::EtcdClient client(etcd::EtcdClient::Options{endpoints});
     etcd::EtcdRegistry::Options ro;
     ro.cluster = name;
@@ -94,7 +94,14 @@ int run_cluster(TrackerServer::Options options, Logger& log,
             if (auto hp = parse_host_port(m)) out.push_back(*hp);
         return out;
     };
+    // Counted on the I/O thread, read by the HTTP threads (atomics).
+    auto counters = std::make_shared<RequestCounters>();
+    if (http_address)
+        options.on_request = [counters](std::uint8_t type, std::chrono::nanoseconds took) {
+            counters->observe(type, took);
+        };
     TrackerServer server(io.get_executor(), registry, options, log);
+    std::optional<TrackerHttp> http_endpoints;
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const asio::error_code& ec, int signo) {
         if (ec) return;
@@ -104,6 +111,32 @@ int run_cluster(TrackerServer::Options options, Logger& log,
     });
     server.start();
     if (advertise.empty()) advertise = fmt::format("127.0.0.1:{}", server.port());
+    if (http_address) {
+        // Its reads (stats, listings, holders) come from the registry's local
+        // table: cheap on the I/O thread.
+        TrackerHttp::Options http_options;
+        http_options.address = *http_address;
+        http_options.cluster = [&member, name, advertise] {
+            ClusterView v;
+            v.name = name;
+            v.self = advertise;
+            if (member) {
+                v.leader = member->leader();
+                v.members = member->members();
+                v.etcd_reachable = member->etcd_reachable();
+            }
+            return v;
+        };
+        http_endpoints.emplace(io.get_executor(), registry, server, counters, http_options,
+                               log.sub("http"));
+        try {
+            http_endpoints->start();
+        } catch (const std::exception& e) {
+            server.stop();
+            fmt::print(stderr, "tracker: {}\n", e.what());
+            return kExitFailure;
+        }
+    }
     member.emplace(client, etcd::ClusterMember::Options{name, advertise}, log.sub("cluster"));
     try {
         member->start();
@@ -118,8 +151,14 @@ int run_cluster(TrackerServer::Options options, Logger& log,
         "to {} connections\n",
         server.listen_text(), name, fmt::join(endpoints, ","), advertise,
         options.ttl.count() / 1000, options.max_connections);
+    if (http_endpoints)
+        fmt::print(
+            "tracker http on {}: status page /, /metrics, /healthz, /api/files, "
+            "/api/cluster\n",
+            http_endpoints->listen_text());
     std::fflush(stdout);
     io.run();
+    if (http_endpoints) http_endpoints->stop();
     server.stop();
     member->stop();
     try {
@@ -213,12 +252,6 @@ int main(int argc, char** argv) {
                 auto hp = parse_host_port(advertise_text);
                 if (!hp) throw UsageError{"--advertise: " + hp.error().message};
             }
-            // The HTTP endpoints read the registry on the I/O thread: fine for
-            // SQLite, a stall of every peer session per etcd round trip here.
-            if (http_address)
-                throw UsageError{
-                    "--http is not supported with --etcd yet (it would block "
-                    "the tracker on etcd)"};
         } else if (!advertise_text.empty() || cluster_name != "default") {
             throw UsageError{"--advertise and --cluster-name need --etcd"};
         }
@@ -249,7 +282,7 @@ int main(int argc, char** argv) {
         try {
             Logger log("tracker", level);
             options.max_connections = std::min(options.max_connections, raise_descriptor_limit());
-            return run_cluster(options, log, endpoints, cluster_name, advertise_text);
+            return run_cluster(options, log, endpoints, cluster_name, advertise_text, http_address);
         } catch (const std::exception& e) {
             fmt::print(stderr, "tracker: {}\n", e.what());
             return kExitFailure;

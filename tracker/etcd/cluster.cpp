@@ -44,6 +44,11 @@ void ClusterMember::stop() {
     leader_ = false;
 }
 
+std::string ClusterMember::leader() const {
+    std::lock_guard lock(mutex_);
+    return leader_name_;
+}
+
 std::vector<std::string> ClusterMember::members() const {
     std::lock_guard lock(mutex_);
     return members_;
@@ -100,6 +105,7 @@ void ClusterMember::tick() {
         found.push_back(kv.key.substr(base.size()));
     std::sort(found.begin(), found.end());
     std::lock_guard lock(mutex_);
+    leader_name_ = now_leader;
     if (found != members_) {
         log_.info("cluster {}: {} tracker{}: {}", options_.cluster, found.size(),
                   found.size() == 1 ? "" : "s", fmt::join(found, ", "));

@@ -8,8 +8,8 @@
 // (EtcdRegistry::guard_sweeps), so a deposed leader changes nothing.
 //
 // A thread of its own ticks every `tick` (keep-alive, membership, campaign)
-// and logs when the leader or the members change. is_leader() and members()
-// may be called from any thread.
+// and logs when the leader or the members change. is_leader(), leader(),
+// members() and etcd_reachable() may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -44,6 +44,10 @@ class ClusterMember {
     void stop();
 
     bool is_leader() const { return leader_.load(); }
+    // The leader's address as last seen (empty: none known).
+    std::string leader() const;
+    // False while the last tick failed to reach etcd.
+    bool etcd_reachable() const { return !etcd_down_.load(); }
     // The trackers of the cluster (HOST:PORT), sorted; this one included.
     std::vector<std::string> members() const;
     // The leadership key and the value it holds while this member leads.
@@ -63,7 +67,8 @@ class ClusterMember {
     std::string last_leader_;
     mutable std::mutex mutex_;
     std::vector<std::string> members_;
-    bool etcd_down_ = false;
+    std::atomic<bool> etcd_down_{false};
+    std::string leader_name_;  // guarded by mutex_
     std::condition_variable wake_;
     bool stopping_ = false;
     std::thread thread_;

@@ -19,8 +19,52 @@ EtcdRegistry::EtcdRegistry(EtcdClient& client, Options options, NowMs now_ms,
       prefix_("/seedshare/" + options_.cluster + "/"),
       now_ms_(std::move(now_ms)),
       ttl_(ttl),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      table_(client, prefix_, WatchedTable::Options{}) {
     options_.max_txn_ops = std::max<std::size_t>(options_.max_txn_ops, 8);
+    guarded(client_, [&] {
+        table_.start();
+        return 0;
+    });
+}
+
+namespace {
+// The revision of the latest write txn of the operation this thread runs
+// (each registry call runs whole on one thread).
+thread_local std::int64_t t_written = 0;
+// How long a write waits for the local table to have its revision.
+constexpr auto kSettleLimit = std::chrono::seconds(2);
+}  // namespace
+
+void EtcdRegistry::note(const json& r) {
+    if (!r.value("succeeded", true)) return;
+    const auto h = r.find("header");
+    if (h != r.end()) t_written = std::max(t_written, number(*h, "revision"));
+}
+
+void EtcdRegistry::begin_write() {
+    t_written = 0;
+}
+
+void EtcdRegistry::settle() {
+    if (t_written > 0) table_.wait_for(t_written, kSettleLimit);
+    t_written = 0;
+}
+
+EtcdRegistry::Peer EtcdRegistry::table_peer(const UserId& user) {
+    return table_.read([&](const PeerTable& t) {
+        Peer p;
+        if (const auto* tp = t.peer(user); tp != nullptr && tp->has_record) {
+            p.exists = true;
+            p.token = tp->token;
+            p.address = tp->address;
+            p.port = tp->port;
+            p.lease = tp->lease;
+            p.mod = tp->mod;
+            p.seen = tp->seen;
+        }
+        return p;
+    });
 }
 
 EtcdRegistry::~EtcdRegistry() {
@@ -118,12 +162,16 @@ std::optional<EtcdRegistry::Peer> EtcdRegistry::authorise(const UserId& user, co
             p.lease = it->second.lease;
             p.mod = it->second.mod;
             p.seen = it->second.seen;
+            table_.touch(user, p.mod, at);
             return p;
         }
     }
-    Peer p = read_peer(user);
+    // The local table, else etcd (a peer that joined elsewhere a moment ago).
+    Peer p = table_peer(user);
+    if (!live(p, at) || p.token != token) p = read_peer(user);
     if (!live(p, at) || p.token != token) return std::nullopt;
     remember(user, p, at);
+    table_.touch(user, p.mod, at);
     {
         std::lock_guard lock(mutex_);
         known_[user].dirty = true;
@@ -142,6 +190,7 @@ bool EtcdRegistry::commit(const json& guard, const std::vector<json>& ops,
         for (const auto& o : tail)
             all.push_back(o);
         const auto r = guarded(client_, [&] { return client_.txn(guard, all); });
+        if (!all.empty()) note(r);
         return r.value("succeeded", false);
     }
     for (std::size_t i = 0; i < ops.size(); i += per) {
@@ -150,9 +199,11 @@ bool EtcdRegistry::commit(const json& guard, const std::vector<json>& ops,
             chunk.push_back(ops[k]);
         const auto r = guarded(client_, [&] { return client_.txn(guard, chunk); });
         if (!r.value("succeeded", false)) return false;
+        note(r);
     }
     if (tail.empty()) return true;
     const auto r = guarded(client_, [&] { return client_.txn(guard, json(tail)); });
+    note(r);
     return r.value("succeeded", false);
 }
 
@@ -183,8 +234,10 @@ std::size_t EtcdRegistry::drop_orphans(const std::set<SeedId>& seeds) {
             std::vector<json> del{op::del(f), op::del(key("sd", list[k].hex()))};
             const auto res = guarded(client_, [&] { return client_.txn(guard, json(del)); });
             if (!res.value("succeeded", false)) continue;
-            if (number(res.at("responses").at(0).at("response_delete_range"), "deleted") > 0)
+            if (number(res.at("responses").at(0).at("response_delete_range"), "deleted") > 0) {
                 ++dropped;
+                note(res);
+            }
             if (seed) drop_blob(key("sd", list[k].hex()), seed->value);
         }
     }
@@ -234,6 +287,7 @@ EtcdRegistry::Dropped EtcdRegistry::drop_peer(const UserId& user, std::int64_t m
 RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& presented,
                                               const asio::ip::address& address,
                                               std::uint16_t port) {
+    begin_write();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         const std::int64_t at = now();
         Peer p = read_peer(user);
@@ -282,6 +336,7 @@ RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& p
                        .mod_revision;
         forget(user);
         remember(user, next, at);
+        settle();
         return out;
     }
     throw RegistryFailure("etcd: the peer's record kept changing during join");
@@ -300,17 +355,18 @@ bool EtcdRegistry::is_live(const UserId& user, const Token& token) {
         if (it != known_.end() && it->second.token == token && it->second.seen + ttl_.count() >= at)
             return true;
     }
-    const Peer p = read_peer(user);
+    const Peer p = table_peer(user);
     return live(p, at) && p.token == token;
 }
 
 std::optional<Token> EtcdRegistry::token_of(const UserId& user) {
-    const Peer p = read_peer(user);
+    const Peer p = table_peer(user);
     if (!p.exists) return std::nullopt;
     return p.token;
 }
 
 RegistryResult<Done> EtcdRegistry::leave(const UserId& user, const Token& token) {
+    begin_write();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         const auto p = authorise(user, token);
         if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
@@ -322,6 +378,7 @@ RegistryResult<Done> EtcdRegistry::leave(const UserId& user, const Token& token)
                 client_.revoke(p->lease);
                 return 0;
             });
+        settle();
         return Done{};
     }
     throw RegistryFailure("etcd: the peer's record kept changing during leave");

@@ -25,6 +25,14 @@
 // next flush() (one txn for all of them, each guarded by its u/ revision);
 // the lease keep-alive is sent at most every TTL/3 per peer.
 //
+// Reads (holders, followers, liveness, tokens, the file and channel
+// listings, stats) are answered from a local copy of the table kept by an
+// etcd watch (watch.hpp), without a round trip. A write returns once that
+// copy has its revision, so a tracker reads its own writes at once; another
+// tracker's writes arrive within the watch's delay. Writes that decide
+// (join, file lists, follows, heads, leave) stay synchronous txns guarded by
+// revisions, so the copy never decides anything etcd has not.
+//
 // Thread-safe: calls may come from several threads at once (the server runs
 // them on a worker pool, never on its I/O thread). A failing etcd throws
 // RegistryFailure.
@@ -40,6 +48,7 @@
 
 #include "tracker/core/registry.hpp"
 #include "tracker/etcd/client.hpp"
+#include "tracker/etcd/watch.hpp"
 
 namespace seedshare::tracker::etcd {
 
@@ -96,6 +105,8 @@ class EtcdRegistry final : public Registry {
 
     // The key prefix ("/seedshare/<cluster>/").
     const std::string& prefix() const { return prefix_; }
+    // The local copy of the table (tests: its watch's state).
+    const WatchedTable& table() const { return table_; }
 
     // A peer's record as kept in etcd (public for the implementation's helpers).
     struct Peer {
@@ -150,7 +161,13 @@ class EtcdRegistry final : public Registry {
     std::string put_blob(const std::string& base, std::string_view text);
     std::optional<std::string> read_blob(const std::string& base, const std::string& value);
     void drop_blob(const std::string& base, const std::string& value);
-    std::map<UserId, std::int64_t> seen_of_all();
+    // A write txn answered `r`: the calling thread's operation waits for its
+    // revision in the local table before it returns (settle()).
+    void note(const nlohmann::json& r);
+    void begin_write();
+    void settle();
+    // The table's record of a peer, as a Peer (exists false: none).
+    Peer table_peer(const UserId& user);
     std::int64_t now() const { return now_ms_(); }
 
     EtcdClient& client_;
@@ -162,6 +179,7 @@ class EtcdRegistry final : public Registry {
     std::map<UserId, Known> known_;
     std::mt19937_64 rng_;
     std::string sweep_guard_key_, sweep_guard_value_;  // set before use, then read-only
+    WatchedTable table_;
 };
 
 }  // namespace seedshare::tracker::etcd

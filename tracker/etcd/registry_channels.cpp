@@ -50,6 +50,7 @@ Head parse_head(const ChannelId& channel, const KeyValue& kv) {
 
 RegistryResult<Done> EtcdRegistry::follow_channels(const UserId& user, const Token& token,
                                                    const FollowChanges& changes) {
+    begin_write();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         const auto p = authorise(user, token);
         if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
@@ -79,7 +80,10 @@ RegistryResult<Done> EtcdRegistry::follow_channels(const UserId& user, const Tok
             ops.push_back(op::put(key("fo", c, u), v, p->lease));
             ops.push_back(op::put(key("uf", u, c), v, p->lease));
         }
-        if (commit(json::array({op::mod_is(key("u", u), p->mod)}), ops)) return Done{};
+        if (commit(json::array({op::mod_is(key("u", u), p->mod)}), ops)) {
+            settle();
+            return Done{};
+        }
         forget(user);
     }
     throw RegistryFailure("etcd: the peer's record kept changing during a follow list");
@@ -88,6 +92,7 @@ RegistryResult<Done> EtcdRegistry::follow_channels(const UserId& user, const Tok
 RegistryResult<ManifestStored> EtcdRegistry::put_manifest(const UserId& user, const Token& token,
                                                           std::string_view text,
                                                           const Result<ManifestSummary>& checked) {
+    begin_write();
     const auto p = authorise(user, token);
     if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
     if (!checked) return RegistryError::manifest_invalid(checked.error().message);
@@ -124,6 +129,8 @@ RegistryResult<ManifestStored> EtcdRegistry::put_manifest(const UserId& user, co
         });
         if (r.value("succeeded", false)) {
             if (old) drop_blob(key("m", c) + "/", old->value);
+            note(r);
+            settle();
             return ManifestStored::kNewHead;
         }
         drop_blob(key("m", c) + "/", value);
@@ -141,82 +148,37 @@ std::optional<std::string> EtcdRegistry::get_manifest(const ChannelId& channel) 
 std::vector<Follower> EtcdRegistry::channel_peers(const ChannelId& channel, const UserId& asker,
                                                   std::uint16_t numwant) {
     const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
-    std::vector<Follower> out;
-    if (want == 0) return out;
-    const std::string base = key("fo", channel.hex()) + "/";
-    std::vector<std::pair<UserId, std::uint64_t>> followers;
-    for (const auto& kv : guarded(client_, [&] { return client_.get_prefix(base); })) {
-        const auto user = UserId::from_hex_string(std::string_view(kv.key).substr(base.size()));
-        if (user && *user != asker)
-            followers.emplace_back(*user, static_cast<std::uint64_t>(parse_number(kv.value)));
-    }
-    {
-        std::lock_guard lock(mutex_);
-        std::shuffle(followers.begin(), followers.end(), rng_);
-    }
     const std::int64_t at = now();
-    const std::size_t batch = std::max<std::size_t>(want + want / 4, 8);
-    for (std::size_t i = 0; i < followers.size() && out.size() < want; i += batch) {
-        std::vector<UserId> users;
-        const std::size_t end = std::min(followers.size(), i + batch);
-        for (std::size_t k = i; k < end; ++k)
-            users.push_back(followers[k].first);
-        const auto peers = read_peers(users);
-        for (std::size_t k = i; k < end && out.size() < want; ++k) {
-            const auto& pr = peers.at(followers[k].first);
-            if (!live(pr, at) || pr.port == 0) continue;
-            out.push_back(Follower{pr.address, pr.port, followers[k].first, followers[k].second});
-        }
-    }
-    return out;
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return table_.read([&](const PeerTable& t) {
+        return t.followers(channel, asker, want, at, ttl_.count(), rng);
+    });
 }
 
 ChannelPage EtcdRegistry::list_channels(const std::optional<ChannelId>& after, std::size_t limit) {
     limit = std::clamp<std::size_t>(limit, 1, limits::kMaxListChannelsPage);
-    const std::string base = prefix_ + "c/";
-    const std::string from = after ? base + after->hex() + std::string(1, '\0') : base;
-    const json range{{"key", base64(from)},
-                     {"range_end", base64(prefix_end(base))},
-                     {"limit", std::to_string(limit + 1)}};
-    const auto kvs = kvs_of(guarded(client_, [&] { return client_.call("/v3/kv/range", range); }));
-    ChannelPage page;
-    page.more = kvs.size() > limit;
-    const auto seen = seen_of_all();
     const std::int64_t at = now();
-    std::vector<Head> heads;
-    for (std::size_t i = 0; i < std::min(limit, kvs.size()); ++i)
-        if (auto id = ChannelId::from_hex_string(std::string_view(kvs[i].key).substr(base.size())))
-            heads.push_back(parse_head(*id, kvs[i]));
-    for (std::size_t i = 0; i < heads.size(); i += options_.max_txn_ops) {
-        json ops = json::array();
-        const std::size_t end = std::min(heads.size(), i + options_.max_txn_ops);
-        for (std::size_t k = i; k < end; ++k)
-            ops.push_back(op::get_prefix(key("fo", heads[k].summary.channel.hex()) + "/"));
-        const auto r = guarded(client_, [&] { return client_.txn(json::array(), ops); });
-        for (std::size_t k = i; k < end; ++k) {
-            ChannelSummary s;
-            s.head = heads[k].summary;
-            const std::string fb = key("fo", s.head.channel.hex()) + "/";
-            for (const auto& f : kvs_of(r.at("responses").at(k - i).at("response_range"))) {
-                const auto u = UserId::from_hex_string(std::string_view(f.key).substr(fb.size()));
-                const auto it = u ? seen.find(*u) : seen.end();
-                if (it != seen.end() && it->second + ttl_.count() >= at) ++s.followers;
-            }
-            page.channels.push_back(std::move(s));
-        }
+    ChannelPage page;
+    const auto rows = table_.read(
+        [&](const PeerTable& t) { return t.heads(after, limit, page.more, at, ttl_.count()); });
+    for (const auto& row : rows) {
+        ChannelSummary s;
+        s.head = parse_head(row.channel, KeyValue{key("c", row.channel.hex()), row.value, row.mod})
+                     .summary;
+        s.followers = row.followers;
+        page.channels.push_back(std::move(s));
     }
     return page;
 }
 
 SweepResult EtcdRegistry::sweep(std::size_t max_users) {
+    begin_write();
     SweepResult out;
     const std::int64_t at = now();
-    // Peers silent for longer than the TTL (etcd ends their leases later).
-    std::vector<UserId> expired;
-    for (const auto& [u, seen] : seen_of_all()) {
-        if (expired.size() >= max_users) break;
-        if (seen + ttl_.count() < at) expired.push_back(u);
-    }
+    // Peers silent for longer than the TTL (etcd ends their leases later),
+    // checked again in etcd.
+    const auto expired =
+        table_.read([&](const PeerTable& t) { return t.expired(at, ttl_.count(), max_users); });
     for (const auto& [u, p] : read_peers(expired)) {
         if (!p.exists || live(p, at)) continue;
         forget(u);
@@ -253,33 +215,25 @@ SweepResult EtcdRegistry::sweep(std::size_t max_users) {
             ++out.channels;
         }
         if (ops.empty()) continue;
-        guarded(client_,
-                [&] { return client_.txn(json::array({op::mod_is(kv.key, h.mod)}), json(ops)); });
+        note(guarded(client_, [&] {
+            return client_.txn(json::array({op::mod_is(kv.key, h.mod)}), json(ops));
+        }));
     }
+    settle();
     return out;
 }
 
 RegistryStats EtcdRegistry::stats() {
-    RegistryStats st;
-    json ops = json::array();
-    for (const char* kind : {"u/", "f/", "h/", "c/", "fo/"})
-        ops.push_back(op::get_prefix(prefix_ + kind, 0, true));
-    const auto r = guarded(client_, [&] { return client_.txn(json::array(), ops); });
-    const auto count = [&](std::size_t i) {
-        return static_cast<std::size_t>(
-            number(r.at("responses").at(i).at("response_range"), "count"));
-    };
-    st.users = count(0);
-    st.files = count(1);
-    st.holdings = count(2);
-    st.channels = count(3);
-    st.follows = count(4);
     const std::int64_t at = now();
-    for (const auto& [u, seen] : seen_of_all())
-        if (seen + ttl_.count() >= at) ++st.live_users;
-    const std::string base = prefix_ + "f/";
-    for (const auto& kv : guarded(client_, [&] { return client_.get_prefix(base); }))
-        if (json::parse(kv.value, nullptr, false).value("s", false)) ++st.seeds;
+    const auto c = table_.read([&](const PeerTable& t) { return t.counts(at, ttl_.count()); });
+    RegistryStats st;
+    st.users = c.users;
+    st.live_users = c.live_users;
+    st.files = c.files;
+    st.seeds = c.seeds;
+    st.holdings = c.holdings;
+    st.channels = c.channels;
+    st.follows = c.follows;
     return st;
 }
 

@@ -64,6 +64,7 @@ void EtcdRegistry::drop_blob(const std::string& base, const std::string& value) 
 
 RegistryResult<FilesUpdated> EtcdRegistry::update_files(const UserId& user, const Token& token,
                                                         const FileChanges& changes) {
+    begin_write();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         const auto p = authorise(user, token);
         if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
@@ -140,6 +141,7 @@ RegistryResult<FilesUpdated> EtcdRegistry::update_files(const UserId& user, cons
             continue;
         }
         drop_orphans(removed);
+        settle();
         return out;
     }
     throw RegistryFailure("etcd: the peer's record kept changing during a file list");
@@ -148,6 +150,7 @@ RegistryResult<FilesUpdated> EtcdRegistry::update_files(const UserId& user, cons
 RegistryResult<Done> EtcdRegistry::put_seed(const UserId& user, const Token& token,
                                             std::string_view text,
                                             const Result<ParsedSeed>& parsed) {
+    begin_write();
     const auto p = authorise(user, token);
     if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
     if (!parsed) return RegistryError::seed_unparsable(parsed.error().message);
@@ -162,7 +165,12 @@ RegistryResult<Done> EtcdRegistry::put_seed(const UserId& user, const Token& tok
         return client_.txn(json::array({op::mod_is(base, 0)}),
                            json::array({op::put(base, value), op::put(key("f", s), file.dump())}));
     });
-    if (!r.value("succeeded", false)) drop_blob(base + "/", value);
+    if (!r.value("succeeded", false)) {
+        drop_blob(base + "/", value);
+        return Done{};
+    }
+    note(r);
+    settle();
     return Done{};
 }
 
@@ -176,86 +184,16 @@ std::optional<std::string> EtcdRegistry::get_seed(const SeedId& id) {
 std::vector<Holder> EtcdRegistry::get_peers(const SeedId& id, const UserId& asker,
                                             std::uint16_t numwant) {
     const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
-    std::vector<Holder> out;
-    if (want == 0) return out;
-    const std::string base = key("h", id.hex()) + "/";
-    std::vector<std::pair<UserId, bool>> holders;
-    for (const auto& kv : guarded(client_, [&] { return client_.get_prefix(base); })) {
-        const auto user = UserId::from_hex_string(std::string_view(kv.key).substr(base.size()));
-        if (user && *user != asker) holders.emplace_back(*user, kv.value == "1");
-    }
-    {
-        std::lock_guard lock(mutex_);
-        std::shuffle(holders.begin(), holders.end(), rng_);
-    }
     const std::int64_t at = now();
-    const std::size_t batch = std::max<std::size_t>(want + want / 4, 8);
-    for (std::size_t i = 0; i < holders.size() && out.size() < want; i += batch) {
-        std::vector<UserId> users;
-        for (std::size_t k = i; k < std::min(holders.size(), i + batch); ++k)
-            users.push_back(holders[k].first);
-        const auto peers = read_peers(users);
-        for (std::size_t k = i; k < std::min(holders.size(), i + batch) && out.size() < want; ++k) {
-            const auto& pr = peers.at(holders[k].first);
-            if (!live(pr, at) || pr.port == 0) continue;
-            out.push_back(Holder{pr.address, pr.port, holders[k].first, holders[k].second});
-        }
-    }
-    return out;
-}
-
-std::map<UserId, std::int64_t> EtcdRegistry::seen_of_all() {
-    std::map<UserId, std::int64_t> out;
-    const std::string base = prefix_ + "s/";
-    for (const auto& kv : guarded(client_, [&] { return client_.get_prefix(base); }))
-        if (auto u = UserId::from_hex_string(std::string_view(kv.key).substr(base.size())))
-            out[*u] = parse_number(kv.value);
-    std::lock_guard lock(mutex_);
-    for (const auto& [u, k] : known_)
-        if (auto it = out.find(u); it != out.end()) it->second = std::max(it->second, k.seen);
-    return out;
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return table_.read(
+        [&](const PeerTable& t) { return t.holders(id, asker, want, at, ttl_.count(), rng); });
 }
 
 FilePage EtcdRegistry::list_files(const std::optional<SeedId>& after, std::size_t limit) {
     limit = std::clamp<std::size_t>(limit, 1, limits::kMaxListFilesPage);
-    const std::string base = prefix_ + "f/";
-    std::string from = after ? base + after->hex() + std::string(1, '\0') : base;
-    json range{{"key", base64(from)},
-               {"range_end", base64(prefix_end(base))},
-               {"limit", std::to_string(limit + 1)}};
-    const auto kvs = kvs_of(guarded(client_, [&] { return client_.call("/v3/kv/range", range); }));
-    FilePage page;
-    page.more = kvs.size() > limit;
-    const auto seen = seen_of_all();
     const std::int64_t at = now();
-    std::vector<std::pair<SeedId, json>> files;
-    for (std::size_t i = 0; i < std::min(limit, kvs.size()); ++i)
-        if (auto id = SeedId::from_hex_string(std::string_view(kvs[i].key).substr(base.size())))
-            files.emplace_back(*id, json::parse(kvs[i].value, nullptr, false));
-    // Holders of the page's files: one range per file, max_txn_ops per txn.
-    for (std::size_t i = 0; i < files.size(); i += options_.max_txn_ops) {
-        json ops = json::array();
-        const std::size_t end = std::min(files.size(), i + options_.max_txn_ops);
-        for (std::size_t k = i; k < end; ++k)
-            ops.push_back(op::get_prefix(key("h", files[k].first.hex()) + "/"));
-        const auto r = guarded(client_, [&] { return client_.txn(json::array(), ops); });
-        for (std::size_t k = i; k < end; ++k) {
-            FileSummary f;
-            f.id = files[k].first;
-            f.name = files[k].second.value("n", "");
-            f.length = files[k].second.value("l", std::uint64_t{0});
-            const std::string hb = key("h", f.id.hex()) + "/";
-            for (const auto& h : kvs_of(r.at("responses").at(k - i).at("response_range"))) {
-                const auto u = UserId::from_hex_string(std::string_view(h.key).substr(hb.size()));
-                const auto it = u ? seen.find(*u) : seen.end();
-                if (it == seen.end() || it->second + ttl_.count() < at) continue;
-                ++f.holders;
-                if (h.value == "1") ++f.complete_holders;
-            }
-            page.files.push_back(std::move(f));
-        }
-    }
-    return page;
+    return table_.read([&](const PeerTable& t) { return t.files(after, limit, at, ttl_.count()); });
 }
 
 void EtcdRegistry::flush() {

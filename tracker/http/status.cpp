@@ -234,17 +234,46 @@ std::string render_status_page(const StatusSnapshot& s, const std::deque<History
     }
     h += "</section>";
 
-    // CLUSTER: the members and the leader go here once the tracker runs on
-    // etcd (issue 13/16); a single tracker has none to show.
-    h += "<section><h2>Cluster</h2><p class=\"muted\">Single tracker (no cluster "
-         "configured).</p></section>";
+    if (!s.cluster) {
+        h += "<section><h2>Cluster</h2><p class=\"muted\">Single tracker (no cluster "
+             "configured).</p></section>";
+    } else {
+        const ClusterView& c = *s.cluster;
+        h += fmt::format("<section><h2>Cluster {}</h2>", html_escape(c.name));
+        if (!c.etcd_reachable) h += "<p class=\"bad\">etcd unreachable</p>";
+        if (c.leader.empty())
+            h += "<p>Leader: <b>none</b> (an election is under way)</p>";
+        else
+            h += fmt::format("<p>Leader: <b id=\"leader\">{}</b>{}</p>", html_escape(c.leader),
+                             c.leader == c.self ? " (this tracker)" : "");
+        h += fmt::format("<table><tr><th>Trackers ({})</th></tr>", c.members.size());
+        for (const auto& m : c.members)
+            h += fmt::format("<tr><td>{}{}{}</td></tr>", html_escape(m),
+                             m == c.leader ? " &middot; leader" : "",
+                             m == c.self ? " &middot; this tracker" : "");
+        h += "</table></section>";
+    }
 
     h += "<p class=\"muted\">Machine-readable: <a href=\"/metrics\">/metrics</a> &middot; <a "
          "href=\"/healthz\">/healthz</a> &middot; <a href=\"/api/files\">/api/files</a> &middot; "
-         "<a href=\"/api/channels\">/api/channels</a>. ";
+         "<a href=\"/api/channels\">/api/channels</a> &middot; <a "
+         "href=\"/api/cluster\">/api/cluster</a>. ";
     h += fmt::format("This page refreshes every {} s.</p></main></body></html>\n",
                      ctx.refresh_seconds);
     return h;
+}
+
+nlohmann::json cluster_json(const std::optional<ClusterView>& cluster) {
+    if (!cluster) return nlohmann::json{{"cluster", nullptr}};
+    return nlohmann::json{
+        {"cluster",
+         {{"name", cluster->name},
+          {"self", cluster->self},
+          {"leader",
+           cluster->leader.empty() ? nlohmann::json(nullptr) : nlohmann::json(cluster->leader)},
+          {"leading", !cluster->leader.empty() && cluster->leader == cluster->self},
+          {"members", cluster->members},
+          {"etcd_reachable", cluster->etcd_reachable}}}};
 }
 
 nlohmann::json files_json(const FilePage& page) {
@@ -340,6 +369,12 @@ std::string render_metrics(const std::optional<StatusSnapshot>& s, const Request
           s->stats.channels);
     gauge("seedshare_tracker_follows", "Pairs of a peer and a channel it follows.",
           s->stats.follows);
+    if (s->cluster) {
+        gauge("seedshare_tracker_cluster_members", "Trackers in this tracker's cluster.",
+              s->cluster->members.size());
+        gauge("seedshare_tracker_cluster_leader", "1 while this tracker leads its cluster.",
+              !s->cluster->leader.empty() && s->cluster->leader == s->cluster->self ? 1 : 0);
+    }
     return m.text();
 }
 

@@ -25,6 +25,15 @@
 
 namespace seedshare::tracker {
 
+// A cluster member's view (tracker --etcd): who leads, who is in.
+struct ClusterView {
+    std::string name;
+    std::string self;    // this tracker's advertised HOST:PORT
+    std::string leader;  // empty: none known
+    std::vector<std::string> members;
+    bool etcd_reachable = true;
+};
+
 // What the I/O thread saw at one moment.
 struct StatusSnapshot {
     bool listening = false;
@@ -32,8 +41,9 @@ struct StatusSnapshot {
     // nullopt: the store answered; otherwise why it did not.
     std::optional<std::string> store_error;
     RegistryStats stats;
-    FilePage files;        // the first page
-    ChannelPage channels;  // the first page
+    FilePage files;                      // the first page
+    ChannelPage channels;                // the first page
+    std::optional<ClusterView> cluster;  // nullopt: a single tracker
 };
 
 // One point of the chart: taken every few seconds by the I/O thread.
@@ -81,6 +91,8 @@ std::string render_chart_svg(const std::deque<HistoryPoint>& history);
 nlohmann::json files_json(const FilePage& page);
 nlohmann::json channels_json(const ChannelPage& page);
 nlohmann::json peers_json(const SeedId& seed, const std::vector<Holder>& holders);
+// /api/cluster: {"cluster": null} for a single tracker.
+nlohmann::json cluster_json(const std::optional<ClusterView>& cluster);
 // nlohmann's dump, replacing invalid UTF-8 instead of throwing.
 std::string json_text(const nlohmann::json& j);
 

@@ -23,10 +23,11 @@ std::int64_t unix_ms() {
 // Runs on the I/O thread. Pages only when asked (the page and nothing else
 // lists files).
 StatusSnapshot take_snapshot(Registry& store, const TrackerServer& server, std::size_t files,
-                             std::size_t channels) {
+                             std::size_t channels, const std::function<ClusterView()>& cluster) {
     StatusSnapshot s;
     s.listening = server.listening();
     s.connections = server.connections();
+    if (cluster) s.cluster = cluster();
     try {
         s.stats = store.stats();
         if (files > 0) s.files = store.list_files(std::nullopt, files);
@@ -163,11 +164,12 @@ void TrackerHttp::start() {
     server_->get("/", [st, timeout](const http::Request&) -> http::Response {
         auto& store = st->store;
         auto& server = st->server;
+        const auto& cluster = st->opt.cluster;
         const auto files = st->opt.page_files, channels = st->opt.page_channels;
         auto snap = http::ask(
             st->ex,
-            [&store, &server, files, channels] {
-                return take_snapshot(store, server, files, channels);
+            [&store, &server, &cluster, files, channels] {
+                return take_snapshot(store, server, files, channels, cluster);
             },
             timeout);
         if (!snap) return busy(timeout);
@@ -178,8 +180,11 @@ void TrackerHttp::start() {
     server_->get("/metrics", [st, timeout](const http::Request&) -> http::Response {
         auto& store = st->store;
         auto& server = st->server;
+        const auto& cluster = st->opt.cluster;
         auto snap = http::ask(
-            st->ex, [&store, &server] { return take_snapshot(store, server, 0, 0); }, timeout);
+            st->ex,
+            [&store, &server, &cluster] { return take_snapshot(store, server, 0, 0, cluster); },
+            timeout);
         return {200, std::string(http::kMetricsContentType),
                 render_metrics(snap, *st->counters, st->context())};
     });
@@ -187,14 +192,19 @@ void TrackerHttp::start() {
     server_->get("/healthz", [st, timeout](const http::Request&) -> http::Response {
         auto& store = st->store;
         auto& server = st->server;
+        const auto& cluster = st->opt.cluster;
         auto snap = http::ask(
-            st->ex, [&store, &server] { return take_snapshot(store, server, 0, 0); }, timeout);
+            st->ex,
+            [&store, &server, &cluster] { return take_snapshot(store, server, 0, 0, cluster); },
+            timeout);
         if (!snap) return busy(timeout);
         if (!snap->listening)
             return {503, "text/plain; charset=utf-8", "unavailable: not listening\n"};
         if (snap->store_error)
             return {503, "text/plain; charset=utf-8",
                     fmt::format("unavailable: the store fails: {}\n", *snap->store_error)};
+        if (snap->cluster && !snap->cluster->etcd_reachable)
+            return {503, "text/plain; charset=utf-8", "unavailable: etcd unreachable\n"};
         return {200, "text/plain; charset=utf-8", "ok\n"};
     });
 
@@ -258,6 +268,19 @@ void TrackerHttp::start() {
             if (!holders) return busy(timeout);
             return json_response(200, peers_json(*seed, *holders));
         }));
+
+    server_->get("/api/cluster", [st, timeout](const http::Request&) -> http::Response {
+        const auto& cluster = st->opt.cluster;
+        auto view = http::ask(
+            st->ex,
+            [&cluster]() -> std::optional<ClusterView> {
+                if (!cluster) return std::nullopt;
+                return cluster();
+            },
+            timeout);
+        if (!view) return busy(timeout);
+        return json_response(200, cluster_json(*view));
+    });
 
     server_->start(st->opt.address);
     asio::post(st->ex, [st] {

@@ -6,6 +6,7 @@
 //   /api/files     JSON, paged: ?after=SEEDID&limit=N
 //   /api/channels  JSON, paged: ?after=CHANNELID&limit=N
 //   /api/peers     JSON: ?seed=SEEDID, the live serving holders
+//   /api/cluster   JSON: the cluster's name, leader and trackers (null: none)
 //
 // Threading: HTTP requests are served on common/http's own bounded threads.
 // The Registry and the TrackerServer belong to the I/O thread: every read of
@@ -21,6 +22,7 @@
 #include <asio.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "common/core/log.hpp"
@@ -45,6 +47,9 @@ class TrackerHttp {
         std::size_t page_files = 100;
         std::size_t page_channels = 50;
         int refresh_seconds = 5;
+        // A cluster member's view (tracker --etcd); unset: a single tracker.
+        // Called on the I/O thread; must not block.
+        std::function<ClusterView()> cluster;
     };
 
     TrackerHttp(asio::any_io_executor ex, Registry& store, const TrackerServer& server,
