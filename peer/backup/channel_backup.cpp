@@ -45,20 +45,16 @@ void ChannelBackup::stop() {
         s->stop();
 }
 
-void ChannelBackup::follow(const ChannelId& channel) {
-    if (subscribers_.contains(channel) || stopping_) return;
-    if (subscribers_.size() >= options_.max_channels) {
-        log_.warn("not following channel {}: the backup follows its limit of {}", channel.hex(),
-                  options_.max_channels);
-        return;
-    }
+bool ChannelBackup::follow(const ChannelId& channel) {
+    if (subscribers_.contains(channel) || stopping_) return true;
+    if (subscribers_.size() >= options_.max_channels) return false;
     const fs::path dir = options_.dir / channel.hex();
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) {
         log_.warn("cannot make {}: {}; channel {} not followed", dir.string(), ec.message(),
                   channel.hex());
-        return;
+        return true;
     }
     SubscriberOptions o;
     o.channel = channel;
@@ -72,6 +68,7 @@ void ChannelBackup::follow(const ChannelId& channel) {
     ++running_;
     log_.info("following channel {} into {}", channel.hex(), dir.string());
     net::spawn(node_.swarm_env().ex, run_subscriber(channel, s), log_, "channel backup");
+    return true;
 }
 
 net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel,
@@ -91,8 +88,12 @@ net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel,
 net::awaitable<void> ChannelBackup::run() {
     for (const auto& u : co_await trackers_.connect(options_.trackers))
         log_.warn("cannot reach {} (retrying in the background)", u);
+    std::size_t over = 0;
     for (const auto& c : options_.channels)
-        follow(c);
+        over += follow(c) ? 0 : 1;
+    if (over > 0)
+        log_.warn("not following {} of the channels named: the backup follows its limit of {}",
+                  over, options_.max_channels);
     while (!stopping_) {
         if (options_.channels.empty()) {
             std::vector<tracker_proto::ChannelInfo> listed;
@@ -105,8 +106,15 @@ net::awaitable<void> ChannelBackup::run() {
                 if (!listing_failed_) log_.warn("no tracker listed its channels: {}", e.what());
             }
             listing_failed_ = !ok;
+            std::size_t not_followed = 0;
             for (const auto& c : listed)
-                follow(c.channel);
+                not_followed += follow(c.channel) ? 0 : 1;
+            if (not_followed > 0 && not_followed != over)
+                log_.warn(
+                    "not following {} of the channels listed: the backup follows its limit "
+                    "of {}",
+                    not_followed, options_.max_channels);
+            over = not_followed;
         }
         wake_.expires_after(options_.poll);
         asio::error_code ec;

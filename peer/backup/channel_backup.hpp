@@ -59,7 +59,9 @@ class ChannelBackup {
     std::uint64_t applied(const ChannelId& channel) const;
 
   private:
-    void follow(const ChannelId& channel);
+    // false: not followed because the backup follows its limit already
+    // (the caller says so, once per poll).
+    bool follow(const ChannelId& channel);
     net::awaitable<void> run_subscriber(ChannelId channel, std::shared_ptr<Subscriber> s);
 
     Node& node_;

@@ -294,7 +294,16 @@ net::awaitable<void> Publisher::recover(std::uint64_t head) {
     lock_ = FileLock{};
     Subscriber subscriber(node_, trackers_, so, log_);
     recovering_ = &subscriber;
-    const auto outcome = co_await subscriber.run();
+    auto outcome = Subscriber::Outcome::kStopped;
+    try {
+        outcome = co_await subscriber.run();
+    } catch (...) {
+        // Never left pointing at the subscriber this frame destroys (stop()
+        // would call it), and DIR is ours again.
+        recovering_ = nullptr;
+        take_lock();
+        throw;
+    }
     recovering_ = nullptr;
     take_lock();
     if (stopping_) co_return;

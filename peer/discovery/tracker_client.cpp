@@ -415,7 +415,7 @@ net::awaitable<std::optional<std::string>> TrackerClient::get_seed(const SeedId&
     co_return std::move(text.text);
 }
 
-net::awaitable<std::vector<proto::FileInfo>> TrackerClient::list_files() {
+net::awaitable<std::vector<proto::FileInfo>> TrackerClient::list_files(std::size_t max_entries) {
     auto s = state_;
     std::vector<proto::FileInfo> out;
     proto::ListFiles q;
@@ -432,6 +432,10 @@ net::awaitable<std::vector<proto::FileInfo>> TrackerClient::list_files() {
         for (auto& f : files.files)
             out.push_back(std::move(f));
         if (!files.more) co_return out;
+        if (out.size() >= max_entries) {
+            out.resize(max_entries);
+            co_return out;
+        }
         q.from_start = false;
         q.after = out.back().id;
     }

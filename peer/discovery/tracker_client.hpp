@@ -96,8 +96,10 @@ class TrackerClient {
     // nullopt: the tracker has no seed text for that id. The text is returned
     // as received; the caller parses it and checks its id.
     net::awaitable<std::optional<std::string>> get_seed(const SeedId& id);
-    // Every seed the tracker knows (all pages).
-    net::awaitable<std::vector<tracker_proto::FileInfo>> list_files();
+    // Every seed the tracker knows (all pages), or the first `max_entries`:
+    // no more pages are asked for once that many are held.
+    net::awaitable<std::vector<tracker_proto::FileInfo>> list_files(
+        std::size_t max_entries = SIZE_MAX);
 
     // Offers a signed manifest as its channel's head. The tracker keeps it
     // only from a peer that follows the channel: follow() it first (follows
@@ -110,8 +112,10 @@ class TrackerClient {
     // Live followers of the channel that serve, with the version each holds.
     net::awaitable<std::vector<tracker_proto::ChannelPeerEntry>> channel_peers(
         const ChannelId& channel, std::uint16_t numwant);
-    // Every channel the tracker has a head of (all pages).
-    net::awaitable<std::vector<tracker_proto::ChannelInfo>> list_channels();
+    // Every channel the tracker has a head of (all pages), or the first
+    // `max_entries`.
+    net::awaitable<std::vector<tracker_proto::ChannelInfo>> list_channels(
+        std::size_t max_entries = SIZE_MAX);
 
     bool joined() const;
     const HostPort& tracker() const;

@@ -128,7 +128,8 @@ net::awaitable<std::vector<proto::ChannelPeerEntry>> TrackerClient::channel_peer
     co_return std::move(peers.peers);
 }
 
-net::awaitable<std::vector<proto::ChannelInfo>> TrackerClient::list_channels() {
+net::awaitable<std::vector<proto::ChannelInfo>> TrackerClient::list_channels(
+    std::size_t max_entries) {
     auto s = state_;
     std::vector<proto::ChannelInfo> out;
     proto::ListChannels q;
@@ -146,6 +147,10 @@ net::awaitable<std::vector<proto::ChannelInfo>> TrackerClient::list_channels() {
         for (auto& c : channels.channels)
             out.push_back(std::move(c));
         if (!channels.more) co_return out;
+        if (out.size() >= max_entries) {
+            out.resize(max_entries);
+            co_return out;
+        }
         q.from_start = false;
         q.after = out.back().channel;
     }

@@ -378,13 +378,15 @@ net::awaitable<std::vector<proto::ChannelPeerEntry>> Trackers::channel_peers(
 
 namespace {
 
+// Each tracker's listing stops at max_entries (a tracker listing without
+// end is not read to the end before the merge's bound applies).
 net::awaitable<std::optional<std::vector<proto::FileInfo>>> files_from(
-    std::shared_ptr<TrackerClient> c) {
-    co_return co_await c->list_files();
+    std::shared_ptr<TrackerClient> c, std::size_t max_entries) {
+    co_return co_await c->list_files(max_entries);
 }
 net::awaitable<std::optional<std::vector<proto::ChannelInfo>>> channels_from(
-    std::shared_ptr<TrackerClient> c) {
-    co_return co_await c->list_channels();
+    std::shared_ptr<TrackerClient> c, std::size_t max_entries) {
+    co_return co_await c->list_channels(max_entries);
 }
 
 // The answers of ask_all merged by `key`, `better` deciding which entry stays.
@@ -426,7 +428,9 @@ net::awaitable<std::vector<proto::FileInfo>> Trackers::list_files(
     std::vector<std::pair<HostPort, std::shared_ptr<TrackerClient>>> clients;
     for (const auto& w : where)
         clients.emplace_back(w, client(w));
-    auto ask = [](std::shared_ptr<TrackerClient> c) { return files_from(std::move(c)); };
+    auto ask = [max_entries](std::shared_ptr<TrackerClient> c) {
+        return files_from(std::move(c), max_entries);
+    };
     auto answers = co_await ask_all<std::vector<proto::FileInfo>>(ex_, clients, std::move(ask));
     auto key = [](const proto::FileInfo& f) { return f.id; };
     auto better = [](const proto::FileInfo& a, const proto::FileInfo& b) {
@@ -440,7 +444,9 @@ net::awaitable<std::vector<proto::ChannelInfo>> Trackers::list_channels(
     std::vector<std::pair<HostPort, std::shared_ptr<TrackerClient>>> clients;
     for (const auto& w : where)
         clients.emplace_back(w, client(w));
-    auto ask = [](std::shared_ptr<TrackerClient> c) { return channels_from(std::move(c)); };
+    auto ask = [max_entries](std::shared_ptr<TrackerClient> c) {
+        return channels_from(std::move(c), max_entries);
+    };
     auto answers = co_await ask_all<std::vector<proto::ChannelInfo>>(ex_, clients, std::move(ask));
     auto key = [](const proto::ChannelInfo& c) { return c.channel; };
     auto better = [](const proto::ChannelInfo& a, const proto::ChannelInfo& b) {

@@ -4,6 +4,8 @@
 // decides on (budget_view, give_way).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "peer/swarm/connection.hpp"
 #include "peer/swarm/swarm.hpp"
 
@@ -25,7 +27,11 @@ std::optional<Refusal> Swarm::admit(const UserId& user, bool initiated_by_us) {
         if (!new_by_smaller) return Refusal{Reason::kDuplicate, "already connected"};
         existing->close("replaced by a simultaneous connection");
     }
-    if (conns_.size() >= options_.max_connections)
+    // Connections closed but not yet torn down (the one just replaced, say)
+    // do not count against the swarm's limit.
+    const auto open =
+        std::count_if(conns_.begin(), conns_.end(), [](const auto& c) { return !c->closed(); });
+    if (static_cast<std::size_t>(open) >= options_.max_connections)
         return Refusal{Reason::kFull, "too many connections"};
     // An accepted connection takes a slot of the process's budget (a dial
     // took its slot before it started: dial_candidates).

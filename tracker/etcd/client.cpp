@@ -38,11 +38,15 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
     return size * n;
 }
 
-struct CurlInit {
-    CurlInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-};
-
 }  // namespace
+
+void curl_init_once() {
+    // curl_global_init is not thread-safe before libcurl 7.84: once per
+    // process, whichever client or watch comes first (a static's
+    // initialisation is).
+    static const bool done = (curl_global_init(CURL_GLOBAL_DEFAULT), true);
+    (void)done;
+}
 
 Result<std::vector<std::string>> parse_endpoints(std::string_view csv) {
     std::vector<std::string> out;
@@ -195,7 +199,7 @@ struct EtcdClient::Pool {
                 return c;
             }
         }
-        static CurlInit init;
+        curl_init_once();
         CURL* c = curl_easy_init();
         if (c == nullptr) throw EtcdError(EtcdErrc::kUnavailable, "etcd: curl_easy_init failed");
         return c;

@@ -40,6 +40,10 @@ struct EtcdError : std::runtime_error {
 // and a port, at most 16 of them.
 Result<std::vector<std::string>> parse_endpoints(std::string_view csv);
 
+// libcurl's global initialisation, once per process (every client and watch
+// calls it before using curl).
+void curl_init_once();
+
 std::string base64(std::string_view bytes);
 // Throws EtcdError(kBadReply) on text that is not base64.
 std::string unbase64(std::string_view text);

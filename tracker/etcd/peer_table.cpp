@@ -252,7 +252,7 @@ const TablePeer* PeerTable::peer(const UserId& user) const {
 }
 
 bool PeerTable::live(const TablePeer& p, std::int64_t now, std::int64_t ttl_ms) const {
-    return p.has_record && p.seen >= 0 && p.seen + ttl_ms >= now;
+    return p.has_record && p.seen >= 0 && p.seen >= now - ttl_ms;
 }
 
 bool PeerTable::serving_live(const UserId& u, std::int64_t now, std::int64_t ttl_ms) const {

@@ -92,7 +92,7 @@ std::chrono::seconds EtcdRegistry::lease_ttl() const {
 }
 
 bool EtcdRegistry::live(const Peer& p, std::int64_t at) const {
-    return p.exists && p.seen >= 0 && p.seen + ttl_.count() >= at;
+    return p.exists && p.seen >= 0 && p.seen >= at - ttl_.count();
 }
 
 std::map<UserId, EtcdRegistry::Peer> EtcdRegistry::read_peers(const std::vector<UserId>& users) {
@@ -147,13 +147,14 @@ void EtcdRegistry::forget(const UserId& user) {
     known_.erase(user);
 }
 
-std::optional<EtcdRegistry::Peer> EtcdRegistry::authorise(const UserId& user, const Token& token) {
+std::optional<EtcdRegistry::Peer> EtcdRegistry::authorise(const UserId& user, const Token& token,
+                                                          bool fresh) {
     const std::int64_t at = now();
-    {
+    if (!fresh) {
         std::lock_guard lock(mutex_);
         const auto it = known_.find(user);
         if (it != known_.end() && it->second.token == token &&
-            it->second.seen + ttl_.count() >= at) {
+            it->second.seen >= at - ttl_.count()) {
             it->second.seen = std::max(it->second.seen, at);
             it->second.dirty = true;
             Peer p;
@@ -167,8 +168,8 @@ std::optional<EtcdRegistry::Peer> EtcdRegistry::authorise(const UserId& user, co
         }
     }
     // The local table, else etcd (a peer that joined elsewhere a moment ago).
-    Peer p = table_peer(user);
-    if (!live(p, at) || p.token != token) p = read_peer(user);
+    Peer p = fresh ? read_peer(user) : table_peer(user);
+    if (!fresh && (!live(p, at) || p.token != token)) p = read_peer(user);
     if (!live(p, at) || p.token != token) return std::nullopt;
     remember(user, p, at);
     table_.touch(user, p.mod, at);
@@ -352,7 +353,7 @@ bool EtcdRegistry::is_live(const UserId& user, const Token& token) {
     {
         std::lock_guard lock(mutex_);
         const auto it = known_.find(user);
-        if (it != known_.end() && it->second.token == token && it->second.seen + ttl_.count() >= at)
+        if (it != known_.end() && it->second.token == token && it->second.seen >= at - ttl_.count())
             return true;
     }
     const Peer p = table_peer(user);
@@ -368,7 +369,7 @@ std::optional<Token> EtcdRegistry::token_of(const UserId& user) {
 RegistryResult<Done> EtcdRegistry::leave(const UserId& user, const Token& token) {
     begin_write();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
-        const auto p = authorise(user, token);
+        const auto p = authorise(user, token, attempt > 0);
         if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
         forget(user);
         const std::vector<json> tail{op::del(key("u", user.hex())), op::del(key("s", user.hex()))};

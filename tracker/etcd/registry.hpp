@@ -136,7 +136,9 @@ class EtcdRegistry final : public Registry {
     Peer read_peer(const UserId& user);
     bool live(const Peer& p, std::int64_t now) const;
     // The peer when `token` is its live token (refreshing its last_seen), else nullopt.
-    std::optional<Peer> authorise(const UserId& user, const Token& token);
+    // `fresh`: read the peer from etcd, not from the cache or the local
+    // table (a retry after a guard failed: both may lag behind etcd).
+    std::optional<Peer> authorise(const UserId& user, const Token& token, bool fresh = false);
     void remember(const UserId& user, const Peer& p, std::int64_t seen);
     void forget(const UserId& user);
     std::chrono::seconds lease_ttl() const;

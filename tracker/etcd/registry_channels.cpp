@@ -52,7 +52,7 @@ RegistryResult<Done> EtcdRegistry::follow_channels(const UserId& user, const Tok
                                                    const FollowChanges& changes) {
     begin_write();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
-        const auto p = authorise(user, token);
+        const auto p = authorise(user, token, attempt > 0);
         if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
         const std::string u = user.hex();
         std::set<std::string> held;

@@ -66,7 +66,7 @@ RegistryResult<FilesUpdated> EtcdRegistry::update_files(const UserId& user, cons
                                                         const FileChanges& changes) {
     begin_write();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
-        const auto p = authorise(user, token);
+        const auto p = authorise(user, token, attempt > 0);
         if (!p) return RegistryError::of(RegistryErrc::kUnknownPeer);
         const std::string u = user.hex();
         std::set<SeedId> held;

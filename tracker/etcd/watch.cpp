@@ -27,7 +27,9 @@ struct WatchContext {
 std::size_t WatchContext::on_data(char* data, std::size_t size, std::size_t n, void* user) {
     auto* ctx = static_cast<WatchContext*>(user);
     if (!ctx->lines.append(std::string_view(data, size * n))) {
-        ctx->step = WatchStep::kRestart;
+        // A message over the line limit would come again from the same
+        // revision: list everything anew and watch from there instead.
+        ctx->step = WatchStep::kRelist;
         return 0;
     }
     while (auto line = ctx->lines.next()) {
@@ -51,7 +53,7 @@ std::size_t WatchContext::on_data(char* data, std::size_t size, std::size_t n, v
 
 WatchedTable::WatchedTable(EtcdClient& client, std::string prefix, Options options)
     : client_(client), prefix_(std::move(prefix)), options_(options), table_(prefix_) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl_init_once();
     multi_ = curl_multi_init();
     if (multi_ == nullptr) throw EtcdError(EtcdErrc::kUnavailable, "etcd: curl_multi_init failed");
 }
