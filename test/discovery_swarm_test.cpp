@@ -82,8 +82,13 @@ struct Get {
     std::optional<Download::Outcome> outcome;
     Get(asio::io_context& io, asio::thread_pool& pool, const Seed& seed,
         const std::filesystem::path& out, std::vector<HostPort> trackers,
-        std::vector<PeerAddress> peers, SwarmOptions o = fast_options())
-        : peer(io, pool, "getter", o) {
+        std::vector<PeerAddress> peers, SwarmOptions o = fast_options(),
+        std::uint64_t upload_rate = 0)
+        : peer(io, pool, Logger("getter", LogLevel::kWarn), [&] {
+              NodeOptions no = node_options(o);
+              no.max_upload_rate = upload_rate;
+              return no;
+          }()) {
         DownloadOptions d;
         d.seed = seed;
         d.out_dir = out;
@@ -121,7 +126,10 @@ TEST_CASE(
         Server a(io, pool, 1 << 20);  // slow: the getters are still at it when the last joins
         a.share(seed, src / "data.bin");
         // Two getters that know only the server; the server tells each of the other.
-        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)});
+        // g1 uploads slowly too: n, left with g1 alone, must find b (whom g1
+        // gets everything from at once) to finish, and can only hear of it
+        // by exchange.
+        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)}, fast_options(), 256 * 1024);
         Get g2(io, pool, seed, out2.path(), {dead}, {at(a.peer)});
         g1.start(io);
         g2.start(io);
@@ -188,7 +196,10 @@ TEST_CASE("discovery: a getter whose peers all leave but one refills its pool by
     run_within(io, 60s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 256 * 1024);  // slow: nobody completes from it alone
         a.share(seed, src / "data.bin");
-        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)});
+        // g1 uploads slowly too: n, left with g1 alone, must find b (whom g1
+        // gets everything from at once) to finish, and can only hear of it
+        // by exchange.
+        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)}, fast_options(), 256 * 1024);
         Get n(io, pool, seed, out2.path(), {dead}, {at(a.peer)});
         g1.start(io);
         n.start(io);
@@ -197,7 +208,9 @@ TEST_CASE("discovery: a getter whose peers all leave but one refills its pool by
             [&] { return n.download->swarm() && n.download->swarm()->connection_count() >= 2; },
             10s));
         // A server nobody heard of; g1 alone learns of it (as from a tracker).
-        Server b(io, pool, 0);
+        // At 1 MiB/s, g1 is still fetching from it (connected, so it passes b
+        // on) for a few seconds.
+        Server b(io, pool, 1 << 20);
         b.share(seed, src / "data.bin");
         const std::vector<PeerAddress> only_b{at(b.peer)};
         g1.download->swarm()->add_candidates(only_b, PeerList::Source::kBootstrap);
