@@ -81,9 +81,9 @@ void Node::listen() {
 }
 
 SwarmEnv Node::swarm_env() const {
-    return SwarmEnv{ex_,           &pool_,          user_, port_, upload_buffers_, upload_slots_,
-                    upload_limit_, download_limit_, log_,  book_, counters_,       refused_,
-                    slots_};
+    return SwarmEnv{ex_,           &pool_,        user_,           port_, upload_buffers_,
+                    upload_slots_, upload_limit_, download_limit_, log_,  book_,
+                    counters_,     refused_,      slots_};
 }
 
 void Node::add(std::shared_ptr<Swarm> swarm) {

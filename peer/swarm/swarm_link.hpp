@@ -113,7 +113,7 @@ struct SwarmEnv {
     std::shared_ptr<SwarmCounters> counters;  // per process; null: not counted
     // Peers this process never talks to (Node::refuse); null: none.
     std::shared_ptr<const std::set<UserId>> refused;
-    std::shared_ptr<ConnectionSlots> slots;   // per process; null: no budget
+    std::shared_ptr<ConnectionSlots> slots;  // per process; null: no budget
 };
 
 class SwarmLink {
