@@ -536,8 +536,11 @@ net::awaitable<void> PeerConnection::write_loop() {
                 rejects_.clear();
                 Bytes frames;
                 frames.swap(control_);
+                flushing_ = true;
                 co_await stream_->write(frames);
+                flushing_ = false;
                 last_write = net::Clock::now();
+                if (goodbye_sent_) swarm_->upload_finished();  // stop() waits for it
                 if (closing_ && control_.empty()) {
                     linger_.cancel();  // the reader's Error frame is out: it closes
                     break;

@@ -86,7 +86,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     bool fetching(ChunkIndex c) const { return fetches_.contains(c.value); }
     // We are leaving: tell the remote, take no new requests.
     void say_goodbye();
-    bool uploads_pending() const { return !serve_queue_.empty() || serving_; }
+    // Blocks asked of us not yet sent, or frames not yet written (a Goodbye
+    // just queued: closing before it is written would lose it).
+    bool uploads_pending() const {
+        return !serve_queue_.empty() || serving_ || !control_.empty() || flushing_;
+    }
     // Stalled: requests outstanding and nothing received for stall_timeout.
     bool stalled(net::Clock::time_point now) const;
 
@@ -175,6 +179,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // Closing after a protocol error: the writer sends the Error frame and
     // stops; linger_ bounds how long the reader waits for that.
     bool closing_ = false;
+    bool flushing_ = false;  // the writer is writing control frames
     asio::steady_timer linger_;
 };
 
