@@ -380,3 +380,125 @@ TEST_CASE("discovery: hostile gossip: 10,000 addresses and one victim repeated a
         co_await a.peer.stop();
     });
 }
+
+TEST_CASE("discovery: gossip naming many ports of one machine dials it a bounded number of times") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 4 << 20, dead);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        // The victim machine: 64 listeners on 127.0.0.9 (another loopback
+        // address, so only the attacker's gossip names it), each counting the
+        // connections aimed at it and closing them at once.
+        const auto victim_ip = asio::ip::make_address("127.0.0.9");
+        std::vector<std::unique_ptr<net::tcp::acceptor>> ports;
+        std::size_t victim_hits = 0;
+        std::function<void(net::tcp::acceptor&)> serve = [&](net::tcp::acceptor& acc) {
+            acc.async_accept([&](const asio::error_code& ec, net::tcp::socket s) {
+                if (ec) return;
+                ++victim_hits;
+                s.close();
+                serve(acc);
+            });
+        };
+        pp::PeerList victims;
+        for (std::size_t i = 0; i < pp::kMaxPeerListEntries; ++i) {
+            ports.push_back(
+                std::make_unique<net::tcp::acceptor>(io, net::tcp::endpoint(victim_ip, 0)));
+            serve(*ports.back());
+            victims.peers.push_back(PeerAddress{victim_ip, ports.back()->local_endpoint().port()});
+        }
+
+        Server a(io, pool, 256 * 1024);  // slow: the get lasts while the attacker talks
+        a.share(seed, src / "data.bin");
+        Get g(io, pool, seed, out.path(), {dead}, {at(a.peer)});
+        g.start(io);
+        CHECK(co_await eventually([&] { return g.download->swarm() != nullptr; }, 10s));
+        const auto swarm = g.download->swarm();
+
+        auto h = co_await RawPeer::connect(g.peer.node->port());
+        const pp::Message hello = pp::Hello{pp::kVersion, seed.id(), random_user_id(), 0};
+        const pp::Message nothing = pp::BitfieldMsg{Bitfield(seed.chunk_count())};
+        const pp::Message victims_message = victims;
+        co_await h.send_message(hello);
+        for (int i = 0; i < 2; ++i)
+            (void)co_await h.recv_message(5s);  // Hello, Bitfield
+        co_await h.send_message(nothing);
+        asio::steady_timer pause(io);
+        for (int round = 0; round < 80; ++round) {  // 8 s: every address's backoff has passed
+            co_await h.send_message(victims_message);
+            pause.expires_after(100ms);
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        const PeerAddress origin{asio::ip::make_address("127.0.0.1"), 0};
+        const auto taken = swarm->peer_list().added_by(origin);
+        MESSAGE("64 ports of one machine gossiped 80 times; candidates taken: ", taken,
+                "; connections that reached the machine: ", victim_hits,
+                " (without the per-IP rule: up to ", taken * limits::kForgetAfterFailures, ")");
+        CHECK(taken == limits::kMaxCandidatesPerSource);
+        CHECK(victim_hits >= 1);
+        // kHearsayFailuresPerIp, then one dial per rest (0.5 s doubling).
+        CHECK(victim_hits <= PeerList::kHearsayFailuresPerIp + 12);
+        CHECK(swarm->peer_list().hearsay_failures(victim_ip) >= PeerList::kHearsayFailuresPerIp);
+        for (auto& p : ports)
+            p->close();
+        g.download->stop();
+        CHECK(co_await g.ended_within(10s));
+        co_await g.peer.stop();
+        co_await a.peer.stop();
+    });
+}
+
+TEST_CASE("discovery: a peer that says goodbye is gossiped as dropped") {
+    TempDir src, out1, out2;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 4 << 20, dead);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Server a(io, pool, 256 * 1024);  // slow: both gets last
+        a.share(seed, src / "data.bin");
+        Get g(io, pool, seed, out1.path(), {dead}, {at(a.peer)});
+        g.start(io);
+        CHECK(co_await eventually([&] { return g.download->swarm() != nullptr; }, 10s));
+
+        // An observer joins g's swarm and listens to its gossip.
+        auto o = co_await RawPeer::connect(g.peer.node->port());
+        const pp::Message hello = pp::Hello{pp::kVersion, seed.id(), random_user_id(), 0};
+        const pp::Message nothing = pp::BitfieldMsg{Bitfield(seed.chunk_count())};
+        co_await o.send_message(hello);
+        co_await o.send_message(nothing);
+
+        // Another getter joins through g, then leaves saying goodbye.
+        Get h(io, pool, seed, out2.path(), {dead}, {at(g.peer)});
+        h.start(io);
+        const PeerAddress h_at = at(h.peer);
+        // (It answers every message with a KeepAlive: a connection that sends
+        // nothing is closed as stalled. g sends a Have per chunk it gets.)
+        const pp::Message keep_alive = pp::KeepAlive{};
+        bool added = false, dropped = false;
+        for (int i = 0; i < 20000 && !dropped; ++i) {
+            const auto m = co_await o.recv_message(15s);
+            co_await o.send_message(keep_alive);
+            const auto* list = std::get_if<pp::PeerList>(&m);
+            if (list == nullptr) continue;
+            if (std::find(list->peers.begin(), list->peers.end(), h_at) != list->peers.end()) {
+                added = true;
+                h.download->stop();  // goodbye to g
+            }
+            if (std::find(list->dropped.begin(), list->dropped.end(), h_at) != list->dropped.end())
+                dropped = true;
+        }
+        CHECK(added);
+        CHECK(dropped);
+        CHECK(co_await h.ended_within(10s));
+        g.download->stop();
+        CHECK(co_await g.ended_within(10s));
+        co_await h.peer.stop();
+        co_await g.peer.stop();
+        co_await a.peer.stop();
+    });
+}

@@ -208,6 +208,129 @@ TEST_CASE("peer list: a banned address is never handed out again, whoever names 
     CHECK(list.take_candidates(10, PeerList::TimePoint{} + 100h).empty());
 }
 
+TEST_CASE("peer list: gossip cannot aim a flood at one machine through many ports") {
+    // 50 hostile sources each name 50 ports of one victim machine: 2,500
+    // candidates on one IP, every dial failing. Simulated for 120 s in 10 ms
+    // steps, dialling whatever is handed out.
+    const auto victim_ip = asio::ip::make_address("192.0.2.7");
+    const auto run = [&](bool per_ip_rule) {
+        PeerList list(5000);
+        for (std::uint16_t s = 0; s < 50; ++s)
+            for (std::uint16_t p = 0; p < 50; ++p) {
+                const PeerAddress a{victim_ip, static_cast<std::uint16_t>(1000 + s * 50 + p)};
+                // Without the rule: the same addresses as the tracker's (not hearsay).
+                if (per_ip_rule)
+                    list.add(a, PeerList::Source::kPeerExchange,
+                             addr("10.9." + std::to_string(s) + ".1", 6000));
+                else
+                    list.add(a, PeerList::Source::kTracker);
+            }
+        std::size_t attempts = 0, most_at_once = 0;
+        auto now = PeerList::TimePoint{} + 1h;
+        for (int step = 0; step < 12000; ++step, now += 10ms) {
+            const auto taken = list.take_candidates(50, now);
+            most_at_once = std::max(most_at_once, taken.size());
+            attempts += taken.size();
+            for (const auto& a : taken)
+                list.connect_failed(a, now);
+        }
+        return std::pair{attempts, most_at_once};
+    };
+    const auto [attempts, at_once] = run(true);
+    const auto [unthrottled, unthrottled_at_once] = run(false);
+    MESSAGE("dials at the victim's IP in 120 s: ", attempts, " (at most ", at_once,
+            " at once); the same candidates from a tracker: ", unthrottled);
+    CHECK(at_once <= PeerList::kMaxHearsayDialsPerIp);
+    // kHearsayFailuresPerIp free, then one per rest: 0.5, 1, 2, ... 30 s.
+    CHECK(attempts <= PeerList::kHearsayFailuresPerIp + 12);
+    CHECK(attempts >= PeerList::kHearsayFailuresPerIp);
+    CHECK(unthrottled == 2500 * limits::kForgetAfterFailures);  // what the rule prevents
+    CHECK(unthrottled_at_once == 50);
+}
+
+TEST_CASE("peer list: a connection that succeeds at an IP lifts its hearsay throttle") {
+    PeerList list;
+    const auto ip = asio::ip::make_address("192.0.2.8");
+    for (std::uint16_t p = 1; p <= 20; ++p)
+        list.add(PeerAddress{ip, p}, PeerList::Source::kPeerExchange, addr("10.9.9.9"));
+    auto now = PeerList::TimePoint{} + 1h;
+    while (list.hearsay_failures(ip) < PeerList::kHearsayFailuresPerIp) {
+        const auto taken = list.take_candidates(50, now);
+        REQUIRE(!taken.empty());
+        for (const auto& a : taken)
+            list.connect_failed(a, now);
+    }
+    CHECK(list.take_candidates(50, now).empty());  // resting
+    // One peer there is real: it connected to us.
+    list.connected(PeerAddress{ip, 7000}, PeerList::Source::kIncoming);
+    CHECK(list.hearsay_failures(ip) == 0);
+    CHECK(list.take_candidates(50, now).size() == PeerList::kMaxHearsayDialsPerIp);
+    // Other machines, and what a tracker lists, were never throttled.
+    list.add(addr("10.0.0.1", 1), PeerList::Source::kPeerExchange, addr("10.9.9.9"));
+    list.add(PeerAddress{ip, 30000}, PeerList::Source::kTracker);
+    CHECK(list.take_candidates(50, now).size() == 2);
+}
+
+TEST_CASE("peer list: gossip naming this machine's loopback is taken only from a loopback peer") {
+    PeerList list;
+    CHECK_FALSE(list.add(addr("127.0.0.1", 22), PeerList::Source::kPeerExchange, addr("10.9.9.9")));
+    CHECK_FALSE(list.add(addr("::1", 22), PeerList::Source::kPeerExchange, addr("10.9.9.9")));
+    CHECK_FALSE(
+        list.add(addr("224.0.0.1", 7000), PeerList::Source::kPeerExchange, addr("10.9.9.9")));
+    CHECK(list.add(addr("127.0.0.1", 7001), PeerList::Source::kPeerExchange,
+                   addr("127.0.0.1", 7002)));
+    CHECK(list.add(addr("127.0.0.1", 7003), PeerList::Source::kTracker));
+    CHECK(list.size() == 2);
+}
+
+TEST_CASE("peer list: a dropped list retracts only what that source alone gossiped, untried") {
+    PeerList list;
+    const auto gossip = addr("10.9.9.9", 6000);
+    const auto other = addr("10.9.9.8", 6000);
+    list.add(addr("10.0.0.1"), PeerList::Source::kPeerExchange, gossip);  // its own, untried
+    list.add(addr("10.0.0.2"), PeerList::Source::kPeerExchange, other);   // another's
+    list.add(addr("10.0.0.3"), PeerList::Source::kPeerExchange, gossip);  // also a tracker's
+    list.add(addr("10.0.0.3"), PeerList::Source::kTracker);
+    list.add(addr("10.0.0.4"), PeerList::Source::kPeerExchange, gossip);  // failed once
+    list.add(addr("10.0.0.5"), PeerList::Source::kPeerExchange, gossip);  // connected
+    auto now = PeerList::TimePoint{} + 1h;
+    for (const auto& a : list.take_candidates(10, now)) {
+        if (a == addr("10.0.0.4"))
+            list.connect_failed(a, now);
+        else if (a == addr("10.0.0.5"))
+            list.connect_succeeded(a);
+        else
+            list.connect_refused(a);
+    }
+    CHECK(list.retract(addr("10.0.0.1"), gossip));
+    CHECK_FALSE(list.retract(addr("10.0.0.2"), gossip));
+    CHECK_FALSE(list.retract(addr("10.0.0.3"), gossip));
+    CHECK_FALSE(list.retract(addr("10.0.0.4"), gossip));
+    CHECK_FALSE(list.retract(addr("10.0.0.5"), gossip));
+    CHECK_FALSE(list.retract(addr("10.0.0.9"), gossip));
+    CHECK(list.find(addr("10.0.0.1")) == nullptr);
+    CHECK(list.size() == 4);
+    // Retracting does not give the source back its share of candidates.
+    CHECK(list.added_by(gossip) == 4);
+}
+
+TEST_CASE("peer list: add, retract and add again never dials a victim more than the forget bound") {
+    PeerList list;
+    const auto victim = addr("10.5.5.5", 80);
+    const auto hostile = addr("10.9.9.9", 6000);
+    std::size_t attempts = 0;
+    auto now = PeerList::TimePoint{} + 1h;
+    for (int i = 0; i < 1000; ++i, now += 1s) {
+        list.add(victim, PeerList::Source::kPeerExchange, hostile);
+        for (const auto& a : list.take_candidates(10, now)) {
+            ++attempts;
+            list.connect_failed(a, now);
+        }
+        list.retract(victim, hostile);
+    }
+    CHECK(attempts <= limits::kForgetAfterFailures);
+}
+
 // --- the gate on peer-exchange messages -------------------------------------------
 
 TEST_CASE("pex gate: a burst, then one per interval") {

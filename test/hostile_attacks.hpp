@@ -99,9 +99,9 @@ inline std::vector<Attack> attacks_on_listener(const Seed& seed) {
                      co_await p.send_message(m);
                  },
                  "does not share seed abab", 3000ms, pp::ErrorCode::kUnknownSeed});
-    a.push_back({"a Hello of protocol version 2",
+    a.push_back({"a Hello of another protocol version",
                  [id](RawPeer& p) -> net::awaitable<void> {
-                     const pp::Message m = pp::Hello{2, id, random_user_id(), 0};
+                     const pp::Message m = pp::Hello{pp::kVersion + 1, id, random_user_id(), 0};
                      co_await p.send_message(m);
                  },
                  "version mismatch", 3000ms, pp::ErrorCode::kVersionMismatch});

@@ -299,9 +299,9 @@ std::vector<std::tuple<std::string, HolderScript, std::string>> holder_attacks(c
         },
         "message type 66");
     a.emplace_back(
-        "answers with protocol version 2",
+        "answers with another protocol version",
         [id](RawPeer& p, std::uint16_t port) -> net::awaitable<void> {
-            const pp::Message m = pp::Hello{2, id, random_user_id(), port};
+            const pp::Message m = pp::Hello{pp::kVersion + 1, id, random_user_id(), port};
             co_await p.send_message(m);
         },
         "version mismatch");

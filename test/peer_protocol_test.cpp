@@ -53,7 +53,12 @@ TEST_CASE("peer protocol: every message round trips") {
         pp::Goodbye{},
         pp::GetPeers{},
         pp::PeerList{{pp::PeerAddress{asio::ip::make_address("10.0.0.1"), 1},
-                      pp::PeerAddress{asio::ip::make_address("::1"), 65535}}},
+                      pp::PeerAddress{asio::ip::make_address("::1"), 65535}},
+                     {}},
+        pp::PeerList{{pp::PeerAddress{asio::ip::make_address("10.0.0.1"), 1}},
+                     {pp::PeerAddress{asio::ip::make_address("10.0.0.2"), 2},
+                      pp::PeerAddress{asio::ip::make_address("fe80::1"), 3}}},
+        pp::PeerList{{}, {pp::PeerAddress{asio::ip::make_address("10.0.0.2"), 2}}},
         pp::ErrorMsg{pp::ErrorCode::kUnknownSeed, "no such seed"},
     };
     for (const auto& m : messages) {
@@ -86,11 +91,11 @@ TEST_CASE("peer protocol: a Hello of another version decodes to just its version
     Bytes payload;
     ByteWriter w(payload);
     w.u32(pp::kMagic);
-    w.u16(2);
+    w.u16(pp::kVersion + 1);
     w.raw(std::string_view("anything a future version sends"));
     auto m = decode_raw(pp::Type::kHello, payload);
     REQUIRE(m);
-    CHECK(std::get<pp::Hello>(*m).version == 2);
+    CHECK(std::get<pp::Hello>(*m).version == pp::kVersion + 1);
 }
 
 TEST_CASE("peer protocol: rejections") {
@@ -206,6 +211,14 @@ TEST_CASE("peer protocol: errors name the message and the field") {
         w.u16(7000);
         CHECK(error_of(pp::Type::kPeerList, p) ==
               "PeerList: peer address: address family 5 (expected 4 or 6)");
+    }
+    {  // the dropped list has the same bound; and it is not optional
+        Bytes p;
+        ByteWriter w(p);
+        w.u16(0);
+        w.u16(pp::kMaxPeerListEntries + 1);
+        CHECK(error_of(pp::Type::kPeerList, p) == "PeerList: 65 peers is over the limit of 64");
+        CHECK(error_of(pp::Type::kPeerList, Bytes{0, 0}) == "PeerList: truncated in count");
     }
     Bytes hello = pp::encode(pp::Hello{});
     hello[limits::kFrameHeaderBytes] ^= 0xff;

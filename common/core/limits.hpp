@@ -126,6 +126,9 @@ inline constexpr std::size_t kMaxPeerListEntries = 64;
 // Peer exchange, after BEP 11: a gossip message we send names at most this
 // many peers, and of one we receive only this many are looked at.
 inline constexpr std::size_t kPexMaxAdded = 50;
+// "Dropped" addresses a gossip message names (at most kPexMaxAdded) and how
+// many wait for the next message at most (more are not gossiped).
+inline constexpr std::size_t kPexMaxDroppedPending = 200;
 // New candidates one source (the peer that gossiped them) may add to one
 // swarm's peer list, over the list's life: a hostile peer naming 10,000
 // addresses adds 50.

@@ -78,6 +78,7 @@ struct Encoder {
     void operator()(const PeerList& m) {
         FrameWriter f(out, u8(Type::kPeerList));
         wire::put_peer_list(f.body(), m.peers);
+        wire::put_peer_list(f.body(), m.dropped);
         f.finish();
     }
     void operator()(const Goodbye&) {
@@ -173,7 +174,7 @@ Result<Message> decode_get_peers(ByteSpan p) {
 Result<Message> decode_peer_list(ByteSpan p) {
     wire::MessageReader r(p, "PeerList");
     PeerList list;
-    wire::read_peer_list(r, list.peers);
+    if (wire::read_peer_list(r, list.peers)) wire::read_peer_list(r, list.dropped);
     if (auto d = r.done(); !d) return d.error();
     return Message{std::move(list)};
 }
@@ -201,7 +202,7 @@ constexpr std::array<wire::MessageSpec<Message>, 12> kMessages{{
     {u8(Type::kReject), "Reject", kBlockBytes, decode_reject},
     {u8(Type::kPiece), "Piece", kPieceHeaderBytes + limits::kMaxBlockBytes, decode_piece},
     {u8(Type::kKeepAlive), "KeepAlive", 0, decode_keep_alive},
-    {u8(Type::kPeerList), "PeerList", 2 + limits::kMaxPeerListEntries*(1 + 16 + 2),
+    {u8(Type::kPeerList), "PeerList", 2 * (2 + limits::kMaxPeerListEntries * (1 + 16 + 2)),
      decode_peer_list},
     {u8(Type::kGoodbye), "Goodbye", 0, decode_goodbye},
     {u8(Type::kGetPeers), "GetPeers", 0, decode_get_peers},

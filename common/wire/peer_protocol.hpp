@@ -27,7 +27,8 @@
 namespace seedshare::peer_proto {
 
 inline constexpr std::uint32_t kMagic = 0x53535052;  // "SSPR"
-inline constexpr std::uint16_t kVersion = 1;
+// 2: PeerList carries a "dropped" list.
+inline constexpr std::uint16_t kVersion = 2;
 // A Piece payload starts with chunk (u32) and offset (u32), then the data.
 inline constexpr std::size_t kPieceHeaderBytes = 8;
 // Peer addresses one PeerList may carry (the limit lives in limits.hpp).
@@ -111,10 +112,12 @@ struct KeepAlive {
     bool operator==(const KeepAlive&) const = default;
 };
 
-// Peer exchange: other holders of this seed the sender knows.
+// Peer exchange: other holders of this seed the sender knows (`peers`), and
+// those it was connected to that have since left (`dropped`, BEP 11's list).
 using PeerAddress = seedshare::PeerAddress;  // common/core/address.hpp
 struct PeerList {
     std::vector<PeerAddress> peers;
+    std::vector<PeerAddress> dropped;
     bool operator==(const PeerList&) const = default;
 };
 

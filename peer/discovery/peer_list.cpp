@@ -45,7 +45,8 @@ bool PeerList::make_room() {
 }
 
 bool PeerList::add(const PeerAddress& a, Source source, const std::optional<PeerAddress>& origin) {
-    if (a.port == 0 || a.address.is_unspecified()) return false;
+    if (a.port == 0 || a.address.is_unspecified() || a.address.is_multicast()) return false;
+    if (origin && a.address.is_loopback() && !origin->address.is_loopback()) return false;
     if (auto* e = at(a)) {
         e->sources |= static_cast<std::uint8_t>(source);
         // A tracker lists only peers that registered within its expiry: one
@@ -72,9 +73,42 @@ bool PeerList::add(const PeerAddress& a, Source source, const std::optional<Peer
         counted = &it->second;
     }
     if (!make_room()) return false;
-    entries_.emplace(a, Entry{.sources = static_cast<std::uint8_t>(source)});
+    entries_.emplace(a, Entry{.sources = static_cast<std::uint8_t>(source), .origin = origin});
     if (counted != nullptr) ++*counted;
     return true;
+}
+
+bool PeerList::retract(const PeerAddress& a, const PeerAddress& origin) {
+    const auto it = entries_.find(a);
+    if (it == entries_.end()) return false;
+    const Entry& e = it->second;
+    if (!e.hearsay() || *e.origin != origin || e.state != State::kIdle || e.failures != 0 ||
+        e.forgotten || e.connections != 0)
+        return false;
+    entries_.erase(it);
+    return true;
+}
+
+std::uint32_t PeerList::hearsay_failures(const asio::ip::address& ip) const {
+    const auto it = hearsay_ips_.find(ip);
+    return it == hearsay_ips_.end() ? 0 : it->second.failures;
+}
+
+void PeerList::hearsay_failed(const asio::ip::address& ip, TimePoint now) {
+    auto it = hearsay_ips_.find(ip);
+    if (it == hearsay_ips_.end()) {
+        if (hearsay_ips_.size() >= max_size_) {
+            const auto fewest = std::min_element(
+                hearsay_ips_.begin(), hearsay_ips_.end(),
+                [](const auto& x, const auto& y) { return x.second.failures < y.second.failures; });
+            hearsay_ips_.erase(fewest);
+        }
+        it = hearsay_ips_.emplace(ip, IpRest{}).first;
+    }
+    auto& rest = it->second;
+    ++rest.failures;
+    if (rest.failures >= kHearsayFailuresPerIp)
+        rest.retry_at = now + backoff(rest.failures - kHearsayFailuresPerIp);
 }
 
 std::size_t PeerList::added_by(const PeerAddress& origin) const {
@@ -84,9 +118,27 @@ std::size_t PeerList::added_by(const PeerAddress& origin) const {
 
 std::vector<PeerAddress> PeerList::take_candidates(std::size_t limit, TimePoint now) {
     std::vector<PeerAddress> out;
+    // Hearsay dials in flight per IP (counted only when some hearsay is idle).
+    std::map<asio::ip::address, std::size_t> dialling;
+    bool counted = false;
     for (auto& [where, e] : entries_) {
         if (out.size() >= limit) break;
         if (e.state != State::kIdle || e.retry_at > now || e.forgotten) continue;
+        if (e.hearsay()) {
+            if (!counted) {
+                for (const auto& [w, other] : entries_)
+                    if (other.state == State::kConnecting && other.hearsay()) ++dialling[w.address];
+                counted = true;
+            }
+            std::size_t at_once = kMaxHearsayDialsPerIp;
+            if (const auto ip = hearsay_ips_.find(where.address); ip != hearsay_ips_.end()) {
+                if (ip->second.retry_at > now) continue;
+                if (ip->second.failures >= kHearsayFailuresPerIp) at_once = 1;
+            }
+            auto& n = dialling[where.address];
+            if (n >= at_once) continue;
+            ++n;
+        }
         e.state = State::kConnecting;
         out.push_back(where);
     }
@@ -94,6 +146,7 @@ std::vector<PeerAddress> PeerList::take_candidates(std::size_t limit, TimePoint 
 }
 
 void PeerList::connect_succeeded(const PeerAddress& a) {
+    hearsay_ips_.erase(a.address);  // a peer lives there: its failures were ports
     if (auto* e = at(a)) {
         ++e->connections;
         if (e->state == State::kBanned) return;
@@ -141,6 +194,7 @@ void PeerList::connect_failed(const PeerAddress& a, TimePoint now) {
         e->retry_at = now + backoff(e->failures++);
         if (e->failures >= limits::kForgetAfterFailures && !e->from(Source::kBootstrap))
             e->forgotten = true;
+        if (e->hearsay()) hearsay_failed(a.address, now);
     }
 }
 
@@ -156,6 +210,7 @@ void PeerList::connected(const PeerAddress& a, Source source) {
     }
     ++e->connections;
     e->forgotten = false;
+    hearsay_ips_.erase(a.address);
     if (e->state != State::kBanned) e->state = State::kConnected;
 }
 

@@ -57,7 +57,16 @@ class PeerList {
         // one more dial after its backoff; gossip never revives it); the
         // first entry evicted when the list is full.
         bool forgotten = false;
+        // The peer that first gossiped it, when a remote peer did (see add).
+        std::optional<PeerAddress> origin;
         bool from(Source s) const { return (sources & static_cast<std::uint8_t>(s)) != 0; }
+        // Heard of only from a remote peer's gossip: nothing we trust (a
+        // tracker, our address book, the user, its own connection) vouches
+        // for it. Such candidates are throttled per IP (take_candidates).
+        bool hearsay() const {
+            return origin.has_value() &&
+                   sources == static_cast<std::uint8_t>(Source::kPeerExchange);
+        }
     };
 
     static constexpr std::size_t kDefaultMaxSize = 1000;
@@ -81,18 +90,37 @@ class PeerList {
     // `origin`: the peer that gossiped it (peer exchange, or holders named
     // by a peer that lacks the seed); it may add at most
     // kMaxCandidatesPerSource new addresses over the list's life, so that
-    // what one peer says never fills the list. Returns true when the
-    // address is new to the list.
+    // what one peer says never fills the list. A loopback address gossiped
+    // by a peer that is not itself on loopback is refused (it would aim us at
+    // this machine's own services), and so is a multicast one. Returns true
+    // when the address is new to the list.
     bool add(const PeerAddress& a, Source source,
              const std::optional<PeerAddress>& origin = std::nullopt);
+    // `origin` says it dropped `a` (peer exchange's "dropped" list): a
+    // candidate only it gossiped, never tried or reached without a failure
+    // since, is removed (saving a dial that would fail). Anything else stays:
+    // one peer cannot retract what others vouch for, nor wipe the failures
+    // that keep a victim from being dialled again. Returns true when removed.
+    // The origin's per-source count is not given back.
+    bool retract(const PeerAddress& a, const PeerAddress& origin);
     // New addresses `origin` added so far, and addresses from anyone refused
     // for the per-source cap.
     std::size_t added_by(const PeerAddress& origin) const;
     std::size_t refused_for_cap() const { return refused_for_cap_; }
 
     // Up to `limit` candidates to dial now: idle, their retry time passed.
-    // They become kConnecting. In address order.
+    // They become kConnecting. In address order. Hearsay candidates (see
+    // Entry::hearsay) are throttled per IP address, whatever their ports, so
+    // gossip cannot aim a flood of connections at one machine: at most
+    // kMaxHearsayDialsPerIp dials to one IP at once; after
+    // kHearsayFailuresPerIp failed dials to one IP (since a connection to
+    // that IP last succeeded), one dial at a time, each after a rest that
+    // doubles (backoff) per further failure.
     std::vector<PeerAddress> take_candidates(std::size_t limit, TimePoint now);
+    static constexpr std::size_t kMaxHearsayDialsPerIp = 4;
+    static constexpr std::uint32_t kHearsayFailuresPerIp = 8;
+    // Failed hearsay dials to `ip` since a connection to it last succeeded.
+    std::uint32_t hearsay_failures(const asio::ip::address& ip) const;
 
     // --- what came of a dial (the address was handed out by take_candidates) ---
     // The handshake succeeded and the connection joined the swarm (counted
@@ -148,6 +176,15 @@ class PeerList {
     // origins are counted; a new origin beyond that adds nothing).
     std::map<PeerAddress, std::size_t> by_origin_;
     std::size_t refused_for_cap_ = 0;
+    // Per IP: failed hearsay dials since a connection to it succeeded, and
+    // when the next hearsay dial may start (bounded: max_size_ IPs; when
+    // full, the one with fewest failures makes room).
+    struct IpRest {
+        std::uint32_t failures = 0;
+        TimePoint retry_at{};
+    };
+    std::map<asio::ip::address, IpRest> hearsay_ips_;
+    void hearsay_failed(const asio::ip::address& ip, TimePoint now);
 };
 
 }  // namespace seedshare

@@ -407,12 +407,15 @@ void PeerConnection::handle(pp::Message& m) {
             log_.debug("PeerList ignored: sent too often");
             return;
         }
-        std::vector<PeerAddress> peers;
-        for (const auto& p : list->peers) {
-            if (peers.size() == limits::kPexMaxAdded) break;
-            peers.push_back(PeerAddress{net::normalize(p.address), p.port});
-        }
-        swarm_->peers_heard(shared_from_this(), peers);
+        const auto take = [](const std::vector<pp::PeerAddress>& from) {
+            std::vector<PeerAddress> out;
+            for (const auto& p : from) {
+                if (out.size() == limits::kPexMaxAdded) break;
+                out.push_back(PeerAddress{net::normalize(p.address), p.port});
+            }
+            return out;
+        };
+        swarm_->peers_heard(shared_from_this(), take(list->peers), take(list->dropped));
     } else if (std::holds_alternative<pp::GetPeers>(m)) {
         if (pex_answers_.allow(net::Clock::now())) swarm_->peers_asked(shared_from_this());
     } else if (std::holds_alternative<pp::Goodbye>(m)) {

@@ -96,7 +96,7 @@ net::awaitable<void> Swarm::pex_loop() {
     auto self = shared_from_this();
     while (!stopping_) {
         asio::error_code ec;
-        if (pex_pending_.empty()) {
+        if (pex_pending_.empty() && pex_dropped_.empty()) {
             pex_signal_.expires_at(net::Clock::time_point::max());
             co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (stopping_) break;
@@ -109,6 +109,9 @@ net::awaitable<void> Swarm::pex_loop() {
         std::set<PeerAddress> fresh;
         while (!pex_pending_.empty() && fresh.size() < limits::kPexMaxAdded)
             fresh.insert(pex_pending_.extract(pex_pending_.begin()));
+        std::vector<PeerAddress> gone;
+        while (!pex_dropped_.empty() && gone.size() < limits::kPexMaxAdded)
+            gone.push_back(pex_dropped_.extract(pex_dropped_.begin()).value());
         for (const auto& c : conns_) {
             pp::PeerList list;
             const auto own = c->listen_address();
@@ -116,7 +119,8 @@ net::awaitable<void> Swarm::pex_loop() {
                 if (own && *own == a) continue;
                 list.peers.push_back(pp::PeerAddress{a.address, a.port});
             }
-            if (!list.peers.empty()) c->send_peers(list);
+            list.dropped = gone;
+            if (!list.peers.empty() || !list.dropped.empty()) c->send_peers(list);
         }
         // A bounded rate (BEP 11): the next message not before pex_interval.
         pex_resting_ = true;
@@ -289,9 +293,24 @@ pp::PeerList Swarm::handshaken_peers(const PeerConnection* except) const {
 }
 
 void Swarm::peers_heard(const std::shared_ptr<PeerConnection>& from,
-                        const std::vector<PeerAddress>& peers) {
-    const auto learnt = add_candidates(peers, PeerList::Source::kPeerExchange, from->origin());
+                        const std::vector<PeerAddress>& peers,
+                        const std::vector<PeerAddress>& dropped) {
+    const auto origin = from->origin();
+    for (const auto& a : dropped)
+        peer_list_.retract(a, origin);
+    const auto learnt = add_candidates(peers, PeerList::Source::kPeerExchange, origin);
     if (learnt > 0) planner_.answered(PoolPlanner::Ask::kPeers, learnt, net::Clock::now());
+}
+
+void Swarm::gossip_dropped(const PeerConnection* conn) {
+    const auto addr = conn->listen_address();
+    if (!addr) return;
+    for (const auto& c : conns_)
+        if (c.get() != conn && c->listen_address() == addr) return;  // still connected
+    pex_pending_.erase(*addr);
+    if (pex_dropped_.size() >= limits::kPexMaxDroppedPending) return;
+    pex_dropped_.insert(*addr);
+    if (!pex_resting_) pex_signal_.cancel();
 }
 
 void Swarm::peers_asked(const std::shared_ptr<PeerConnection>& from) {
@@ -307,6 +326,7 @@ void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
     if (const auto addr = conn->listen_address()) {
         if (env_.book) env_.book->learn(AddressBook::key(id_), *addr, address_book_now());
         pex_pending_.insert(*addr);
+        pex_dropped_.erase(*addr);
         if (!pex_resting_) pex_signal_.cancel();
     }
     // Two complete peers have nothing to give each other.
@@ -331,6 +351,10 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
     // is retried with backoff (unless another connection to it is up).
     if (const auto where = listed_as(*conn))
         peer_list_.disconnected(*where, goodbye, net::Clock::now());
+    // Peer exchange's "dropped": a peer we gossiped (through its handshake)
+    // that said goodbye, when no other connection to it is left. Not one we
+    // closed ourselves (both complete, evicted): it may well be serving others.
+    if (goodbye && conn->counted_in_picker()) gossip_dropped(conn);
     wake_fetchers();
     wake(connect_signal_);
     if (conns_.size() < options_.min_peers) wake(discover_signal_);  // below the mark: plan

@@ -148,7 +148,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
                         BufferPool::Buffer data) override;
     void peers_heard(const std::shared_ptr<PeerConnection>& from,
-                     const std::vector<PeerAddress>& peers) override;
+                     const std::vector<PeerAddress>& peers,
+                     const std::vector<PeerAddress>& dropped) override;
     void peers_asked(const std::shared_ptr<PeerConnection>& from) override;
     void wake_fetchers() override;
     void count_traffic(const std::string& name, std::uint64_t down, std::uint64_t up) override;
@@ -164,6 +165,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     // leaving out `except`.
     peer_proto::PeerList handshaken_peers(const PeerConnection* except) const;
     net::awaitable<void> pex_loop();
+    // `conn` (through its handshake) said goodbye: gossip it as dropped.
+    void gossip_dropped(const PeerConnection* conn);
     // Dials candidates while below the swarm's share (and the process has room).
     void dial_candidates(net::Clock::time_point now);
     net::awaitable<void> connect_to(PeerAddress where);
@@ -211,6 +214,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     std::map<std::string, PeerStats> traffic_;  // by peer name, kept after disconnect
 
     std::set<PeerAddress> pex_pending_;  // joined since the last gossip
+    std::set<PeerAddress> pex_dropped_;  // said goodbye since the last gossip
     bool pex_resting_ = false;           // pex_loop waits out pex_interval
     asio::steady_timer done_signal_;
     asio::steady_timer connect_signal_;

@@ -153,9 +153,11 @@ class SwarmLink {
     // A chunk arrived whole from `from`: verify, write, announce.
     virtual void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
                                 BufferPool::Buffer data) = 0;
-    // Peer exchange: addresses the remote says hold the file (untrusted).
+    // Peer exchange: addresses the remote says hold the file, and those it
+    // says left (untrusted; `dropped` only retracts what it gossiped itself).
     virtual void peers_heard(const std::shared_ptr<PeerConnection>& from,
-                             const std::vector<PeerAddress>& peers) = 0;
+                             const std::vector<PeerAddress>& peers,
+                             const std::vector<PeerAddress>& dropped) = 0;
     // The remote asked for the peers we know (GetPeers).
     virtual void peers_asked(const std::shared_ptr<PeerConnection>& from) = 0;
     // Connections may have work again (a peer left, a chunk is free).
