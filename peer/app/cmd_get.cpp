@@ -160,12 +160,6 @@ std::string json_summary(const Download& download, Download::Outcome outcome,
     return j.dump() + "\n";
 }
 
-// Waits for SIGINT or SIGTERM.
-net::awaitable<void> wait_for_signal(asio::signal_set& signals) {
-    asio::error_code ec;
-    co_await signals.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
-
 net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::thread_pool& pool) {
     auto ex = io.get_executor();
     // --quiet: nothing on stderr but errors, whatever the log level says.
@@ -233,6 +227,9 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
 
     asio::signal_set signals(ex, SIGINT, SIGTERM);
     bool interrupted = false;
+    // --serve, once complete: waits here until a signal. The same signal set
+    // serves both phases: one arriving as the download ends is not lost.
+    asio::steady_timer serving(ex);
     // The first signal stops the download cleanly; a second one (the stop
     // waits on something slow) ends the process at once: NAME.part is kept
     // and a rerun resumes.
@@ -245,6 +242,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         }
         interrupted = true;
         download.stop();
+        serving.cancel();
         signals.async_wait(on_signal);
     };
     signals.async_wait(on_signal);
@@ -334,9 +332,9 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         outcome == Download::Outcome::kComplete || outcome == Download::Outcome::kAlreadyComplete;
     if (done && cmd.serve && !interrupted) {
         log.info("serving {} on port {}; Ctrl-C to stop", download.target().string(), node.port());
-        signals.cancel();
-        asio::signal_set stop_signals(ex, SIGINT, SIGTERM);
-        co_await wait_for_signal(stop_signals);
+        serving.expires_at(asio::steady_timer::time_point::max());
+        asio::error_code ec;
+        co_await serving.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     co_await node.stop(kGoodbyeGrace);
     co_await trackers.leave();
