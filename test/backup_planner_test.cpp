@@ -100,14 +100,25 @@ TEST_CASE("backup planner: a file beyond the quota is skipped and named, smaller
     CHECK(plan.skipped[0].second == BackupSkip::kBeyondQuota);
     CHECK(plan.skipped[1].first.name == "file3");
 
-    // A single file larger than the whole quota: skipped, not looked up.
+    // A single file larger than the whole quota: skipped, never fetched, but
+    // looked up once so the backup can name its holders (directory role).
     BackupState big;
     big.listed = {listed(5, 5000)};
     big.new_allowance = 10;
     const auto p2 = plan_backup(big, limits);
-    CHECK(p2.lookup.empty());
+    CHECK(p2.fetch.empty());
+    REQUIRE(p2.lookup.size() == 1);
+    CHECK(p2.lookup[0] == id_of(5));
     REQUIRE(p2.skipped.size() == 1);
     CHECK(p2.skipped[0].second == BackupSkip::kBeyondQuota);
+    big.sources[id_of(5)] = {"a:1"};  // once looked up: skipped still, not asked again
+    const auto p3 = plan_backup(big, limits);
+    CHECK(p3.lookup.empty());
+    CHECK(p3.fetch.empty());
+    REQUIRE(p3.skipped.size() == 1);
+    big.sources.erase(id_of(5));
+    big.new_allowance = 0;  // the rate holds for these too
+    CHECK(plan_backup(big, limits).lookup.empty());
 }
 
 TEST_CASE("backup planner: a full disk stops fetching and says so") {

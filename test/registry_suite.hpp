@@ -283,6 +283,49 @@ void registry_suite(Open open) {
         CHECK(s->get_peers(sid(9), uid(1), 50).size() == 1);
     }
 
+    SUBCASE("get_peers hands out a backup peer after the other complete holders, if room") {
+        Clock clock;
+        auto s = open(clock);
+        for (std::uint32_t n = 1; n <= 4; ++n) {  // 1, 2 complete; 3, 4 partial
+            const Token t = join(*s, n, static_cast<std::uint16_t>(5000 + n));
+            ok(update_files(*s, uid(n), files(t, true, {entry(1, n <= 2)})));
+        }
+        const Token b = ok(s->join(uid(10), Token{}, ip("10.0.0.9"), 6000, true)).token;
+        ok(update_files(*s, uid(10), files(b, true, {entry(1, true)})));
+        for (int round = 0; round < 20; ++round) {
+            const auto p = s->get_peers(sid(1), uid(99), 50);
+            REQUIRE(p.size() == 5);
+            CHECK(p[0].complete);
+            CHECK(p[1].complete);
+            CHECK_FALSE(p[0].backup);
+            CHECK_FALSE(p[1].backup);
+            CHECK(p[2].user == uid(10));  // the backup, after the complete others
+            CHECK(p[2].backup);
+            CHECK(p[2].port == 6000);
+            CHECK_FALSE(p[3].complete);
+            CHECK_FALSE(p[4].complete);
+            CHECK_FALSE(p[3].backup);
+            CHECK_FALSE(p[4].backup);
+        }
+        // Spared when the others fill what was asked for.
+        for (int round = 0; round < 20; ++round) {
+            const auto p = s->get_peers(sid(1), uid(99), 4);
+            REQUIRE(p.size() == 4);
+            CHECK(users_of(p).count(uid(10)) == 0);
+        }
+        // Only the backup left: it is handed out.
+        for (std::uint32_t n = 1; n <= 4; ++n)
+            ok(s->leave(uid(n), *s->token_of(uid(n))));
+        const auto alone = s->get_peers(sid(1), uid(99), 50);
+        REQUIRE(alone.size() == 1);
+        CHECK(alone[0].backup);
+        // A rejoin says it again: joined as a plain peer, it is one.
+        ok(s->join(uid(10), b, ip("10.0.0.9"), 6000, false));
+        const auto plain = s->get_peers(sid(1), uid(99), 50);
+        REQUIRE(plain.size() == 1);
+        CHECK_FALSE(plain[0].backup);
+    }
+
     SUBCASE("leave forgets the peer at once") {
         Clock clock;
         auto s = open(clock);

@@ -130,18 +130,50 @@ TEST_CASE("store: refuses foreign, newer and busy databases") {
     {
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr) ==
+        REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr) ==
                 SQLITE_OK);
         sqlite3_close(db);
     }
     const auto newer = open_error(path);
-    CHECK(newer.find("schema version 3, newer than this tracker's 2") != std::string::npos);
+    CHECK(newer.find("schema version 4, newer than this tracker's 3") != std::string::npos);
 
     const std::string busy = (dir / "busy.db").string();
     auto first = open_store(clock, busy);
     CHECK(open_error(busy).find("locked") != std::string::npos);
     CHECK(open_error((dir / "no" / "such" / "dir.db").string()).find("cannot open") !=
           std::string::npos);
+}
+
+TEST_CASE("store: a version 2 database gets the backup column; a backup peer is kept as one") {
+    test::TempDir dir;
+    const std::string path = (dir / "v2.db").string();
+    Clock clock;
+    Token t;
+    {
+        auto s = open_store(clock, path);
+        t = join(*s, 1);
+        ok(update_files(*s, uid(1), files(t, true, {entry(1)})));
+    }
+    {  // back to what version 2 wrote
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db, "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 2",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    {
+        auto s = open_store(clock, path);
+        CHECK(s->token_of(uid(1)) == t);
+        const auto p = s->get_peers(sid(1), uid(9), 50);
+        REQUIRE(p.size() == 1);
+        CHECK_FALSE(p[0].backup);
+        ok(s->join(uid(1), t, ip("10.0.0.1"), 4000, true));
+    }
+    // Reopened: the flag was stored with the peer.
+    auto s = open_store(clock, path);
+    const auto p = s->get_peers(sid(1), uid(9), 50);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].backup);
 }
 
 TEST_CASE("store: a version 1 database gets the channel tables, keeping what it had") {
@@ -157,7 +189,9 @@ TEST_CASE("store: a version 1 database gets the channel tables, keeping what it 
     {  // back to what version 1 wrote
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "DROP TABLE follows; DROP TABLE channels; PRAGMA user_version = 1",
+        REQUIRE(sqlite3_exec(db,
+                             "DROP TABLE follows; DROP TABLE channels; "
+                             "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 1",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     }

@@ -23,6 +23,7 @@ class ScriptedRegistry final : public Registry {
     std::optional<RegistryError> refuse;  // the next write's refusal, if any
     bool fail = false;                    // throw RegistryFailure from every call
     Token issued;
+    std::optional<bool> joined_as_backup;  // what the last join said
     std::vector<Holder> holders;
     FilePage page;
     std::optional<std::string> seed_text;
@@ -46,8 +47,9 @@ class ScriptedRegistry final : public Registry {
     void set_ttl(std::chrono::milliseconds) override {}
 
     RegistryResult<JoinResult> join(const UserId&, const Token&, const asio::ip::address&,
-                                    std::uint16_t) override {
+                                    std::uint16_t, bool backup = false) override {
         step();
+        joined_as_backup = backup;
         if (refuse) return *refuse;
         return JoinResult{issued, false};
     }
@@ -225,6 +227,20 @@ TEST_CASE("handler: Join answers the registry's token, the intervals and the obs
         CHECK(error_of(bad).code == proto::ErrorCode::kBadToken);
         CHECK(bad.close);
     }
+}
+
+TEST_CASE("handler: a Join's backup flag reaches the registry") {
+    Fixture f;
+    f.join();
+    CHECK(f.registry.joined_as_backup == false);
+    Fixture b;
+    proto::Join j;
+    j.user = user_id(2);
+    j.port = 4000;
+    j.backup = true;
+    const auto out = b.handler.handle(b.conn, j);
+    REQUIRE(std::holds_alternative<proto::Joined>(out.response));
+    CHECK(b.registry.joined_as_backup == true);
 }
 
 TEST_CASE("handler: a refused Join names the userid and leaves the connection unjoined") {

@@ -33,9 +33,9 @@ class FailingRegistry final : public Registry {
     std::chrono::milliseconds ttl() const override { return r_.ttl(); }
     void set_ttl(std::chrono::milliseconds t) override { r_.set_ttl(t); }
     RegistryResult<JoinResult> join(const UserId& u, const Token& t, const asio::ip::address& a,
-                                    std::uint16_t p) override {
+                                    std::uint16_t p, bool backup = false) override {
         check();
-        return r_.join(u, t, a, p);
+        return r_.join(u, t, a, p, backup);
     }
     RegistryResult<Done> heartbeat(const UserId& u, const Token& t) override {
         check();

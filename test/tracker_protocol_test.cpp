@@ -2,6 +2,7 @@
 // payload is refused with a reason (never a throw, never an allocation sized
 // by an unchecked length).
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 
@@ -93,6 +94,8 @@ FileList sample_file_list() {
 std::vector<Request> sample_requests() {
     return {Join{kVersion, uid(1), tok(2), 4000},
             Join{kVersion, uid(1), tok(2), 4000, true},
+            Join{kVersion, uid(1), tok(2), 4000, false, true},
+            Join{kVersion, uid(1), tok(2), 4000, true, true},
             Heartbeat{tok(3)},
             sample_file_list(),
             PutSeed{tok(4), "seedshare-seed 1\n"},
@@ -222,6 +225,22 @@ TEST_CASE("tracker codec: the frame header carries the type and length") {
     CHECK(j[j.size() - 1] == 0x34);
 }
 
+TEST_CASE("tracker codec: a Join's flags byte carries only the flags this version knows") {
+    const Frame f = split(encode(Request{Join{kVersion, uid(1), tok(2), 4000, false, true}}));
+    REQUIRE(f.payload.back() == kJoinBackup);
+    const auto d = decode_request(f.type, f.payload);
+    REQUIRE(d);
+    CHECK(std::get<Join>(*d).backup);
+    CHECK_FALSE(std::get<Join>(*d).wants_cluster);
+    for (const std::uint8_t bad : {0x04, 0x80, 0x07, 0xff}) {
+        Bytes p = f.payload;
+        p.back() = bad;
+        const auto refused = decode_request(f.type, p);
+        REQUIRE_FALSE(refused);
+        CHECK(has(refused.error().message, fmt::format("flags 0x{:02x}", bad)));
+    }
+}
+
 TEST_CASE("tracker codec: every strict prefix and every extra byte is refused") {
     for (const auto& r : sample_requests()) {
         const Frame f = split(encode(r));
@@ -231,9 +250,11 @@ TEST_CASE("tracker codec: every strict prefix and every extra byte is refused") 
             CAPTURE(n);
             // A Join cut before its optional flags is the Join without them.
             const auto* join = std::get_if<Join>(&r);
-            if (join != nullptr && join->wants_cluster && n + 1 == f.payload.size()) {
+            if (join != nullptr && (join->wants_cluster || join->backup) &&
+                n + 1 == f.payload.size()) {
                 Join plain = *join;
                 plain.wants_cluster = false;
+                plain.backup = false;
                 const auto got = decode_request(f.type, cut);
                 REQUIRE(got);
                 CHECK(*got == Request{plain});
@@ -246,8 +267,9 @@ TEST_CASE("tracker codec: every strict prefix and every extra byte is refused") 
         auto d = decode_request(f.type, longer);
         REQUIRE_FALSE(d);
         const auto* join = std::get_if<Join>(&r);
-        CHECK(has(d.error().message,
-                  join != nullptr && !join->wants_cluster ? "flags 0x00" : "unexpected bytes"));
+        CHECK(has(d.error().message, join != nullptr && !join->wants_cluster && !join->backup
+                                         ? "flags 0x00"
+                                         : "unexpected bytes"));
     }
     for (const auto& r : sample_responses()) {
         const Frame f = split(encode(r));

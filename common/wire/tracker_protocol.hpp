@@ -27,8 +27,12 @@
 namespace seedshare::tracker_proto {
 
 inline constexpr std::uint32_t kMagic = 0x5353544b;  // "SSTK"
-// Join's optional trailing flags byte: the peer wants Joined.trackers.
+// Join's optional trailing flags byte (sent only when a flag is set): the
+// peer wants Joined.trackers; the peer is a backup peer (`peer backup`),
+// handed out by GetPeers after the other complete holders.
 inline constexpr std::uint8_t kJoinWantsCluster = 0x01;
+inline constexpr std::uint8_t kJoinBackup = 0x02;
+inline constexpr std::uint8_t kJoinKnownFlags = kJoinWantsCluster | kJoinBackup;
 inline constexpr std::uint16_t kVersion = 1;
 
 enum class Type : std::uint8_t {
@@ -87,6 +91,9 @@ struct Join {
     // Asks for the cluster's trackers in Joined (a trailing flags byte, sent
     // only when set: peers that predate it are unchanged).
     bool wants_cluster = false;
+    // A backup peer: its upload is spared (GetPeers lists it after the
+    // other complete holders). The same trailing flags byte.
+    bool backup = false;
     bool operator==(const Join&) const = default;
 };
 

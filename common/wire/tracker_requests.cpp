@@ -54,7 +54,9 @@ void write_body(ByteWriter& w, const Join& m) {
     put(w, m.user);
     put(w, m.token);
     w.u16(m.port);
-    if (m.wants_cluster) w.u8(kJoinWantsCluster);
+    const std::uint8_t flags = static_cast<std::uint8_t>((m.wants_cluster ? kJoinWantsCluster : 0) |
+                                                         (m.backup ? kJoinBackup : 0));
+    if (flags != 0) w.u8(flags);
 }
 void write_body(ByteWriter& w, const Heartbeat& m) {
     put(w, m.token);
@@ -146,9 +148,12 @@ Result<Request> decode_join(ByteSpan p) {
     if (r.ok() && r.remaining() > 0) {
         std::uint8_t flags = 0;
         r.u8(flags, "flags");
-        if (r.ok() && flags != kJoinWantsCluster)
-            r.fail(fmt::format("flags 0x{:02x}: expected 0x{:02x}", flags, kJoinWantsCluster));
-        m.wants_cluster = true;
+        // Sent only when a flag is set, and only flags this version knows.
+        if (r.ok() && (flags == 0 || (flags & ~kJoinKnownFlags) != 0))
+            r.fail(fmt::format("flags 0x{:02x}: expected a nonzero combination of 0x{:02x}", flags,
+                               kJoinKnownFlags));
+        m.wants_cluster = (flags & kJoinWantsCluster) != 0;
+        m.backup = (flags & kJoinBackup) != 0;
     }
     if (r.ok() && m.user.is_zero()) r.fail("userid is all zero");
     return r.finish(Request{m});

@@ -20,7 +20,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kGoodbyeGrace = 5000ms;
-constexpr auto kChannelsWait = 20s;
 
 // A free function, not a capturing lambda: the coroutine outlives the call.
 net::awaitable<void> follow_channels(ChannelBackup* channels, bool* done) {
@@ -36,7 +35,11 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     if (!cmd.no_state) net.book_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
     Node node(ex, pool, node_options(net), log);
     node.listen();
-    Trackers trackers(ex, node.user(), node.port(), log);
+    // Joined as a backup peer: trackers hand it out after the other
+    // complete holders, so its upload is spared.
+    TrackersOptions as_backup;
+    as_backup.backup = true;
+    Trackers trackers(ex, node.user(), node.port(), log, as_backup);
 
     // The channels on a Node of their own (channel_backup.hpp says why), with
     // no address book of its own.
@@ -45,7 +48,8 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     channel_net.book_dir.reset();
     Node channel_node(ex, pool, node_options(channel_net), log.sub("channels"));
     channel_node.listen();
-    Trackers channel_trackers(ex, channel_node.user(), channel_node.port(), log.sub("channels"));
+    Trackers channel_trackers(ex, channel_node.user(), channel_node.port(), log.sub("channels"),
+                              as_backup);
     ChannelBackupOptions channel_options;
     channel_options.dir = cmd.dir / "channels";
     channel_options.trackers = cmd.net.trackers;
@@ -77,13 +81,13 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
                    node.port(), count_of(backup.held(), "file"), format_bytes(backup.held_bytes()));
         std::fflush(stdout);
     });
+    // Ordered: every coroutine of the backup and of the channels has ended
+    // (backup.run() returns only then; channels_done says so) before the
+    // Nodes and Trackers they refer to stop and are destroyed.
     channels.stop();
     asio::steady_timer tick(ex);
-    for (auto until = std::chrono::steady_clock::now() + kChannelsWait;
-         !channels_done && std::chrono::steady_clock::now() < until;) {
-        const bool slept = co_await net::sleep_for(tick, 50ms);
-        if (!slept) break;
-    }
+    while (!channels_done)
+        co_await net::sleep_for(tick, 50ms);
     log.info("leaving: finishing uploads in flight");
     co_await node.stop(kGoodbyeGrace);
     co_await channel_node.stop(kGoodbyeGrace);

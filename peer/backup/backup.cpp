@@ -8,6 +8,7 @@
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 #include "common/net/offload.hpp"
+#include "peer/discovery/address_book_file.hpp"
 #include "peer/storage/storage.hpp"
 
 namespace seedshare {
@@ -22,7 +23,6 @@ constexpr auto kRestAfterFailure = 30s;
 constexpr auto kRestWithoutHolder = 10s;
 constexpr auto kRestBadSeed = 300s;
 constexpr std::uint16_t kLookupPeers = 8;
-constexpr auto kStopWait = 10s;
 
 // A file DIR/files/ID/NAME the cache says is that seed's, unchanged.
 struct Found {
@@ -97,7 +97,8 @@ Backup::Backup(Node& node, Trackers& trackers, BackupOptions options, Logger log
       cache_(options_.dir / ".backup"),
       tokens_(options_.new_seeds_burst),
       tokens_at_(SteadyClock::now()),
-      wake_(node.swarm_env().ex) {}
+      wake_(node.swarm_env().ex),
+      tasks_done_(node.swarm_env().ex) {}
 
 Backup::~Backup() = default;
 
@@ -115,8 +116,40 @@ std::uint64_t Backup::held_bytes() const {
 void Backup::stop() {
     stopping_ = true;
     wake_.cancel();
+    // A download winds down by itself (goodbye to its peers, .part kept);
+    // every other await of a task is cancelled.
     for (auto& [id, download] : fetching_)
         download->stop();
+    for (const auto& signal : signals_)
+        signal->emit(asio::cancellation_type::terminal);
+}
+
+void Backup::spawn_task(net::awaitable<void> task, const char* what) {
+    auto signal = std::make_shared<asio::cancellation_signal>();
+    const auto it = signals_.insert(signals_.end(), signal);
+    ++tasks_;
+    if (stopping_) signal->emit(asio::cancellation_type::terminal);
+    auto ex = node_.swarm_env().ex;
+    auto done = [this, it, ex, what](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const asio::system_error& se) {
+                if (se.code() != asio::error::operation_aborted)
+                    log_.warn("{}: {}", what, se.what());
+            } catch (const std::exception& ex) {
+                log_.warn("{}: {}", what, ex.what());
+            }
+        }
+        // Counted out once its frames are gone (after this handler returns):
+        // the signal is dropped then too.
+        asio::post(ex, [this, it] {
+            signals_.erase(it);
+            --tasks_;
+            tasks_done_.cancel();
+        });
+    };
+    asio::co_spawn(ex, std::move(task), asio::bind_cancellation_slot(signal->slot(), done));
 }
 
 void Backup::rest(const SeedId& id, std::chrono::milliseconds how_long) {
@@ -162,6 +195,17 @@ net::awaitable<void> Backup::run(std::function<void()> on_ready) {
     if (ec) log_.warn("cannot make {}: {}", (options_.dir / "files").string(), ec.message());
     co_await restore();
     if (on_ready) on_ready();
+    spawn_task(follow(), "backup");
+    // Every task was cancelled by stop() (or ended by itself): wait for the
+    // last one, however long a tracker would have kept it.
+    while (tasks_ > 0) {
+        tasks_done_.expires_at(SteadyClock::time_point::max());
+        asio::error_code ec;
+        co_await tasks_done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+net::awaitable<void> Backup::follow() {
     for (const auto& u : co_await trackers_.connect(options_.trackers))
         log_.warn("cannot reach {} (retrying in the background)", u);
     while (!stopping_) {
@@ -169,13 +213,6 @@ net::awaitable<void> Backup::run(std::function<void()> on_ready) {
         if (options_.after_poll) options_.after_poll();
         if (stopping_) break;
         wake_.expires_after(options_.poll);
-        asio::error_code wait_ec;
-        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
-    }
-    // The fetches under way were told to stop: let them wind down (bounded).
-    const auto until = SteadyClock::now() + kStopWait;
-    while (!fetching_lengths_.empty() && SteadyClock::now() < until) {
-        wake_.expires_after(50ms);
         asio::error_code wait_ec;
         co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
     }
@@ -188,7 +225,8 @@ net::awaitable<void> Backup::poll() {
         files = co_await trackers_.list_files(options_.trackers, limits::kMaxBackupListing);
     } catch (const std::exception& e) {
         listed = false;
-        if (!listing_failed_) log_.warn("no tracker listed its seeds: {}; still serving", e.what());
+        if (!listing_failed_ && !stopping_)
+            log_.warn("no tracker listed its seeds: {}; still serving", e.what());
     }
     if (listed && listing_failed_) log_.info("the trackers answer again");
     listing_failed_ = !listed;
@@ -251,7 +289,7 @@ net::awaitable<void> Backup::poll() {
     }
     for (const auto& l : plan.fetch) {
         fetching_lengths_[l.id] = l.length;
-        net::spawn(node_.swarm_env().ex, fetch(l), log_, "backup fetch");
+        spawn_task(fetch(l), "backup fetch");
     }
     if (!plan.lookup.empty()) {
         tokens_ -= static_cast<double>(plan.lookup.size());
@@ -274,8 +312,13 @@ net::awaitable<void> Backup::lookup(std::vector<SeedId> ids) {
         }
         auto& sources = sources_[id];
         sources.clear();
-        for (const auto& h : holders)
+        // Into the address book too: a getter asking this peer for a seed
+        // it does not hold is told these holders (Node's handshake, note 003).
+        const auto now = address_book_now();
+        for (const auto& h : holders) {
             sources.push_back(h.str());
+            node_.book()->learn(AddressBook::key(id), h, now);
+        }
     }
 }
 
@@ -304,6 +347,10 @@ net::awaitable<void> Backup::fetch(ListedSeed listed) {
         fetching_lengths_.erase(id);
         co_return;
     }
+    // From here stop() ends the download through Download::stop() (its
+    // goodbyes and .part kept), not by cancelling whatever it awaits.
+    co_await asio::this_coro::reset_cancellation_state(
+        [](asio::cancellation_type) { return asio::cancellation_type::none; });
     DownloadOptions o;
     o.seed = *seed;
     o.out_dir = options_.dir / "files" / id.hex();
@@ -312,7 +359,7 @@ net::awaitable<void> Backup::fetch(ListedSeed listed) {
     o.announce_complete = true;
     auto download = std::make_shared<Download>(node_, trackers_, std::move(o), log_);
     fetching_[id] = download;
-    net::spawn(node_.swarm_env().ex, watch_stall(download, options_.fetch_stall), log_, "stall");
+    spawn_task(watch_stall(download, options_.fetch_stall), "stall");
     const auto outcome = co_await download->run();
     fetching_.erase(id);
     fetching_lengths_.erase(id);

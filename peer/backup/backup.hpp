@@ -17,6 +17,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,16 +61,23 @@ class Backup {
     ~Backup();
 
     // Serves what DIR holds, then follows the trackers until stop(); returns
-    // once the fetches under way have ended. `on_ready` runs once the held
-    // files are served.
+    // only once every coroutine it started has ended (none is left behind to
+    // outlive the Backup, its Node or its Trackers). `on_ready` runs once the
+    // held files are served.
     net::awaitable<void> run(std::function<void()> on_ready = {});
+    // Ends run() by cancellation: the fetches stop (their .part kept), and
+    // whatever awaits a tracker (a listing, a seed text, a lookup) is
+    // cancelled at once, not waited for until it times out.
     void stop();
 
     // Seeds held complete and served.
     std::size_t held() const { return held_.size(); }
     std::uint64_t held_bytes() const;
-    // Seeds being fetched now.
-    std::size_t fetching() const { return fetching_.size(); }
+    // Seeds being fetched now (asking the trackers for the seed text, or
+    // downloading).
+    std::size_t fetching() const { return fetching_lengths_.size(); }
+    // Coroutines of this Backup under way (0 once run() has returned).
+    std::size_t tasks() const { return tasks_; }
     // Held files served at start from what DIR held (no byte fetched).
     std::size_t restored() const { return restored_; }
     // Bytes verified from the network by this process's fetches.
@@ -88,10 +96,13 @@ class Backup {
         std::unique_ptr<FileTransfer> transfer;  // or restored at start
     };
     net::awaitable<void> restore();
+    net::awaitable<void> follow();
     net::awaitable<void> poll();
     net::awaitable<void> lookup(std::vector<SeedId> ids);
     net::awaitable<void> fetch(ListedSeed listed);
     void rest(const SeedId& id, std::chrono::milliseconds how_long);
+    // Runs `task` counted in tasks_, cancelled by stop().
+    void spawn_task(net::awaitable<void> task, const char* what);
     std::size_t allowance();
 
     Node& node_;
@@ -110,6 +121,10 @@ class Backup {
     double tokens_;
     std::chrono::steady_clock::time_point tokens_at_;
     asio::steady_timer wake_;
+    // The tasks under way, each with the signal stop() cancels it by.
+    std::list<std::shared_ptr<asio::cancellation_signal>> signals_;
+    std::size_t tasks_ = 0;
+    asio::steady_timer tasks_done_;  // cancelled as each task ends
     std::size_t restored_ = 0;
     std::uint64_t fetched_bytes_ = 0;
     bool disk_full_ = false;

@@ -55,13 +55,21 @@ BackupPlan plan_backup(const BackupState& s, const BackupLimits& limits) {
 
     std::uint64_t started_bytes = 0;  // of the fetches this plan starts
     std::size_t fetches = s.fetching.size();
+    // A seed not fetched is still looked up once (within the rate): the
+    // backup then knows its holders and names them to a getter that asks
+    // it (the directory role of note 003).
+    const auto skip = [&](const ListedSeed* l, BackupSkip why) {
+        plan.skipped.emplace_back(*l, why);
+        if (!s.sources.contains(l->id) && plan.lookup.size() < s.new_allowance)
+            plan.lookup.push_back(l->id);
+    };
     for (const ListedSeed* l : wanted) {
         if (limits.max_size > 0 && (used > limits.max_size || l->length > limits.max_size - used)) {
-            plan.skipped.emplace_back(*l, BackupSkip::kBeyondQuota);
+            skip(l, BackupSkip::kBeyondQuota);
             continue;
         }
         if (count >= limits.max_seeds) {
-            plan.skipped.emplace_back(*l, BackupSkip::kSeedLimit);
+            skip(l, BackupSkip::kSeedLimit);
             continue;
         }
         const auto sources = s.sources.find(l->id);

@@ -61,7 +61,9 @@ struct BackupState {
 };
 
 struct BackupPlan {
-    std::vector<SeedId> lookup;     // ask the trackers who holds these (new seeds)
+    // Ask the trackers who holds these (new seeds; skipped ones too, for
+    // the directory role: their holders are named to getters who ask).
+    std::vector<SeedId> lookup;
     std::vector<ListedSeed> fetch;  // start fetching these now
     std::vector<std::pair<ListedSeed, BackupSkip>> skipped;
     // Fetching stopped: the next seed would leave less than the reserve free.

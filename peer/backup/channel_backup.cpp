@@ -9,10 +9,6 @@ namespace seedshare {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-namespace {
-constexpr auto kStopWait = 15s;
-}  // namespace
-
 ChannelBackup::ChannelBackup(Node& node, Trackers& trackers, ChannelBackupOptions options,
                              Logger log)
     : node_(node),
@@ -120,8 +116,9 @@ net::awaitable<void> ChannelBackup::run() {
         asio::error_code ec;
         co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
-    const auto until = std::chrono::steady_clock::now() + kStopWait;
-    while (running_ > 0 && std::chrono::steady_clock::now() < until) {
+    // Every subscriber was told to stop: none may outlive this object (each
+    // refers to it and to the Node), so wait for the last, however long.
+    while (running_ > 0) {
         wake_.expires_after(50ms);
         asio::error_code ec;
         co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));

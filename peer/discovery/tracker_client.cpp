@@ -111,6 +111,7 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
         join.token = s->token;
         join.port = s->opt.listen_port;
         join.wants_cluster = true;
+        join.backup = s->opt.backup;
         const proto::Request req{join};
         resp = co_await exchange(*s, *stream, req);
     } catch (const TrackerRefusal& e) {

@@ -58,6 +58,7 @@ class TrackerClient {
         std::uint16_t listen_port = 0;  // 0: this peer does not serve
         std::chrono::milliseconds connect_timeout{5000};
         std::chrono::milliseconds request_timeout{10000};
+        bool backup = false;  // joins as a backup peer (Join.backup)
     };
 
     TrackerClient(asio::any_io_executor ex, Options options, Logger log);

@@ -146,6 +146,7 @@ std::shared_ptr<TrackerClient> Trackers::client(const HostPort& where) {
         o.listen_port = listen_port_;
         o.connect_timeout = options_.connect_timeout;
         o.request_timeout = options_.request_timeout;
+        o.backup = options_.backup;
         it = clients_.emplace(where, std::make_shared<TrackerClient>(ex_, o, log_.sub(where.str())))
                  .first;
     }

@@ -27,6 +27,9 @@ struct TrackersOptions {
     // Once one tracker has answered find_peers, how long the others may
     // still take; an answer that comes later is handed out by the next call.
     std::chrono::milliseconds straggler_wait{500};
+    // Joins every tracker as a backup peer (`peer backup`): listed after
+    // the other complete holders, so its upload is spared.
+    bool backup = false;
 };
 
 class Trackers {

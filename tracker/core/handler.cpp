@@ -113,7 +113,7 @@ Outcome Handler::join(Connection& conn, const proto::Join& j) {
                        fmt::format("protocol version mismatch: the peer speaks tracker protocol "
                                    "version {}, this tracker speaks version {}",
                                    j.version, proto::kVersion));
-    auto a = registry_.join(j.user, j.token, conn.remote, j.port);
+    auto a = registry_.join(j.user, j.token, conn.remote, j.port, j.backup);
     if (const auto* e = std::get_if<RegistryError>(&a)) return refusal_of(*e, j.user);
     const auto& r = std::get<JoinResult>(a);
     conn.user = j.user;

@@ -69,10 +69,12 @@ class Registry {
     // unless `presented` is that token. A known userid presenting its token
     // keeps it even when expired (e.g. after a tracker restart). Otherwise the
     // userid gets a fresh token, and any holdings left from an expired owner
-    // are dropped.
+    // are dropped. `backup`: a backup peer (Join.backup), kept with the
+    // peer's record (every join says it again) and handed out by get_peers
+    // after the other complete holders.
     virtual RegistryResult<JoinResult> join(const UserId& user, const Token& presented,
-                                            const asio::ip::address& address,
-                                            std::uint16_t port) = 0;
+                                            const asio::ip::address& address, std::uint16_t port,
+                                            bool backup = false) = 0;
     // kUnknownPeer when the peer is not live with this token.
     virtual RegistryResult<Done> heartbeat(const UserId& user, const Token& token) = 0;
     // Replaces (replace_all) or changes the peer's holdings. Answers the added
@@ -117,7 +119,8 @@ class Registry {
     // --- reads ---------------------------------------------------------------
 
     // Up to min(numwant, limits::kMaxNumWant) live holders of `id` that serve
-    // (port != 0), never `asker`, about equally likely each, shuffled.
+    // (port != 0), never `asker`, about equally likely each, shuffled; in
+    // the order of hand_out_holders() (backup peers spared).
     virtual std::vector<Holder> get_peers(const SeedId& id, const UserId& asker,
                                           std::uint16_t numwant) = 0;
     // Files in id order after `after` (from the start when nullopt), at least

@@ -6,8 +6,10 @@
 
 #include <asio/ip/address.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -134,7 +136,27 @@ struct Holder {
     std::uint16_t port = 0;
     UserId user;
     bool complete = false;
+    bool backup = false;  // joined as a backup peer (Join.backup)
 };
+
+// What get_peers hands out, from the holders sampled (in their shuffled
+// order) that are not backup peers, `others`, and those that are,
+// `backups`: a backup's upload is spared (as Kraken hands out completed
+// peers before origins). The complete others first, then the backups, then
+// the partial others; at most `want` in all, backups the first left out, so
+// a backup is handed out only when fewer than `want` others hold the seed.
+inline std::vector<Holder> hand_out_holders(std::vector<Holder> others, std::vector<Holder> backups,
+                                            std::size_t want) {
+    if (others.size() > want) others.resize(want);
+    const std::size_t room = want - others.size();
+    if (backups.size() > room) backups.resize(room);
+    const auto partial = std::stable_partition(others.begin(), others.end(),
+                                               [](const Holder& h) { return h.complete; });
+    const auto at = partial - others.begin();
+    others.insert(others.begin() + at, std::make_move_iterator(backups.begin()),
+                  std::make_move_iterator(backups.end()));
+    return others;
+}
 
 struct FileSummary {
     SeedId id;

@@ -34,6 +34,9 @@ std::optional<TablePeer> parse_record(std::string_view text) {
         const auto lease = decimal(j.at("l").get<std::string>());
         if (!lease) return std::nullopt;
         p.lease = *lease;
+        // "b": true for a backup peer; absent otherwise (and in records
+        // written before it existed).
+        if (j.contains("b")) p.backup = j.at("b").get<bool>();
         p.has_record = true;
         return p;
     } catch (const json::exception&) {
@@ -263,17 +266,23 @@ bool PeerTable::serving_live(const UserId& u, std::int64_t now, std::int64_t ttl
 std::vector<Holder> PeerTable::holders(const SeedId& seed, const UserId& asker, std::size_t want,
                                        std::int64_t now, std::int64_t ttl_ms,
                                        std::mt19937_64& rng) const {
-    std::vector<Holder> out;
+    std::vector<Holder> out, backups;
     const auto it = holders_.find(seed);
     if (it == holders_.end() || want == 0) return out;
     const auto& m = it->second;
+    // Backup peers aside (at most `want`), not counted among those taken.
     sample(m.users, want, rng, [&](const UserId& u) {
         if (u == asker || !serving_live(u, now, ttl_ms)) return false;
         const auto* p = peer(u);
-        out.push_back(Holder{p->address, p->port, u, m.index.at(u).second});
-        return true;
+        const Holder h{p->address, p->port, u, m.index.at(u).second, p->backup};
+        if (!p->backup) {
+            out.push_back(h);
+            return true;
+        }
+        if (backups.size() < want) backups.push_back(h);
+        return false;
     });
-    return out;
+    return hand_out_holders(std::move(out), std::move(backups), want);
 }
 
 std::vector<Follower> PeerTable::followers(const ChannelId& channel, const UserId& asker,

@@ -47,6 +47,7 @@ struct TablePeer {
     Token token;
     asio::ip::address address;
     std::uint16_t port = 0;
+    bool backup = false;  // joined as a backup peer ("b" in the record)
     std::int64_t lease = 0;
     std::int64_t mod = 0;  // u/'s mod revision
     std::int64_t seen = -1;

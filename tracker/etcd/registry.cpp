@@ -286,8 +286,8 @@ EtcdRegistry::Dropped EtcdRegistry::drop_peer(const UserId& user, std::int64_t m
 }
 
 RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& presented,
-                                              const asio::ip::address& address,
-                                              std::uint16_t port) {
+                                              const asio::ip::address& address, std::uint16_t port,
+                                              bool backup) {
     begin_write();
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         const std::int64_t at = now();
@@ -299,6 +299,7 @@ RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& p
         next.exists = true;
         next.address = address;
         next.port = port;
+        next.backup = backup;
         if (kept) {
             out.token = p.token;
             out.kept_token = true;

@@ -67,7 +67,8 @@ class EtcdRegistry final : public Registry {
     void set_ttl(std::chrono::milliseconds ttl) override { ttl_ = ttl; }
 
     RegistryResult<JoinResult> join(const UserId& user, const Token& presented,
-                                    const asio::ip::address& address, std::uint16_t port) override;
+                                    const asio::ip::address& address, std::uint16_t port,
+                                    bool backup = false) override;
     RegistryResult<Done> heartbeat(const UserId& user, const Token& token) override;
     RegistryResult<FilesUpdated> update_files(const UserId& user, const Token& token,
                                               const FileChanges& changes) override;
@@ -114,6 +115,7 @@ class EtcdRegistry final : public Registry {
         Token token;
         asio::ip::address address;
         std::uint16_t port = 0;
+        bool backup = false;  // joined as a backup peer ("b" in the record)
         std::int64_t lease = 0;
         std::int64_t mod = 0;  // u/'s mod revision
         std::int64_t seen = -1;

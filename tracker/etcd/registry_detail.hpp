@@ -44,11 +44,12 @@ inline std::int64_t parse_number(std::string_view text) {
 }
 
 inline std::string format_peer(const EtcdRegistry::Peer& p) {
-    return nlohmann::json{{"t", p.token.hex()},
-                          {"a", p.address.to_string()},
-                          {"p", p.port},
-                          {"l", std::to_string(p.lease)}}
-        .dump();
+    auto j = nlohmann::json{{"t", p.token.hex()},
+                            {"a", p.address.to_string()},
+                            {"p", p.port},
+                            {"l", std::to_string(p.lease)}};
+    if (p.backup) j["b"] = true;  // absent for other peers (as in older records)
+    return j.dump();
 }
 
 inline EtcdRegistry::Peer parse_peer(std::string_view text) {
@@ -64,6 +65,7 @@ inline EtcdRegistry::Peer parse_peer(std::string_view text) {
         if (ec) throw RegistryFailure("etcd: a peer record has a bad address");
         p.port = j.at("p").get<std::uint16_t>();
         p.lease = std::stoll(j.at("l").get<std::string>());
+        if (j.contains("b")) p.backup = j.at("b").get<bool>();
     } catch (const nlohmann::json::exception&) {
         throw RegistryFailure("etcd: a peer record is malformed");
     } catch (const std::logic_error&) {

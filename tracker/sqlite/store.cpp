@@ -68,6 +68,10 @@ CREATE TABLE follows (
 CREATE INDEX follows_by_channel ON follows(channel_id, userid, version);
 )sql";
 
+// Added in schema version 3: whether the peer joined as a backup peer.
+constexpr const char* kBackupSchema =
+    "ALTER TABLE users ADD COLUMN backup INTEGER NOT NULL DEFAULT 0;";
+
 // Per connection, in memory: scratch lists for the multi-statement deletes.
 constexpr const char* kTempSchema = R"sql(
 CREATE TEMP TABLE orphan_candidates (seed_id BLOB PRIMARY KEY) WITHOUT ROWID;
@@ -98,11 +102,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, NowMs now_ms
         if (app_id == 0 && version == 0 && tables == 0) {
             db.exec(kSchema);
             db.exec(kChannelSchema);
+            db.exec(kBackupSchema);
             db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
                                 kApplicationId, kSchemaVersion)
                         .c_str());
-        } else if (app_id == kApplicationId && version == 1) {
-            db.exec(kChannelSchema);  // 1 -> 2: channels
+        } else if (app_id == kApplicationId && (version == 1 || version == 2)) {
+            if (version == 1) db.exec(kChannelSchema);  // 1 -> 2: channels
+            db.exec(kBackupSchema);                     // 2 -> 3: backup peers
             db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
         } else if (app_id != kApplicationId) {
             db.exec("ROLLBACK");
@@ -161,6 +167,7 @@ void Store::load_users() {
         u.address = address_from(s->blob(2));
         u.port = static_cast<std::uint16_t>(s->int64(3));
         u.last_seen = s->int64(4);
+        u.backup = s->int64(5) != 0;
         u.stored_last_seen = u.last_seen;
         users_.emplace(id_from<UserId>(s->blob(0)), u);
     }
@@ -252,7 +259,8 @@ void Store::delete_orphans() {
 }
 
 RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presented,
-                                       const asio::ip::address& address, std::uint16_t port) {
+                                       const asio::ip::address& address, std::uint16_t port,
+                                       bool backup) {
     const std::int64_t now = now_ms_();
     const auto it = users_.find(user);
     const bool known = it != users_.end();
@@ -280,12 +288,14 @@ RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presente
         .bind(3, std::int64_t{port})
         .bind_blob(4, out.token.span())
         .bind(5, now)
+        .bind(6, std::int64_t{backup ? 1 : 0})
         .run();
     sp.commit();
     User& u = users_[user];
     u.token = out.token;
     u.address = address;
     u.port = port;
+    u.backup = backup;
     u.last_seen = std::max(u.last_seen, now);
     u.stored_last_seen = u.last_seen;
     u.dirty = false;
@@ -389,13 +399,14 @@ UserId Store::random_start() {
 }
 
 std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std::uint16_t numwant) {
-    std::vector<Holder> out;
+    std::vector<Holder> out, backups;
     const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
     if (want == 0) return out;
     const std::int64_t since = cutoff(now_ms_());
     const UserId start = random_start();
     // Steps through the holders in userid order from the random start,
-    // keeping live serving ones, and stops as soon as there are enough.
+    // keeping live serving ones (backup peers aside, at most `want` of
+    // them), and stops as soon as there are enough others.
     auto collect = [&](sqlite::Statement& stmt) {
         Use s(stmt);
         s->bind_blob(1, id.span()).bind_blob(2, start.span());
@@ -404,13 +415,17 @@ std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std:
             if (holder == asker) continue;
             const auto it = users_.find(holder);
             if (it == users_.end() || it->second.port == 0 || !live(it->second, since)) continue;
-            out.push_back(Holder{it->second.address, it->second.port, holder, s->int64(1) != 0});
+            const User& u = it->second;
+            auto& into = u.backup ? backups : out;
+            if (into.size() < want)
+                into.push_back(Holder{u.address, u.port, holder, s->int64(1) != 0, u.backup});
         }
     };
     collect(st_->holders_from);
     if (out.size() < want) collect(st_->holders_before);  // wrap around
     std::shuffle(out.begin(), out.end(), rng_);
-    return out;
+    std::shuffle(backups.begin(), backups.end(), rng_);
+    return hand_out_holders(std::move(out), std::move(backups), want);
 }
 
 FilePage Store::list_files(const std::optional<SeedId>& after, std::size_t limit) {

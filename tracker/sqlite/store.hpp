@@ -48,7 +48,7 @@
 namespace seedshare::tracker {
 
 // The schema version this build writes and reads (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 2;
+inline constexpr std::int64_t kSchemaVersion = 3;
 
 // Kept for the tests and tools that name it.
 using StoreStats = RegistryStats;
@@ -68,7 +68,8 @@ class Store final : public Registry {
 
     // The Registry operations (see registry.hpp for what each promises).
     RegistryResult<JoinResult> join(const UserId& user, const Token& presented,
-                                    const asio::ip::address& address, std::uint16_t port) override;
+                                    const asio::ip::address& address, std::uint16_t port,
+                                    bool backup = false) override;
     // Touches no SQL: last_seen reaches the users table at a later flush.
     RegistryResult<Done> heartbeat(const UserId& user, const Token& token) override;
     RegistryResult<FilesUpdated> update_files(const UserId& user, const Token& token,
@@ -118,6 +119,7 @@ class Store final : public Registry {
         Token token;
         asio::ip::address address;
         std::uint16_t port = 0;
+        bool backup = false;  // joined as a backup peer
         std::int64_t last_seen = 0;
         std::int64_t stored_last_seen = 0;  // the value in the users table
         bool dirty = false;                 // last_seen != stored_last_seen

@@ -51,12 +51,13 @@ struct Store::Statements {
     explicit Statements(sqlite::Db& db)
         : begin(db.prepare("BEGIN IMMEDIATE")),
           commit(db.prepare("COMMIT")),
-          users_all(db.prepare("SELECT userid, token, address, port, last_seen FROM users")),
+          users_all(
+              db.prepare("SELECT userid, token, address, port, last_seen, backup FROM users")),
           user_put(db.prepare(
-              "INSERT INTO users (userid, address, port, token, last_seen) "
-              "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (userid) DO UPDATE SET "
+              "INSERT INTO users (userid, address, port, token, last_seen, backup) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (userid) DO UPDATE SET "
               "address = excluded.address, port = excluded.port, token = excluded.token, "
-              "last_seen = max(last_seen, excluded.last_seen)")),
+              "last_seen = max(last_seen, excluded.last_seen), backup = excluded.backup")),
           user_seen(
               db.prepare("UPDATE users SET last_seen = max(last_seen, ?1) WHERE userid = ?2")),
           user_delete(db.prepare("DELETE FROM users WHERE userid = ?1")),

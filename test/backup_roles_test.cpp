@@ -1,0 +1,179 @@
+// The backup peer's other roles, in one io_context on 127.0.0.1: the
+// directory of note 003 (a getter stranded with no tracker, knowing only
+// the backup, is told who holds a seed the backup does not keep, and gets it
+// from them); and two backups, one killed, with nothing lost.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "peer/backup/backup.hpp"
+#include "peer/discovery/address_book_file.hpp"
+#include "test/support/cluster.hpp"
+#include "test/support/temp_dir.hpp"
+
+using namespace seedshare;
+using namespace seedshare::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+SwarmOptions fast_options() {
+    SwarmOptions o;
+    o.stall_timeout = 2000ms;
+    o.rediscover = 300ms;
+    return o;
+}
+
+Seed make_file(const TempDir& dir, const std::string& name, std::size_t size,
+               const HostPort& tracker) {
+    write_file(dir / name, pattern_bytes(size, std::hash<std::string>{}(name)));
+    SeedMakerOptions o;
+    o.chunk_size = 64 * 1024;
+    o.trackers = {tracker};
+    auto seed = make_seed(dir / name, o);
+    REQUIRE(seed);
+    return *seed;
+}
+
+std::shared_ptr<Storage> open_shared(const fs::path& p) {
+    auto s = FileStorage::open_read(p);
+    REQUIRE(s);
+    return std::shared_ptr<Storage>(std::move(*s));
+}
+
+// A Backup and its peer, run in the background.
+struct RunningBackup {
+    TestPeer peer;
+    std::unique_ptr<Backup> backup;
+    bool ended = false;
+    RunningBackup(asio::io_context& io, asio::thread_pool& pool, const fs::path& dir,
+                  const HostPort& tracker, std::uint64_t max_size = 0)
+        : peer(io, pool, "backup", fast_options()) {
+        BackupOptions o;
+        o.dir = dir;
+        o.trackers = {tracker};
+        o.poll = 100ms;
+        o.fetch_stall = 3000ms;
+        o.limits.max_size = max_size;
+        backup = std::make_unique<Backup>(*peer.node, *peer.trackers, std::move(o), peer.log);
+    }
+    void start(asio::io_context& io) { net::spawn(io.get_executor(), run(), peer.log, "backup"); }
+    net::awaitable<void> run() {
+        co_await backup->run();
+        ended = true;
+    }
+    PeerAddress address() const {
+        return PeerAddress{asio::ip::make_address("127.0.0.1"), peer.node->port()};
+    }
+    net::awaitable<void> stop() {
+        backup->stop();
+        const std::function<bool()> done = [this] { return ended; };
+        CHECK(co_await eventually(done, 30s));
+        co_await peer.stop();
+    }
+};
+
+// Gets `seed` into `out` with a new peer of its own, starting from `peers`.
+net::awaitable<Download::Outcome> get(asio::io_context& io, asio::thread_pool& pool,
+                                      const Seed& seed, const fs::path& out,
+                                      std::vector<PeerAddress> peers = {}) {
+    TestPeer getter(io, pool, "getter", fast_options());
+    DownloadOptions o;
+    o.seed = seed;
+    o.out_dir = out;
+    o.peers = std::move(peers);
+    Download d(*getter.node, *getter.trackers, o, getter.log);
+    const auto outcome = co_await d.run();
+    co_await getter.stop();
+    co_return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("backup: a getter with no tracker, knowing only the backup, is told who holds a seed") {
+    TempDir src, bdir, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed small = make_file(src, "small.bin", 50'000, tracker.address);
+    const Seed big = make_file(src, "big.bin", 400'000, tracker.address);
+
+    run_within(io, 90s, [&]() -> net::awaitable<void> {
+        TestPeer sharer(io, pool, "sharer", fast_options());
+        co_await sharer.share(small, open_shared(src / "small.bin"), tracker.address);
+        co_await sharer.share(big, open_shared(src / "big.bin"), tracker.address);
+        // The backup keeps only what fits in 100 kB: big.bin is skipped, yet
+        // it learns who holds it.
+        RunningBackup b(io, pool, bdir.path(), tracker.address, 100'000);
+        b.start(io);
+        const auto& book = b.peer.node->book();
+        const std::function<bool()> settled = [&] {
+            return b.backup->held() == 1 && b.backup->skipped().size() == 1 &&
+                   !book->holders(AddressBook::key(big.id()), address_book_now(), 8).empty();
+        };
+        REQUIRE(co_await eventually(settled, 30s));
+        CHECK_FALSE(b.backup->holds(big.id()));
+        CHECK(b.backup->skipped()[0].first == "big.bin");
+
+        // The tracker goes (it was serving until now).
+        REQUIRE(tracker.server->port() != 0);
+        tracker.server->stop();
+
+        // A getter that knows only the backup: the backup names the sharer,
+        // and the file comes from it.
+        std::vector<PeerAddress> only_backup{b.address()};
+        const auto outcome = co_await get(io, pool, big, out.path(), std::move(only_backup));
+        CHECK(outcome == Download::Outcome::kComplete);
+        CHECK(read_file(out / "big.bin") == read_file(src / "big.bin"));
+        CHECK_FALSE(b.backup->holds(big.id()));  // never fetched by the backup
+        co_await b.stop();
+        co_await sharer.stop();
+    });
+}
+
+TEST_CASE("backup: two backups, one killed: every file is still got from the other") {
+    TempDir src, b1dir, b2dir, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    std::vector<Seed> seeds;
+    for (int i = 0; i < 4; ++i)
+        seeds.push_back(
+            make_file(src, fmt::format("f{}", i), 80'000 + 30'000 * i, tracker.address));
+
+    run_within(io, 120s, [&]() -> net::awaitable<void> {
+        auto sharer = std::make_unique<TestPeer>(io, pool, "sharer", fast_options());
+        for (const auto& seed : seeds)
+            co_await sharer->share(seed, open_shared(src / seed.name), tracker.address);
+        auto b1 = std::make_unique<RunningBackup>(io, pool, b1dir.path(), tracker.address);
+        RunningBackup b2(io, pool, b2dir.path(), tracker.address);
+        b1->start(io);
+        b2.start(io);
+        const std::function<bool()> both = [&] {
+            return b1->backup->held() == seeds.size() && b2.backup->held() == seeds.size();
+        };
+        REQUIRE(co_await eventually(both, 60s));
+
+        // The sharer leaves; then the first backup is killed (no goodbye),
+        // each shown running first.
+        CHECK(sharer->node->port() != 0);
+        co_await sharer->stop();
+        CHECK_FALSE(b1->ended);
+        b1->backup->stop();  // its coroutines end (ordered), then the process "dies"
+        const std::function<bool()> b1_done = [&] { return b1->ended; };
+        REQUIRE(co_await eventually(b1_done, 30s));
+        b1->peer.kill();
+        b1.reset();
+
+        // Nothing lost: every file, verified, from the backup left.
+        for (const auto& seed : seeds) {
+            const auto outcome = co_await get(io, pool, seed, out.path());
+            CHECK(outcome == Download::Outcome::kComplete);
+            CHECK(read_file(out / seed.name) == read_file(src / seed.name));
+        }
+        CHECK_FALSE(b2.ended);
+        co_await b2.stop();
+    });
+}
