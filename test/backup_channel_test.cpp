@@ -90,7 +90,7 @@ TEST_CASE("backup: a channel outlives its publisher and subscribers") {
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
         TestPeer publisher_peer(io, pool, "publisher");
-        PublisherOptions po{site.path(), test_key(5), "site", {tracker.address}, {}, 100ms, {}};
+        PublisherOptions po{site.path(), test_key(5), "site", {tracker.address}, {}, 100ms, {}, {}};
         po.mesh.tick = 50ms;
         Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
         bool ready = false, publisher_done = false;

@@ -30,7 +30,7 @@ TEST_CASE("channel: versions reach every subscriber, only changes cross the netw
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
         TestPeer publisher_peer(io, pool, "publisher");
-        PublisherOptions po{site.path(), test_key(7), "site", {tracker.address}, {}, 100ms, {}};
+        PublisherOptions po{site.path(), test_key(7), "site", {tracker.address}, {}, 100ms, {}, {}};
         po.mesh.tick = 50ms;
         Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
         bool ready = false;
@@ -117,7 +117,7 @@ TEST_CASE("channel: forged and rolled-back versions from a peer change nothing")
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
         TestPeer publisher_peer(io, pool, "publisher");
-        PublisherOptions po{site.path(), test_key(9), "site", {tracker.address}, {}, 100ms, {}};
+        PublisherOptions po{site.path(), test_key(9), "site", {tracker.address}, {}, 100ms, {}, {}};
         Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
         bool ready = false, publisher_done = false;
         auto run_publisher = [&]() -> net::awaitable<void> {

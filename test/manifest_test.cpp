@@ -325,8 +325,11 @@ TEST_CASE("manifest: header fields: order, duplicates, unknown, values") {
         l[i] = std::move(line);
         return join(l);
     };
+    CHECK(rejection(with(0, "seedshare-manifest 3")) ==
+          "line 1: unsupported manifest format version '3' (this build reads 1 and 2)");
+    // Format 2 wants its hand-overs right after the channel.
     CHECK(rejection(with(0, "seedshare-manifest 2")) ==
-          "line 1: unsupported manifest format version '2' (this build reads 1)");
+          "line 3: field 'version' out of order: 'handovers' comes here");
     CHECK(rejection(with(0, "seedshare-seed 1")) ==
           "line 1: not a seedshare manifest (expected 'seedshare-manifest 1')");
     CHECK(rejection("") == "line 1: empty manifest");
@@ -463,22 +466,22 @@ TEST_CASE("manifest: signatures: forged, re-signed by another key, non-canonical
 TEST_CASE("manifest: freshness: newer, same, rollback, conflict, and one winner everywhere") {
     const Digest h1 = sha256(std::string_view("one"));
     const Digest h2 = sha256(std::string_view("two"));
-    const ManifestVersion held{5, h1};
+    const ManifestVersion held{5, h1, {}};
     CHECK(freshness(std::nullopt, held) == Freshness::kNewer);
-    CHECK(freshness(held, ManifestVersion{6, h2}) == Freshness::kNewer);
-    CHECK(freshness(held, ManifestVersion{5, h1}) == Freshness::kSame);
-    CHECK(freshness(held, ManifestVersion{4, h2}) == Freshness::kOlder);
-    CHECK(freshness(held, ManifestVersion{4, h1}) == Freshness::kOlder);
-    CHECK(freshness(held, ManifestVersion{5, h2}) == Freshness::kConflict);
-    const ManifestVersion a{5, h1};
-    const ManifestVersion b{5, h2};
+    CHECK(freshness(held, ManifestVersion{6, h2, {}}) == Freshness::kNewer);
+    CHECK(freshness(held, ManifestVersion{5, h1, {}}) == Freshness::kSame);
+    CHECK(freshness(held, ManifestVersion{4, h2, {}}) == Freshness::kOlder);
+    CHECK(freshness(held, ManifestVersion{4, h1, {}}) == Freshness::kOlder);
+    CHECK(freshness(held, ManifestVersion{5, h2, {}}) == Freshness::kConflict);
+    const ManifestVersion a{5, h1, {}};
+    const ManifestVersion b{5, h2, {}};
     // Whichever a peer held first, both pick the same one: the lower hash.
     const ManifestVersion& lower = h1 < h2 ? a : b;
     CHECK(conflict_winner(a, b) == lower);
     CHECK(conflict_winner(b, a) == lower);
     CHECK(conflict_winner(a, a) == a);
     const Manifest m = sample();
-    CHECK(version_of(m) == ManifestVersion{3, manifest_body_hash(m)});
+    CHECK(version_of(m) == ManifestVersion{3, manifest_body_hash(m), {}});
 }
 
 TEST_CASE("manifest: parse_verified_manifest takes only a signed version of the channel") {

@@ -108,6 +108,52 @@ void registry_channel_suite(Open open) {
         CHECK(s->stats().channels == 1);
     }
 
+    SUBCASE("a hand-over: a chain past the head's replaces it; the old key and forks are refused") {
+        Clock clock;
+        auto s = open(clock);
+        const Token t = join(*s, 1);
+        ok(follow(*s, 1, t, true, {{chid(1), 0}}));
+        Digest x, y, z;  // chain ids (handover_chain_ids): x, then x+z; y forks
+        x.bytes[0] = 1;
+        y.bytes[0] = 2;
+        z.bytes[0] = 3;
+        const ManifestSummary old5 = head(1, 5);
+        CHECK(ok(put(*s, 1, t, old5)) == ManifestStored::kNewHead);
+        // The first key's version 6 was never heard of here: the new key's
+        // version 6 (chain x) replaces version 5.
+        ManifestSummary new6 = head(1, 6, 1);
+        new6.chain = {x};
+        CHECK(ok(put(*s, 1, t, new6)) == ManifestStored::kNewHead);
+        CHECK(s->get_manifest(chid(1)) == text_of(new6));
+        CHECK(ok(put(*s, 1, t, new6)) == ManifestStored::kAlreadyHead);
+        // The old key's later version: refused, whatever its number.
+        const auto old9 = put(*s, 1, t, head(1, 9));
+        REQUIRE(refused(old9) == RegistryErrc::kManifestHandedOver);
+        CHECK(std::get<RegistryError>(old9).version == 9);
+        CHECK(std::get<RegistryError>(old9).head_version == 6);
+        // A fork (another hand-over by the first key): refused.
+        ManifestSummary fork = head(1, 8, 2);
+        fork.chain = {y};
+        CHECK(refused(put(*s, 1, t, fork)) == RegistryErrc::kManifestHandedOver);
+        CHECK(s->get_manifest(chid(1)) == text_of(new6));
+        // The chain goes on (x, then z): the head follows, even to a lower
+        // number (a version the third key's hand-over voids).
+        ManifestSummary new7 = head(1, 7, 3);
+        new7.chain = {x};
+        CHECK(ok(put(*s, 1, t, new7)) == ManifestStored::kNewHead);
+        ManifestSummary third7 = head(1, 7, 4);
+        third7.chain = {x, z};
+        CHECK(ok(put(*s, 1, t, third7)) == ManifestStored::kNewHead);
+        CHECK(s->get_manifest(chid(1)) == text_of(third7));
+        // The second key, handed over since: refused.
+        ManifestSummary second8 = head(1, 8, 5);
+        second8.chain = {x};
+        CHECK(refused(put(*s, 1, t, second8)) == RegistryErrc::kManifestHandedOver);
+        ManifestSummary third8 = head(1, 8, 6);
+        third8.chain = {x, z};
+        CHECK(ok(put(*s, 1, t, third8)) == ManifestStored::kNewHead);
+    }
+
     SUBCASE("a conflict (one version, two bodies) ends the same whatever the order") {
         const ManifestSummary a = head(1, 5, 1);
         const ManifestSummary b = head(1, 5, 2);

@@ -157,7 +157,9 @@ TEST_CASE("store: a version 2 database gets the backup column; a backup peer is 
     {  // back to what version 2 wrote
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 2",
+        REQUIRE(sqlite3_exec(db,
+                             "ALTER TABLE users DROP COLUMN backup; "
+                             "ALTER TABLE channels DROP COLUMN chain; PRAGMA user_version = 2",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     }
@@ -201,4 +203,34 @@ TEST_CASE("store: a version 1 database gets the channel tables, keeping what it 
     ok(follow(*s, 1, t, true, {{chid(1), 0}}));
     CHECK(ok(put(*s, 1, t, head(1, 2))) == ManifestStored::kNewHead);
     CHECK(s->get_manifest(chid(1)) == text_of(head(1, 2)));
+}
+
+TEST_CASE("store: a version 2 database gets the heads' chain column, keeping its heads") {
+    test::TempDir dir;
+    const std::string path = (dir / "v2.db").string();
+    Clock clock;
+    Token t;
+    {
+        auto s = open_store(clock, path);
+        t = join(*s, 1);
+        ok(follow(*s, 1, t, true, {{chid(1), 0}}));
+        CHECK(ok(put(*s, 1, t, head(1, 2))) == ManifestStored::kNewHead);
+    }
+    {  // back to what version 2 wrote
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db,
+                             "ALTER TABLE channels DROP COLUMN chain; "
+                             "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 2",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto s = open_store(clock, path);
+    CHECK(s->get_manifest(chid(1)) == text_of(head(1, 2)));
+    CHECK(refused(put(*s, 1, t, head(1, 1))) == RegistryErrc::kManifestStale);
+    ManifestSummary handed = head(1, 3, 1);
+    handed.chain = {Digest{}};
+    handed.chain[0].bytes[0] = 7;
+    CHECK(ok(put(*s, 1, t, handed)) == ManifestStored::kNewHead);
+    CHECK(refused(put(*s, 1, t, head(1, 4))) == RegistryErrc::kManifestHandedOver);
 }

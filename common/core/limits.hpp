@@ -27,6 +27,13 @@ inline constexpr std::size_t kMaxSeedBytes = 9ull << 20;
 
 // --- channel manifests (seeds/MANIFEST.md) ---------------------------------
 inline constexpr std::uint32_t kManifestFormatVersion = 1;
+// A manifest that carries a hand-over chain (publishing passed to another
+// key) is written in format 2; one without a chain always in format 1.
+inline constexpr std::uint32_t kManifestHandoverFormatVersion = 2;
+// Hand-overs one chain may hold (from the channel's first key to the current).
+inline constexpr std::size_t kMaxHandovers = 64;
+// A hand-over record file ("seedshare-handover 1", six lines): about 400 bytes.
+inline constexpr std::size_t kMaxHandoverBytes = 1024;
 // Files one version of a channel may list.
 inline constexpr std::size_t kMaxManifestFiles = 100000;
 // A manifest's whole text: room for kMaxManifestFiles entries of about 160

@@ -7,6 +7,7 @@
 
 #include "common/core/limits.hpp"
 #include "common/core/numbers.hpp"
+#include "common/core/plural.hpp"
 #include "common/core/utf8.hpp"
 #include "common/crypto/sha256.hpp"
 #include "common/model/seed.hpp"
@@ -21,9 +22,21 @@ constexpr std::string_view kCrlfEndings =
 
 // The fields, in the one order they come in. "files" ends the header; the
 // file lines follow, then "signature".
-enum class Key { kChannel, kVersion, kPrevious, kTime, kName, kFiles, kSignature };
-constexpr std::array<std::string_view, 7> kKeyNames{"channel", "version", "previous", "time",
-                                                    "name",    "files",   "signature"};
+// "handovers" and its "handover" lines come only in format 2.
+enum class Key {
+    kChannel,
+    kHandovers,
+    kHandover,
+    kVersion,
+    kPrevious,
+    kTime,
+    kName,
+    kFiles,
+    kSignature
+};
+constexpr std::array<std::string_view, 9> kKeyNames{"channel", "handovers", "handover",
+                                                    "version", "previous",  "time",
+                                                    "name",    "files",     "signature"};
 
 std::optional<Key> key_from(std::string_view word) {
     for (std::size_t i = 0; i < kKeyNames.size(); ++i)
@@ -47,10 +60,18 @@ bool is_control(unsigned char c) {
 std::string format_manifest_body(const Manifest& m) {
     std::string out;
     out.reserve(512 + m.files.size() * 128);
-    out += fmt::format("{} {}\n", kMagic, limits::kManifestFormatVersion);
-    out +=
-        fmt::format("channel {}\nversion {}\nprevious {}\ntime {}\nname {}\nfiles {}\n",
-                    m.channel.hex(), m.version, m.previous.hex(), m.time, m.name, m.files.size());
+    if (m.handovers.empty()) {
+        out += fmt::format("{} {}\nchannel {}\n", kMagic, limits::kManifestFormatVersion,
+                           m.channel.hex());
+    } else {
+        out += fmt::format("{} {}\nchannel {}\nhandovers {}\n", kMagic,
+                           limits::kManifestHandoverFormatVersion, m.channel.hex(),
+                           m.handovers.size());
+        for (const auto& h : m.handovers)
+            out += fmt::format("handover {} {} {}\n", h.from, h.to.hex(), h.signature.hex());
+    }
+    out += fmt::format("version {}\nprevious {}\ntime {}\nname {}\nfiles {}\n", m.version,
+                       m.previous.hex(), m.time, m.name, m.files.size());
     for (const auto& f : m.files)
         out += fmt::format("{} {} {}\n", f.seed.hex(), f.length, f.path);
     return out;
@@ -83,16 +104,25 @@ Result<Manifest> parse_verified_manifest(std::string_view text, const ChannelId&
 Status verify_manifest_signature(const Manifest& m) {
     if (!is_canonical_signature(m.signature))
         return Error{"the signature is not canonical (S is not below the group order)"};
-    const PublicKey key = public_key_of(m.channel);
-    if (!is_acceptable_public_key(key))
+    if (!is_acceptable_public_key(public_key_of(m.channel)))
         return Error{"the channel id is not a usable Ed25519 public key"};
-    if (!verify(key, manifest_signed_bytes(m), m.signature))
-        return Error{fmt::format("the signature does not match channel {}", m.channel.hex())};
+    if (auto ok = verify_handover_chain(m.channel, m.handovers); !ok) return ok.error();
+    if (!m.handovers.empty() && m.version < m.handovers.back().from)
+        return Error{fmt::format(
+            "version {} is signed by a key that publishes from version {} on (its hand-over)",
+            m.version, m.handovers.back().from)};
+    const PublicKey key = publishing_key(m.channel, m.handovers);
+    if (!verify(key, manifest_signed_bytes(m), m.signature)) {
+        if (m.handovers.empty())
+            return Error{fmt::format("the signature does not match channel {}", m.channel.hex())};
+        return Error{fmt::format("the signature does not match key {}, the channel's after {}",
+                                 key.hex(), count_of(m.handovers.size(), "hand-over"))};
+    }
     return Ok{};
 }
 
 Manifest sign_manifest(Manifest m, const ChannelKey& key) {
-    m.channel = channel_id_of(key.public_key());
+    if (m.handovers.empty()) m.channel = channel_id_of(key.public_key());
     m.signature = key.sign(manifest_signed_bytes(m));
     return m;
 }
@@ -155,19 +185,24 @@ Result<Manifest> parse_manifest(std::string_view text) {
                                  limits::kMaxManifestBytes)};
     if (text.empty()) return Error{"line 1: empty manifest"};
     const std::string expected_first = fmt::format("{} {}", kMagic, limits::kManifestFormatVersion);
+    const std::string handover_first =
+        fmt::format("{} {}", kMagic, limits::kManifestHandoverFormatVersion);
+    bool with_handovers = false;
     {
         const auto first = text.substr(0, text.find('\n'));
+        with_handovers = first == handover_first;
         if (first.size() == expected_first.size() + 1 && first.starts_with(expected_first) &&
             first.back() == '\r')
             return Error{fmt::format("line 1: {}", kCrlfEndings)};
-        if (first != expected_first) {
+        if (first != expected_first && !with_handovers) {
             const bool printable =
                 first.size() < 64 && std::all_of(first.begin(), first.end(),
                                                  [](char c) { return c >= 0x20 && c < 0x7f; });
             if (first.starts_with(std::string(kMagic) + " ") && printable)
                 return Error{fmt::format(
-                    "line 1: unsupported manifest format version '{}' (this build reads {})",
-                    first.substr(kMagic.size() + 1), limits::kManifestFormatVersion)};
+                    "line 1: unsupported manifest format version '{}' (this build reads {} and {})",
+                    first.substr(kMagic.size() + 1), limits::kManifestFormatVersion,
+                    limits::kManifestHandoverFormatVersion)};
             return Error{
                 fmt::format("line 1: not a seedshare manifest (expected '{}')", expected_first)};
         }
@@ -231,6 +266,41 @@ Result<Manifest> parse_manifest(std::string_view text) {
         if (!v) return v.error();
         if (!from_hex(*v, m.channel.bytes))
             return fail("channel must be 64 lowercase hex digits (the channel's public key)");
+    }
+    if (with_handovers) {
+        auto v = field(Key::kHandovers);
+        if (!v) return v.error();
+        const auto n = parse_u64(*v);
+        if (!n) return fail(fmt::format("handovers {} is not a decimal number", quoted(*v)));
+        if (*n == 0)
+            return fail("handovers 0: a manifest without hand-overs is written in format 1");
+        if (*n > limits::kMaxHandovers)
+            return fail(
+                fmt::format("{} hand-overs is above the limit of {}", *n, limits::kMaxHandovers));
+        m.handovers.reserve(*n);
+        for (std::uint64_t i = 0; i < *n; ++i) {
+            auto h = field(Key::kHandover);
+            if (!h) return h.error();
+            // FROM TO SIGNATURE
+            const auto sp1 = h->find(' ');
+            const auto sp2 = sp1 == std::string_view::npos ? sp1 : h->find(' ', sp1 + 1);
+            if (sp2 == std::string_view::npos)
+                return fail(
+                    fmt::format("hand-over {}: expected '<from> <key> <signature>'", i + 1));
+            Handover link;
+            const auto from = parse_u64(h->substr(0, sp1));
+            if (!from || *from == 0 || *from > limits::kMaxManifestVersion)
+                return fail(fmt::format("hand-over {}: from must be a version number, 1 to {}",
+                                        i + 1, limits::kMaxManifestVersion));
+            link.from = *from;
+            if (!from_hex(h->substr(sp1 + 1, sp2 - sp1 - 1), link.to.bytes))
+                return fail(
+                    fmt::format("hand-over {}: the key must be 64 lowercase hex digits", i + 1));
+            if (!from_hex(h->substr(sp2 + 1), link.signature.bytes))
+                return fail(fmt::format(
+                    "hand-over {}: the signature must be 128 lowercase hex digits", i + 1));
+            m.handovers.push_back(link);
+        }
     }
     {
         auto v = field(Key::kVersion);
@@ -370,13 +440,36 @@ Result<Manifest> parse_manifest(std::string_view text) {
 }
 
 Freshness freshness(const std::optional<ManifestVersion>& held, const ManifestVersion& candidate) {
-    if (!held || candidate.number > held->number) return Freshness::kNewer;
+    if (!held) return Freshness::kNewer;
+    const auto tip = [](const ManifestVersion& v) {
+        return v.chain.empty() ? Digest{} : v.chain.back();
+    };
+    if (tip(*held) != tip(candidate)) {
+        // The candidate's chain goes past the held one's: a hand-over.
+        if (held->chain.empty() || std::find(candidate.chain.begin(), candidate.chain.end(),
+                                             held->chain.back()) != candidate.chain.end())
+            return Freshness::kNewer;
+        // The held chain goes past the candidate's: its key handed over.
+        if (candidate.chain.empty() || std::find(held->chain.begin(), held->chain.end(),
+                                                 candidate.chain.back()) != held->chain.end())
+            return Freshness::kHandedOver;
+        // Only the held chain's last id known (a tracker's head): a chain
+        // that does not extend it is refused either way.
+        return Freshness::kForked;
+    }
+    if (candidate.number > held->number) return Freshness::kNewer;
     if (candidate.number < held->number) return Freshness::kOlder;
     return candidate.body_hash == held->body_hash ? Freshness::kSame : Freshness::kConflict;
 }
 
 const ManifestVersion& conflict_winner(const ManifestVersion& a, const ManifestVersion& b) {
     return b.body_hash < a.body_hash ? b : a;
+}
+
+bool replaces_held(const ManifestVersion& candidate, const std::optional<ManifestVersion>& held) {
+    const auto f = freshness(held, candidate);
+    return f == Freshness::kNewer ||
+           (f == Freshness::kConflict && conflict_winner(candidate, *held) == candidate);
 }
 
 }  // namespace seedshare

@@ -15,6 +15,7 @@
 #include "common/core/ids.hpp"
 #include "common/core/result.hpp"
 #include "common/crypto/ed25519.hpp"
+#include "common/model/handover.hpp"
 
 namespace seedshare {
 
@@ -39,12 +40,17 @@ struct ManifestEntry {
 
 struct Manifest {
     ChannelId channel;
+    // The hand-overs from the channel's first key (its id) to the key that
+    // signs this version (common/model/handover.hpp); empty: the first key
+    // signs. Written in format 2 when not empty, in format 1 when empty.
+    std::vector<Handover> handovers;
     std::uint64_t version = 0;         // 1 .. limits::kMaxManifestVersion
     Digest previous;                   // body hash of the version before; zeros for version 1
     std::int64_t time = 0;             // unix seconds when published (>= 0)
     std::string name;                  // free text for people (validate_channel_name)
     std::vector<ManifestEntry> files;  // sorted by path bytewise, no path a directory of another
-    Signature signature;               // over kManifestSignaturePrefix + body, by `channel`
+    Signature
+        signature;  // over kManifestSignaturePrefix + body, by publishing_key(channel, handovers)
 
     bool operator==(const Manifest&) const = default;
 };
@@ -69,13 +75,17 @@ std::string manifest_signed_bytes(const Manifest& m);
 // and what is wrong. Does NOT check the signature: verify_manifest_signature.
 Result<Manifest> parse_manifest(std::string_view text);
 
-// Ok when `signature` is a canonical Ed25519 signature by `channel` over
-// manifest_signed_bytes(m).
+// Ok when the hand-over chain checks from the channel's key
+// (verify_handover_chain), the version is at or after the last hand-over's
+// number, and `signature` is a canonical Ed25519 signature over
+// manifest_signed_bytes(m) by the key at the end of the chain.
 Status verify_manifest_signature(const Manifest& m);
 // parse_manifest, then: a manifest of `channel`, signed by its key. What
 // every publisher, subscriber and status check accepts as a version.
 Result<Manifest> parse_verified_manifest(std::string_view text, const ChannelId& channel);
-// Sets `channel` from the key and signs: the manifest a publisher sends.
+// Signs: the manifest a publisher sends. Without hand-overs, sets `channel`
+// from the key; with them, `channel` is the caller's (the first key's id) and
+// `key` must be the chain's last (verify_manifest_signature says otherwise).
 Manifest sign_manifest(Manifest m, const ChannelKey& key);
 
 // Ok when `path` may name a file of a channel: 1 .. kMaxPathBytes bytes,
@@ -88,32 +98,48 @@ Status validate_channel_name(std::string_view name);
 
 // --- freshness --------------------------------------------------------------
 
-// A version as far as freshness goes: its number and its body hash.
+// A version as far as freshness goes: its number, its body hash, and the
+// identity of its hand-over chain (handover_chain_ids; empty: no hand-over).
+// Only the last chain id of a held version is ever looked at, so a store may
+// keep just that one.
 struct ManifestVersion {
     std::uint64_t number = 0;
     Digest body_hash;
+    std::vector<Digest> chain;
 
     bool operator==(const ManifestVersion&) const = default;
 };
 
 inline ManifestVersion version_of(const Manifest& m) {
-    return ManifestVersion{m.version, manifest_body_hash(m)};
+    return ManifestVersion{m.version, manifest_body_hash(m),
+                           handover_chain_ids(m.channel, m.handovers)};
 }
 
 // How a candidate (verified) version compares to the one held.
 enum class Freshness {
-    kNewer,     // a higher number: take it
-    kSame,      // the same number and body: nothing to do
-    kOlder,     // a lower number: a rollback, refused
-    kConflict,  // the same number, another body: the publisher signed two
-                // versions with one number; conflict_winner() picks one
+    kNewer,       // a higher number: take it
+    kSame,        // the same number and body: nothing to do
+    kOlder,       // a lower number: a rollback, refused
+    kConflict,    // the same number, another body: the publisher signed two
+                  // versions with one number; conflict_winner() picks one
+    kHandedOver,  // signed by a key that has handed over (the held chain goes
+                  // past the candidate's): refused whatever its number
+    kForked,      // a chain that is not the held one, nor an extension of it
+                  // (two hand-overs by one key): refused
 };
 
-// Nothing held: any candidate is newer.
+// Nothing held: any candidate is newer. A candidate whose chain extends the
+// held one is newer whatever its number: the held version's key has handed
+// over (its number is below the new link's, or it is void). Equal chains:
+// numbers decide, then conflict_winner().
 Freshness freshness(const std::optional<ManifestVersion>& held, const ManifestVersion& candidate);
 
 // Of two versions with the same number and different bodies, the one every
 // peer keeps: the lower body hash (bytewise), whoever saw which first.
 const ManifestVersion& conflict_winner(const ManifestVersion& a, const ManifestVersion& b);
+
+// True when a peer holding `held` takes `candidate` in its place: newer, or a
+// conflict it wins. What subscribers, publishers and `peer status` share.
+bool replaces_held(const ManifestVersion& candidate, const std::optional<ManifestVersion>& held);
 
 }  // namespace seedshare

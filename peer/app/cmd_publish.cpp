@@ -20,7 +20,8 @@ namespace {
 
 constexpr auto kGoodbyeGrace = 5000ms;
 
-net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key, asio::io_context& io,
+net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key,
+                                 std::optional<HandoverRecord> handover, asio::io_context& io,
                                  asio::thread_pool& pool) {
     auto ex = io.get_executor();
     Logger log("peer", cmd.net.log_level);
@@ -28,7 +29,8 @@ net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key, asio
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
 
-    PublisherOptions options{cmd.dir, std::move(key), {}, {}, {}, {}, {}};
+    PublisherOptions options{cmd.dir, std::move(key), {}, {}, {}, {}, {}, {}};
+    options.handover = std::move(handover);
     options.name = cmd.name;
     if (options.name.empty()) options.name = fs::absolute(cmd.dir).lexically_normal().filename();
     if (options.name.empty()) options.name = "channel";
@@ -91,8 +93,22 @@ int run_publish(const PublishCommand& cmd) {
         fmt::print(stderr, "peer: {}\n", key.error().message);
         return kExitUsage;
     }
+    std::optional<HandoverRecord> handover;
+    if (cmd.handover) {
+        auto r = read_handover_record(*cmd.handover);
+        if (!r) {
+            fmt::print(stderr, "peer: --handover: {}\n", r.error().message);
+            return kExitUsage;
+        }
+        if (r->to != key->public_key()) {
+            fmt::print(stderr, "peer: --handover: the record hands over to key {}, not to {}\n",
+                       r->to.hex(), key->public_key().hex());
+            return kExitUsage;
+        }
+        handover = *r;
+    }
     return run_command([&](asio::io_context& io, asio::thread_pool& pool) {
-        return publish_main(cmd, *key, io, pool);
+        return publish_main(cmd, *key, handover, io, pool);
     });
 }
 

@@ -53,10 +53,8 @@ net::awaitable<std::optional<Manifest>> latest_at(const std::vector<HostPort>& w
             for (const auto& text : co_await trackers.get_manifests(channel, where)) {
                 auto m = parse_verified_manifest(text, channel);
                 if (!m) continue;
-                const auto v = version_of(*m);
-                const auto f = freshness(best ? std::optional(version_of(*best)) : std::nullopt, v);
-                if (f == Freshness::kNewer ||
-                    (f == Freshness::kConflict && conflict_winner(v, version_of(*best)) == v))
+                if (replaces_held(version_of(*m),
+                                  best ? std::optional(version_of(*best)) : std::nullopt))
                     best = std::move(*m);
             }
         } catch (const std::exception&) {
@@ -70,11 +68,9 @@ net::awaitable<std::optional<Manifest>> latest_at(const std::vector<HostPort>& w
 net::awaitable<int> print_latest(std::vector<HostPort> where, ChannelId channel,
                                  std::optional<ManifestVersion> held, asio::io_context& io) {
     auto m = co_await latest_at(where, channel, io);
-    const auto f = m ? freshness(held, version_of(*m)) : Freshness::kSame;
     if (!m)
         fmt::print("latest     unknown (no tracker answered with a version)\n");
-    else if (f == Freshness::kSame || f == Freshness::kOlder ||
-             (f == Freshness::kConflict && conflict_winner(version_of(*m), *held) == *held))
+    else if (!replaces_held(version_of(*m), held))
         fmt::print("latest     version {} (up to date)\n", m->version);
     else
         fmt::print("latest     version {}, published {} (not applied yet)\n", m->version,

@@ -12,6 +12,7 @@
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
 #include "common/http/http_server.hpp"
+#include "common/model/handover.hpp"
 #include "peer/node/node.hpp"
 
 namespace seedshare {
@@ -49,6 +50,19 @@ struct KeygenCommand {
 };
 
 int run_keygen(const KeygenCommand& cmd);
+
+// Hands publishing of the channel published from DIR over to another key: a
+// record signed by `key`, written to `out` (never over an existing file).
+struct HandoverCommand {
+    std::filesystem::path dir;
+    std::filesystem::path key;
+    std::string to;  // the new key's public key, 64 hex digits
+    std::filesystem::path out;
+};
+
+int run_handover(const HandoverCommand& cmd);
+// A hand-over record file, parsed and its signature checked; errors name the file.
+Result<HandoverRecord> read_handover_record(const std::filesystem::path& path);
 
 // Options shared by the commands that join a swarm.
 struct NetworkOptions {
@@ -111,7 +125,8 @@ int run_serve(const ServeCommand& cmd);
 struct PublishCommand {
     std::filesystem::path dir;
     std::filesystem::path key;
-    std::string name;  // empty: DIR's own name
+    std::optional<std::filesystem::path> handover;  // a record naming `key` (peer handover)
+    std::string name;                               // empty: DIR's own name
     NetworkOptions net;
     std::optional<std::filesystem::path> state_dir;  // seed cache
     bool no_state = false;

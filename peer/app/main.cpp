@@ -270,6 +270,27 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     kg->footer(footer("  peer keygen -o ~/.config/seedshare/site.key"));
 
+    HandoverCommand handover;
+    auto* ho = app.add_subcommand(
+        "handover", "Hand publishing of the channel published from DIR over to another key");
+    ho->add_option("DIR", handover.dir, "The publisher's directory (its last version)")
+        ->required()
+        ->type_name("");
+    ho->add_option("--key", handover.key, "The key that publishes the channel now")
+        ->required()
+        ->type_name("FILE");
+    ho->add_option("--to", handover.to, "The new key's public key (what peer keygen prints)")
+        ->required()
+        ->type_name("KEY");
+    ho->add_option("-o,--out", handover.out,
+                   "Where to write the hand-over record (never over an existing file)")
+        ->required()
+        ->type_name("FILE");
+    ho->footer(
+        footer("  peer keygen -o new.key     # on the new machine; prints its public key\n"
+               "  peer handover ~/site --key site.key --to PUBKEY -o site.handover\n"
+               "  peer publish ~/site --key new.key --handover site.handover   # new machine"));
+
     PublishCommand publish;
     NetworkText publish_net;
     std::string publish_state_text;
@@ -279,6 +300,10 @@ int main(int argc, char** argv) {
     pb->add_option("DIR", publish.dir, "The directory to publish")->required()->type_name("");
     pb->add_option("--key", publish.key, "The channel's key (peer keygen)")
         ->required()
+        ->type_name("FILE");
+    pb->add_option("--handover", publish.handover,
+                   "A hand-over record naming this key (peer handover): publish the channel it "
+                   "names")
         ->type_name("FILE");
     pb->add_option("--name", publish.name, "The channel's name, for people (default: DIR's name)")
         ->type_name("NAME");
@@ -424,6 +449,7 @@ int main(int argc, char** argv) {
             return run_list(list);
         }
         if (kg->parsed()) return run_keygen(keygen);
+        if (ho->parsed()) return run_handover(handover);
         if (pb->parsed()) {
             publish.net = publish_net.check();
             if (publish.net.trackers.empty()) publish.net.trackers.push_back(kDefaultTracker);

@@ -12,6 +12,7 @@
 
 #include "common/core/limits.hpp"
 #include "common/core/numbers.hpp"
+#include "peer/channel/heard_file.hpp"
 #include "peer/channel/local_view.hpp"
 
 namespace seedshare {
@@ -112,19 +113,8 @@ std::optional<FileLine> parse_file_line(std::string_view line) {
     return FileLine{*id, std::string(line), FileStamp{*size, *mtime, *dev, *ino}};
 }
 
-// STATE/heard: "seedshare-channel-heard 1 <unix seconds>\n", nothing else.
+// STATE/heard: peer/channel/heard_file.hpp.
 constexpr std::string_view kHeardKey = "seedshare-channel-heard 1";
-constexpr std::uint64_t kMaxHeardBytes = 64;
-
-std::optional<std::int64_t> parse_heard(std::string_view text) {
-    if (text.empty() || text.back() != '\n') return std::nullopt;
-    text.remove_suffix(1);
-    const auto value = after(text, kHeardKey);
-    if (!value) return std::nullopt;
-    const auto seconds = parse_i64(*value);
-    if (!seconds || *seconds < 0) return std::nullopt;
-    return seconds;
-}
 
 // A path that can be written on one line of a state file.
 bool recordable(std::string_view path) {
@@ -182,8 +172,7 @@ std::variant<std::optional<Seed>, StoreError> ChannelStore::inspect_seed(const f
 }
 
 IoStatus ChannelStore::set_last_heard(std::int64_t unix_seconds) {
-    return env_->write_file_atomically(state_dir() / "heard",
-                                       fmt::format("{} {}\n", kHeardKey, unix_seconds));
+    return env_->write_file_atomically(state_dir() / "heard", format_heard(unix_seconds));
 }
 
 fs::path ChannelStore::seed_path(const SeedId& id) const {

@@ -28,13 +28,36 @@ net::awaitable<std::optional<std::string>> ready(std::optional<std::string> valu
 // How often the trackers are asked for the channel's subscribers (to dial).
 constexpr auto kFindSubscribersEvery = 10s;
 
-// The result of checking a manifest text as a version of `channel`.
 bool newer_than(const ManifestVersion& v, const std::optional<ManifestVersion>& held) {
-    const auto f = freshness(held, v);
-    return f == Freshness::kNewer || (f == Freshness::kConflict && conflict_winner(v, *held) == v);
+    return replaces_held(v, held);
 }
 
 }  // namespace
+
+Result<std::vector<Handover>> chain_to_publish(const ChannelId& channel,
+                                               const std::vector<Handover>& known,
+                                               const std::optional<HandoverRecord>& handover,
+                                               const PublicKey& key) {
+    std::vector<Handover> chain = known;
+    if (handover) {
+        auto longer = append_handover(channel, chain, *handover);
+        if (!longer) return Error{fmt::format("--handover: {}", longer.error().message)};
+        chain = std::move(*longer);
+    }
+    const PublicKey current = publishing_key(channel, chain);
+    if (current == key) return chain;
+    // Handed over by this key (a link signed by it), or never handed to it.
+    for (std::size_t i = 0; i < chain.size(); ++i)
+        if (handover_record(channel, chain, i).by == key)
+            return Error{fmt::format(
+                "this key handed publishing of channel {} over (from version {}); key {} "
+                "publishes it now",
+                channel.hex(), chain[i].from, current.hex())};
+    return Error{fmt::format(
+        "this key does not publish channel {}: key {} does (a hand-over record naming this key, "
+        "signed by that one, is needed: peer handover)",
+        channel.hex(), current.hex())};
+}
 
 bool needs_recovery(const std::optional<std::uint64_t>& published,
                     const std::optional<std::uint64_t>& network_head) {
@@ -58,7 +81,8 @@ Publisher::Publisher(Node& node, Trackers& trackers, PublisherOptions options, L
       trackers_(trackers),
       options_(std::move(options)),
       log_(std::move(log)),
-      channel_(channel_id_of(options_.key.public_key())),
+      channel_(options_.handover ? options_.handover->channel
+                                 : channel_id_of(options_.key.public_key())),
       scanned_(node.swarm_env().ex) {}
 
 Publisher::~Publisher() {
@@ -124,6 +148,7 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
                 "{}: {} (not this channel's last version; move it away to start afresh)",
                 state_file().string(), m.error().message));
         published_ = std::move(*m);
+        chain_ = published_->handovers;
         log_.info("last published here: version {} ({})", published_->version,
                   count_of(published_->files.size(), "file"));
     } else if (text.error().code != ENOENT) {
@@ -152,13 +177,15 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         if (published_ && v.number == published_->version) {
             lost_conflict(v.number);
             network_head_ = v;
+            chain_ = m->handovers;
             co_return ChannelMesh::Verdict{Outcome::kAccepted, {}};
         }
         log_.warn(
             "version {} of this channel was published elsewhere (the same key on another "
-            "machine?); the next version here will be {}",
+            "machine, or a new publisher's); the next version here will be {}",
             v.number, v.number + 1);
         network_head_ = v;
+        chain_ = m->handovers;  // newer: its chain is ours or goes past it
         co_return ChannelMesh::Verdict{Outcome::kAccepted, {}};
     };
     mesh_ = ChannelMesh::create(node_, channel_, std::move(verify), options_.mesh, log_);
@@ -183,6 +210,11 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
 
     trackers_.follow(channel_, published_ ? published_->version : 0, options_.trackers);
     co_await learn_network_head();
+    // A key that handed over (or that was never handed the channel) stops here.
+    if (auto chain =
+            chain_to_publish(channel_, chain_, options_.handover, options_.key.public_key());
+        !chain)
+        throw std::runtime_error(chain.error().message);
     net::spawn(node_.swarm_env().ex, find_subscribers(), log_, "find subscribers");
 
     SharerOptions so;
@@ -319,6 +351,7 @@ net::awaitable<void> Publisher::recover(std::uint64_t head) {
         throw std::runtime_error(
             fmt::format("cannot record the version recovered: {}", saved.error().text()));
     published_ = got;
+    chain_ = got.handovers;
     recovered_ = got.version;
     log_.info("{} is at version {} again ({}); publishing goes on from it", options_.dir.string(),
               got.version, count_of(got.files.size(), "file"));
@@ -343,6 +376,7 @@ net::awaitable<void> Publisher::learn_network_head() {
             if (newer_than(v, network_head_)) {
                 network_head_ = v;
                 head_text = text;
+                chain_ = m->handovers;
             }
         }
     } catch (const std::exception& e) {
@@ -372,7 +406,14 @@ net::awaitable<void> Publisher::learn_network_head() {
 }
 
 net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
+    auto chain = chain_to_publish(channel_, chain_, options_.handover, options_.key.public_key());
+    if (!chain) {
+        log_.error("not publishing: {}", chain.error().message);
+        co_return;
+    }
     Manifest m;
+    m.channel = channel_;
+    m.handovers = std::move(*chain);
     std::uint64_t last = published_ ? published_->version : 0;
     if (network_head_) last = std::max(last, network_head_->number);
     if (last >= limits::kMaxManifestVersion) {
@@ -380,6 +421,8 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
         co_return;
     }
     m.version = last + 1;
+    // A new publisher's first number is its hand-over's (numbers may skip).
+    if (!m.handovers.empty()) m.version = std::max(m.version, m.handovers.back().from);
     if (published_ && published_->version == last)
         m.previous = manifest_body_hash(*published_);
     else if (network_head_ && network_head_->number == last)

@@ -19,6 +19,13 @@
 // version published here (DIR/.seedshare/published) and the highest valid
 // version the trackers or the mesh know, so a publisher that lost its state,
 // or the same key on a new machine, continues from the network's number.
+//
+// Hand-over (seeds/MANIFEST.md): with `handover` (a record signed by the
+// channel's current key naming this key), the channel is the record's and
+// every version published here carries the hand-over chain: the chain of the
+// latest version known (here or on the network) with the record appended.
+// A key that the channel's chain has handed over publishes nothing: run()
+// throws, naming the key that publishes now.
 #pragma once
 
 #include <chrono>
@@ -50,7 +57,20 @@ struct PublisherOptions {
     std::optional<std::filesystem::path> seed_cache;  // the Sharer's state directory
     std::chrono::milliseconds rescan{2000};
     ChannelMeshOptions mesh;
+    // Publishing passed to `key` by this record (its channel is the one
+    // published); nullopt: the channel is the key's own, or its chain (learnt
+    // from DIR or the network) already names the key.
+    std::optional<HandoverRecord> handover;
 };
+
+// The hand-over chain the next version carries: `known` (the latest
+// version's) with `handover` appended when it is not in it yet; an error when
+// the record does not continue `known`, or when `key` is not the chain's
+// publishing key then (it handed over, or was never handed the channel). Pure.
+Result<std::vector<Handover>> chain_to_publish(const ChannelId& channel,
+                                               const std::vector<Handover>& known,
+                                               const std::optional<HandoverRecord>& handover,
+                                               const PublicKey& key);
 
 // One version as published (its manifest's files, in path order), and the
 // pure decision of when to publish: pending until two scans in a row agree.
@@ -114,6 +134,9 @@ class Publisher {
     std::shared_ptr<ChannelMesh> mesh_;
     std::map<SeedId, std::filesystem::path> seed_index_;  // shared files by seed id
     std::optional<Manifest> published_;
+    // The hand-over chain of the latest version known (published here or
+    // heard of): the next version's, before options_.handover.
+    std::vector<Handover> chain_;
     // The highest valid version heard of from the trackers or the mesh.
     std::optional<ManifestVersion> network_head_;
     std::size_t versions_published_ = 0;

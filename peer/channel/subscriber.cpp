@@ -81,15 +81,28 @@ void Subscriber::stop() {
 
 bool Subscriber::consider(Manifest m, std::shared_ptr<const std::string> text,
                           const std::string& from) {
-    const auto v = ref_of(m);
     const auto& best = latest_ ? latest_ : applied_;
-    if (best && !supersedes(v, ref_of(*best))) return false;
+    // The manifests' own rule, hand-overs included: a version by a key that
+    // handed over is refused, whatever its number.
+    if (best && !replaces_held(version_of(m), version_of(*best))) {
+        const auto f = freshness(version_of(*best), version_of(m));
+        if (f == Freshness::kHandedOver || f == Freshness::kForked)
+            log_.warn("version {} of the channel (from {}) refused: {}", m.version, from,
+                      f == Freshness::kHandedOver
+                          ? "its key has handed publishing over to another"
+                          : "its hand-overs fork from those of the version held");
+        return false;
+    }
     log_.info("version {} of the channel known (from {}): {}", m.version, from,
               count_of(m.files.size(), "file"));
     latest_ = std::move(m);
     latest_text_ = std::move(text);
     wake_.cancel();
     return true;
+}
+
+bool Subscriber::latest_pending() const {
+    return latest_ && (!applied_ || replaces_held(version_of(*latest_), version_of(*applied_)));
 }
 
 net::awaitable<void> Subscriber::wait(std::chrono::milliseconds d) {
@@ -429,7 +442,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
     int failures = 0;                    // attempts at the latest version that failed in a row
     const std::function<void(const Manifest&, const SyncReport&)> quiet;
     while (!stopping_) {
-        if (latest_ && (!applied_ || supersedes(ref_of(*latest_), ref_of(*applied_)))) {
+        if (latest_ && (!applied_ || latest_pending())) {
             const Manifest target = *latest_;
             const auto text = latest_text_;
             const bool done = co_await apply(target, text, on_applied);
@@ -470,8 +483,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         // announced, so what is held is the head as far as anyone can tell.
         if (!mesh_->peer_versions().empty()) heard();
         const bool waited_long = std::chrono::steady_clock::now() - started > options_.find_timeout;
-        if (options_.once && applied_ && trackers_answered_ &&
-            !(latest_ && supersedes(ref_of(*latest_), ref_of(*applied_)))) {
+        if (options_.once && applied_ && trackers_answered_ && !latest_pending()) {
             result = Outcome::kUpToDate;
             break;
         }
@@ -481,8 +493,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
             result = Outcome::kNoVersion;
             break;
         }
-        if (options_.once && waited_long && applied_ && !trackers_answered_ &&
-            !(latest_ && supersedes(ref_of(*latest_), ref_of(*applied_)))) {
+        if (options_.once && waited_long && applied_ && !trackers_answered_ && !latest_pending()) {
             // No tracker answered: what the peers said is all there is to know.
             log_.warn("no tracker answered; {} holds version {}, the latest its peers know",
                       options_.dir.string(), applied_->version);

@@ -87,6 +87,8 @@ class Subscriber {
     // A verified manifest of this channel that supersedes what is held or
     // pending becomes the latest; returns whether it did.
     bool consider(Manifest m, std::shared_ptr<const std::string> text, const std::string& from);
+    // A latest version known that replaces the applied one (or none applied).
+    bool latest_pending() const;
     // The channel's head was confirmed (a tracker answered with a valid
     // version, or a peer of the channel is connected): STATE/heard, written
     // at most every kHeardEvery (what `peer status` shows as staleness).

@@ -8,15 +8,17 @@ bool supersedes(const VersionRef& a, const VersionRef& b) {
     if (a.none()) return false;
     // The manifest's freshness rules, so the mesh, the subscriber and the
     // tracker settle every case the same way.
-    const ManifestVersion candidate{a.number, a.body_hash};
-    const auto held = b.none()
-                          ? std::nullopt
-                          : std::optional<ManifestVersion>(ManifestVersion{b.number, b.body_hash});
+    const ManifestVersion candidate{a.number, a.body_hash, {}};
+    const auto held =
+        b.none() ? std::nullopt
+                 : std::optional<ManifestVersion>(ManifestVersion{b.number, b.body_hash, {}});
     switch (freshness(held, candidate)) {
         case Freshness::kNewer:
             return true;
         case Freshness::kSame:
         case Freshness::kOlder:
+        case Freshness::kHandedOver:  // (a VersionRef carries no chain: never here)
+        case Freshness::kForked:
             return false;
         case Freshness::kConflict:
             return conflict_winner(candidate, *held) == candidate;

@@ -92,10 +92,12 @@ struct TestPublisher {
     bool done = false;
     std::string error;  // what run() threw
 
+    // `handover`: publishing was handed to `key` by this record.
     TestPublisher(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
-                  const std::filesystem::path& dir, const ChannelKey& key, const HostPort& tracker)
+                  const std::filesystem::path& dir, const ChannelKey& key, const HostPort& tracker,
+                  std::optional<HandoverRecord> handover = std::nullopt)
         : peer(io, pool, name) {
-        PublisherOptions po{dir, key, "site", {tracker}, {}, 100ms, {}};
+        PublisherOptions po{dir, key, "site", {tracker}, {}, 100ms, {}, std::move(handover)};
         po.mesh.tick = 50ms;
         publisher = std::make_unique<Publisher>(*peer.node, *peer.trackers, po, peer.log);
         net::spawn(io.get_executor(), run(), Logger("test"), "publisher");

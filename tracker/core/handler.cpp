@@ -72,6 +72,12 @@ Outcome Handler::refusal_of(const RegistryError& e, const UserId& user) const {
                            fmt::format("version {} of channel {} differs from the tracker's "
                                        "version {} and loses the tie-break",
                                        e.version, e.channel.hex(), e.head_version));
+        case RegistryErrc::kManifestHandedOver:
+            return refusal(proto::ErrorCode::kManifestRefused,
+                           fmt::format("version {} of channel {} is signed by a key that has "
+                                       "handed over publishing (or forks the hand-overs) of the "
+                                       "tracker's version {}",
+                                       e.version, e.channel.hex(), e.head_version));
     }
     return refusal(proto::ErrorCode::kInternal, "the registry refused for an unknown reason");
 }

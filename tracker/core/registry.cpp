@@ -23,6 +23,7 @@ Result<ManifestSummary> check_manifest_for_upload(std::string_view text) {
     out.channel = m->channel;
     out.version = m->version;
     out.body_hash = manifest_body_hash(*m);
+    out.chain = handover_chain_ids(m->channel, m->handovers);
     out.name = std::move(m->name);
     out.files = static_cast<std::uint32_t>(m->files.size());  // <= kMaxManifestFiles
     for (const auto& f : m->files)
@@ -42,8 +43,16 @@ HeadChange change_of_head(const std::optional<ManifestVersion>& head,
         case Freshness::kConflict:
             return conflict_winner(*head, candidate) == candidate ? HeadChange::kReplace
                                                                   : HeadChange::kConflictLost;
+        case Freshness::kHandedOver:
+        case Freshness::kForked:
+            return HeadChange::kHandedOver;
     }
     return HeadChange::kStale;
+}
+
+ManifestVersion head_version(std::uint64_t number, const Digest& body_hash,
+                             std::vector<Digest> chain) {
+    return ManifestVersion{number, body_hash, std::move(chain)};
 }
 
 }  // namespace seedshare::tracker

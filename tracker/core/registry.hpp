@@ -51,10 +51,16 @@ Result<ManifestSummary> check_manifest_for_upload(std::string_view text);
 // (nullopt: none). The freshness rule of common/model/manifest.hpp, shared
 // with the peers: a higher number replaces the head; the same number with
 // another body is a conflict that conflict_winner() settles the same way
-// everywhere (replace, or refuse); a lower number is stale.
-enum class HeadChange : std::uint8_t { kReplace, kAlreadyHead, kStale, kConflictLost };
+// everywhere (replace, or refuse); a lower number is stale. A hand-over chain
+// that goes past the head's replaces it whatever the numbers; a version whose
+// chain the head's goes past (its key handed over), or a fork, is refused.
+enum class HeadChange : std::uint8_t { kReplace, kAlreadyHead, kStale, kConflictLost, kHandedOver };
 HeadChange change_of_head(const std::optional<ManifestVersion>& head,
                           const ManifestVersion& candidate);
+// A stored head or a checked upload as freshness sees it: number, body hash
+// and its chain's last id (all a held version needs).
+ManifestVersion head_version(std::uint64_t number, const Digest& body_hash,
+                             std::vector<Digest> chain);
 
 class Registry {
   public:

@@ -33,6 +33,8 @@ enum class RegistryErrc : std::uint8_t {
     kChannelNotFollowed,  // put_manifest: the peer does not follow that channel
     kManifestStale,       // put_manifest: its version is below the head's
     kManifestConflict,    // put_manifest: the head's version, other content, lost the tie-break
+    kManifestHandedOver,  // put_manifest: signed by a key that handed over since (the head's
+                          // hand-over chain goes past it), or a chain that forks the head's
 };
 
 struct RegistryError {
@@ -44,8 +46,9 @@ struct RegistryError {
     std::size_t channels = 0;
     // kManifestInvalid: what the manifest parser or the signature check said.
     std::string manifest_error;
-    // kChannelNotFollowed, kManifestStale, kManifestConflict: the manifest's
-    // channel and version, and (stale, conflict) the head's version.
+    // kChannelNotFollowed, kManifestStale, kManifestConflict,
+    // kManifestHandedOver: the manifest's channel and version, and (stale,
+    // conflict, handed over) the head's version.
     ChannelId channel;
     std::uint64_t version = 0;
     std::uint64_t head_version = 0;
@@ -180,6 +183,10 @@ struct ManifestSummary {
     std::string name;
     std::uint32_t files = 0;
     std::uint64_t size = 0;  // bytes in all its files
+    // Its hand-over chain's ids (handover_chain_ids; empty: none). An upload
+    // carries them all; a stored head only the last (all freshness needs of
+    // a held version).
+    std::vector<Digest> chain;
     bool operator==(const ManifestSummary&) const = default;
 };
 

@@ -19,9 +19,11 @@ struct Head {
 };
 
 json format_head(const ManifestSummary& m, std::int64_t unfollowed_since) {
-    return json{
+    json j{
         {"v", std::to_string(m.version)}, {"b", m.body_hash.hex()}, {"n", m.name}, {"f", m.files},
         {"s", std::to_string(m.size)},    {"u", unfollowed_since}};
+    if (!m.chain.empty()) j["h"] = m.chain.back().hex();  // the chain's last id; absent: none
+    return j;
 }
 
 Head parse_head(const ChannelId& channel, const KeyValue& kv) {
@@ -37,6 +39,11 @@ Head parse_head(const ChannelId& channel, const KeyValue& kv) {
         h.summary.files = j.at("f").get<std::uint32_t>();
         h.summary.size = std::stoull(j.at("s").get<std::string>());
         h.unfollowed_since = j.at("u").get<std::int64_t>();
+        if (j.contains("h")) {
+            const auto chain = Digest::from_hex_string(j.at("h").get<std::string>());
+            if (!chain) throw RegistryFailure("etcd: a channel head is malformed");
+            h.summary.chain = {*chain};
+        }
     } catch (const json::exception&) {
         throw RegistryFailure("etcd: a channel head is malformed");
     } catch (const std::logic_error&) {
@@ -106,8 +113,9 @@ RegistryResult<ManifestStored> EtcdRegistry::put_manifest(const UserId& user, co
         std::optional<Head> head;
         if (kv) head = parse_head(m.channel, *kv);
         std::optional<ManifestVersion> hv;
-        if (head) hv = ManifestVersion{head->summary.version, head->summary.body_hash};
-        switch (change_of_head(hv, ManifestVersion{m.version, m.body_hash})) {
+        if (head)
+            hv = head_version(head->summary.version, head->summary.body_hash, head->summary.chain);
+        switch (change_of_head(hv, head_version(m.version, m.body_hash, m.chain))) {
             case HeadChange::kAlreadyHead:
                 return ManifestStored::kAlreadyHead;
             case HeadChange::kStale:
@@ -115,6 +123,9 @@ RegistryResult<ManifestStored> EtcdRegistry::put_manifest(const UserId& user, co
                                                      m.version, hv->number);
             case HeadChange::kConflictLost:
                 return RegistryError::about_manifest(RegistryErrc::kManifestConflict, m.channel,
+                                                     m.version, hv->number);
+            case HeadChange::kHandedOver:
+                return RegistryError::about_manifest(RegistryErrc::kManifestHandedOver, m.channel,
                                                      m.version, hv->number);
             case HeadChange::kReplace:
                 break;

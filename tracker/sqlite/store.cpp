@@ -46,7 +46,8 @@ CREATE TABLE holdings (
 CREATE INDEX holdings_by_seed ON holdings(seed_id, userid, complete);
 )sql";
 
-// Added in schema version 2 (a version 1 database gets them at open).
+// Added in schema version 2 (a version 1 database gets them at open); the
+// channels' chain column in version 3 (kChainColumn for a version 2 one).
 // Versions are u64 stored as their int64 bit pattern (compared in C++ only).
 constexpr const char* kChannelSchema = R"sql(
 CREATE TABLE channels (
@@ -57,7 +58,8 @@ CREATE TABLE channels (
     files      INTEGER NOT NULL,
     size       INTEGER NOT NULL,  -- bytes in all its files
     manifest   TEXT NOT NULL,     -- the head's text, as uploaded
-    unfollowed_since INTEGER      -- ms: when its last follow went; NULL while followed
+    unfollowed_since INTEGER,     -- ms: when its last follow went; NULL while followed
+    chain      BLOB               -- 32 bytes: the head's hand-over chain id; NULL: none
 );
 CREATE TABLE follows (
     userid     BLOB NOT NULL,
@@ -68,9 +70,12 @@ CREATE TABLE follows (
 CREATE INDEX follows_by_channel ON follows(channel_id, userid, version);
 )sql";
 
-// Added in schema version 3: whether the peer joined as a backup peer.
+// Added in schema version 3: whether the peer joined as a backup peer (every
+// database gets it by ALTER), and the channels' chain column (in
+// kChannelSchema; kChainColumn for a version 2 database).
 constexpr const char* kBackupSchema =
     "ALTER TABLE users ADD COLUMN backup INTEGER NOT NULL DEFAULT 0;";
+constexpr const char* kChainColumn = "ALTER TABLE channels ADD COLUMN chain BLOB";
 
 // Per connection, in memory: scratch lists for the multi-statement deletes.
 constexpr const char* kTempSchema = R"sql(
@@ -107,8 +112,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, NowMs now_ms
                                 kApplicationId, kSchemaVersion)
                         .c_str());
         } else if (app_id == kApplicationId && (version == 1 || version == 2)) {
-            if (version == 1) db.exec(kChannelSchema);  // 1 -> 2: channels
-            db.exec(kBackupSchema);                     // 2 -> 3: backup peers
+            if (version == 1)
+                db.exec(kChannelSchema);  // 1 -> 3: channels, with their chain column
+            else
+                db.exec(kChainColumn);  // 2 -> 3: hand-over chains
+            db.exec(kBackupSchema);     // 2 -> 3: backup peers
             db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
         } else if (app_id != kApplicationId) {
             db.exec("ROLLBACK");

@@ -69,8 +69,11 @@ RegistryResult<ManifestStored> Store::put_manifest(const UserId& user, const Tok
         Use s(st_->head_get);
         s->bind_blob(1, m.channel.span());
         if (s->step()) {
-            const ManifestVersion head{loaded(s->int64(0)), id_from<Digest>(s->blob(1))};
-            switch (change_of_head(head, ManifestVersion{m.version, m.body_hash})) {
+            std::vector<Digest> chain;  // the stored head's last chain id, if any
+            if (!s->is_null(2)) chain.push_back(id_from<Digest>(s->blob(2)));
+            const ManifestVersion head =
+                head_version(loaded(s->int64(0)), id_from<Digest>(s->blob(1)), chain);
+            switch (change_of_head(head, head_version(m.version, m.body_hash, m.chain))) {
                 case HeadChange::kAlreadyHead:
                     return ManifestStored::kAlreadyHead;
                 case HeadChange::kStale:
@@ -79,21 +82,28 @@ RegistryResult<ManifestStored> Store::put_manifest(const UserId& user, const Tok
                 case HeadChange::kConflictLost:
                     return RegistryError::about_manifest(RegistryErrc::kManifestConflict, m.channel,
                                                          m.version, head.number);
+                case HeadChange::kHandedOver:
+                    return RegistryError::about_manifest(RegistryErrc::kManifestHandedOver,
+                                                         m.channel, m.version, head.number);
                 case HeadChange::kReplace:
                     break;
             }
         }
     }
     begin_write();
-    Use(st_->head_put)
-        ->bind_blob(1, m.channel.span())
+    Use put(st_->head_put);
+    put->bind_blob(1, m.channel.span())
         .bind(2, stored(m.version))
         .bind_blob(3, m.body_hash.span())
         .bind(4, std::string_view(m.name))
         .bind(5, std::int64_t{m.files})
         .bind(6, static_cast<std::int64_t>(m.size))
-        .bind(7, text)
-        .run();
+        .bind(7, text);
+    if (!m.chain.empty())
+        put->bind_blob(8, m.chain.back().span());
+    else
+        put->bind_null(8);
+    put->run();
     note_write();
     return ManifestStored::kNewHead;
 }
