@@ -206,7 +206,10 @@ void PeerList::connected(const PeerAddress& a, Source source) {
     auto* e = at(a);
     if (e == nullptr) {
         if (a.port == 0 || a.address.is_unspecified() || !make_room()) return;
-        e = &entries_.emplace(a, Entry{.sources = static_cast<std::uint8_t>(source)}).first->second;
+        e = &entries_
+                 .emplace(
+                     a, Entry{.sources = static_cast<std::uint8_t>(source), .origin = std::nullopt})
+                 .first->second;
     }
     ++e->connections;
     e->forgotten = false;
