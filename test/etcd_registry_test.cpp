@@ -115,6 +115,41 @@ TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads
     CHECK(a.get_manifest(chid(1)) == text_of(head(1, 10)));
 }
 
+TEST_CASE("etcd registry: every txn fits etcd's --max-txn-ops, nested txns included") {
+    // etcd counts a nested txn's operations against what its parent leaves
+    // of --max-txn-ops: a file list of new files (a nested txn each) and a
+    // flush of many heartbeats (a nested txn each) must still fit.
+    constexpr std::size_t kMaxOps = 16;
+    test::EtcdCluster etcd(1, kMaxOps);
+    Clock clock;
+    const auto name = fresh_cluster_name();
+    EtcdRegistry::Options o = options(name);
+    o.max_txn_ops = kMaxOps;
+    EtcdClient ca({etcd.endpoints()});
+    EtcdClient cb({etcd.endpoints()});
+    EtcdRegistry a(ca, o, clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    EtcdRegistry b(cb, o, clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    constexpr std::uint32_t kPeers = 3 * kMaxOps;
+    std::vector<Token> tokens;
+    for (std::uint32_t n = 1; n <= kPeers; ++n) {
+        tokens.push_back(join(a, n));
+        std::vector<HeldFile> held;
+        for (std::uint32_t f = 0; f < kMaxOps; ++f)
+            held.push_back(entry(1000 * n + f));
+        ok(update_files(a, uid(n), files(tokens.back(), true, held)));
+    }
+    CHECK(soon([&] { return b.stats().holdings == kPeers * kMaxOps; }));
+    // Every peer heartbeats at a half a TTL later; one flush writes them all.
+    clock.now += kRegistryTtlMs / 2;
+    for (std::uint32_t n = 1; n <= kPeers; ++n)
+        ok(a.heartbeat(uid(n), tokens[n - 1]));
+    a.flush();
+    // Past the first TTL, b lists them: their last seen came through etcd.
+    clock.now += kRegistryTtlMs / 2 + 10;
+    CHECK(soon([&] { return b.stats().live_users == kPeers; }));
+    CHECK(soon([&] { return b.get_peers(sid(1000 * kPeers), uid(999), 5).size() == 1; }));
+}
+
 TEST_CASE("etcd registry: a peer registered at one tracker is listed by another, soon") {
     auto& etcd = shared_etcd();
     Clock clock;

@@ -183,13 +183,11 @@ std::optional<EtcdRegistry::Peer> EtcdRegistry::authorise(const UserId& user, co
 
 bool EtcdRegistry::commit(const json& guard, const std::vector<json>& ops,
                           const std::vector<json>& tail) {
-    const std::size_t per = options_.max_txn_ops;
-    if (ops.empty() || ops.size() + tail.size() <= per) {
-        json all = json::array();
-        for (const auto& o : ops)
-            all.push_back(o);
-        for (const auto& o : tail)
-            all.push_back(o);
+    std::vector<json> all_ops = ops;
+    all_ops.insert(all_ops.end(), tail.begin(), tail.end());
+    const std::size_t per = op::ops_per_txn(options_.max_txn_ops, all_ops);
+    if (ops.empty() || all_ops.size() <= per) {
+        const json all(all_ops);
         const auto r = guarded(client_, [&] { return client_.txn(guard, all); });
         if (!all.empty()) note(r);
         return r.value("succeeded", false);
