@@ -253,7 +253,7 @@ std::pair<std::string, std::string> leader_and_self(EtcdClient& c) {
 }
 }  // namespace
 
-TEST_CASE("etcd registry: a 3-member etcd loses its leader; nothing acknowledged is lost") {
+TEST_CASE("etcd registry: a 3-member etcd loses its leader, nothing acknowledged is lost") {
     test::EtcdCluster etcd(3);
     Clock clock;
     EtcdClient client(
@@ -293,7 +293,7 @@ TEST_CASE("etcd registry: a 3-member etcd loses its leader; nothing acknowledged
         CHECK(r2.is_live(uid(n), tokens[n]));
 }
 
-TEST_CASE("etcd cluster: one leader at a time; another takes over; a deposed one sweeps nothing") {
+TEST_CASE("etcd cluster: one leader at a time, another takes over, a deposed one sweeps nothing") {
     auto& etcd = shared_etcd();
     const auto name = fresh_cluster_name();
     EtcdClient c({etcd.endpoints()});
