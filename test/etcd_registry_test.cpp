@@ -82,9 +82,20 @@ TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads
 
     const Token t = join(a, 1);
     ok(update_files(a, uid(1), files(t, true, {entry(1)})));
+    // a answers the peer's heartbeats from memory; b does not know it yet
+    // (its server then calls heartbeat(), which may ask etcd), nor a
+    // wrong token.
+    const auto from_memory = a.heartbeat_from_memory(uid(1), t);
+    REQUIRE(from_memory.has_value());
+    ok(*from_memory);
+    CHECK_FALSE(b.heartbeat_from_memory(uid(1), t).has_value());
+    Token wrong = t;
+    wrong.bytes[0] ^= 1;
+    CHECK_FALSE(a.heartbeat_from_memory(uid(1), wrong).has_value());
     // The token issued by a is valid at b; b sees a's holder (once its watch
     // brought it: b's reads are answered from its local table).
     ok(b.heartbeat(uid(1), t));
+    CHECK(b.heartbeat_from_memory(uid(1), t).has_value());
     CHECK(soon([&] { return b.is_live(uid(1), t); }));
     CHECK(soon(
         [&] { return users_of(b.get_peers(sid(1), uid(9), 50)) == std::set<UserId>{uid(1)}; }));
