@@ -317,7 +317,9 @@ RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& p
         std::vector<json> record{op::put(key("u", user.hex()), format_peer(next), next.lease),
                                  op::put(key("s", user.hex()), format_number(at), next.lease)};
         bool ok = false;
-        if (kept || !p.exists) {
+        // One txn writes the record (two ops): its revision is u/'s mod.
+        const bool one_txn = kept || !p.exists;
+        if (one_txn) {
             ok = commit(json::array({op::mod_is(key("u", user.hex()), p.exists ? p.mod : 0)}),
                         record);
         } else {  // an expired owner's holdings and follows are not the new owner's
@@ -336,9 +338,11 @@ RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& p
                 client_.revoke(p.lease);
                 return 0;
             });
-        next.mod = guarded(client_, [&] { return client_.get(key("u", user.hex())); })
-                       .value_or(KeyValue{})
-                       .mod_revision;
+        next.mod = one_txn && t_written > 0
+                       ? t_written
+                       : guarded(client_, [&] { return client_.get(key("u", user.hex())); })
+                             .value_or(KeyValue{})
+                             .mod_revision;
         forget(user);
         remember(user, next, at);
         settle();
