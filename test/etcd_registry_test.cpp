@@ -124,6 +124,40 @@ TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads
     CHECK(ok(put(b, 3, pb, head(1, 10))) == ManifestStored::kNewHead);
     CHECK(refused(put(a, 2, pa, head(1, 9))) == RegistryErrc::kManifestStale);
     CHECK(a.get_manifest(chid(1)) == text_of(head(1, 10)));
+
+    // The same race at once: a puts the odd versions 1..39 of channel 2, b
+    // the even ones 2..40, each in its own thread, while b's table is read.
+    // Every refusal is "stale", the head ends at 40, and it never moved back.
+    ok(follow(a, 2, pa, false, {{chid(2), 0}}));
+    ok(follow(b, 3, pb, false, {{chid(2), 0}}));
+    std::atomic<int> racing{2};
+    const auto race = [&racing](EtcdRegistry& r, std::uint32_t user, Token t, std::uint64_t first,
+                                std::vector<std::optional<RegistryErrc>>& out) {
+        for (std::uint64_t v = first; v <= 40; v += 2) {
+            const auto res = put(r, user, t, head(2, v));
+            const auto* e = std::get_if<RegistryError>(&res);
+            out.push_back(e ? std::optional<RegistryErrc>(e->code) : std::nullopt);
+        }
+        --racing;
+    };
+    std::vector<std::optional<RegistryErrc>> odd, even;
+    std::thread ta(race, std::ref(a), 2u, pa, 1u, std::ref(odd));
+    std::thread tb(race, std::ref(b), 3u, pb, 2u, std::ref(even));
+    std::vector<std::uint64_t> seen;  // the head's version at b, as it moved
+    while (racing > 0) {
+        for (const auto& c : b.list_channels(std::nullopt, 10).channels)
+            if (c.head.channel == chid(2)) seen.push_back(c.head.version);
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    ta.join();
+    tb.join();
+    for (const auto& r : odd)
+        CHECK((!r || *r == RegistryErrc::kManifestStale));
+    for (const auto& r : even)
+        CHECK((!r || *r == RegistryErrc::kManifestStale));
+    CHECK(std::is_sorted(seen.begin(), seen.end()));
+    CHECK(a.get_manifest(chid(2)) == text_of(head(2, 40)));
+    CHECK(soon([&] { return b.get_manifest(chid(2)) == text_of(head(2, 40)); }));
 }
 
 TEST_CASE("etcd registry: every txn fits etcd's --max-txn-ops, nested txns included") {
@@ -358,10 +392,23 @@ TEST_CASE("etcd cluster: one leader at a time, another takes over, a deposed one
     CHECK(r.sweep().users == 0);  // a leads: b's sweep changes nothing
     CHECK(r.stats().users == 1);
 
+    // Both trackers sweep (as their servers would): a, the leader, does
+    // it; the duty is done once.
+    EtcdRegistry ra(c, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    ra.guard_sweeps(a->leader_key(), a->identity());
+    CHECK(soon([&] { return ra.stats().users == 1; }));
+    CHECK(ra.sweep().users + r.sweep().users == 1);
+    CHECK(soon([&] { return r.stats().users == 0; }));
+
+    join(r, 2);
+    clock.now += kRegistryTtlMs + 1;
     a.reset();  // resigns: its lease is revoked
     for (int i = 0; i < 100 && !b.is_leader(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(b.is_leader());
+    // Now b does it, and the deposed a sweeps nothing.
+    CHECK(soon([&] { return ra.stats().users == 1; }));
+    CHECK(ra.sweep().users == 0);
     CHECK(r.sweep().users == 1);
     CHECK(r.stats().users == 0);
 }
