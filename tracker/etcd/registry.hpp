@@ -34,8 +34,9 @@
 // revisions, so the copy never decides anything etcd has not.
 //
 // Thread-safe: calls may come from several threads at once (the server runs
-// them on a worker pool, never on its I/O thread). A failing etcd throws
-// RegistryFailure.
+// those that may wait on etcd on a worker pool; the reads from the table and
+// heartbeat_from_memory, which never wait on I/O, on its I/O thread). A
+// failing etcd throws RegistryFailure.
 #pragma once
 
 #include <chrono>
