@@ -259,30 +259,6 @@ TEST_CASE("etcd registry: a peer that stops heartbeating expires at both tracker
         std::chrono::duration<double>(std::chrono::steady_clock::now() - last).count()));
 }
 
-TEST_CASE("etcd client: many leases kept alive in one request, ended ones named") {
-    auto& etcd = shared_etcd();
-    EtcdClient c({etcd.endpoints()});
-    const auto ttl_left = [&](std::int64_t lease) {
-        return tracker::etcd::number(
-            c.call("/v3/kv/lease/timetolive", {{"ID", std::to_string(lease)}}), "TTL");
-    };
-    // More than one request carries (1000), one of them ended.
-    std::vector<std::int64_t> leases;
-    for (int i = 0; i < 1003; ++i)
-        leases.push_back(c.grant(std::chrono::seconds(30)));
-    const std::int64_t ended = leases[1001];
-    c.revoke(ended);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    CHECK(ttl_left(leases[0]) < 30);
-    CHECK(ttl_left(leases[1002]) < 30);
-    CHECK(c.keep_alive(leases) == std::vector<std::int64_t>{ended});
-    // Both requests' leases are back to their full TTL.
-    CHECK(ttl_left(leases[0]) >= 29);
-    CHECK(ttl_left(leases[1002]) >= 29);
-    for (auto l : leases)
-        if (l != ended) c.revoke(l);
-}
-
 TEST_CASE("etcd registry: etcd down is a RegistryFailure that ends one request") {
     test::skip_without_etcd();
     Clock clock;

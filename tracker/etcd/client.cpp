@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
-#include <set>
 #include <thread>
 
 namespace seedshare::tracker::etcd {
@@ -24,8 +23,6 @@ constexpr std::size_t kMaxReplyBytes = 64u << 20;
 // gRPC's Unavailable: no leader, leader changed, member stopping.
 constexpr int kGrpcUnavailable = 14;
 constexpr int kGrpcDeadlineExceeded = 4;
-// Leases kept alive by one request (each ~30 bytes of it).
-constexpr std::size_t kKeepAlivesPerRequest = 1000;
 
 struct Sink {
     std::string body;
@@ -241,31 +238,8 @@ EtcdClient::EtcdClient(Options options)
 
 EtcdClient::~EtcdClient() = default;
 
-namespace {
-// A gateway stream's answer: one JSON object a line. An array of them, the
-// first that carries an error alone, or a discarded value when a line is
-// not a JSON object.
-json parse_lines(std::string_view body) {
-    json out = json::array();
-    while (!body.empty()) {
-        const auto nl = body.find('\n');
-        const std::string_view line = body.substr(0, nl);
-        body = nl == std::string_view::npos ? std::string_view{} : body.substr(nl + 1);
-        if (line.find_first_not_of(" \r\t") == std::string_view::npos) continue;
-        json one = json::parse(line, nullptr, false);
-        if (one.is_discarded() || !one.is_object()) return json(json::value_t::discarded);
-        if (one.contains("error")) return one;
-        out.push_back(std::move(one));
-    }
-    return out;
-}
-}  // namespace
-
 json EtcdClient::call(std::string_view path, const json& body) {
-    return post(path, body.dump(), false);
-}
-
-json EtcdClient::post(std::string_view path, const std::string& payload, bool lines) {
+    const std::string payload = body.dump();
     const std::size_t n = options_.endpoints.size();
     std::string last_error = "no attempt";
     CURL* c = pool_->take();
@@ -309,8 +283,8 @@ json EtcdClient::post(std::string_view path, const std::string& payload, bool li
                 last_error = fmt::format("{}: {}", options_.endpoints[i], curl_easy_strerror(rc));
                 continue;
             }
-            json answer = lines ? parse_lines(sink.body) : json::parse(sink.body, nullptr, false);
-            if (answer.is_discarded() || !(answer.is_object() || (lines && answer.is_array()))) {
+            json answer = json::parse(sink.body, nullptr, false);
+            if (answer.is_discarded() || !answer.is_object()) {
                 last_error = fmt::format("{}: HTTP {}, not JSON", options_.endpoints[i], status);
                 if (status >= 500) continue;
                 throw EtcdError(EtcdErrc::kBadReply, "etcd: " + last_error);
@@ -355,20 +329,11 @@ std::int64_t EtcdClient::grant(std::chrono::seconds ttl) {
 
 std::vector<std::int64_t> EtcdClient::keep_alive(const std::vector<std::int64_t>& leases) {
     std::vector<std::int64_t> ended;
-    for (std::size_t i = 0; i < leases.size(); i += kKeepAlivesPerRequest) {
-        const std::size_t end = std::min(leases.size(), i + kKeepAlivesPerRequest);
-        std::string payload;
-        for (std::size_t k = i; k < end; ++k) {
-            payload += json{{"ID", std::to_string(leases[k])}}.dump();
-            payload += '\n';
-        }
-        std::set<std::int64_t> alive;
-        for (const auto& line : post("/v3/lease/keepalive", payload, true)) {
-            const auto res = line.find("result");
-            if (res != line.end() && number(*res, "TTL") > 0) alive.insert(number(*res, "ID"));
-        }
-        for (std::size_t k = i; k < end; ++k)
-            if (!alive.contains(leases[k])) ended.push_back(leases[k]);
+    if (leases.empty()) return ended;
+    for (auto id : leases) {
+        const auto r = call("/v3/lease/keepalive", json{{"ID", std::to_string(id)}});
+        const auto res = r.find("result");
+        if (res == r.end() || number(*res, "TTL") <= 0) ended.push_back(id);
     }
     return ended;
 }

@@ -112,9 +112,7 @@ class EtcdClient {
     nlohmann::json txn(const nlohmann::json& compare, const nlohmann::json& success,
                        const nlohmann::json& failure = nlohmann::json::array());
     std::int64_t grant(std::chrono::seconds ttl);
-    // Keeps the leases alive, all in one request (the gateway's keep-alive
-    // stream: one JSON request per lease in the body, one answer line
-    // each); answers those that had already ended.
+    // Keeps the leases alive; answers those that had already ended.
     std::vector<std::int64_t> keep_alive(const std::vector<std::int64_t>& leases);
     void revoke(std::int64_t lease);
 
@@ -122,10 +120,6 @@ class EtcdClient {
 
   private:
     struct Pool;
-    // POSTs `payload`; `lines`: the answer is one JSON object a line (a
-    // gateway stream), returned as an array (the first with "error", if any,
-    // alone).
-    nlohmann::json post(std::string_view path, const std::string& payload, bool lines);
     Options options_;
     std::unique_ptr<Pool> pool_;
 };
