@@ -213,7 +213,7 @@ void await_stderr(Process& p, std::string_view needle, std::size_t count = 1) {
 
 }  // namespace
 
-TEST_CASE("tracker cli: a summary line at info; joins and leaves only at debug") {
+TEST_CASE("tracker cli: a summary line at info, joins and leaves only at debug") {
     TempDir dir;
     for (const bool debug : {false, true}) {
         CAPTURE(debug);

@@ -82,9 +82,20 @@ TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads
 
     const Token t = join(a, 1);
     ok(update_files(a, uid(1), files(t, true, {entry(1)})));
+    // a answers the peer's heartbeats from memory; b does not know it yet
+    // (its server then calls heartbeat(), which may ask etcd), nor a
+    // wrong token.
+    const auto from_memory = a.heartbeat_from_memory(uid(1), t);
+    REQUIRE(from_memory.has_value());
+    ok(*from_memory);
+    CHECK_FALSE(b.heartbeat_from_memory(uid(1), t).has_value());
+    Token wrong = t;
+    wrong.bytes[0] ^= 1;
+    CHECK_FALSE(a.heartbeat_from_memory(uid(1), wrong).has_value());
     // The token issued by a is valid at b; b sees a's holder (once its watch
     // brought it: b's reads are answered from its local table).
     ok(b.heartbeat(uid(1), t));
+    CHECK(b.heartbeat_from_memory(uid(1), t).has_value());
     CHECK(soon([&] { return b.is_live(uid(1), t); }));
     CHECK(soon(
         [&] { return users_of(b.get_peers(sid(1), uid(9), 50)) == std::set<UserId>{uid(1)}; }));
@@ -113,6 +124,75 @@ TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads
     CHECK(ok(put(b, 3, pb, head(1, 10))) == ManifestStored::kNewHead);
     CHECK(refused(put(a, 2, pa, head(1, 9))) == RegistryErrc::kManifestStale);
     CHECK(a.get_manifest(chid(1)) == text_of(head(1, 10)));
+
+    // The same race at once: a puts the odd versions 1..39 of channel 2, b
+    // the even ones 2..40, each in its own thread, while b's table is read.
+    // Every refusal is "stale", the head ends at 40, and it never moved back.
+    ok(follow(a, 2, pa, false, {{chid(2), 0}}));
+    ok(follow(b, 3, pb, false, {{chid(2), 0}}));
+    std::atomic<int> racing{2};
+    const auto race = [&racing](EtcdRegistry& r, std::uint32_t user, Token t, std::uint64_t first,
+                                std::vector<std::optional<RegistryErrc>>& out) {
+        for (std::uint64_t v = first; v <= 40; v += 2) {
+            const auto res = put(r, user, t, head(2, v));
+            const auto* e = std::get_if<RegistryError>(&res);
+            out.push_back(e ? std::optional<RegistryErrc>(e->code) : std::nullopt);
+        }
+        --racing;
+    };
+    std::vector<std::optional<RegistryErrc>> odd, even;
+    std::thread ta(race, std::ref(a), 2u, pa, 1u, std::ref(odd));
+    std::thread tb(race, std::ref(b), 3u, pb, 2u, std::ref(even));
+    std::vector<std::uint64_t> seen;  // the head's version at b, as it moved
+    while (racing > 0) {
+        for (const auto& c : b.list_channels(std::nullopt, 10).channels)
+            if (c.head.channel == chid(2)) seen.push_back(c.head.version);
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    ta.join();
+    tb.join();
+    for (const auto& r : odd)
+        CHECK((!r || *r == RegistryErrc::kManifestStale));
+    for (const auto& r : even)
+        CHECK((!r || *r == RegistryErrc::kManifestStale));
+    CHECK(std::is_sorted(seen.begin(), seen.end()));
+    CHECK(a.get_manifest(chid(2)) == text_of(head(2, 40)));
+    CHECK(soon([&] { return b.get_manifest(chid(2)) == text_of(head(2, 40)); }));
+}
+
+TEST_CASE("etcd registry: every txn fits etcd's --max-txn-ops, nested txns included") {
+    // etcd counts a nested txn's operations against what its parent leaves
+    // of --max-txn-ops: a file list of new files (a nested txn each) and a
+    // flush of many heartbeats (a nested txn each) must still fit.
+    constexpr std::size_t kMaxOps = 16;
+    test::EtcdCluster etcd(1, kMaxOps);
+    Clock clock;
+    const auto name = fresh_cluster_name();
+    EtcdRegistry::Options o = options(name);
+    o.max_txn_ops = kMaxOps;
+    EtcdClient ca({etcd.endpoints()});
+    EtcdClient cb({etcd.endpoints()});
+    EtcdRegistry a(ca, o, clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    EtcdRegistry b(cb, o, clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    constexpr std::uint32_t kPeers = 3 * kMaxOps;
+    std::vector<Token> tokens;
+    for (std::uint32_t n = 1; n <= kPeers; ++n) {
+        tokens.push_back(join(a, n));
+        std::vector<HeldFile> held;
+        for (std::uint32_t f = 0; f < kMaxOps; ++f)
+            held.push_back(entry(1000 * n + f));
+        ok(update_files(a, uid(n), files(tokens.back(), true, held)));
+    }
+    CHECK(soon([&] { return b.stats().holdings == kPeers * kMaxOps; }));
+    // Every peer heartbeats at a half a TTL later; one flush writes them all.
+    clock.now += kRegistryTtlMs / 2;
+    for (std::uint32_t n = 1; n <= kPeers; ++n)
+        ok(a.heartbeat(uid(n), tokens[n - 1]));
+    a.flush();
+    // Past the first TTL, b lists them: their last seen came through etcd.
+    clock.now += kRegistryTtlMs / 2 + 10;
+    CHECK(soon([&] { return b.stats().live_users == kPeers; }));
+    CHECK(soon([&] { return b.get_peers(sid(1000 * kPeers), uid(999), 5).size() == 1; }));
 }
 
 TEST_CASE("etcd registry: a peer registered at one tracker is listed by another, soon") {
@@ -218,7 +298,7 @@ std::pair<std::string, std::string> leader_and_self(EtcdClient& c) {
 }
 }  // namespace
 
-TEST_CASE("etcd registry: a 3-member etcd loses its leader; nothing acknowledged is lost") {
+TEST_CASE("etcd registry: a 3-member etcd loses its leader, nothing acknowledged is lost") {
     test::EtcdCluster etcd(3);
     Clock clock;
     EtcdClient client(
@@ -258,7 +338,7 @@ TEST_CASE("etcd registry: a 3-member etcd loses its leader; nothing acknowledged
         CHECK(r2.is_live(uid(n), tokens[n]));
 }
 
-TEST_CASE("etcd cluster: one leader at a time; another takes over; a deposed one sweeps nothing") {
+TEST_CASE("etcd cluster: one leader at a time, another takes over, a deposed one sweeps nothing") {
     auto& etcd = shared_etcd();
     const auto name = fresh_cluster_name();
     EtcdClient c({etcd.endpoints()});
@@ -288,10 +368,23 @@ TEST_CASE("etcd cluster: one leader at a time; another takes over; a deposed one
     CHECK(r.sweep().users == 0);  // a leads: b's sweep changes nothing
     CHECK(r.stats().users == 1);
 
+    // Both trackers sweep (as their servers would): a, the leader, does
+    // it; the duty is done once.
+    EtcdRegistry ra(c, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
+    ra.guard_sweeps(a->leader_key(), a->identity());
+    CHECK(soon([&] { return ra.stats().users == 1; }));
+    CHECK(ra.sweep().users + r.sweep().users == 1);
+    CHECK(soon([&] { return r.stats().users == 0; }));
+
+    join(r, 2);
+    clock.now += kRegistryTtlMs + 1;
     a.reset();  // resigns: its lease is revoked
     for (int i = 0; i < 100 && !b.is_leader(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(b.is_leader());
+    // Now b does it, and the deposed a sweeps nothing.
+    CHECK(soon([&] { return ra.stats().users == 1; }));
+    CHECK(ra.sweep().users == 0);
     CHECK(r.sweep().users == 1);
     CHECK(r.stats().users == 0);
 }

@@ -21,7 +21,7 @@ awaitable<bool> joined_again(std::uint16_t port) {
 
 }  // namespace
 
-TEST_CASE("etcd tracker: etcd down, Join gets a typed error; back, it serves again") {
+TEST_CASE("etcd tracker: etcd down, Join gets a typed error, back it serves again") {
     test::skip_without_etcd();
     test::EtcdSpec spec{"solo", test::free_port(), test::free_port()};
     auto member = std::make_unique<test::EtcdMember>(spec, std::vector<test::EtcdSpec>{spec});

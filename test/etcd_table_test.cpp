@@ -230,3 +230,21 @@ TEST_CASE("watch stream: messages, events and what to do next") {
     CHECK_FALSE(parse_watch_message(R"({"result":{"events":[{"kv":{"key":"%%%"}}]}})"));
     CHECK_FALSE(parse_watch_message(R"({"result":{"events":[{"nokv":1}]}})"));
 }
+
+TEST_CASE("etcd txns: nested txns count against --max-txn-ops as etcd counts them") {
+    using nlohmann::json;
+    const json put = op::put("k", "v");
+    const json one = op::txn(json::array({op::mod_is("k", 0)}), json::array({put}));
+    const json wide = op::txn(json::array(), json::array({put, put, put}));
+    const json deep = op::txn(json::array({op::mod_is("k", 0)}), json::array({wide}));
+    CHECK(op::budget_of(put) == 0);
+    CHECK(op::budget_of(op::del("k")) == 0);
+    CHECK(op::budget_of(one) == 1);
+    CHECK(op::budget_of(wide) == 3);
+    CHECK(op::budget_of(deep) == 4);  // its width 1, plus the 3 its child needs
+    // Plain operations: the whole budget; nested ones leave room for the widest.
+    CHECK(op::ops_per_txn(128, {put, put}) == 128);
+    CHECK(op::ops_per_txn(128, {put, one, put}) == 127);
+    CHECK(op::ops_per_txn(128, {one, deep}) == 124);
+    CHECK(op::ops_per_txn(3, {deep}) == 1);  // never 0
+}

@@ -42,6 +42,9 @@ class ScriptedRegistry final : public Registry {
     std::uint16_t numwant = 0;
     UserId asker;
     int calls = 0;
+    // What it answers without waiting on I/O (handle_now).
+    bool memory_reads = false;
+    std::optional<RegistryResult<Done>> memory_heartbeat;
 
     std::chrono::milliseconds ttl() const override { return std::chrono::milliseconds(90'000); }
     void set_ttl(std::chrono::milliseconds) override {}
@@ -125,6 +128,12 @@ class ScriptedRegistry final : public Registry {
     void flush() override {}
     void close() override {}
     RegistryStats stats() override { return {}; }
+    bool reads_from_memory() const override { return memory_reads; }
+    std::optional<RegistryResult<Done>> heartbeat_from_memory(const UserId&,
+                                                              const Token&) override {
+        if (memory_heartbeat) step();
+        return memory_heartbeat;
+    }
 
   private:
     void step() {
@@ -376,6 +385,68 @@ TEST_CASE("handler: domain results become wire messages") {
         CHECK(std::holds_alternative<proto::OkReply>(out.response));
         CHECK(out.close);
         CHECK_FALSE(f.conn.joined());
+    }
+}
+
+TEST_CASE("handler: handle_now answers only what needs no registry call that may wait") {
+    Fixture f;
+    SUBCASE("before Join: the rules refuse at once; a Join is left to handle()") {
+        const auto early = f.handler.handle_now(f.conn, proto::Heartbeat{});
+        REQUIRE(early.has_value());
+        CHECK(error_of(*early).code == proto::ErrorCode::kJoinFirst);
+        CHECK_FALSE(f.handler.handle_now(f.conn, proto::Join{}).has_value());
+        CHECK(f.registry.calls == 0);
+    }
+    f.join();
+    const Token t = f.registry.issued;
+    const int joined_calls = f.registry.calls;
+    SUBCASE("a registry that reads from disk or the network: nothing is answered now") {
+        CHECK_FALSE(f.handler.handle_now(f.conn, proto::GetPeers{t, seed_id(5), 12}).has_value());
+        CHECK_FALSE(f.handler.handle_now(f.conn, proto::ListFiles{t, true, {}, 10}).has_value());
+        CHECK_FALSE(f.handler.handle_now(f.conn, proto::Heartbeat{t}).has_value());
+        CHECK(f.registry.calls == joined_calls);
+    }
+    SUBCASE("a registry that reads from memory: reads now, writes and texts later") {
+        f.registry.memory_reads = true;
+        f.registry.holders = {Holder{asio::ip::make_address("10.0.0.7"), 7000, user_id(7), true}};
+        const auto peers = f.handler.handle_now(f.conn, proto::GetPeers{t, seed_id(5), 12});
+        REQUIRE(peers.has_value());
+        CHECK(std::get<proto::Peers>(peers->response).peers.size() == 1);
+        CHECK(f.registry.asker == user_id(1));
+        CHECK(f.handler.handle_now(f.conn, proto::ListFiles{t, true, {}, 10}).has_value());
+        CHECK(
+            f.handler.handle_now(f.conn, proto::GetChannelPeers{t, channel_id(1), 5}).has_value());
+        CHECK(f.handler.handle_now(f.conn, proto::ListChannels{t, true, {}, 5}).has_value());
+        const int reads = f.registry.calls;
+        CHECK_FALSE(f.handler.handle_now(f.conn, proto::GetSeed{t, seed_id(4)}).has_value());
+        CHECK_FALSE(f.handler.handle_now(f.conn, proto::GetManifest{t, channel_id(1)}).has_value());
+        proto::FileList l;
+        l.token = t;
+        CHECK_FALSE(f.handler.handle_now(f.conn, l).has_value());
+        CHECK_FALSE(f.handler.handle_now(f.conn, proto::Leave{t}).has_value());
+        CHECK(f.registry.calls == reads);
+        CHECK(f.conn.joined());
+    }
+    SUBCASE("a heartbeat: now when the registry answers it from memory, its refusal too") {
+        CHECK_FALSE(f.handler.handle_now(f.conn, proto::Heartbeat{t}).has_value());
+        f.registry.memory_heartbeat = RegistryResult<Done>(Done{});
+        auto out = f.handler.handle_now(f.conn, proto::Heartbeat{t});
+        REQUIRE(out.has_value());
+        CHECK(std::holds_alternative<proto::OkReply>(out->response));
+        f.registry.memory_heartbeat =
+            RegistryResult<Done>(RegistryError::of(RegistryErrc::kUnknownPeer));
+        out = f.handler.handle_now(f.conn, proto::Heartbeat{t});
+        REQUIRE(out.has_value());
+        CHECK(error_of(*out).code == proto::ErrorCode::kUnknownPeer);
+    }
+    SUBCASE("another token: refused now, before any registry call") {
+        f.registry.memory_reads = true;
+        Token other = t;
+        other.bytes[0] ^= 1;
+        const auto bad = f.handler.handle_now(f.conn, proto::GetPeers{other, seed_id(5), 12});
+        REQUIRE(bad.has_value());
+        CHECK(error_of(*bad).code == proto::ErrorCode::kBadToken);
+        CHECK(f.registry.calls == joined_calls);
     }
 }
 

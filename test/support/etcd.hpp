@@ -53,7 +53,9 @@ struct EtcdSpec {
 
 class EtcdMember {
   public:
-    EtcdMember(const EtcdSpec& me, const std::vector<EtcdSpec>& all) : spec_(me) {
+    // `max_txn_ops`: etcd's --max-txn-ops (its default is 128).
+    EtcdMember(const EtcdSpec& me, const std::vector<EtcdSpec>& all, std::size_t max_txn_ops = 1024)
+        : spec_(me) {
         const std::filesystem::path base = std::filesystem::exists("/dev/shm")
                                                ? "/dev/shm"
                                                : std::filesystem::temp_directory_path();
@@ -85,7 +87,7 @@ class EtcdMember {
                                          "--initial-cluster-token",
                                          "seedshare-test",
                                          "--max-txn-ops",
-                                         "1024",
+                                         std::to_string(max_txn_ops),
                                          "--max-request-bytes",
                                          "8388608",
                                          "--log-level",
@@ -125,12 +127,12 @@ class EtcdMember {
 // `n` members on fresh ports; ready() waits until the cluster answers.
 class EtcdCluster {
   public:
-    explicit EtcdCluster(std::size_t n) {
+    explicit EtcdCluster(std::size_t n, std::size_t max_txn_ops = 1024) {
         skip_without_etcd();
         for (std::size_t i = 0; i < n; ++i)
             specs_.push_back(EtcdSpec{fmt::format("m{}", i), free_port(), free_port()});
         for (const auto& s : specs_)
-            members_.push_back(std::make_unique<EtcdMember>(s, specs_));
+            members_.push_back(std::make_unique<EtcdMember>(s, specs_, max_txn_ops));
         wait_ready();
     }
     std::vector<std::string> endpoints() const {

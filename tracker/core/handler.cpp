@@ -92,25 +92,48 @@ std::chrono::milliseconds Handler::heartbeat_interval() const {
     return std::max(std::chrono::milliseconds(1), registry_.ttl() / 3);
 }
 
+std::optional<Outcome> Handler::rule_refusal(const Connection& conn,
+                                             const proto::Request& request) const {
+    const bool is_join = std::holds_alternative<proto::Join>(request);
+    if (!conn.joined()) {
+        if (is_join) return std::nullopt;
+        return refusal(proto::ErrorCode::kJoinFirst,
+                       "the first message on a connection must be Join");
+    }
+    if (is_join) return refusal(proto::ErrorCode::kMalformed, "Join sent twice on one connection");
+    if (token_of(request) != conn.token)
+        return refusal(proto::ErrorCode::kBadToken,
+                       "the token is not the one this connection joined with");
+    return std::nullopt;
+}
+
 Outcome Handler::handle(Connection& conn, const proto::Request& request,
                         const Result<ParsedSeed>* parsed, const Result<ManifestSummary>* checked) {
     try {
-        if (!conn.joined()) {
-            if (const auto* j = std::get_if<proto::Join>(&request)) return join(conn, *j);
-            return refusal(proto::ErrorCode::kJoinFirst,
-                           "the first message on a connection must be Join");
-        }
-        if (std::holds_alternative<proto::Join>(request))
-            return refusal(proto::ErrorCode::kMalformed, "Join sent twice on one connection");
-        if (token_of(request) != conn.token)
-            return refusal(proto::ErrorCode::kBadToken,
-                           "the token is not the one this connection joined with");
+        if (auto refused = rule_refusal(conn, request)) return std::move(*refused);
+        if (!conn.joined()) return join(conn, std::get<proto::Join>(request));
         return dispatch(conn, request, parsed, checked);
     } catch (const RegistryFailure& e) {
         return refusal(
             proto::ErrorCode::kInternal,
             fmt::format("the tracker's database failed ({}); try again later", e.what()));
     }
+}
+
+std::optional<Outcome> Handler::handle_now(Connection& conn, const proto::Request& request) {
+    if (auto refused = rule_refusal(conn, request)) return refused;
+    if (!conn.joined()) return std::nullopt;  // a Join writes
+    if (const auto* h = std::get_if<proto::Heartbeat>(&request)) {
+        auto r = registry_.heartbeat_from_memory(*conn.user, h->token);
+        if (!r) return std::nullopt;
+        return answer(std::move(*r), *conn.user, [](Done) { return proto::OkReply{}; });
+    }
+    const bool read = std::holds_alternative<proto::GetPeers>(request) ||
+                      std::holds_alternative<proto::ListFiles>(request) ||
+                      std::holds_alternative<proto::GetChannelPeers>(request) ||
+                      std::holds_alternative<proto::ListChannels>(request);
+    if (!read || !registry_.reads_from_memory()) return std::nullopt;
+    return handle(conn, request);
 }
 
 Outcome Handler::join(Connection& conn, const proto::Join& j) {

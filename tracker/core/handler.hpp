@@ -49,11 +49,24 @@ class Handler {
                    const Result<ParsedSeed>* parsed = nullptr,
                    const Result<ManifestSummary>* checked = nullptr);
 
+    // The answer when it needs no registry call that may wait on I/O: a
+    // refusal by the rules, a heartbeat the registry answers from memory,
+    // and, when the registry reads from memory, GetPeers, ListFiles,
+    // GetChannelPeers and ListChannels. nullopt otherwise: call handle()
+    // (where waiting is fine). The server of a registry whose calls wait
+    // (etcd) tries this on its I/O thread before handing a request to a
+    // worker thread.
+    std::optional<Outcome> handle_now(Connection& conn, const tracker_proto::Request& request);
+
     // Heartbeat interval announced in Joined: a third of the TTL, so a peer
     // can miss two heartbeats before it expires.
     std::chrono::milliseconds heartbeat_interval() const;
 
   private:
+    // The refusal a request gets by the rules alone (Join first, once; the
+    // connection's token), if any.
+    std::optional<Outcome> rule_refusal(const Connection& conn,
+                                        const tracker_proto::Request& request) const;
     Outcome join(Connection& conn, const tracker_proto::Join& join);
     Outcome dispatch(Connection& conn, const tracker_proto::Request& request,
                      const Result<ParsedSeed>* parsed, const Result<ManifestSummary>* checked);

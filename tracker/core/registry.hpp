@@ -11,7 +11,8 @@
 //
 // Refusals are values (RegistryError); a failing backend (database, cluster)
 // throws RegistryFailure, which ends one request, not the tracker.
-// Threading: one thread at a time (the tracker's I/O thread).
+// Threading: one thread at a time (the tracker's I/O thread), unless an
+// implementation says otherwise (etcd's is thread-safe).
 #pragma once
 
 #include <chrono>
@@ -148,6 +149,22 @@ class Registry {
     virtual bool is_live(const UserId& user, const Token& token) = 0;
     // The token on record for a userid, live or not (operators and tests).
     virtual std::optional<Token> token_of(const UserId& user) = 0;
+
+    // --- answers that never wait on I/O ---------------------------------------
+    // (For a registry whose calls may wait, such as etcd's: its server runs
+    // them on worker threads, and these on its I/O thread.)
+
+    // True when get_peers, list_files, channel_peers, list_channels, is_live
+    // and token_of are answered from memory, without waiting on I/O.
+    virtual bool reads_from_memory() const { return false; }
+    // heartbeat(), when it can be answered from memory; nullopt when it
+    // would have to wait on I/O (call heartbeat() then).
+    virtual std::optional<RegistryResult<Done>> heartbeat_from_memory(const UserId& user,
+                                                                      const Token& token) {
+        (void)user;
+        (void)token;
+        return std::nullopt;
+    }
 
     // --- housekeeping --------------------------------------------------------
 

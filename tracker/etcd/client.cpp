@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -179,6 +180,26 @@ json range_empty(std::string_view prefix) {
                 {"target", "CREATE"},
                 {"result", "EQUAL"},
                 {"create_revision", "0"}};
+}
+std::size_t budget_of(const json& o) {
+    const auto t = o.find("request_txn");
+    if (t == o.end() || !t->is_object()) return 0;
+    std::size_t width = 0, inner = 0;
+    for (const char* list : {"compare", "success", "failure"}) {
+        const auto l = t->find(list);
+        if (l == t->end() || !l->is_array()) continue;
+        width = std::max(width, l->size());
+        if (std::string_view(list) != "compare")
+            for (const auto& child : *l)
+                inner = std::max(inner, budget_of(child));
+    }
+    return width + inner;
+}
+std::size_t ops_per_txn(std::size_t max_txn_ops, const std::vector<json>& ops) {
+    std::size_t nested = 0;
+    for (const auto& o : ops)
+        nested = std::max(nested, budget_of(o));
+    return max_txn_ops > nested ? max_txn_ops - nested : 1;
 }
 }  // namespace op
 

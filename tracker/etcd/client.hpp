@@ -77,6 +77,16 @@ nlohmann::json mod_is(std::string_view key, std::int64_t mod_revision);
 nlohmann::json value_is(std::string_view key, std::string_view value);
 // No key starts with `prefix`.
 nlohmann::json range_empty(std::string_view prefix);
+
+// etcd (3.4, checkTxnRequest) refuses a txn wider than --max-txn-ops, a txn's
+// width being the longest of its compare, success and failure lists; a
+// txn nested in it may only be as wide as what its parent left over. The
+// ops an op needs of that budget: 0 for a put, get or delete; for a nested
+// txn its width plus the most its own operations need.
+std::size_t budget_of(const nlohmann::json& op);
+// How many of `ops` (taken in order, in chunks) one txn may carry so that
+// etcd accepts it (at least 1).
+std::size_t ops_per_txn(std::size_t max_txn_ops, const std::vector<nlohmann::json>& ops);
 }  // namespace op
 
 class EtcdClient {

@@ -147,26 +147,32 @@ void EtcdRegistry::forget(const UserId& user) {
     known_.erase(user);
 }
 
+std::optional<EtcdRegistry::Peer> EtcdRegistry::authorise_known(const UserId& user,
+                                                                const Token& token,
+                                                                std::int64_t at) {
+    Peer p;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = known_.find(user);
+        if (it == known_.end() || it->second.token != token || it->second.seen < at - ttl_.count())
+            return std::nullopt;
+        it->second.seen = std::max(it->second.seen, at);
+        it->second.dirty = true;
+        p.exists = true;
+        p.token = token;
+        p.lease = it->second.lease;
+        p.mod = it->second.mod;
+        p.seen = it->second.seen;
+    }
+    table_.touch(user, p.mod, at);
+    return p;
+}
+
 std::optional<EtcdRegistry::Peer> EtcdRegistry::authorise(const UserId& user, const Token& token,
                                                           bool fresh) {
     const std::int64_t at = now();
-    if (!fresh) {
-        std::lock_guard lock(mutex_);
-        const auto it = known_.find(user);
-        if (it != known_.end() && it->second.token == token &&
-            it->second.seen >= at - ttl_.count()) {
-            it->second.seen = std::max(it->second.seen, at);
-            it->second.dirty = true;
-            Peer p;
-            p.exists = true;
-            p.token = token;
-            p.lease = it->second.lease;
-            p.mod = it->second.mod;
-            p.seen = it->second.seen;
-            table_.touch(user, p.mod, at);
-            return p;
-        }
-    }
+    if (!fresh)
+        if (auto p = authorise_known(user, token, at)) return p;
     // The local table, else etcd (a peer that joined elsewhere a moment ago).
     Peer p = fresh ? read_peer(user) : table_peer(user);
     if (!fresh && (!live(p, at) || p.token != token)) p = read_peer(user);
@@ -183,13 +189,11 @@ std::optional<EtcdRegistry::Peer> EtcdRegistry::authorise(const UserId& user, co
 
 bool EtcdRegistry::commit(const json& guard, const std::vector<json>& ops,
                           const std::vector<json>& tail) {
-    const std::size_t per = options_.max_txn_ops;
-    if (ops.empty() || ops.size() + tail.size() <= per) {
-        json all = json::array();
-        for (const auto& o : ops)
-            all.push_back(o);
-        for (const auto& o : tail)
-            all.push_back(o);
+    std::vector<json> all_ops = ops;
+    all_ops.insert(all_ops.end(), tail.begin(), tail.end());
+    const std::size_t per = op::ops_per_txn(options_.max_txn_ops, all_ops);
+    if (ops.empty() || all_ops.size() <= per) {
+        const json all(all_ops);
         const auto r = guarded(client_, [&] { return client_.txn(guard, all); });
         if (!all.empty()) note(r);
         return r.value("succeeded", false);
@@ -314,7 +318,9 @@ RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& p
         std::vector<json> record{op::put(key("u", user.hex()), format_peer(next), next.lease),
                                  op::put(key("s", user.hex()), format_number(at), next.lease)};
         bool ok = false;
-        if (kept || !p.exists) {
+        // One txn writes the record (two ops): its revision is u/'s mod.
+        const bool one_txn = kept || !p.exists;
+        if (one_txn) {
             ok = commit(json::array({op::mod_is(key("u", user.hex()), p.exists ? p.mod : 0)}),
                         record);
         } else {  // an expired owner's holdings and follows are not the new owner's
@@ -333,9 +339,11 @@ RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& p
                 client_.revoke(p.lease);
                 return 0;
             });
-        next.mod = guarded(client_, [&] { return client_.get(key("u", user.hex())); })
-                       .value_or(KeyValue{})
-                       .mod_revision;
+        next.mod = one_txn && t_written > 0
+                       ? t_written
+                       : guarded(client_, [&] { return client_.get(key("u", user.hex())); })
+                             .value_or(KeyValue{})
+                             .mod_revision;
         forget(user);
         remember(user, next, at);
         settle();
@@ -347,6 +355,12 @@ RegistryResult<JoinResult> EtcdRegistry::join(const UserId& user, const Token& p
 RegistryResult<Done> EtcdRegistry::heartbeat(const UserId& user, const Token& token) {
     if (!authorise(user, token)) return RegistryError::of(RegistryErrc::kUnknownPeer);
     return Done{};
+}
+
+std::optional<RegistryResult<Done>> EtcdRegistry::heartbeat_from_memory(const UserId& user,
+                                                                        const Token& token) {
+    if (!authorise_known(user, token, now())) return std::nullopt;
+    return RegistryResult<Done>(Done{});
 }
 
 bool EtcdRegistry::is_live(const UserId& user, const Token& token) {

@@ -34,8 +34,9 @@
 // revisions, so the copy never decides anything etcd has not.
 //
 // Thread-safe: calls may come from several threads at once (the server runs
-// them on a worker pool, never on its I/O thread). A failing etcd throws
-// RegistryFailure.
+// those that may wait on etcd on a worker pool; the reads from the table and
+// heartbeat_from_memory, which never wait on I/O, on its I/O thread). A
+// failing etcd throws RegistryFailure.
 #pragma once
 
 #include <chrono>
@@ -94,6 +95,12 @@ class EtcdRegistry final : public Registry {
     bool is_live(const UserId& user, const Token& token) override;
     std::optional<Token> token_of(const UserId& user) override;
 
+    // GetPeers, the listings, liveness and tokens come from the local table;
+    // a heartbeat of a peer this tracker knows is answered from memory.
+    bool reads_from_memory() const override { return true; }
+    std::optional<RegistryResult<Done>> heartbeat_from_memory(const UserId& user,
+                                                              const Token& token) override;
+
     SweepResult sweep(std::size_t max_users = 1000) override;
     void flush() override;
     void close() override;
@@ -141,6 +148,9 @@ class EtcdRegistry final : public Registry {
     // `fresh`: read the peer from etcd, not from the cache or the local
     // table (a retry after a guard failed: both may lag behind etcd).
     std::optional<Peer> authorise(const UserId& user, const Token& token, bool fresh = false);
+    // authorise() from what this tracker remembers only (no etcd, no wait):
+    // nullopt when it does not know the peer live with this token.
+    std::optional<Peer> authorise_known(const UserId& user, const Token& token, std::int64_t at);
     void remember(const UserId& user, const Peer& p, std::int64_t seen);
     void forget(const UserId& user);
     std::chrono::seconds lease_ttl() const;

@@ -210,21 +210,26 @@ void EtcdRegistry::flush() {
     if (dirty.empty()) return;
     try {
         std::vector<std::int64_t> leases;
-        for (std::size_t i = 0; i < dirty.size(); i += options_.max_txn_ops) {
+        std::vector<json> writes;
+        writes.reserve(dirty.size());
+        for (const auto& [u, kn] : dirty) {
+            writes.push_back(op::txn(
+                json::array({op::mod_is(key("u", u.hex()), kn.mod)}),
+                json::array({op::put_keep_lease(key("s", u.hex()), format_number(kn.seen))})));
+            if (now_steady - kn.kept_alive > ttl_ / 3) leases.push_back(kn.lease);
+        }
+        const std::size_t per = op::ops_per_txn(options_.max_txn_ops, writes);
+        for (std::size_t i = 0; i < writes.size(); i += per) {
+            const std::size_t end = std::min(writes.size(), i + per);
             json ops = json::array();
-            for (std::size_t k = i; k < std::min(dirty.size(), i + options_.max_txn_ops); ++k) {
-                const auto& [u, kn] = dirty[k];
-                ops.push_back(op::txn(
-                    json::array({op::mod_is(key("u", u.hex()), kn.mod)}),
-                    json::array({op::put_keep_lease(key("s", u.hex()), format_number(kn.seen))})));
-                if (now_steady - kn.kept_alive > ttl_ / 3) leases.push_back(kn.lease);
-            }
+            for (std::size_t k = i; k < end; ++k)
+                ops.push_back(std::move(writes[k]));
             const auto r = guarded(client_, [&] { return client_.txn(json::array(), ops); });
             // A record changed elsewhere (left, rejoined, expired): forget
             // what this tracker remembers; etcd decides its next request.
             const auto& resp = r.at("responses");
             std::lock_guard lock(mutex_);
-            for (std::size_t k = i; k < std::min(dirty.size(), i + options_.max_txn_ops); ++k)
+            for (std::size_t k = i; k < end; ++k)
                 if (!resp.at(k - i).at("response_txn").value("succeeded", false))
                     known_.erase(dirty[k].first);
         }

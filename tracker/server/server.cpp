@@ -280,7 +280,16 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
         std::function<Outcome()> job = [st, &s, &req, parsed_ptr, checked_ptr] {
             return st->handler.handle(s.conn, *req, parsed_ptr, checked_ptr);
         };
-        Outcome out = co_await on_registry(*st, std::move(job));
+        // A registry whose calls wait (etcd) answers what it can from memory
+        // here, on the I/O thread; the rest goes to its worker threads.
+        std::optional<Outcome> now;
+        if (st->registry_pool) now = st->handler.handle_now(s.conn, *req);
+        Outcome out;
+        if (now) {
+            out = std::move(*now);
+        } else {
+            out = co_await on_registry(*st, std::move(job));
+        }
         if (st->stopped) co_return Ending{"tracker stopping"};
         lease.reset();
         if (st->opt.on_request) st->opt.on_request(h.type, Clock::now() - began);

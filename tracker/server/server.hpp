@@ -66,10 +66,11 @@ class TrackerServer {
         // time from decoded to answered (metrics; tracker/http). Optional.
         std::function<void(std::uint8_t type, std::chrono::nanoseconds took)> on_request;
         // 0: the registry is called on the I/O thread (SQLite: fast, one
-        // thread at a time). N > 0: every registry call (requests,
-        // housekeeping) runs on a pool of N threads while the session
-        // waits, for a thread-safe registry whose calls block on the network
-        // (etcd).
+        // thread at a time). N > 0: for a thread-safe registry whose calls
+        // block on the network (etcd): what Handler::handle_now answers
+        // (reads from memory, known peers' heartbeats) is answered on the
+        // I/O thread, every other registry call (requests, housekeeping)
+        // runs on a pool of N threads while the session waits.
         std::size_t registry_threads = 0;
         // Whether this server does the registry's sweep (a cluster: only its
         // leader does). Asked before each sweep, on the I/O thread.
