@@ -31,7 +31,7 @@ net::awaitable<ChannelMesh::Verdict> refuse_all(VersionRef, std::shared_ptr<cons
 
 }  // namespace
 
-TEST_CASE("channel handover: a new key publishes; the old key's later versions are refused") {
+TEST_CASE("channel handover: a new key publishes, the old key's later versions are refused") {
     TempDir site, site2, a, b;
     asio::io_context io;
     asio::thread_pool pool(2);

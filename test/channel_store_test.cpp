@@ -49,7 +49,7 @@ ChannelId channel_id() {
 
 }  // namespace
 
-TEST_CASE("channel store: a new directory has no state; what is set reads back after reopening") {
+TEST_CASE("channel store: a new directory has no state, what is set reads back after reopening") {
     TempDir src, dir;
     const Seed a = seed_of(src, "a", 40000, 1);
     const Seed b = seed_of(src, "b", 100, 2);

@@ -14,7 +14,7 @@ using namespace seedshare;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
 
-TEST_CASE("waiter queue: granted in order, with what each needs; the rest time out") {
+TEST_CASE("waiter queue: granted in order, with what each needs, the rest time out") {
     asio::io_context io;
     net::WaiterQueue<int> q;
     std::vector<int> granted;
@@ -48,7 +48,7 @@ TEST_CASE("waiter queue: granted in order, with what each needs; the rest time o
     CHECK(timed_out == 1);
 }
 
-TEST_CASE("waiter queue: wake_all wakes without granting; a destroyed waiter leaves") {
+TEST_CASE("waiter queue: wake_all wakes without granting, a destroyed waiter leaves") {
     net::WaiterQueue<> q;
     int woken = 0;
     {

@@ -41,7 +41,7 @@ TEST_CASE("directory check: only regular files of the version are hashed") {
     CHECK(files_to_hash(files, scan) == std::vector<std::string>{"a", "d/b"});
 }
 
-TEST_CASE("directory check: every difference, sorted by path; a clean directory has none") {
+TEST_CASE("directory check: every difference, sorted by path, a clean directory has none") {
     const std::vector<ManifestEntry> files{entry("a"), entry("d/b"), entry("gone"), entry("x"),
                                            entry("z")};
     const std::vector<LocalEntry> scan{local("a"),
@@ -115,7 +115,7 @@ TEST_CASE("directory check: a stored seed is compared by content, whatever its n
     CHECK(found->empty());
 }
 
-TEST_CASE("channel store: when the channel was last heard reads back; a bad file is refused") {
+TEST_CASE("channel store: when the channel was last heard reads back, a bad file is refused") {
     TempDir dir;
     {
         auto opened = ChannelStore::open(dir.path(), Env::posix());

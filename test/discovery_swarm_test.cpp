@@ -156,7 +156,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "discovery: a peer without the seed answers with the holders it knows; the asker merges them") {
+    "discovery: a peer without the seed answers with the holders it knows, the asker merges them") {
     TempDir src, out;
     asio::io_context io;
     asio::thread_pool pool(2);

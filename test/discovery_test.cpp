@@ -57,7 +57,7 @@ TEST_CASE("pool: with no peer: the trackers (rescue), then the address book") {
     CHECK(plan.asks[1] == Ask::kAddressBook);
 }
 
-TEST_CASE("pool: at the mark, peers are not asked; at the target, trackers neither") {
+TEST_CASE("pool: at the mark, peers are not asked, at the target, trackers neither") {
     PoolPlanner p({.min_peers = 4, .target = 10, .rediscover = 5s});
     auto plan = p.plan({.connected = 4}, t0);
     CHECK(plan.asks == std::vector<Ask>{Ask::kTrackers});
@@ -67,7 +67,7 @@ TEST_CASE("pool: at the mark, peers are not asked; at the target, trackers neith
     CHECK(plan.next == t0 + 5s);
 }
 
-TEST_CASE("pool: fruitless asks back off, doubling to 30 s; what brings peers resets") {
+TEST_CASE("pool: fruitless asks back off, doubling to 30 s, what brings peers resets") {
     PoolPlanner p({.min_peers = 4, .target = 50, .rediscover = 5s});
     auto now = t0;
     std::vector<PoolPlanner::Clock::duration> gaps;
@@ -388,7 +388,7 @@ TEST_CASE("address book: bounded in keys and in holders per key") {
     CHECK(book.key_count() == limits::kMaxAddressBookKeys);
 }
 
-TEST_CASE("address book: encode and decode round trip; channels too") {
+TEST_CASE("address book: encode and decode round trip, channels too") {
     AddressBook book;
     const AddressBook::Seconds now = 1'800'000'000;
     ChannelId ch;

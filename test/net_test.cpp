@@ -129,7 +129,7 @@ TEST_CASE("net: write_within with a header and a payload, and wait_writable's de
         30s);
 }
 
-TEST_CASE("net: a bad first frame is typed NotSeedshare (with a guess); a later one is not") {
+TEST_CASE("net: a bad first frame is typed NotSeedshare (with a guess), a later one is not") {
     asio::io_context io;
     test::run_task(io, [&]() -> asio::awaitable<void> {
         {

@@ -121,7 +121,7 @@ TEST_CASE("peer list: self is never dialled again") {
     CHECK(list.take_candidates(1, t0 + 24h).empty());
 }
 
-TEST_CASE("peer list: goodbye rests the peer; a drop backs off") {
+TEST_CASE("peer list: goodbye rests the peer, a drop backs off") {
     PeerList list;
     const auto a = addr("10.0.0.1");
     const auto b = addr("10.0.0.2");
@@ -175,7 +175,7 @@ TEST_CASE("peer list: sources are remembered, several per address") {
     CHECK(list.count_from(Source::kIncoming) == 1);
 }
 
-TEST_CASE("peer list: bounded; the idle entry that failed most makes room") {
+TEST_CASE("peer list: bounded, the idle entry that failed most makes room") {
     PeerList list(3);
     const auto a = addr("10.0.0.1");
     const auto b = addr("10.0.0.2");

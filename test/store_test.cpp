@@ -144,7 +144,7 @@ TEST_CASE("store: refuses foreign, newer and busy databases") {
           std::string::npos);
 }
 
-TEST_CASE("store: a version 2 database gets the backup column; a backup peer is kept as one") {
+TEST_CASE("store: a version 2 database gets the backup column, a backup peer is kept as one") {
     test::TempDir dir;
     const std::string path = (dir / "v2.db").string();
     Clock clock;

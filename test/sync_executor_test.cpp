@@ -369,7 +369,7 @@ TEST_CASE("sync executor: a published file the user deleted is fetched again") {
     });
 }
 
-TEST_CASE("sync executor: a disk failure stops the sync; the next run installs what was built") {
+TEST_CASE("sync executor: a disk failure stops the sync, the next run installs what was built") {
     TempDir pub, sub;
     asio::io_context io;
     asio::thread_pool pool(2);

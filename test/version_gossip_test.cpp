@@ -104,7 +104,7 @@ TEST_CASE("gossip: a conflict at the same number converges on the lower hash") {
     CHECK(holds_winner.take_announcements().empty());
 }
 
-TEST_CASE("gossip: a peer leaving mid-fetch frees the fetch; its failures are forgotten") {
+TEST_CASE("gossip: a peer leaving mid-fetch frees the fetch, its failures are forgotten") {
     VersionGossip g(VersionRef{});
     g.peer_joined(1, v(2));
     g.peer_joined(2, v(2));
