@@ -106,7 +106,7 @@ TEST_CASE("backup: stopping while a fetch awaits a tracker that hangs ends every
     const auto seed = make_seed(src / "a.bin", mo);
     REQUIRE(seed);
 
-    run_within(io, 90s, [&]() -> net::awaitable<void> {
+    run_within(io, 100s, [&]() -> net::awaitable<void> {
         TestPeer sharer(io, pool, "sharer", fast_options());
         auto storage = FileStorage::open_read(src / "a.bin");
         REQUIRE(storage);
@@ -114,6 +114,12 @@ TEST_CASE("backup: stopping while a fetch awaits a tracker that hangs ends every
                               tracker.address);
 
         auto peer = std::make_unique<TestPeer>(io, pool, "backup", fast_options());
+        // Tracker requests that would wait 120 s: only cancellation can end
+        // the frozen fetch within the 30 s the test waits below.
+        TrackersOptions patient;
+        patient.request_timeout = 120s;
+        peer->trackers = std::make_unique<Trackers>(io.get_executor(), peer->node->user(),
+                                                    peer->node->port(), peer->log, patient);
         BackupOptions o;
         o.dir = bdir.path();
         o.trackers = {via.address};  // the backup reaches the tracker through the relay

@@ -125,10 +125,12 @@ void Backup::stop() {
 }
 
 void Backup::spawn_task(net::awaitable<void> task, const char* what) {
+    // Stopping: not started at all (a signal emitted before co_spawn binds
+    // its slot would be lost).
+    if (stopping_) return;
     auto signal = std::make_shared<asio::cancellation_signal>();
     const auto it = signals_.insert(signals_.end(), signal);
     ++tasks_;
-    if (stopping_) signal->emit(asio::cancellation_type::terminal);
     auto ex = node_.swarm_env().ex;
     auto done = [this, it, ex, what](std::exception_ptr e) {
         if (e) {
@@ -288,6 +290,7 @@ net::awaitable<void> Backup::poll() {
         disk_full_ = plan.disk_full;
     }
     for (const auto& l : plan.fetch) {
+        if (stopping_) break;  // spawn_task would not start it
         fetching_lengths_[l.id] = l.length;
         spawn_task(fetch(l), "backup fetch");
     }

@@ -253,6 +253,9 @@ net::awaitable<void> Node::accept_loop() {
         asio::error_code ec;
         auto socket =
             co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        // The Node may be gone (destroyed right after abort(), its acceptor
+        // closed): this frame outlives it, so nothing of it is touched then.
+        if (done.activity.expired()) co_return;
         if (ec) {
             if (stopping_ || ec == asio::error::operation_aborted) co_return;
             // Out of descriptors and the like: wait a moment instead of spinning.
