@@ -302,6 +302,10 @@ TEST_CASE("peer list: a dropped list retracts only what that source alone gossip
         else
             list.connect_refused(a);
     }
+    // Named by another peer too: the first one cannot retract it.
+    list.add(addr("10.0.0.6"), PeerList::Source::kPeerExchange, gossip);
+    list.add(addr("10.0.0.6"), PeerList::Source::kPeerExchange, other);
+    CHECK_FALSE(list.retract(addr("10.0.0.6"), gossip));
     CHECK(list.retract(addr("10.0.0.1"), gossip));
     CHECK_FALSE(list.retract(addr("10.0.0.2"), gossip));
     CHECK_FALSE(list.retract(addr("10.0.0.3"), gossip));
@@ -309,9 +313,9 @@ TEST_CASE("peer list: a dropped list retracts only what that source alone gossip
     CHECK_FALSE(list.retract(addr("10.0.0.5"), gossip));
     CHECK_FALSE(list.retract(addr("10.0.0.9"), gossip));
     CHECK(list.find(addr("10.0.0.1")) == nullptr);
-    CHECK(list.size() == 4);
+    CHECK(list.size() == 5);
     // Retracting does not give the source back its share of candidates.
-    CHECK(list.added_by(gossip) == 4);
+    CHECK(list.added_by(gossip) == 5);
 }
 
 TEST_CASE("peer list: add, retract and add again never dials a victim more than the forget bound") {

@@ -49,6 +49,7 @@ bool PeerList::add(const PeerAddress& a, Source source, const std::optional<Peer
     if (origin && a.address.is_loopback() && !origin->address.is_loopback()) return false;
     if (auto* e = at(a)) {
         e->sources |= static_cast<std::uint8_t>(source);
+        if (origin && e->origin && *origin != *e->origin) e->corroborated = true;
         // A tracker lists only peers that registered within its expiry: one
         // we forgot after failed dials may have come back. It is dialled once
         // more when its backoff has passed; its failures are kept, so the
@@ -82,8 +83,8 @@ bool PeerList::retract(const PeerAddress& a, const PeerAddress& origin) {
     const auto it = entries_.find(a);
     if (it == entries_.end()) return false;
     const Entry& e = it->second;
-    if (!e.hearsay() || *e.origin != origin || e.state != State::kIdle || e.failures != 0 ||
-        e.forgotten || e.connections != 0)
+    if (!e.hearsay() || *e.origin != origin || e.corroborated || e.state != State::kIdle ||
+        e.failures != 0 || e.forgotten || e.connections != 0)
         return false;
     entries_.erase(it);
     return true;

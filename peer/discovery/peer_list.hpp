@@ -59,6 +59,8 @@ class PeerList {
         bool forgotten = false;
         // The peer that first gossiped it, when a remote peer did (see add).
         std::optional<PeerAddress> origin;
+        // Another peer gossiped it too: its first origin cannot retract it.
+        bool corroborated = false;
         bool from(Source s) const { return (sources & static_cast<std::uint8_t>(s)) != 0; }
         // Heard of only from a remote peer's gossip: nothing we trust (a
         // tracker, our address book, the user, its own connection) vouches
