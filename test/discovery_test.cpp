@@ -271,6 +271,39 @@ TEST_CASE("peer list: a connection that succeeds at an IP lifts its hearsay thro
     CHECK(list.take_candidates(50, now).size() == 2);
 }
 
+TEST_CASE("peer list: a peer two gossipers name goes ahead of ports one alone named at its IP") {
+    // A hostile gossiper names 50 ports of a machine where one real peer
+    // listens (port 6040); an honest peer names that one too. Once the IP's
+    // hearsay throttle holds (one dial at a time, resting), the real peer
+    // must not wait behind the dead ports in port order.
+    PeerList list;
+    const auto ip = asio::ip::make_address("192.0.2.9");
+    const PeerAddress real{ip, 6040};
+    for (std::uint16_t p = 6000; p < 6050; ++p)
+        list.add(PeerAddress{ip, p}, PeerList::Source::kPeerExchange, addr("10.9.9.9"));
+    auto now = PeerList::TimePoint{} + 1h;
+    // The dead ports fail until the throttle holds (the real one not yet named twice).
+    while (list.hearsay_failures(ip) < PeerList::kHearsayFailuresPerIp) {
+        const auto taken = list.take_candidates(50, now);
+        REQUIRE(!taken.empty());
+        for (const auto& a : taken) {
+            REQUIRE(a != real);
+            list.connect_failed(a, now);
+        }
+    }
+    list.add(real, PeerList::Source::kPeerExchange, addr("10.8.8.8"));
+    REQUIRE(list.find(real)->corroborated);
+    // The next dial the throttle allows at that IP is the real peer.
+    std::optional<PeerAddress> next;
+    for (int step = 0; step < 1000 && !next; ++step, now += 100ms) {
+        const auto taken = list.take_candidates(50, now);
+        REQUIRE(taken.size() <= 1);
+        if (!taken.empty()) next = taken.front();
+    }
+    REQUIRE(next);
+    CHECK(*next == real);
+}
+
 TEST_CASE("peer list: gossip naming this machine's loopback is taken only from a loopback peer") {
     PeerList list;
     CHECK_FALSE(list.add(addr("127.0.0.1", 22), PeerList::Source::kPeerExchange, addr("10.9.9.9")));

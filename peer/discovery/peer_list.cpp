@@ -122,26 +122,34 @@ std::vector<PeerAddress> PeerList::take_candidates(std::size_t limit, TimePoint 
     // Hearsay dials in flight per IP (counted only when some hearsay is idle).
     std::map<asio::ip::address, std::size_t> dialling;
     bool counted = false;
-    for (auto& [where, e] : entries_) {
-        if (out.size() >= limit) break;
-        if (e.state != State::kIdle || e.retry_at > now || e.forgotten) continue;
-        if (e.hearsay()) {
-            if (!counted) {
-                for (const auto& [w, other] : entries_)
-                    if (other.state == State::kConnecting && other.hearsay()) ++dialling[w.address];
-                counted = true;
+    // Two passes: first what something beyond one gossiper vouches for, then
+    // what a single gossiper alone named. So a real peer at an IP where a
+    // hostile gossiper named many dead ports, also named by another peer,
+    // goes ahead of those ports in the IP's throttle.
+    for (const bool lone_hearsay : {false, true}) {
+        for (auto& [where, e] : entries_) {
+            if (out.size() >= limit) return out;
+            if (e.state != State::kIdle || e.retry_at > now || e.forgotten) continue;
+            if (lone_hearsay != (e.hearsay() && !e.corroborated)) continue;
+            if (e.hearsay()) {
+                if (!counted) {
+                    for (const auto& [w, other] : entries_)
+                        if (other.state == State::kConnecting && other.hearsay())
+                            ++dialling[w.address];
+                    counted = true;
+                }
+                std::size_t at_once = kMaxHearsayDialsPerIp;
+                if (const auto ip = hearsay_ips_.find(where.address); ip != hearsay_ips_.end()) {
+                    if (ip->second.retry_at > now) continue;
+                    if (ip->second.failures >= kHearsayFailuresPerIp) at_once = 1;
+                }
+                auto& n = dialling[where.address];
+                if (n >= at_once) continue;
+                ++n;
             }
-            std::size_t at_once = kMaxHearsayDialsPerIp;
-            if (const auto ip = hearsay_ips_.find(where.address); ip != hearsay_ips_.end()) {
-                if (ip->second.retry_at > now) continue;
-                if (ip->second.failures >= kHearsayFailuresPerIp) at_once = 1;
-            }
-            auto& n = dialling[where.address];
-            if (n >= at_once) continue;
-            ++n;
+            e.state = State::kConnecting;
+            out.push_back(where);
         }
-        e.state = State::kConnecting;
-        out.push_back(where);
     }
     return out;
 }

@@ -111,7 +111,8 @@ class PeerList {
     std::size_t refused_for_cap() const { return refused_for_cap_; }
 
     // Up to `limit` candidates to dial now: idle, their retry time passed.
-    // They become kConnecting. In address order. Hearsay candidates (see
+    // They become kConnecting. In address order, except that hearsay only
+    // one gossiper named comes after everything else. Hearsay candidates (see
     // Entry::hearsay) are throttled per IP address, whatever their ports, so
     // gossip cannot aim a flood of connections at one machine: at most
     // kMaxHearsayDialsPerIp dials to one IP at once; after
