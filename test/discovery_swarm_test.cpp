@@ -270,6 +270,59 @@ TEST_CASE("discovery: the address book lets a get start with no tracker and no -
     });
 }
 
+TEST_CASE(
+    "discovery: a getter left with no peer learns holders another process saved in the shared "
+    "address book") {
+    // The tracker answered the getter but named nobody (as when it dies
+    // between the getter's Join and its GetPeers); another process of this
+    // machine, sharing the state directory, has since saved a holder.
+    TempDir src, out, state;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, tracker.address);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Server a(io, pool, 0);  // registered at no tracker
+        a.share(seed, src / "data.bin");
+        NodeOptions o = node_options(fast_options());
+        o.state_dir = state.path();
+        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), o);
+        DownloadOptions d;
+        d.seed = seed;
+        d.out_dir = out.path();
+        d.trackers = {tracker.address};
+        Download download(*getter.node, *getter.trackers, d, getter.log);
+        std::optional<Download::Outcome> outcome;
+        auto run = [&]() -> net::awaitable<void> { outcome = co_await download.run(); };
+        net::spawn(io.get_executor(), run(), Logger("test"), "download");
+
+        // Stranded: the tracker answers with nobody, the book is empty.
+        asio::steady_timer pause(io, 1500ms);
+        co_await pause.async_wait(asio::use_awaitable);
+        REQUIRE_FALSE(outcome.has_value());
+        REQUIRE(download.swarm());
+        CHECK(download.swarm()->peer_stats().empty());
+
+        {
+            AddressBook other;
+            other.learn(AddressBook::key(seed.id()), at(a.peer), address_book_now());
+            REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, other,
+                                      Logger("test", LogLevel::kOff)));
+        }
+        const bool ended = co_await eventually([&] { return outcome.has_value(); }, 40s);
+        CHECK(ended);
+        CHECK(outcome == Download::Outcome::kComplete);
+        CHECK(download.swarm()->peer_list().count_from(PeerList::Source::kAddressBook) == 1);
+        if (!ended) {
+            download.stop();
+            co_await eventually([&] { return outcome.has_value(); }, 10s);
+        }
+        co_await getter.stop();
+        co_await a.peer.stop();
+    });
+}
+
 TEST_CASE("discovery: with no tracker and no peer known, a get fails as the tracker's fault") {
     TempDir src, out;
     asio::io_context io;

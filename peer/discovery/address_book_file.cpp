@@ -39,6 +39,11 @@ AddressBook load_address_book(Env& env, const std::filesystem::path& path, const
     return std::move(*book);
 }
 
+void refresh_address_book(Env& env, const std::filesystem::path& path, AddressBook& book,
+                          const Logger& log) {
+    if (auto on_disk = read_book(env, path, log, true)) book.merge(*on_disk);
+}
+
 bool save_address_book(Env& env, const std::filesystem::path& path, AddressBook& book,
                        const Logger& log) {
     if (auto on_disk = read_book(env, path, log, true)) book.merge(*on_disk);

@@ -23,6 +23,10 @@ AddressBook::Seconds address_book_now();
 
 // The book in `path`; empty when missing or bad (bad: a warning names why).
 AddressBook load_address_book(Env& env, const std::filesystem::path& path, const Logger& log);
+// Merges the file's current entries into `book` (what other processes
+// sharing the state directory saved since); nothing when it is missing or bad.
+void refresh_address_book(Env& env, const std::filesystem::path& path, AddressBook& book,
+                          const Logger& log);
 // Merges the file's current entries into `book`, then writes it. False (and
 // a warning) when it could not be written; `book` stays dirty then.
 bool save_address_book(Env& env, const std::filesystem::path& path, AddressBook& book,

@@ -81,9 +81,26 @@ void Node::listen() {
 }
 
 SwarmEnv Node::swarm_env() const {
-    return SwarmEnv{ex_,           &pool_,        user_,           port_, upload_buffers_,
-                    upload_slots_, upload_limit_, download_limit_, log_,  book_,
-                    counters_,     refused_,      slots_};
+    // Swarms may outlive the Node: the refresh holds what it uses.
+    std::function<void()> refresh;
+    if (book_path_)
+        refresh = [book = book_, path = *book_path_, log = log_] {
+            refresh_address_book(Env::posix(), path, *book, log);
+        };
+    return SwarmEnv{.ex = ex_,
+                    .pool = &pool_,
+                    .user = user_,
+                    .listen_port = port_,
+                    .upload_buffers = upload_buffers_,
+                    .upload_slots = upload_slots_,
+                    .upload_limit = upload_limit_,
+                    .download_limit = download_limit_,
+                    .log = log_,
+                    .book = book_,
+                    .refresh_book = std::move(refresh),
+                    .counters = counters_,
+                    .refused = refused_,
+                    .slots = slots_};
 }
 
 void Node::add(std::shared_ptr<Swarm> swarm) {

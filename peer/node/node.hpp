@@ -38,8 +38,10 @@ struct NodeOptions {
     // Where the address book is kept (STATE_DIR/address-book.json); none:
     // in memory only, for this process.
     std::optional<std::filesystem::path> state_dir;
-    // How often a changed address book is written.
-    std::chrono::milliseconds book_save_interval{30000};
+    // How often a changed address book is written (merged with the file, so
+    // processes sharing the state directory learn from each other: a swarm
+    // stranded with no peer re-reads the file when it asks the book).
+    std::chrono::milliseconds book_save_interval{5000};
 };
 
 class Node {

@@ -428,6 +428,9 @@ net::awaitable<void> Swarm::ask(PoolPlanner::Ask which) {
         }
         case Ask::kAddressBook: {
             if (!env_.book) break;
+            // Other processes of this machine may have learnt holders since
+            // (a getter whose tracker died before naming any).
+            if (env_.refresh_book) env_.refresh_book();
             const auto known =
                 env_.book->holders(AddressBook::key(id_), address_book_now(), options_.numwant);
             const auto learnt = add_candidates(known, PeerList::Source::kAddressBook);

@@ -110,6 +110,9 @@ struct SwarmEnv {
     Logger log{"peer"};
     // The process's address book (may be null: nothing remembered).
     std::shared_ptr<AddressBook> book;
+    // Merges into `book` what other processes sharing its file saved since
+    // (null: the book has no file). Called before the book is asked.
+    std::function<void()> refresh_book;
     std::shared_ptr<SwarmCounters> counters;  // per process; null: not counted
     // Peers this process never talks to (Node::refuse); null: none.
     std::shared_ptr<const std::set<UserId>> refused;
