@@ -323,6 +323,41 @@ TEST_CASE(
     });
 }
 
+TEST_CASE(
+    "discovery: a get that reaches no tracker starts from a holder another process saved after "
+    "it started") {
+    TempDir src, out, state;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const HostPort dead = dead_address(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, dead);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        Server a(io, pool, 0);
+        a.share(seed, src / "data.bin");
+        NodeOptions o = node_options(fast_options());
+        o.state_dir = state.path();
+        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), o);  // its book: empty
+        REQUIRE(getter.node->book()->entry_count() == 0);
+        // Meanwhile another process of this state directory learnt a holder.
+        {
+            AddressBook other;
+            other.learn(AddressBook::key(seed.id()), at(a.peer), address_book_now());
+            REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, other,
+                                      Logger("test", LogLevel::kOff)));
+        }
+        DownloadOptions d;
+        d.seed = seed;
+        d.out_dir = out.path();
+        d.trackers = {dead};
+        Download download(*getter.node, *getter.trackers, d, getter.log);
+        const auto outcome = co_await download.run();
+        CHECK(outcome == Download::Outcome::kComplete);
+        co_await getter.stop();
+        co_await a.peer.stop();
+    });
+}
+
 TEST_CASE("discovery: with no tracker and no peer known, a get fails as the tracker's fault") {
     TempDir src, out;
     asio::io_context io;

@@ -43,13 +43,27 @@ void Node::save_book() {
     if (book_path_ && book_->dirty()) save_address_book(Env::posix(), *book_path_, *book_, log_);
 }
 
+void Node::refresh_book() {
+    if (book_path_) refresh_address_book(Env::posix(), *book_path_, *book_, log_);
+}
+
 net::awaitable<void> Node::book_loop() {
+    // Looks every second; writes a change at once the first time (what a
+    // process learns first is what others sharing the file may lack most),
+    // then at most every book_save_interval.
+    const auto tick =
+        std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options_.book_save_interval);
     while (!stopping_) {
-        book_timer_.expires_after(options_.book_save_interval);
+        book_timer_.expires_after(tick);
         asio::error_code ec;
         co_await book_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (stopping_) break;
+        const auto now = net::Clock::now();
+        if (!book_->dirty() ||
+            (book_saved_at_ && now - *book_saved_at_ < options_.book_save_interval))
+            continue;
         save_book();
+        book_saved_at_ = now;
     }
 }
 

@@ -40,7 +40,8 @@ struct NodeOptions {
     std::optional<std::filesystem::path> state_dir;
     // How often a changed address book is written (merged with the file, so
     // processes sharing the state directory learn from each other: a swarm
-    // stranded with no peer re-reads the file when it asks the book).
+    // stranded with no peer re-reads the file when it asks the book). The
+    // first change is written within a second.
     std::chrono::milliseconds book_save_interval{5000};
 };
 
@@ -65,6 +66,9 @@ class Node {
     const std::shared_ptr<AddressBook>& book() const { return book_; }
     // Writes the address book now, if it changed and has a file.
     void save_book();
+    // Merges what the book's file holds now (other processes sharing the
+    // state directory save there); nothing without a file.
+    void refresh_book();
 
     void add(std::shared_ptr<Swarm> swarm);
     // Stops and forgets a swarm (file removed or re-seeded).
@@ -136,6 +140,7 @@ class Node {
     std::shared_ptr<AddressBook> book_;
     std::optional<std::filesystem::path> book_path_;
     asio::steady_timer book_timer_;
+    std::optional<net::Clock::time_point> book_saved_at_;  // by book_loop
     // What still refers to the Node: the accept loop and the handshakes in
     // progress. Shared (weakly) with them, so that one destroyed unfinished
     // (its io_context gone first) does not touch a Node that is gone too.

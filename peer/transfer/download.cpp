@@ -65,7 +65,9 @@ net::awaitable<Download::Outcome> Download::connect_trackers() {
     const auto unreachable = co_await trackers_.connect(tracker_list_);
     if (unreachable.size() == tracker_list_.size()) {
         // No tracker: a convenience, not a necessity, when a peer is known
-        // (named by the user, or remembered in the address book).
+        // (named by the user, or remembered in the address book, which
+        // other processes of this state directory may have written since).
+        node_.refresh_book();
         const auto book = node_.book();
         const std::size_t remembered =
             seed_ && book ? book->holders(AddressBook::key(seed_->id()), address_book_now(),
