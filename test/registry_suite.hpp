@@ -254,7 +254,7 @@ void registry_suite(Open open) {
     SUBCASE("get_peers is a random subset of live serving holders, never the asker") {
         Clock clock;
         auto s = open(clock);
-        constexpr std::uint32_t kHolders = 300;
+        constexpr std::uint32_t kHolders = 300;  // even userids complete, odd ones partial
         for (std::uint32_t n = 0; n < kHolders; ++n) {
             const Token t = join(*s, n, static_cast<std::uint16_t>(n == 7 ? 0 : 5000 + n));
             ok(update_files(*s, uid(n), files(t, true, {entry(1, n % 2 == 0)})));
@@ -270,10 +270,24 @@ void registry_suite(Open open) {
             for (const auto& e : p) {
                 CHECK(e.port != 0);
                 CHECK(e.complete == (e.user.bytes[2] % 2 == 0));
+                CHECK(e.complete);  // 150 complete holders: complete ones first
             }
             seen.insert(users.begin(), users.end());
         }
-        CHECK(seen.size() == kHolders - 2);  // every other holder shows up sometime
+        CHECK(seen.size() == kHolders / 2);  // every complete holder shows up sometime
+        // Beyond the complete ones: a random subset of the partial ones.
+        seen.clear();
+        for (int round = 0; round < 100; ++round) {
+            const auto p = s->get_peers(sid(1), uid(3), 200);
+            REQUIRE(p.size() == 200);
+            CHECK(users_of(p).size() == 200);
+            for (std::size_t i = 0; i < p.size(); ++i) {
+                CHECK(p[i].complete == (i < kHolders / 2));
+                CHECK(p[i].complete == (p[i].user.bytes[2] % 2 == 0));
+                if (!p[i].complete) seen.insert(p[i].user);
+            }
+        }
+        CHECK(seen.size() == kHolders / 2 - 2);  // every partial one but 3 and 7, sometime
         // Asking for more than there are gives all of them.
         CHECK(s->get_peers(sid(1), uid(3), 200).size() == 200);
         CHECK(s->get_peers(sid(2), uid(3), 50).empty());
@@ -307,11 +321,18 @@ void registry_suite(Open open) {
             CHECK_FALSE(p[3].backup);
             CHECK_FALSE(p[4].backup);
         }
-        // Spared when the others fill what was asked for.
+        // Spared when the complete others fill what was asked for.
+        for (int round = 0; round < 20; ++round) {
+            const auto p = s->get_peers(sid(1), uid(99), 2);
+            REQUIRE(p.size() == 2);
+            CHECK(users_of(p) == std::set<UserId>{uid(1), uid(2)});
+        }
+        // Handed out before the partial ones, even when they alone would fill it.
         for (int round = 0; round < 20; ++round) {
             const auto p = s->get_peers(sid(1), uid(99), 4);
             REQUIRE(p.size() == 4);
-            CHECK(users_of(p).count(uid(10)) == 0);
+            CHECK(p[2].user == uid(10));
+            CHECK_FALSE(p[3].complete);
         }
         // Only the backup left: it is handed out.
         for (std::uint32_t n = 1; n <= 4; ++n)
@@ -324,6 +345,46 @@ void registry_suite(Open open) {
         const auto plain = s->get_peers(sid(1), uid(99), 50);
         REQUIRE(plain.size() == 1);
         CHECK_FALSE(plain[0].backup);
+    }
+
+    SUBCASE("get_peers: many partial holders do not hide the backup") {
+        // 60 partial holders, 3 complete ones and a backup; 50 asked for.
+        Clock clock;
+        auto s = open(clock);
+        for (std::uint32_t n = 100; n < 160; ++n) {
+            const Token t = join(*s, n, static_cast<std::uint16_t>(5000 + n));
+            ok(update_files(*s, uid(n), files(t, true, {entry(1, false)})));
+        }
+        const Token b = ok(s->join(uid(10), Token{}, ip("10.0.0.9"), 6000, true)).token;
+        ok(update_files(*s, uid(10), files(b, true, {entry(1, true)})));
+        // Only partial others: the backup first.
+        for (int round = 0; round < 20; ++round) {
+            const auto p = s->get_peers(sid(1), uid(99), 50);
+            REQUIRE(p.size() == 50);
+            CHECK(p[0].user == uid(10));
+            CHECK(p[0].backup);
+            for (std::size_t i = 1; i < p.size(); ++i)
+                CHECK_FALSE(p[i].complete);
+        }
+        for (std::uint32_t n = 1; n <= 3; ++n) {
+            const Token t = join(*s, n, static_cast<std::uint16_t>(5000 + n));
+            ok(update_files(*s, uid(n), files(t, true, {entry(1, true)})));
+        }
+        for (int round = 0; round < 20; ++round) {
+            const auto p = s->get_peers(sid(1), uid(99), 50);
+            REQUIRE(p.size() == 50);
+            CHECK(users_of(p).size() == 50);
+            for (std::size_t i = 0; i < 3; ++i) {  // the complete others first
+                CHECK(p[i].complete);
+                CHECK_FALSE(p[i].backup);
+            }
+            CHECK(p[3].user == uid(10));  // then the backup
+            CHECK(p[3].backup);
+            for (std::size_t i = 4; i < p.size(); ++i) {  // then partial ones
+                CHECK_FALSE(p[i].complete);
+                CHECK_FALSE(p[i].backup);
+            }
+        }
     }
 
     SUBCASE("leave forgets the peer at once") {

@@ -28,6 +28,35 @@ TEST_CASE("registry suite: the SQLite store") {
     registry_suite([](Clock& clock) { return std::unique_ptr<Registry>(open_store(clock)); });
 }
 
+TEST_CASE("hand_out_holders: complete others, then backups, then partial others, at most want") {
+    auto h = [](std::uint32_t n, bool complete, bool backup = false) {
+        return Holder{ip("10.0.0.1"), 4000, uid(n), complete, backup};
+    };
+    const std::vector<Holder> others{h(1, false), h(2, true), h(3, false), h(4, true)};
+    const std::vector<Holder> backups{h(9, true, true)};
+    auto order = [](const std::vector<Holder>& v) {
+        std::vector<UserId> out;
+        for (const auto& x : v)
+            out.push_back(x.user);
+        return out;
+    };
+    // Complete ones keep their (shuffled) order, as do partial ones.
+    CHECK(order(hand_out_holders(others, backups, 50)) ==
+          std::vector<UserId>{uid(2), uid(4), uid(9), uid(1), uid(3)});
+    // The partial ones are the first left out, then the backups.
+    CHECK(order(hand_out_holders(others, backups, 3)) ==
+          std::vector<UserId>{uid(2), uid(4), uid(9)});
+    CHECK(order(hand_out_holders(others, backups, 2)) == std::vector<UserId>{uid(2), uid(4)});
+    // Many partial ones do not push the backup out.
+    std::vector<Holder> partial;
+    for (std::uint32_t n = 100; n < 160; ++n)
+        partial.push_back(h(n, false));
+    const auto p = hand_out_holders(partial, backups, 50);
+    REQUIRE(p.size() == 50);
+    CHECK(p[0].backup);
+    CHECK(hand_out_holders(others, backups, 0).empty());
+}
+
 TEST_CASE("store: writes are batched until flush") {
     Clock clock;
     auto s = open_store(clock);

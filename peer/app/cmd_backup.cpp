@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <functional>
 
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
@@ -70,11 +72,23 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     const auto metrics = start_metrics(cmd.net.metrics, ex, node, "backup");
 
     asio::signal_set signals(ex, SIGINT, SIGTERM);
-    signals.async_wait([&](const asio::error_code& ec, int) {
+    // The first signal stops the backup in order (fetches in flight end,
+    // uploads finish); a second one (that stop waits on something slow)
+    // ends the process at once: .part files are kept and a restart resumes.
+    bool interrupted = false;
+    std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& ec,
+                                                                      int) {
         if (ec) return;
+        if (interrupted) {
+            fmt::print(stderr, "peer: interrupted again: exiting now; a restart resumes\n");
+            std::_Exit(kExitInterrupted);
+        }
+        interrupted = true;
         backup.stop();
         channels.stop();
-    });
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     co_await backup.run([&] {
         // One line once the held files are served (scripts wait for it).
         fmt::print("backup of {} on port {}: serving {} already held ({})\n", cmd.dir.string(),

@@ -113,6 +113,16 @@ std::uint64_t Backup::held_bytes() const {
     return n;
 }
 
+Backup::Footprint Backup::footprint() const {
+    return Footprint{listed_.size(),
+                     sources_.size(),
+                     resting_.size(),
+                     said_.size(),
+                     skipped_.size(),
+                     held_.size(),
+                     std::max(fetching_lengths_.size(), fetching_.size())};
+}
+
 void Backup::stop() {
     stopping_ = true;
     wake_.cancel();

@@ -86,6 +86,19 @@ class Backup {
     const std::vector<std::pair<std::string, BackupSkip>>& skipped() const { return skipped_; }
     bool disk_full() const { return disk_full_; }
     bool holds(const SeedId& id) const { return held_.contains(id); }
+    // What this Backup keeps in memory, in entries of its containers (each
+    // bounded by the listing, limits::kMaxBackupListing, or by the limits
+    // of BackupLimits): tests assert a hostile sharer cannot grow them.
+    struct Footprint {
+        std::size_t listed = 0;    // seeds of the last listing kept
+        std::size_t sources = 0;   // seeds whose holders were looked up
+        std::size_t resting = 0;   // seeds resting after a failure
+        std::size_t said = 0;      // (seed, reason) skips already said
+        std::size_t skipped = 0;   // skipped() entries
+        std::size_t held = 0;      // held()
+        std::size_t fetching = 0;  // fetches, and their downloads
+    };
+    Footprint footprint() const;
     // Where a held seed's file is: DIR/files/ID/NAME.
     std::filesystem::path path_of(const Seed& seed) const;
 

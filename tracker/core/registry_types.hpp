@@ -145,19 +145,20 @@ struct Holder {
 // What get_peers hands out, from the holders sampled (in their shuffled
 // order) that are not backup peers, `others`, and those that are,
 // `backups`: a backup's upload is spared (as Kraken hands out completed
-// peers before origins). The complete others first, then the backups, then
-// the partial others; at most `want` in all, backups the first left out, so
-// a backup is handed out only when fewer than `want` others hold the seed.
+// peers before origins), yet it is never hidden behind partial holders. The
+// complete others first, then the backups, then the partial others; at most
+// `want` in all, the last left out. So a backup is left out only when `want`
+// complete others hold the seed. The registries sample complete holders
+// first (a registry that sampled only `want` others, partial or not, could
+// miss the one backup among many partial holders).
 inline std::vector<Holder> hand_out_holders(std::vector<Holder> others, std::vector<Holder> backups,
                                             std::size_t want) {
-    if (others.size() > want) others.resize(want);
-    const std::size_t room = want - others.size();
-    if (backups.size() > room) backups.resize(room);
     const auto partial = std::stable_partition(others.begin(), others.end(),
                                                [](const Holder& h) { return h.complete; });
     const auto at = partial - others.begin();
     others.insert(others.begin() + at, std::make_move_iterator(backups.begin()),
                   std::make_move_iterator(backups.end()));
+    if (others.size() > want) others.resize(want);
     return others;
 }
 

@@ -266,22 +266,23 @@ bool PeerTable::serving_live(const UserId& u, std::int64_t now, std::int64_t ttl
 std::vector<Holder> PeerTable::holders(const SeedId& seed, const UserId& asker, std::size_t want,
                                        std::int64_t now, std::int64_t ttl_ms,
                                        std::mt19937_64& rng) const {
-    std::vector<Holder> out, backups;
+    std::vector<Holder> out, partial, backups;
     const auto it = holders_.find(seed);
     if (it == holders_.end() || want == 0) return out;
     const auto& m = it->second;
-    // Backup peers aside (at most `want`), not counted among those taken.
+    // Complete others counted among those taken; backup peers and partial
+    // others aside (at most `want` each), so many partial holders cannot
+    // hide a complete one, nor the backup: complete holders are sampled
+    // first, as hand_out_holders needs.
     sample(m.users, want, rng, [&](const UserId& u) {
         if (u == asker || !serving_live(u, now, ttl_ms)) return false;
         const auto* p = peer(u);
         const Holder h{p->address, p->port, u, m.index.at(u).second, p->backup};
-        if (!p->backup) {
-            out.push_back(h);
-            return true;
-        }
-        if (backups.size() < want) backups.push_back(h);
-        return false;
+        auto& into = p->backup ? backups : h.complete ? out : partial;
+        if (into.size() < want) into.push_back(h);
+        return !p->backup && h.complete;
     });
+    out.insert(out.end(), partial.begin(), partial.end());
     return hand_out_holders(std::move(out), std::move(backups), want);
 }
 

@@ -412,13 +412,20 @@ std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std:
     if (want == 0) return out;
     const std::int64_t since = cutoff(now_ms_());
     const UserId start = random_start();
-    // Steps through the holders in userid order from the random start,
-    // keeping live serving ones (backup peers aside, at most `want` of
-    // them), and stops as soon as there are enough others.
-    auto collect = [&](sqlite::Statement& stmt) {
+    // Steps through the complete holders, then (if still short) the partial
+    // ones, in userid order from the random start, keeping live serving ones
+    // (backup peers aside, at most `want` of them), and stops as soon as
+    // there are enough for hand_out_holders: `want` complete others, or
+    // `want` in all once partial ones are taken. Complete first, so many
+    // partial holders cannot hide a complete one, nor the backup. (The
+    // filter on complete runs inside holdings_by_seed.)
+    auto enough = [&](bool complete) {
+        return complete ? out.size() >= want : out.size() + backups.size() >= want;
+    };
+    auto collect = [&](sqlite::Statement& stmt, bool complete) {
         Use s(stmt);
-        s->bind_blob(1, id.span()).bind_blob(2, start.span());
-        while (out.size() < want && s->step()) {
+        s->bind_blob(1, id.span()).bind_blob(2, start.span()).bind(3, std::int64_t{complete});
+        while (!enough(complete) && s->step()) {
             const UserId holder = id_from<UserId>(s->blob(0));
             if (holder == asker) continue;
             const auto it = users_.find(holder);
@@ -426,11 +433,14 @@ std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std:
             const User& u = it->second;
             auto& into = u.backup ? backups : out;
             if (into.size() < want)
-                into.push_back(Holder{u.address, u.port, holder, s->int64(1) != 0, u.backup});
+                into.push_back(Holder{u.address, u.port, holder, complete, u.backup});
         }
     };
-    collect(st_->holders_from);
-    if (out.size() < want) collect(st_->holders_before);  // wrap around
+    for (const bool complete : {true, false}) {
+        if (enough(complete)) break;
+        collect(st_->holders_from, complete);
+        if (!enough(complete)) collect(st_->holders_before, complete);  // wrap around
+    }
     std::shuffle(out.begin(), out.end(), rng_);
     std::shuffle(backups.begin(), backups.end(), rng_);
     return hand_out_holders(std::move(out), std::move(backups), want);
