@@ -423,10 +423,12 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
     m.version = last + 1;
     // A new publisher's first number is its hand-over's (numbers may skip).
     if (!m.handovers.empty()) m.version = std::max(m.version, m.handovers.back().from);
-    if (published_ && published_->version == last)
-        m.previous = manifest_body_hash(*published_);
-    else if (network_head_ && network_head_->number == last)
+    // The version before is the network's at that number: after a lost
+    // conflict, the winner's, not the one published here (adopted, not fought).
+    if (network_head_ && network_head_->number == last)
         m.previous = network_head_->body_hash;
+    else if (published_ && published_->version == last)
+        m.previous = manifest_body_hash(*published_);
     m.time = static_cast<std::int64_t>(std::time(nullptr));
     m.name = options_.name;
     m.files = std::move(files);
