@@ -1,10 +1,12 @@
 // Channels under faults (issue 14), in one io_context on 127.0.0.1: a
 // publisher that lost its files brings them back before publishing again; a
 // subscriber that refuses the publisher's connections still gets every
-// version through its peers; a publisher that vanished (no goodbye) leaves a
-// channel a new subscriber still syncs from; two publishers with one key that
-// each published a version 1: every subscriber ends on the same one, and the
-// losing publisher says so.
+// version through its peers; a publisher that said goodbye, or vanished,
+// leaves a channel a new subscriber still syncs from, and no one publishes in
+// its place; a subscriber that vanishes mid-upload is not waited on; two
+// publishers with one key that each published a version 1: every subscriber
+// ends on the same one, and the losing publisher says so and goes on from the
+// winner.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -139,42 +141,119 @@ TEST_CASE("channel faults: a subscriber that refuses the publisher gets every ve
     });
 }
 
-TEST_CASE("channel faults: after the publisher vanished, a new subscriber syncs from the others") {
-    TempDir site, a, b, late;
+TEST_CASE("channel faults: the publisher gone, with or without goodbye: still synced, no new one") {
+    // Said goodbye (stop: Leave to the tracker, goodbye to every peer), or
+    // vanished (no word to anyone).
+    for (const bool goodbye : {true, false}) {
+        CAPTURE(goodbye);
+        TempDir site, a, b, late;
+        asio::io_context io;
+        asio::thread_pool pool(2);
+        TestTracker tracker(io);
+        write_site(site);
+
+        run_within(io, 180s, [&]() -> net::awaitable<void> {
+            auto p = std::make_unique<TestPublisher>(io, pool, "publisher", site.path(),
+                                                     test_key(23), tracker.address);
+            CHECK(co_await eventually([&] { return p->ready; }, 20s));
+            write_file(site / "b.txt", "beta, second\n");
+            CHECK(co_await eventually([&] { return p->version() == 2; }, 20s));
+            const ChannelId channel = p->publisher->channel();
+            const auto want = tree(site.path());
+            const std::string head = format_manifest(*p->publisher->published());
+            auto sa =
+                std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), tracker.address);
+            auto sb =
+                std::make_unique<TestSubscriber>(io, pool, "b", channel, b.path(), tracker.address);
+            CHECK(
+                co_await eventually([&] { return sa->version() == 2 && sb->version() == 2; }, 30s));
+
+            CHECK_FALSE(p->done);
+            if (goodbye) {
+                co_await p->stop();
+            } else {
+                p->kill();
+                CHECK(co_await eventually([&] { return p->done; }, 10s));
+            }
+
+            auto sl = std::make_unique<TestSubscriber>(io, pool, "late", channel, late.path(),
+                                                       tracker.address, true);
+            CHECK(co_await eventually([&] { return sl->done; }, 60s));
+            CHECK(sl->outcome == Subscriber::Outcome::kUpToDate);
+            CHECK(sl->version() == 2);
+            CHECK(tree(late.path()) == want);
+
+            // No new publisher: the channel stays at the publisher's last
+            // version everywhere, the tracker's head included.
+            asio::steady_timer pause(io);
+            co_await net::sleep_for(pause, 1s);
+            CHECK(sa->version() == 2);
+            CHECK(sb->version() == 2);
+            CHECK(sa->applied.size() == 1);
+            CHECK(tracker.store->get_manifest(channel) == std::optional<std::string>(head));
+
+            co_await sa->stop();
+            co_await sb->stop();
+            co_await sl->stop();
+        });
+    }
+}
+
+TEST_CASE("channel faults: a subscriber that vanishes mid-upload: the others finish without it") {
+    TempDir site, a, b, c;
     asio::io_context io;
     asio::thread_pool pool(2);
     TestTracker tracker(io);
-    write_site(site);
+    write_file(site / "big.bin", pattern_bytes(8 << 20, 7));  // 32 chunks of 256 KiB
+    write_file(site / "small.txt", "small\n");
 
     run_within(io, 180s, [&]() -> net::awaitable<void> {
-        auto p = std::make_unique<TestPublisher>(io, pool, "publisher", site.path(), test_key(23),
+        auto p = std::make_unique<TestPublisher>(io, pool, "publisher", site.path(), test_key(25),
                                                  tracker.address);
         CHECK(co_await eventually([&] { return p->ready; }, 20s));
-        write_file(site / "b.txt", "beta, second\n");
-        CHECK(co_await eventually([&] { return p->version() == 2; }, 20s));
         const ChannelId channel = p->publisher->channel();
-        const auto want = tree(site.path());
-        auto sa =
-            std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), tracker.address);
-        auto sb =
-            std::make_unique<TestSubscriber>(io, pool, "b", channel, b.path(), tracker.address);
-        CHECK(co_await eventually([&] { return sa->version() == 2 && sb->version() == 2; }, 30s));
+        const std::vector<HostPort> trackers{tracker.address};
+        auto sa = std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), trackers);
+        auto sb = std::make_unique<TestSubscriber>(io, pool, "b", channel, b.path(), trackers);
+        CHECK(co_await eventually([&] { return sa->version() == 1 && sb->version() == 1; }, 40s));
 
-        // The publisher vanishes: no goodbye to its peers or the tracker.
-        CHECK_FALSE(p->done);
-        p->kill();
-        CHECK(co_await eventually([&] { return p->done; }, 10s));
+        // `c` joins late, refusing the publisher: its chunks come from `a`
+        // and `b`, slowly (a download cap), and a request that goes
+        // unanswered is not given up on for minutes (the stall timeout), so
+        // only noticing that `a` is gone finishes the download in time.
+        NodeOptions slow;
+        slow.max_download_rate = 2u << 20;
+        slow.swarm.stall_timeout = 600s;
+        slow.swarm.rediscover = 300ms;
+        const std::uint64_t a_before = sa->peer.node->uploads().bytes;
+        auto sc = std::make_unique<TestSubscriber>(io, pool, "c", channel, c.path(), trackers,
+                                                   false, slow);
+        sc->peer.node->refuse(p->peer.node->user());
+        const std::string c_at = fmt::format("127.0.0.1:{}", sc->peer.node->port());
+        const auto a_serves_c = [&] {
+            const auto up = sa->peer.node->uploads();
+            return up.peers.contains(c_at) && up.bytes >= a_before + (512u << 10);
+        };
+        CHECK(co_await eventually(a_serves_c, 40s));
+        // `a` vanishes mid-upload: no goodbye to anyone, the tracker
+        // still lists it.
+        CHECK(sc->version() == 0);
+        CHECK_FALSE(sa->done);
+        sa->kill();
+        CHECK(co_await eventually([&] { return sa->done; }, 10s));
 
-        auto sl = std::make_unique<TestSubscriber>(io, pool, "late", channel, late.path(),
-                                                   tracker.address, true);
-        CHECK(co_await eventually([&] { return sl->done; }, 60s));
-        CHECK(sl->outcome == Subscriber::Outcome::kUpToDate);
-        CHECK(sl->version() == 2);
-        CHECK(tree(late.path()) == want);
+        CHECK(co_await eventually([&] { return sc->version() == 1; }, 60s));
+        CHECK(tree(c.path()) == tree(site.path()));
 
-        co_await sa->stop();
+        // Nothing waits on it: the next version reaches the others.
+        write_file(site / "small.txt", "small, second\n");
+        CHECK(co_await eventually([&] { return sb->version() == 2 && sc->version() == 2; }, 40s));
+        CHECK(tree(c.path()) == tree(site.path()));
+        CHECK(tree(b.path()) == tree(site.path()));
+
         co_await sb->stop();
-        co_await sl->stop();
+        co_await sc->stop();
+        co_await p->stop();
     });
 }
 
@@ -222,6 +301,17 @@ TEST_CASE("channel faults: two publishers with one key: a tie is settled alike e
         // The losing publisher was told and said so; the winner was not.
         CHECK(co_await eventually([&] { return lost.publisher->conflicts_lost() >= 1; }, 30s));
         CHECK(won.publisher->conflicts_lost() == 0);
+        // The loser does not publish its version 1 again; its next version
+        // continues from the winner's (number and previous hash).
+        CHECK(lost.publisher->versions_published() == 1);
+        const fs::path lost_dir = winner == v1 ? site2.path() : site1.path();
+        write_file(lost_dir / "after.txt", "after the conflict\n");
+        CHECK(co_await eventually([&] { return sa->version() == 2 && sb->version() == 2; }, 40s));
+        REQUIRE(lost.publisher->published());
+        CHECK(lost.publisher->published()->version == 2);
+        CHECK(lost.publisher->published()->previous == winner.body_hash);
+        CHECK(version_of(*sa->subscriber->applied()) == version_of(*lost.publisher->published()));
+        CHECK(tree(a.path()) == tree(lost_dir));
 
         co_await sa->stop();
         co_await sb->stop();

@@ -128,12 +128,28 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
         CHECK(co_await eventually([&] { return sa->version() == 3 && sb->version() == 3; }, 40s));
         CHECK(tree(a.path()) == tree(site2.path()));
 
+        // The new publisher restarted without the record: DIR's last version
+        // names the channel and the chain, and publishing goes on.
+        co_await p2->stop();
+        p2.reset();
+        auto p2_again = std::make_unique<TestPublisher>(io, pool, "new-again", site2.path(),
+                                                        new_key, tracker.address);
+        CHECK(co_await eventually([&] { return p2_again->ready || p2_again->done; }, 30s));
+        CHECK(p2_again->error == "");
+        CHECK(p2_again->publisher->channel() == channel);
+        write_file(site2 / "after-restart.txt", "still the new publisher\n");
+        CHECK(co_await eventually([&] { return sa->version() == 4 && sb->version() == 4; }, 40s));
+        CHECK(tree(a.path()) == tree(site2.path()));
+        REQUIRE(p2_again->publisher->published());
+        CHECK(p2_again->publisher->published()->handovers ==
+              std::vector<Handover>{link_of(record)});
+
         co_await mesh->stop(100ms);
         co_await rogue.node->stop(1s);
         co_await rogue.trackers->leave();
         co_await p1_again->peer.node->stop(1s);
         co_await sa->stop();
         co_await sb->stop();
-        co_await p2->stop();
+        co_await p2_again->stop();
     });
 }

@@ -261,3 +261,20 @@ TEST_CASE("handover: what a publisher may sign (chain_to_publish)") {
     const auto fork = sign_handover(channel(), 6, key1(), key3().public_key());
     CHECK_FALSE(chain_to_publish(channel(), one, fork, key3().public_key()));
 }
+
+TEST_CASE("handover: a new publisher's DIR names the channel it was handed (handed_over_channel)") {
+    const auto r1 = sign_handover(channel(), 5, key1(), key2().public_key());
+    const auto r2 = sign_handover(channel(), 7, key2(), key3().public_key());
+    const std::string by_key2 = format_manifest(by(key2(), {link_of(r1)}, 5));
+    // The key the chain names (last, or earlier): the record's channel.
+    CHECK(handed_over_channel(by_key2, key2().public_key()) == std::optional(channel()));
+    CHECK(handed_over_channel(format_manifest(by(key3(), {link_of(r1), link_of(r2)}, 7)),
+                              key2().public_key()) == std::optional(channel()));
+    // No hand-over, another key, or text that is not a valid version: none.
+    CHECK_FALSE(handed_over_channel(format_manifest(by(key1(), {}, 4)), key1().public_key()));
+    CHECK_FALSE(handed_over_channel(by_key2, key3().public_key()));
+    CHECK_FALSE(handed_over_channel("not a manifest", key2().public_key()));
+    std::string forged = by_key2;
+    forged[forged.size() - 3] = forged[forged.size() - 3] == '0' ? '1' : '0';  // the signature
+    CHECK_FALSE(handed_over_channel(forged, key2().public_key()));
+}

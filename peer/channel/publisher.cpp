@@ -28,6 +28,17 @@ net::awaitable<std::optional<std::string>> ready(std::optional<std::string> valu
 // How often the trackers are asked for the channel's subscribers (to dial).
 constexpr auto kFindSubscribersEvery = 10s;
 
+// Without a hand-over record: the channel DIR's last version was handed to
+// this key in (a restart of a new publisher), else the key's own. A state
+// file that cannot be read or parsed is left to run() to report.
+ChannelId recorded_channel(const PublisherOptions& o) {
+    const PublicKey key = o.key.public_key();
+    if (auto text =
+            Env::posix().read_file(o.dir / ".seedshare" / "published", limits::kMaxManifestBytes))
+        if (auto handed = handed_over_channel(*text, key)) return *handed;
+    return channel_id_of(key);
+}
+
 bool newer_than(const ManifestVersion& v, const std::optional<ManifestVersion>& held) {
     return replaces_held(v, held);
 }
@@ -59,6 +70,14 @@ Result<std::vector<Handover>> chain_to_publish(const ChannelId& channel,
         channel.hex(), current.hex())};
 }
 
+std::optional<ChannelId> handed_over_channel(std::string_view recorded, const PublicKey& key) {
+    auto m = parse_manifest(recorded);
+    if (!m || m->handovers.empty() || !verify_manifest_signature(*m).ok()) return std::nullopt;
+    for (const auto& link : m->handovers)
+        if (link.to == key) return m->channel;
+    return std::nullopt;
+}
+
 bool needs_recovery(const std::optional<std::uint64_t>& published,
                     const std::optional<std::uint64_t>& network_head) {
     return network_head && (!published || *network_head > *published);
@@ -81,8 +100,7 @@ Publisher::Publisher(Node& node, Trackers& trackers, PublisherOptions options, L
       trackers_(trackers),
       options_(std::move(options)),
       log_(std::move(log)),
-      channel_(options_.handover ? options_.handover->channel
-                                 : channel_id_of(options_.key.public_key())),
+      channel_(options_.handover ? options_.handover->channel : recorded_channel(options_)),
       scanned_(node.swarm_env().ex) {}
 
 Publisher::~Publisher() {
@@ -142,6 +160,16 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         throw std::runtime_error(made.error().text());
     take_lock();
     if (auto text = env.read_file(state_file(), limits::kMaxManifestBytes); text) {
+        if (auto other = parse_manifest(*text); other && other->channel != channel_)
+            throw std::runtime_error(
+                options_.handover
+                    ? fmt::format("{} was published as channel {}, not as channel {} of the "
+                                  "hand-over record",
+                                  options_.dir.string(), other->channel.hex(), channel_.hex())
+                    : fmt::format("{} was published as channel {}, which this key does not "
+                                  "publish (if it was handed over to this key, pass --handover "
+                                  "RECORD)",
+                                  options_.dir.string(), other->channel.hex()));
         auto m = parse_verified_manifest(*text, channel_);
         if (!m)
             throw std::runtime_error(fmt::format(
@@ -423,10 +451,12 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
     m.version = last + 1;
     // A new publisher's first number is its hand-over's (numbers may skip).
     if (!m.handovers.empty()) m.version = std::max(m.version, m.handovers.back().from);
-    if (published_ && published_->version == last)
-        m.previous = manifest_body_hash(*published_);
-    else if (network_head_ && network_head_->number == last)
+    // The version before is the network's at that number: after a lost
+    // conflict, the winner's, not the one published here (adopted, not fought).
+    if (network_head_ && network_head_->number == last)
         m.previous = network_head_->body_hash;
+    else if (published_ && published_->version == last)
+        m.previous = manifest_body_hash(*published_);
     m.time = static_cast<std::int64_t>(std::time(nullptr));
     m.name = options_.name;
     m.files = std::move(files);

@@ -25,7 +25,9 @@
 // every version published here carries the hand-over chain: the chain of the
 // latest version known (here or on the network) with the record appended.
 // A key that the channel's chain has handed over publishes nothing: run()
-// throws, naming the key that publishes now.
+// throws, naming the key that publishes now. Without `handover`, the channel
+// is the one DIR's last version was handed over to this key in, if any
+// (handed_over_channel), else the key's own.
 #pragma once
 
 #include <chrono>
@@ -71,6 +73,13 @@ Result<std::vector<Handover>> chain_to_publish(const ChannelId& channel,
                                                const std::vector<Handover>& known,
                                                const std::optional<HandoverRecord>& handover,
                                                const PublicKey& key);
+
+// The channel that the version recorded in DIR (DIR/.seedshare/published's
+// text) shows was handed over to `key`: its channel when it is a valid
+// version whose hand-over chain names `key`; nullopt otherwise (the key's own
+// channel applies). So a new publisher restarted without `--handover` goes on
+// publishing the channel it was handed. Pure.
+std::optional<ChannelId> handed_over_channel(std::string_view recorded, const PublicKey& key);
 
 // One version as published (its manifest's files, in path order), and the
 // pure decision of when to publish: pending until two scans in a row agree.

@@ -55,7 +55,13 @@ struct TestSubscriber {
     TestSubscriber(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
                    const ChannelId& channel, const std::filesystem::path& dir,
                    std::vector<HostPort> trackers, bool once = false)
-        : peer(io, pool, name) {
+        : TestSubscriber(io, pool, name, channel, dir, std::move(trackers), once, NodeOptions{}) {}
+
+    // With the process's options (rate limits, swarm timeouts).
+    TestSubscriber(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
+                   const ChannelId& channel, const std::filesystem::path& dir,
+                   std::vector<HostPort> trackers, bool once, NodeOptions node)
+        : peer(io, pool, Logger(name, LogLevel::kWarn), std::move(node)) {
         SubscriberOptions o;
         o.channel = channel;
         o.dir = dir;
@@ -81,6 +87,12 @@ struct TestSubscriber {
         co_await eventually([this] { return done; }, 10s);
         co_await peer.node->stop(1s);
         co_await peer.trackers->leave();
+    }
+    // As if the process were SIGKILLed: no goodbye to peers or trackers.
+    void kill() {
+        peer.node->abort();
+        peer.trackers->abandon();
+        subscriber->stop();
     }
 };
 
