@@ -54,6 +54,22 @@ PeerAddress at(const TestPeer& p) {
     return PeerAddress{asio::ip::make_address("127.0.0.1"), p.node->port()};
 }
 
+// Another process sharing `state` (or an earlier run) remembers `holder` as
+// a holder of `seed` in STATE/address-book.json.
+void remember(const TempDir& state, const Seed& seed, const TestPeer& holder) {
+    AddressBook book;
+    book.learn(AddressBook::key(seed.id()), at(holder), address_book_now());
+    REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, book,
+                              Logger("test", LogLevel::kOff)));
+}
+
+// A peer process keeping its address book in `state`.
+NodeOptions with_state(const TempDir& state) {
+    NodeOptions o = node_options(fast_options());
+    o.state_dir = state.path();
+    return o;
+}
+
 // A serving peer (no tracker: it registers nowhere) paced to `rate` bytes/s.
 struct Server {
     TestPeer peer;
@@ -248,15 +264,8 @@ TEST_CASE("discovery: the address book lets a get start with no tracker and no -
         Server a(io, pool, 0);
         a.share(seed, src / "data.bin");
         // An earlier run remembered the server in STATE/address-book.json.
-        {
-            AddressBook book;
-            book.learn(AddressBook::key(seed.id()), at(a.peer), address_book_now());
-            REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, book,
-                                      Logger("test", LogLevel::kOff)));
-        }
-        NodeOptions o = node_options(fast_options());
-        o.state_dir = state.path();
-        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), o);
+        remember(state, seed, a.peer);
+        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), with_state(state));
         DownloadOptions d;
         d.seed = seed;
         d.out_dir = out.path();
@@ -285,9 +294,7 @@ TEST_CASE(
     run_within(io, 60s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 0);  // registered at no tracker
         a.share(seed, src / "data.bin");
-        NodeOptions o = node_options(fast_options());
-        o.state_dir = state.path();
-        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), o);
+        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), with_state(state));
         DownloadOptions d;
         d.seed = seed;
         d.out_dir = out.path();
@@ -304,12 +311,7 @@ TEST_CASE(
         REQUIRE(download.swarm());
         CHECK(download.swarm()->peer_stats().empty());
 
-        {
-            AddressBook other;
-            other.learn(AddressBook::key(seed.id()), at(a.peer), address_book_now());
-            REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, other,
-                                      Logger("test", LogLevel::kOff)));
-        }
+        remember(state, seed, a.peer);
         const bool ended = co_await eventually([&] { return outcome.has_value(); }, 40s);
         CHECK(ended);
         CHECK(outcome == Download::Outcome::kComplete);
@@ -335,17 +337,11 @@ TEST_CASE(
     run_within(io, 30s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 0);
         a.share(seed, src / "data.bin");
-        NodeOptions o = node_options(fast_options());
-        o.state_dir = state.path();
-        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), o);  // its book: empty
+        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn),
+                        with_state(state));  // its book: empty
         REQUIRE(getter.node->book()->entry_count() == 0);
         // Meanwhile another process of this state directory learnt a holder.
-        {
-            AddressBook other;
-            other.learn(AddressBook::key(seed.id()), at(a.peer), address_book_now());
-            REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, other,
-                                      Logger("test", LogLevel::kOff)));
-        }
+        remember(state, seed, a.peer);
         DownloadOptions d;
         d.seed = seed;
         d.out_dir = out.path();
