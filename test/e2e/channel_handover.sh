@@ -8,18 +8,6 @@
 BUILD=${1:?usage: $0 BUILD_DIR}
 source "$(dirname "$0")/lib.sh"
 
-same_tree() {  # DIR_A DIR_B: the same files and contents, .seedshare left out
-    diff -r -x .seedshare "$1" "$2" >/dev/null
-}
-wait_same() {  # DIR_A DIR_B SECONDS
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        same_tree "$1" "$2" && return 0
-        sleep 0.1
-    done
-    fail "$2 did not become $1 within $3 s"
-}
-
 mkdir -p "$WORK/old" "$WORK/new"
 head -c $((1 << 20)) /dev/urandom >"$WORK/old/big.bin"
 echo "hello" >"$WORK/old/hello.txt"

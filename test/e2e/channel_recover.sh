@@ -11,10 +11,6 @@
 BUILD=${1:?usage: $0 BUILD_DIR}
 source "$(dirname "$0")/lib.sh"
 
-same_tree() {  # DIR_A DIR_B: the same files and contents, .seedshare left out
-    diff -r -x .seedshare "$1" "$2" >/dev/null
-}
-
 mkdir -p "$WORK/site/docs"
 head -c $((2 << 20)) /dev/urandom >"$WORK/site/big.bin"
 echo "hello" >"$WORK/site/docs/hello.txt"

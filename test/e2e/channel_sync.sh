@@ -8,19 +8,8 @@
 # things stand.
 BUILD=${1:?usage: $0 BUILD_DIR}
 source "$(dirname "$0")/lib.sh"
-
-same_tree() {  # DIR_A DIR_B: the same files and contents, .seedshare and asides left out
-    diff -r -x .seedshare -x '*.seedshare-*' -x 'mine.txt' "$1" "$2" >/dev/null
-}
-wait_same() {  # DIR_A DIR_B SECONDS
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        same_tree "$1" "$2" && return 0
-        sleep 0.1
-    done
-    diff -r -x .seedshare -x '*.seedshare-*' -x 'mine.txt' "$1" "$2" >&2 || true
-    fail "$2 did not become $1 within $3 s"
-}
+# The subscribers' asides and local file are theirs, not the channel's.
+SAME_TREE_EXCLUDES=(-x .seedshare -x '*.seedshare-*' -x mine.txt)
 
 mkdir -p "$WORK/site/docs" "$WORK/sub1" "$WORK/sub2"
 head -c $((4 << 20)) /dev/urandom >"$WORK/site/big.bin"  # 16 chunks of 256 KiB

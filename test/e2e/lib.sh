@@ -34,6 +34,24 @@ wait_for_line() {
     fail "no line matching '$pattern' in $file within ${limit}s"
 }
 
+# same_tree DIR_A DIR_B: the same files and contents, leaving out what
+# SAME_TREE_EXCLUDES names (diff -x patterns; a script may set its own).
+SAME_TREE_EXCLUDES=(-x .seedshare)
+same_tree() {
+    diff -r "${SAME_TREE_EXCLUDES[@]}" "$1" "$2" >/dev/null
+}
+
+# wait_same DIR_A DIR_B SECONDS: until same_tree holds; else the differences, and fail.
+wait_same() {
+    local i
+    for ((i = 0; i < $3 * 10; i++)); do
+        same_tree "$1" "$2" && return 0
+        sleep 0.1
+    done
+    diff -r "${SAME_TREE_EXCLUDES[@]}" "$1" "$2" >&2 || true
+    fail "$2 did not become $1 within $3 s"
+}
+
 # start_tracker: starts a tracker on an ephemeral port; sets TRACKER_ADDR.
 start_tracker() {
     "$TRACKER" --port 0 --host 127.0.0.1 --db "$WORK/tracker.db" "$@" >"$WORK/tracker.out" 2>"$WORK/tracker.log" &
