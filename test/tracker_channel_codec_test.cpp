@@ -60,14 +60,7 @@ TEST_CASE("tracker codec: channel request rejections") {
     CHECK(has(request_error(kT(Type::kGetChannelPeers), peers(0)), "numwant 0 is out of range"));
     CHECK(has(request_error(kT(Type::kGetChannelPeers), peers(201)), "numwant 201"));
     const auto list = [](std::uint8_t from_start, std::uint16_t limit) {
-        Bytes b;
-        b.reserve(16 + 1 + 32 + 2);
-        ByteWriter w(b);
-        w.raw(tok(1).span());
-        w.u8(from_start);
-        w.raw(cid(1).span());
-        w.u16(limit);
-        return b;
+        return list_payload(from_start, cid(1).span(), limit);
     };
     CHECK(has(request_error(kT(Type::kListChannels), list(1, 0)), "limit 0"));
     CHECK(has(request_error(kT(Type::kListChannels), list(1, 1001)), "limit 1001"));

@@ -253,16 +253,8 @@ TEST_CASE("tracker codec: numeric ranges and other rejections") {
     CHECK(
         has(request_error(kT(Type::kGetPeers), get_peers(0)), "numwant 0 is out of range 1..200"));
     CHECK(has(request_error(kT(Type::kGetPeers), get_peers(201)), "numwant 201"));
-    // (Written directly: GCC 12 warns falsely (-Wstringop-overflow) on the chain.)
     const auto list = [](std::uint8_t from_start, std::uint16_t limit) {
-        Bytes b;
-        b.reserve(16 + 1 + 32 + 2);
-        ByteWriter w(b);
-        w.raw(tok(1).span());
-        w.u8(from_start);
-        w.raw(sid(1).span());
-        w.u16(limit);
-        return b;
+        return list_payload(from_start, sid(1).span(), limit);
     };
     CHECK(has(request_error(kT(Type::kListFiles), list(1, 0)), "limit 0"));
     CHECK(has(request_error(kT(Type::kListFiles), list(1, 1001)), "limit 1001"));

@@ -70,6 +70,20 @@ M response_round_trip(const M& m) {
     return std::get<M>(*r);
 }
 
+// A listing request's payload (ListFiles, ListChannels): token, from_start,
+// the 32-byte id to start after, limit. (Written directly: GCC 12 warns
+// falsely (-Wstringop-overflow) on a Payload chain.)
+inline Bytes list_payload(std::uint8_t from_start, ByteSpan after, std::uint16_t limit) {
+    Bytes b;
+    b.reserve(16 + 1 + 32 + 2);
+    ByteWriter w(b);
+    w.raw(tok(1).span());
+    w.u8(from_start);
+    w.raw(after);
+    w.u16(limit);
+    return b;
+}
+
 inline std::string request_error(std::uint8_t type, const Bytes& payload) {
     auto r = decode_request(type, payload);
     REQUIRE_FALSE(r);
