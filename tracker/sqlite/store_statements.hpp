@@ -84,9 +84,9 @@ struct Store::Statements {
           candidates_clear(db.prepare("DELETE FROM temp.orphan_candidates")),
           // Holders of ?1 from userid ?2 on (or before it), in userid order,
           // complete (?3 = 1) or partial (?3 = 0) ones.
-          holders_from(db.prepare("SELECT userid, complete FROM holdings WHERE seed_id = ?1 "
+          holders_from(db.prepare("SELECT userid FROM holdings WHERE seed_id = ?1 "
                                   "AND userid >= ?2 AND complete = ?3 ORDER BY userid")),
-          holders_before(db.prepare("SELECT userid, complete FROM holdings WHERE seed_id = ?1 "
+          holders_before(db.prepare("SELECT userid FROM holdings WHERE seed_id = ?1 "
                                     "AND userid < ?2 AND complete = ?3 ORDER BY userid")),
           holders_of(db.prepare("SELECT userid, complete FROM holdings WHERE seed_id = ?1")),
           files_page(db.prepare("SELECT seed_id, name, length FROM files WHERE seed_id > ?1 "
