@@ -377,6 +377,60 @@ TEST_CASE("tracker client: connect failures name the tracker and the reason") {
     }());
 }
 
+TEST_CASE("tracker client: a tracker that predates the roles flag is joined without it") {
+    asio::io_context io;
+    // An older tracker: it knows Join flags 0x01 and 0x02 only, so it refuses
+    // a Join with 0x04 as Malformed and closes, and takes one without it.
+    asio::ip::tcp::acceptor fake(io, {asio::ip::make_address("127.0.0.1"), 0});
+    TrackerClient c(io.get_executor(), client_options(fake.local_endpoint().port(), 1), kQuiet);
+    std::vector<proto::Join> joins;
+    test::run_task(io, [&]() -> awaitable<void> {
+        asio::co_spawn(
+            io,
+            [&]() -> awaitable<void> {
+                for (int i = 0; i < 2; ++i) {
+                    auto socket = co_await fake.async_accept(asio::use_awaitable);
+                    net::FrameStream fs(std::move(socket), limits::kMaxTrackerFrameBytes, {});
+                    const auto h = co_await fs.read_header();
+                    const auto payload = co_await fs.read_payload(h);
+                    auto j = proto::decode_request(h.type, payload);
+                    REQUIRE(j);
+                    const auto join = std::get<proto::Join>(*j);
+                    joins.push_back(join);
+                    if (join.reads_roles) {
+                        proto::ErrorReply e;
+                        e.code = proto::ErrorCode::kMalformed;
+                        e.message = "Join: flags 0x05: expected a nonzero combination of 0x03";
+                        const Bytes frame = proto::encode(proto::Response{e});
+                        co_await fs.write(frame);
+                        fs.close();
+                        continue;
+                    }
+                    proto::Joined ok;
+                    ok.token.bytes[0] = 7;
+                    ok.heartbeat_ms = 30000;
+                    ok.ttl_ms = 90000;
+                    ok.observed = asio::ip::make_address("127.0.0.1");
+                    const Bytes frame = proto::encode(proto::Response{ok});
+                    co_await fs.write(frame);
+                    // Held open until the test ends.
+                    asio::steady_timer hold(io, 2s);
+                    asio::error_code ec;
+                    co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                }
+            },
+            asio::detached);
+        co_await c.connect();
+        CHECK(c.joined());
+        c.stop();
+    }());
+    REQUIRE(joins.size() == 2);
+    CHECK(joins[0].reads_roles);
+    CHECK(joins[0].wants_cluster);
+    CHECK_FALSE(joins[1].reads_roles);
+    CHECK(joins[1].wants_cluster);
+}
+
 // A loopback server that answers every connection with `reply` and closes it:
 // something other than a tracker at the tracker's address.
 awaitable<void> answer_with(net::tcp::acceptor& acceptor, std::string reply) {

@@ -252,6 +252,29 @@ TEST_CASE("handler: a Join's backup flag reaches the registry") {
     CHECK(b.registry.joined_as_backup == true);
 }
 
+TEST_CASE("handler: GetPeers marks backup peers only for a peer that joined reading roles") {
+    const auto ask = [](bool reads_roles) {
+        Fixture f;
+        f.registry.holders = {
+            Holder{asio::ip::make_address("10.0.0.7"), 7000, user_id(7), true, false},
+            Holder{asio::ip::make_address("10.0.0.8"), 7001, user_id(8), true, true}};
+        proto::Join j;
+        j.user = user_id(1);
+        j.port = 4000;
+        j.reads_roles = reads_roles;
+        const auto joined = f.handler.handle(f.conn, j);
+        const auto t = std::get<proto::Joined>(joined.response).token;
+        const auto out = f.handler.handle(f.conn, proto::GetPeers{t, seed_id(5), 12});
+        const auto& p = std::get<proto::Peers>(out.response);
+        REQUIRE(p.peers.size() == 2);
+        CHECK_FALSE(p.peers[0].backup);
+        return p.peers[1].backup;
+    };
+    CHECK(ask(true));
+    // A peer that predates the flag refuses a Peers entry flags byte of 3.
+    CHECK_FALSE(ask(false));
+}
+
 TEST_CASE("handler: a refused Join names the userid and leaves the connection unjoined") {
     Fixture f;
     f.registry.refuse = RegistryError::of(RegistryErrc::kUserIdInUse);

@@ -79,13 +79,41 @@ TEST_CASE("tracker codec: a Join's flags byte carries only the flags this versio
     REQUIRE(d);
     CHECK(std::get<Join>(*d).backup);
     CHECK_FALSE(std::get<Join>(*d).wants_cluster);
-    for (const std::uint8_t bad : {0x04, 0x80, 0x07, 0xff}) {
+    for (const std::uint8_t bad : {0x08, 0x80, 0x0f, 0xff}) {
         Bytes p = f.payload;
         p.back() = bad;
         const auto refused = decode_request(f.type, p);
         REQUIRE_FALSE(refused);
         CHECK(has(refused.error().message, fmt::format("flags 0x{:02x}", bad)));
     }
+}
+
+TEST_CASE(
+    "tracker codec: a peer that reads roles says so in Join, and a Peers entry marks a backup") {
+    Join j{kVersion, uid(1), tok(2), 4000};
+    j.wants_cluster = true;
+    j.reads_roles = true;
+    const Frame f = split(encode(Request{j}));
+    REQUIRE(f.payload.size() == 41);
+    CHECK(f.payload.back() == (kJoinWantsCluster | kJoinReadsRoles));  // 0x05
+    const auto d = decode_request(f.type, f.payload);
+    REQUIRE(d);
+    CHECK(std::get<Join>(*d) == j);
+
+    // The entry's last byte: 0x01 complete, 0x02 a backup peer.
+    Peers out{sid(1),
+              {PeerEntry{asio::ip::make_address("10.0.0.1"), 7001, uid(2), true, true},
+               PeerEntry{asio::ip::make_address("10.0.0.2"), 7002, uid(3), true, false},
+               PeerEntry{asio::ip::make_address("10.0.0.3"), 7003, uid(4), false, true}}};
+    const Frame pf = split(encode(Response{out}));
+    constexpr std::size_t kEntry = 5 + 2 + 16 + 1;
+    REQUIRE(pf.payload.size() == 32 + 2 + 3 * kEntry);
+    CHECK(pf.payload[32 + 2 + kEntry - 1] == 0x03);
+    CHECK(pf.payload[32 + 2 + 2 * kEntry - 1] == 0x01);
+    CHECK(pf.payload[32 + 2 + 3 * kEntry - 1] == 0x02);
+    const auto back = decode_response(pf.type, pf.payload);
+    REQUIRE(back);
+    CHECK(std::get<Peers>(*back) == out);
 }
 
 TEST_CASE("tracker codec: every strict prefix and every extra byte is refused") {
@@ -97,11 +125,12 @@ TEST_CASE("tracker codec: every strict prefix and every extra byte is refused") 
             CAPTURE(n);
             // A Join cut before its optional flags is the Join without them.
             const auto* join = std::get_if<Join>(&r);
-            if (join != nullptr && (join->wants_cluster || join->backup) &&
+            if (join != nullptr && (join->wants_cluster || join->backup || join->reads_roles) &&
                 n + 1 == f.payload.size()) {
                 Join plain = *join;
                 plain.wants_cluster = false;
                 plain.backup = false;
+                plain.reads_roles = false;
                 const auto got = decode_request(f.type, cut);
                 REQUIRE(got);
                 CHECK(*got == Request{plain});
@@ -114,9 +143,10 @@ TEST_CASE("tracker codec: every strict prefix and every extra byte is refused") 
         auto d = decode_request(f.type, longer);
         REQUIRE_FALSE(d);
         const auto* join = std::get_if<Join>(&r);
-        CHECK(has(d.error().message, join != nullptr && !join->wants_cluster && !join->backup
-                                         ? "flags 0x00"
-                                         : "unexpected bytes"));
+        CHECK(has(d.error().message,
+                  join != nullptr && !join->wants_cluster && !join->backup && !join->reads_roles
+                      ? "flags 0x00"
+                      : "unexpected bytes"));
     }
     for (const auto& r : sample_responses()) {
         const Frame f = split(encode(r));
@@ -301,7 +331,9 @@ TEST_CASE("tracker codec: response rejections") {
     CHECK(decode_response(kT(Type::kPeers), peers(200, 1, 0)));
     CHECK(has(response_error(kT(Type::kPeers), peers(201, 1, 0)), "over the limit of 200"));
     CHECK(has(response_error(kT(Type::kPeers), peers(1, 0, 0)), "port 0"));
-    CHECK(has(response_error(kT(Type::kPeers), peers(1, 1, 3)), "expected 0 or 1"));
+    CHECK(decode_response(kT(Type::kPeers), peers(1, 1, 3)));  // complete and a backup
+    CHECK(has(response_error(kT(Type::kPeers), peers(1, 1, 4)),
+              "peer flags 0x04: only 0x01 and 0x02 are known"));
 
     const auto files = [](std::vector<std::pair<SeedId, std::string>> list, std::uint32_t holders,
                           std::uint32_t complete) {

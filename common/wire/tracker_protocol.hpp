@@ -29,10 +29,17 @@ namespace seedshare::tracker_proto {
 inline constexpr std::uint32_t kMagic = 0x5353544b;  // "SSTK"
 // Join's optional trailing flags byte (sent only when a flag is set): the
 // peer wants Joined.trackers; the peer is a backup peer (`peer backup`),
-// handed out by GetPeers after the other complete holders.
+// handed out by GetPeers after the other complete holders; the peer reads
+// the backup bit of a Peers entry (kHolderBackup), so the tracker may set it.
 inline constexpr std::uint8_t kJoinWantsCluster = 0x01;
 inline constexpr std::uint8_t kJoinBackup = 0x02;
-inline constexpr std::uint8_t kJoinKnownFlags = kJoinWantsCluster | kJoinBackup;
+inline constexpr std::uint8_t kJoinReadsRoles = 0x04;
+inline constexpr std::uint8_t kJoinKnownFlags = kJoinWantsCluster | kJoinBackup | kJoinReadsRoles;
+// A Peers entry's last byte: bit 0 the holder is complete; bit 1 it is a
+// backup peer, set only for an asker that joined with kJoinReadsRoles (a
+// client that predates it refuses anything but 0 or 1 there).
+inline constexpr std::uint8_t kHolderComplete = 0x01;
+inline constexpr std::uint8_t kHolderBackup = 0x02;
 inline constexpr std::uint16_t kVersion = 1;
 
 enum class Type : std::uint8_t {
@@ -94,6 +101,8 @@ struct Join {
     // A backup peer: its upload is spared (GetPeers lists it after the
     // other complete holders). The same trailing flags byte.
     bool backup = false;
+    // Reads the backup bit of Peers entries (kJoinReadsRoles). The same byte.
+    bool reads_roles = false;
     bool operator==(const Join&) const = default;
 };
 
@@ -232,6 +241,9 @@ struct PeerEntry {
     std::uint16_t port = 0;
     UserId user;
     bool complete = false;
+    // A backup peer (joined with kJoinBackup): a getter spares its upload.
+    // Sent only to askers that joined with kJoinReadsRoles.
+    bool backup = false;
     bool operator==(const PeerEntry&) const = default;
 };
 

@@ -55,7 +55,8 @@ void write_body(ByteWriter& w, const Join& m) {
     put(w, m.token);
     w.u16(m.port);
     const std::uint8_t flags = static_cast<std::uint8_t>((m.wants_cluster ? kJoinWantsCluster : 0) |
-                                                         (m.backup ? kJoinBackup : 0));
+                                                         (m.backup ? kJoinBackup : 0) |
+                                                         (m.reads_roles ? kJoinReadsRoles : 0));
     if (flags != 0) w.u8(flags);
 }
 void write_body(ByteWriter& w, const Heartbeat& m) {
@@ -154,6 +155,7 @@ Result<Request> decode_join(ByteSpan p) {
                                kJoinKnownFlags));
         m.wants_cluster = (flags & kJoinWantsCluster) != 0;
         m.backup = (flags & kJoinBackup) != 0;
+        m.reads_roles = (flags & kJoinReadsRoles) != 0;
     }
     if (r.ok() && m.user.is_zero()) r.fail("userid is all zero");
     return r.finish(Request{m});

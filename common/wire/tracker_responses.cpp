@@ -32,7 +32,8 @@ void write_body(ByteWriter& w, const Peers& m) {
         wire::put_address(w, p.address);
         w.u16(p.port);
         put(w, p.user);
-        put_bool(w, p.complete);
+        w.u8(static_cast<std::uint8_t>((p.complete ? kHolderComplete : 0) |
+                                       (p.backup ? kHolderBackup : 0)));
     }
 }
 void write_body(ByteWriter& w, const Files& m) {
@@ -139,7 +140,11 @@ Result<Response> decode_peers(ByteSpan p) {
             r.address(e.address, "peer address");
             if (r.u16(e.port, "peer port") && e.port == 0) r.fail("a peer with port 0");
             r.id(e.user, "peer userid");
-            r.flag(e.complete, "peer complete");
+            std::uint8_t holder = 0;
+            if (r.u8(holder, "peer flags") && (holder & ~(kHolderComplete | kHolderBackup)) != 0)
+                r.fail(fmt::format("peer flags 0x{:02x}: only 0x01 and 0x02 are known", holder));
+            e.complete = (holder & kHolderComplete) != 0;
+            e.backup = (holder & kHolderBackup) != 0;
             m.peers.push_back(e);
         }
     }

@@ -99,38 +99,55 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
     Kind kind = Kind::kUnreachable;
     std::shared_ptr<net::FrameStream> stream;
     proto::Response resp;
-    try {
-        const HostPort to = s->current;
-        auto socket = co_await net::connect(to, s->opt.connect_timeout);
-        const auto t = s->opt.request_timeout;
-        stream = std::make_shared<net::FrameStream>(
-            std::move(socket), limits::kMaxTrackerFrameBytes, net::FrameStream::Timeouts{t, t, t});
-        net::spawn(s->ex, stream->watchdog(), s->log, "tracker watchdog");
-        proto::Join join;
-        join.user = s->opt.user;
-        join.token = s->token;
-        join.port = s->opt.listen_port;
-        join.wants_cluster = true;
-        join.backup = s->opt.backup;
-        const proto::Request req{join};
-        resp = co_await exchange(*s, *stream, req);
-    } catch (const TrackerRefusal& e) {
-        kind = Kind::kRefused;
-        failed = fmt::format("refused to join: {}", e.reason);
-    } catch (const net::NotSeedshare& e) {
-        // Its first bytes are no frame of ours: something else listens there.
-        kind = Kind::kNotATracker;
-        const auto name = foreign_protocol_name(e.looks_like);
-        failed = name.empty() ? fmt::format("its answer is no seedshare frame: {}", e.what())
-                              : fmt::format("it answered like {}", name);
-    } catch (const net::ProtocolError& e) {
-        // A frame, but not an answer a tracker gives to Join.
-        kind = Kind::kNotATracker;
-        failed = fmt::format("its answer is no tracker message: {}", e.what());
-    } catch (const net::TimeoutError& e) {
-        failed = e.reason;  // without the address: TrackerError names the tracker
-    } catch (const std::exception& e) {
-        failed = e.what();
+    // Twice at most: a tracker that predates kJoinReadsRoles refuses the
+    // Join as Malformed (and closes); then once more without the flag.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        failed.reset();
+        kind = Kind::kUnreachable;
+        bool retry_without_roles = false;
+        try {
+            const HostPort to = s->current;
+            auto socket = co_await net::connect(to, s->opt.connect_timeout);
+            const auto t = s->opt.request_timeout;
+            stream =
+                std::make_shared<net::FrameStream>(std::move(socket), limits::kMaxTrackerFrameBytes,
+                                                   net::FrameStream::Timeouts{t, t, t});
+            net::spawn(s->ex, stream->watchdog(), s->log, "tracker watchdog");
+            proto::Join join;
+            join.user = s->opt.user;
+            join.token = s->token;
+            join.port = s->opt.listen_port;
+            join.wants_cluster = true;
+            join.backup = s->opt.backup;
+            join.reads_roles = !s->roles_refused;
+            const proto::Request req{join};
+            resp = co_await exchange(*s, *stream, req);
+        } catch (const TrackerRefusal& e) {
+            kind = Kind::kRefused;
+            failed = fmt::format("refused to join: {}", e.reason);
+            if (e.code == proto::ErrorCode::kMalformed && !s->roles_refused) {
+                s->roles_refused = true;
+                retry_without_roles = true;
+            }
+        } catch (const net::NotSeedshare& e) {
+            // Its first bytes are no frame of ours: something else listens there.
+            kind = Kind::kNotATracker;
+            const auto name = foreign_protocol_name(e.looks_like);
+            failed = name.empty() ? fmt::format("its answer is no seedshare frame: {}", e.what())
+                                  : fmt::format("it answered like {}", name);
+        } catch (const net::ProtocolError& e) {
+            // A frame, but not an answer a tracker gives to Join.
+            kind = Kind::kNotATracker;
+            failed = fmt::format("its answer is no tracker message: {}", e.what());
+        } catch (const net::TimeoutError& e) {
+            failed = e.reason;  // without the address: TrackerError names the tracker
+        } catch (const std::exception& e) {
+            failed = e.what();
+        }
+        if (!retry_without_roles || s->stopping) break;
+        s->log.debug("tracker {} predates the roles flag of Join: joining without it", s->where);
+        if (stream) stream->close();
+        stream.reset();
     }
     if (failed) {
         if (stream) stream->close();

@@ -89,6 +89,9 @@ struct TrackerClient::State {
     std::uint64_t generation = 0;  // counts connections, so a stale failure spares a newer one
     bool joined = false;
     Token token;  // presented at rejoin, so the tracker keeps our identity
+    // This tracker refused a Join saying it reads roles (kJoinReadsRoles):
+    // it predates the flag, so we join without it (and learn no backups).
+    bool roles_refused = false;
     Clock::duration heartbeat = std::chrono::seconds(30);
     Clock::time_point next_heartbeat;
 

@@ -15,11 +15,18 @@ namespace proto = tracker_proto;
 
 namespace {
 
-// Adds the peers of one answer to `out`, each once.
-void merge(std::vector<PeerAddress>& out, const std::vector<proto::PeerEntry>& answer) {
+// Adds the peers of one answer to `out`, each once, and notes which are
+// backup peers (at most `most_backups` remembered; a later answer that lists
+// one as no backup takes it back).
+void merge(std::vector<PeerAddress>& out, std::set<PeerAddress>& backups, std::size_t most_backups,
+           const std::vector<proto::PeerEntry>& answer) {
     for (const auto& p : answer) {
         const PeerAddress a{net::normalize(p.address), p.port};
         if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+        if (!p.backup)
+            backups.erase(a);
+        else if (backups.size() < most_backups)
+            backups.insert(a);
     }
 }
 
@@ -112,6 +119,10 @@ struct Trackers::Lookups {
         std::set<asio::steady_timer*> waiters;  // find_peers calls waiting; woken by answers
     };
     std::map<SeedId, Lookup> by_seed;
+    // Addresses the trackers said are backup peers (a role of the process,
+    // so for every seed), at most kMostBackups.
+    static constexpr std::size_t kMostBackups = 1024;
+    std::set<PeerAddress> backups;
 
     // Forgets a seed with nothing in flight, waiting or to hand out.
     void tidy(const SeedId& id) {
@@ -182,6 +193,10 @@ void Trackers::drop(const SeedId& id, const std::vector<HostPort>& where) {
         client(w)->drop(id);
 }
 
+bool Trackers::is_backup(const PeerAddress& where) const {
+    return lookups_->backups.contains(where);
+}
+
 net::awaitable<std::vector<PeerAddress>> Trackers::find_peers(const SeedId& id,
                                                               const std::vector<HostPort>& where,
                                                               std::uint16_t numwant) {
@@ -197,7 +212,7 @@ net::awaitable<std::vector<PeerAddress>> Trackers::find_peers(const SeedId& id,
             if (e) {
                 l.last_error = fmt::format("{}: {}", w.str(), message_of(e));
             } else {
-                merge(l.peers, answer);
+                merge(l.peers, lookups->backups, Lookups::kMostBackups, answer);
                 l.answered = true;
             }
             for (auto* t : l.waiters)

@@ -54,6 +54,10 @@ class Trackers {
     net::awaitable<std::vector<PeerAddress>> find_peers(const SeedId& id,
                                                         const std::vector<HostPort>& where,
                                                         std::uint16_t numwant);
+    // A tracker's answer to find_peers (any seed) marked this holder as a
+    // backup peer (Peers entry flag 0x02), and no later answer took it back:
+    // a getter spares its upload.
+    bool is_backup(const PeerAddress& where) const;
     // Asks every joined tracker in `where` at once; the first seed text for
     // `id` wins (the others are not waited for). nullopt if every tracker
     // answered without one. Throws only if none answered.

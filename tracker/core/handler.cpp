@@ -147,6 +147,7 @@ Outcome Handler::join(Connection& conn, const proto::Join& j) {
     const auto& r = std::get<JoinResult>(a);
     conn.user = j.user;
     conn.token = r.token;
+    conn.reads_roles = j.reads_roles;
     proto::Joined out;
     out.token = r.token;
     out.heartbeat_ms = static_cast<std::uint32_t>(heartbeat_interval().count());
@@ -189,7 +190,8 @@ Outcome Handler::dispatch(Connection& conn, const proto::Request& request,
                 proto::Peers out;
                 out.id = m.id;
                 for (auto& h : registry_.get_peers(m.id, user, m.numwant))
-                    out.peers.push_back(proto::PeerEntry{h.address, h.port, h.user, h.complete});
+                    out.peers.push_back(proto::PeerEntry{h.address, h.port, h.user, h.complete,
+                                                         conn.reads_roles && h.backup});
                 return Outcome{proto::Response{std::move(out)}, false};
             } else if constexpr (std::is_same_v<M, proto::ListFiles>) {
                 std::optional<SeedId> after;

@@ -24,6 +24,8 @@ struct Connection {
     asio::ip::address remote;    // the socket's peer address, v4-mapped normalized
     std::optional<UserId> user;  // set by a successful Join
     Token token;
+    // Joined with kJoinReadsRoles: its Peers entries may mark backup peers.
+    bool reads_roles = false;
     bool joined() const { return user.has_value(); }
 };
 
