@@ -258,3 +258,52 @@ TEST_CASE("picker: chunks a peer refused lately are not picked for it, and stay 
     REQUIRE(c);
     CHECK(refused.contains(c->value));
 }
+
+TEST_CASE("picker: a spared peer counts for rarity but not as another holder") {
+    Picker p(bits("0000"), 3);
+    const auto backup = bits("1111");
+    const auto sharer = bits("1100");
+    p.add_peer(backup, true);
+    // Only the backup: nobody else holds anything.
+    CHECK_FALSE(p.others_hold_all());
+    CHECK_FALSE(p.held_by_others(ChunkIndex{0}));
+    CHECK(p.availability(ChunkIndex{0}) == 1);
+    p.add_peer(sharer);
+    CHECK(p.held_by_others(ChunkIndex{0}));
+    CHECK(p.held_by_others(ChunkIndex{1}));
+    CHECK_FALSE(p.held_by_others(ChunkIndex{2}));
+    CHECK(p.availability(ChunkIndex{0}) == 2);
+    // What a connection to the backup may pick while it is spared: the chunks
+    // only it has.
+    std::set<std::uint32_t> picked;
+    for (int i = 0; i < 4; ++i)
+        if (auto c = p.pick(backup, [&](ChunkIndex x) { return p.held_by_others(x); }))
+            picked.insert(c->value);
+    CHECK(picked == std::set<std::uint32_t>{2, 3});
+    // The sharer completes: it holds everything now.
+    p.peer_gained(sharer, ChunkIndex{2});
+    CHECK_FALSE(p.others_hold_all());
+    p.peer_gained(bits("1110"), ChunkIndex{3});
+    CHECK(p.others_hold_all());
+    // A role learnt later: removed as spared, added as not.
+    Picker q(bits("0000"), 3);
+    q.add_peer(bits("0011"), true);
+    CHECK_FALSE(q.held_by_others(ChunkIndex{3}));
+    q.remove_peer(bits("0011"), true);
+    q.add_peer(bits("0011"), false);
+    CHECK(q.held_by_others(ChunkIndex{3}));
+    q.remove_peer(bits("0011"), false);
+    CHECK_FALSE(q.held_by_others(ChunkIndex{3}));
+    CHECK(q.availability(ChunkIndex{3}) == 0);
+}
+
+TEST_CASE("picker: a spared peer that completes stays spared") {
+    Picker p(bits("0000"), 5);
+    p.add_peer(bits("1110"), true);
+    p.peer_gained(bits("1110"), ChunkIndex{3}, true);
+    CHECK_FALSE(p.others_hold_all());
+    CHECK_FALSE(p.held_by_others(ChunkIndex{3}));
+    CHECK(p.availability(ChunkIndex{3}) == 1);
+    p.remove_peer(bits("1111"), true);
+    CHECK(p.availability(ChunkIndex{3}) == 0);
+}

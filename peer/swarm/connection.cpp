@@ -158,11 +158,24 @@ std::uint64_t PeerConnection::pipeline_target() const {
     return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(want), o.pipeline_min_bytes, most);
 }
 
+void PeerConnection::set_spared(bool spared) {
+    if (spared == spared_) return;
+    if (got_bitfield_) {
+        swarm_->picker().remove_peer(theirs_, spared_);
+        swarm_->picker().add_peer(theirs_, spared);
+    }
+    spared_ = spared;
+}
+
 void PeerConnection::fill_requests() {
     if (closed_ || remote_leaving_ || !swarm_->downloading() || !got_bitfield_) return;
     const auto& o = swarm_->options();
     const auto& seed = swarm_->seed();
     const auto target = pipeline_target();
+    // A backup is asked only for what no other connected peer holds, unless
+    // the others are slow (BackupSparing).
+    const bool spare = spared_ && !swarm_->turn_to_backups();
+    if (spare && swarm_->picker().others_hold_all() && fetches_.empty()) return;
     // By bytes, and by count: the remote drops a peer with more than
     // kMaxQueuedRequests waiting (small chunks make small blocks).
     // And within the getter's budget for all its connections together.
@@ -180,8 +193,13 @@ void PeerConnection::fill_requests() {
             auto& buffers = swarm_->fetch_buffers();
             if (buffers.in_use() >= buffers.capacity()) return;  // before the picker's work
             auto& picker = swarm_->picker();
+            if (spare && picker.others_hold_all()) return;
             const auto chunk = picker.pick(
-                theirs_, [&](ChunkIndex c) { return fetches_.contains(c.value) || refused(c); },
+                theirs_,
+                [&](ChunkIndex c) {
+                    return fetches_.contains(c.value) || refused(c) ||
+                           (spare && picker.held_by_others(c));
+                },
                 swarm_->pick_window());
             if (!chunk) return;
             auto buffer = buffers.try_acquire(seed.chunk_length(*chunk));
@@ -339,7 +357,9 @@ void PeerConnection::handle(pp::Message& m) {
                                                  seed.chunk_count()));
         theirs_ = std::move(bf->have);
         got_bitfield_ = true;
-        swarm_->picker().add_peer(theirs_);
+        spared_ = swarm_->spares(*this);
+        if (spared_) log_.debug("a backup peer: its upload is spared");
+        swarm_->picker().add_peer(theirs_, spared_);
         swarm_->spread().add_holder(theirs_);
         swarm_->connection_ready(shared_from_this());
         fill_requests();
@@ -349,7 +369,7 @@ void PeerConnection::handle(pp::Message& m) {
                                                  have->chunk.value, seed.chunk_count()));
         if (!got_bitfield_) throw net::ProtocolError("have before bitfield");
         if (!theirs_.test(have->chunk)) {
-            swarm_->picker().peer_gained(theirs_, have->chunk);
+            swarm_->picker().peer_gained(theirs_, have->chunk, spared_);
             swarm_->spread().holder_gained(have->chunk);
             if (promised_.erase(have->chunk.value) != 0) swarm_->spread().unpromise(have->chunk);
             theirs_.set(have->chunk);

@@ -66,6 +66,10 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     bool remote_leaving() const { return remote_leaving_; }
     // Its bitfield arrived, so the picker counts its chunks.
     bool counted_in_picker() const { return got_bitfield_; }
+    // A backup peer: asked only for chunks no other connected peer holds,
+    // unless the others are slow (BackupSparing). Counted so in the picker.
+    bool spared() const { return spared_; }
+    void set_spared(bool spared);
 
     // Asks for more blocks if the pipeline has room and there is work.
     void fill_requests();
@@ -126,6 +130,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
 
     Bitfield theirs_;
     bool got_bitfield_ = false;
+    bool spared_ = false;
     net::Clock::time_point closed_at_{};
     bool closed_ = false;
     bool goodbye_sent_ = false;

@@ -8,6 +8,7 @@ namespace seedshare {
 Picker::Picker(Bitfield have, std::uint64_t random_seed)
     : have_(std::move(have)),
       partial_(have_.size(), 0),
+      spared_partial_(have_.size(), 0),
       downloaders_(have_.size(), 0),
       verifying_(have_.size(), false),
       levels_(1),
@@ -32,9 +33,10 @@ void Picker::erase_wanted(ChunkIndex c) {
     if (level < levels_.size() && levels_[level].erase(c.value) != 0) --wanted_;
 }
 
-void Picker::add_peer(const Bitfield& theirs) {
+void Picker::add_peer(const Bitfield& theirs, bool spared) {
     if (theirs.all()) {
         ++seeds_;
+        if (spared) ++spared_seeds_;
         return;
     }
     for (std::uint32_t i = 0; i < theirs.size(); ++i) {
@@ -43,13 +45,15 @@ void Picker::add_peer(const Bitfield& theirs) {
         const bool is_wanted = is_wanted_now(c);
         if (is_wanted) erase_wanted(c);
         ++partial_[i];
+        if (spared) ++spared_partial_[i];
         if (is_wanted) insert_wanted(c);
     }
 }
 
-void Picker::remove_peer(const Bitfield& theirs) {
+void Picker::remove_peer(const Bitfield& theirs, bool spared) {
     if (theirs.all()) {
         if (seeds_ > 0) --seeds_;
+        if (spared && spared_seeds_ > 0) --spared_seeds_;
         return;
     }
     for (std::uint32_t i = 0; i < theirs.size(); ++i) {
@@ -58,21 +62,24 @@ void Picker::remove_peer(const Bitfield& theirs) {
         const bool is_wanted = is_wanted_now(c);
         if (is_wanted) erase_wanted(c);
         --partial_[i];
+        if (spared && spared_partial_[i] > 0) --spared_partial_[i];
         if (is_wanted) insert_wanted(c);
     }
 }
 
-void Picker::peer_gained(const Bitfield& theirs, ChunkIndex c) {
+void Picker::peer_gained(const Bitfield& theirs, ChunkIndex c, bool spared) {
     if (theirs.test(c)) return;
     if (theirs.count() + 1 == theirs.size()) {
         // The peer became a seed: move its chunks from partial_ to seeds_.
-        remove_peer(theirs);
+        remove_peer(theirs, spared);
         ++seeds_;
+        if (spared) ++spared_seeds_;
         return;
     }
     const bool is_wanted = is_wanted_now(c);
     if (is_wanted) erase_wanted(c);
     ++partial_[c.value];
+    if (spared) ++spared_partial_[c.value];
     if (is_wanted) insert_wanted(c);
 }
 

@@ -14,6 +14,11 @@
 //    chunk another peer is already fetching (at most kMaxDownloaders at once);
 //    the caller cancels the other fetches as soon as one copy has arrived.
 //
+// Spared peers (backup peers, issue 15) are counted twice: with everyone, so
+// rarity is unchanged, and apart, so a caller can tell whether a chunk is
+// held by a connected peer that is not spared (held_by_others) and keep a
+// backup's upload for the chunks nobody else has (BackupSparing).
+//
 // A chunk we lack is in one of three states: wanted (nobody fetches it),
 // being fetched (by 1..kMaxDownloaders peers), or received (one whole copy
 // is being verified; not fetched again unless that copy turns out bad).
@@ -46,14 +51,21 @@ class Picker {
     std::uint32_t missing() const { return have_.size() - have_.count(); }
     bool complete() const { return have_.all(); }
 
-    // Availability bookkeeping for connected peers.
-    void add_peer(const Bitfield& theirs);
-    void remove_peer(const Bitfield& theirs);
+    // Availability bookkeeping for connected peers; `spared`: a backup
+    // peer (a peer's role changes by removing it and adding it again).
+    void add_peer(const Bitfield& theirs, bool spared = false);
+    void remove_peer(const Bitfield& theirs, bool spared = false);
     // A connected peer announced one more chunk; `theirs` is its bitfield
     // before the change.
-    void peer_gained(const Bitfield& theirs, ChunkIndex c);
+    void peer_gained(const Bitfield& theirs, ChunkIndex c, bool spared = false);
     // How many connected peers hold c (seeds included).
     std::uint32_t availability(ChunkIndex c) const { return seeds_ + partial_[c.value]; }
+    // Some connected peer that is not spared holds c.
+    bool held_by_others(ChunkIndex c) const {
+        return seeds_ > spared_seeds_ || partial_[c.value] > spared_partial_[c.value];
+    }
+    // A connected complete peer that is not spared: it holds every chunk.
+    bool others_hold_all() const { return seeds_ > spared_seeds_; }
 
     // Picks a chunk for a peer holding `theirs` and counts it as being
     // fetched. `fetching_here` says which chunks must not be picked for that
@@ -90,9 +102,11 @@ class Picker {
 
     Bitfield have_;
     std::uint32_t seeds_ = 0;
-    std::vector<std::uint32_t> partial_;      // per chunk: non-seed peers holding it
-    std::vector<std::uint32_t> downloaders_;  // per chunk: fetches in progress
-    std::vector<bool> verifying_;             // per chunk: a whole copy is being verified
+    std::vector<std::uint32_t> partial_;         // per chunk: non-seed peers holding it
+    std::uint32_t spared_seeds_ = 0;             // of seeds_, the spared ones
+    std::vector<std::uint32_t> spared_partial_;  // of partial_, the spared ones
+    std::vector<std::uint32_t> downloaders_;     // per chunk: fetches in progress
+    std::vector<bool> verifying_;                // per chunk: a whole copy is being verified
     // Chunks we lack that nobody fetches, bucketed by partial_ count.
     std::vector<std::set<std::uint32_t>> levels_;
     std::uint32_t wanted_ = 0;

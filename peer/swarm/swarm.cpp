@@ -7,6 +7,7 @@
 #include "common/core/plural.hpp"
 #include "common/net/offload.hpp"
 #include "peer/discovery/address_book_file.hpp"
+#include "peer/swarm/backup_sparing.hpp"
 #include "peer/swarm/connection.hpp"
 #include "peer/swarm/handshake.hpp"
 #include "peer/swarm/request_budget.hpp"
@@ -84,6 +85,31 @@ bool Swarm::may_request_more() const {
     const auto most = std::max<std::uint64_t>(options_.fetch_budget_bytes, options_.block_bytes);
     return RequestBudget::may_request(
         outstanding, RequestBudget::total_target(rate, options_.block_bytes, most));
+}
+
+bool Swarm::spares(const PeerConnection& conn) const {
+    const auto where = listed_as(conn);
+    return is_backup && where && is_backup(*where);
+}
+
+bool Swarm::turn_to_backups() {
+    const auto now = net::Clock::now();
+    BackupSparing::View v;
+    for (const auto& c : conns_) {
+        if (!c->counted_in_picker() || c->closed() || c->remote_leaving()) continue;
+        if (c->spared()) {
+            v.backup_rate = std::max(v.backup_rate, c->download_rate());
+        } else if (!c->stalled(now)) {
+            ++v.others;
+            v.others_rate += c->download_rate();
+        }
+    }
+    if (v.others == 0)
+        others_since_.reset();
+    else if (!others_since_)
+        others_since_ = now;
+    if (others_since_) v.others_for = now - *others_since_;
+    return BackupSparing::turn_to_backup(v);
 }
 
 std::size_t Swarm::pick_window() const {
@@ -346,7 +372,7 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
             break;
         }
     }
-    if (conn->counted_in_picker()) picker_.remove_peer(conn->theirs());
+    if (conn->counted_in_picker()) picker_.remove_peer(conn->theirs(), conn->spared());
     // A peer that left on purpose is not asked again soon; one that failed
     // is retried with backoff (unless another connection to it is up).
     if (const auto where = listed_as(*conn))
@@ -420,6 +446,15 @@ net::awaitable<void> Swarm::ask(PoolPlanner::Ask which) {
                 const auto found = co_await find_peers(options_.numwant);
                 const auto learnt = add_candidates(found, PeerList::Source::kTracker);
                 planner_.answered(which, learnt, net::Clock::now());
+                // The answer may have said who is a backup peer.
+                if (is_backup) {
+                    const auto backups = std::count_if(found.begin(), found.end(), is_backup);
+                    if (backups > 0)
+                        log_.debug("the trackers named {}, {} a backup",
+                                   count_of(found.size(), "peer"), backups);
+                }
+                for (const auto& c : conns_)
+                    if (c->counted_in_picker()) c->set_spared(spares(*c));
             } catch (const std::exception& e) {
                 log_.debug("asking for peers: {}", e.what());
                 planner_.failed(which, net::Clock::now());

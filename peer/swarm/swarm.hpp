@@ -100,6 +100,9 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
 
     // Where to find more peers (the trackers). Called with numwant.
     std::function<net::awaitable<std::vector<PeerAddress>>(std::uint16_t)> find_peers;
+    // Whether the trackers said the peer at an address is a backup peer (its
+    // upload spared, BackupSparing); null: no peer is.
+    std::function<bool(const PeerAddress&)> is_backup;
     // Called when the holding changes: first verified chunk (partial) and
     // complete. The process tells its trackers.
     std::function<void(bool complete)> on_holding;
@@ -143,6 +146,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     SpreadTracker& spread() override { return spread_; }
     bool rationing_uploads() const override;
     bool may_request_more() const override;
+    bool spares(const PeerConnection& conn) const override;
+    bool turn_to_backups() override;
     void connection_ready(const std::shared_ptr<PeerConnection>& conn) override;
     void connection_closed(PeerConnection* conn, bool goodbye) override;
     void chunk_received(const std::shared_ptr<PeerConnection>& from, ChunkIndex c,
@@ -204,6 +209,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     bool storage_change_reported_ = false;
     std::uint64_t verified_bytes_ = 0;
     std::size_t connecting_ = 0;
+    // Since when peers that are not backups could serve (turn_to_backups).
+    std::optional<net::Clock::time_point> others_since_;
     asio::steady_timer* drained_signal_ = nullptr;  // set while stop() waits for uploads
 
     std::set<std::shared_ptr<PeerConnection>> conns_;

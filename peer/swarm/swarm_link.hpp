@@ -144,6 +144,12 @@ class SwarmLink {
     // May one more block be requested, counting what every connection has
     // requested (RequestBudget)?
     virtual bool may_request_more() const = 0;
+    // The remote is a backup peer (the trackers said so): its upload is
+    // spared (BackupSparing).
+    virtual bool spares(const PeerConnection& conn) const = 0;
+    // May a backup be asked for chunks another connected peer holds
+    // (BackupSparing::turn_to_backup on the swarm's connections now)?
+    virtual bool turn_to_backups() = 0;
     // A complete peer with several partial peers rations its upload: only
     // the least spread chunks (SpreadTracker), so peers trade the rest.
     virtual bool rationing_uploads() const = 0;

@@ -63,6 +63,7 @@ void FileTransfer::start(bool announce) {
             swarm_->find_peers = [&trackers, id, where](std::uint16_t numwant) {
                 return trackers.find_peers(id, where, numwant);
             };
+            swarm_->is_backup = [&trackers](const PeerAddress& a) { return trackers.is_backup(a); };
             // "complete" is said by finish(), once the file is in place.
             swarm_->on_holding = [&trackers, &kept, where](bool complete) {
                 if (!complete) trackers.hold(kept, where, false);
