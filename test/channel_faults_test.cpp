@@ -10,8 +10,10 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <utility>
 
 #include "peer/channel/channel_store.hpp"
 #include "test/support/channel_harness.hpp"
@@ -197,6 +199,72 @@ TEST_CASE("channel faults: the publisher gone, with or without goodbye: still sy
             co_await sl->stop();
         });
     }
+}
+
+TEST_CASE(
+    "channel faults: subscribers that traded chunks see each other whole, and serve a late one "
+    "with the publisher gone") {
+    // Three subscribers fetch one file of 32 chunks at once: the publisher
+    // sends each chunk about once and they trade the rest. Each must learn
+    // every chunk the others verify, even one it holds itself: otherwise
+    // two complete subscribers each keep a stale partial view of the other,
+    // their connection never closes ("both complete"), and each, counting
+    // such phantom partial peers, rations its uploads and refuses the chunks
+    // a late getter lacks (the bench's stall: with the publisher killed, a
+    // fresh subscriber or the wiped publisher received nothing for minutes).
+    TempDir site, a, b, c, late;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_file(site / "big.bin", pattern_bytes(8 << 20, 11));  // 32 chunks of 256 KiB
+    write_file(site / "small.txt", "small\n");
+
+    run_within(io, 240s, [&]() -> net::awaitable<void> {
+        auto p = std::make_unique<TestPublisher>(io, pool, "publisher", site.path(), test_key(26),
+                                                 tracker.address);
+        CHECK(co_await eventually([&] { return p->ready; }, 20s));
+        const ChannelId channel = p->publisher->channel();
+        std::vector<std::unique_ptr<TestSubscriber>> subs;
+        for (const auto& [name, dir] : {std::pair{"a", &a}, std::pair{"b", &b}, std::pair{"c", &c}})
+            subs.push_back(std::make_unique<TestSubscriber>(io, pool, name, channel, dir->path(),
+                                                            tracker.address));
+        const auto all_at = [&](std::uint64_t v) {
+            return std::all_of(subs.begin(), subs.end(),
+                               [v](const auto& s) { return s->version() == v; });
+        };
+        CHECK(co_await eventually([&] { return all_at(1); }, 60s));
+
+        // Every file-swarm connection between complete peers closes: none
+        // is left that a stale view holds open.
+        const auto file_connections = [](const TestSubscriber& s) {
+            std::size_t n = 0;
+            for (const auto& [id, swarm] : s.peer.node->swarms())
+                n += swarm->connection_count();
+            return n;
+        };
+        const auto none_left = [&] {
+            return std::all_of(subs.begin(), subs.end(),
+                               [&](const auto& s) { return file_connections(*s) == 0; });
+        };
+        CHECK(co_await eventually(none_left, 30s));
+        for (const auto& s : subs)
+            if (const auto n = file_connections(*s); n != 0)
+                MESSAGE(fmt::format("a subscriber still has {} file connection(s)", n));
+
+        // The publisher vanishes; a late subscriber gets the whole version
+        // from the three.
+        p->kill();
+        CHECK(co_await eventually([&] { return p->done; }, 10s));
+        auto sl = std::make_unique<TestSubscriber>(io, pool, "late", channel, late.path(),
+                                                   tracker.address, true);
+        CHECK(co_await eventually([&] { return sl->done; }, 60s));
+        CHECK(sl->outcome == Subscriber::Outcome::kUpToDate);
+        CHECK(tree(late.path()) == tree(site.path()));
+
+        for (auto& s : subs)
+            co_await s->stop();
+        co_await sl->stop();
+    });
 }
 
 TEST_CASE("channel faults: a subscriber that vanishes mid-upload: the others finish without it") {

@@ -114,7 +114,7 @@ void PeerConnection::forget_old_cancels() {
 }
 
 void PeerConnection::announce(ChunkIndex c) {
-    if (!theirs_.test(c)) send(pp::Have{c});
+    send(pp::Have{c});
 }
 
 void PeerConnection::say_goodbye() {

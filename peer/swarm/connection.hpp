@@ -83,7 +83,13 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     double download_rate() const { return rate_; }
     // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
     std::uint64_t pipeline_target() const;
-    // We verified c: tell the remote.
+    // We verified c: tell the remote, even one that holds c itself. Its view
+    // of us must stay whole: a seed releases the promise it made for c only
+    // on our Have (else the chunks it sent us look ever more spread and it
+    // refuses the ones we still lack), and two peers that both completed
+    // close their connection ("both complete") only when each sees the
+    // other whole (else a stale partial view keeps it open and makes the
+    // seed ration its uploads for a peer that needs nothing).
     void announce(ChunkIndex c);
     // Someone else delivered c first: stop fetching it here.
     void cancel_fetch(ChunkIndex c);
