@@ -96,10 +96,14 @@ void Node::listen() {
 
 SwarmEnv Node::swarm_env() const {
     // Swarms may outlive the Node: the refresh holds what it uses.
+    // Gated: each downloading swarm with no peer asks the book, and reading
+    // the whole file for each of thousands of swarms made the process's work
+    // grow with the square of its swarms (issue 18).
     std::function<void()> refresh;
     if (book_path_)
-        refresh = [book = book_, path = *book_path_, log = log_] {
-            refresh_address_book(Env::posix(), path, *book, log);
+        refresh = [book = book_, path = *book_path_, log = log_, gate = book_refresh_gate_] {
+            if (gate->due(RefreshGate::Clock::now()))
+                refresh_address_book(Env::posix(), path, *book, log);
         };
     return SwarmEnv{.ex = ex_,
                     .pool = &pool_,

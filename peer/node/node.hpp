@@ -17,6 +17,7 @@
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
 #include "peer/discovery/address_book.hpp"
+#include "peer/discovery/refresh_gate.hpp"
 #include "peer/node/channel_endpoint.hpp"
 #include "peer/swarm/swarm.hpp"
 
@@ -40,8 +41,9 @@ struct NodeOptions {
     std::optional<std::filesystem::path> state_dir;
     // How often a changed address book is written (merged with the file, so
     // processes sharing the state directory learn from each other: a swarm
-    // stranded with no peer re-reads the file when it asks the book). The
-    // first change is written within a second.
+    // stranded with no peer re-reads the file when it asks the book, at most
+    // once a second for all the process's swarms). The first change is
+    // written within a second.
     std::chrono::milliseconds book_save_interval{5000};
 };
 
@@ -138,6 +140,9 @@ class Node {
     std::map<ChannelId, std::shared_ptr<ChannelEndpoint>> channels_;
     std::shared_ptr<std::set<UserId>> refused_ = std::make_shared<std::set<UserId>>();
     std::shared_ptr<AddressBook> book_;
+    // Swarms' re-reads of the book's file: at most one a second for them all.
+    std::shared_ptr<RefreshGate> book_refresh_gate_ =
+        std::make_shared<RefreshGate>(std::chrono::seconds(1));
     std::optional<std::filesystem::path> book_path_;
     asio::steady_timer book_timer_;
     std::optional<net::Clock::time_point> book_saved_at_;  // by book_loop
