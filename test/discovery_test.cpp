@@ -12,6 +12,7 @@
 #include "peer/discovery/peer_list.hpp"
 #include "peer/discovery/pex_gate.hpp"
 #include "peer/discovery/pool_planner.hpp"
+#include "peer/discovery/refresh_gate.hpp"
 
 using namespace seedshare;
 using namespace std::chrono_literals;
@@ -388,6 +389,68 @@ TEST_CASE("pex gate: a burst, then one per interval") {
 }
 
 // --- the address book -----------------------------------------------------------
+
+TEST_CASE("address book: the file is re-read once a second, however many swarms ask") {
+    // Issue 18: each of 3000 swarms starting with no peer asked the book,
+    // and each ask read and merged the whole file (over 60% of a
+    // subscriber's CPU in perf, files/s falling as the swarms grew).
+    RefreshGate gate(1s);
+    const auto t = RefreshGate::Clock::time_point{} + 1h;
+    std::uint64_t reads = 0;
+    for (int i = 0; i < 3000; ++i)
+        reads += gate.due(t + std::chrono::microseconds(i * 300)) ? 1 : 0;  // 0.9 s of asks
+    CHECK(reads == 1);
+    CHECK(gate.due(t + 1s));  // a second later: read again, then quiet again
+    CHECK_FALSE(gate.due(t + 1500ms));
+    CHECK(gate.due(t + 2s + 1ms));
+    CHECK(gate.reads() == 3);
+}
+
+TEST_CASE("address book: a full book merged into a full one keeps the most recent keys") {
+    // The merge of the file into a full book evicts one key per new key: by
+    // the index of newest sightings, the same keys the scan of every key chose.
+    const AddressBook::Seconds now = 1'800'000'000;
+    const auto key_n = [](std::uint32_t i) {
+        SeedId id;
+        id.bytes.fill(0);
+        id.bytes[0] = static_cast<std::uint8_t>(i);
+        id.bytes[1] = static_cast<std::uint8_t>(i >> 8);
+        return AddressBook::key(id);
+    };
+    const std::uint32_t n = limits::kMaxAddressBookKeys;
+    AddressBook ours;
+    AddressBook file;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        // Ours: keys 0..n-1, key i seen at now - 2n + 2i (even); the file:
+        // keys n/2..n/2+n-1 seen at now - 2n + 2i - n + 1 (odd), so the
+        // merged book holds the n most recent of both.
+        ours.learn(key_n(i), addr("10.0.0.1"), now - 2 * n + 2 * i);
+        file.learn(key_n(n / 2 + i), addr("10.0.0.2"), now - 3 * n + 2 * (n / 2 + i) + 1);
+    }
+    ours.merge(file);
+    CHECK(ours.key_count() == n);
+    // Every key kept is seen at least as recently as every key gone.
+    AddressBook::Seconds oldest_kept = now;
+    AddressBook::Seconds newest_gone = 0;
+    for (std::uint32_t i = 0; i < n / 2 + n; ++i) {
+        const auto k = key_n(i);
+        const AddressBook::Seconds mine = i < n ? now - 2 * n + 2 * i : 0;
+        const AddressBook::Seconds theirs =
+            i >= n / 2 ? now - 3 * n + 2 * i + 1 : AddressBook::Seconds{0};
+        const auto seen = std::max(mine, theirs);
+        if (ours.holders(k, now, 2).empty())
+            newest_gone = std::max(newest_gone, seen);
+        else
+            oldest_kept = std::min(oldest_kept, seen);
+    }
+    CHECK(newest_gone <= oldest_kept);
+    // Forgetting and expiring keep the index true: the next key evicted is
+    // the least recent one left.
+    ours.expire(now + 7 * 24 * 3600 - n);  // drops keys seen before now - n
+    ours.learn(key_n(5000), addr("10.0.0.3"), now);
+    CHECK(ours.key_count() <= n);
+    CHECK_FALSE(ours.holders(key_n(5000), now, 1).empty());
+}
 
 TEST_CASE("address book: holders most recent first, expired ones gone") {
     AddressBook book;

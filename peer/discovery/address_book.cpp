@@ -38,23 +38,35 @@ AddressBook::Seconds AddressBook::newest(const Holders& h) {
     return n;
 }
 
+void AddressBook::reindex(Keys::iterator it, Seconds to) {
+    auto& key = it->second;
+    if (key.newest == to && by_newest_.contains({to, it->first})) return;
+    by_newest_.erase({key.newest, it->first});
+    key.newest = to;
+    by_newest_.emplace(to, it->first);
+}
+
+void AddressBook::erase_key(Keys::iterator it) {
+    by_newest_.erase({it->second.newest, it->first});
+    keys_.erase(it);
+}
+
 void AddressBook::put(const std::string& k, const PeerAddress& who, Seconds seen) {
     auto it = keys_.find(k);
     if (it == keys_.end()) {
-        if (keys_.size() >= limits::kMaxAddressBookKeys) {
-            // Evict the key seen least recently.
-            auto victim = keys_.begin();
-            for (auto i = keys_.begin(); i != keys_.end(); ++i)
-                if (newest(i->second) < newest(victim->second)) victim = i;
-            if (newest(victim->second) > seen) return;
-            keys_.erase(victim);
+        if (keys_.size() >= limits::kMaxAddressBookKeys && !by_newest_.empty()) {
+            // Evict the key seen least recently (of equals, the first key).
+            const auto victim = by_newest_.begin();
+            if (victim->first > seen) return;
+            erase_key(keys_.find(victim->second));
         }
-        it = keys_.emplace(k, Holders{}).first;
+        it = keys_.emplace(k, Key{}).first;
     }
-    auto& h = it->second;
+    auto& h = it->second.holders;
     if (auto e = h.find(who); e != h.end()) {
         if (e->second < seen) {
             e->second = seen;
+            reindex(it, std::max(it->second.newest, seen));
             dirty_ = true;
         }
         return;
@@ -66,6 +78,7 @@ void AddressBook::put(const std::string& k, const PeerAddress& who, Seconds seen
         h.erase(victim);
     }
     h.emplace(who, seen);
+    reindex(it, newest(h));
     dirty_ = true;
 }
 
@@ -77,15 +90,19 @@ void AddressBook::learn(const std::string& k, const PeerAddress& who, Seconds no
 void AddressBook::forget(const std::string& k, const PeerAddress& who) {
     auto it = keys_.find(k);
     if (it == keys_.end()) return;
-    if (it->second.erase(who) > 0) dirty_ = true;
-    if (it->second.empty()) keys_.erase(it);
+    auto& h = it->second.holders;
+    if (h.erase(who) > 0) dirty_ = true;
+    if (h.empty())
+        erase_key(it);
+    else
+        reindex(it, newest(h));
 }
 
 std::vector<PeerAddress> AddressBook::holders(const std::string& k, Seconds now,
                                               std::size_t limit) const {
     std::vector<std::pair<Seconds, PeerAddress>> found;
     if (auto it = keys_.find(k); it != keys_.end())
-        for (const auto& [a, seen] : it->second)
+        for (const auto& [a, seen] : it->second.holders)
             if (fresh(seen, now)) found.emplace_back(seen, a);
     std::sort(found.begin(), found.end(),
               [](const auto& x, const auto& y) { return x.first > y.first; });
@@ -99,7 +116,7 @@ std::vector<PeerAddress> AddressBook::holders(const std::string& k, Seconds now,
 
 void AddressBook::expire(Seconds now) {
     for (auto it = keys_.begin(); it != keys_.end();) {
-        auto& h = it->second;
+        auto& h = it->second.holders;
         for (auto e = h.begin(); e != h.end();) {
             if (fresh(e->second, now)) {
                 ++e;
@@ -108,28 +125,33 @@ void AddressBook::expire(Seconds now) {
                 dirty_ = true;
             }
         }
-        it = h.empty() ? keys_.erase(it) : std::next(it);
+        const auto next = std::next(it);
+        if (h.empty())
+            erase_key(it);
+        else
+            reindex(it, newest(h));
+        it = next;
     }
 }
 
 void AddressBook::merge(const AddressBook& other) {
-    for (const auto& [k, h] : other.keys_)
-        for (const auto& [a, seen] : h)
+    for (const auto& [k, key] : other.keys_)
+        for (const auto& [a, seen] : key.holders)
             put(k, a, seen);
 }
 
 std::size_t AddressBook::entry_count() const {
     std::size_t n = 0;
-    for (const auto& [k, h] : keys_)
-        n += h.size();
+    for (const auto& [k, key] : keys_)
+        n += key.holders.size();
     return n;
 }
 
 std::string AddressBook::encode() const {
     nlohmann::json keys = nlohmann::json::object();
-    for (const auto& [k, h] : keys_) {
+    for (const auto& [k, key] : keys_) {
         auto list = nlohmann::json::array();
-        for (const auto& [a, seen] : h)
+        for (const auto& [a, seen] : key.holders)
             list.push_back({a.address.to_string(), a.port, seen});
         keys[k] = std::move(list);
     }

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,10 +62,23 @@ class AddressBook {
 
   private:
     using Holders = std::map<PeerAddress, Seconds>;  // last seen
+    struct Key {
+        Holders holders;
+        Seconds newest = 0;  // the latest sighting in holders
+    };
+    using Keys = std::map<std::string, Key>;
     void put(const std::string& k, const PeerAddress& who, Seconds seen);
     static Seconds newest(const Holders& h);
+    // Sets `it`'s newest and its place in by_newest_.
+    void reindex(Keys::iterator it, Seconds to);
+    void erase_key(Keys::iterator it);
 
-    std::map<std::string, Holders> keys_;
+    Keys keys_;
+    // The keys by their newest sighting, least recent first: the key to
+    // evict when full, found without a scan of every key (a merge of a full
+    // book from the file into a full book evicted up to kMaxAddressBookKeys
+    // keys, each a scan of every key and holder: issue 18).
+    std::set<std::pair<Seconds, std::string>> by_newest_;
     bool dirty_ = false;
 };
 

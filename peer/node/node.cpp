@@ -96,10 +96,14 @@ void Node::listen() {
 
 SwarmEnv Node::swarm_env() const {
     // Swarms may outlive the Node: the refresh holds what it uses.
+    // Gated: each downloading swarm with no peer asks the book, and reading
+    // the whole file for each of thousands of swarms made the process's work
+    // grow with the square of its swarms (issue 18).
     std::function<void()> refresh;
     if (book_path_)
-        refresh = [book = book_, path = *book_path_, log = log_] {
-            refresh_address_book(Env::posix(), path, *book, log);
+        refresh = [book = book_, path = *book_path_, log = log_, gate = book_refresh_gate_] {
+            if (gate->due(RefreshGate::Clock::now()))
+                refresh_address_book(Env::posix(), path, *book, log);
         };
     return SwarmEnv{.ex = ex_,
                     .pool = &pool_,
@@ -118,7 +122,22 @@ SwarmEnv Node::swarm_env() const {
 }
 
 void Node::add(std::shared_ptr<Swarm> swarm) {
+    active_.insert(swarm->id());  // (it may have dialled already)
     swarms_[swarm->id()] = std::move(swarm);
+}
+
+template <typename F>
+void Node::for_active(F&& f) {
+    for (auto it = active_.begin(); it != active_.end();) {
+        const auto s = swarms_.find(*it);
+        if (s == swarms_.end() ||
+            (s->second->connection_count() == 0 && s->second->open_connections() == 0)) {
+            it = active_.erase(it);  // removed, or nothing open: back when it asks for room
+            continue;
+        }
+        f(*s->second);
+        ++it;
+    }
 }
 
 net::awaitable<void> Node::remove(const SeedId& id, std::chrono::milliseconds grace) {
@@ -164,19 +183,24 @@ std::shared_ptr<ChannelEndpoint> Node::find_channel(const ChannelId& id) const {
     return it == channels_.end() ? nullptr : it->second;
 }
 
-std::size_t Node::connection_count() const {
+std::size_t Node::connection_count() {
     std::size_t n = activity_->greeting.size();
-    for (const auto& [id, s] : swarms_)
-        n += s->connection_count();
+    for_active([&](const Swarm& s) { n += s.connection_count(); });
     for (const auto& [id, c] : channels_)
         n += c->connection_count();
     return n;
 }
 
 bool Node::make_room(const SeedId& seed) {
+    // The requester is about to dial or take a connection: active from now
+    // (once the counts below, which forget swarms with nothing open, are done).
+    struct Mark {
+        std::set<SeedId>& active;
+        const SeedId& seed;
+        ~Mark() { active.insert(seed); }
+    } mark{active_, seed};
     std::size_t open = 0;
-    for (const auto& [id, s] : swarms_)
-        open += s->open_connections();
+    for_active([&](const Swarm& s) { open += s.open_connections(); });
     for (const auto& [id, c] : channels_)
         open += c->connection_count();
     if (open < options_.max_connections) return true;
@@ -184,11 +208,11 @@ bool Node::make_room(const SeedId& seed) {
     // channel connections never do.
     std::vector<ConnectionBudget::Conn> conns;
     std::vector<std::pair<Swarm*, std::size_t>> owners;  // each swarm's part of conns
-    for (const auto& [id, s] : swarms_) {
+    for_active([&](Swarm& s) {
         const auto before = conns.size();
-        s->budget_view(conns);
-        owners.emplace_back(s.get(), conns.size() - before);
-    }
+        s.budget_view(conns);
+        owners.emplace_back(&s, conns.size() - before);
+    });
     const auto requester = find(seed);
     const auto d =
         budget_.make_room(conns, open - conns.size(), requester ? requester->open_connections() : 0,
