@@ -45,7 +45,7 @@ std::optional<Key> key_from(std::string_view word) {
 }
 
 // For messages: a value as the reader wrote it, cut short if long.
-std::string quoted(std::string_view text) {
+std::string quote_text(std::string_view text) {
     constexpr std::size_t kShown = 64;
     if (text.size() <= kShown) return fmt::format("'{}'", text);
     return fmt::format("'{}...'", text.substr(0, kShown));
@@ -246,10 +246,10 @@ Result<Manifest> parse_manifest(std::string_view text) {
         if (auto e = check_line_bytes(*line)) return *e;
         const auto space = line->find(' ');
         if (space == std::string_view::npos)
-            return fail(fmt::format("expected '{} VALUE', got {}", want_name, quoted(*line)));
+            return fail(fmt::format("expected '{} VALUE', got {}", want_name, quote_text(*line)));
         const auto word = line->substr(0, space);
         const auto key = key_from(word);
-        if (!key) return fail(fmt::format("unknown field {}", quoted(word)));
+        if (!key) return fail(fmt::format("unknown field {}", quote_text(word)));
         if (*key != want) {
             const auto seen = seen_on[static_cast<std::size_t>(*key)];
             if (seen != 0)
@@ -271,7 +271,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
         auto v = field(Key::kHandovers);
         if (!v) return v.error();
         const auto n = parse_u64(*v);
-        if (!n) return fail(fmt::format("handovers {} is not a decimal number", quoted(*v)));
+        if (!n) return fail(fmt::format("handovers {} is not a decimal number", quote_text(*v)));
         if (*n == 0)
             return fail("handovers 0: a manifest without hand-overs is written in format 1");
         if (*n > limits::kMaxHandovers)
@@ -306,7 +306,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
         auto v = field(Key::kVersion);
         if (!v) return v.error();
         const auto n = parse_u64(*v);
-        if (!n) return fail(fmt::format("version {} is not a decimal number", quoted(*v)));
+        if (!n) return fail(fmt::format("version {} is not a decimal number", quote_text(*v)));
         if (*n == 0) return fail("version 0: versions start at 1");
         if (*n > limits::kMaxManifestVersion)
             return fail(fmt::format("version {} is above the limit of {}", *n,
@@ -329,7 +329,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
         auto v = field(Key::kTime);
         if (!v) return v.error();
         const auto n = parse_u64(*v);
-        if (!n) return fail(fmt::format("time {} is not a decimal number", quoted(*v)));
+        if (!n) return fail(fmt::format("time {} is not a decimal number", quote_text(*v)));
         if (*n > static_cast<std::uint64_t>(INT64_MAX))
             return fail(fmt::format("time {} is above the limit of {}", *n, INT64_MAX));
         m.time = static_cast<std::int64_t>(*n);
@@ -345,7 +345,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
         auto v = field(Key::kFiles);
         if (!v) return v.error();
         const auto n = parse_u64(*v);
-        if (!n) return fail(fmt::format("files {} is not a decimal number", quoted(*v)));
+        if (!n) return fail(fmt::format("files {} is not a decimal number", quote_text(*v)));
         if (*n > limits::kMaxManifestFiles)
             return fail(
                 fmt::format("{} files is above the limit of {}", *n, limits::kMaxManifestFiles));
@@ -378,7 +378,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
         const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
         if (sp2 == std::string_view::npos)
             return fail(fmt::format("file {}: expected '<seed id> <length> <path>', got {}", i + 1,
-                                    quoted(line)));
+                                    quote_text(line)));
         ManifestEntry e;
         if (!from_hex(line.substr(0, sp1), e.seed.bytes))
             return fail(fmt::format("file {}: the seed id must be 64 lowercase hex digits", i + 1));
@@ -386,21 +386,22 @@ Result<Manifest> parse_manifest(std::string_view text) {
         const auto length = parse_u64(length_text);
         if (!length)
             return fail(fmt::format("file {}: length {} is not a decimal number", i + 1,
-                                    quoted(length_text)));
+                                    quote_text(length_text)));
         e.length = *length;
         const auto path = line.substr(sp2 + 1);
         if (auto ok = validate_manifest_path(path); !ok)
             return fail(
-                fmt::format("file {}: path {}: {}", i + 1, quoted(path), ok.error().message));
+                fmt::format("file {}: path {}: {}", i + 1, quote_text(path), ok.error().message));
         if (!m.files.empty()) {
             const auto& before = m.files.back().path;
             if (path == before)
-                return fail(fmt::format("file {}: path {} is listed twice", i + 1, quoted(path)));
+                return fail(
+                    fmt::format("file {}: path {} is listed twice", i + 1, quote_text(path)));
             if (path < before)
                 return fail(fmt::format(
                     "file {}: path {} is out of order (paths are sorted bytewise; it comes "
                     "before {})",
-                    i + 1, quoted(path), quoted(before)));
+                    i + 1, quote_text(path), quote_text(before)));
         }
         e.path = std::string(path);
         m.files.push_back(std::move(e));
@@ -416,8 +417,8 @@ Result<Manifest> parse_manifest(std::string_view text) {
         if (under != m.files.end() && under->path.starts_with(as_dir)) {
             const auto j = static_cast<std::size_t>(under - m.files.begin());
             return Error{fmt::format("line {}: file {}: path {} is inside {}, which is a file",
-                                     first_entry_line + j, j + 1, quoted(under->path),
-                                     quoted(m.files[i].path))};
+                                     first_entry_line + j, j + 1, quote_text(under->path),
+                                     quote_text(m.files[i].path))};
         }
     }
     {
