@@ -91,3 +91,90 @@ TEST_CASE("buffer pool: acquire waits for a release, and waiters are served in o
     REQUIRE(order.size() == 2);
     CHECK(order[1] == 2);
 }
+
+TEST_CASE("buffer pool: a waiter that gives up leaves the queue, and its turn passes on") {
+    asio::io_context io;
+    auto pool = BufferPool::create(1 << 10, 1 << 10);  // one buffer
+    auto held = pool->try_acquire(10);
+    REQUIRE(held);
+    bool closed = false;  // the first waiter's connection
+    auto wake = std::make_shared<asio::steady_timer>(io);
+    std::optional<bool> first_got;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            auto b = co_await pool->acquire(10, wake, [&] { return closed; });
+            first_got = static_cast<bool>(b);
+        },
+        asio::detached);
+    bool second_got = false;
+    BufferPool::Buffer second;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            second = co_await pool->acquire(10);
+            second_got = true;
+        },
+        asio::detached);
+    io.poll();
+    CHECK_FALSE(first_got);
+
+    // A wake that is not a give-up: it keeps waiting, still first in line.
+    wake->cancel();
+    io.restart();
+    io.poll();
+    CHECK_FALSE(first_got);
+
+    // Its connection closes: it leaves with nothing, without a release.
+    closed = true;
+    wake->cancel();
+    io.restart();
+    io.poll();
+    REQUIRE(first_got);
+    CHECK_FALSE(*first_got);
+    CHECK_FALSE(second_got);
+    CHECK(pool->in_use() == 1);
+
+    // The release goes to the one still waiting.
+    held.reset();
+    io.restart();
+    io.poll();
+    CHECK(second_got);
+    CHECK(second);
+}
+
+TEST_CASE("buffer pool: a waiter woken for a buffer that gives up passes the wake on") {
+    asio::io_context io;
+    auto pool = BufferPool::create(1 << 10, 1 << 10);
+    auto held = pool->try_acquire(10);
+    REQUIRE(held);
+    bool closed = false;
+    auto wake = std::make_shared<asio::steady_timer>(io);
+    std::optional<bool> first_got;
+    bool second_got = false;
+    BufferPool::Buffer second;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            auto b = co_await pool->acquire(10, wake, [&] { return closed; });
+            first_got = static_cast<bool>(b);
+        },
+        asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            second = co_await pool->acquire(10);
+            second_got = true;
+        },
+        asio::detached);
+    io.poll();
+    // The buffer comes back, waking the first, whose connection closes
+    // before it runs: it takes nothing, and hands its turn to the second.
+    held.reset();
+    closed = true;
+    io.restart();
+    io.poll();
+    REQUIRE(first_got);
+    CHECK_FALSE(*first_got);
+    CHECK(second_got);  // not left waiting for a release that already happened
+}

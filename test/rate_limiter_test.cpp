@@ -42,3 +42,25 @@ TEST_CASE("rate limiter: zero is unlimited") {
     CHECK_FALSE(none.limited());
     CHECK(pass(0, 64 << 20, 4) < 1000s);  // returns at all: no wait was due
 }
+
+TEST_CASE("rate limiter: cancelling the caller's timer ends its wait at once") {
+    // 1 MiB at 64 KiB/s is a 16 s debt; a closing connection cancels its
+    // timer and must not wait that long (nor keep its connection alive).
+    asio::io_context io;
+    RateLimiter limiter(64 << 10);
+    asio::steady_timer timer(io);
+    bool passed = false;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            co_await limiter.acquire(1 << 20, timer);
+            passed = true;
+        },
+        asio::detached);
+    io.poll();
+    CHECK_FALSE(passed);  // waiting on the debt
+    timer.cancel();
+    io.restart();
+    io.poll();  // ready handlers only: no time passes for the debt
+    CHECK(passed);
+}

@@ -35,14 +35,22 @@ class RateLimiter {
     bool limited() const { return bucket_.has_value(); }
     std::uint64_t rate() const { return bucket_ ? static_cast<std::uint64_t>(bucket_->rate()) : 0; }
 
-    // Waits until `bytes` may pass.
-    asio::awaitable<void> acquire(std::size_t bytes) {
+    // Waits until `bytes` may pass, on `timer` (the caller's): cancelling it
+    // ends the wait early, as a connection that closes does, so nothing waits
+    // on a closed connection's behalf. The bytes stay taken either way.
+    asio::awaitable<void> acquire(std::size_t bytes, asio::steady_timer& timer) {
         if (!bucket_) co_return;
         const auto wait = bucket_->take(static_cast<double>(bytes));
         if (wait == Clock::duration::zero()) co_return;
-        asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+        timer.expires_after(wait);
         asio::error_code ec;
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+
+    // The same, for a caller that never gives up waiting.
+    asio::awaitable<void> acquire(std::size_t bytes) {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        co_await acquire(bytes, timer);
     }
 
   private:

@@ -72,16 +72,31 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
         return b;
     }
 
-    // Waits until a buffer is free. size must be <= buffer_bytes.
-    asio::awaitable<Buffer> acquire(std::size_t size) {
+    // Waits until a buffer is free. size must be <= buffer_bytes. The wait
+    // is on `wake` (the caller's): cancelling it makes the waiter ask
+    // `abandoned()`, and when that holds it leaves the queue with an empty
+    // Buffer, so a connection that closes stops waiting at once.
+    template <class Abandoned>
+    asio::awaitable<Buffer> acquire(std::size_t size, std::shared_ptr<asio::steady_timer> wake,
+                                    Abandoned abandoned) {
         for (;;) {
+            if (abandoned()) {
+                leave(wake);
+                co_return Buffer{};
+            }
             if (auto b = try_acquire(size)) co_return std::move(*b);
-            auto waiter = std::make_shared<asio::steady_timer>(
-                co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
-            waiters_.push_back(waiter);
+            wake->expires_at(asio::steady_timer::time_point::max());
+            waiters_.push_back(wake);
             asio::error_code ec;
-            co_await waiter->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            forget(wake);  // (still queued when woken by anyone but give_back)
         }
+    }
+
+    // The same, for a caller that never gives up.
+    asio::awaitable<Buffer> acquire(std::size_t size) {
+        auto wake = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+        co_return co_await acquire(size, std::move(wake), [] { return false; });
     }
 
     std::size_t in_use() const { return in_use_; }
@@ -106,6 +121,11 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
     void give_back(std::unique_ptr<std::uint8_t[]> data) {
         --in_use_;
         if (keep_free_ && free_.size() < max_buffers_) free_.push_back(std::move(data));
+        wake_one();
+    }
+
+    // The oldest waiter still waiting, if any, tries again.
+    void wake_one() {
         while (!waiters_.empty()) {
             auto w = waiters_.front().lock();
             waiters_.pop_front();
@@ -114,6 +134,19 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
                 break;
             }
         }
+    }
+
+    // A waiter that gave up: out of the queue, and should a buffer have been
+    // freed for it meanwhile, the next waiter tries instead.
+    void leave(const std::shared_ptr<asio::steady_timer>& wake) {
+        forget(wake);
+        if (in_use_ < max_buffers_) wake_one();
+    }
+    void forget(const std::shared_ptr<asio::steady_timer>& wake) {
+        std::erase_if(waiters_, [&](const auto& w) {
+            const auto p = w.lock();
+            return !p || p == wake;
+        });
     }
 
     std::size_t buffer_bytes_;

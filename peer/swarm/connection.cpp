@@ -25,7 +25,10 @@ PeerConnection::PeerConnection(std::shared_ptr<SwarmLink> swarm,
       last_block_at_(last_piece_at_),
       rate_since_(net::Clock::now()),
       writer_wake_(stream_->get_executor()),
-      linger_(stream_->get_executor()) {
+      linger_(stream_->get_executor()),
+      download_pace_(stream_->get_executor()),
+      upload_pace_(stream_->get_executor()),
+      buffer_wait_(std::make_shared<asio::steady_timer>(stream_->get_executor())) {
     asio::error_code ec;
     const auto ep = stream_->socket().remote_endpoint(ec);
     if (!ec) address_ = net::normalize(ep.address());
@@ -69,6 +72,9 @@ void PeerConnection::close(const std::string& reason) {
     stream_->close();
     writer_wake_.cancel();
     linger_.cancel();
+    download_pace_.cancel();
+    upload_pace_.cancel();
+    buffer_wait_->cancel();
     upload_turn_.reset();
 }
 
@@ -276,7 +282,8 @@ net::awaitable<void> PeerConnection::receive_piece(const FrameHeader& h) {
     outstanding_bytes_ -= b.length;
     // From here until the bytes are in, a cancel only marks the fetch dropped.
     reading_into_ = b.chunk.value;
-    co_await swarm_->env().download_limit->acquire(b.length);  // paces the sender through TCP
+    // Paces the sender through TCP (a read on a closed stream then throws).
+    co_await swarm_->env().download_limit->acquire(b.length, download_pace_);
     {
         auto& fetch = fetches_.at(b.chunk.value);  // outstanding blocks always have their fetch
         co_await stream_->read_exact(fetch.buffer.span().subspan(b.offset, b.length));
@@ -471,7 +478,7 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
     const std::uint64_t block_offset = swarm_->seed().chunk_offset(b.chunk) + b.offset;
     const Bytes head = pp::encode_piece_header(b.chunk, b.offset, b.length);
     const std::size_t total = head.size() + b.length;
-    co_await swarm_->env().upload_limit->acquire(b.length);
+    co_await swarm_->env().upload_limit->acquire(b.length, upload_pace_);
     std::size_t sent = 0;  // of the frame: header, then data
     BufferPool::Buffer buffer;
     std::size_t buffer_from = 0;  // data offset of buffer's first byte
@@ -494,7 +501,8 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
             // every while must not make us read the whole rest again each time.
             const std::size_t rest = b.length - buffer_from;
             buffer = co_await swarm_->env().upload_buffers->acquire(
-                sliced ? std::min(rest, kResumeSliceBytes) : rest);
+                sliced ? std::min(rest, kResumeSliceBytes) : rest, buffer_wait_,
+                [this] { return closed_; });
             if (closed_) co_return;
             const std::uint64_t offset = block_offset + buffer_from;
             auto span = buffer.span();

@@ -192,6 +192,12 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     bool closing_ = false;
     bool flushing_ = false;  // the writer is writing control frames
     asio::steady_timer linger_;
+    // What the reader and the writer wait on for the process's rate limits
+    // and upload buffers: close() cancels them, so a closed connection's
+    // coroutines end (and it is torn down) without waiting their turn.
+    asio::steady_timer download_pace_;
+    asio::steady_timer upload_pace_;
+    std::shared_ptr<asio::steady_timer> buffer_wait_;
 };
 
 }  // namespace seedshare
