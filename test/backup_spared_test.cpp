@@ -136,16 +136,23 @@ TEST_CASE("backup: a getter turns to the backup when the sharer is slow") {
     const Seed seed = make_file(src, "f.bin", kSize, tracker.address);
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
+        // The backup mirrors the file from a sharer at full speed, which then
+        // leaves (the backup copies it at once, not at the slow one's rate).
+        auto first = std::make_unique<TestPeer>(io, pool, "first", fast_options());
+        co_await first->share(seed, open_shared(src / "f.bin"), tracker.address);
+        RunningBackup b(io, pool, bdir.path(), tracker.address);
+        b.start(io);
+        const std::function<bool()> mirrored = [&] { return b.backup->held() == 1; };
+        REQUIRE(co_await eventually(mirrored, 60s));
+        co_await first->stop();
+        first.reset();
+
         // A sharer that uploads 64 KiB/s, far below BackupSparing::kMinRate:
         // the whole file from it alone would take 32 s.
         auto o = node_options(fast_options());
         o.max_upload_rate = 64 * 1024;
         TestPeer sharer(io, pool, Logger("sharer", LogLevel::kWarn), o);
         co_await sharer.share(seed, open_shared(src / "f.bin"), tracker.address);
-        RunningBackup b(io, pool, bdir.path(), tracker.address);
-        b.start(io);
-        const std::function<bool()> mirrored = [&] { return b.backup->held() == 1; };
-        REQUIRE(co_await eventually(mirrored, 60s));
 
         const auto before = b.uploaded();
         CHECK(co_await get(io, pool, seed, out.path()) == Download::Outcome::kComplete);
