@@ -2,6 +2,8 @@
 
 #include "common/core/address.hpp"
 
+namespace address_test {
+
 using namespace seedshare;
 
 TEST_CASE("address: accepted forms") {
@@ -45,3 +47,5 @@ TEST_CASE("address: a missing port or host is named as such") {
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("lacks a host") != std::string::npos);
 }
+
+}  // namespace address_test

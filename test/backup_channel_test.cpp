@@ -10,6 +10,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace backup_channel_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -147,3 +149,5 @@ TEST_CASE("backup: a channel outlives its publisher and subscribers") {
         co_await backup_peer.stop();
     });
 }
+
+}  // namespace backup_channel_test

@@ -6,6 +6,8 @@
 #include "common/crypto/sha256.hpp"
 #include "peer/backup/backup_planner.hpp"
 
+namespace backup_planner_test {
+
 using namespace seedshare;
 
 namespace {
@@ -198,3 +200,5 @@ TEST_CASE("backup planner: a seed with no complete holder left is not asked abou
     CHECK(plan.waiting == 0);
     CHECK(plan.skipped.empty());
 }
+
+}  // namespace backup_planner_test

@@ -12,6 +12,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace backup_roles_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -177,3 +179,5 @@ TEST_CASE("backup: two backups, one killed: every file is still got from the oth
         co_await b2.stop();
     });
 }
+
+}  // namespace backup_roles_test

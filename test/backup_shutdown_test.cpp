@@ -15,6 +15,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace backup_shutdown_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -172,3 +174,5 @@ TEST_CASE("backup: stopping while a fetch awaits a tracker that hangs ends every
         co_await sharer.stop();
     });
 }
+
+}  // namespace backup_shutdown_test

@@ -11,6 +11,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace backup_spared_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -164,3 +166,5 @@ TEST_CASE("backup: a getter turns to the backup when the sharer is slow") {
         co_await sharer.stop();
     });
 }
+
+}  // namespace backup_spared_test

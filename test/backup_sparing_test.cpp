@@ -3,6 +3,8 @@
 
 #include "peer/swarm/backup_sparing.hpp"
 
+namespace backup_sparing_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 
@@ -48,3 +50,5 @@ TEST_CASE("backup sparing: slow others turn the getter to the backup") {
     // Next to nothing, whatever the backup gave (never measured).
     CHECK(BackupSparing::turn_to_backup(view(2, 10e3, 0, 5s)));
 }
+
+}  // namespace backup_sparing_test

@@ -12,6 +12,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace backup_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -306,3 +308,5 @@ TEST_CASE("backup: a hostile sharer announcing thousands of seeds is held to the
         co_await evil.stop();
     });
 }
+
+}  // namespace backup_test

@@ -6,6 +6,8 @@
 
 #include "peer/swarm/buffer_pool.hpp"
 
+namespace buffer_pool_test {
+
 using namespace seedshare;
 
 TEST_CASE("buffer pool: the budget bounds how many buffers exist, whatever their size") {
@@ -178,3 +180,5 @@ TEST_CASE("buffer pool: a waiter woken for a buffer that gives up passes the wak
     CHECK_FALSE(*first_got);
     CHECK(second_got);  // not left waiting for a release that already happened
 }
+
+}  // namespace buffer_pool_test

@@ -2,6 +2,8 @@
 
 #include "common/core/bytes.hpp"
 
+namespace bytes_test {
+
 using namespace seedshare;
 
 TEST_CASE("bytes: writer and reader round trip, big-endian") {
@@ -85,3 +87,5 @@ TEST_CASE("bytes: raw views and fixed fields") {
     CHECK(fixed[2] == 5);
     CHECK(r.done());
 }
+
+}  // namespace bytes_test

@@ -18,6 +18,8 @@
 #include "peer/channel/channel_store.hpp"
 #include "test/support/channel_harness.hpp"
 
+namespace channel_faults_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -387,3 +389,5 @@ TEST_CASE("channel faults: two publishers with one key: a tie is settled alike e
         co_await p2->stop();
     });
 }
+
+}  // namespace channel_faults_test

@@ -11,6 +11,8 @@
 
 #include "test/support/channel_harness.hpp"
 
+namespace channel_handover_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -153,3 +155,5 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
         co_await p2_again->stop();
     });
 }
+
+}  // namespace channel_handover_test

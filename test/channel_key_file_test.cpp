@@ -12,6 +12,8 @@
 #include "peer/storage/channel_key_file.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace channel_key_file_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 
@@ -137,3 +139,5 @@ TEST_CASE("channel key file: malformed, oversized, not a file") {
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     CHECK(refusal(fifo) == fifo.string() + ": not a regular file");  // and no wait for a writer
 }
+
+}  // namespace channel_key_file_test

@@ -12,6 +12,8 @@
 #include "peer/channel/channel_mesh.hpp"
 #include "test/support/cluster.hpp"
 
+namespace channel_mesh_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -340,3 +342,5 @@ TEST_CASE("channel mesh: with no peer holding a version, a seed fetch ends at on
         }
     });
 }
+
+}  // namespace channel_mesh_test

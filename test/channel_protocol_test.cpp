@@ -5,6 +5,8 @@
 #include "common/wire/channel_protocol.hpp"
 #include "common/wire/frame.hpp"
 
+namespace channel_protocol_test {
+
 using namespace seedshare;
 namespace cp = seedshare::channel_proto;
 
@@ -170,3 +172,5 @@ TEST_CASE("channel protocol: headers are checked against each type's limit") {
     CHECK_FALSE(cp::decode(static_cast<std::uint8_t>(cp::Type::kGoodbye), bye));
     CHECK(cp::type_name(0x41) == "ChannelHello");
 }
+
+}  // namespace channel_protocol_test

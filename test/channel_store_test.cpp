@@ -10,6 +10,8 @@
 #include "peer/library/seed_maker.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace channel_store_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 namespace fs = std::filesystem;
@@ -240,3 +242,5 @@ TEST_CASE("channel store: a failed write leaves memory and disk as they were") {
     CHECK(*store.applied_manifest() == "v1");
     CHECK(store.recorded().size() == 1);
 }
+
+}  // namespace channel_store_test

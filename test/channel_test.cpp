@@ -12,6 +12,8 @@
 #include "peer/channel/subscriber.hpp"
 #include "test/support/channel_harness.hpp"
 
+namespace channel_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -204,3 +206,5 @@ TEST_CASE("channel: forged and rolled-back versions from a peer change nothing")
         co_await publisher_peer.trackers->leave();
     });
 }
+
+}  // namespace channel_test

@@ -7,6 +7,8 @@
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace cli_keygen_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 
@@ -73,3 +75,5 @@ TEST_CASE("cli keygen: never over an existing file, and bad paths are one line")
     CHECK(r.out.find("peer keygen") != std::string::npos);
     CHECK(r.out.find("-o,--out FILE") != std::string::npos);
 }
+
+}  // namespace cli_keygen_test

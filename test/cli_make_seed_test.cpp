@@ -8,6 +8,8 @@
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace cli_make_seed_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 
@@ -131,3 +133,5 @@ TEST_CASE("cli make-seed: --help exits 0") {
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("--chunk-size") != std::string::npos);
 }
+
+}  // namespace cli_make_seed_test

@@ -12,6 +12,8 @@
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace cli_peer_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 
@@ -224,3 +226,5 @@ TEST_CASE("cli make-seed: a FIFO or a device is refused at once, not waited on")
         CHECK_FALSE(std::filesystem::exists(dir / "out.seed"));
     }
 }
+
+}  // namespace cli_peer_test

@@ -24,6 +24,8 @@
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace cli_serve_list_test {
+
 using namespace seedshare::test;
 namespace fs = std::filesystem;
 
@@ -394,3 +396,5 @@ TEST_CASE("list cli: --channels lists the channels a tracker keeps, as a table a
     CHECK(c["id"] == id);
     publisher.stop();
 }
+
+}  // namespace cli_serve_list_test

@@ -15,6 +15,8 @@
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace cli_tracker_test {
+
 using namespace seedshare::test;
 
 namespace {
@@ -237,3 +239,5 @@ TEST_CASE("tracker cli: a summary line at info, joins and leaves only at debug")
         CHECK(p.wait(10) == 0);
     }
 }
+
+}  // namespace cli_tracker_test

@@ -10,6 +10,8 @@
 #include "common/net/waiter_queue.hpp"
 #include "test/support/async.hpp"
 
+namespace common_net_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
@@ -170,3 +172,5 @@ TEST_CASE("write_then_close: the remote reads the frame, then end of stream") {
         }());
     }
 }
+
+}  // namespace common_net_test

@@ -11,6 +11,8 @@
 #include "common/core/token_bucket.hpp"
 #include "common/wire/peer_protocol.hpp"
 
+namespace common_values_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 
@@ -74,3 +76,5 @@ TEST_CASE("cli values: log levels") {
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message == "--log-level 'loud': expected debug, info, warn, error or off");
 }
+
+}  // namespace common_values_test

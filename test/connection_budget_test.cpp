@@ -4,6 +4,8 @@
 
 #include "peer/swarm/connection_budget.hpp"
 
+namespace connection_budget_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 using Conn = ConnectionBudget::Conn;
@@ -128,3 +130,5 @@ TEST_CASE("connection budget: each downloading swarm's share of the cap") {
     CHECK(b.share(1000, 50) == 4);  // never below min_share
     CHECK(b.share(1000, 2) == 2);   // nor above the swarm's own limit
 }
+
+}  // namespace connection_budget_test

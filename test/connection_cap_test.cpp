@@ -14,6 +14,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace connection_cap_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -154,3 +156,5 @@ TEST_CASE(
         co_await seeder.stop();
     });
 }
+
+}  // namespace connection_cap_test

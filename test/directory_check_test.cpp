@@ -7,6 +7,8 @@
 #include "peer/library/seed_maker.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace directory_check_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 namespace fs = std::filesystem;
@@ -138,3 +140,5 @@ TEST_CASE("channel store: when the channel was last heard reads back, a bad file
         CHECK(std::get<StoreError>(refused).kind == StoreError::Kind::kCorrupt);
     }
 }
+
+}  // namespace directory_check_test

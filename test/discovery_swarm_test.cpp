@@ -11,6 +11,8 @@
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace discovery_swarm_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -586,3 +588,5 @@ TEST_CASE("discovery: a peer that says goodbye is gossiped as dropped") {
         co_await a.peer.stop();
     });
 }
+
+}  // namespace discovery_swarm_test

@@ -14,6 +14,8 @@
 #include "peer/discovery/pool_planner.hpp"
 #include "peer/discovery/refresh_gate.hpp"
 
+namespace discovery_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 using Ask = PoolPlanner::Ask;
@@ -558,3 +560,5 @@ TEST_CASE("address book: a file past the bounds is read only up to them") {
     CHECK(book->entry_count() ==
           limits::kMaxAddressBookHolders + (limits::kMaxAddressBookKeys - 1));
 }
+
+}  // namespace discovery_test

@@ -9,6 +9,8 @@
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace download_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -482,3 +484,5 @@ TEST_CASE("download: with small chunks the getter never has more requests out th
         co_await server.stop();
     });
 }
+
+}  // namespace download_test

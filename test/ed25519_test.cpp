@@ -6,6 +6,8 @@
 #include "common/crypto/ed25519.hpp"
 #include "common/crypto/sha256.hpp"
 
+namespace ed25519_test {
+
 using namespace seedshare;
 
 namespace {
@@ -208,3 +210,5 @@ TEST_CASE("ed25519: generated keys sign and verify, and differ") {
     const auto again = ChannelKey::from_seed(a.secret_seed());
     CHECK(again.public_key() == a.public_key());
 }
+
+}  // namespace ed25519_test

@@ -11,6 +11,8 @@
 #include "common/env/faulty_env.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace env_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 namespace fs = std::filesystem;
@@ -186,3 +188,5 @@ TEST_CASE("env: FakeClock moves only when told") {
     const auto r0 = Clock::real().now();
     CHECK(Clock::real().now() >= r0);
 }
+
+}  // namespace env_test

@@ -14,6 +14,8 @@
 #include "tracker/etcd/cluster.hpp"
 #include "tracker/etcd/registry.hpp"
 
+namespace etcd_registry_test {
+
 using namespace seedshare;
 using namespace seedshare::tracker;
 using namespace seedshare::tracker::registry_test;
@@ -388,3 +390,5 @@ TEST_CASE("etcd cluster: one leader at a time, another takes over, a deposed one
     CHECK(r.sweep().users == 1);
     CHECK(r.stats().users == 0);
 }
+
+}  // namespace etcd_registry_test

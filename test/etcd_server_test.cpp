@@ -8,6 +8,8 @@
 #include "test/tracker_server_harness.hpp"
 #include "tracker/etcd/registry.hpp"
 
+namespace etcd_server_test {
+
 using seedshare::tracker::etcd::EtcdClient;
 using seedshare::tracker::etcd::EtcdRegistry;
 
@@ -72,7 +74,7 @@ TEST_CASE("etcd tracker: etcd down, Join gets a typed error, back it serves agai
             expect<proto::OkReply>(co_await holder.ask(proto::Heartbeat{j1.token}));
 
             member->restart();
-            const bool back = co_await test::eventually(
+            const bool back = co_await test::eventually_async(
                 [&]() -> awaitable<bool> { co_return co_await joined_again(server.port()); },
                 std::chrono::seconds(20), std::chrono::milliseconds(200));
             CHECK(back);
@@ -91,3 +93,5 @@ TEST_CASE("etcd tracker: etcd down, Join gets a typed error, back it serves agai
     server.stop();
     test::settle(io, std::chrono::milliseconds(50));
 }
+
+}  // namespace etcd_server_test

@@ -14,6 +14,8 @@
 #include "tracker/etcd/peer_table.hpp"
 #include "tracker/etcd/watch_stream.hpp"
 
+namespace etcd_table_test {
+
 using namespace seedshare;
 using namespace seedshare::tracker;
 using namespace seedshare::tracker::etcd;
@@ -248,3 +250,5 @@ TEST_CASE("etcd txns: nested txns count against --max-txn-ops as etcd counts the
     CHECK(op::ops_per_txn(128, {one, deep}) == 124);
     CHECK(op::ops_per_txn(3, {deep}) == 1);  // never 0
 }
+
+}  // namespace etcd_table_test

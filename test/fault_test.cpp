@@ -14,6 +14,8 @@
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace fault_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -191,3 +193,5 @@ TEST_CASE(
         });
     }
 }
+
+}  // namespace fault_test

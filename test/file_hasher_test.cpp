@@ -9,6 +9,8 @@
 #include "peer/swarm/file_hasher.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace file_hasher_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 
@@ -128,3 +130,5 @@ TEST_CASE(
     REQUIRE(d);
     CHECK(*d == sha256(std::string_view("")));
 }
+
+}  // namespace file_hasher_test

@@ -8,6 +8,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace file_transfer_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -205,3 +207,5 @@ TEST_CASE("file transfer: a stopped fetch that verified nothing removes the .par
         co_await getter.stop();
     });
 }
+
+}  // namespace file_transfer_test

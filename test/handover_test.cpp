@@ -14,6 +14,8 @@
 #include "peer/channel/publisher.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace handover_test {
+
 using namespace seedshare;
 using seedshare::test::read_file;
 
@@ -278,3 +280,5 @@ TEST_CASE("handover: a new publisher's DIR names the channel it was handed (hand
     forged[forged.size() - 3] = forged[forged.size() - 3] == '0' ? '1' : '0';  // the signature
     CHECK_FALSE(handed_over_channel(forged, key2().public_key()));
 }
+
+}  // namespace handover_test

@@ -16,6 +16,8 @@
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace hostile_peer_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -580,3 +582,5 @@ TEST_CASE(
         co_await getter.peer.stop();
     });
 }
+
+}  // namespace hostile_peer_test

@@ -17,6 +17,8 @@
 #include "test/support/run.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace hostile_seed_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 namespace proto = seedshare::tracker_proto;
@@ -202,3 +204,5 @@ TEST_CASE(
     }
     CHECK(fs::exists("/etc/seedshare-evil-x") == etc_had_it);
 }
+
+}  // namespace hostile_seed_test

@@ -11,6 +11,8 @@
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace hostile_starvation_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -149,3 +151,5 @@ TEST_CASE(
         co_await server.stop();
     });
 }
+
+}  // namespace hostile_starvation_test

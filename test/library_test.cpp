@@ -14,6 +14,8 @@
 #include "peer/storage/seed_io.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace library_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 namespace fs = std::filesystem;
@@ -306,3 +308,5 @@ TEST_CASE("library: the scan opens and stats each file through the Env") {
     CHECK(some.skipped[0].reason == SkipReason::kUnreadable);
     CHECK(some.skipped[0].detail == "Permission denied");
 }
+
+}  // namespace library_test

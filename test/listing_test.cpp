@@ -8,6 +8,8 @@
 #include "peer/app/commands.hpp"
 #include "peer/app/listing.hpp"
 
+namespace listing_test {
+
 using namespace seedshare;
 namespace proto = seedshare::tracker_proto;
 
@@ -149,3 +151,5 @@ TEST_CASE("plural: a count and its noun") {
     CHECK(count_of(1, "byte") == "1 byte");
     CHECK(count_of(3, "entry", "entries") == "3 entries");
 }
+
+}  // namespace listing_test

@@ -11,6 +11,8 @@
 #include "peer/channel/local_scan.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace local_scan_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 namespace fs = std::filesystem;
@@ -89,3 +91,5 @@ TEST_CASE("local scan: DIR not a directory, and a listing that fails, are errors
     CHECK(failed.error().kind == ScanError::Kind::kIo);
     CHECK(failed.error().message.find("sub") != std::string::npos);
 }
+
+}  // namespace local_scan_test

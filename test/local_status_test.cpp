@@ -10,6 +10,8 @@
 #include "peer/channel/local_status.hpp"
 #include "test/support/sync_pictures.hpp"
 
+namespace local_status_test {
+
 using namespace seedshare;
 using namespace seedshare::sync_pictures;
 
@@ -60,3 +62,5 @@ TEST_CASE("aside names are recognised, and only they (a publisher never publishe
     CHECK_FALSE(is_aside_path(".seedshare-moved-1"));
     CHECK_FALSE(is_aside_path("a.seedshare-moved-1/b.txt"));
 }
+
+}  // namespace local_status_test

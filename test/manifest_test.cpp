@@ -11,6 +11,8 @@
 #include "common/model/seed.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace manifest_test {
+
 using namespace seedshare;
 using seedshare::test::read_file;
 
@@ -505,3 +507,5 @@ TEST_CASE("manifest: parse_verified_manifest takes only a signed version of the 
     // Not a manifest at all.
     CHECK_FALSE(parse_verified_manifest("seedshare-seed 1\n", m.channel));
 }
+
+}  // namespace manifest_test

@@ -8,6 +8,8 @@
 #include "common/net/net.hpp"
 #include "test/support/async.hpp"
 
+namespace net_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
@@ -75,7 +77,8 @@ TEST_CASE("net: write_within stops when the remote stops reading, and goes on on
             }
             CHECK(sent == data.size());
             CHECK(pair.writer->bytes_written() == data.size());
-            co_await test::eventually([&]() -> asio::awaitable<bool> { co_return read_all; }, 10s);
+            co_await test::eventually_async([&]() -> asio::awaitable<bool> { co_return read_all; },
+                                            10s);
             CHECK(read_all);
             CHECK(got == data);
         }(),
@@ -106,7 +109,7 @@ TEST_CASE("net: write_within with a header and a payload, and wait_writable's de
             const std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
             const std::size_t sent = co_await pair.writer->write_within(bufs, 5000ms);
             CHECK(sent == head.size() + body.size());
-            co_await test::eventually(
+            co_await test::eventually_async(
                 [&]() -> asio::awaitable<bool> { co_return got.size() == sent; }, 10s);
             Bytes want = head;
             want.insert(want.end(), body.begin(), body.end());
@@ -166,3 +169,5 @@ TEST_CASE("net: a bad first frame is typed NotSeedshare (with a guess), a later 
         }
     }());
 }
+
+}  // namespace net_test

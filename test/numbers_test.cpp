@@ -4,6 +4,8 @@
 
 #include "common/core/numbers.hpp"
 
+namespace numbers_test {
+
 using namespace seedshare;
 
 TEST_CASE("numbers: parse_u64 is strict") {
@@ -113,3 +115,5 @@ TEST_CASE("numbers: format_bytes") {
     CHECK(format_bytes(1024) == "1.00 KiB");
     CHECK(format_bytes(1536ull << 20) == "1.50 GiB");
 }
+
+}  // namespace numbers_test

@@ -8,6 +8,8 @@
 #include "peer/storage/part_file.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace part_file_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 
@@ -178,3 +180,5 @@ TEST_CASE("part file: discard removes what holds nothing") {
     part.discard();
     CHECK_FALSE(std::filesystem::exists(out / "a.part"));
 }
+
+}  // namespace part_file_test

@@ -6,6 +6,8 @@
 #include "common/core/limits.hpp"
 #include "peer/discovery/peer_list.hpp"
 
+namespace peer_list_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 using State = PeerList::State;
@@ -336,3 +338,5 @@ TEST_CASE("peer list: a busy answer while its own connection came up leaves it c
     list.connect_busy(a, t0);
     CHECK(list.find(a)->state == State::kConnected);
 }
+
+}  // namespace peer_list_test

@@ -5,6 +5,8 @@
 #include "common/http/http_server.hpp"
 #include "peer/app/metrics.hpp"
 
+namespace peer_metrics_test {
+
 using namespace seedshare;
 
 TEST_CASE("peer metrics: counters, gauges and channel versions") {
@@ -58,3 +60,5 @@ TEST_CASE("http address: HOST:PORT with an IP address, IPv6 in brackets, port 0 
         if (!r) CHECK(r.error().message.starts_with("--metrics"));
     }
 }
+
+}  // namespace peer_metrics_test

@@ -5,6 +5,8 @@
 #include "common/wire/frame.hpp"
 #include "common/wire/peer_protocol.hpp"
 
+namespace peer_protocol_test {
+
 using namespace seedshare;
 namespace pp = seedshare::peer_proto;
 
@@ -285,3 +287,5 @@ TEST_CASE("frame: the first bytes of something that is not seedshare are recogni
     CHECK(foreign_protocol_name(ForeignProtocol::kHttp) == "HTTP");
     CHECK(foreign_protocol_name(ForeignProtocol::kUnknown).empty());
 }
+
+}  // namespace peer_protocol_test

@@ -7,6 +7,8 @@
 #include "peer/swarm/picker.hpp"
 #include "test/support/bits.hpp"
 
+namespace picker_test {
+
 using namespace seedshare;
 using seedshare::test::bits;
 
@@ -307,3 +309,5 @@ TEST_CASE("picker: a spared peer that completes stays spared") {
     p.remove_peer(bits("1111"), true);
     CHECK(p.availability(ChunkIndex{3}) == 0);
 }
+
+}  // namespace picker_test

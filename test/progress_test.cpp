@@ -4,6 +4,8 @@
 
 #include "peer/app/progress.hpp"
 
+namespace progress_test {
+
 using namespace seedshare;
 
 TEST_CASE("progress: the live line fits every width, one column short of the edge") {
@@ -51,3 +53,5 @@ TEST_CASE("progress: the summary of a download that fetched nothing names no rat
     const auto t = Progress::summary("x", 1000, 1000, std::chrono::seconds(1), {});
     CHECK(t.find("1000 B/s average") != std::string::npos);
 }
+
+}  // namespace progress_test

@@ -4,6 +4,8 @@
 
 #include "peer/channel/publisher.hpp"
 
+namespace publisher_rules_test {
+
 using namespace seedshare;
 
 TEST_CASE("publisher: DIR is recovered first only when the network is ahead of it") {
@@ -25,3 +27,5 @@ TEST_CASE("publisher: publish at once, then once two scans agree, never the same
     CHECK(decide_publish(b, a, a, false).kind == Kind::kWait);
     CHECK(decide_publish(b, b, a, false).kind == Kind::kPublish);
 }
+
+}  // namespace publisher_rules_test

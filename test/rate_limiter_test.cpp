@@ -3,6 +3,8 @@
 
 #include "common/net/rate_limiter.hpp"
 
+namespace rate_limiter_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 
@@ -64,3 +66,5 @@ TEST_CASE("rate limiter: cancelling the caller's timer ends its wait at once") {
     io.poll();  // ready handlers only: no time passes for the debt
     CHECK(passed);
 }
+
+}  // namespace rate_limiter_test

@@ -12,6 +12,8 @@
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace refusal_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -119,3 +121,5 @@ TEST_CASE("refusals: a chunk refused is asked for again later, not at once and n
         co_await holder.trackers->leave();
     });
 }
+
+}  // namespace refusal_test

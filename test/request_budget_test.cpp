@@ -2,6 +2,8 @@
 
 #include "peer/swarm/request_budget.hpp"
 
+namespace request_budget_test {
+
 using namespace seedshare;
 
 namespace {
@@ -30,3 +32,5 @@ TEST_CASE("request budget: a block may be asked for while the total is under the
     CHECK_FALSE(RequestBudget::may_request(target, target));
     CHECK_FALSE(RequestBudget::may_request(target + kBlock, target));
 }
+
+}  // namespace request_budget_test

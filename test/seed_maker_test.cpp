@@ -9,6 +9,8 @@
 #include "peer/library/seed_maker.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace seed_maker_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 
@@ -143,3 +145,5 @@ TEST_CASE("seed maker: atomic writes leave nothing behind on failure") {
         ++entries;
     CHECK(entries == 1);
 }
+
+}  // namespace seed_maker_test

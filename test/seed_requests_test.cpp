@@ -6,6 +6,8 @@
 #include "common/crypto/sha256.hpp"
 #include "peer/channel/seed_requests.hpp"
 
+namespace seed_requests_test {
+
 using namespace seedshare;
 using Answer = SeedRequests::Answer;
 
@@ -114,3 +116,5 @@ TEST_CASE("seed requests: nothing wanted is finished at once") {
     r.link_up(1);
     CHECK(r.assign(1).empty());
 }
+
+}  // namespace seed_requests_test

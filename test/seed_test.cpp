@@ -7,6 +7,8 @@
 #include "common/model/seed.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace seed_test {
+
 using namespace seedshare;
 using seedshare::test::read_file;
 
@@ -351,3 +353,5 @@ TEST_CASE("seed: CRLF (Windows) line endings are named as such") {
     lines[1] = "name a\rb";
     CHECK(rejection(join(lines)).find("control character (byte 0x0d)") != std::string::npos);
 }
+
+}  // namespace seed_test

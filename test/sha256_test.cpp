@@ -4,6 +4,8 @@
 
 #include "common/crypto/sha256.hpp"
 
+namespace sha256_test {
+
 using namespace seedshare;
 
 // FIPS 180-2 / NIST CSRC example vectors for SHA-256.
@@ -32,3 +34,5 @@ TEST_CASE("sha256: incremental updates equal one-shot, and finish resets") {
     h.update(std::string_view("abc"));
     CHECK(h.finish().hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+}  // namespace sha256_test

@@ -9,6 +9,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace sharer_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -131,3 +133,5 @@ TEST_CASE("sharer: a NAME.seed next to the file is used, not made again") {
         co_await peer.stop();
     });
 }
+
+}  // namespace sharer_test

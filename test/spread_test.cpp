@@ -3,6 +3,8 @@
 #include "peer/swarm/spread.hpp"
 #include "test/support/bits.hpp"
 
+namespace spread_test {
+
 using namespace seedshare;
 using seedshare::test::bits;
 
@@ -50,3 +52,5 @@ TEST_CASE("spread: levels never go below zero and the minimum follows them up an
     CHECK(s.worth_sending(ChunkIndex{1}));
     CHECK_FALSE(s.worth_sending(ChunkIndex{0}));
 }
+
+}  // namespace spread_test

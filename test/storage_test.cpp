@@ -8,6 +8,8 @@
 #include "peer/storage/storage.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace storage_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -63,3 +65,5 @@ TEST_CASE("storage: a read from the page cache gives the same bytes, and the sam
     REQUIRE(changed.has_value());
     CHECK_FALSE(*changed);
 }
+
+}  // namespace storage_test

@@ -10,6 +10,8 @@
 #include "test/support/temp_dir.hpp"
 #include "tracker/sqlite/store.hpp"
 
+namespace store_test {
+
 using namespace seedshare;
 using namespace seedshare::tracker;
 using namespace seedshare::tracker::registry_test;
@@ -263,3 +265,5 @@ TEST_CASE("store: a version 2 database gets the heads' chain column, keeping its
     CHECK(ok(put(*s, 1, t, handed)) == ManifestStored::kNewHead);
     CHECK(refused(put(*s, 1, t, head(1, 4))) == RegistryErrc::kManifestHandedOver);
 }
+
+}  // namespace store_test

@@ -12,6 +12,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace sync_executor_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using namespace std::chrono_literals;
@@ -476,3 +478,5 @@ TEST_CASE("sync executor: a file that appears where one is being installed: plan
         co_await publisher.peer.stop();
     });
 }
+
+}  // namespace sync_executor_test

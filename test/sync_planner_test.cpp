@@ -10,6 +10,8 @@
 #include "peer/channel/sync_planner.hpp"
 #include "test/support/sync_pictures.hpp"
 
+namespace sync_planner_test {
+
 using namespace seedshare;
 using namespace seedshare::sync_pictures;
 
@@ -490,3 +492,5 @@ TEST_CASE("sync planner: a state it cannot trust is refused") {
     bad_hash.state.hashed[0].chunk_hashes.pop_back();
     CHECK(refused(bad_hash));
 }
+
+}  // namespace sync_planner_test

@@ -11,6 +11,8 @@
 #include "common/wire/tracker_protocol.hpp"
 #include "test/support/tracker_codec_fixtures.hpp"
 
+namespace tracker_channel_codec_test {
+
 using namespace seedshare;
 using namespace seedshare::tracker_proto;
 using namespace seedshare::test::tracker_codec;
@@ -135,3 +137,5 @@ TEST_CASE("tracker codec: channel response rejections") {
                              Payload{}.id(cid(1)).u32(limits::kMaxManifestBytes + 1).bytes),
               "over the limit"));
 }
+
+}  // namespace tracker_channel_codec_test

@@ -14,6 +14,8 @@
 #include "tracker/server/server.hpp"
 #include "tracker/sqlite/store.hpp"
 
+namespace tracker_client_test {
+
 using namespace seedshare;
 using namespace seedshare::tracker;
 using namespace std::chrono_literals;
@@ -101,7 +103,7 @@ TEST_CASE("tracker client: clients join, share, and find each other") {
         start_run(io, b);
         start_run(io, c);
 
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await holders(c, s1.id())).size() == 2; },
             3s));
         const auto seen_by_a = co_await a.get_peers(s1.id(), 50);
@@ -111,7 +113,7 @@ TEST_CASE("tracker client: clients join, share, and find each other") {
         CHECK(seen_by_a[0].address == asio::ip::make_address("127.0.0.1"));
 
         // Seeds were uploaded after the file list; anyone can fetch them by id.
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await b.get_seed(s2.id())).has_value(); },
             3s));
         const auto text = co_await b.get_seed(s1.id());
@@ -145,8 +147,8 @@ TEST_CASE("tracker client: clients join, share, and find each other") {
                     if (p.size() == 2) ++answered;
                 },
                 asio::detached);
-        CHECK(
-            co_await test::eventually([&]() -> awaitable<bool> { co_return answered == 20; }, 5s));
+        CHECK(co_await test::eventually_async(
+            [&]() -> awaitable<bool> { co_return answered == 20; }, 5s));
         a.stop();
         b.stop();
         c.stop();
@@ -171,18 +173,18 @@ TEST_CASE("tracker client: holdings changes reach the tracker promptly") {
         // change carried only by a heartbeat fails the first one); how fast
         // this machine is does not matter.
         a.hold(s, false);
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; },
             10s));
         a.hold(s, true);  // partial -> complete
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> {
                 const auto p = co_await b.get_peers(s.id(), 5);
                 co_return p.size() == 1 && p[0].complete;
             },
             10s));
         a.drop(s.id());
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).empty(); }, 10s));
         a.stop();
         b.stop();
@@ -211,19 +213,20 @@ TEST_CASE("tracker client: a client that stops heartbeating expires, and leave i
         start_run(io, silent);
         start_run(io, leaving, &leaving_done);
         start_run(io, asker);
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await holders(asker, s.id())).size() == 3; },
             3s));
 
         co_await leaving.leave();
         CHECK((co_await holders(asker, s.id())).size() == 2);  // at once
-        CHECK(co_await test::eventually([&]() -> awaitable<bool> { co_return leaving_done; }, 2s));
+        CHECK(co_await test::eventually_async([&]() -> awaitable<bool> { co_return leaving_done; },
+                                              2s));
         CHECK_FALSE(leaving.joined());
 
         silent.stop();  // no Leave, no more heartbeats
         const auto t0 = std::chrono::steady_clock::now();
         CHECK((co_await holders(asker, s.id())).size() == 2);  // not yet expired
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await holders(asker, s.id())).size() == 1; },
             4s));
         CHECK(std::chrono::steady_clock::now() - t0 >= 500ms);
@@ -256,7 +259,7 @@ TEST_CASE("tracker client: after a tracker restart, clients rejoin and keep thei
         a.hold(s, true);
         start_run(io, a);
         start_run(io, b);
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
         const auto token_a = t->store->token_of(oa.user);
         const auto token_b = t->store->token_of(ob.user);
@@ -267,7 +270,7 @@ TEST_CASE("tracker client: after a tracker restart, clients rejoin and keep thei
         t = std::make_unique<Tracker>(io, db, opt);
         // The new tracker answers from the database before anyone rejoins.
         CHECK(t->store->get_peers(s.id(), ob.user, 10).size() == 1);
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> {
                 co_return t->server->connections() == 2 && a.joined() && b.joined();
             },
@@ -296,14 +299,14 @@ TEST_CASE("tracker client: a tracker that forgot the peer gets the whole list ag
         a.hold(s, true);
         start_run(io, a);
         start_run(io, b);
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
         const auto token = t.store->token_of(oa.user);
         REQUIRE(token);
         REQUIRE(std::holds_alternative<tracker::Done>(t.store->leave(oa.user, *token)));
         CHECK((co_await holders(b, s.id())).empty());
         // a's next heartbeat gets UnknownPeer: it rejoins and sends its list.
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await holders(b, s.id())).size() == 1; }, 3s));
         a.stop();
         b.stop();
@@ -526,7 +529,7 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
         start_run(io, b);
         a.follow(channel, 3);
         a.follow(other, 1);
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> {
                 const auto f = co_await followers(b, channel);
                 co_return f.size() == 1 && f.begin()->second == 3;
@@ -534,7 +537,7 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
             3s));
         a.follow(channel, 4);  // a newer version held
         a.unfollow(other);
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> {
                 const auto f = co_await followers(b, channel);
                 co_return f.size() == 1 && f.begin()->second == 4 &&
@@ -546,7 +549,7 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
         REQUIRE(token);
         REQUIRE(std::holds_alternative<tracker::Done>(t.store->leave(oa.user, *token)));
         CHECK((co_await followers(b, channel)).empty());
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await followers(b, channel)).size() == 1; },
             3s));
 
@@ -561,7 +564,7 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
         };
         for (std::uint32_t n = 0; n < 600; ++n)
             a.follow(nth(n), 1);
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> { co_return (co_await followers(b, nth(599))).size() == 1; },
             3s));
         const auto generation_joined = a.joined();
@@ -569,7 +572,7 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
             a.unfollow(nth(n));
             a.follow(nth(1000 + n), 2);
         }
-        CHECK(co_await test::eventually(
+        CHECK(co_await test::eventually_async(
             [&]() -> awaitable<bool> {
                 co_return (co_await followers(b, nth(1599))).size() == 1 &&
                     (co_await followers(b, nth(0))).empty();
@@ -598,3 +601,5 @@ TEST_CASE("tracker client: follows reach the tracker and survive it forgetting t
         b.stop();
     }());
 }
+
+}  // namespace tracker_client_test

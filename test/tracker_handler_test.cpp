@@ -11,6 +11,8 @@
 #include "common/core/limits.hpp"
 #include "tracker/core/handler.hpp"
 
+namespace tracker_handler_test {
+
 using namespace seedshare;
 using namespace seedshare::tracker;
 namespace proto = seedshare::tracker_proto;
@@ -561,3 +563,5 @@ TEST_CASE("registry rules: what a checked manifest does to the channel's head") 
     CHECK(change_of_head(v(4, 2), v(4, 1)) == HeadChange::kReplace);
     CHECK(change_of_head(v(4, 1), v(4, 2)) == HeadChange::kConflictLost);
 }
+
+}  // namespace tracker_handler_test

@@ -16,6 +16,8 @@
 #include "test/tracker_server_harness.hpp"
 #include "tracker/http/tracker_http.hpp"
 
+namespace tracker_http_test {
+
 using namespace tracker_harness;
 
 namespace {
@@ -458,3 +460,5 @@ TEST_CASE("tracker http: clients that reset while answered do not end the proces
     const bool ignored = sa.sa_handler == SIG_IGN;
     CHECK(ignored);
 }
+
+}  // namespace tracker_http_test

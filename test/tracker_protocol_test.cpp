@@ -11,6 +11,8 @@
 #include "common/wire/tracker_protocol.hpp"
 #include "test/support/tracker_codec_fixtures.hpp"
 
+namespace tracker_protocol_test {
+
 using namespace seedshare;
 using namespace seedshare::tracker_proto;
 using namespace seedshare::test::tracker_codec;
@@ -390,3 +392,5 @@ TEST_CASE("tracker codec: which errors end the connection") {
     CHECK(error_code_name(ErrorCode::kUserIdInUse) == "UserIdInUse");
     CHECK(error_code_name(ErrorCode::kManifestConflict) == "ManifestConflict");
 }
+
+}  // namespace tracker_protocol_test

@@ -2,6 +2,8 @@
 // while a good peer keeps being answered, and memory stays bounded.
 #include "test/tracker_server_harness.hpp"
 
+namespace tracker_server_hostile_test {
+
 namespace {
 
 // One hostile client of the tracker: what it does on a new connection, and
@@ -219,3 +221,5 @@ TEST_CASE(
         }(),
         60s);
 }
+
+}  // namespace tracker_server_hostile_test

@@ -4,6 +4,8 @@
 // tracker_server_hostile_test.cpp).
 #include "test/tracker_server_harness.hpp"
 
+namespace tracker_server_test {
+
 TEST_CASE("tracker server: join, file list, seed upload, peers, listing, leave") {
     Harness h;
     test::run_task(h.io, [&]() -> awaitable<void> {
@@ -455,3 +457,5 @@ TEST_CASE("tracker server: forged, older and conflicting manifests are refused a
         CHECK(listed.channels[0] == proto::ChannelInfo{channel, "site", 5, 1, 1000, 1});
     }());
 }
+
+}  // namespace tracker_server_test

@@ -12,6 +12,8 @@
 #include "test/support/cluster.hpp"
 #include "test/support/manifests.hpp"
 
+namespace trackers_test {
+
 using namespace seedshare;
 using namespace std::chrono_literals;
 namespace proto = seedshare::tracker_proto;
@@ -221,3 +223,5 @@ TEST_CASE(
         subscriber.abandon();
     });
 }
+
+}  // namespace trackers_test

@@ -7,6 +7,8 @@
 #include "peer/swarm/verifier.hpp"
 #include "test/support/temp_dir.hpp"
 
+namespace verifier_test {
+
 using namespace seedshare;
 using namespace seedshare::test;
 using Outcome = Verifier::Outcome;
@@ -147,3 +149,5 @@ TEST_CASE("verifier: chunks already held count toward the whole-file hash") {
     CHECK(*digest == s.file_hash);
     CHECK(v.verified_chunks() == 2);
 }
+
+}  // namespace verifier_test

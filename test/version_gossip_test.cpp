@@ -5,6 +5,8 @@
 #include "common/crypto/sha256.hpp"
 #include "peer/channel/version_gossip.hpp"
 
+namespace version_gossip_test {
+
 using namespace seedshare;
 using Outcome = VersionGossip::FetchOutcome;
 
@@ -122,3 +124,5 @@ TEST_CASE("gossip: a peer leaving mid-fetch frees the fetch, its failures are fo
     CHECK(g.version_of(2) == v(2));
     CHECK_FALSE(g.version_of(1));
 }
+
+}  // namespace version_gossip_test

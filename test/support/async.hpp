@@ -36,11 +36,13 @@ inline void settle(asio::io_context& io, std::chrono::milliseconds d) {
     io.run_for(d);
 }
 
-// Waits (on the io_context's timers, not by blocking) until pred() holds, up
-// to `limit`; returns whether it did.
+// Waits (on the io_context's timers, not by blocking) until the awaitable
+// pred() yields true, up to `limit`; returns whether it did. (cluster.hpp's
+// eventually() takes a plain predicate.)
 template <class Pred>
-asio::awaitable<bool> eventually(Pred pred, std::chrono::milliseconds limit,
-                                 std::chrono::milliseconds step = std::chrono::milliseconds(20)) {
+asio::awaitable<bool> eventually_async(
+    Pred pred, std::chrono::milliseconds limit,
+    std::chrono::milliseconds step = std::chrono::milliseconds(20)) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (true) {
