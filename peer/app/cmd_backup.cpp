@@ -21,8 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kGoodbyeGrace = 5000ms;
-
 // A free function, not a capturing lambda: the coroutine outlives the call.
 net::awaitable<void> follow_channels(ChannelBackup* channels, bool* done) {
     co_await channels->run();

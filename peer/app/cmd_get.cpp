@@ -32,8 +32,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kGoodbyeGrace = 5000ms;
-
 int exit_code(Download::Outcome o) {
     switch (o) {
         case Download::Outcome::kComplete:

@@ -18,8 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kGoodbyeGrace = 5000ms;
-
 net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key,
                                  std::optional<HandoverRecord> handover, asio::io_context& io,
                                  asio::thread_pool& pool) {

@@ -16,8 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kGoodbyeGrace = 5000ms;
-
 net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
                                asio::thread_pool& pool) {
     auto ex = io.get_executor();

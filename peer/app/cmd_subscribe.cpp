@@ -19,8 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kGoodbyeGrace = 5000ms;
-
 net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId& channel,
                                    asio::io_context& io, asio::thread_pool& pool) {
     auto ex = io.get_executor();

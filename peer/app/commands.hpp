@@ -17,6 +17,10 @@
 
 namespace seedshare {
 
+// How long a command that ends gives its connections to finish the uploads in
+// flight and say goodbye (Node::stop).
+inline constexpr std::chrono::milliseconds kGoodbyeGrace{5000};
+
 // A command that cannot go on: exit with `code`, saying `message` (one line).
 struct CommandFailure {
     int code;

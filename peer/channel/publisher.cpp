@@ -20,7 +20,7 @@ using Outcome = VersionGossip::FetchOutcome;
 
 namespace {
 
-constexpr auto kLeaveGrace = 2000ms;
+constexpr auto kPublisherLeaveGrace = 2000ms;
 
 net::awaitable<std::optional<std::string>> ready(std::optional<std::string> value) {
     co_return value;
@@ -295,7 +295,7 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         scanned_.expires_after(50ms);
         co_await scanned_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
-    co_await mesh_->stop(kLeaveGrace);
+    co_await mesh_->stop(kPublisherLeaveGrace);
 }
 
 void Publisher::lost_conflict(std::uint64_t number) {

@@ -21,7 +21,7 @@ using FetchOutcome = VersionGossip::FetchOutcome;
 
 namespace {
 
-constexpr auto kLeaveGrace = 2000ms;
+constexpr auto kSubscriberLeaveGrace = 2000ms;
 // Manifests up to this size are checked on the I/O thread; bigger ones on the pool.
 constexpr std::size_t kParseInlineBytes = 64 << 10;
 // Waiting for a peer of the channel that holds a version, before asking for
@@ -41,7 +41,7 @@ VersionRef ref_of(const Manifest& m) {
 // A free function: the transfer lives in the coroutine frame until its
 // goodbye is done.
 net::awaitable<void> leave_later(std::unique_ptr<FileTransfer> t) {
-    co_await t->leave(kLeaveGrace);
+    co_await t->leave(kSubscriberLeaveGrace);
 }
 
 // A seed the store holds, for a channel peer that asks: read and checked on
@@ -269,7 +269,7 @@ net::awaitable<void> Subscriber::stop_serving(const std::vector<std::string>& pa
         if (it == serving_.end()) continue;
         auto transfer = std::move(it->second);
         serving_.erase(it);
-        co_await transfer->leave(kLeaveGrace);
+        co_await transfer->leave(kSubscriberLeaveGrace);
     }
 }
 
@@ -503,7 +503,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         co_await wait(options_.once ? std::chrono::milliseconds(200) : options_.rescan);
         if (!options_.once) repair = true;
     }
-    co_await mesh_->stop(kLeaveGrace);
+    co_await mesh_->stop(kSubscriberLeaveGrace);
     if (options_.once) {
         // Done with DIR: its swarms leave the Node, so that whoever works on
         // DIR next in this process (a publisher that recovered it) may share
@@ -515,7 +515,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         co_await net::join_all(std::move(leaves));
     } else {
         for (auto& [path, t] : serving_)
-            t->stop(kLeaveGrace);
+            t->stop(kSubscriberLeaveGrace);
     }
     store_.reset();  // DIR's lock released
     co_return result;

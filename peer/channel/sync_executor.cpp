@@ -31,7 +31,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // Uploads in flight a swarm left after a failure may finish within this.
-constexpr auto kLeaveGrace = 1000ms;
+constexpr auto kFailedSwarmGrace = 1000ms;
 // How often a fetch looks at the cancel flag.
 constexpr auto kCancelPoll = 50ms;
 // A .part still held by a stopped swarm of this process: tries, and the pause between.
@@ -76,7 +76,7 @@ bool still(const FileInfo& now, const FileStamp& expected) {
     return stamp_of(now) == expected;
 }
 
-std::string_view describe(LocalChange c) {
+std::string_view what_happened(LocalChange c) {
     switch (c) {
         case LocalChange::kEdited:
             return "was edited";
@@ -467,10 +467,10 @@ net::awaitable<Next> Executor::build(const SyncStep& step) {
             ctx_.log.warn(
                 "{} {} here: the published version is restored, and the local copy "
                 "kept as {}",
-                t.path, describe(step.change), aside->second);
+                t.path, what_happened(step.change), aside->second);
         else
             ctx_.log.warn("{} {} here: the published version is restored", t.path,
-                          describe(step.change));
+                          what_happened(step.change));
     }
     const std::string name = build_name(t);
     const fs::path part_path = ctx_.store.temp_dir() / (name + ".part");
@@ -642,13 +642,13 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
     }
     if (!transfer->complete()) {
         const std::string why = transfer->swarm()->failure();
-        co_await transfer->leave(kLeaveGrace);
+        co_await transfer->leave(kFailedSwarmGrace);
         if (cancel_.load()) co_return fail(SyncFailure::kCancelled, "cancelled");
         co_return fail(SyncFailure::kFetch, fmt::format("{}: {}", t.path, why));
     }
     auto failure = co_await transfer->finish(built, std::nullopt);
     if (failure) {
-        co_await transfer->leave(kLeaveGrace);
+        co_await transfer->leave(kFailedSwarmGrace);
         co_return fail(SyncFailure::kDisk, failure->message);
     }
     built_[step.target] = built;
