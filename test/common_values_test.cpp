@@ -39,6 +39,17 @@ TEST_CASE("token bucket: an empty bucket holds the limit from the first take") {
     CHECK(b.burst() == 500);
 }
 
+TEST_CASE("token bucket: tokens taken and refunded are not waited for") {
+    const auto t0 = TokenBucket::Clock::now();
+    TokenBucket b(1000, 500, 0, t0);
+    CHECK(b.take(2000, t0) == std::chrono::duration_cast<TokenBucket::Clock::duration>(2000ms));
+    b.refund(2000);  // the taker left before its bytes passed
+    CHECK(b.take(100, t0) == std::chrono::duration_cast<TokenBucket::Clock::duration>(100ms));
+    b.refund(10'000);  // never above the burst
+    CHECK(b.take(500, t0) == TokenBucket::Clock::duration::zero());
+    CHECK(b.take(1, t0) > TokenBucket::Clock::duration::zero());
+}
+
 TEST_CASE("endpoint text: IPv4 bare, IPv6 in brackets") {
     CHECK(endpoint_text(asio::ip::make_address("10.0.0.1"), 7000) == "10.0.0.1:7000");
     CHECK(endpoint_text(asio::ip::make_address("::1"), 1) == "[::1]:1");

@@ -31,6 +31,9 @@ class TokenBucket {
             std::chrono::duration<double>(-tokens_ / rate_));
     }
 
+    // Gives back n tokens taken and not used (at most up to `burst`).
+    void refund(double n) { tokens_ = std::min(burst_, tokens_ + n); }
+
     double rate() const { return rate_; }
     double burst() const { return burst_; }
 

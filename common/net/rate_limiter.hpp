@@ -37,14 +37,21 @@ class RateLimiter {
 
     // Waits until `bytes` may pass, on `timer` (the caller's): cancelling it
     // ends the wait early, as a connection that closes does, so nothing waits
-    // on a closed connection's behalf. The bytes stay taken either way.
+    // on a closed connection's behalf, and the part of the debt not yet paid
+    // goes back to the bucket (those bytes never pass), so the others do not
+    // wait for it either. A cancel before the wait starts is not seen: the
+    // caller checks first.
     asio::awaitable<void> acquire(std::size_t bytes, asio::steady_timer& timer) {
         if (!bucket_) co_return;
         const auto wait = bucket_->take(static_cast<double>(bytes));
         if (wait == Clock::duration::zero()) co_return;
-        timer.expires_after(wait);
+        const auto until = Clock::now() + wait;
+        timer.expires_at(until);
         asio::error_code ec;
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (const auto left = until - Clock::now(); ec && left > Clock::duration::zero())
+            bucket_->refund(std::min(static_cast<double>(bytes),
+                                     bucket_->rate() * std::chrono::duration<double>(left).count()));
     }
 
     // The same, for a caller that never gives up waiting.

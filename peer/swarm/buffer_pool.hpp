@@ -7,6 +7,7 @@
 
 #include <asio.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -72,24 +73,26 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
         return b;
     }
 
-    // Waits until a buffer is free. size must be <= buffer_bytes. The wait
-    // is on `wake` (the caller's): cancelling it makes the waiter ask
-    // `abandoned()`, and when that holds it leaves the queue with an empty
-    // Buffer, so a connection that closes stops waiting at once.
+    // Waits until a buffer is free, in turn (FIFO). size must be <=
+    // buffer_bytes. The wait is on `wake` (the caller's): cancelling it makes
+    // the waiter ask `abandoned()`, and when that holds it leaves the queue
+    // with an empty Buffer, so a connection that closes stops waiting at once;
+    // otherwise it keeps its place.
     template <class Abandoned>
     asio::awaitable<Buffer> acquire(std::size_t size, std::shared_ptr<asio::steady_timer> wake,
                                     Abandoned abandoned) {
-        for (;;) {
+        for (bool waited = false;; waited = true) {
             if (abandoned()) {
-                leave(wake);
+                leave(wake, waited);
                 co_return Buffer{};
             }
-            if (auto b = try_acquire(size)) co_return std::move(*b);
+            if (!queued(wake)) {  // first, or woken by give_back: try
+                if (auto b = try_acquire(size)) co_return std::move(*b);
+                waiters_.push_back(wake);
+            }
             wake->expires_at(asio::steady_timer::time_point::max());
-            waiters_.push_back(wake);
             asio::error_code ec;
             co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            forget(wake);  // (still queued when woken by anyone but give_back)
         }
     }
 
@@ -136,17 +139,17 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
         }
     }
 
-    // A waiter that gave up: out of the queue, and should a buffer have been
-    // freed for it meanwhile, the next waiter tries instead.
-    void leave(const std::shared_ptr<asio::steady_timer>& wake) {
-        forget(wake);
-        if (in_use_ < max_buffers_) wake_one();
+    bool queued(const std::shared_ptr<asio::steady_timer>& wake) const {
+        return std::any_of(waiters_.begin(), waiters_.end(),
+                           [&](const auto& w) { return w.lock() == wake; });
     }
-    void forget(const std::shared_ptr<asio::steady_timer>& wake) {
-        std::erase_if(waiters_, [&](const auto& w) {
-            const auto p = w.lock();
-            return !p || p == wake;
-        });
+
+    // A waiter that gave up leaves the queue. One that was no longer in it
+    // had been woken by give_back and not taken the buffer: the next tries.
+    void leave(const std::shared_ptr<asio::steady_timer>& wake, bool waited) {
+        const auto before = waiters_.size();
+        std::erase_if(waiters_, [&](const auto& w) { return w.lock() == wake; });
+        if (waited && waiters_.size() == before && in_use_ < max_buffers_) wake_one();
     }
 
     std::size_t buffer_bytes_;

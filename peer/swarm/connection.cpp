@@ -282,7 +282,9 @@ net::awaitable<void> PeerConnection::receive_piece(const FrameHeader& h) {
     outstanding_bytes_ -= b.length;
     // From here until the bytes are in, a cancel only marks the fetch dropped.
     reading_into_ = b.chunk.value;
-    // Paces the sender through TCP (a read on a closed stream then throws).
+    // Paces the sender through TCP. (The header may have come from the
+    // stream's buffer after close(): its cancel came before this wait.)
+    if (closed_) co_return;
     co_await swarm_->env().download_limit->acquire(b.length, download_pace_);
     {
         auto& fetch = fetches_.at(b.chunk.value);  // outstanding blocks always have their fetch
@@ -478,6 +480,7 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
     const std::uint64_t block_offset = swarm_->seed().chunk_offset(b.chunk) + b.offset;
     const Bytes head = pp::encode_piece_header(b.chunk, b.offset, b.length);
     const std::size_t total = head.size() + b.length;
+    if (closed_) co_return;  // (close() cancels only a wait under way)
     co_await swarm_->env().upload_limit->acquire(b.length, upload_pace_);
     std::size_t sent = 0;  // of the frame: header, then data
     BufferPool::Buffer buffer;
@@ -493,7 +496,8 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
             if (const auto& slots = swarm_->env().upload_slots; slots && !slot) {
                 // Resuming after a stall: our turn again among every block
                 // this process sends (FIFO).
-                slot = co_await slots->acquire([this] { return closed_; }, kSlotRecheck);
+                slot = co_await slots->acquire(
+                    upload_pace_, [this] { return closed_; }, kSlotRecheck);
                 if (closed_) co_return;
             }
             buffer_from = sent > head.size() ? sent - head.size() : 0;

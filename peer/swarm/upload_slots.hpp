@@ -127,10 +127,11 @@ class UploadSlots : public std::enable_shared_from_this<UploadSlots> {
     // A slot at once when one is free and nobody waits, else once those who
     // wait before us had theirs (FIFO). Every `recheck` while it waits,
     // `abandoned()` is asked: true gives up the place (an empty Slot).
+    // The wait is on `timer` (the caller's): cancelling it, as a connection
+    // that closes does, has `abandoned()` asked at once.
     template <class Abandoned>
-    asio::awaitable<Slot> acquire(Abandoned abandoned,
+    asio::awaitable<Slot> acquire(asio::steady_timer& timer, Abandoned abandoned,
                                   std::chrono::steady_clock::duration recheck) {
-        asio::steady_timer timer(co_await asio::this_coro::executor);
         Ticket ticket = request(timer);
         while (!ticket.granted()) {
             if (abandoned()) co_return Slot();  // the ticket leaves the queue
@@ -139,6 +140,12 @@ class UploadSlots : public std::enable_shared_from_this<UploadSlots> {
             co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
         co_return ticket.take();
+    }
+    template <class Abandoned>
+    asio::awaitable<Slot> acquire(Abandoned abandoned,
+                                  std::chrono::steady_clock::duration recheck) {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        co_return co_await acquire(timer, std::move(abandoned), recheck);
     }
 
     std::size_t in_use() const { return in_use_; }
