@@ -7,8 +7,8 @@
 
 #include <filesystem>
 
-#include "peer/backup/backup.hpp"
 #include "peer/discovery/address_book_file.hpp"
+#include "test/support/backup_harness.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -19,96 +19,23 @@ using namespace seedshare::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-namespace {
-
-SwarmOptions fast_options() {
-    SwarmOptions o;
-    o.stall_timeout = 2000ms;
-    o.rediscover = 300ms;
-    return o;
-}
-
-Seed make_file(const TempDir& dir, const std::string& name, std::size_t size,
-               const HostPort& tracker) {
-    write_file(dir / name, pattern_bytes(size, std::hash<std::string>{}(name)));
-    SeedMakerOptions o;
-    o.chunk_size = 64 * 1024;
-    o.trackers = {tracker};
-    auto seed = make_seed(dir / name, o);
-    REQUIRE(seed);
-    return *seed;
-}
-
-std::shared_ptr<Storage> open_shared(const fs::path& p) {
-    auto s = FileStorage::open_read(p);
-    REQUIRE(s);
-    return std::shared_ptr<Storage>(std::move(*s));
-}
-
-// A Backup and its peer, run in the background.
-struct RunningBackup {
-    TestPeer peer;
-    std::unique_ptr<Backup> backup;
-    bool ended = false;
-    RunningBackup(asio::io_context& io, asio::thread_pool& pool, const fs::path& dir,
-                  const HostPort& tracker, std::uint64_t max_size = 0)
-        : peer(io, pool, "backup", fast_options()) {
-        BackupOptions o;
-        o.dir = dir;
-        o.trackers = {tracker};
-        o.poll = 100ms;
-        o.fetch_stall = 3000ms;
-        o.limits.max_size = max_size;
-        backup = std::make_unique<Backup>(*peer.node, *peer.trackers, std::move(o), peer.log);
-    }
-    void start(asio::io_context& io) { net::spawn(io.get_executor(), run(), peer.log, "backup"); }
-    net::awaitable<void> run() {
-        co_await backup->run();
-        ended = true;
-    }
-    PeerAddress address() const {
-        return PeerAddress{asio::ip::make_address("127.0.0.1"), peer.node->port()};
-    }
-    net::awaitable<void> stop() {
-        backup->stop();
-        const std::function<bool()> done = [this] { return ended; };
-        CHECK(co_await eventually(done, 30s));
-        co_await peer.stop();
-    }
-};
-
-// Gets `seed` into `out` with a new peer of its own, starting from `peers`.
-net::awaitable<Download::Outcome> get(asio::io_context& io, asio::thread_pool& pool,
-                                      const Seed& seed, const fs::path& out,
-                                      std::vector<PeerAddress> peers = {}) {
-    TestPeer getter(io, pool, "getter", fast_options());
-    DownloadOptions o;
-    o.seed = seed;
-    o.out_dir = out;
-    o.peers = std::move(peers);
-    Download d(*getter.node, *getter.trackers, o, getter.log);
-    const auto outcome = co_await d.run();
-    co_await getter.stop();
-    co_return outcome;
-}
-
-}  // namespace
-
 TEST_CASE("backup: a getter with no tracker, knowing only the backup, is told who holds a seed") {
     TempDir src, bdir, out;
     asio::io_context io;
     asio::thread_pool pool(2);
     TestTracker tracker(io);
-    const Seed small = make_file(src, "small.bin", 50'000, tracker.address);
-    const Seed big = make_file(src, "big.bin", 400'000, tracker.address);
+    const Seed small = make_seeded_file(src, "small.bin", 50'000, tracker.address);
+    const Seed big = make_seeded_file(src, "big.bin", 400'000, tracker.address);
 
     run_within(io, 90s, [&]() -> net::awaitable<void> {
-        TestPeer sharer(io, pool, "sharer", fast_options());
+        TestPeer sharer(io, pool, "sharer", quick_swarm());
         co_await sharer.share(small, open_shared(src / "small.bin"), tracker.address);
         co_await sharer.share(big, open_shared(src / "big.bin"), tracker.address);
         // The backup keeps only what fits in 100 kB: big.bin is skipped, yet
         // it learns who holds it.
-        RunningBackup b(io, pool, bdir.path(), tracker.address, 100'000);
+        auto o = quick_backup(bdir.path(), tracker.address);
+        o.limits.max_size = 100'000;
+        RunningBackup b(io, pool, std::move(o));
         b.start(io);
         const auto& book = b.peer.node->book();
         const std::function<bool()> settled = [&] {
@@ -126,7 +53,7 @@ TEST_CASE("backup: a getter with no tracker, knowing only the backup, is told wh
         // A getter that knows only the backup: the backup names the sharer,
         // and the file comes from it.
         std::vector<PeerAddress> only_backup{b.address()};
-        const auto outcome = co_await get(io, pool, big, out.path(), std::move(only_backup));
+        const auto outcome = co_await get_alone(io, pool, big, out.path(), std::move(only_backup));
         CHECK(outcome == Download::Outcome::kComplete);
         CHECK(read_file(out / "big.bin") == read_file(src / "big.bin"));
         CHECK_FALSE(b.backup->holds(big.id()));  // never fetched by the backup
@@ -143,14 +70,15 @@ TEST_CASE("backup: two backups, one killed: every file is still got from the oth
     std::vector<Seed> seeds;
     for (int i = 0; i < 4; ++i)
         seeds.push_back(
-            make_file(src, fmt::format("f{}", i), 80'000 + 30'000 * i, tracker.address));
+            make_seeded_file(src, fmt::format("f{}", i), 80'000 + 30'000 * i, tracker.address));
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
-        auto sharer = std::make_unique<TestPeer>(io, pool, "sharer", fast_options());
+        auto sharer = std::make_unique<TestPeer>(io, pool, "sharer", quick_swarm());
         for (const auto& seed : seeds)
             co_await sharer->share(seed, open_shared(src / seed.name), tracker.address);
-        auto b1 = std::make_unique<RunningBackup>(io, pool, b1dir.path(), tracker.address);
-        RunningBackup b2(io, pool, b2dir.path(), tracker.address);
+        auto b1 =
+            std::make_unique<RunningBackup>(io, pool, quick_backup(b1dir.path(), tracker.address));
+        RunningBackup b2(io, pool, quick_backup(b2dir.path(), tracker.address));
         b1->start(io);
         b2.start(io);
         const std::function<bool()> both = [&] {
@@ -171,7 +99,7 @@ TEST_CASE("backup: two backups, one killed: every file is still got from the oth
 
         // Nothing lost: every file, verified, from the backup left.
         for (const auto& seed : seeds) {
-            const auto outcome = co_await get(io, pool, seed, out.path());
+            const auto outcome = co_await get_alone(io, pool, seed, out.path());
             CHECK(outcome == Download::Outcome::kComplete);
             CHECK(read_file(out / seed.name) == read_file(src / seed.name));
         }

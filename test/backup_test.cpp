@@ -8,7 +8,7 @@
 
 #include <filesystem>
 
-#include "peer/backup/backup.hpp"
+#include "test/support/backup_harness.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -27,40 +27,6 @@ net::awaitable<void> sleep(std::chrono::milliseconds d) {
     co_await t.async_wait(asio::use_awaitable);
 }
 
-SwarmOptions fast_options() {
-    SwarmOptions o;
-    o.stall_timeout = 2000ms;
-    o.rediscover = 300ms;
-    return o;
-}
-
-// A file in `dir` and its seed for `tracker`.
-Seed make_file(const TempDir& dir, const std::string& name, std::size_t size,
-               const HostPort& tracker) {
-    write_file(dir / name, pattern_bytes(size, std::hash<std::string>{}(name)));
-    SeedMakerOptions o;
-    o.chunk_size = 64 * 1024;
-    o.trackers = {tracker};
-    auto seed = make_seed(dir / name, o);
-    REQUIRE(seed);
-    return *seed;
-}
-
-std::shared_ptr<Storage> open_shared(const fs::path& p) {
-    auto s = FileStorage::open_read(p);
-    REQUIRE(s);
-    return std::shared_ptr<Storage>(std::move(*s));
-}
-
-BackupOptions backup_options(const fs::path& dir, const TestTracker& t) {
-    BackupOptions o;
-    o.dir = dir;
-    o.trackers = {t.address};
-    o.poll = 100ms;
-    o.fetch_stall = 3000ms;
-    return o;
-}
-
 // Files (not directories) anywhere under `dir`, and those named *.part.
 std::pair<std::size_t, std::size_t> files_under(const fs::path& dir) {
     std::size_t files = 0, parts = 0;
@@ -70,43 +36,6 @@ std::pair<std::size_t, std::size_t> files_under(const fs::path& dir) {
         if (e.path().extension() == ".part") ++parts;
     }
     return {files, parts};
-}
-
-// A Backup and its peer, run in the background.
-struct RunningBackup {
-    TestPeer peer;
-    std::unique_ptr<Backup> backup;
-    bool ready = false;
-    bool ended = false;
-    RunningBackup(asio::io_context& io, asio::thread_pool& pool, BackupOptions o)
-        : peer(io, pool, "backup", fast_options()) {
-        backup = std::make_unique<Backup>(*peer.node, *peer.trackers, std::move(o), peer.log);
-    }
-    void start(asio::io_context& io) { net::spawn(io.get_executor(), run(), peer.log, "backup"); }
-    net::awaitable<void> run() {
-        std::function<void()> on_ready = [this] { ready = true; };
-        co_await backup->run(on_ready);
-        ended = true;
-    }
-    net::awaitable<void> stop() {
-        backup->stop();
-        const std::function<bool()> done = [this] { return ended; };
-        CHECK(co_await eventually(done, 15s));
-        co_await peer.stop();
-    }
-};
-
-// Gets `seed` into `out` with a new peer of its own; the outcome.
-net::awaitable<Download::Outcome> get(asio::io_context& io, asio::thread_pool& pool,
-                                      const Seed& seed, const fs::path& out) {
-    TestPeer getter(io, pool, "getter", fast_options());
-    DownloadOptions o;
-    o.seed = seed;
-    o.out_dir = out;
-    Download d(*getter.node, *getter.trackers, o, getter.log);
-    const auto outcome = co_await d.run();
-    co_await getter.stop();
-    co_return outcome;
 }
 
 }  // namespace
@@ -122,19 +51,20 @@ TEST_CASE("backup: every file outlives its sharers and a restart fetches nothing
     std::uint64_t total = 0;
     for (int i = 0; i < 6; ++i) {
         seeds.push_back(
-            make_file(src, fmt::format("f{}", i), 100'000 + 37'000 * i, tracker.address));
+            make_seeded_file(src, fmt::format("f{}", i), 100'000 + 37'000 * i, tracker.address));
         total += seeds.back().length;
     }
 
     run_within(io, 90s, [&]() -> net::awaitable<void> {
         std::vector<std::unique_ptr<TestPeer>> sharers;
         for (int p = 0; p < 3; ++p) {
-            sharers.push_back(std::make_unique<TestPeer>(io, pool, "sharer", fast_options()));
+            sharers.push_back(std::make_unique<TestPeer>(io, pool, "sharer", quick_swarm()));
             for (int i = 2 * p; i < 2 * p + 2; ++i)
                 co_await sharers.back()->share(seeds[i], open_shared(src / seeds[i].name),
                                                tracker.address);
         }
-        auto b = std::make_unique<RunningBackup>(io, pool, backup_options(bdir.path(), tracker));
+        auto b =
+            std::make_unique<RunningBackup>(io, pool, quick_backup(bdir.path(), tracker.address));
         b->start(io);
         const std::function<bool()> all_held = [&] { return b->backup->held() == 6; };
         CHECK(co_await eventually(all_held, 30s));
@@ -147,7 +77,7 @@ TEST_CASE("backup: every file outlives its sharers and a restart fetches nothing
             co_await s->stop();
         }
         for (const auto& seed : seeds) {
-            const auto outcome = co_await get(io, pool, seed, out.path());
+            const auto outcome = co_await get_alone(io, pool, seed, out.path());
             CHECK(outcome == Download::Outcome::kComplete);
             CHECK(read_file(out / seed.name) == read_file(src / seed.name));
         }
@@ -156,7 +86,7 @@ TEST_CASE("backup: every file outlives its sharers and a restart fetches nothing
 
         // Restart: every file served at once, nothing fetched.
         auto again =
-            std::make_unique<RunningBackup>(io, pool, backup_options(bdir.path(), tracker));
+            std::make_unique<RunningBackup>(io, pool, quick_backup(bdir.path(), tracker.address));
         again->start(io);
         const std::function<bool()> ready = [&] { return again->ready; };
         CHECK(co_await eventually(ready, 10s));
@@ -167,7 +97,7 @@ TEST_CASE("backup: every file outlives its sharers and a restart fetches nothing
         CHECK(again->backup->fetching() == 0);
         // And it serves them: one more getter, from the restarted backup alone.
         TempDir out2;
-        const auto outcome = co_await get(io, pool, seeds[3], out2.path());
+        const auto outcome = co_await get_alone(io, pool, seeds[3], out2.path());
         CHECK(outcome == Download::Outcome::kComplete);
         CHECK(read_file(out2 / seeds[3].name) == read_file(src / seeds[3].name));
         co_await again->stop();
@@ -181,13 +111,13 @@ TEST_CASE("backup: files beyond --max-size are skipped and named, with no partia
     TestTracker tracker(io);
     std::vector<Seed> seeds;
     for (const char* name : {"a.bin", "b.bin", "c.bin"})
-        seeds.push_back(make_file(src, name, 100'000, tracker.address));
+        seeds.push_back(make_seeded_file(src, name, 100'000, tracker.address));
 
     run_within(io, 60s, [&]() -> net::awaitable<void> {
-        TestPeer sharer(io, pool, "sharer", fast_options());
+        TestPeer sharer(io, pool, "sharer", quick_swarm());
         for (const auto& seed : seeds)
             co_await sharer.share(seed, open_shared(src / seed.name), tracker.address);
-        auto o = backup_options(bdir.path(), tracker);
+        auto o = quick_backup(bdir.path(), tracker.address);
         o.limits.max_size = 250'000;  // two of the three
         RunningBackup b(io, pool, o);
         b.start(io);
@@ -223,11 +153,11 @@ TEST_CASE("backup: a hostile sharer announcing thousands of seeds is held to the
     constexpr std::size_t kPerSource = 25, kFetches = 3;
     std::vector<Seed> seeds;
     for (int i = 0; i < kSeeds; ++i)
-        seeds.push_back(make_file(src, fmt::format("{}{:04}", i < kServed ? 'a' : 'b', i),
-                                  200 + i % 1000, tracker.address));
+        seeds.push_back(make_seeded_file(src, fmt::format("{}{:04}", i < kServed ? 'a' : 'b', i),
+                                         200 + i % 1000, tracker.address));
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
-        TestPeer evil(io, pool, "evil", fast_options());
+        TestPeer evil(io, pool, "evil", quick_swarm());
         for (int i = 0; i < kServed; ++i)
             co_await evil.share(seeds[i], open_shared(src / seeds[i].name), tracker.address);
         const std::vector<HostPort> where{tracker.address};
@@ -240,7 +170,7 @@ TEST_CASE("backup: a hostile sharer announcing thousands of seeds is held to the
             return stats.holdings == std::size_t{kSeeds} && stats.seeds == std::size_t{kSeeds};
         };
         REQUIRE(co_await eventually(announced, 60s));
-        auto o = backup_options(bdir.path(), tracker);
+        auto o = quick_backup(bdir.path(), tracker.address);
         o.limits.max_per_source = kPerSource;
         o.limits.max_fetches = kFetches;
         o.new_seeds_per_second = 2000;

@@ -1,0 +1,113 @@
+// What the in-process tests of the backup peer share: files and their seeds
+// made for a test tracker, quick swarm settings, a Backup run in the
+// background, and a get by a peer of its own.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "peer/backup/backup.hpp"
+#include "test/support/cluster.hpp"
+#include "test/support/temp_dir.hpp"
+
+namespace seedshare::test {
+
+// A stalled peer is given up after 2 s, and a swarm short of peers looks
+// again every 300 ms: tests of who serves whom need not wait long.
+inline SwarmOptions quick_swarm() {
+    SwarmOptions o;
+    o.stall_timeout = std::chrono::milliseconds(2000);
+    o.rediscover = std::chrono::milliseconds(300);
+    return o;
+}
+
+// A file of `size` pattern bytes in `dir` and its seed (64 KiB chunks) for
+// `tracker`.
+inline Seed make_seeded_file(const TempDir& dir, const std::string& name, std::size_t size,
+                             const HostPort& tracker) {
+    write_file(dir / name, pattern_bytes(size, std::hash<std::string>{}(name)));
+    SeedMakerOptions o;
+    o.chunk_size = 64 * 1024;
+    o.trackers = {tracker};
+    auto seed = make_seed(dir / name, o);
+    REQUIRE(seed);
+    return *seed;
+}
+
+// A complete file opened to be shared.
+inline std::shared_ptr<Storage> open_shared(const std::filesystem::path& p) {
+    auto s = FileStorage::open_read(p);
+    REQUIRE(s);
+    return std::shared_ptr<Storage>(std::move(*s));
+}
+
+// A backup into `dir` following `tracker`, polling often.
+inline BackupOptions quick_backup(const std::filesystem::path& dir, const HostPort& tracker) {
+    BackupOptions o;
+    o.dir = dir;
+    o.trackers = {tracker};
+    o.poll = std::chrono::milliseconds(100);
+    o.fetch_stall = std::chrono::milliseconds(3000);
+    return o;
+}
+
+// A Backup and its peer, run in the background. `marked`: its trackers join
+// it as a backup peer (as `peer backup` does), so getters spare it.
+struct RunningBackup {
+    TestPeer peer;
+    std::unique_ptr<Backup> backup;
+    bool ready = false;  // it serves what it held at start
+    bool ended = false;
+
+    RunningBackup(asio::io_context& io, asio::thread_pool& pool, BackupOptions o,
+                  bool marked = false)
+        : peer(io, pool, "backup", quick_swarm()) {
+        if (marked) {
+            TrackersOptions as_backup;
+            as_backup.backup = true;
+            peer.trackers = std::make_unique<Trackers>(io.get_executor(), peer.node->user(),
+                                                       peer.node->port(), peer.log, as_backup);
+        }
+        backup = std::make_unique<Backup>(*peer.node, *peer.trackers, std::move(o), peer.log);
+    }
+    void start(asio::io_context& io) { net::spawn(io.get_executor(), run(), peer.log, "backup"); }
+    net::awaitable<void> run() {
+        std::function<void()> on_ready = [this] { ready = true; };
+        co_await backup->run(on_ready);
+        ended = true;
+    }
+    PeerAddress address() const {
+        return PeerAddress{asio::ip::make_address("127.0.0.1"), peer.node->port()};
+    }
+    std::uint64_t uploaded() const { return peer.node->counters().bytes_up; }
+    net::awaitable<void> stop() {
+        backup->stop();
+        const std::function<bool()> done = [this] { return ended; };
+        CHECK(co_await eventually(done, std::chrono::seconds(30)));
+        co_await peer.stop();
+    }
+};
+
+// Gets `seed` into `out` with a new peer of its own (through the seed's
+// trackers, and `peers` if any); the outcome.
+inline net::awaitable<Download::Outcome> get_alone(asio::io_context& io, asio::thread_pool& pool,
+                                                   const Seed& seed,
+                                                   const std::filesystem::path& out,
+                                                   std::vector<PeerAddress> peers = {}) {
+    TestPeer getter(io, pool, "getter", quick_swarm());
+    DownloadOptions o;
+    o.seed = seed;
+    o.out_dir = out;
+    o.peers = std::move(peers);
+    Download d(*getter.node, *getter.trackers, o, getter.log);
+    const auto outcome = co_await d.run();
+    co_await getter.stop();
+    co_return outcome;
+}
+
+}  // namespace seedshare::test
