@@ -50,8 +50,9 @@ class RateLimiter {
         asio::error_code ec;
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (const auto left = until - Clock::now(); ec && left > Clock::duration::zero())
-            bucket_->refund(std::min(static_cast<double>(bytes),
-                                     bucket_->rate() * std::chrono::duration<double>(left).count()));
+            bucket_->refund(
+                std::min(static_cast<double>(bytes),
+                         bucket_->rate() * std::chrono::duration<double>(left).count()));
     }
 
     // The same, for a caller that never gives up waiting.
