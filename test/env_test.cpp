@@ -28,7 +28,7 @@ std::size_t entries(const fs::path& dir) {
 }
 }  // namespace
 
-TEST_CASE("env: PosixEnv reads, writes, lists, renames and removes") {
+TEST_CASE("env: PosixEnv reads, writes, lists, renames, links and removes") {
     TempDir dir;
     Env& env = Env::posix();
     REQUIRE(env.write_file_atomically(dir / "a", "alpha"));
@@ -79,6 +79,15 @@ TEST_CASE("env: PosixEnv reads, writes, lists, renames and removes") {
     REQUIRE(env.rename(dir / "c", dir / "b"));
     CHECK(*env.read_file(dir / "b", 100) == "alpha");
     CHECK_FALSE(env.exists(dir / "c"));
+
+    // A link is a second name: a rename over the first leaves it as it was.
+    REQUIRE(env.link(dir / "b", dir / "kept"));
+    auto twice = env.link(dir / "b", dir / "kept");
+    REQUIRE_FALSE(twice);
+    CHECK(twice.error().code == EEXIST);
+    REQUIRE(env.write_file_atomically(dir / "b", "gamma"));
+    CHECK(*env.read_file(dir / "kept", 100) == "alpha");
+    CHECK(*env.read_file(dir / "b", 100) == "gamma");
 
     auto fd = env.open(dir / "new", O_RDWR | O_CREAT);
     REQUIRE(fd);

@@ -136,6 +136,7 @@ class RacingEnv final : public Env {
         return base_.rename_no_replace(f, t);
     }
     IoStatus remove(const fs::path& p) override { return base_.remove(p); }
+    IoStatus link(const fs::path& f, const fs::path& t) override { return base_.link(f, t); }
     IoStatus create_directories(const fs::path& d) override { return base_.create_directories(d); }
     IoResult<std::string> read_file(const fs::path& p, std::uint64_t max) override {
         return base_.read_file(p, max);

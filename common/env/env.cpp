@@ -133,6 +133,11 @@ IoStatus PosixEnv::rename_no_replace(const fs::path& from, const fs::path& to) {
     return Ok{};
 }
 
+IoStatus PosixEnv::link(const fs::path& from, const fs::path& to) {
+    if (::link(from.c_str(), to.c_str()) != 0) return fail(errno, "link", from);
+    return Ok{};
+}
+
 IoStatus PosixEnv::remove(const fs::path& path) {
     if (::remove(path.c_str()) != 0) return fail(errno, "remove", path);
     return Ok{};

@@ -92,6 +92,9 @@ class Env {
                                        const std::filesystem::path& to) = 0;
     // A file or an empty directory.
     virtual IoStatus remove(const std::filesystem::path& path) = 0;
+    // A second name `to` for the file `from` (link(2)); fails if `to` exists.
+    // The file's later replacement at `from` by a rename leaves `to` as it was.
+    virtual IoStatus link(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
     // Every missing directory on the way; existing ones are fine.
     virtual IoStatus create_directories(const std::filesystem::path& dir) = 0;
     // The whole of a regular file of at most `max_bytes` (checked before
@@ -124,6 +127,7 @@ class PosixEnv final : public Env {
     IoStatus rename_no_replace(const std::filesystem::path& from,
                                const std::filesystem::path& to) override;
     IoStatus remove(const std::filesystem::path& path) override;
+    IoStatus link(const std::filesystem::path& from, const std::filesystem::path& to) override;
     IoStatus create_directories(const std::filesystem::path& dir) override;
     IoResult<std::string> read_file(const std::filesystem::path& path,
                                     std::uint64_t max_bytes) override;

@@ -83,6 +83,8 @@ const char* op_name(FaultyEnv::Op op) {
             return "rename";
         case FaultyEnv::Op::kRemove:
             return "remove";
+        case FaultyEnv::Op::kLink:
+            return "link";
         case FaultyEnv::Op::kCreateDirectories:
             return "mkdir";
         case FaultyEnv::Op::kReadFile:
@@ -132,6 +134,11 @@ IoStatus FaultyEnv::rename_no_replace(const fs::path& from, const fs::path& to) 
 IoStatus FaultyEnv::remove(const fs::path& path) {
     SEEDSHARE_FAULT(Op::kRemove, path)
     return base_.remove(path);
+}
+
+IoStatus FaultyEnv::link(const fs::path& from, const fs::path& to) {
+    SEEDSHARE_FAULT(Op::kLink, from, to)
+    return base_.link(from, to);
 }
 
 IoStatus FaultyEnv::create_directories(const fs::path& dir) {

@@ -22,6 +22,7 @@ class FaultyEnv final : public Env {
         kListDir,
         kRename,  // rename and rename_no_replace
         kRemove,
+        kLink,
         kCreateDirectories,
         kReadFile,
         kWriteFileAtomically,
@@ -51,6 +52,7 @@ class FaultyEnv final : public Env {
     IoStatus rename_no_replace(const std::filesystem::path& from,
                                const std::filesystem::path& to) override;
     IoStatus remove(const std::filesystem::path& path) override;
+    IoStatus link(const std::filesystem::path& from, const std::filesystem::path& to) override;
     IoStatus create_directories(const std::filesystem::path& dir) override;
     IoResult<std::string> read_file(const std::filesystem::path& path,
                                     std::uint64_t max_bytes) override;
