@@ -112,6 +112,10 @@ TEST_CASE("cli peer: numbers and addresses name the real problem") {
         {{"get", "x.seed", "--host", "nonsense"}, "--host 'nonsense': not an IP address"},
         {{"serve", d, "--host", "example.org"}, "--host 'example.org': not an IP address"},
         {{"serve", d, "--host", "256.1.1.1"}, "--host '256.1.1.1': not an IP address"},
+        {{"backup", d, "--keep-versions", "0"}, "--keep-versions '0': out of range"},
+        {{"backup", d, "--keep-versions", "1001"}, "--keep-versions '1001': out of range"},
+        {{"backup", d, "--keep-versions", "2", "--no-channels"},
+         "--keep-versions and --no-channels cannot go together"},
     });
 }
 

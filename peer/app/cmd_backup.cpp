@@ -54,6 +54,8 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     channel_options.dir = cmd.dir / "channels";
     channel_options.trackers = cmd.net.trackers;
     channel_options.channels = std::move(channel_ids);
+    channel_options.versions_dir = cmd.dir / "channel-versions";
+    channel_options.keep_versions = cmd.keep_versions;
     channel_options.poll = cmd.poll;
     ChannelBackup channels(channel_node, channel_trackers, channel_options, log.sub("channels"));
     bool channels_done = cmd.no_channels;

@@ -164,6 +164,7 @@ struct BackupCommand {
     std::chrono::milliseconds poll{3000};
     std::vector<std::string> channels;  // 64 hex digits each; empty: every channel listed
     bool no_channels = false;           // follow no channel
+    std::size_t keep_versions = 1;      // of each channel: the latest and N-1 before it
 };
 
 int run_backup(const BackupCommand& cmd);

@@ -369,7 +369,8 @@ int main(int argc, char** argv) {
     bk->add_flag("--no-channels", backup.no_channels, "Follow no channel, only files");
     std::string backup_keep = "1";
     bk->add_option("--keep-versions", backup_keep,
-                   "Versions of each channel to keep; only 1 (the latest) so far")
+                   "Versions of each channel to keep and serve: the latest and the N-1 before it "
+                   "(1 to 1000, default 1)")
         ->type_name("N");
     bk->add_option("--state", backup_state_text,
                    "Where the address book is kept (default ~/.local/state/seedshare)")
@@ -474,8 +475,10 @@ int main(int argc, char** argv) {
                 backup.max_size = checked(size_option("--max-size", backup_max_size, 1,
                                                       std::numeric_limits<std::int64_t>::max()));
             backup.poll = to_ms(checked(seconds_option("--poll", backup_poll_text, 0.05, 3600)));
-            if (checked(whole_option("--keep-versions", backup_keep, 1, 1000)) != 1)
-                throw UsageError{"--keep-versions: only 1 (the latest version) is kept so far"};
+            backup.keep_versions = static_cast<std::size_t>(
+                checked(whole_option("--keep-versions", backup_keep, 1, 1000)));
+            if (backup.no_channels && backup.keep_versions != 1)
+                throw UsageError{"--keep-versions and --no-channels cannot go together"};
             if (backup.no_channels && !backup.channels.empty())
                 throw UsageError{"--channel and --no-channels cannot go together"};
             return run_backup(backup);

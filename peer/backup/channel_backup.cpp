@@ -25,7 +25,14 @@ bool ChannelBackup::covers(const SeedId& id) const {
             if (*m)
                 for (const auto& f : (*m)->files)
                     if (f.seed == id) return true;
+    for (const auto& [channel, a] : archives_)
+        if (a->holds(id)) return true;
     return false;
+}
+
+std::vector<std::uint64_t> ChannelBackup::kept(const ChannelId& channel) const {
+    const auto it = archives_.find(channel);
+    return it == archives_.end() ? std::vector<std::uint64_t>{} : it->second->kept();
 }
 
 std::uint64_t ChannelBackup::applied(const ChannelId& channel) const {
@@ -59,16 +66,27 @@ bool ChannelBackup::follow(const ChannelId& channel) {
     o.rescan = options_.rescan;
     o.tracker_poll = options_.tracker_poll;
     o.mesh = options_.mesh;
+    std::shared_ptr<VersionArchive> archive;
+    // Also with --keep-versions 1: what an earlier run kept with more is dropped.
+    if (!options_.versions_dir.empty()) {
+        VersionArchiveOptions a;
+        a.root = options_.versions_dir / channel.hex();
+        a.keep = options_.keep_versions;
+        a.trackers = options_.trackers;
+        archive = std::make_shared<VersionArchive>(node_, trackers_, a, log_);
+        archives_[channel] = archive;
+        o.keeper = archive;
+    }
     auto s = std::make_shared<Subscriber>(node_, trackers_, o, log_);
     subscribers_[channel] = s;
     ++running_;
     log_.info("following channel {} into {}", channel.hex(), dir.string());
-    net::spawn(node_.swarm_env().ex, run_subscriber(channel, s), log_, "channel backup");
+    net::spawn(node_.swarm_env().ex, run_subscriber(channel, s, archive), log_, "channel backup");
     return true;
 }
 
-net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel,
-                                                   std::shared_ptr<Subscriber> s) {
+net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel, std::shared_ptr<Subscriber> s,
+                                                   std::shared_ptr<VersionArchive> archive) {
     Logger log = log_;
     const std::function<void(const Manifest&, const SyncReport&)> said =
         [log](const Manifest& m, const SyncReport& r) {
@@ -78,6 +96,7 @@ net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel,
     const auto outcome = co_await s->run(said);
     if (outcome != Subscriber::Outcome::kStopped)
         log_.warn("channel {}: no longer followed: {}", channel.hex(), s->message());
+    if (archive) co_await archive->leave();
     --running_;
 }
 

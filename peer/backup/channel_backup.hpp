@@ -4,7 +4,9 @@
 // channel's mesh and the file swarms). The channels named (`--channel`), or
 // else every channel the trackers list, polled, up to
 // limits::kMaxBackupChannels. Each keeps the latest version (the
-// subscriber's own rule: old files are replaced once the new ones verify).
+// subscriber's own rule: old files are replaced once the new ones verify)
+// and, with `keep_versions` above 1, the versions before it in
+// DIR/channel-versions/<id>/ (version_archive.hpp), served too.
 //
 // Runs on a Node of its own (cmd_backup.cpp): a subscriber refuses to fetch a
 // seed its Node already has a swarm for, and the backup's file mirror has
@@ -25,6 +27,7 @@
 #include "common/core/limits.hpp"
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
+#include "peer/backup/version_archive.hpp"
 #include "peer/channel/subscriber.hpp"
 #include "peer/discovery/trackers.hpp"
 #include "peer/node/node.hpp"
@@ -32,7 +35,9 @@
 namespace seedshare {
 
 struct ChannelBackupOptions {
-    std::filesystem::path dir;  // DIR/channels
+    std::filesystem::path dir;           // DIR/channels
+    std::filesystem::path versions_dir;  // DIR/channel-versions; empty: none kept
+    std::size_t keep_versions = 1;       // the latest and the keep_versions - 1 before it
     std::vector<HostPort> trackers;
     std::vector<ChannelId> channels;  // empty: every channel the trackers list
     std::chrono::milliseconds poll{3000};
@@ -53,8 +58,11 @@ class ChannelBackup {
     void stop();
 
     std::size_t followed() const { return subscribers_.size(); }
-    // Whether a followed channel's applied or latest version names this seed.
+    // Whether a followed channel's applied or latest version, or a version
+    // kept of it, names this seed.
     bool covers(const SeedId& id) const;
+    // The earlier versions kept of a channel, oldest first.
+    std::vector<std::uint64_t> kept(const ChannelId& channel) const;
     // The version applied for a channel (0: none, or not followed).
     std::uint64_t applied(const ChannelId& channel) const;
 
@@ -62,13 +70,15 @@ class ChannelBackup {
     // false: not followed because the backup follows its limit already
     // (the caller says so, once per poll).
     bool follow(const ChannelId& channel);
-    net::awaitable<void> run_subscriber(ChannelId channel, std::shared_ptr<Subscriber> s);
+    net::awaitable<void> run_subscriber(ChannelId channel, std::shared_ptr<Subscriber> s,
+                                        std::shared_ptr<VersionArchive> archive);
 
     Node& node_;
     Trackers& trackers_;
     ChannelBackupOptions options_;
     Logger log_;
     std::map<ChannelId, std::shared_ptr<Subscriber>> subscribers_;
+    std::map<ChannelId, std::shared_ptr<VersionArchive>> archives_;
     asio::steady_timer wake_;
     std::size_t running_ = 0;
     bool stopping_ = false;

@@ -322,6 +322,7 @@ net::awaitable<void> Subscriber::serve_applied(
         next[r.path] = std::move(t);
     }
     serving_ = std::move(next);
+    if (options_.keeper && applied_) co_await options_.keeper->applied(*applied_);
 }
 
 net::awaitable<bool> Subscriber::apply(
@@ -329,6 +330,8 @@ net::awaitable<bool> Subscriber::apply(
     const std::function<void(const Manifest&, const SyncReport&)>& said) {
     auto target = co_await seeds_of(m);
     if (!target) co_return false;
+    if (options_.keeper && applied_)
+        co_await options_.keeper->replacing(*applied_, store_->recorded(), options_.dir, m);
     // Files whose stamps changed are not served while DIR is brought back:
     // their seeds may have to be fetched, and a Node has one swarm per seed.
     const auto changed = co_await local_differences();

@@ -33,6 +33,7 @@
 #include "peer/channel/channel_store.hpp"
 #include "peer/channel/local_status.hpp"
 #include "peer/channel/sync_executor.hpp"
+#include "peer/channel/version_keeper.hpp"
 
 namespace seedshare {
 
@@ -55,6 +56,9 @@ struct SubscriberOptions {
     // arrived for this long (the trackers are asked for the rest).
     std::chrono::milliseconds seed_patience{5000};
     ChannelMeshOptions mesh;
+    // Keeps versions the subscriber moves on from (the backup peer); none:
+    // DIR holds the applied version only, as for any subscriber.
+    std::shared_ptr<VersionKeeper> keeper;
 };
 
 class Subscriber {

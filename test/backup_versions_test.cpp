@@ -1,0 +1,184 @@
+// The backup peer's --keep-versions, in one io_context: the versions before
+// the latest are kept (only what the next version changed), served after
+// the publisher moved on, dropped oldest first, and served again at once
+// after a restart.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "peer/backup/channel_backup.hpp"
+#include "peer/channel/publisher.hpp"
+#include "test/support/backup_harness.hpp"
+#include "test/support/cluster.hpp"
+#include "test/support/temp_dir.hpp"
+
+namespace backup_versions_test {
+
+using namespace seedshare;
+using namespace seedshare::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+ChannelKey versions_key() {
+    std::array<std::uint8_t, 32> seed{};
+    seed.fill(11);
+    return ChannelKey::from_seed(seed);
+}
+
+net::awaitable<void> run_versions_publisher(Publisher* p, bool* ready, bool* done) {
+    const std::function<void()> on_ready = [ready] { *ready = true; };
+    co_await p->run(on_ready);
+    *done = true;
+}
+
+net::awaitable<void> run_versions_backup(ChannelBackup* c, bool* done) {
+    co_await c->run();
+    *done = true;
+}
+
+// A ChannelBackup keeping `keep` versions of every channel, on a peer of its own.
+struct VersionsBackup {
+    TestPeer peer;
+    std::unique_ptr<ChannelBackup> channels;
+    bool done = false;
+    VersionsBackup(asio::io_context& io, asio::thread_pool& pool, const fs::path& dir,
+                   const HostPort& tracker, std::size_t keep)
+        : peer(io, pool, "backup") {
+        ChannelBackupOptions bo;
+        bo.dir = dir / "channels";
+        bo.versions_dir = dir / "channel-versions";
+        bo.keep_versions = keep;
+        bo.trackers = {tracker};
+        bo.poll = 100ms;
+        bo.tracker_poll = 500ms;
+        bo.rescan = 100ms;
+        bo.mesh.tick = 50ms;
+        channels = std::make_unique<ChannelBackup>(*peer.node, *peer.trackers, bo, peer.log);
+        net::spawn(io.get_executor(), run_versions_backup(channels.get(), &done), Logger("test"),
+                   "channels");
+    }
+    net::awaitable<void> stop() {
+        CHECK_FALSE(done);  // still following until now
+        channels->stop();
+        const std::function<bool()> ended = [this] { return done; };
+        CHECK(co_await eventually(ended, 15s));
+        co_await peer.stop();
+    }
+};
+
+// The seed of `path` in version `m`, as the backup's subscriber stored it,
+// announced at `tracker` (a getter finds its holders there).
+Seed seed_in(const fs::path& channel_dir, const Manifest& m, const std::string& path,
+             const HostPort& tracker) {
+    for (const auto& f : m.files) {
+        if (f.path != path) continue;
+        auto found = ChannelStore::inspect_seed(channel_dir, f.seed, Env::posix());
+        REQUIRE(std::holds_alternative<std::optional<Seed>>(found));
+        auto seed = std::get<std::optional<Seed>>(found);
+        REQUIRE(seed);
+        seed->trackers = {tracker};
+        return *seed;
+    }
+    FAIL("no such file in the version: " << path);
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("backup: --keep-versions serves the version before the latest, also after a restart") {
+    TempDir site, backup_dir, out1, out2;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_file(site / "a.txt", "alpha, version 1\n");
+    write_file(site / "b.bin", pattern_bytes(300'000, 7));
+    fs::create_directories(site / "docs");
+    write_file(site / "docs" / "c.txt", "charlie, version 1\n");
+
+    run_within(io, 180s, [&]() -> net::awaitable<void> {
+        TestPeer publisher_peer(io, pool, "publisher");
+        PublisherOptions po{site.path(), versions_key(), "versions", {tracker.address},
+                            {},          100ms,          {},         {}};
+        po.mesh.tick = 50ms;
+        Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
+        bool ready = false, publisher_done = false;
+        net::spawn(io.get_executor(), run_versions_publisher(&publisher, &ready, &publisher_done),
+                   Logger("test"), "publisher");
+        const std::function<bool()> is_ready = [&] { return ready; };
+        REQUIRE(co_await eventually(is_ready, 20s));
+        const ChannelId channel = publisher.channel();
+        const fs::path mirror = backup_dir / "channels" / channel.hex();
+        const fs::path kept = backup_dir / "channel-versions" / channel.hex();
+
+        auto backup =
+            std::make_unique<VersionsBackup>(io, pool, backup_dir.path(), tracker.address, 2);
+        const std::function<bool()> has_1 = [&] { return backup->channels->applied(channel) == 1; };
+        REQUIRE(co_await eventually(has_1, 30s));
+        CHECK(backup->channels->kept(channel).empty());
+        const Manifest v1 = *publisher.published();
+        const Seed b1 = seed_in(mirror, v1, "b.bin", tracker.address);
+        const Seed c1 = seed_in(mirror, v1, "docs/c.txt", tracker.address);
+
+        // Version 2: a.txt edited, b.bin deleted. The backup keeps of version
+        // 1 what version 2 does not name (a.txt's and b.bin's old content).
+        write_file(site / "a.txt", "alpha, version 2\n");
+        fs::remove(site / "b.bin");
+        const std::function<bool()> has_2 = [&] { return backup->channels->applied(channel) == 2; };
+        REQUIRE(co_await eventually(has_2, 30s));
+        CHECK(backup->channels->kept(channel) == std::vector<std::uint64_t>{1});
+        CHECK(fs::exists(kept / "1" / b1.id().hex()));
+        CHECK_FALSE(fs::exists(kept / "1" / c1.id().hex()));  // unchanged: still in the mirror
+        CHECK(backup->channels->covers(b1.id()));
+
+        // No one else holds b.bin now: a getter gets it from the backup.
+        const auto got_b = co_await get_alone(io, pool, b1, out1.path());
+        CHECK(got_b == Download::Outcome::kComplete);
+        CHECK(read_file(out1 / "b.bin") == pattern_bytes(300'000, 7));
+
+        // Version 3: docs/c.txt edited. Two versions in all: version 2 is
+        // kept (c.txt's old content), version 1 is dropped.
+        write_file(site / "docs" / "c.txt", "charlie, version 3\n");
+        const std::function<bool()> has_3 = [&] { return backup->channels->applied(channel) == 3; };
+        REQUIRE(co_await eventually(has_3, 30s));
+        CHECK(backup->channels->kept(channel) == std::vector<std::uint64_t>{2});
+        CHECK_FALSE(fs::exists(kept / "1"));
+        CHECK(fs::exists(kept / "2" / c1.id().hex()));
+        CHECK_FALSE(backup->channels->covers(b1.id()));
+        CHECK(read_file(mirror / "docs" / "c.txt") == "charlie, version 3\n");
+
+        // The publisher leaves, and the backup restarts on the same directory.
+        CHECK_FALSE(publisher_done);
+        publisher.stop();
+        const std::function<bool()> publisher_ended = [&] { return publisher_done; };
+        CHECK(co_await eventually(publisher_ended, 10s));
+        co_await publisher_peer.stop();
+        co_await backup->stop();
+        backup.reset();
+        backup = std::make_unique<VersionsBackup>(io, pool, backup_dir.path(), tracker.address, 2);
+        const std::function<bool()> reloaded = [&] {
+            return backup->channels->kept(channel) == std::vector<std::uint64_t>{2};
+        };
+        REQUIRE(co_await eventually(reloaded, 30s));
+
+        // Version 2's c.txt, held by the restarted backup alone.
+        const auto got_c = co_await get_alone(io, pool, c1, out2.path());
+        CHECK(got_c == Download::Outcome::kComplete);
+        CHECK(read_file(out2 / "c.txt") == "charlie, version 1\n");
+
+        // Restarted keeping only the latest: what was kept goes.
+        co_await backup->stop();
+        backup.reset();
+        REQUIRE(fs::exists(kept / "2"));
+        backup = std::make_unique<VersionsBackup>(io, pool, backup_dir.path(), tracker.address, 1);
+        const std::function<bool()> dropped = [&] { return !fs::exists(kept / "2"); };
+        CHECK(co_await eventually(dropped, 30s));
+        CHECK(backup->channels->kept(channel).empty());
+        CHECK_FALSE(backup->channels->covers(c1.id()));
+        CHECK(read_file(mirror / "docs" / "c.txt") == "charlie, version 3\n");
+        co_await backup->stop();
+    });
+}
+
+}  // namespace backup_versions_test
