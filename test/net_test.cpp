@@ -170,4 +170,67 @@ TEST_CASE("net: a bad first frame is typed NotSeedshare (with a guess), a later 
     }());
 }
 
+TEST_CASE("net: a stream waiting for a frame holds no read buffer, and takes one when bytes come") {
+    asio::io_context io;
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        auto pair = co_await connect_pair({});
+        auto stream = pair.writer;
+        CHECK(stream->read_buffer_bytes() == 0);
+        std::vector<std::pair<std::uint8_t, Bytes>> frames;
+        bool failed = false;
+        auto reader = [&]() -> asio::awaitable<void> {
+            try {
+                for (;;) {
+                    const auto h = co_await stream->read_header();
+                    frames.emplace_back(h.type, co_await stream->read_payload(h));
+                }
+            } catch (const std::exception&) {
+                failed = true;
+            }
+        };
+        asio::co_spawn(io, reader(), asio::detached);
+        asio::steady_timer pause(io);
+        pause.expires_after(50ms);
+        co_await pause.async_wait(asio::use_awaitable);
+        CHECK(frames.empty());
+        CHECK(stream->read_buffer_bytes() == 0);  // waiting, nothing buffered
+
+        // Two frames at once (type 2 "abc", type 3 no payload): both read.
+        const std::string two = std::string(
+                                    "\x00\x00\x00\x04\x02"
+                                    "abc",
+                                    8) +
+                                std::string("\x00\x00\x00\x01\x03", 5);
+        co_await asio::async_write(pair.remote, asio::buffer(two), asio::use_awaitable);
+        co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return frames.size() == 2; }, 10s);
+        REQUIRE(frames.size() == 2);
+        CHECK(frames[0].first == 2);
+        CHECK(frames[0].second == Bytes{'a', 'b', 'c'});
+        CHECK(frames[1].first == 3);
+        CHECK(frames[1].second.empty());
+        // Waiting again for the next: the buffer is let go.
+        pause.expires_after(50ms);
+        co_await pause.async_wait(asio::use_awaitable);
+        CHECK(stream->read_buffer_bytes() == 0);
+        CHECK(stream->bytes_read() == two.size());
+
+        // A frame split across two writes is put together.
+        co_await asio::async_write(pair.remote, asio::buffer(std::string("\x00\x00", 2)),
+                                   asio::use_awaitable);
+        pause.expires_after(50ms);
+        co_await pause.async_wait(asio::use_awaitable);
+        CHECK(stream->read_buffer_bytes() > 0);  // a partial header held
+        co_await asio::async_write(pair.remote, asio::buffer(std::string("\x00\x02\x04z", 4)),
+                                   asio::use_awaitable);
+        co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return frames.size() == 3; }, 10s);
+        REQUIRE(frames.size() == 3);
+        CHECK(frames[2].first == 4);
+        CHECK(frames[2].second == Bytes{'z'});
+        CHECK_FALSE(failed);
+        stream->close();
+    }());
+}
+
 }  // namespace net_test

@@ -12,11 +12,34 @@ namespace seedshare::net {
 
 namespace {
 // Holds frame headers and small frames; thousands of connections each have
-// one, so it is small. Reads of more than half of it bypass it.
+// one while bytes come (none while idle), so it is small. Reads of more than
+// half of it bypass it.
 constexpr std::size_t kReadBufferBytes = 8 * 1024;
 constexpr std::size_t kDirectReadBytes = kReadBufferBytes / 2;
 // A payload buffer grows in steps of this much as bytes arrive.
 constexpr std::size_t kPayloadStep = 256 * 1024;
+
+// Read buffers let go by idle streams, kept for the next stream to read on
+// this thread (a stream is used by one thread at a time), so a busy tracker
+// does not hand memory back to the system and fault it in again for every
+// request. Bounded: at most kSpareReadBuffers x kReadBufferBytes per thread.
+constexpr std::size_t kSpareReadBuffers = 256;
+thread_local std::vector<Bytes> spare_read_buffers;
+
+void take_read_buffer(Bytes& buffer) {
+    if (!spare_read_buffers.empty()) {
+        buffer.swap(spare_read_buffers.back());
+        spare_read_buffers.pop_back();
+    } else {
+        buffer.resize(kReadBufferBytes);
+    }
+}
+
+void give_back_read_buffer(Bytes& buffer) {
+    if (buffer.size() == kReadBufferBytes && spare_read_buffers.size() < kSpareReadBuffers)
+        spare_read_buffers.push_back(std::move(buffer));
+    Bytes().swap(buffer);
+}
 }  // namespace
 
 asio::ip::address normalize(const asio::ip::address& a) {
@@ -37,7 +60,6 @@ FrameStream::FrameStream(tcp::socket socket, std::size_t max_frame_bytes, Timeou
       remote_(remote_text(socket_)),
       max_frame_bytes_(max_frame_bytes),
       timeouts_(timeouts),
-      buffer_(kReadBufferBytes),
       timer_(socket_.get_executor()) {
     asio::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
@@ -86,16 +108,41 @@ void FrameStream::close() {
 }
 
 awaitable<void> FrameStream::fill() {
-    if (begin_ == end_) begin_ = end_ = 0;
-    if (end_ == buffer_.size()) {
+    asio::error_code ec;
+    if (begin_ == end_) {
+        begin_ = end_ = 0;
+        // Nothing buffered and nothing waiting in the socket: an idle
+        // connection holds no read buffer (a tracker keeps tens of thousands
+        // of them open), so it is let go while waiting and taken again when
+        // bytes come.
+        if (socket_.available(ec) == 0 && !ec) {
+            give_back_read_buffer(buffer_);
+            co_await socket_.async_wait(tcp::socket::wait_read,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                if (expired_ != nullptr)
+                    throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+                throw asio::system_error(ec);
+            }
+        }
+        ec.clear();
+    }
+    if (buffer_.empty()) {
+        take_read_buffer(buffer_);
+    } else if (end_ == buffer_.size()) {
         std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
         end_ -= begin_;
         begin_ = 0;
     }
-    asio::error_code ec;
-    const std::size_t n =
-        co_await socket_.async_read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
-                                         asio::redirect_error(asio::use_awaitable, ec));
+    // Bytes are often there already (the socket said so, or the wait saw
+    // them): read them at once, without another trip through the scheduler.
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    const auto room = asio::buffer(buffer_.data() + end_, buffer_.size() - end_);
+    std::size_t n = ec ? 0 : socket_.read_some(room, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec.clear();
+        n = co_await socket_.async_read_some(room, asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec) {
         if (expired_ != nullptr)
             throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
@@ -124,7 +171,7 @@ awaitable<FrameHeader> FrameStream::read_header() {
 
 awaitable<void> FrameStream::read_exact(std::span<std::uint8_t> out) {
     const std::size_t buffered = std::min(out.size(), end_ - begin_);
-    std::memcpy(out.data(), buffer_.data() + begin_, buffered);
+    if (buffered > 0) std::memcpy(out.data(), buffer_.data() + begin_, buffered);
     begin_ += buffered;
     out = out.subspan(buffered);
     if (out.empty()) co_return;

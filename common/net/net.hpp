@@ -110,6 +110,9 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     awaitable<void> wait_writable();
 
     std::uint64_t bytes_read() const { return bytes_read_; }
+    // The read buffer held now: none while the stream waits for a frame
+    // with nothing buffered (an idle connection costs no buffer).
+    std::size_t read_buffer_bytes() const { return buffer_.capacity(); }
     std::uint64_t bytes_written() const { return bytes_written_; }
 
   private:
