@@ -40,6 +40,8 @@ constexpr std::uint64_t kMaxTtlSeconds = 24 * 3600;
 constexpr std::size_t kEtcdRegistryThreads = 16;
 // Descriptors kept for the database, the listener and stdio.
 constexpr std::size_t kReservedDescriptors = 32;
+// --max-connections: a bound on the option itself (each connection costs a descriptor).
+constexpr std::uint64_t kMaxConnectionsOption = 10'000'000;
 
 constexpr std::string_view kFooter =
     "Example:\n"
@@ -72,6 +74,19 @@ std::size_t raise_descriptor_limit() {
     }
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 30)) return 1u << 30;
     return rl.rlim_cur > kReservedDescriptors ? rl.rlim_cur - kReservedDescriptors : 1;
+}
+
+// --max-connections as the descriptors allow; says so when they do not and
+// the number was given (the default is capped quietly).
+std::size_t connections_allowed(std::size_t asked, bool given, Logger& log) {
+    const std::size_t available = raise_descriptor_limit();
+    if (available >= asked) return asked;
+    if (given)
+        log.warn(
+            "--max-connections {}: only {} descriptors are available (ulimit -n), so at most {} "
+            "connections",
+            asked, available + kReservedDescriptors, available);
+    return available;
 }
 
 // Runs until SIGINT or SIGTERM with the peer table in etcd, as a member of
@@ -183,6 +198,7 @@ int main(int argc, char** argv) {
     std::string etcd_text;
     std::string cluster_name = "default";
     std::string advertise_text;
+    std::string max_connections_text = std::to_string(limits::kMaxTrackerConnections);
     app.set_version_flag("--version", fmt::format("tracker (seedshare) {}", kVersion),
                          "Print the version and exit");
     app.get_formatter()->column_width(26);
@@ -206,6 +222,11 @@ int main(int argc, char** argv) {
         ->type_name("SECONDS");
     app.add_option("--log-level", level_text, "debug, info, warn, error or off (default info)")
         ->type_name("LEVEL");
+    app.add_option("--max-connections", max_connections_text,
+                   fmt::format("Peer connections held at once, 1 to {} (default {}; at most the "
+                               "descriptors the process may open, raised to its hard limit)",
+                               kMaxConnectionsOption, limits::kMaxTrackerConnections))
+        ->type_name("N");
     app.add_option("--http", http_text,
                    "Serve the status page, /metrics, /healthz and /api/* on this address "
                    "(e.g. 127.0.0.1:7080; port 0: any free port)")
@@ -226,6 +247,7 @@ int main(int argc, char** argv) {
     LogLevel level = LogLevel::kInfo;
     std::optional<http::Address> http_address;
     std::vector<std::string> endpoints;
+    bool max_connections_given = false;
     try {
         app.parse(argc, argv);
         options.port = checked(port_option("--port", port_text));
@@ -235,6 +257,9 @@ int main(int argc, char** argv) {
             checked(seconds_option("--summary", summary_text, 0, 86400)) * 1000));
         options.host = checked(ip_option("--host", host));
         level = checked(log_level_option("--log-level", level_text));
+        options.max_connections = static_cast<std::size_t>(checked(
+            whole_option("--max-connections", max_connections_text, 1, kMaxConnectionsOption)));
+        max_connections_given = app.count("--max-connections") > 0;
         if (db_path.empty()) throw UsageError{"--db: expected a file name"};
         if (!http_text.empty()) http_address = checked(http::parse_address("--http", http_text));
         if (!etcd_text.empty()) {
@@ -281,7 +306,8 @@ int main(int argc, char** argv) {
     if (!endpoints.empty()) {
         try {
             Logger log("tracker", level);
-            options.max_connections = std::min(options.max_connections, raise_descriptor_limit());
+            options.max_connections =
+                connections_allowed(options.max_connections, max_connections_given, log);
             return run_cluster(options, log, endpoints, cluster_name, advertise_text, http_address);
         } catch (const std::exception& e) {
             fmt::print(stderr, "tracker: {}\n", e.what());
@@ -293,7 +319,8 @@ int main(int argc, char** argv) {
     const bool existed = std::filesystem::exists(db_path, fs_ec) || fs_ec;
     try {
         Logger log("tracker", level);
-        options.max_connections = std::min(options.max_connections, raise_descriptor_limit());
+        options.max_connections =
+            connections_allowed(options.max_connections, max_connections_given, log);
         const auto abs = std::filesystem::absolute(db_path, fs_ec);
         const std::string shown = fs_ec ? db_path : abs.string();
         auto store = Store::open(db_path, system_now_ms, options.ttl);
