@@ -105,10 +105,31 @@ awaitable<proto::Response> exchange(Peer& p, const Bytes& frame) {
     co_return std::move(*r);
 }
 
+// With the tracker on an IPv4 loopback address, peer i connects from an
+// address of its own in 127.1.0.0/16 (62,500 of them), as peers of many
+// hosts would, and so that 100,000 connections do not run out of the ports
+// of one source address.
+std::optional<asio::ip::address_v4> source_address(const Config& cfg, std::size_t i) {
+    asio::error_code ec;
+    const auto a = asio::ip::make_address(cfg.tracker.host, ec);
+    if (ec || !a.is_v4() || !a.is_loopback()) return std::nullopt;
+    const auto third = static_cast<unsigned>(1 + (i / 250) % 250);
+    const auto fourth = static_cast<unsigned>(1 + i % 250);
+    return asio::ip::address_v4((127u << 24) | (1u << 16) | (third << 8) | fourth);
+}
+
 awaitable<void> setup_peer(Run& run, Peer& p) {
     const HostPort& where = run.cfg.tracker;
-    auto socket = co_await net::connect(where, std::chrono::seconds(10));
-    p.socket = std::move(socket);
+    if (const auto from = source_address(run.cfg, p.index)) {
+        tcp::socket socket(run.io);
+        socket.open(tcp::v4());
+        socket.bind(tcp::endpoint(*from, 0));
+        const tcp::endpoint to(asio::ip::make_address(where.host), where.port);
+        co_await socket.async_connect(to, use_awaitable);
+        p.socket = std::move(socket);
+    } else {
+        p.socket = co_await net::connect(where, std::chrono::seconds(10));
+    }
     p.socket.set_option(tcp::no_delay(true));
     proto::Join join;
     join.user = p.user;
@@ -236,12 +257,16 @@ int run_load(Config cfg) {
         auto p = std::make_unique<Peer>(run.io.get_executor());
         p->index = i;
         p->user = random_user_id();
-        std::vector<std::size_t> idx(cfg.seeds);
-        for (std::size_t k = 0; k < cfg.seeds; ++k)
-            idx[k] = k;
-        std::shuffle(idx.begin(), idx.end(), run.rng);
-        for (std::size_t k = 0; k < std::min(cfg.files, cfg.seeds); ++k)
-            p->held.push_back(run.pool[idx[k]]);
+        // --files distinct seeds of the pool (drawn, not shuffled: 100,000
+        // peers times a large pool would be slow).
+        std::uniform_int_distribution<std::size_t> any_seed(0, cfg.seeds - 1);
+        std::vector<std::size_t> picked;
+        while (picked.size() < std::min(cfg.files, cfg.seeds)) {
+            const std::size_t k = any_seed(run.rng);
+            if (std::find(picked.begin(), picked.end(), k) == picked.end()) picked.push_back(k);
+        }
+        for (const std::size_t k : picked)
+            p->held.push_back(run.pool[k]);
         run.peers.push_back(std::move(p));
     }
 
@@ -252,7 +277,9 @@ int run_load(Config cfg) {
     for (std::size_t w = 0; w < std::min(cfg.setup_concurrency, cfg.peers); ++w)
         asio::co_spawn(run.io, setup_worker(run, next),
                        [&](std::exception_ptr) { ++workers_done; });
-    const auto setup_deadline = Clock::now() + std::chrono::seconds(120);
+    // 120 s, and one more per 1,000 peers.
+    const auto setup_deadline =
+        Clock::now() + std::chrono::seconds(120 + static_cast<long>(cfg.peers / 1000));
     while (workers_done < std::min(cfg.setup_concurrency, cfg.peers) &&
            Clock::now() < setup_deadline)
         run.io.run_one_until(setup_deadline);
@@ -339,7 +366,7 @@ int main(int argc, char** argv) {
     std::string tracker = "127.0.0.1:7000";
     app.add_option("--tracker", tracker, "HOST:PORT of the tracker");
     app.add_option("--peers", cfg.peers, "simulated peers (one connection each)")
-        ->check(CLI::Range(1, 20000));
+        ->check(CLI::Range(1, 200000));
     app.add_option("--seconds", cfg.seconds, "length of the measured phase")
         ->check(CLI::Range(0.5, 3600.0));
     app.add_option("--rate", cfg.rate, "requests per second, all peers together")
