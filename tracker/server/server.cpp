@@ -220,10 +220,15 @@ Ending violation(proto::ErrorCode code, std::string message) {
     return e;
 }
 
-awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
+// One request, from its header on: read, paced, answered. Its own
+// coroutine, so the frame holding a request's values (the decoded request,
+// the answer, parsed seeds) exists only while a request is handled, and an
+// idle connection keeps only the loop below (a tracker holds tens of
+// thousands of them). nullopt: the session goes on.
+awaitable<std::optional<Ending>> serve_request(std::shared_ptr<State> st, Session& s,
+                                               FrameHeader h) {
     auto& fs = *s.stream;
-    while (true) {
-        const FrameHeader h = co_await fs.read_header();
+    {
         if (st->stopped) co_return Ending{"tracker stopping"};
         if (auto fits = proto::check_request_header(h); !fits)
             co_return violation(proto::ErrorCode::kMalformed, fits.error().message);
@@ -324,6 +329,14 @@ awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
                                  e->code != proto::ErrorCode::kUnknownPeer};
             co_return Ending{"left"};
         }
+    }
+    co_return std::nullopt;
+}
+
+awaitable<Ending> serve_requests(std::shared_ptr<State> st, Session& s) {
+    while (true) {
+        const FrameHeader h = co_await s.stream->read_header();
+        if (auto end = co_await serve_request(st, s, h)) co_return std::move(*end);
     }
 }
 
