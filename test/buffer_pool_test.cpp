@@ -23,6 +23,12 @@ TEST_CASE("buffer pool: the budget bounds how many buffers exist, whatever their
     CHECK(pool->in_use() == 2);
     CHECK_FALSE(pool->try_acquire(1));                                               // spent
     CHECK_FALSE(BufferPool::create(10 << 20, 4 << 20)->try_acquire((4 << 20) + 1));  // too big
+    // The high-water mark stays when they go back.
+    CHECK(pool->peak_in_use() == 2);
+    a.reset();
+    b.reset();
+    CHECK(pool->in_use() == 0);
+    CHECK(pool->peak_in_use() == 2);
 }
 
 TEST_CASE("buffer pool: a buffer goes back when it dies or is moved over, and is reused") {

@@ -113,11 +113,14 @@ TEST_CASE(
         REQUIRE_MESSAGE(ready, hogs.ready << " of " << kHogs << " hogs got through the handshake");
         hogs.go = true;
         const auto& uploads = *server.node->swarm_env().upload_buffers;
-        auto all_held = [&] { return uploads.in_use() == uploads.capacity(); };
-        const bool held = co_await wait_for(all_held, 10000ms);
+        // The pool's high-water mark, not a sample: under a slow build (the
+        // sanitizers, the suite in parallel) the moment when every buffer is
+        // held can be shorter than the 10 ms between two looks.
+        auto all_held = [&] { return uploads.peak_in_use() == uploads.capacity(); };
+        const bool held = co_await wait_for(all_held, 20000ms);
         REQUIRE_MESSAGE(held, "the hogs never held all " << uploads.capacity()
-                                                         << " upload buffers at once ("
-                                                         << uploads.in_use() << " in use now)");
+                                                         << " upload buffers at once (at most "
+                                                         << uploads.peak_in_use() << ")");
 
         // Each hog got a buffer in turn: its first bytes arrived.
         auto all_served = [&] { return hogs.served == kHogs; };

@@ -70,6 +70,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
         b.size_ = size;
         b.pool_ = shared_from_this();
         ++in_use_;
+        peak_in_use_ = std::max(peak_in_use_, in_use_);
         return b;
     }
 
@@ -103,6 +104,8 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
     }
 
     std::size_t in_use() const { return in_use_; }
+    // The most ever in use at once (tests show an attack really took them all).
+    std::size_t peak_in_use() const { return peak_in_use_; }
     std::size_t capacity() const { return max_buffers_; }
     std::size_t buffer_bytes() const { return buffer_bytes_; }
 
@@ -155,6 +158,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
     std::size_t buffer_bytes_;
     std::size_t max_buffers_;
     std::size_t in_use_ = 0;
+    std::size_t peak_in_use_ = 0;
     bool keep_free_ = true;
     std::vector<std::unique_ptr<std::uint8_t[]>> free_;
     std::deque<std::weak_ptr<asio::steady_timer>> waiters_;
