@@ -31,6 +31,7 @@
 #include <set>
 #include <vector>
 
+#include "common/core/small_rng.hpp"
 #include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
 
@@ -111,7 +112,7 @@ class Picker {
     std::vector<std::set<std::uint32_t>> levels_;
     std::uint32_t wanted_ = 0;
     std::set<std::uint32_t> in_progress_;  // chunks we lack that someone fetches, not received
-    std::mt19937_64 rng_;
+    SmallRng rng_;  // 8 bytes (std::mt19937_64 was 2.5 KB per swarm)
     std::vector<std::uint32_t> candidates_;  // pick_wanted's scratch, kept to reuse
 };
 
