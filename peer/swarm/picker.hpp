@@ -111,8 +111,8 @@ class Picker {
     // Chunks we lack that nobody fetches, bucketed by partial_ count.
     std::vector<std::set<std::uint32_t>> levels_;
     std::uint32_t wanted_ = 0;
-    std::set<std::uint32_t> in_progress_;  // chunks we lack that someone fetches, not received
-    SmallRng rng_;  // 8 bytes (std::mt19937_64 was 2.5 KB per swarm)
+    std::set<std::uint32_t> in_progress_;    // chunks we lack that someone fetches, not received
+    SmallRng rng_;                           // 8 bytes (std::mt19937_64 was 2.5 KB per swarm)
     std::vector<std::uint32_t> candidates_;  // pick_wanted's scratch, kept to reuse
 };
 
