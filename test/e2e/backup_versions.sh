@@ -27,6 +27,19 @@ start_backup() {
     PIDS+=($!)
     backup_pid=$!
 }
+# The backup leaves (running until now).
+stop_backup() {
+    kill -0 "$backup_pid" || fail "the backup was not running"
+    kill -TERM "$backup_pid"
+    wait "$backup_pid" || fail "the backup exited with $?"
+}
+# get_kept NAME: the kept notes.txt from the backup alone, byte-identical.
+get_kept() {
+    rm -rf "$WORK/out"
+    timeout 60 "$PEER" get "${seeds[0]}" --tracker "$TRACKER_ADDR" -o "$WORK/out" --no-state -q \
+        >"$WORK/$1.out" 2>"$WORK/$1.log" || fail "$1: get of the kept file exited with $?"
+    cmp "$WORK/notes-v1.txt" "$WORK/out/notes.txt" || fail "$1: the kept notes.txt differs"
+}
 start_backup bk
 wait_for_line "$WORK/bk.log" "version 1 held" 30
 
@@ -50,21 +63,12 @@ seeds=("$kept"/2/*.seed)
 kill -0 "$publisher_pid" || fail "the publisher was not running"
 kill -TERM "$publisher_pid"
 wait "$publisher_pid" || fail "the publisher exited with $?"
-timeout 60 "$PEER" get "${seeds[0]}" --tracker "$TRACKER_ADDR" -o "$WORK/out" --no-state -q \
-    >"$WORK/get.out" 2>"$WORK/get.log" || fail "get of the kept file exited with $?"
-cmp "$WORK/notes-v1.txt" "$WORK/out/notes.txt" || fail "the kept notes.txt differs"
+get_kept get
 
 # A restart serves the kept version again at once.
-kill -0 "$backup_pid" || fail "the backup was not running"
-kill -TERM "$backup_pid"
-wait "$backup_pid" || fail "the backup exited with $?"
+stop_backup
 start_backup bk2
 wait_for_line "$WORK/bk2.log" "1 earlier version kept" 30
-rm -rf "$WORK/out"
-timeout 60 "$PEER" get "${seeds[0]}" --tracker "$TRACKER_ADDR" -o "$WORK/out" --no-state -q \
-    >"$WORK/get2.out" 2>"$WORK/get2.log" || fail "get from the restarted backup exited with $?"
-cmp "$WORK/notes-v1.txt" "$WORK/out/notes.txt" || fail "the kept notes.txt differs after a restart"
-kill -0 "$backup_pid" || fail "the restarted backup was not running"
-kill -TERM "$backup_pid"
-wait "$backup_pid" || fail "the restarted backup exited with $?"
+get_kept get2
+stop_backup
 echo "ok"
