@@ -8,6 +8,7 @@
 
 #include "peer/backup/channel_backup.hpp"
 #include "peer/channel/publisher.hpp"
+#include "peer/library/seed_maker.hpp"
 #include "test/support/backup_harness.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
@@ -179,6 +180,65 @@ TEST_CASE("backup: --keep-versions serves the version before the latest, also af
         CHECK(read_file(mirror / "docs" / "c.txt") == "charlie, version 3\n");
         co_await backup->stop();
     });
+}
+
+TEST_CASE(
+    "backup: kept versions read back at a restart: only whole, checked pairs, never through a "
+    "symlink") {
+    TempDir root_dir, outside, src;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const fs::path root = root_dir.path();
+    auto seed_of = [&](const std::string& name, const std::string& content) {
+        write_file(src / name, content);
+        SeedMakerOptions so;
+        so.trackers = {tracker.address};
+        auto made = make_seed(src / name, so);
+        REQUIRE(made);
+        return *made;
+    };
+    const Seed good = seed_of("good.txt", "kept and whole\n");
+    const Seed no_seed = seed_of("alone.txt", "a file whose seed was never written\n");
+    const Seed wrong_size = seed_of("short.txt", "the file kept is shorter than this\n");
+    const fs::path v2 = root / "2";
+    fs::create_directories(v2);
+    write_file(v2 / good.id().hex(), "kept and whole\n");
+    write_file(v2 / (good.id().hex() + ".seed"), format_seed(good));
+    write_file(v2 / no_seed.id().hex(), "a file whose seed was never written\n");
+    write_file(v2 / wrong_size.id().hex(), "shorter");
+    write_file(v2 / (wrong_size.id().hex() + ".seed"), format_seed(wrong_size));
+    write_file(v2 / (std::string(64, 'a') + ".seed"), "not a seed at all");
+    write_file(v2 / "junk.tmp", "left by a stop");
+    // A version "directory" that is a symlink to somewhere else: left alone.
+    write_file(outside / "precious", "not the archive's");
+    fs::create_directory_symlink(outside.path(), root / "3");
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        TestPeer peer(io, pool, "backup");
+        VersionArchiveOptions o;
+        o.root = root;
+        o.keep = 5;
+        o.trackers = {tracker.address};
+        VersionArchive archive(*peer.node, *peer.trackers, o, peer.log);
+        Manifest current;
+        current.version = 4;
+        co_await archive.applied(current);
+        CHECK(archive.kept() == std::vector<std::uint64_t>{2});
+        CHECK(archive.holds(good.id()));
+        CHECK(archive.serves(good.id()));
+        CHECK_FALSE(archive.holds(no_seed.id()));
+        CHECK_FALSE(archive.holds(wrong_size.id()));
+        co_await archive.leave();
+        co_await peer.stop();
+    });
+    // What was whole stays; everything else in the version is gone.
+    std::set<std::string> left;
+    for (const auto& e : fs::directory_iterator(v2))
+        left.insert(e.path().filename().string());
+    CHECK(left == std::set<std::string>{good.id().hex(), good.id().hex() + ".seed"});
+    CHECK(fs::is_symlink(root / "3"));
+    CHECK(read_file(outside / "precious") == "not the archive's");
 }
 
 }  // namespace backup_versions_test

@@ -68,12 +68,16 @@ TEST_CASE(
     CHECK(plan.serve == ids({10, 2}));
 }
 
-TEST_CASE("retention: a kept version numbered the current or higher is dropped") {
-    // A conflict settled against the kept version 3 (another body won), or a
-    // version number only the archive saw.
-    const auto plan = plan_retention({kept(2, {2}), kept(3, {30}), kept(5, {5})}, 3, ids({3}), 5);
-    CHECK(plan.drop == std::vector<std::uint64_t>{3, 5});
+TEST_CASE("retention: a kept version numbered the current stays unserved, a higher one goes") {
+    // 3 kept, then a stop while installing 4: DIR is still recorded as 3 and
+    // some of its files are only in the archive; 5 only the archive saw.
+    const auto plan = plan_retention({kept(2, {2}), kept(3, {3}), kept(5, {5})}, 3, ids({3}), 2);
+    CHECK(plan.drop == std::vector<std::uint64_t>{5});
     CHECK(plan.serve == ids({2}));
+    // Keeping one version: the older ones go, the current one stays.
+    const auto one = plan_retention({kept(2, {2}), kept(3, {3})}, 3, ids({3}), 1);
+    CHECK(one.drop == std::vector<std::uint64_t>{2});
+    CHECK(one.serve.empty());
 }
 
 TEST_CASE("retention: a seed kept in two versions is served once") {

@@ -37,8 +37,8 @@ IoStatus remove_flat(Env& env, const fs::path& dir) {
 
 struct Kept {
     std::map<SeedId, Seed> added;
-    std::vector<std::string> left_out;  // paths not kept: edited, gone, or not linked
-    std::optional<std::string> failure;
+    std::vector<std::string> left_out;   // "PATH: why" for each file not kept
+    std::optional<std::string> failure;  // the directory could not be made
 };
 
 // Adds to ROOT/<version> the files of `files` named in `missing` (the
@@ -60,19 +60,20 @@ Kept keep_files(Env& env, const fs::path& version_dir, const std::vector<Recorde
         auto st = env.lstat(path);
         if (!st || st->type != FileType::kRegular || st->size != f.stamp.size ||
             st->mtime_ns != f.stamp.mtime_ns || st->inode != f.stamp.ino) {
-            out.left_out.push_back(f.path);
+            out.left_out.push_back(f.path + ": changed on disk");
             continue;
         }
         (void)env.remove(data);  // a link without its seed, left by a stop
-        if (!env.link(path, data)) {
-            out.left_out.push_back(f.path);
+        if (auto linked = env.link(path, data); !linked) {
+            out.left_out.push_back(f.path + ": " + linked.error().text());
             continue;
         }
         if (auto r = env.write_file_atomically(version_dir / (id.hex() + std::string(kSeedSuffix)),
                                                format_seed(f.seed));
             !r) {
-            out.failure = r.error().text();
-            return out;
+            (void)env.remove(data);
+            out.left_out.push_back(f.path + ": " + r.error().text());
+            continue;
         }
         out.added.emplace(id, f.seed);
     }
@@ -135,6 +136,12 @@ Loaded load_versions(Env& env, const fs::path& root) {
     for (const auto& e : *listed) {
         const auto version = parse_u64(e.name);
         if (!version || *version == 0 || std::to_string(*version) != e.name) continue;
+        // Only a real directory: never read or remove through a symlink.
+        const auto st = env.lstat(root / e.name);
+        if (!st || st->type != FileType::kDirectory) {
+            out.said.push_back(fmt::format("{} is not a directory: left alone", e.name));
+            continue;
+        }
         out.versions[*version] = read_version(env, root / e.name, *version, out.said);
     }
     return out;
@@ -187,24 +194,31 @@ net::awaitable<void> VersionArchive::replacing(const Manifest& applied,
                                                const fs::path& dir, const Manifest& next) {
     co_await load();
     const std::set<SeedId> live = seeds_of(next);
-    if (options_.keep > 1) {
+    // A repair (the same version) or a conflict settled against the applied
+    // version (the same number) keeps nothing.
+    if (options_.keep > 1 && next.version > applied.version) {
         // What `next` does not name and is not kept yet (a version kept when
         // an earlier attempt aimed at another next version gains the rest).
         Held& held = versions_[applied.version];
         held.meta.version = applied.version;
+        // Only the applied version's own files (a stop in the middle of an
+        // install may have recorded some of a later one's).
+        std::set<std::pair<std::string, SeedId>> of_version;
+        for (const auto& f : applied.files)
+            of_version.emplace(f.path, f.seed);
         std::set<SeedId> missing;
         for (const auto& f : files)
-            if (const SeedId id = f.seed.id(); !live.contains(id) && !held.seeds.contains(id))
+            if (const SeedId id = f.seed.id();
+                of_version.contains({f.path, id}) && !live.contains(id) && !held.seeds.contains(id))
                 missing.insert(id);
         if (!missing.empty()) {
             auto job = [env = env_, vdir = options_.root / std::to_string(applied.version), files,
                         dir, missing] { return keep_files(*env, vdir, files, dir, missing); };
             Kept kept = co_await offload(node_.pool(), std::move(job));
             if (!kept.left_out.empty())
-                log_.warn("version {}: {} not kept (changed on disk): {}", applied.version,
-                          count_of(kept.left_out.size(), "file"), fmt::join(kept.left_out, ", "));
-            if (kept.failure)
-                log_.warn("version {} not wholly kept: {}", applied.version, *kept.failure);
+                log_.warn("version {} is not wholly kept: {} not kept: {}", applied.version,
+                          count_of(kept.left_out.size(), "file"), fmt::join(kept.left_out, "; "));
+            if (kept.failure) log_.warn("version {} not kept: {}", applied.version, *kept.failure);
             log_.info("keeping version {}: {} that version {} does not name", applied.version,
                       count_of(kept.added.size(), "file"), next.version);
             // Looked up again: a map's references stay, but say so plainly.
@@ -215,14 +229,24 @@ net::awaitable<void> VersionArchive::replacing(const Manifest& applied,
             }
         }
     }
-    // Only let go here: what the next version names may have to be fetched.
-    co_await carry_out(plan_retention(metas(), next.version, live, options_.keep), false);
+    // Only let go of what the next version names (it may have to be fetched,
+    // and a Node has one swarm per seed); nothing is dropped until the next
+    // version is applied: if it never is, the versions kept still serve.
+    std::vector<net::awaitable<void>> leaves;
+    for (auto it = serving_.begin(); it != serving_.end();) {
+        if (!live.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        leaves.push_back(leave_archived(std::move(it->second)));
+        it = serving_.erase(it);
+    }
+    co_await net::join_all(std::move(leaves));
 }
 
 net::awaitable<void> VersionArchive::applied(const Manifest& applied) {
     co_await load();
-    co_await carry_out(plan_retention(metas(), applied.version, seeds_of(applied), options_.keep),
-                       true);
+    co_await carry_out(plan_retention(metas(), applied.version, seeds_of(applied), options_.keep));
 }
 
 std::vector<KeptVersion> VersionArchive::metas() const {
@@ -232,7 +256,7 @@ std::vector<KeptVersion> VersionArchive::metas() const {
     return out;
 }
 
-net::awaitable<void> VersionArchive::carry_out(const RetentionPlan& plan, bool serve_new) {
+net::awaitable<void> VersionArchive::carry_out(const RetentionPlan& plan) {
     std::vector<net::awaitable<void>> leaves;
     for (auto it = serving_.begin(); it != serving_.end();) {
         if (plan.serve.contains(it->first)) {
@@ -254,7 +278,6 @@ net::awaitable<void> VersionArchive::carry_out(const RetentionPlan& plan, bool s
         else
             log_.info("version {} no longer kept", v);
     }
-    if (!serve_new) co_return;
     for (const auto& id : plan.serve) {
         if (serving_.contains(id) || node_.find(id)) continue;
         // The newest kept version holding it.

@@ -77,7 +77,7 @@ class VersionArchive final : public VersionKeeper {
   private:
     // What an earlier run kept (once, at the first call).
     net::awaitable<void> load();
-    net::awaitable<void> carry_out(const RetentionPlan& plan, bool serve_new);
+    net::awaitable<void> carry_out(const RetentionPlan& plan);
     std::vector<KeptVersion> metas() const;
 
     Node& node_;

@@ -20,7 +20,7 @@ RetentionPlan plan_retention(const std::vector<KeptVersion>& kept, std::uint64_t
             if (!live.contains(id)) plan.serve.insert(id);
     }
     for (const auto& k : kept)
-        if (!staying.contains(k.version)) plan.drop.push_back(k.version);
+        if (!staying.contains(k.version) && k.version != current) plan.drop.push_back(k.version);
     std::sort(plan.drop.begin(), plan.drop.end());
     plan.drop.erase(std::unique(plan.drop.begin(), plan.drop.end()), plan.drop.end());
     return plan;

@@ -29,10 +29,13 @@ struct RetentionPlan {
 
 // `keep` counts versions in all, the current one (`current`, held in DIR and
 // served by the subscriber) among them: the newest keep - 1 kept versions
-// older than `current` stay. A kept version numbered `current` or higher is
-// dropped (a conflict settled against it, or a version that only the archive
-// saw). What stays serves every seed of it that `live` (the seeds of the
-// current version, or of the one replacing it) does not name.
+// older than `current` stay. A kept version numbered `current` stays too,
+// unserved and uncounted: it is what a stop in the middle of installing the
+// next version left (DIR recorded as `current`, some of its files already
+// replaced), needed when that version is applied again. One numbered higher
+// is dropped (only the archive saw it). What stays serves every seed of it
+// that `live` (the seeds of the current version, or of the one replacing
+// it) does not name.
 RetentionPlan plan_retention(const std::vector<KeptVersion>& kept, std::uint64_t current,
                              const std::set<SeedId>& live, std::size_t keep);
 
