@@ -189,11 +189,11 @@ TEST_CASE("net: a stream waiting for a frame holds no read buffer, and takes one
             }
         };
         asio::co_spawn(io, reader(), asio::detached);
-        asio::steady_timer pause(io);
-        pause.expires_after(50ms);
-        co_await pause.async_wait(asio::use_awaitable);
+        // The reader waits for its first frame, holding nothing.
+        co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return stream->read_buffer_bytes() == 0; }, 10s);
         CHECK(frames.empty());
-        CHECK(stream->read_buffer_bytes() == 0);  // waiting, nothing buffered
+        CHECK(stream->read_buffer_bytes() == 0);
 
         // Two frames at once (type 2 "abc", type 3 no payload): both read.
         const std::string two = std::string(
@@ -210,16 +210,17 @@ TEST_CASE("net: a stream waiting for a frame holds no read buffer, and takes one
         CHECK(frames[1].first == 3);
         CHECK(frames[1].second.empty());
         // Waiting again for the next: the buffer is let go.
-        pause.expires_after(50ms);
-        co_await pause.async_wait(asio::use_awaitable);
+        co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return stream->read_buffer_bytes() == 0; }, 10s);
         CHECK(stream->read_buffer_bytes() == 0);
         CHECK(stream->bytes_read() == two.size());
 
         // A frame split across two writes is put together.
         co_await asio::async_write(pair.remote, asio::buffer(std::string("\x00\x00", 2)),
                                    asio::use_awaitable);
-        pause.expires_after(50ms);
-        co_await pause.async_wait(asio::use_awaitable);
+        co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return stream->bytes_read() == two.size() + 2; },
+            10s);
         CHECK(stream->read_buffer_bytes() > 0);  // a partial header held
         co_await asio::async_write(pair.remote, asio::buffer(std::string("\x00\x02\x04z", 4)),
                                    asio::use_awaitable);

@@ -115,6 +115,9 @@ awaitable<void> FrameStream::fill() {
         // connection holds no read buffer (a tracker keeps tens of thousands
         // of them open), so it is let go while waiting and taken again when
         // bytes come.
+        // (No wakeup is lost between the check and the wait: the stream's
+        // executor runs one handler at a time, so the reactor sees the wait
+        // registered before it next looks for readiness.)
         if (socket_.available(ec) == 0 && !ec) {
             give_back_read_buffer(buffer_);
             co_await socket_.async_wait(tcp::socket::wait_read,
