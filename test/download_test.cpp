@@ -152,6 +152,37 @@ TEST_CASE("download: three serving peers and one getter: every peer contributes,
     });
 }
 
+TEST_CASE(
+    "download: a serving peer runs no swarm loop while nobody is connected, and wakes for the "
+    "next getter") {
+    // A process serving thousands of files must not keep two idle
+    // coroutines per file: its loops end when there is nothing to watch
+    // and start again with a connection.
+    TempDir src, out1, out2;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, 64 * 1024, tracker.address);
+
+    run_within(io, 30s, [&]() -> net::awaitable<void> {
+        TestPeer server(io, pool, "server", test_options());
+        const auto swarm =
+            co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
+        CHECK(co_await eventually([&] { return swarm->loops_running() == 0; }, 5s));
+        for (const auto* out : {&out1, &out2}) {
+            Getter getter(io, pool, seed, out->path());
+            const auto outcome = co_await getter.download->run();
+            CHECK(outcome == Download::Outcome::kComplete);
+            CHECK(read_file(*out / "data.bin") == read_file(src / "data.bin"));
+            CHECK(getter.fetched() >= seed.length);  // from the server, woken by the getter
+            co_await getter.peer.stop();
+            // The getter said goodbye: once that is gossiped, nothing is left to watch.
+            CHECK(co_await eventually([&] { return swarm->loops_running() == 0; }, 10s));
+        }
+        co_await server.stop();
+    });
+}
+
 TEST_CASE("download: a serving peer killed mid-download: its chunks go to the others") {
     TempDir src, out;
     asio::io_context io;

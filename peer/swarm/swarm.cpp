@@ -60,8 +60,7 @@ void Swarm::start() {
         net::spawn(env_.ex, finish_download(), log_, "finishing");
         return;
     }
-    net::spawn(env_.ex, connect_loop(), log_, "connect loop");
-    net::spawn(env_.ex, pex_loop(), log_, "peer exchange");
+    wake_connect();
     if (state_ == State::kDownloading) net::spawn(env_.ex, discover_loop(), log_, "peer discovery");
 }
 
@@ -118,15 +117,31 @@ std::size_t Swarm::pick_window() const {
     return std::min(Picker::kMaxWindow, Picker::kWindow * std::max<std::size_t>(1, conns_.size()));
 }
 
+void Swarm::wake_connect() {
+    if (stopping_) return;
+    if (connect_running_) {
+        connect_signal_.cancel();
+        return;
+    }
+    connect_running_ = true;
+    net::spawn(env_.ex, connect_loop(), log_, "connect loop");
+}
+
+void Swarm::wake_pex() {
+    if (stopping_) return;
+    if (pex_running_) {
+        if (!pex_resting_) pex_signal_.cancel();
+        return;
+    }
+    pex_running_ = true;
+    net::spawn(env_.ex, pex_loop(), log_, "peer exchange");
+}
+
 net::awaitable<void> Swarm::pex_loop() {
     auto self = shared_from_this();
-    while (!stopping_) {
+    // Until nothing is left to gossip (wake_pex starts it again).
+    while (!stopping_ && !(pex_pending_.empty() && pex_dropped_.empty())) {
         asio::error_code ec;
-        if (pex_pending_.empty() && pex_dropped_.empty()) {
-            pex_signal_.expires_at(net::Clock::time_point::max());
-            co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (stopping_) break;
-        }
         // Gather the peers that joined in the next moments into one message.
         pex_signal_.expires_after(options_.pex_batch);
         co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -154,6 +169,7 @@ net::awaitable<void> Swarm::pex_loop() {
         co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         pex_resting_ = false;
     }
+    pex_running_ = false;
 }
 
 net::awaitable<void> Swarm::wait_done() {
@@ -169,7 +185,7 @@ void Swarm::set_done(State s, std::string failure) {
     state_ = s;
     failure_ = std::move(failure);
     done_signal_.cancel();
-    wake(connect_signal_);
+    wake_connect();
     wake(discover_signal_);
 }
 
@@ -230,7 +246,7 @@ std::size_t Swarm::add_candidates(const std::vector<PeerAddress>& peers, PeerLis
         if (source == PeerList::Source::kTracker && env_.book)
             env_.book->learn(AddressBook::key(id_), a, now);
     }
-    if (added > 0) wake(connect_signal_);
+    if (added > 0) wake_connect();
     return added;
 }
 
@@ -304,7 +320,7 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         peer_list_.connect_failed(where, net::Clock::now());
         log_.debug("cannot connect to {}: {}", where.str(), e.what());
     }
-    wake(connect_signal_);
+    wake_connect();
 }
 
 pp::PeerList Swarm::handshaken_peers(const PeerConnection* except) const {
@@ -336,7 +352,7 @@ void Swarm::gossip_dropped(const PeerConnection* conn) {
     pex_pending_.erase(*addr);
     if (pex_dropped_.size() >= limits::kPexMaxDroppedPending) return;
     pex_dropped_.insert(*addr);
-    if (!pex_resting_) pex_signal_.cancel();
+    wake_pex();
 }
 
 void Swarm::peers_asked(const std::shared_ptr<PeerConnection>& from) {
@@ -353,7 +369,7 @@ void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
         if (env_.book) env_.book->learn(AddressBook::key(id_), *addr, address_book_now());
         pex_pending_.insert(*addr);
         pex_dropped_.erase(*addr);
-        if (!pex_resting_) pex_signal_.cancel();
+        wake_pex();
     }
     // Two complete peers have nothing to give each other.
     if (complete() && conn->theirs().all()) conn->close("both complete");
@@ -382,7 +398,7 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
     // closed ourselves (both complete, evicted): it may well be serving others.
     if (goodbye && conn->counted_in_picker()) gossip_dropped(conn);
     wake_fetchers();
-    wake(connect_signal_);
+    wake_connect();
     if (conns_.size() < options_.min_peers) wake(discover_signal_);  // below the mark: plan
     upload_finished();
 }
@@ -400,16 +416,16 @@ net::awaitable<void> Swarm::connect_loop() {
             wake_fetchers();
             dial_candidates(now);
         }
-        // A complete swarm with no connection has nothing to check: it sleeps
-        // until woken (a connection, stop), so a process serving thousands
-        // of files is not woken thousands of times a second.
-        if (state_ != State::kDownloading && conns_.empty())
-            connect_signal_.expires_at(net::Clock::time_point::max());
-        else
-            connect_signal_.expires_after(1s);
+        // A complete swarm with no connection has nothing to check: the loop
+        // ends (wake_connect starts it again with a connection), so a process
+        // serving thousands of files neither wakes thousands of times a
+        // second nor keeps thousands of idle loops.
+        if (state_ != State::kDownloading && conns_.empty()) break;
+        connect_signal_.expires_after(1s);
         asio::error_code ec;
         co_await connect_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
+    connect_running_ = false;
 }
 
 net::awaitable<void> Swarm::discover_loop() {

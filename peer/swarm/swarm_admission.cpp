@@ -70,7 +70,7 @@ void Swarm::accept(std::shared_ptr<net::FrameStream> stream, const pp::Hello& th
     if (const auto where = listed_as(*conn))
         peer_list_.connected(*where, PeerList::Source::kIncoming);
     conn->start(/*send_hello=*/true);
-    if (conns_.size() == 1) wake(connect_signal_);  // it may sleep with nothing to watch
+    if (conns_.size() == 1) wake_connect();  // its loop may have ended with nothing to watch
 }
 
 net::awaitable<void> Swarm::refuse(std::shared_ptr<net::FrameStream> stream, pp::ErrorMsg error) {
