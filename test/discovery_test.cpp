@@ -60,6 +60,24 @@ TEST_CASE("pool: with no peer: the trackers (rescue), then the address book") {
     CHECK(plan.asks[1] == Ask::kAddressBook);
 }
 
+TEST_CASE("pool: deferred trackers are not asked before their time, then are") {
+    // A channel's file swarm starts with the holders the channel named.
+    PoolPlanner p({.min_peers = 4, .target = 50, .rediscover = 5s});
+    p.defer(Ask::kTrackers, t0 + 1s);
+    auto plan = p.plan({.connected = 0, .connecting = 2}, t0);
+    CHECK(plan.asks == std::vector<Ask>{Ask::kAddressBook});
+    CHECK(plan.next <= t0 + 1s);  // planned again by the time they are due
+    plan = p.plan({.connected = 0, .connecting = 2}, t0 + 500ms);
+    CHECK_FALSE(has(plan.asks, Ask::kTrackers));
+    plan = p.plan({.connected = 1}, t0 + 1s);
+    CHECK(has(plan.asks, Ask::kTrackers));
+    // A deferral never brings an ask forward.
+    PoolPlanner q({.min_peers = 4, .target = 50, .rediscover = 5s});
+    q.failed(Ask::kTrackers, t0);  // due at t0 + 0.5 s
+    q.defer(Ask::kTrackers, t0 + 100ms);
+    CHECK_FALSE(has(q.plan({.connected = 0}, t0 + 200ms).asks, Ask::kTrackers));
+}
+
 TEST_CASE("pool: at the mark, peers are not asked, at the target, trackers neither") {
     PoolPlanner p({.min_peers = 4, .target = 10, .rediscover = 5s});
     auto plan = p.plan({.connected = 4}, t0);

@@ -55,6 +55,11 @@ void PoolPlanner::answered(Ask which, std::size_t learnt, TimePoint now) {
     s.due = std::min(s.due, now + backoff(0));
 }
 
+void PoolPlanner::defer(Ask which, TimePoint until) {
+    auto& s = source(which);
+    s.due = std::max(s.due, until);
+}
+
 void PoolPlanner::failed(Ask which, TimePoint now) {
     auto& s = source(which);
     s.due = now + backoff(s.fruitless++);

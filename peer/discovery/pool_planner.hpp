@@ -52,6 +52,10 @@ class PoolPlanner {
     void answered(Ask which, std::size_t learnt, TimePoint now);
     // An ask failed (no tracker answered, no peer to ask).
     void failed(Ask which, TimePoint now);
+    // `which` is not asked before `until`: the caller expects other sources
+    // to suffice (a channel's file swarm starts with the holders the channel
+    // named, and a small file is done before a tracker could answer).
+    void defer(Ask which, TimePoint until);
 
     static Clock::duration backoff(std::uint32_t rounds);
     const Settings& settings() const { return settings_; }
