@@ -34,6 +34,15 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
     if (options_.state_dir) {
         book_path_ = *options_.state_dir / kAddressBookFileName;
         *book_ = load_address_book(Env::posix(), *book_path_, log_);
+        // Swarms may outlive the Node: the refresh holds what it uses.
+        // Gated: each downloading swarm with no peer asks the book, and
+        // reading the whole file for each of thousands of swarms made the
+        // process's work grow with the square of its swarms (issue 18).
+        swarm_book_refresh_ = std::make_shared<const std::function<void()>>(
+            [book = book_, path = *book_path_, log = log_, gate = book_refresh_gate_] {
+                if (gate->due(RefreshGate::Clock::now()))
+                    refresh_address_book(Env::posix(), path, *book, log);
+            });
     }
     slots_->make_room = [this](const SeedId& seed) { return make_room(seed); };
     slots_->share = [this] { return share(); };
@@ -84,6 +93,7 @@ void Node::listen() {
     }
     try {
         port_ = net::listen(acceptor_, addr, options_.port).local.port();
+        shared_env_.reset();  // it names the port
     } catch (const net::ListenError& e) {
         throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}",
                                              options_.host.empty() ? "*" : options_.host,
@@ -95,16 +105,10 @@ void Node::listen() {
 }
 
 SwarmEnv Node::swarm_env() const {
-    // Swarms may outlive the Node: the refresh holds what it uses.
-    // Gated: each downloading swarm with no peer asks the book, and reading
-    // the whole file for each of thousands of swarms made the process's work
-    // grow with the square of its swarms (issue 18).
+    // One refresh shared by every swarm: a copy of its path and logger in
+    // each took about 1 KB per swarm (10 MB for 10,000 files).
     std::function<void()> refresh;
-    if (book_path_)
-        refresh = [book = book_, path = *book_path_, log = log_, gate = book_refresh_gate_] {
-            if (gate->due(RefreshGate::Clock::now()))
-                refresh_address_book(Env::posix(), path, *book, log);
-        };
+    if (swarm_book_refresh_) refresh = [r = swarm_book_refresh_] { (*r)(); };
     return SwarmEnv{.ex = ex_,
                     .pool = &pool_,
                     .user = user_,
@@ -119,6 +123,11 @@ SwarmEnv Node::swarm_env() const {
                     .counters = counters_,
                     .refused = refused_,
                     .slots = slots_};
+}
+
+std::shared_ptr<const SwarmEnv> Node::shared_swarm_env() const {
+    if (!shared_env_) shared_env_ = std::make_shared<const SwarmEnv>(swarm_env());
+    return shared_env_;
 }
 
 void Node::add(std::shared_ptr<Swarm> swarm) {

@@ -7,6 +7,7 @@
 #include <asio.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,6 +64,9 @@ class Node {
 
     // The environment for a new swarm of this process.
     SwarmEnv swarm_env() const;
+    // The same, one copy shared by every swarm (a copy in each of 10,000
+    // swarms was 3 MB); built again after listen() set the port.
+    std::shared_ptr<const SwarmEnv> shared_swarm_env() const;
     const SwarmOptions& swarm_options() const { return options_.swarm; }
     // The process's address book (shared with every swarm and channel).
     const std::shared_ptr<AddressBook>& book() const { return book_; }
@@ -155,6 +159,9 @@ class Node {
     std::shared_ptr<RefreshGate> book_refresh_gate_ =
         std::make_shared<RefreshGate>(std::chrono::seconds(1));
     std::optional<std::filesystem::path> book_path_;
+    mutable std::shared_ptr<const SwarmEnv> shared_env_;  // shared_swarm_env()
+    // What each swarm's SwarmEnv::refresh_book calls (null without a file).
+    std::shared_ptr<const std::function<void()>> swarm_book_refresh_;
     asio::steady_timer book_timer_;
     std::optional<net::Clock::time_point> book_saved_at_;  // by book_loop
     // What still refers to the Node: the accept loop and the handshakes in

@@ -24,9 +24,10 @@ std::uint64_t random_seed() {
 }
 }  // namespace
 
-Swarm::Swarm(SwarmEnv env, Seed seed, std::shared_ptr<Storage> storage, Bitfield have,
-             SwarmOptions options)
-    : env_(std::move(env)),
+Swarm::Swarm(std::shared_ptr<const SwarmEnv> env, Seed seed, std::shared_ptr<Storage> storage,
+             Bitfield have, SwarmOptions options)
+    : env_owner_(std::move(env)),
+      env_(*env_owner_),
       seed_(std::move(seed)),
       id_(seed_.id()),
       storage_(std::move(storage)),

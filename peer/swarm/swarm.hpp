@@ -70,8 +70,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     // `have`: the chunks storage already holds, verified. A complete bitfield
     // makes a seeding swarm (serve). For downloads, `hashed_prefix_ok` is
     // false: the whole-file hash is computed as chunks arrive.
-    Swarm(SwarmEnv env, Seed seed, std::shared_ptr<Storage> storage, Bitfield have,
-          SwarmOptions options);
+    Swarm(std::shared_ptr<const SwarmEnv> env, Seed seed, std::shared_ptr<Storage> storage,
+          Bitfield have, SwarmOptions options);
     ~Swarm();
 
     const Seed& seed() const override { return seed_; }
@@ -118,6 +118,11 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
                                const std::optional<PeerAddress>& origin = std::nullopt);
     // The candidates and what came of each (tests, status).
     const PeerList& peer_list() const { return peer_list_; }
+    // The trackers are not asked for peers within `d` of now: the caller
+    // names holders (add_candidates) that should suffice. Call before start().
+    void defer_trackers(std::chrono::milliseconds d) {
+        planner_.defer(PoolPlanner::Ask::kTrackers, net::Clock::now() + d);
+    }
 
     std::size_t connection_count() const { return conns_.size(); }
     // --- the process's connection budget (swarm_admission.cpp) -----------------
@@ -200,7 +205,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     void wake_connect();
     void wake_pex();
 
-    SwarmEnv env_;
+    std::shared_ptr<const SwarmEnv> env_owner_;  // shared by the process's swarms
+    const SwarmEnv& env_;
     Seed seed_;
     SeedId id_;
     std::shared_ptr<Storage> storage_;

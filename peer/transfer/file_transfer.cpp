@@ -35,7 +35,7 @@ FileTransfer::~FileTransfer() = default;
 std::unique_ptr<FileTransfer> FileTransfer::share(Node& node, Trackers& trackers,
                                                   std::vector<HostPort> where, const Seed& seed,
                                                   std::shared_ptr<Storage> storage, Logger log) {
-    auto swarm = std::make_shared<Swarm>(node.swarm_env(), seed, std::move(storage),
+    auto swarm = std::make_shared<Swarm>(node.shared_swarm_env(), seed, std::move(storage),
                                          Bitfield(seed.chunk_count(), true), node.swarm_options());
     return std::unique_ptr<FileTransfer>(new FileTransfer(
         node, trackers, std::move(where), std::move(swarm), std::nullopt, std::move(log)));
@@ -45,7 +45,7 @@ std::unique_ptr<FileTransfer> FileTransfer::fetch(Node& node, Trackers& trackers
                                                   std::vector<HostPort> where, const Seed& seed,
                                                   PartFile part, std::shared_ptr<Storage> storage,
                                                   Bitfield have, Logger log) {
-    auto swarm = std::make_shared<Swarm>(node.swarm_env(), seed, std::move(storage),
+    auto swarm = std::make_shared<Swarm>(node.shared_swarm_env(), seed, std::move(storage),
                                          std::move(have), node.swarm_options());
     return std::unique_ptr<FileTransfer>(new FileTransfer(
         node, trackers, std::move(where), std::move(swarm), std::move(part), std::move(log)));
