@@ -232,6 +232,7 @@ class Executor {
     SyncState state_;
     SyncOutcome out_;
     std::map<std::size_t, fs::path> built_;  // target index -> its verified file in STATE/tmp
+    std::size_t builders_ = 1;               // files being built at once in this pass
     std::map<std::string, std::string, std::less<>> asides_;  // this plan's moves: path -> aside
     // Where a file verified by this call is (STATE/tmp, then DIR once
     // installed), by seed: a second target with the same content is copied.
@@ -434,7 +435,8 @@ net::awaitable<Next> Executor::build_all(const SyncPlan& plan) {
     for (const auto* pass : {&first, &again}) {
         std::size_t next = 0;
         std::vector<net::awaitable<void>> workers;
-        for (std::size_t i = 0; i < std::min(kParallelBuilds, pass->size()); ++i)
+        builders_ = std::max<std::size_t>(1, std::min(kParallelBuilds, pass->size()));
+        for (std::size_t i = 0; i < builders_; ++i)
             workers.push_back(build_worker(pass, &next));
         const auto errors = co_await net::join_all(std::move(workers));
         for (const auto& e : errors) {
@@ -623,9 +625,13 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
     if (connected != Next::kDone) co_return connected;
     const Bitfield before = have;
     std::shared_ptr<Storage> storage = part.storage();
+    // The builds share the process's fetch budget: 4 swarms of 100 MiB
+    // files with 40 MiB of chunk buffers each took a subscriber to 186 MiB.
+    SwarmOptions options = ctx_.node.swarm_options();
+    options.fetch_budget_bytes /= builders_;
     auto transfer =
         FileTransfer::fetch(ctx_.node, ctx_.trackers, ctx_.trackers_where, t.seed, std::move(part),
-                            std::move(storage), std::move(have), ctx_.log);
+                            std::move(storage), std::move(have), ctx_.log, options);
     ctx_.log.info("fetching {}: {} of {} chunks from the swarm", t.path,
                   t.seed.chunk_count() - before.count(), t.seed.chunk_count());
     if (!ctx_.peers.empty()) transfer->swarm()->defer_trackers(kTrackersAfterHolders);

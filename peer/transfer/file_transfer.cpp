@@ -44,9 +44,10 @@ std::unique_ptr<FileTransfer> FileTransfer::share(Node& node, Trackers& trackers
 std::unique_ptr<FileTransfer> FileTransfer::fetch(Node& node, Trackers& trackers,
                                                   std::vector<HostPort> where, const Seed& seed,
                                                   PartFile part, std::shared_ptr<Storage> storage,
-                                                  Bitfield have, Logger log) {
+                                                  Bitfield have, Logger log,
+                                                  std::optional<SwarmOptions> options) {
     auto swarm = std::make_shared<Swarm>(node.shared_swarm_env(), seed, std::move(storage),
-                                         std::move(have), node.swarm_options());
+                                         std::move(have), options.value_or(node.swarm_options()));
     return std::unique_ptr<FileTransfer>(new FileTransfer(
         node, trackers, std::move(where), std::move(swarm), std::move(part), std::move(log)));
 }

@@ -40,11 +40,14 @@ class FileTransfer {
                                                std::shared_ptr<Storage> storage, Logger log);
     // A download into `part` (opened for `seed`, its lock held as long as this
     // lives): `storage` holds its bytes (part.storage(), possibly wrapped),
-    // `have` the chunks already verified in it.
+    // `have` the chunks already verified in it. `options`: the swarm's, if
+    // not the Node's (a caller running several fetches at once divides the
+    // fetch budget among them).
     static std::unique_ptr<FileTransfer> fetch(Node& node, Trackers& trackers,
                                                std::vector<HostPort> where, const Seed& seed,
                                                PartFile part, std::shared_ptr<Storage> storage,
-                                               Bitfield have, Logger log);
+                                               Bitfield have, Logger log,
+                                               std::optional<SwarmOptions> options = std::nullopt);
 
     FileTransfer(const FileTransfer&) = delete;
     FileTransfer& operator=(const FileTransfer&) = delete;
