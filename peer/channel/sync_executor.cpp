@@ -37,10 +37,13 @@ constexpr auto kCancelPoll = 50ms;
 // A .part still held by a stopped swarm of this process: tries, and the pause between.
 constexpr int kBusyRetries = 30;
 constexpr auto kBusyPause = 100ms;
-// A file's swarm dials the holders the channel named first; the trackers are
-// asked only if it is still downloading after this (a small file is done
-// long before: 10,000 tracker lookups answered after their files were
-// fetched held 20 MB in one subscriber, and kept the tracker busy).
+// A one-chunk file's swarm dials the holders the channel named first; the
+// trackers are asked only if it is still downloading after this (such a file
+// is done long before: 10,000 tracker lookups answered after their files were
+// fetched held 20 MB in one subscriber, and kept the tracker busy). A file of
+// several chunks asks them at once: the other subscribers fetching it, which
+// the trackers name, can trade its chunks (the holders named are those of
+// the whole version, often only the publisher).
 constexpr auto kTrackersAfterHolders = 1000ms;
 // Files built at once (each its own swarm when it needs the network).
 constexpr std::size_t kParallelBuilds = 4;
@@ -634,7 +637,8 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
                             std::move(storage), std::move(have), ctx_.log, options);
     ctx_.log.info("fetching {}: {} of {} chunks from the swarm", t.path,
                   t.seed.chunk_count() - before.count(), t.seed.chunk_count());
-    if (!ctx_.peers.empty()) transfer->swarm()->defer_trackers(kTrackersAfterHolders);
+    if (!ctx_.peers.empty() && t.seed.chunk_count() == 1)
+        transfer->swarm()->defer_trackers(kTrackersAfterHolders);
     transfer->start(true);
     if (!ctx_.peers.empty())
         transfer->swarm()->add_candidates(ctx_.peers, PeerList::Source::kPeerExchange);
