@@ -164,17 +164,23 @@ TEST_CASE(
     TestTracker tracker(io);
     const Seed seed = make_file(src, "data.bin", 1 << 20, 64 * 1024, tracker.address);
 
-    run_within(io, 30s, [&]() -> net::awaitable<void> {
-        TestPeer server(io, pool, "server", test_options());
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        // Paced (1 MiB at 512 KiB/s), so each getter stays connected a while.
+        TestPeer server(io, pool, Logger("server", LogLevel::kWarn), paced_options(512 * 1024));
         const auto swarm =
             co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
         CHECK(co_await eventually([&] { return swarm->loops_running() == 0; }, 5s));
         for (const auto* out : {&out1, &out2}) {
-            Getter getter(io, pool, seed, out->path());
-            const auto outcome = co_await getter.download->run();
-            CHECK(outcome == Download::Outcome::kComplete);
+            BackgroundGet getter(io, pool, seed, out->path(), test_options());
+            getter.start(io);
+            // The getter's connection started the connect loop again (it
+            // watches the connection while it lasts).
+            CHECK(co_await eventually(
+                [&] { return swarm->connection_count() > 0 && swarm->connect_loop_running(); },
+                10s));
+            REQUIRE(co_await getter.ended_within(30s));
+            CHECK(*getter.outcome == Download::Outcome::kComplete);
             CHECK(read_file(*out / "data.bin") == read_file(src / "data.bin"));
-            CHECK(getter.fetched() >= seed.length);  // from the server, woken by the getter
             co_await getter.peer.stop();
             // The getter said goodbye: once that is gossiped, nothing is left to watch.
             CHECK(co_await eventually([&] { return swarm->loops_running() == 0; }, 10s));

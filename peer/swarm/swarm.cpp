@@ -138,8 +138,20 @@ void Swarm::wake_pex() {
     net::spawn(env_.ex, pex_loop(), log_, "peer exchange");
 }
 
+namespace {
+
+// Clears a loop's running flag however the loop ends (an exception too), so
+// that the next wake starts it again.
+struct SwarmLoopRunning {
+    bool& running;
+    ~SwarmLoopRunning() { running = false; }
+};
+
+}  // namespace
+
 net::awaitable<void> Swarm::pex_loop() {
     auto self = shared_from_this();
+    const SwarmLoopRunning flag{pex_running_};
     // Until nothing is left to gossip (wake_pex starts it again).
     while (!stopping_ && !(pex_pending_.empty() && pex_dropped_.empty())) {
         asio::error_code ec;
@@ -170,7 +182,6 @@ net::awaitable<void> Swarm::pex_loop() {
         co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         pex_resting_ = false;
     }
-    pex_running_ = false;
 }
 
 net::awaitable<void> Swarm::wait_done() {
@@ -406,6 +417,7 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
 
 net::awaitable<void> Swarm::connect_loop() {
     auto self = shared_from_this();
+    const SwarmLoopRunning flag{connect_running_};
     while (!stopping_) {
         const auto now = net::Clock::now();
         for (const auto& c : conns_)
@@ -426,7 +438,6 @@ net::awaitable<void> Swarm::connect_loop() {
         asio::error_code ec;
         co_await connect_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
-    connect_running_ = false;
 }
 
 net::awaitable<void> Swarm::discover_loop() {

@@ -140,6 +140,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     // The connect and peer-exchange loops now running (0 to 2): a complete
     // swarm with no connection and no gossip left runs none.
     int loops_running() const { return int{connect_running_} + int{pex_running_}; }
+    bool connect_loop_running() const { return connect_running_; }
     const SwarmOptions& options() const override { return options_; }
 
   private:
