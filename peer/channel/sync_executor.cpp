@@ -628,8 +628,10 @@ net::awaitable<Next> Executor::fetch(const SyncStep& step, PartFile part, Bitfie
     if (connected != Next::kDone) co_return connected;
     const Bitfield before = have;
     std::shared_ptr<Storage> storage = part.storage();
-    // The builds share the process's fetch budget: 4 swarms of 100 MiB
-    // files with 40 MiB of chunk buffers each took a subscriber to 186 MiB.
+    // The files this sync builds at once share one fetch budget (not the
+    // process: each sync of a backup's channels has its own): 4 swarms of
+    // 100 MiB files with 40 MiB of chunk buffers each took a subscriber to
+    // 186 MiB.
     SwarmOptions options = ctx_.node.swarm_options();
     options.fetch_budget_bytes /= builders_;
     auto transfer =
