@@ -42,7 +42,9 @@ for ((round = 1; round <= 8; round++)); do
         >"$WORK/get$round.out" 2>"$WORK/get$round.log" &
     pid=$!
     PIDS+=($pid)
-    wait_for_line "$WORK/get$round.log" "fetching data.bin" 60
+    # A kill after the last chunk was written but before the rename leaves a
+    # .part that verifies whole: the next run says "nothing to fetch".
+    wait_for_line "$WORK/get$round.log" 'fetching data.bin\|nothing to fetch' 60
     delay_ms=$((20 + RANDOM % max_delay_ms))
     sleep "$(printf '0.%03d' "$delay_ms")"
     kill -9 "$pid" 2>/dev/null || true
