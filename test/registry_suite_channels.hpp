@@ -123,6 +123,7 @@ void registry_channel_suite(Open open) {
         // version 6 (chain x) replaces version 5.
         ManifestSummary new6 = head(1, 6, 1);
         new6.chain = {x};
+        new6.links = 1;
         CHECK(ok(put(*s, 1, t, new6)) == ManifestStored::kNewHead);
         CHECK(s->get_manifest(chid(1)) == text_of(new6));
         CHECK(ok(put(*s, 1, t, new6)) == ManifestStored::kAlreadyHead);
@@ -131,27 +132,67 @@ void registry_channel_suite(Open open) {
         REQUIRE(refused(old9) == RegistryErrc::kManifestHandedOver);
         CHECK(std::get<RegistryError>(old9).version == 9);
         CHECK(std::get<RegistryError>(old9).head_version == 6);
-        // A fork (another hand-over by the first key): refused.
+        // A fork (another hand-over by the first key) of the same length,
+        // whose last id is higher: it loses (fork_winner), whatever its number.
         ManifestSummary fork = head(1, 8, 2);
         fork.chain = {y};
+        fork.links = 1;
         CHECK(refused(put(*s, 1, t, fork)) == RegistryErrc::kManifestHandedOver);
         CHECK(s->get_manifest(chid(1)) == text_of(new6));
         // The chain goes on (x, then z): the head follows, even to a lower
         // number (a version the third key's hand-over voids).
         ManifestSummary new7 = head(1, 7, 3);
         new7.chain = {x};
+        new7.links = 1;
         CHECK(ok(put(*s, 1, t, new7)) == ManifestStored::kNewHead);
         ManifestSummary third7 = head(1, 7, 4);
         third7.chain = {x, z};
+        third7.links = 2;
         CHECK(ok(put(*s, 1, t, third7)) == ManifestStored::kNewHead);
         CHECK(s->get_manifest(chid(1)) == text_of(third7));
         // The second key, handed over since: refused.
         ManifestSummary second8 = head(1, 8, 5);
         second8.chain = {x};
+        second8.links = 1;
         CHECK(refused(put(*s, 1, t, second8)) == RegistryErrc::kManifestHandedOver);
         ManifestSummary third8 = head(1, 8, 6);
         third8.chain = {x, z};
+        third8.links = 2;
         CHECK(ok(put(*s, 1, t, third8)) == ManifestStored::kNewHead);
+    }
+
+    SUBCASE("a fork (one key handing over twice) ends the same whatever the order") {
+        // Two chains from one key: x and y (y's id lower), then x goes on
+        // (x, z). Of the two one-link chains y wins, whatever the numbers;
+        // the longer chain beats both.
+        Digest x, y, z;
+        x.bytes[0] = 9;
+        y.bytes[0] = 4;
+        z.bytes[0] = 1;
+        ManifestSummary on_x = head(1, 9, 1);
+        on_x.chain = {x};
+        on_x.links = 1;
+        ManifestSummary on_y = head(1, 6, 2);
+        on_y.chain = {y};
+        on_y.links = 1;
+        ManifestSummary on_xz = head(1, 7, 3);
+        on_xz.chain = {x, z};
+        on_xz.links = 2;
+        const std::vector<std::vector<ManifestSummary>> orders{{on_x, on_y},
+                                                               {on_y, on_x},
+                                                               {on_x, on_y, on_xz},
+                                                               {on_xz, on_y, on_x},
+                                                               {on_y, on_xz, on_x}};
+        for (std::size_t o = 0; o < orders.size(); ++o) {
+            CAPTURE(o);
+            Clock clock;
+            auto s = open(clock);
+            const Token t = join(*s, 1);
+            ok(follow(*s, 1, t, true, {{chid(1), 0}}));
+            for (const auto& m : orders[o])
+                (void)put(*s, 1, t, m);
+            CHECK(s->get_manifest(chid(1)) == text_of(orders[o].size() == 2 ? on_y : on_xz));
+        }
     }
 
     SUBCASE("a conflict (one version, two bodies) ends the same whatever the order") {

@@ -161,12 +161,12 @@ TEST_CASE("store: refuses foreign, newer and busy databases") {
     {
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr) ==
+        REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr) ==
                 SQLITE_OK);
         sqlite3_close(db);
     }
     const auto newer = open_error(path);
-    CHECK(newer.find("schema version 4, newer than this tracker's 3") != std::string::npos);
+    CHECK(newer.find("schema version 5, newer than this tracker's 4") != std::string::npos);
 
     const std::string busy = (dir / "busy.db").string();
     auto first = open_store(clock, busy);
@@ -190,7 +190,9 @@ TEST_CASE("store: a version 2 database gets the backup column, a backup peer is 
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
         REQUIRE(sqlite3_exec(db,
                              "ALTER TABLE users DROP COLUMN backup; "
-                             "ALTER TABLE channels DROP COLUMN chain; PRAGMA user_version = 2",
+                             "ALTER TABLE channels DROP COLUMN chain; "
+                             "ALTER TABLE channels DROP COLUMN chain_links; "
+                             "PRAGMA user_version = 2",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     }
@@ -252,6 +254,7 @@ TEST_CASE("store: a version 2 database gets the heads' chain column, keeping its
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
         REQUIRE(sqlite3_exec(db,
                              "ALTER TABLE channels DROP COLUMN chain; "
+                             "ALTER TABLE channels DROP COLUMN chain_links; "
                              "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 2",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
@@ -262,8 +265,51 @@ TEST_CASE("store: a version 2 database gets the heads' chain column, keeping its
     ManifestSummary handed = head(1, 3, 1);
     handed.chain = {Digest{}};
     handed.chain[0].bytes[0] = 7;
+    handed.links = 1;
     CHECK(ok(put(*s, 1, t, handed)) == ManifestStored::kNewHead);
     CHECK(refused(put(*s, 1, t, head(1, 4))) == RegistryErrc::kManifestHandedOver);
+}
+
+TEST_CASE("store: a version 3 database gets its heads' chain lengths from their texts") {
+    // A real format 2 manifest (one hand-over), as a version 3 tracker kept it.
+    const std::string text =
+        seedshare::test::read_file(std::filesystem::path(SEEDSHARE_SOURCE_DIR) /
+                                   "test/fuzz/corpus/manifest_parser_fuzz/site-v3.manifest");
+    const auto summary = check_manifest_for_upload(text);
+    REQUIRE(summary);
+    REQUIRE(summary->links == 1);
+    test::TempDir dir;
+    const std::string path = (dir / "v3.db").string();
+    Clock clock;
+    Token t;
+    {
+        auto s = open_store(clock, path);
+        t = join(*s, 1);
+        ok(follow(*s, 1, t, true, {{summary->channel, 0}}));
+        CHECK(ok(s->put_manifest(uid(1), t, text, summary)) == ManifestStored::kNewHead);
+    }
+    {  // back to what version 3 wrote
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db,
+                             "ALTER TABLE channels DROP COLUMN chain_links; "
+                             "PRAGMA user_version = 3",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto s = open_store(clock, path);
+    CHECK(s->get_manifest(summary->channel) == text);
+    // A one-link fork whose last id is higher loses to the head: only if the
+    // head's length (1) was filled in; read as 0 links, the fork would
+    // extend it.
+    ManifestSummary fork = *summary;
+    fork.version += 5;
+    fork.body_hash.bytes[0] ^= 1;
+    fork.chain = {Digest{}};
+    fork.chain[0].bytes.fill(0xff);
+    fork.links = 1;
+    CHECK(refused(s->put_manifest(uid(1), t, "fork", fork)) == RegistryErrc::kManifestHandedOver);
+    CHECK(s->get_manifest(summary->channel) == text);
 }
 
 }  // namespace store_test

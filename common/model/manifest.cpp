@@ -442,20 +442,15 @@ Result<Manifest> parse_manifest(std::string_view text) {
 
 Freshness freshness(const std::optional<ManifestVersion>& held, const ManifestVersion& candidate) {
     if (!held) return Freshness::kNewer;
-    const auto tip = [](const ManifestVersion& v) {
-        return v.chain.empty() ? Digest{} : v.chain.back();
+    const auto names = [](const ManifestVersion& v, const Digest& id) {
+        return std::find(v.chain.begin(), v.chain.end(), id) != v.chain.end();
     };
-    if (tip(*held) != tip(candidate)) {
+    if (held->chain_tip() != candidate.chain_tip()) {
         // The candidate's chain goes past the held one's: a hand-over.
-        if (held->chain.empty() || std::find(candidate.chain.begin(), candidate.chain.end(),
-                                             held->chain.back()) != candidate.chain.end())
-            return Freshness::kNewer;
+        if (held->links == 0 || names(candidate, held->chain_tip())) return Freshness::kNewer;
         // The held chain goes past the candidate's: its key handed over.
-        if (candidate.chain.empty() || std::find(held->chain.begin(), held->chain.end(),
-                                                 candidate.chain.back()) != held->chain.end())
+        if (candidate.links == 0 || names(*held, candidate.chain_tip()))
             return Freshness::kHandedOver;
-        // Only the held chain's last id known (a tracker's head): a chain
-        // that does not extend it is refused either way.
         return Freshness::kForked;
     }
     if (candidate.number > held->number) return Freshness::kNewer;
@@ -467,10 +462,25 @@ const ManifestVersion& conflict_winner(const ManifestVersion& a, const ManifestV
     return b.body_hash < a.body_hash ? b : a;
 }
 
+const ManifestVersion& fork_winner(const ManifestVersion& a, const ManifestVersion& b) {
+    if (a.links != b.links) return a.links > b.links ? a : b;
+    return b.chain_tip() < a.chain_tip() ? b : a;
+}
+
 bool replaces_held(const ManifestVersion& candidate, const std::optional<ManifestVersion>& held) {
-    const auto f = freshness(held, candidate);
-    return f == Freshness::kNewer ||
-           (f == Freshness::kConflict && conflict_winner(candidate, *held) == candidate);
+    switch (freshness(held, candidate)) {
+        case Freshness::kNewer:
+            return true;
+        case Freshness::kConflict:
+            return conflict_winner(candidate, *held) == candidate;
+        case Freshness::kForked:
+            return fork_winner(candidate, *held) == candidate;
+        case Freshness::kSame:
+        case Freshness::kOlder:
+        case Freshness::kHandedOver:
+            return false;
+    }
+    return false;
 }
 
 }  // namespace seedshare

@@ -35,6 +35,7 @@ enum class RegistryErrc : std::uint8_t {
     kManifestConflict,    // put_manifest: the head's version, other content, lost the tie-break
     kManifestHandedOver,  // put_manifest: signed by a key that handed over since (the head's
                           // hand-over chain goes past it), or a chain that forks the head's
+                          // and loses to it (fork_winner)
 };
 
 struct RegistryError {
@@ -185,9 +186,10 @@ struct ManifestSummary {
     std::uint32_t files = 0;
     std::uint64_t size = 0;  // bytes in all its files
     // Its hand-over chain's ids (handover_chain_ids; empty: none). An upload
-    // carries them all; a stored head only the last (all freshness needs of
-    // a held version).
+    // carries them all; a stored head only the last (with `links`, all
+    // freshness needs of a held version).
     std::vector<Digest> chain;
+    std::uint32_t links = 0;  // the chain's length (<= kMaxHandovers)
     bool operator==(const ManifestSummary&) const = default;
 };
 

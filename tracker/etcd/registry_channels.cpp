@@ -22,7 +22,10 @@ json format_head(const ManifestSummary& m, std::int64_t unfollowed_since) {
     json j{
         {"v", std::to_string(m.version)}, {"b", m.body_hash.hex()}, {"n", m.name}, {"f", m.files},
         {"s", std::to_string(m.size)},    {"u", unfollowed_since}};
-    if (!m.chain.empty()) j["h"] = m.chain.back().hex();  // the chain's last id; absent: none
+    if (!m.chain.empty()) {
+        j["h"] = m.chain.back().hex();  // the chain's last id; absent: none
+        j["l"] = m.links;               // the chain's length
+    }
     return j;
 }
 
@@ -43,6 +46,13 @@ Head parse_head(const ChannelId& channel, const KeyValue& kv) {
             const auto chain = Digest::from_hex_string(j.at("h").get<std::string>());
             if (!chain) throw RegistryFailure("etcd: a channel head is malformed");
             h.summary.chain = {*chain};
+            // Absent from heads written before lengths were kept (0 here:
+            // put_manifest reads it from the head's text).
+            if (j.contains("l")) {
+                h.summary.links = j.at("l").get<std::uint32_t>();
+                if (h.summary.links == 0 || h.summary.links > limits::kMaxHandovers)
+                    throw RegistryFailure("etcd: a channel head is malformed");
+            }
         }
     } catch (const json::exception&) {
         throw RegistryFailure("etcd: a channel head is malformed");
@@ -113,9 +123,14 @@ RegistryResult<ManifestStored> EtcdRegistry::put_manifest(const UserId& user, co
         std::optional<Head> head;
         if (kv) head = parse_head(m.channel, *kv);
         std::optional<ManifestVersion> hv;
-        if (head)
-            hv = head_version(head->summary.version, head->summary.body_hash, head->summary.chain);
-        switch (change_of_head(hv, head_version(m.version, m.body_hash, m.chain))) {
+        if (head) {
+            std::size_t links = head->summary.links;
+            if (links == 0 && !head->summary.chain.empty())
+                if (const auto text = get_manifest(m.channel)) links = chain_links_of(*text);
+            hv = head_version(head->summary.version, head->summary.body_hash, head->summary.chain,
+                              links);
+        }
+        switch (change_of_head(hv, head_version(m.version, m.body_hash, m.chain, m.links))) {
             case HeadChange::kAlreadyHead:
                 return ManifestStored::kAlreadyHead;
             case HeadChange::kStale:

@@ -47,7 +47,8 @@ CREATE INDEX holdings_by_seed ON holdings(seed_id, userid, complete);
 )sql";
 
 // Added in schema version 2 (a version 1 database gets them at open); the
-// channels' chain column in version 3 (kChainColumn for a version 2 one).
+// channels' chain column in version 3 (kChainColumn for a version 2 one),
+// chain_links in version 4 (kLinksColumn, filled from the heads' texts).
 // Versions are u64 stored as their int64 bit pattern (compared in C++ only).
 constexpr const char* kChannelSchema = R"sql(
 CREATE TABLE channels (
@@ -59,7 +60,8 @@ CREATE TABLE channels (
     size       INTEGER NOT NULL,  -- bytes in all its files
     manifest   TEXT NOT NULL,     -- the head's text, as uploaded
     unfollowed_since INTEGER,     -- ms: when its last follow went; NULL while followed
-    chain      BLOB               -- 32 bytes: the head's hand-over chain id; NULL: none
+    chain      BLOB,              -- 32 bytes: the head's hand-over chain id; NULL: none
+    chain_links INTEGER NOT NULL DEFAULT 0  -- the head's hand-over chain length
 );
 CREATE TABLE follows (
     userid     BLOB NOT NULL,
@@ -76,6 +78,27 @@ CREATE INDEX follows_by_channel ON follows(channel_id, userid, version);
 constexpr const char* kBackupSchema =
     "ALTER TABLE users ADD COLUMN backup INTEGER NOT NULL DEFAULT 0;";
 constexpr const char* kChainColumn = "ALTER TABLE channels ADD COLUMN chain BLOB";
+constexpr const char* kLinksColumn =
+    "ALTER TABLE channels ADD COLUMN chain_links INTEGER NOT NULL DEFAULT 0";
+
+// 3 -> 4: the chain length of each head with a hand-over chain, from its text.
+void fill_chain_links(sqlite::Db& db) {
+    std::vector<std::pair<Bytes, std::int64_t>> rows;
+    {
+        auto s = db.prepare("SELECT channel_id, manifest FROM channels WHERE chain IS NOT NULL");
+        while (s.step()) {
+            const ByteSpan id = s.blob(0);
+            rows.emplace_back(Bytes(id.begin(), id.end()),
+                              static_cast<std::int64_t>(chain_links_of(s.text(1))));
+        }
+    }
+    auto put = db.prepare("UPDATE channels SET chain_links = ?2 WHERE channel_id = ?1");
+    for (const auto& [id, links] : rows) {
+        put.bind_blob(1, id).bind(2, links);
+        put.run();
+        put.reset();
+    }
+}
 
 // Per connection, in memory: scratch lists for the multi-statement deletes.
 constexpr const char* kTempSchema = R"sql(
@@ -111,12 +134,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, NowMs now_ms
             db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
                                 kApplicationId, kSchemaVersion)
                         .c_str());
-        } else if (app_id == kApplicationId && (version == 1 || version == 2)) {
-            if (version == 1)
-                db.exec(kChannelSchema);  // 1 -> 3: channels, with their chain column
-            else
-                db.exec(kChainColumn);  // 2 -> 3: hand-over chains
-            db.exec(kBackupSchema);     // 2 -> 3: backup peers
+        } else if (app_id == kApplicationId && version >= 1 && version <= 3) {
+            if (version == 1) {
+                db.exec(kChannelSchema);  // 1 -> 4: channels, with their chain columns
+            } else if (version == 2) {
+                db.exec(kChainColumn);  // 2 -> 4: hand-over chains
+                db.exec(kLinksColumn);
+            } else {
+                db.exec(kLinksColumn);  // 3 -> 4: hand-over chain lengths
+                fill_chain_links(db);
+            }
+            if (version < 3) db.exec(kBackupSchema);  // -> 3: backup peers
             db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
         } else if (app_id != kApplicationId) {
             db.exec("ROLLBACK");

@@ -48,7 +48,7 @@
 namespace seedshare::tracker {
 
 // The schema version this build writes and reads (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 3;
+inline constexpr std::int64_t kSchemaVersion = 4;
 
 // Kept for the tests and tools that name it.
 using StoreStats = RegistryStats;

@@ -72,8 +72,9 @@ RegistryResult<ManifestStored> Store::put_manifest(const UserId& user, const Tok
             std::vector<Digest> chain;  // the stored head's last chain id, if any
             if (!s->is_null(2)) chain.push_back(id_from<Digest>(s->blob(2)));
             const ManifestVersion head =
-                head_version(loaded(s->int64(0)), id_from<Digest>(s->blob(1)), chain);
-            switch (change_of_head(head, head_version(m.version, m.body_hash, m.chain))) {
+                head_version(loaded(s->int64(0)), id_from<Digest>(s->blob(1)), chain,
+                             static_cast<std::size_t>(s->int64(3)));
+            switch (change_of_head(head, head_version(m.version, m.body_hash, m.chain, m.links))) {
                 case HeadChange::kAlreadyHead:
                     return ManifestStored::kAlreadyHead;
                 case HeadChange::kStale:
@@ -103,6 +104,7 @@ RegistryResult<ManifestStored> Store::put_manifest(const UserId& user, const Tok
         put->bind_blob(8, m.chain.back().span());
     else
         put->bind_null(8);
+    put->bind(9, std::int64_t{m.links});
     put->run();
     note_write();
     return ManifestStored::kNewHead;

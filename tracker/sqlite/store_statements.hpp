@@ -107,15 +107,16 @@ struct Store::Statements {
                                 "DO UPDATE SET version = excluded.version")),
           follows_of_user(db.prepare("SELECT count(*) FROM follows WHERE userid = ?1")),
           follows(db.prepare("SELECT 1 FROM follows WHERE userid = ?1 AND channel_id = ?2")),
-          head_get(
-              db.prepare("SELECT version, body_hash, chain FROM channels WHERE channel_id = ?1")),
+          head_get(db.prepare("SELECT version, body_hash, chain, chain_links FROM channels "
+                              "WHERE channel_id = ?1")),
           head_put(db.prepare(
               "INSERT INTO channels (channel_id, version, body_hash, name, files, size, "
-              "manifest, unfollowed_since, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8) "
+              "manifest, unfollowed_since, chain, chain_links) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9) "
               "ON CONFLICT (channel_id) DO UPDATE SET version = excluded.version, "
               "body_hash = excluded.body_hash, name = excluded.name, files = excluded.files, "
               "size = excluded.size, manifest = excluded.manifest, unfollowed_since = NULL, "
-              "chain = excluded.chain")),
+              "chain = excluded.chain, chain_links = excluded.chain_links")),
           manifest_get(db.prepare("SELECT manifest FROM channels WHERE channel_id = ?1")),
           followers_from(db.prepare("SELECT userid, version FROM follows "
                                     "WHERE channel_id = ?1 AND userid >= ?2 ORDER BY userid")),
