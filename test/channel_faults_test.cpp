@@ -390,4 +390,85 @@ TEST_CASE("channel faults: two publishers with one key: a tie is settled alike e
     });
 }
 
+TEST_CASE("channel faults: one key handing over twice: every peer ends on the same chain") {
+    TempDir site1, site2, a, b, c;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    // The channel's key hands publishing over twice, from version 1, to two
+    // keys on two machines, each with its own tracker: each new publisher
+    // publishes its version 1 before hearing of the other's (a fork).
+    TestTracker tracker1(io), tracker2(io);
+    write_file(site1 / "data.bin", pattern_bytes(1 << 20, 7));
+    write_file(site1 / "one.txt", "from the first new key\n");
+    write_file(site2 / "data.bin", pattern_bytes(1 << 20, 8));
+    write_file(site2 / "two.txt", "from the second new key\n");
+    const ChannelKey first = test_key(41);
+    const ChannelId channel = channel_id_of(first.public_key());
+    const HandoverRecord to1 = sign_handover(channel, 1, first, test_key(42).public_key());
+    const HandoverRecord to2 = sign_handover(channel, 1, first, test_key(43).public_key());
+
+    run_within(io, 180s, [&]() -> net::awaitable<void> {
+        auto p1 = std::make_unique<TestPublisher>(io, pool, "first", site1.path(), test_key(42),
+                                                  tracker1.address, to1);
+        auto p2 = std::make_unique<TestPublisher>(io, pool, "second", site2.path(), test_key(43),
+                                                  tracker2.address, to2);
+        CHECK(co_await eventually([&] { return p1->ready && p2->ready; }, 20s));
+        REQUIRE(p1->version() == 1);
+        REQUIRE(p2->version() == 1);
+        REQUIRE(p1->publisher->channel() == channel);
+        REQUIRE(p2->publisher->channel() == channel);
+        const auto v1 = version_of(*p1->publisher->published());
+        const auto v2 = version_of(*p2->publisher->published());
+        REQUIRE(freshness(v1, v2) == Freshness::kForked);
+        const ManifestVersion winner = fork_winner(v1, v2);
+        TestPublisher& won = winner == v1 ? *p1 : *p2;
+        TestPublisher& lost = winner == v1 ? *p2 : *p1;
+        const fs::path won_dir = winner == v1 ? site1.path() : site2.path();
+        const fs::path lost_dir = winner == v1 ? site2.path() : site1.path();
+
+        // Subscriber a asks only the loser's tracker, so it first holds the
+        // losing version; b only the winner's; c both (it links the two).
+        const HostPort lost_tracker = winner == v1 ? tracker2.address : tracker1.address;
+        const HostPort won_tracker = winner == v1 ? tracker1.address : tracker2.address;
+        auto sa = std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), lost_tracker);
+        CHECK(co_await eventually([&] { return sa->version() == 1; }, 40s));
+        REQUIRE(sa->subscriber->applied());
+        const bool a_first_lost = version_of(*sa->subscriber->applied()) != winner;
+        write_file(a / "mine.txt", "the subscriber's own file\n");
+        auto sb = std::make_unique<TestSubscriber>(io, pool, "b", channel, b.path(), won_tracker);
+        const std::vector<HostPort> both{tracker1.address, tracker2.address};
+        auto sc = std::make_unique<TestSubscriber>(io, pool, "c", channel, c.path(), both);
+        const auto holds_winner = [&](const TestSubscriber& s) {
+            const auto& m = s.subscriber->applied();
+            return m && version_of(*m) == winner;
+        };
+        CHECK(co_await eventually(
+            [&] { return holds_winner(*sa) && holds_winner(*sb) && holds_winner(*sc); }, 60s));
+        CHECK(a_first_lost);  // a switched from the losing chain to the winning one
+        CHECK(read_file(a / "mine.txt") == "the subscriber's own file\n");
+        fs::remove(a / "mine.txt");
+        CHECK(tree(a.path()) == tree(won_dir));
+        CHECK(tree(b.path()) == tree(won_dir));
+        CHECK(tree(c.path()) == tree(won_dir));
+        // The losing publisher was told and said so; the winner was not.
+        CHECK(co_await eventually([&] { return lost.publisher->forks_lost() >= 1; }, 30s));
+        CHECK(won.publisher->forks_lost() == 0);
+        // The winner goes on; the loser's key publishes nothing more.
+        write_file(lost_dir / "after.txt", "from the losing key\n");
+        write_file(won_dir / "after.txt", "from the winning key\n");
+        CHECK(co_await eventually(
+            [&] { return sa->version() == 2 && sb->version() == 2 && sc->version() == 2; }, 40s));
+        CHECK(lost.publisher->versions_published() == 1);
+        CHECK(won.publisher->published()->version == 2);
+        CHECK(version_of(*sc->subscriber->applied()) == version_of(*won.publisher->published()));
+        CHECK(read_file(c / "after.txt") == "from the winning key\n");
+
+        co_await sa->stop();
+        co_await sb->stop();
+        co_await sc->stop();
+        co_await p1->stop();
+        co_await p2->stop();
+    });
+}
+
 }  // namespace channel_faults_test

@@ -99,9 +99,11 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
         CHECK(puts[0].refusal == TrackerError::Kind::kManifestRefused);
         CHECK(puts[0].error.find("handed over") != std::string::npos);
 
-        // A peer announces it to both subscribers, who fetch it and refuse it.
+        // A peer announces it to both subscribers: its reference says it
+        // has no hand-over, so neither even fetches it.
         auto mesh = ChannelMesh::create(*rogue.node, channel, refuse_all, {}, rogue.log);
-        const VersionRef old3_ref{3, manifest_body_hash(old3)};
+        const VersionRef old3_ref = ref_of(old3);
+        CHECK(old3_ref.links == 0);
         mesh->hold(old3_ref, old3_text);
         mesh->start();
         const auto loopback = asio::ip::make_address("127.0.0.1");
@@ -109,8 +111,17 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
         subscribers.push_back(PeerAddress{loopback, sa->peer.node->port()});
         subscribers.push_back(PeerAddress{loopback, sb->peer.node->port()});
         mesh->add_candidates(subscribers, PeerList::Source::kTracker);
-        CHECK(co_await eventually([&] { return mesh->stats().manifests_served >= 2; }, 30s));
+        CHECK(co_await eventually([&] { return mesh->connection_count() >= 2; }, 30s));
         asio::steady_timer pause(io);
+        co_await net::sleep_for(pause, 1500ms);
+        CHECK(mesh->stats().manifests_served == 0);
+        // Announced as if on the new key's chain: they fetch it, and refuse
+        // it (not the version announced).
+        VersionRef lie = old3_ref;
+        lie.links = 1;
+        lie.chain = ref_of(*sa->subscriber->applied()).chain;
+        mesh->hold(lie, old3_text);
+        CHECK(co_await eventually([&] { return mesh->stats().manifests_served >= 2; }, 30s));
         co_await net::sleep_for(pause, 1500ms);
         CHECK(sa->version() == 2);
         CHECK(sb->version() == 2);

@@ -23,7 +23,7 @@ Result<cp::Message> roundtrip(const Bytes& frame) {
 }
 
 cp::VersionRef ref(std::uint64_t n, std::string_view text) {
-    return cp::VersionRef{n, sha256(text)};
+    return cp::VersionRef{n, sha256(text), 0, {}};
 }
 
 SeedId seed_id(std::string_view text) {
@@ -131,21 +131,35 @@ TEST_CASE("channel protocol: a seed part round trips and stays inside its seed")
 }
 
 TEST_CASE("channel protocol: version references are checked") {
-    // Announcing "none", or a number without its hash, or a hash without a number.
-    for (const auto& bad : {cp::VersionRef{}, cp::VersionRef{5, Digest{}},
-                            cp::VersionRef{0, sha256(std::string_view("x"))},
-                            cp::VersionRef{1ull << 63, sha256(std::string_view("x"))}}) {
+    // Announcing "none", or a number without its hash, or a hash without a
+    // number; a chain id without links, links without a chain id, more links
+    // than a manifest may have.
+    const Digest x = sha256(std::string_view("x"));
+    for (const auto& bad :
+         {cp::VersionRef{}, cp::VersionRef{5, Digest{}, 0, {}}, cp::VersionRef{0, x, 0, {}},
+          cp::VersionRef{1ull << 63, x, 0, {}}, cp::VersionRef{5, x, 0, x},
+          cp::VersionRef{5, x, 1, {}},
+          cp::VersionRef{5, x, static_cast<std::uint8_t>(limits::kMaxHandovers + 1), x}}) {
         CAPTURE(bad.number);
+        CAPTURE(bad.links);
         auto m = cp::decode(static_cast<std::uint8_t>(cp::Type::kAnnounce),
                             payload_of(cp::encode(cp::Announce{bad})));
         CHECK_FALSE(m);
     }
     // A hello may hold none, but not a half reference.
     ChannelId channel;
-    auto half = cp::decode(static_cast<std::uint8_t>(cp::Type::kChannelHello),
-                           payload_of(cp::encode(cp::ChannelHello{
-                               cp::kVersion, channel, UserId{}, 1, cp::VersionRef{3, Digest{}}})));
+    auto half =
+        cp::decode(static_cast<std::uint8_t>(cp::Type::kChannelHello),
+                   payload_of(cp::encode(cp::ChannelHello{cp::kVersion, channel, UserId{}, 1,
+                                                          cp::VersionRef{3, Digest{}, 0, {}}})));
     CHECK_FALSE(half);
+    // A version on a hand-over chain: its length and last id go and come back.
+    const cp::VersionRef chained{5, x, static_cast<std::uint8_t>(limits::kMaxHandovers),
+                                 sha256(std::string_view("chain"))};
+    auto back = cp::decode(static_cast<std::uint8_t>(cp::Type::kAnnounce),
+                           payload_of(cp::encode(cp::Announce{chained})));
+    REQUIRE(back);
+    CHECK(std::get<cp::Announce>(*back).held == chained);
 }
 
 TEST_CASE("channel protocol: a hello of another version decodes to its version only") {

@@ -157,8 +157,7 @@ TEST_CASE("channel: forged and rolled-back versions from a peer change nothing")
                 co_return ChannelMesh::Verdict{VersionGossip::FetchOutcome::kStale, {}};
             },
             ChannelMeshOptions{}, liar.log);
-        liar_mesh->hold(VersionRef{9, manifest_body_hash(forged)},
-                        std::make_shared<const std::string>(forged_text));
+        liar_mesh->hold(ref_of(forged), std::make_shared<const std::string>(forged_text));
         liar_mesh->start();
         liar_mesh->add_candidates(
             {PeerAddress{asio::ip::make_address("127.0.0.1"), sa->peer.node->port()}},
@@ -177,8 +176,7 @@ TEST_CASE("channel: forged and rolled-back versions from a peer change nothing")
                 co_return ChannelMesh::Verdict{VersionGossip::FetchOutcome::kStale, {}};
             },
             ChannelMeshOptions{}, old.log);
-        old_mesh->hold(VersionRef{1, manifest_body_hash(*v1)},
-                       std::make_shared<const std::string>(v1_text));
+        old_mesh->hold(ref_of(*v1), std::make_shared<const std::string>(v1_text));
         old_mesh->start();
         old_mesh->add_candidates(
             {PeerAddress{asio::ip::make_address("127.0.0.1"), sa->peer.node->port()}},
@@ -188,8 +186,7 @@ TEST_CASE("channel: forged and rolled-back versions from a peer change nothing")
         CHECK(co_await eventually(
             [&] {
                 const auto v = sa->subscriber->mesh()->peer_versions();
-                return std::find(v.begin(), v.end(), VersionRef{1, manifest_body_hash(*v1)}) !=
-                       v.end();
+                return std::find(v.begin(), v.end(), ref_of(*v1)) != v.end();
             },
             10s));
         CHECK(sa->version() == 2);

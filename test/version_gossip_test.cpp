@@ -14,7 +14,7 @@ namespace {
 
 // Version n with a body named by `tag` ("a", "b": two different bodies).
 VersionRef v(std::uint64_t n, const std::string& tag = "a") {
-    return VersionRef{n, sha256(std::string_view(tag + std::to_string(n)))};
+    return VersionRef{n, sha256(std::string_view(tag + std::to_string(n))), 0, {}};
 }
 
 }  // namespace
@@ -29,6 +29,39 @@ TEST_CASE("supersedes: higher numbers win, a conflict goes to the lower hash, no
     // Exactly one of two conflicting bodies wins, whichever side looks.
     CHECK(supersedes(a, b) != supersedes(b, a));
     CHECK(supersedes(a, b) == (a.body_hash < b.body_hash));
+}
+
+// Version n on a hand-over chain of `links` links whose last id is named by `tip`.
+VersionRef on_chain(std::uint64_t n, std::uint8_t links, const std::string& tip,
+                    const std::string& tag = "a") {
+    VersionRef r = v(n, tag + "/" + tip);
+    r.links = links;
+    r.chain = sha256(std::string_view("chain " + tip));
+    return r;
+}
+
+TEST_CASE("supersedes: hand-overs and forks are decided from the references alone") {
+    // A hand-over voids the old key's higher numbers: a peer holding the old
+    // key's version 3 fetches the new key's version 2 when a peer announces
+    // it (no tracker needed), and never the old key's again.
+    const auto old3 = v(3), new2 = on_chain(2, 1, "x");
+    CHECK(supersedes(new2, old3));
+    CHECK_FALSE(supersedes(old3, new2));
+    CHECK_FALSE(supersedes(v(9), new2));
+    CHECK(supersedes(on_chain(3, 1, "x"), new2));
+    // A fork: the same winner whichever is held, whatever the numbers; a
+    // longer chain beats both.
+    const auto x5 = on_chain(5, 1, "x"), y2 = on_chain(2, 1, "y");
+    CHECK(supersedes(x5, y2) != supersedes(y2, x5));
+    CHECK(supersedes(x5, y2) == (x5.chain < y2.chain));
+    CHECK(supersedes(on_chain(1, 2, "z"), x5));
+    CHECK(supersedes(on_chain(1, 2, "z"), y2));
+    VersionGossip g(old3);
+    g.peer_joined(1, v(4));
+    g.peer_joined(2, new2);
+    auto f = g.next_fetch();
+    REQUIRE(f);
+    CHECK(*f == std::pair<VersionGossip::PeerKey, VersionRef>{2, new2});
 }
 
 TEST_CASE("gossip: a newer version held by a peer is fetched from it, then passed on") {

@@ -11,7 +11,7 @@ namespace seedshare::channel_proto {
 
 namespace {
 
-constexpr std::size_t kVersionRefBytes = 8 + Digest::kSize;
+constexpr std::size_t kVersionRefBytes = 8 + Digest::kSize + 1 + Digest::kSize;
 constexpr std::size_t kHelloBytes = 4 + 2 + ChannelId::kSize + UserId::kSize + 2 + kVersionRefBytes;
 constexpr std::size_t kPartHeaderBytes = kVersionRefBytes + 4 + 4;
 constexpr std::size_t kSeedPartHeaderBytes = SeedId::kSize + 4 + 4;
@@ -23,16 +23,24 @@ constexpr std::uint8_t u8(Type t) {
 void put_ref(ByteWriter& w, const VersionRef& v) {
     w.u64(v.number);
     w.raw(v.body_hash.span());
+    w.u8(v.links);
+    w.raw(v.chain.span());
 }
 
 // A version number is 1..2^63-1 (seeds/MANIFEST.md); 0 only with an all-zero
-// hash, meaning none.
+// hash and no chain, meaning none. A chain id comes with 1..kMaxHandovers
+// links, and only with them.
 void read_ref(wire::MessageReader& r, VersionRef& v, bool none_allowed) {
     if (r.u64(v.number, "version number"))
         r.in_range(v.number, none_allowed ? 0 : 1, limits::kMaxManifestVersion, "version number");
     if (r.id(v.body_hash, "body hash") && (v.number == 0) != v.body_hash.is_zero())
         r.fail(v.number == 0 ? "version 0 (none) with a body hash"
                              : "a version without its body hash");
+    if (r.u8(v.links, "hand-over links"))
+        r.in_range(v.links, 0, v.number == 0 ? 0 : limits::kMaxHandovers, "hand-over links");
+    if (r.id(v.chain, "chain id") && (v.links == 0) != v.chain.is_zero())
+        r.fail(v.links == 0 ? "a chain id without hand-over links"
+                            : "hand-over links without their chain id");
 }
 
 struct Encoder {

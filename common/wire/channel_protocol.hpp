@@ -31,7 +31,7 @@
 namespace seedshare::channel_proto {
 
 inline constexpr std::uint32_t kMagic = 0x53534348;  // "SSCH"
-inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::uint16_t kVersion = 2;
 
 // Types start at 0x41 so that no channel message is a peer message: the
 // Node dispatches on the first frame's type.
@@ -62,11 +62,16 @@ enum class ErrorCode : std::uint16_t {
 inline constexpr ErrorCode kFirstErrorCode = ErrorCode::kVersionMismatch;
 inline constexpr ErrorCode kLastErrorCode = ErrorCode::kNoSuchVersion;
 
-// A version of the channel: its number and the hash of its manifest's body
-// (seeds/MANIFEST.md). Number 0 (hash all zero): none held.
+// A version of the channel: its number, the hash of its manifest's body
+// (seeds/MANIFEST.md), and its hand-over chain: how many links (0: none) and
+// the last link's chain id (all zero without links), so that a peer can tell
+// which of two versions wins (hand-overs and forks included) before it
+// fetches either. Number 0 (hash all zero, no chain): none held.
 struct VersionRef {
     std::uint64_t number = 0;
     Digest body_hash;
+    std::uint8_t links = 0;  // 0 .. kMaxHandovers
+    Digest chain;
     bool none() const { return number == 0; }
     auto operator<=>(const VersionRef&) const = default;
 };

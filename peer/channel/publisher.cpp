@@ -199,26 +199,23 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         auto m = parse_verified_manifest(*text, channel_);
         if (!m) co_return ChannelMesh::Verdict{Outcome::kForged, m.error().message};
         const auto v = version_of(*m);
-        if (v.number != asked.number || v.body_hash != asked.body_hash)
+        if (ref_of(v) != asked)
             co_return ChannelMesh::Verdict{Outcome::kForged, "not the version announced"};
         if (!newer_than(v, network_head_)) co_return ChannelMesh::Verdict{Outcome::kStale, {}};
-        if (published_ && v.number == published_->version) {
-            lost_conflict(v.number);
-            network_head_ = v;
-            chain_ = m->handovers;
-            co_return ChannelMesh::Verdict{Outcome::kAccepted, {}};
-        }
-        log_.warn(
-            "version {} of this channel was published elsewhere (the same key on another "
-            "machine, or a new publisher's); the next version here will be {}",
-            v.number, v.number + 1);
+        const auto lost = conflicts_lost_ + forks_lost_;
+        heard_winner(v, *m);
+        if (conflicts_lost_ + forks_lost_ == lost)
+            log_.warn(
+                "version {} of this channel was published elsewhere (the same key on another "
+                "machine, or a new publisher's); the next version here will be {}",
+                v.number, v.number + 1);
         network_head_ = v;
-        chain_ = m->handovers;  // newer: its chain is ours or goes past it
+        chain_ = m->handovers;  // the winner's: ours, past ours, or a fork that won
         co_return ChannelMesh::Verdict{Outcome::kAccepted, {}};
     };
     mesh_ = ChannelMesh::create(node_, channel_, std::move(verify), options_.mesh, log_);
     if (published_)
-        mesh_->hold(VersionRef{published_->version, manifest_body_hash(*published_)},
+        mesh_->hold(ref_of(*published_),
                     std::make_shared<const std::string>(format_manifest(*published_)));
     // Subscribers ask the publisher for the seeds of what it shares (by id,
     // through seed_index_, which each scan rebuilds).
@@ -309,6 +306,29 @@ void Publisher::lost_conflict(std::uint64_t number) {
         "wins); DIR's content here is not what subscribers hold, and the next version here "
         "will be {}",
         number, number, number + 1);
+}
+
+void Publisher::heard_winner(const ManifestVersion& v, const Manifest& m) {
+    if (!published_) return;
+    const auto published = version_of(*published_);
+    switch (freshness(published, v)) {
+        case Freshness::kConflict:
+            lost_conflict(v.number);
+            return;
+        case Freshness::kForked:
+            if (fork_winner(v, published) != v || last_fork_lost_ == v.chain_tip()) return;
+            last_fork_lost_ = v.chain_tip();
+            ++forks_lost_;
+            log_.warn(
+                "version {} published here lost to version {}, whose hand-overs fork from this "
+                "one's (a key handed publishing over twice); every peer keeps that chain (the "
+                "longer, then the lower chain id, wins): key {} publishes the channel now, and "
+                "this key can no longer publish it",
+                published.number, v.number, publishing_key(m.channel, m.handovers).hex());
+            return;
+        default:
+            return;
+    }
 }
 
 void Publisher::stop() {
@@ -402,6 +422,7 @@ net::awaitable<void> Publisher::learn_network_head() {
             }
             const auto v = version_of(*m);
             if (newer_than(v, network_head_)) {
+                heard_winner(v, *m);
                 network_head_ = v;
                 head_text = text;
                 chain_ = m->handovers;
@@ -413,8 +434,7 @@ net::awaitable<void> Publisher::learn_network_head() {
     // The mesh holds the newest version anyone has, so that it does not
     // fetch from subscribers what it already knows of.
     if (head_text && mesh_)
-        mesh_->hold(VersionRef{network_head_->number, network_head_->body_hash},
-                    std::make_shared<const std::string>(*head_text));
+        mesh_->hold(ref_of(*network_head_), std::make_shared<const std::string>(*head_text));
     // A version published here that the trackers lack (one was down when it
     // was published): offered again.
     if (answered && published_ && newer_than(version_of(*published_), network_head_)) {
@@ -425,8 +445,9 @@ net::awaitable<void> Publisher::learn_network_head() {
                           published_->version, put.error);
         network_head_ = version_of(*published_);
     }
-    if (answered && published_ && network_head_ && network_head_->number == published_->version &&
-        network_head_->body_hash != manifest_body_hash(*published_))
+    if (answered && published_ && network_head_ &&
+        freshness(version_of(*published_), *network_head_) == Freshness::kConflict &&
+        conflict_winner(*network_head_, version_of(*published_)) == *network_head_)
         lost_conflict(published_->version);
     if (network_head_ && (!published_ || network_head_->number > published_->version))
         log_.info("the trackers know version {} of this channel; publishing continues from it",
@@ -490,7 +511,7 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
     ++versions_published_;
     const auto v = version_of(m);
     network_head_ = v;
-    mesh_->hold(VersionRef{v.number, v.body_hash}, std::make_shared<const std::string>(text));
+    mesh_->hold(ref_of(v), std::make_shared<const std::string>(text));
     fmt::print("published version {}: {}, {} ({} new or changed)\n", m.version,
                count_of(m.files.size(), "file"), format_bytes(bytes), changed);
     std::fflush(stdout);

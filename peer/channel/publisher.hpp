@@ -119,12 +119,19 @@ class Publisher {
     // How often a version published here lost a conflict (another version
     // with its number, signed by the same key elsewhere, won; logged).
     std::size_t conflicts_lost() const { return conflicts_lost_; }
+    // How often a version published here lost to one on a hand-over chain
+    // that forks from its own (the key before handed over twice; logged):
+    // this key no longer publishes the channel.
+    std::size_t forks_lost() const { return forks_lost_; }
     // The version DIR was brought back to from the network at start; nullopt: none.
     const std::optional<std::uint64_t>& recovered() const { return recovered_; }
 
   private:
     net::awaitable<void> learn_network_head();
     void lost_conflict(std::uint64_t number);
+    // A valid version `v` (of manifest `m`) that replaces the network's head:
+    // if it beats the one published here in a conflict or a fork, says so.
+    void heard_winner(const ManifestVersion& v, const Manifest& m);
     net::awaitable<std::optional<std::uint64_t>> trackers_head();
     net::awaitable<void> recover(std::uint64_t head);
     void take_lock();
@@ -151,6 +158,8 @@ class Publisher {
     std::size_t versions_published_ = 0;
     std::optional<std::uint64_t> recovered_;
     std::size_t conflicts_lost_ = 0;
+    std::size_t forks_lost_ = 0;
+    std::optional<Digest> last_fork_lost_;     // the winning chain id lost to last
     std::optional<std::uint64_t> last_lost_;   // the number lost_conflict last said
     Subscriber* recovering_ = nullptr;         // while recover() runs
     asio::steady_timer scanned_;               // cancelled after each scan

@@ -34,10 +34,6 @@ constexpr int kOnceAttempts = 5;
 // to days: no need to write on every answer).
 constexpr auto kHeardEvery = 10s;
 
-VersionRef ref_of(const Manifest& m) {
-    return VersionRef{m.version, manifest_body_hash(m)};
-}
-
 // A free function: the transfer lives in the coroutine frame until its
 // goodbye is done.
 net::awaitable<void> leave_later(std::unique_ptr<FileTransfer> t) {
@@ -84,15 +80,22 @@ bool Subscriber::consider(Manifest m, std::shared_ptr<const std::string> text,
     const auto& best = latest_ ? latest_ : applied_;
     // The manifests' own rule, hand-overs included: a version by a key that
     // handed over is refused, whatever its number.
+    const auto f = best ? freshness(version_of(*best), version_of(m)) : Freshness::kNewer;
     if (best && !replaces_held(version_of(m), version_of(*best))) {
-        const auto f = freshness(version_of(*best), version_of(m));
         if (f == Freshness::kHandedOver || f == Freshness::kForked)
             log_.warn("version {} of the channel (from {}) refused: {}", m.version, from,
                       f == Freshness::kHandedOver
                           ? "its key has handed publishing over to another"
-                          : "its hand-overs fork from those of the version held");
+                          : "its hand-overs fork from those of the version held, and lose to "
+                            "them (the longer chain, then the lower chain id, wins)");
         return false;
     }
+    if (f == Freshness::kForked)
+        log_.warn(
+            "version {} of the channel (from {}) replaces version {}: their hand-overs fork (a "
+            "key handed publishing over twice), and its chain wins (the longer, then the lower "
+            "chain id)",
+            m.version, from, best->version);
     log_.info("version {} of the channel known (from {}): {}", m.version, from,
               count_of(m.files.size(), "file"));
     latest_ = std::move(m);

@@ -4,26 +4,22 @@
 
 namespace seedshare {
 
+VersionRef ref_of(const ManifestVersion& v) {
+    // A verified manifest has at most kMaxHandovers links.
+    return VersionRef{v.number, v.body_hash, static_cast<std::uint8_t>(v.links), v.chain_tip()};
+}
+
+ManifestVersion version_of(const VersionRef& r) {
+    ManifestVersion v{r.number, r.body_hash, {}, r.links};
+    if (r.links > 0) v.chain.push_back(r.chain);
+    return v;
+}
+
 bool supersedes(const VersionRef& a, const VersionRef& b) {
     if (a.none()) return false;
-    // The manifest's freshness rules, so the mesh, the subscriber and the
+    // The manifests' freshness rule, so the mesh, the subscriber and the
     // tracker settle every case the same way.
-    const ManifestVersion candidate{a.number, a.body_hash, {}};
-    const auto held =
-        b.none() ? std::nullopt
-                 : std::optional<ManifestVersion>(ManifestVersion{b.number, b.body_hash, {}});
-    switch (freshness(held, candidate)) {
-        case Freshness::kNewer:
-            return true;
-        case Freshness::kSame:
-        case Freshness::kOlder:
-        case Freshness::kHandedOver:  // (a VersionRef carries no chain: never here)
-        case Freshness::kForked:
-            return false;
-        case Freshness::kConflict:
-            return conflict_winner(candidate, *held) == candidate;
-    }
-    return false;
+    return replaces_held(version_of(a), b.none() ? std::nullopt : std::optional(version_of(b)));
 }
 
 void VersionGossip::peer_joined(PeerKey peer, VersionRef theirs, VersionRef greeted) {

@@ -13,15 +13,24 @@
 #include <set>
 #include <vector>
 
+#include "common/model/manifest.hpp"
 #include "common/wire/channel_protocol.hpp"
 
 namespace seedshare {
 
 using channel_proto::VersionRef;
 
-// True when `a` should replace `b`: a higher number, or the same number with
-// a different body whose hash is lower (a conflict, settled the same way on
-// every peer). "None" (number 0) is superseded by any version.
+// A version as the mesh names it (its chain by length and last id), and back.
+VersionRef ref_of(const ManifestVersion& v);
+inline VersionRef ref_of(const Manifest& m) {
+    return ref_of(version_of(m));
+}
+ManifestVersion version_of(const VersionRef& r);
+
+// True when `a` should replace `b`: the manifests' freshness rule
+// (replaces_held), with what a reference carries: a higher number, a conflict
+// or a fork it wins, a hand-over past b's. "None" (number 0) is superseded by
+// any version.
 bool supersedes(const VersionRef& a, const VersionRef& b);
 
 class VersionGossip {
