@@ -6,7 +6,8 @@
 // its place; a subscriber that vanishes mid-upload is not waited on; two
 // publishers with one key that each published a version 1: every subscriber
 // ends on the same one, and the losing publisher says so and goes on from the
-// winner.
+// winner; a key that handed over twice (a fork): every subscriber ends on the
+// winning chain, and the losing publisher says so and publishes no more.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
