@@ -106,6 +106,85 @@ TEST_CASE("channel faults: a publisher that lost its files gets them back before
     });
 }
 
+TEST_CASE(
+    "channel faults: a wiped publisher, the network split between two versions: all end on one") {
+    TempDir site1, site2, site3, a, b;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    // The same key published two different versions 1, each on its own
+    // tracker; subscriber a follows one, b the other: the network holds two
+    // versions and nothing has settled them. Then both publishers' disks are
+    // wiped, and the key starts again on a third, empty directory that asks
+    // both trackers.
+    TestTracker tracker1(io), tracker2(io);
+    write_file(site1 / "data.bin", pattern_bytes(1 << 20, 11));
+    write_file(site1 / "one.txt", "first\n");
+    write_file(site2 / "data.bin", pattern_bytes(1 << 20, 12));
+    write_file(site2 / "two.txt", "second\n");
+    const ChannelKey key = test_key(51);
+
+    run_within(io, 180s, [&]() -> net::awaitable<void> {
+        auto p1 =
+            std::make_unique<TestPublisher>(io, pool, "p1", site1.path(), key, tracker1.address);
+        auto p2 =
+            std::make_unique<TestPublisher>(io, pool, "p2", site2.path(), key, tracker2.address);
+        CHECK(co_await eventually([&] { return p1->ready && p2->ready; }, 20s));
+        const auto v1 = version_of(*p1->publisher->published());
+        const auto v2 = version_of(*p2->publisher->published());
+        REQUIRE(freshness(v1, v2) == Freshness::kConflict);
+        const ManifestVersion winner = conflict_winner(v1, v2);
+        const auto want = tree(winner == v1 ? site1.path() : site2.path());
+        const ChannelId channel = p1->publisher->channel();
+        auto sa =
+            std::make_unique<TestSubscriber>(io, pool, "a", channel, a.path(), tracker1.address);
+        auto sb =
+            std::make_unique<TestSubscriber>(io, pool, "b", channel, b.path(), tracker2.address);
+        CHECK(co_await eventually([&] { return sa->version() == 1 && sb->version() == 1; }, 40s));
+        co_await p1->stop();
+        co_await p2->stop();
+        p1.reset();
+        p2.reset();
+        fs::remove_all(site1.path());
+        fs::remove_all(site2.path());
+        // Still split: each subscriber holds the version of its tracker.
+        CHECK(version_of(*sa->subscriber->applied()) == v1);
+        CHECK(version_of(*sb->subscriber->applied()) == v2);
+
+        const std::vector<HostPort> both{tracker1.address, tracker2.address};
+        auto p3 = std::make_unique<TestPublisher>(io, pool, "p3", site3.path(), key, both);
+        CHECK(co_await eventually([&] { return p3->ready || p3->done; }, 60s));
+        CHECK(p3->error == "");
+        // It brought back the version every peer keeps, and published nothing.
+        CHECK(p3->publisher->recovered() == std::optional<std::uint64_t>(1));
+        REQUIRE(p3->publisher->published());
+        CHECK(version_of(*p3->publisher->published()) == winner);
+        CHECK(p3->publisher->versions_published() == 0);
+        CHECK(tree(site3.path()) == want);
+        // The subscribers agree with it: the one that held the other version
+        // hears of the winner and switches.
+        const auto holds_winner = [&](const TestSubscriber& s) {
+            const auto& m = s.subscriber->applied();
+            return m && version_of(*m) == winner;
+        };
+        CHECK(co_await eventually([&] { return holds_winner(*sa) && holds_winner(*sb); }, 40s));
+        CHECK(tree(a.path()) == want);
+        CHECK(tree(b.path()) == want);
+        // Hearing the loser from a subscriber is no lost conflict: the
+        // version held here won.
+        CHECK(p3->publisher->conflicts_lost() == 0);
+        // And publishing goes on from it, everywhere.
+        write_file(site3 / "new.txt", "new\n");
+        CHECK(co_await eventually([&] { return sa->version() == 2 && sb->version() == 2; }, 30s));
+        CHECK(p3->publisher->published()->previous == winner.body_hash);
+        CHECK(tree(a.path()) == tree(site3.path()));
+        CHECK(tree(b.path()) == tree(site3.path()));
+
+        co_await sa->stop();
+        co_await sb->stop();
+        co_await p3->stop();
+    });
+}
+
 TEST_CASE("channel faults: a subscriber that refuses the publisher gets every version via peers") {
     TempDir site, a, cut;
     asio::io_context io;

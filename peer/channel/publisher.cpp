@@ -201,7 +201,11 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
         const auto v = version_of(*m);
         if (ref_of(v) != asked)
             co_return ChannelMesh::Verdict{Outcome::kForged, "not the version announced"};
-        if (!newer_than(v, network_head_)) co_return ChannelMesh::Verdict{Outcome::kStale, {}};
+        // Stale unless it beats both the network's head as known here and
+        // what was published here (the head may not be known yet).
+        if (!newer_than(v, network_head_) ||
+            (published_ && !newer_than(v, version_of(*published_))))
+            co_return ChannelMesh::Verdict{Outcome::kStale, {}};
         const auto lost = conflicts_lost_ + forks_lost_;
         heard_winner(v, *m);
         if (conflicts_lost_ + forks_lost_ == lost)
@@ -311,12 +315,13 @@ void Publisher::lost_conflict(std::uint64_t number) {
 void Publisher::heard_winner(const ManifestVersion& v, const Manifest& m) {
     if (!published_) return;
     const auto published = version_of(*published_);
+    if (!replaces_held(v, published)) return;  // it lost, or is the one published here
     switch (freshness(published, v)) {
         case Freshness::kConflict:
             lost_conflict(v.number);
             return;
         case Freshness::kForked:
-            if (fork_winner(v, published) != v || last_fork_lost_ == v.chain_tip()) return;
+            if (last_fork_lost_ == v.chain_tip()) return;
             last_fork_lost_ = v.chain_tip();
             ++forks_lost_;
             log_.warn(

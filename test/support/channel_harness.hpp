@@ -108,8 +108,15 @@ struct TestPublisher {
     TestPublisher(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
                   const std::filesystem::path& dir, const ChannelKey& key, const HostPort& tracker,
                   std::optional<HandoverRecord> handover = std::nullopt)
+        : TestPublisher(io, pool, name, dir, key, std::vector<HostPort>{tracker},
+                        std::move(handover)) {}
+    TestPublisher(asio::io_context& io, asio::thread_pool& pool, const std::string& name,
+                  const std::filesystem::path& dir, const ChannelKey& key,
+                  std::vector<HostPort> trackers,
+                  std::optional<HandoverRecord> handover = std::nullopt)
         : peer(io, pool, name) {
-        PublisherOptions po{dir, key, "site", {tracker}, {}, 100ms, {}, std::move(handover)};
+        PublisherOptions po{dir, key,   "site", std::move(trackers),
+                            {},  100ms, {},     std::move(handover)};
         po.mesh.tick = 50ms;
         publisher = std::make_unique<Publisher>(*peer.node, *peer.trackers, po, peer.log);
         net::spawn(io.get_executor(), run(), Logger("test"), "publisher");
