@@ -538,6 +538,7 @@ TEST_CASE("channel faults: one key handing over twice: every peer ends on the sa
         write_file(won_dir / "after.txt", "from the winning key\n");
         CHECK(co_await eventually(
             [&] { return sa->version() == 2 && sb->version() == 2 && sc->version() == 2; }, 40s));
+        CHECK(co_await eventually([&] { return lost.publisher->publishes_refused() >= 1; }, 20s));
         CHECK(lost.publisher->versions_published() == 1);
         CHECK(won.publisher->published()->version == 2);
         CHECK(version_of(*sc->subscriber->applied()) == version_of(*won.publisher->published()));

@@ -103,7 +103,7 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
         // has no hand-over, so neither even fetches it.
         auto mesh = ChannelMesh::create(*rogue.node, channel, refuse_all, {}, rogue.log);
         const VersionRef old3_ref = ref_of(old3);
-        CHECK(old3_ref.links == 0);
+        CHECK(old3_ref.chain.empty());
         mesh->hold(old3_ref, old3_text);
         mesh->start();
         const auto loopback = asio::ip::make_address("127.0.0.1");
@@ -116,12 +116,20 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
         co_await net::sleep_for(pause, 1500ms);
         CHECK(mesh->stats().manifests_served == 0);
         // Announced as if on the new key's chain: they fetch it, and refuse
-        // it (not the version announced).
+        // it as forged (not the version announced), dropping the sender.
+        const auto forged_before =
+            sa->subscriber->mesh()->stats().forged + sb->subscriber->mesh()->stats().forged;
         VersionRef lie = old3_ref;
-        lie.links = 1;
         lie.chain = ref_of(*sa->subscriber->applied()).chain;
         mesh->hold(lie, old3_text);
         CHECK(co_await eventually([&] { return mesh->stats().manifests_served >= 2; }, 30s));
+        CHECK(co_await eventually(
+            [&] {
+                return sa->subscriber->mesh()->stats().forged +
+                           sb->subscriber->mesh()->stats().forged >=
+                       forged_before + 2;
+            },
+            30s));
         co_await net::sleep_for(pause, 1500ms);
         CHECK(sa->version() == 2);
         CHECK(sb->version() == 2);

@@ -29,7 +29,7 @@ struct Text {
 Text version(std::uint64_t n) {
     auto text = std::make_shared<const std::string>(fmt::format("manifest of version {}\n", n) +
                                                     std::string(n * 100'000, 'x'));
-    return Text{VersionRef{n, sha256(*text), 0, {}}, text};
+    return Text{VersionRef{n, sha256(*text), {}}, text};
 }
 
 // One member of the mesh: a peer and its ChannelMesh, with a verifier that
@@ -164,7 +164,7 @@ TEST_CASE("channel mesh: a forged manifest is refused, its sender banned, the re
         // The liar announces a version 9 whose text does not hash to what it
         // announced: its verifier is bypassed by holding it directly.
         const auto v9 = version(9);
-        liar.mesh->hold(VersionRef{9, sha256(std::string_view("not this text")), 0, {}}, v9.text);
+        liar.mesh->hold(VersionRef{9, sha256(std::string_view("not this text")), {}}, v9.text);
         subscriber.mesh->add_candidates({liar.address()}, PeerList::Source::kTracker);
         CHECK(co_await eventually([&] { return subscriber.mesh->stats().forged == 1; }, 20s));
         CHECK(subscriber.mesh->held().none());

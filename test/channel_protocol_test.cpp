@@ -23,7 +23,7 @@ Result<cp::Message> roundtrip(const Bytes& frame) {
 }
 
 cp::VersionRef ref(std::uint64_t n, std::string_view text) {
-    return cp::VersionRef{n, sha256(text), 0, {}};
+    return cp::VersionRef{n, sha256(text), {}};
 }
 
 SeedId seed_id(std::string_view text) {
@@ -132,30 +132,31 @@ TEST_CASE("channel protocol: a seed part round trips and stays inside its seed")
 
 TEST_CASE("channel protocol: version references are checked") {
     // Announcing "none", or a number without its hash, or a hash without a
-    // number; a chain id without links, links without a chain id, more links
-    // than a manifest may have.
+    // number; a chain id of zeros, more links than a manifest may have.
     const Digest x = sha256(std::string_view("x"));
     for (const auto& bad :
-         {cp::VersionRef{}, cp::VersionRef{5, Digest{}, 0, {}}, cp::VersionRef{0, x, 0, {}},
-          cp::VersionRef{1ull << 63, x, 0, {}}, cp::VersionRef{5, x, 0, x},
-          cp::VersionRef{5, x, 1, {}},
-          cp::VersionRef{5, x, static_cast<std::uint8_t>(limits::kMaxHandovers + 1), x}}) {
+         {cp::VersionRef{}, cp::VersionRef{5, Digest{}, {}}, cp::VersionRef{0, x, {}},
+          cp::VersionRef{1ull << 63, x, {}}, cp::VersionRef{5, x, {x, Digest{}}},
+          cp::VersionRef{5, x, std::vector<Digest>(limits::kMaxHandovers + 1, x)}}) {
         CAPTURE(bad.number);
-        CAPTURE(bad.links);
+        CAPTURE(bad.chain.size());
         auto m = cp::decode(static_cast<std::uint8_t>(cp::Type::kAnnounce),
                             payload_of(cp::encode(cp::Announce{bad})));
         CHECK_FALSE(m);
     }
-    // A hello may hold none, but not a half reference.
+    // A hello may hold none, but not a half reference, nor none with a chain.
     ChannelId channel;
-    auto half =
-        cp::decode(static_cast<std::uint8_t>(cp::Type::kChannelHello),
-                   payload_of(cp::encode(cp::ChannelHello{cp::kVersion, channel, UserId{}, 1,
-                                                          cp::VersionRef{3, Digest{}, 0, {}}})));
-    CHECK_FALSE(half);
-    // A version on a hand-over chain: its length and last id go and come back.
-    const cp::VersionRef chained{5, x, static_cast<std::uint8_t>(limits::kMaxHandovers),
-                                 sha256(std::string_view("chain"))};
+    for (const auto& bad : {cp::VersionRef{3, Digest{}, {}}, cp::VersionRef{0, Digest{}, {x}}}) {
+        auto half = cp::decode(
+            static_cast<std::uint8_t>(cp::Type::kChannelHello),
+            payload_of(cp::encode(cp::ChannelHello{cp::kVersion, channel, UserId{}, 1, bad})));
+        CHECK_FALSE(half);
+    }
+    // A version on the longest hand-over chain: it goes and comes back.
+    std::vector<Digest> chain;
+    for (std::size_t i = 0; i < limits::kMaxHandovers; ++i)
+        chain.push_back(sha256(std::string_view("chain " + std::to_string(i))));
+    const cp::VersionRef chained{5, x, chain};
     auto back = cp::decode(static_cast<std::uint8_t>(cp::Type::kAnnounce),
                            payload_of(cp::encode(cp::Announce{chained})));
     REQUIRE(back);
@@ -172,8 +173,8 @@ TEST_CASE("channel protocol: a hello of another version decodes to its version o
 }
 
 TEST_CASE("channel protocol: headers are checked against each type's limit") {
-    CHECK_FALSE(
-        cp::check_header(FrameHeader{1 + 100, static_cast<std::uint8_t>(cp::Type::kAnnounce)}));
+    CHECK_FALSE(cp::check_header(
+        FrameHeader{1 + 8 + 32 + 1 + 64 * 32 + 1, static_cast<std::uint8_t>(cp::Type::kAnnounce)}));
     CHECK_FALSE(cp::check_header(FrameHeader{1, 0x01}));  // a peer Hello is not a channel message
     CHECK(cp::check_header(FrameHeader{static_cast<std::uint32_t>(cp::max_frame_bytes()),
                                        static_cast<std::uint8_t>(cp::Type::kManifestPart)}));

@@ -74,43 +74,33 @@ TEST_CASE("etcd registry: the shared registry suite") {
     });
 }
 
-TEST_CASE("etcd registry: a head stored without its chain length has it read from its text") {
-    // A real format 2 manifest (one hand-over) as the head, its "l" taken
-    // away as a tracker of before kept it.
-    const std::string text =
-        seedshare::test::read_file(std::filesystem::path(SEEDSHARE_SOURCE_DIR) /
-                                   "test/fuzz/corpus/manifest_parser_fuzz/site-v3.manifest");
-    const auto summary = check_manifest_for_upload(text);
-    REQUIRE(summary);
-    REQUIRE(summary->links == 1);
+TEST_CASE("etcd registry: a head that kept only its chain's last id has it read from its text") {
+    const TwoLinks two = two_links();
     auto& etcd = shared_etcd();
     Clock clock;
     const auto name = fresh_cluster_name();
     EtcdClient client({etcd.endpoints()});
     EtcdRegistry r(client, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
     const Token t = join(r, 1);
-    ok(follow(r, 1, t, true, {{summary->channel, 0}}));
-    CHECK(ok(r.put_manifest(uid(1), t, text, summary)) == ManifestStored::kNewHead);
-    const std::string head_key = "/seedshare/" + name + "/c/" + summary->channel.hex();
+    ok(follow(r, 1, t, true, {{two.summary.channel, 0}}));
+    CHECK(ok(r.put_manifest(uid(1), t, two.text, two.summary)) == ManifestStored::kNewHead);
+    // The head as a tracker of before wrote it: "h", the last id, and no "c".
+    const std::string head_key = "/seedshare/" + name + "/c/" + two.summary.channel.hex();
     const auto kv = client.get(head_key);
     REQUIRE(kv);
     auto j = nlohmann::json::parse(kv->value);
-    REQUIRE(j.contains("l"));
-    CHECK(j.at("l") == 1);
-    j.erase("l");
+    REQUIRE(j.contains("c"));
+    CHECK(j.at("c") == two.summary.chain[0].hex() + two.summary.chain[1].hex());
+    j.erase("c");
+    j["h"] = two.summary.chain[1].hex();
     client.txn(nlohmann::json::array(),
                nlohmann::json::array({seedshare::tracker::etcd::op::put(head_key, j.dump())}));
-    // A one-link fork whose last id is higher loses to the head: only if the
-    // head's length was read from its text; taken as 0 links, the fork would
-    // extend it.
-    ManifestSummary fork = *summary;
-    fork.version += 5;
-    fork.body_hash.bytes[0] ^= 1;
-    fork.chain = {Digest{}};
-    fork.chain[0].bytes.fill(0xff);
-    fork.links = 1;
-    CHECK(refused(r.put_manifest(uid(1), t, "fork", fork)) == RegistryErrc::kManifestHandedOver);
-    CHECK(r.get_manifest(summary->channel) == text);
+    // Decided on the whole chain, as it was read back from the text.
+    const auto put = r.put_manifest(uid(1), t, "candidate", two.candidate);
+    if (two.candidate_wins)
+        CHECK(ok(put) == ManifestStored::kNewHead);
+    else
+        CHECK(refused(put) == RegistryErrc::kManifestHandedOver);
 }
 
 TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads") {

@@ -234,42 +234,35 @@ TEST_CASE("handover: freshness follows the chain, refuses the old key and forks"
     CHECK(freshness(old6, new5) == Freshness::kNewer);
     CHECK(replaces_held(new5, old6));
     // Two hand-overs by one key (a fork): whichever is held, the same one
-    // wins, the chain with the lower last id (both one link), whatever the
-    // numbers; a longer chain beats both.
+    // wins, the lower id where the chains split, whatever the numbers, and
+    // whatever either branch did after the split.
     CHECK(freshness(new5, forked5) == Freshness::kForked);
     CHECK(freshness(forked5, new7) == Freshness::kForked);
-    const bool forked_wins = forked5.chain_tip() < new5.chain_tip();
+    CHECK(freshness(forked5, third8) == Freshness::kForked);
+    const bool forked_wins = forked5.chain[0] < new5.chain[0];
     CHECK(replaces_held(forked5, new5) == forked_wins);
     CHECK(replaces_held(new5, forked5) == !forked_wins);
     CHECK(replaces_held(forked5, new7) == forked_wins);
     CHECK(replaces_held(new7, forked5) == !forked_wins);
-    CHECK(replaces_held(third8, forked5));
-    CHECK_FALSE(replaces_held(forked5, third8));
-    // A store that keeps only the last chain id (a tracker, an announcement)
-    // decides the same.
-    ManifestVersion tip_only = new7;
-    tip_only.chain = {new7.chain.back()};
-    CHECK(freshness(tip_only, third8) == Freshness::kNewer);
-    CHECK_FALSE(replaces_held(old6, tip_only));
-    CHECK(replaces_held(forked5, tip_only) == forked_wins);
-    ManifestVersion third_tip = third8;
-    third_tip.chain = {third8.chain.back()};
-    CHECK_FALSE(replaces_held(new7, third_tip));     // its key handed over
-    CHECK_FALSE(replaces_held(forked5, third_tip));  // a shorter fork
+    CHECK(replaces_held(third8, forked5) == !forked_wins);
+    CHECK(replaces_held(forked5, third8) == forked_wins);
+    CHECK(&fork_winner(new7, forked5) == (forked_wins ? &forked5 : &new7));
+    CHECK(&fork_winner(forked5, new7) == (forked_wins ? &forked5 : &new7));
 }
 
 TEST_CASE("handover: every version has one place in one order, so all peers converge") {
     // Versions on one chain, a conflict, a hand-over, a second hand-over by
-    // the same key (a fork), each whole and as a tracker or an announcement
-    // knows it (the last chain id only): for any two, exactly one replaces
-    // the other, and the order is transitive, so whatever order peers hear
-    // them in, they end on the same one.
+    // the same key (a fork), and hand-overs after the fork on both branches:
+    // for any two, exactly one replaces the other, and the order is
+    // transitive, so whatever order peers hear them in, they end on the same
+    // one.
     const auto r1 = sign_handover(channel(), 5, key1(), key2().public_key());
     const auto r2 = sign_handover(channel(), 8, key2(), key3().public_key());
     const auto fork = sign_handover(channel(), 5, key1(), key3().public_key());
+    const auto after_fork = sign_handover(channel(), 13, key3(), key2().public_key());
     Manifest other7 = by(key2(), {link_of(r1)}, 7);
     other7.name = "other";
-    std::vector<ManifestVersion> all{
+    const std::vector<ManifestVersion> all{
         version_of(by(key1(), {}, 4)),
         version_of(by(key1(), {}, 6)),
         version_of(by(key2(), {link_of(r1)}, 5)),
@@ -279,14 +272,8 @@ TEST_CASE("handover: every version has one place in one order, so all peers conv
         version_of(by(key3(), {link_of(r1), link_of(r2)}, 9)),
         version_of(by(key3(), {link_of(fork)}, 5)),
         version_of(by(key3(), {link_of(fork)}, 12)),
+        version_of(by(key2(), {link_of(fork), link_of(after_fork)}, 14)),
     };
-    const std::size_t whole = all.size();
-    for (std::size_t i = 0; i < whole; ++i)
-        if (all[i].links > 0) {
-            ManifestVersion tip = all[i];
-            tip.chain = {all[i].chain.back()};
-            all.push_back(tip);
-        }
     const auto same = [](const ManifestVersion& a, const ManifestVersion& b) {
         return a.number == b.number && a.body_hash == b.body_hash;
     };
@@ -303,9 +290,11 @@ TEST_CASE("handover: every version has one place in one order, so all peers conv
                 if (replaces_held(all[i], all[j]) && replaces_held(all[j], all[k]))
                     CHECK(replaces_held(all[i], all[k]));
         }
-    // The greatest: the longest chain's highest number.
+    // One greatest: the highest number on the winning branch.
+    const bool forked_wins = all[7].chain[0] < all[2].chain[0];
+    const auto& top = forked_wins ? all[9] : all[6];
     for (const auto& v : all)
-        if (!same(v, all[6])) CHECK(replaces_held(all[6], v));
+        if (!same(v, top)) CHECK(replaces_held(top, v));
 }
 
 TEST_CASE("handover: what a publisher may sign (chain_to_publish)") {

@@ -191,7 +191,6 @@ TEST_CASE("store: a version 2 database gets the backup column, a backup peer is 
         REQUIRE(sqlite3_exec(db,
                              "ALTER TABLE users DROP COLUMN backup; "
                              "ALTER TABLE channels DROP COLUMN chain; "
-                             "ALTER TABLE channels DROP COLUMN chain_links; "
                              "PRAGMA user_version = 2",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
@@ -254,7 +253,6 @@ TEST_CASE("store: a version 2 database gets the heads' chain column, keeping its
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
         REQUIRE(sqlite3_exec(db,
                              "ALTER TABLE channels DROP COLUMN chain; "
-                             "ALTER TABLE channels DROP COLUMN chain_links; "
                              "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 2",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
@@ -265,19 +263,14 @@ TEST_CASE("store: a version 2 database gets the heads' chain column, keeping its
     ManifestSummary handed = head(1, 3, 1);
     handed.chain = {Digest{}};
     handed.chain[0].bytes[0] = 7;
-    handed.links = 1;
     CHECK(ok(put(*s, 1, t, handed)) == ManifestStored::kNewHead);
     CHECK(refused(put(*s, 1, t, head(1, 4))) == RegistryErrc::kManifestHandedOver);
 }
 
-TEST_CASE("store: a version 3 database gets its heads' chain lengths from their texts") {
-    // A real format 2 manifest (one hand-over), as a version 3 tracker kept it.
-    const std::string text =
-        seedshare::test::read_file(std::filesystem::path(SEEDSHARE_SOURCE_DIR) /
-                                   "test/fuzz/corpus/manifest_parser_fuzz/site-v3.manifest");
-    const auto summary = check_manifest_for_upload(text);
-    REQUIRE(summary);
-    REQUIRE(summary->links == 1);
+TEST_CASE("store: a version 3 database gets its heads' whole chains from their texts") {
+    // A head whose chain has two links, as a version 3 tracker kept it: the
+    // last chain id only.
+    const TwoLinks two = two_links();
     test::TempDir dir;
     const std::string path = (dir / "v3.db").string();
     Clock clock;
@@ -285,31 +278,26 @@ TEST_CASE("store: a version 3 database gets its heads' chain lengths from their 
     {
         auto s = open_store(clock, path);
         t = join(*s, 1);
-        ok(follow(*s, 1, t, true, {{summary->channel, 0}}));
-        CHECK(ok(s->put_manifest(uid(1), t, text, summary)) == ManifestStored::kNewHead);
+        ok(follow(*s, 1, t, true, {{two.summary.channel, 0}}));
+        CHECK(ok(s->put_manifest(uid(1), t, two.text, two.summary)) == ManifestStored::kNewHead);
     }
     {  // back to what version 3 wrote
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
         REQUIRE(sqlite3_exec(db,
-                             "ALTER TABLE channels DROP COLUMN chain_links; "
+                             "UPDATE channels SET chain = substr(chain, 33); "
                              "PRAGMA user_version = 3",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     }
     auto s = open_store(clock, path);
-    CHECK(s->get_manifest(summary->channel) == text);
-    // A one-link fork whose last id is higher loses to the head: only if the
-    // head's length (1) was filled in; read as 0 links, the fork would
-    // extend it.
-    ManifestSummary fork = *summary;
-    fork.version += 5;
-    fork.body_hash.bytes[0] ^= 1;
-    fork.chain = {Digest{}};
-    fork.chain[0].bytes.fill(0xff);
-    fork.links = 1;
-    CHECK(refused(s->put_manifest(uid(1), t, "fork", fork)) == RegistryErrc::kManifestHandedOver);
-    CHECK(s->get_manifest(summary->channel) == text);
+    CHECK(s->get_manifest(two.summary.channel) == two.text);
+    // Decided on the whole chain, as it was read back from the text.
+    const auto r = s->put_manifest(uid(1), t, "candidate", two.candidate);
+    if (two.candidate_wins)
+        CHECK(ok(r) == ManifestStored::kNewHead);
+    else
+        CHECK(refused(r) == RegistryErrc::kManifestHandedOver);
 }
 
 }  // namespace store_test

@@ -14,7 +14,7 @@ namespace {
 
 // Version n with a body named by `tag` ("a", "b": two different bodies).
 VersionRef v(std::uint64_t n, const std::string& tag = "a") {
-    return VersionRef{n, sha256(std::string_view(tag + std::to_string(n))), 0, {}};
+    return VersionRef{n, sha256(std::string_view(tag + std::to_string(n))), {}};
 }
 
 }  // namespace
@@ -31,12 +31,11 @@ TEST_CASE("supersedes: higher numbers win, a conflict goes to the lower hash, no
     CHECK(supersedes(a, b) == (a.body_hash < b.body_hash));
 }
 
-// Version n on a hand-over chain of `links` links whose last id is named by `tip`.
-VersionRef on_chain(std::uint64_t n, std::uint8_t links, const std::string& tip,
-                    const std::string& tag = "a") {
-    VersionRef r = v(n, tag + "/" + tip);
-    r.links = links;
-    r.chain = sha256(std::string_view("chain " + tip));
+// Version n on the hand-over chain whose ids are named by `ids`.
+VersionRef on_chain(std::uint64_t n, const std::vector<std::string>& ids) {
+    VersionRef r = v(n, ids.back());
+    for (const auto& id : ids)
+        r.chain.push_back(sha256(std::string_view("chain " + id)));
     return r;
 }
 
@@ -44,18 +43,23 @@ TEST_CASE("supersedes: hand-overs and forks are decided from the references alon
     // A hand-over voids the old key's higher numbers: a peer holding the old
     // key's version 3 fetches the new key's version 2 when a peer announces
     // it (no tracker needed), and never the old key's again.
-    const auto old3 = v(3), new2 = on_chain(2, 1, "x");
+    const auto old3 = v(3), new2 = on_chain(2, {"x"});
     CHECK(supersedes(new2, old3));
     CHECK_FALSE(supersedes(old3, new2));
     CHECK_FALSE(supersedes(v(9), new2));
-    CHECK(supersedes(on_chain(3, 1, "x"), new2));
-    // A fork: the same winner whichever is held, whatever the numbers; a
-    // longer chain beats both.
-    const auto x5 = on_chain(5, 1, "x"), y2 = on_chain(2, 1, "y");
+    CHECK(supersedes(on_chain(3, {"x"}), new2));
+    CHECK(supersedes(on_chain(1, {"x", "z"}), new2));
+    CHECK_FALSE(supersedes(new2, on_chain(1, {"x", "z"})));
+    // A fork: the same winner whichever is held, whatever the numbers, and
+    // whatever the losing branch does after the split.
+    const auto x5 = on_chain(5, {"x"}), y2 = on_chain(2, {"y"});
     CHECK(supersedes(x5, y2) != supersedes(y2, x5));
-    CHECK(supersedes(x5, y2) == (x5.chain < y2.chain));
-    CHECK(supersedes(on_chain(1, 2, "z"), x5));
-    CHECK(supersedes(on_chain(1, 2, "z"), y2));
+    CHECK(supersedes(x5, y2) == (x5.chain[0] < y2.chain[0]));
+    const bool x_wins = supersedes(x5, y2);
+    const auto& winner = x_wins ? x5 : y2;
+    const auto loser_later = on_chain(9, {x_wins ? "y" : "x", "z"});
+    CHECK_FALSE(supersedes(loser_later, winner));
+    CHECK(supersedes(winner, loser_later));
     VersionGossip g(old3);
     g.peer_joined(1, v(4));
     g.peer_joined(2, new2);

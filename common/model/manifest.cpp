@@ -442,14 +442,14 @@ Result<Manifest> parse_manifest(std::string_view text) {
 
 Freshness freshness(const std::optional<ManifestVersion>& held, const ManifestVersion& candidate) {
     if (!held) return Freshness::kNewer;
-    const auto names = [](const ManifestVersion& v, const Digest& id) {
-        return std::find(v.chain.begin(), v.chain.end(), id) != v.chain.end();
-    };
-    if (held->chain_tip() != candidate.chain_tip()) {
+    const auto& h = held->chain;
+    const auto& c = candidate.chain;
+    if (h != c) {
         // The candidate's chain goes past the held one's: a hand-over.
-        if (held->links == 0 || names(candidate, held->chain_tip())) return Freshness::kNewer;
+        if (c.size() > h.size() && std::equal(h.begin(), h.end(), c.begin()))
+            return Freshness::kNewer;
         // The held chain goes past the candidate's: its key handed over.
-        if (candidate.links == 0 || names(*held, candidate.chain_tip()))
+        if (h.size() > c.size() && std::equal(c.begin(), c.end(), h.begin()))
             return Freshness::kHandedOver;
         return Freshness::kForked;
     }
@@ -463,8 +463,11 @@ const ManifestVersion& conflict_winner(const ManifestVersion& a, const ManifestV
 }
 
 const ManifestVersion& fork_winner(const ManifestVersion& a, const ManifestVersion& b) {
-    if (a.links != b.links) return a.links > b.links ? a : b;
-    return b.chain_tip() < a.chain_tip() ? b : a;
+    const auto split =
+        std::mismatch(a.chain.begin(), a.chain.end(), b.chain.begin(), b.chain.end());
+    if (split.first == a.chain.end()) return b;  // (not a fork: the longer one)
+    if (split.second == b.chain.end()) return a;
+    return *split.second < *split.first ? b : a;
 }
 
 bool replaces_held(const ManifestVersion& candidate, const std::optional<ManifestVersion>& held) {

@@ -99,14 +99,12 @@ Status validate_channel_name(std::string_view name);
 // --- freshness --------------------------------------------------------------
 
 // A version as far as freshness goes: its number, its body hash, and its
-// hand-over chain: how many links it has, and their ids (handover_chain_ids),
-// all of them or only the last (what a tracker's head or a mesh announcement
-// carries; the last id names the whole chain, each id hashing the one before).
+// hand-over chain: the ids of its links in order (handover_chain_ids; each id
+// hashes the one before, so the last names the whole chain; empty: none).
 struct ManifestVersion {
     std::uint64_t number = 0;
     Digest body_hash;
-    std::vector<Digest> chain;  // empty: no hand-over
-    std::size_t links = 0;      // the chain's length (0: no hand-over)
+    std::vector<Digest> chain;
 
     // The chain's last id; zeros without a hand-over.
     Digest chain_tip() const { return chain.empty() ? Digest{} : chain.back(); }
@@ -115,7 +113,7 @@ struct ManifestVersion {
 
 inline ManifestVersion version_of(const Manifest& m) {
     return ManifestVersion{m.version, manifest_body_hash(m),
-                           handover_chain_ids(m.channel, m.handovers), m.handovers.size()};
+                           handover_chain_ids(m.channel, m.handovers)};
 }
 
 // How a candidate (verified) version compares to the one held.
@@ -127,30 +125,29 @@ enum class Freshness {
                   // versions with one number; conflict_winner() picks one
     kHandedOver,  // signed by a key that has handed over (the held chain goes
                   // past the candidate's): refused whatever its number
-    kForked,      // a chain that is not the held one, nor an extension of it,
-                  // nor a part of it (a key handed over twice): fork_winner()
-                  // picks one, whatever the numbers
+    kForked,      // chains that split (a key handed over twice):
+                  // fork_winner() picks one, whatever the numbers
 };
 
 // Nothing held: any candidate is newer. A candidate whose chain extends the
 // held one is newer whatever its number: the held version's key has handed
 // over (its number is below the new link's, or it is void). Equal chains:
-// numbers decide, then conflict_winner(). A chain known only by its last id
-// (a tracker's head, an announcement) cannot be told from a fork when the
-// other does not name that id: kForked, and fork_winner() then decides as
-// the whole chains would have (an extension is longer).
+// numbers decide, then conflict_winner().
 Freshness freshness(const std::optional<ManifestVersion>& held, const ManifestVersion& candidate);
 
 // Of two versions with the same number and different bodies, the one every
 // peer keeps: the lower body hash (bytewise), whoever saw which first.
 const ManifestVersion& conflict_winner(const ManifestVersion& a, const ManifestVersion& b);
 
-// Of two versions on different hand-over chains, the one every peer keeps:
-// the longer chain, then the lower last chain id (bytewise), whatever their
-// numbers and whoever saw which first. Consistent with the rules above (an
-// extension is longer; a handed-over key's chain is shorter), so that, with
-// numbers and conflict_winner() inside one chain, every version has one
-// place in one order and all peers converge on its greatest.
+// Of two versions whose chains split (neither extends the other), the one
+// every peer keeps: at the first link where they differ (two records signed
+// by one key), the lower chain id (bytewise), whatever their numbers, their
+// lengths after it, and whoever saw which first. Decided once at the split,
+// so a branch that lost cannot come back by handing over again; with the
+// rules above it orders every version of a channel in one total order (the
+// chains lexicographically, an extension after its prefix), so all peers
+// converge. A hand-over does not make the key that signed it powerless: a
+// second hand-over by it forks the channel, and may win.
 const ManifestVersion& fork_winner(const ManifestVersion& a, const ManifestVersion& b);
 
 // True when a peer holding `held` takes `candidate` in its place: newer, or a

@@ -11,7 +11,8 @@ namespace seedshare::channel_proto {
 
 namespace {
 
-constexpr std::size_t kVersionRefBytes = 8 + Digest::kSize + 1 + Digest::kSize;
+constexpr std::size_t kVersionRefBytes =
+    8 + Digest::kSize + 1 + limits::kMaxHandovers * Digest::kSize;
 constexpr std::size_t kHelloBytes = 4 + 2 + ChannelId::kSize + UserId::kSize + 2 + kVersionRefBytes;
 constexpr std::size_t kPartHeaderBytes = kVersionRefBytes + 4 + 4;
 constexpr std::size_t kSeedPartHeaderBytes = SeedId::kSize + 4 + 4;
@@ -23,24 +24,27 @@ constexpr std::uint8_t u8(Type t) {
 void put_ref(ByteWriter& w, const VersionRef& v) {
     w.u64(v.number);
     w.raw(v.body_hash.span());
-    w.u8(v.links);
-    w.raw(v.chain.span());
+    w.u8(static_cast<std::uint8_t>(v.chain.size()));  // <= kMaxHandovers, checked by the sender
+    for (const auto& id : v.chain)
+        w.raw(id.span());
 }
 
 // A version number is 1..2^63-1 (seeds/MANIFEST.md); 0 only with an all-zero
-// hash and no chain, meaning none. A chain id comes with 1..kMaxHandovers
-// links, and only with them.
+// hash and no chain, meaning none. A chain has at most kMaxHandovers ids, none
+// of them all zero.
 void read_ref(wire::MessageReader& r, VersionRef& v, bool none_allowed) {
     if (r.u64(v.number, "version number"))
         r.in_range(v.number, none_allowed ? 0 : 1, limits::kMaxManifestVersion, "version number");
     if (r.id(v.body_hash, "body hash") && (v.number == 0) != v.body_hash.is_zero())
         r.fail(v.number == 0 ? "version 0 (none) with a body hash"
                              : "a version without its body hash");
-    if (r.u8(v.links, "hand-over links"))
-        r.in_range(v.links, 0, v.number == 0 ? 0 : limits::kMaxHandovers, "hand-over links");
-    if (r.id(v.chain, "chain id") && (v.links == 0) != v.chain.is_zero())
-        r.fail(v.links == 0 ? "a chain id without hand-over links"
-                            : "hand-over links without their chain id");
+    std::uint8_t links = 0;
+    if (!r.u8(links, "hand-over links") ||
+        !r.in_range(links, 0, v.number == 0 ? 0 : limits::kMaxHandovers, "hand-over links"))
+        return;
+    v.chain.resize(links);
+    for (auto& id : v.chain)
+        if (r.id(id, "chain id") && id.is_zero()) r.fail("a chain id of zeros");
 }
 
 struct Encoder {

@@ -63,15 +63,14 @@ inline constexpr ErrorCode kFirstErrorCode = ErrorCode::kVersionMismatch;
 inline constexpr ErrorCode kLastErrorCode = ErrorCode::kNoSuchVersion;
 
 // A version of the channel: its number, the hash of its manifest's body
-// (seeds/MANIFEST.md), and its hand-over chain: how many links (0: none) and
-// the last link's chain id (all zero without links), so that a peer can tell
-// which of two versions wins (hand-overs and forks included) before it
-// fetches either. Number 0 (hash all zero, no chain): none held.
+// (seeds/MANIFEST.md), and its hand-over chain's ids (none: no hand-over), so
+// that a peer can tell which of two versions wins (hand-overs and forks
+// included) before it fetches either. Number 0 (hash all zero, no chain):
+// none held.
 struct VersionRef {
     std::uint64_t number = 0;
     Digest body_hash;
-    std::uint8_t links = 0;  // 0 .. kMaxHandovers
-    Digest chain;
+    std::vector<Digest> chain;  // at most kMaxHandovers
     bool none() const { return number == 0; }
     auto operator<=>(const VersionRef&) const = default;
 };

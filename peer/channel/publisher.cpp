@@ -208,11 +208,18 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
             co_return ChannelMesh::Verdict{Outcome::kStale, {}};
         const auto lost = conflicts_lost_ + forks_lost_;
         heard_winner(v, *m);
-        if (conflicts_lost_ + forks_lost_ == lost)
+        if (conflicts_lost_ + forks_lost_ != lost) {
+            // said
+        } else if (chain_to_publish(channel_, m->handovers, options_.handover,
+                                    options_.key.public_key())) {
             log_.warn(
                 "version {} of this channel was published elsewhere (the same key on another "
                 "machine, or a new publisher's); the next version here will be {}",
                 v.number, v.number + 1);
+        } else {
+            log_.info("version {} of this channel was published by key {}, which publishes it now",
+                      v.number, publishing_key(channel_, m->handovers).hex());
+        }
         network_head_ = v;
         chain_ = m->handovers;  // the winner's: ours, past ours, or a fork that won
         co_return ChannelMesh::Verdict{Outcome::kAccepted, {}};
@@ -462,6 +469,7 @@ net::awaitable<void> Publisher::learn_network_head() {
 net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
     auto chain = chain_to_publish(channel_, chain_, options_.handover, options_.key.public_key());
     if (!chain) {
+        ++publishes_refused_;
         log_.error("not publishing: {}", chain.error().message);
         co_return;
     }

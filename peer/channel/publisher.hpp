@@ -123,6 +123,9 @@ class Publisher {
     // that forks from its own (the key before handed over twice; logged):
     // this key no longer publishes the channel.
     std::size_t forks_lost() const { return forks_lost_; }
+    // How often a scan's changes were not published because this key may
+    // not sign the channel's next version (handed over, or a fork lost).
+    std::size_t publishes_refused() const { return publishes_refused_; }
     // The version DIR was brought back to from the network at start; nullopt: none.
     const std::optional<std::uint64_t>& recovered() const { return recovered_; }
 
@@ -159,6 +162,7 @@ class Publisher {
     std::optional<std::uint64_t> recovered_;
     std::size_t conflicts_lost_ = 0;
     std::size_t forks_lost_ = 0;
+    std::size_t publishes_refused_ = 0;
     std::optional<Digest> last_fork_lost_;     // the winning chain id lost to last
     std::optional<std::uint64_t> last_lost_;   // the number lost_conflict last said
     Subscriber* recovering_ = nullptr;         // while recover() runs

@@ -5,14 +5,11 @@
 namespace seedshare {
 
 VersionRef ref_of(const ManifestVersion& v) {
-    // A verified manifest has at most kMaxHandovers links.
-    return VersionRef{v.number, v.body_hash, static_cast<std::uint8_t>(v.links), v.chain_tip()};
+    return VersionRef{v.number, v.body_hash, v.chain};
 }
 
 ManifestVersion version_of(const VersionRef& r) {
-    ManifestVersion v{r.number, r.body_hash, {}, r.links};
-    if (r.links > 0) v.chain.push_back(r.chain);
-    return v;
+    return ManifestVersion{r.number, r.body_hash, r.chain};
 }
 
 bool supersedes(const VersionRef& a, const VersionRef& b) {

@@ -20,7 +20,7 @@ namespace seedshare {
 
 using channel_proto::VersionRef;
 
-// A version as the mesh names it (its chain by length and last id), and back.
+// A version as the mesh names it, and back.
 VersionRef ref_of(const ManifestVersion& v);
 inline VersionRef ref_of(const Manifest& m) {
     return ref_of(version_of(m));

@@ -24,7 +24,6 @@ Result<ManifestSummary> check_manifest_for_upload(std::string_view text) {
     out.version = m->version;
     out.body_hash = manifest_body_hash(*m);
     out.chain = handover_chain_ids(m->channel, m->handovers);
-    out.links = static_cast<std::uint32_t>(m->handovers.size());  // <= kMaxHandovers
     out.name = std::move(m->name);
     out.files = static_cast<std::uint32_t>(m->files.size());  // <= kMaxManifestFiles
     for (const auto& f : m->files)
@@ -54,13 +53,14 @@ HeadChange change_of_head(const std::optional<ManifestVersion>& head,
 }
 
 ManifestVersion head_version(std::uint64_t number, const Digest& body_hash,
-                             std::vector<Digest> chain, std::size_t links) {
-    return ManifestVersion{number, body_hash, std::move(chain), links};
+                             std::vector<Digest> chain) {
+    return ManifestVersion{number, body_hash, std::move(chain)};
 }
 
-std::size_t chain_links_of(std::string_view manifest_text) {
+std::optional<std::vector<Digest>> chain_of(std::string_view manifest_text) {
     const auto m = parse_manifest(manifest_text);
-    return m ? m->handovers.size() : 0;
+    if (!m) return std::nullopt;
+    return handover_chain_ids(m->channel, m->handovers);
 }
 
 }  // namespace seedshare::tracker

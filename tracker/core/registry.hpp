@@ -55,18 +55,18 @@ Result<ManifestSummary> check_manifest_for_upload(std::string_view text);
 // everywhere (replace, or refuse); a lower number is stale. A hand-over chain
 // that goes past the head's replaces it whatever the numbers; a version whose
 // chain the head's goes past (its key handed over) is refused; a fork is
-// settled by fork_winner() (the longer chain, then the lower last id): it
+// settled by fork_winner() (the lower id where the chains split): it
 // replaces the head, or is refused as handed over.
 enum class HeadChange : std::uint8_t { kReplace, kAlreadyHead, kStale, kConflictLost, kHandedOver };
 HeadChange change_of_head(const std::optional<ManifestVersion>& head,
                           const ManifestVersion& candidate);
 // A stored head or a checked upload as freshness sees it: number, body hash,
-// its chain's ids (a stored head: only the last) and the chain's length.
+// its chain's ids.
 ManifestVersion head_version(std::uint64_t number, const Digest& body_hash,
-                             std::vector<Digest> chain, std::size_t links);
-// The hand-over chain length of a stored head's text (0 if it does not
-// parse): for heads stored before the length was.
-std::size_t chain_links_of(std::string_view manifest_text);
+                             std::vector<Digest> chain);
+// The hand-over chain ids of a stored head's text (nullopt: it does not
+// parse): for heads stored when only the last id was kept.
+std::optional<std::vector<Digest>> chain_of(std::string_view manifest_text);
 
 class Registry {
   public:

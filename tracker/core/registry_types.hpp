@@ -34,8 +34,8 @@ enum class RegistryErrc : std::uint8_t {
     kManifestStale,       // put_manifest: its version is below the head's
     kManifestConflict,    // put_manifest: the head's version, other content, lost the tie-break
     kManifestHandedOver,  // put_manifest: signed by a key that handed over since (the head's
-                          // hand-over chain goes past it), or a chain that forks the head's
-                          // and loses to it (fork_winner)
+                          // hand-over chain goes past it), or a chain that forks from the
+                          // head's and loses to it (fork_winner)
 };
 
 struct RegistryError {
@@ -185,11 +185,8 @@ struct ManifestSummary {
     std::string name;
     std::uint32_t files = 0;
     std::uint64_t size = 0;  // bytes in all its files
-    // Its hand-over chain's ids (handover_chain_ids; empty: none). An upload
-    // carries them all; a stored head only the last (with `links`, all
-    // freshness needs of a held version).
+    // Its hand-over chain's ids, all of them (handover_chain_ids; empty: none).
     std::vector<Digest> chain;
-    std::uint32_t links = 0;  // the chain's length (<= kMaxHandovers)
     bool operator==(const ManifestSummary&) const = default;
 };
 

@@ -14,17 +14,24 @@ namespace {
 
 struct Head {
     ManifestSummary summary;
+    bool chain_partial = false;  // written when heads kept only the chain's last id
     std::int64_t unfollowed_since = -1;
     std::int64_t mod = 0;
 };
 
-json format_head(const ManifestSummary& m, std::int64_t unfollowed_since) {
+// `partial`: m.chain is only the last id of a head written before whole
+// chains were kept, and is written back as such.
+json format_head(const ManifestSummary& m, std::int64_t unfollowed_since, bool partial = false) {
     json j{
         {"v", std::to_string(m.version)}, {"b", m.body_hash.hex()}, {"n", m.name}, {"f", m.files},
         {"s", std::to_string(m.size)},    {"u", unfollowed_since}};
-    if (!m.chain.empty()) {
-        j["h"] = m.chain.back().hex();  // the chain's last id; absent: none
-        j["l"] = m.links;               // the chain's length
+    if (partial && !m.chain.empty()) {
+        j["h"] = m.chain.back().hex();
+    } else if (!m.chain.empty()) {
+        std::string ids;  // every id of the chain, in order; absent: none
+        for (const auto& id : m.chain)
+            ids += id.hex();
+        j["c"] = ids;
     }
     return j;
 }
@@ -42,17 +49,23 @@ Head parse_head(const ChannelId& channel, const KeyValue& kv) {
         h.summary.files = j.at("f").get<std::uint32_t>();
         h.summary.size = std::stoull(j.at("s").get<std::string>());
         h.unfollowed_since = j.at("u").get<std::int64_t>();
-        if (j.contains("h")) {
-            const auto chain = Digest::from_hex_string(j.at("h").get<std::string>());
-            if (!chain) throw RegistryFailure("etcd: a channel head is malformed");
-            h.summary.chain = {*chain};
-            // Absent from heads written before lengths were kept (0 here:
-            // put_manifest reads it from the head's text).
-            if (j.contains("l")) {
-                h.summary.links = j.at("l").get<std::uint32_t>();
-                if (h.summary.links == 0 || h.summary.links > limits::kMaxHandovers)
-                    throw RegistryFailure("etcd: a channel head is malformed");
+        if (j.contains("c")) {
+            const auto ids = j.at("c").get<std::string>();
+            const std::size_t n = 2 * Digest{}.bytes.size();
+            if (ids.empty() || ids.size() % n != 0 || ids.size() / n > limits::kMaxHandovers)
+                throw RegistryFailure("etcd: a channel head is malformed");
+            for (std::size_t at = 0; at < ids.size(); at += n) {
+                const auto id = Digest::from_hex_string(std::string_view(ids).substr(at, n));
+                if (!id) throw RegistryFailure("etcd: a channel head is malformed");
+                h.summary.chain.push_back(*id);
             }
+        } else if (j.contains("h")) {
+            // Before whole chains were kept: the last id only (put_manifest
+            // reads the chain from the head's text).
+            const auto id = Digest::from_hex_string(j.at("h").get<std::string>());
+            if (!id) throw RegistryFailure("etcd: a channel head is malformed");
+            h.summary.chain = {*id};
+            h.chain_partial = true;
         }
     } catch (const json::exception&) {
         throw RegistryFailure("etcd: a channel head is malformed");
@@ -124,13 +137,13 @@ RegistryResult<ManifestStored> EtcdRegistry::put_manifest(const UserId& user, co
         if (kv) head = parse_head(m.channel, *kv);
         std::optional<ManifestVersion> hv;
         if (head) {
-            std::size_t links = head->summary.links;
-            if (links == 0 && !head->summary.chain.empty())
-                if (const auto text = get_manifest(m.channel)) links = chain_links_of(*text);
-            hv = head_version(head->summary.version, head->summary.body_hash, head->summary.chain,
-                              links);
+            auto chain = head->summary.chain;
+            if (head->chain_partial)
+                if (const auto text = get_manifest(m.channel))
+                    if (auto whole = chain_of(*text)) chain = std::move(*whole);
+            hv = head_version(head->summary.version, head->summary.body_hash, std::move(chain));
         }
-        switch (change_of_head(hv, head_version(m.version, m.body_hash, m.chain, m.links))) {
+        switch (change_of_head(hv, head_version(m.version, m.body_hash, m.chain))) {
             case HeadChange::kAlreadyHead:
                 return ManifestStored::kAlreadyHead;
             case HeadChange::kStale:
@@ -231,9 +244,9 @@ SweepResult EtcdRegistry::sweep(std::size_t max_users) {
         const bool followed = number(r, "count") > 0;
         std::vector<json> ops;
         if (followed && h.unfollowed_since >= 0) {
-            ops.push_back(op::put(kv.key, format_head(h.summary, -1).dump()));
+            ops.push_back(op::put(kv.key, format_head(h.summary, -1, h.chain_partial).dump()));
         } else if (!followed && h.unfollowed_since < 0) {
-            ops.push_back(op::put(kv.key, format_head(h.summary, at).dump()));
+            ops.push_back(op::put(kv.key, format_head(h.summary, at, h.chain_partial).dump()));
         } else if (!followed && h.unfollowed_since + retention < at) {
             ops.push_back(op::del(kv.key));
             ops.push_back(op::del(key("m", id->hex())));

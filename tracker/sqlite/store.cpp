@@ -48,7 +48,8 @@ CREATE INDEX holdings_by_seed ON holdings(seed_id, userid, complete);
 
 // Added in schema version 2 (a version 1 database gets them at open); the
 // channels' chain column in version 3 (kChainColumn for a version 2 one),
-// chain_links in version 4 (kLinksColumn, filled from the heads' texts).
+// holding every id of the chain since version 4 (only the last before:
+// fill_chains).
 // Versions are u64 stored as their int64 bit pattern (compared in C++ only).
 constexpr const char* kChannelSchema = R"sql(
 CREATE TABLE channels (
@@ -60,8 +61,7 @@ CREATE TABLE channels (
     size       INTEGER NOT NULL,  -- bytes in all its files
     manifest   TEXT NOT NULL,     -- the head's text, as uploaded
     unfollowed_since INTEGER,     -- ms: when its last follow went; NULL while followed
-    chain      BLOB,              -- 32 bytes: the head's hand-over chain id; NULL: none
-    chain_links INTEGER NOT NULL DEFAULT 0  -- the head's hand-over chain length
+    chain      BLOB               -- the head's hand-over chain ids, 32 bytes each; NULL: none
 );
 CREATE TABLE follows (
     userid     BLOB NOT NULL,
@@ -78,23 +78,21 @@ CREATE INDEX follows_by_channel ON follows(channel_id, userid, version);
 constexpr const char* kBackupSchema =
     "ALTER TABLE users ADD COLUMN backup INTEGER NOT NULL DEFAULT 0;";
 constexpr const char* kChainColumn = "ALTER TABLE channels ADD COLUMN chain BLOB";
-constexpr const char* kLinksColumn =
-    "ALTER TABLE channels ADD COLUMN chain_links INTEGER NOT NULL DEFAULT 0";
-
-// 3 -> 4: the chain length of each head with a hand-over chain, from its text.
-void fill_chain_links(sqlite::Db& db) {
-    std::vector<std::pair<Bytes, std::int64_t>> rows;
+// 3 -> 4: each head's whole chain (version 3 kept its last id), from its text.
+void fill_chains(sqlite::Db& db) {
+    std::vector<std::pair<Bytes, Bytes>> rows;
     {
         auto s = db.prepare("SELECT channel_id, manifest FROM channels WHERE chain IS NOT NULL");
         while (s.step()) {
             const ByteSpan id = s.blob(0);
-            rows.emplace_back(Bytes(id.begin(), id.end()),
-                              static_cast<std::int64_t>(chain_links_of(s.text(1))));
+            // A text that no longer parses keeps its last id (as before).
+            if (const auto chain = chain_of(s.text(1)))
+                rows.emplace_back(Bytes(id.begin(), id.end()), store_detail::chain_blob(*chain));
         }
     }
-    auto put = db.prepare("UPDATE channels SET chain_links = ?2 WHERE channel_id = ?1");
-    for (const auto& [id, links] : rows) {
-        put.bind_blob(1, id).bind(2, links);
+    auto put = db.prepare("UPDATE channels SET chain = ?2 WHERE channel_id = ?1");
+    for (const auto& [id, chain] : rows) {
+        put.bind_blob(1, id).bind_blob(2, chain);
         put.run();
         put.reset();
     }
@@ -135,15 +133,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, NowMs now_ms
                                 kApplicationId, kSchemaVersion)
                         .c_str());
         } else if (app_id == kApplicationId && version >= 1 && version <= 3) {
-            if (version == 1) {
-                db.exec(kChannelSchema);  // 1 -> 4: channels, with their chain columns
-            } else if (version == 2) {
+            if (version == 1)
+                db.exec(kChannelSchema);  // 1 -> 4: channels, with their chain column
+            else if (version == 2)
                 db.exec(kChainColumn);  // 2 -> 4: hand-over chains
-                db.exec(kLinksColumn);
-            } else {
-                db.exec(kLinksColumn);  // 3 -> 4: hand-over chain lengths
-                fill_chain_links(db);
-            }
+            else
+                fill_chains(db);                      // 3 -> 4: whole hand-over chains
             if (version < 3) db.exec(kBackupSchema);  // -> 3: backup peers
             db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
         } else if (app_id != kApplicationId) {

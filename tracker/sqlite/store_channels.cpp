@@ -69,12 +69,9 @@ RegistryResult<ManifestStored> Store::put_manifest(const UserId& user, const Tok
         Use s(st_->head_get);
         s->bind_blob(1, m.channel.span());
         if (s->step()) {
-            std::vector<Digest> chain;  // the stored head's last chain id, if any
-            if (!s->is_null(2)) chain.push_back(id_from<Digest>(s->blob(2)));
-            const ManifestVersion head =
-                head_version(loaded(s->int64(0)), id_from<Digest>(s->blob(1)), chain,
-                             static_cast<std::size_t>(s->int64(3)));
-            switch (change_of_head(head, head_version(m.version, m.body_hash, m.chain, m.links))) {
+            const ManifestVersion head = head_version(
+                loaded(s->int64(0)), id_from<Digest>(s->blob(1)), chain_from_blob(s->blob(2)));
+            switch (change_of_head(head, head_version(m.version, m.body_hash, m.chain))) {
                 case HeadChange::kAlreadyHead:
                     return ManifestStored::kAlreadyHead;
                 case HeadChange::kStale:
@@ -100,11 +97,11 @@ RegistryResult<ManifestStored> Store::put_manifest(const UserId& user, const Tok
         .bind(5, std::int64_t{m.files})
         .bind(6, static_cast<std::int64_t>(m.size))
         .bind(7, text);
+    const Bytes chain = chain_blob(m.chain);  // bound without a copy: outlives run()
     if (!m.chain.empty())
-        put->bind_blob(8, m.chain.back().span());
+        put->bind_blob(8, chain);
     else
         put->bind_null(8);
-    put->bind(9, std::int64_t{m.links});
     put->run();
     note_write();
     return ManifestStored::kNewHead;

@@ -43,6 +43,22 @@ Id id_from(ByteSpan b) {
     return id;
 }
 
+// A hand-over chain as stored: its ids, 32 bytes each, in order (NULL: none).
+inline Bytes chain_blob(const std::vector<Digest>& chain) {
+    Bytes out;
+    out.reserve(chain.size() * Digest{}.bytes.size());
+    for (const auto& id : chain)
+        out.insert(out.end(), id.bytes.begin(), id.bytes.end());
+    return out;
+}
+inline std::vector<Digest> chain_from_blob(ByteSpan b) {
+    std::vector<Digest> chain;
+    const std::size_t n = Digest{}.bytes.size();
+    for (std::size_t at = 0; at + n <= b.size(); at += n)
+        chain.push_back(id_from<Digest>(b.subspan(at, n)));
+    return chain;
+}
+
 }  // namespace seedshare::tracker::store_detail
 
 namespace seedshare::tracker {
@@ -107,16 +123,15 @@ struct Store::Statements {
                                 "DO UPDATE SET version = excluded.version")),
           follows_of_user(db.prepare("SELECT count(*) FROM follows WHERE userid = ?1")),
           follows(db.prepare("SELECT 1 FROM follows WHERE userid = ?1 AND channel_id = ?2")),
-          head_get(db.prepare("SELECT version, body_hash, chain, chain_links FROM channels "
-                              "WHERE channel_id = ?1")),
+          head_get(
+              db.prepare("SELECT version, body_hash, chain FROM channels WHERE channel_id = ?1")),
           head_put(db.prepare(
               "INSERT INTO channels (channel_id, version, body_hash, name, files, size, "
-              "manifest, unfollowed_since, chain, chain_links) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9) "
+              "manifest, unfollowed_since, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8) "
               "ON CONFLICT (channel_id) DO UPDATE SET version = excluded.version, "
               "body_hash = excluded.body_hash, name = excluded.name, files = excluded.files, "
               "size = excluded.size, manifest = excluded.manifest, unfollowed_since = NULL, "
-              "chain = excluded.chain, chain_links = excluded.chain_links")),
+              "chain = excluded.chain")),
           manifest_get(db.prepare("SELECT manifest FROM channels WHERE channel_id = ?1")),
           followers_from(db.prepare("SELECT userid, version FROM follows "
                                     "WHERE channel_id = ?1 AND userid >= ?2 ORDER BY userid")),
