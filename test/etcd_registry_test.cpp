@@ -75,32 +75,37 @@ TEST_CASE("etcd registry: the shared registry suite") {
 }
 
 TEST_CASE("etcd registry: a head that kept only its chain's last id has it read from its text") {
-    const TwoLinks two = two_links();
+    const auto both = two_links_both_ways();
+    REQUIRE(both.size() == 2);
     auto& etcd = shared_etcd();
-    Clock clock;
-    const auto name = fresh_cluster_name();
-    EtcdClient client({etcd.endpoints()});
-    EtcdRegistry r(client, options(name), clock.fn(), std::chrono::milliseconds(kRegistryTtlMs));
-    const Token t = join(r, 1);
-    ok(follow(r, 1, t, true, {{two.summary.channel, 0}}));
-    CHECK(ok(r.put_manifest(uid(1), t, two.text, two.summary)) == ManifestStored::kNewHead);
-    // The head as a tracker of before wrote it: "h", the last id, and no "c".
-    const std::string head_key = "/seedshare/" + name + "/c/" + two.summary.channel.hex();
-    const auto kv = client.get(head_key);
-    REQUIRE(kv);
-    auto j = nlohmann::json::parse(kv->value);
-    REQUIRE(j.contains("c"));
-    CHECK(j.at("c") == two.summary.chain[0].hex() + two.summary.chain[1].hex());
-    j.erase("c");
-    j["h"] = two.summary.chain[1].hex();
-    client.txn(nlohmann::json::array(),
-               nlohmann::json::array({seedshare::tracker::etcd::op::put(head_key, j.dump())}));
-    // Decided on the whole chain, as it was read back from the text.
-    const auto put = r.put_manifest(uid(1), t, "candidate", two.candidate);
-    if (two.candidate_wins)
-        CHECK(ok(put) == ManifestStored::kNewHead);
-    else
-        CHECK(refused(put) == RegistryErrc::kManifestHandedOver);
+    for (const TwoLinks& two : both) {
+        CAPTURE(two.candidate_wins);
+        Clock clock;
+        const auto name = fresh_cluster_name();
+        EtcdClient client({etcd.endpoints()});
+        EtcdRegistry r(client, options(name), clock.fn(),
+                       std::chrono::milliseconds(kRegistryTtlMs));
+        const Token t = join(r, 1);
+        ok(follow(r, 1, t, true, {{two.summary.channel, 0}}));
+        CHECK(ok(r.put_manifest(uid(1), t, two.text, two.summary)) == ManifestStored::kNewHead);
+        // The head as a tracker of before wrote it: "h", the last id, no "c".
+        const std::string head_key = "/seedshare/" + name + "/c/" + two.summary.channel.hex();
+        const auto kv = client.get(head_key);
+        REQUIRE(kv);
+        auto j = nlohmann::json::parse(kv->value);
+        REQUIRE(j.contains("c"));
+        CHECK(j.at("c") == two.summary.chain[0].hex() + two.summary.chain[1].hex());
+        j.erase("c");
+        j["h"] = two.summary.chain[1].hex();
+        client.txn(nlohmann::json::array(),
+                   nlohmann::json::array({seedshare::tracker::etcd::op::put(head_key, j.dump())}));
+        // Decided on the whole chain, as it was read back from the text.
+        const auto put = r.put_manifest(uid(1), t, "candidate", two.candidate);
+        if (two.candidate_wins)
+            CHECK(ok(put) == ManifestStored::kNewHead);
+        else
+            CHECK(refused(put) == RegistryErrc::kManifestHandedOver);
+    }
 }
 
 TEST_CASE("etcd registry: two trackers on one etcd share peers, tokens and heads") {

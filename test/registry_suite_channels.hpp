@@ -58,13 +58,14 @@ struct TwoLinks {
     ManifestSummary candidate;
     bool candidate_wins = false;  // with the whole chain
 };
-inline TwoLinks two_links() {
+// `base`: the first key's seed byte (the ids, and so the branch taken, differ).
+inline TwoLinks two_links(std::uint8_t base) {
     const auto key = [](std::uint8_t n) {
         std::array<std::uint8_t, 32> seed{};
         seed.fill(n);
         return ChannelKey::from_seed(seed);
     };
-    const ChannelKey k1 = key(61), k2 = key(62), k3 = key(63);
+    const ChannelKey k1 = key(base), k2 = key(base + 1), k3 = key(base + 2);
     Manifest m;
     m.channel = channel_id_of(k1.public_key());
     m.handovers = {link_of(sign_handover(m.channel, 2, k1, k2.public_key())),
@@ -91,6 +92,19 @@ inline TwoLinks two_links() {
         // Held as {ids[1]}: {ids[0]} would fork at ids[0] and win.
         out.candidate.chain = {ids[0]};
         out.candidate_wins = false;
+    }
+    return out;
+}
+
+// Two of them, one taking each branch.
+inline std::vector<TwoLinks> two_links_both_ways() {
+    std::vector<TwoLinks> out;
+    bool seen[2] = {false, false};
+    for (std::uint8_t base = 61; base < 61 + 3 * 16 && !(seen[0] && seen[1]); base += 3) {
+        auto t = two_links(base);
+        if (seen[t.candidate_wins]) continue;
+        seen[t.candidate_wins] = true;
+        out.push_back(std::move(t));
     }
     return out;
 }

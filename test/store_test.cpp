@@ -269,35 +269,42 @@ TEST_CASE("store: a version 2 database gets the heads' chain column, keeping its
 
 TEST_CASE("store: a version 3 database gets its heads' whole chains from their texts") {
     // A head whose chain has two links, as a version 3 tracker kept it: the
-    // last chain id only.
-    const TwoLinks two = two_links();
-    test::TempDir dir;
-    const std::string path = (dir / "v3.db").string();
-    Clock clock;
-    Token t;
-    {
+    // last chain id only. Two such heads: a candidate that wins and one
+    // that loses on the whole chain, each decided the other way on the
+    // last id alone.
+    const auto both = two_links_both_ways();
+    REQUIRE(both.size() == 2);
+    for (const TwoLinks& two : both) {
+        CAPTURE(two.candidate_wins);
+        test::TempDir dir;
+        const std::string path = (dir / "v3.db").string();
+        Clock clock;
+        Token t;
+        {
+            auto s = open_store(clock, path);
+            t = join(*s, 1);
+            ok(follow(*s, 1, t, true, {{two.summary.channel, 0}}));
+            CHECK(ok(s->put_manifest(uid(1), t, two.text, two.summary)) ==
+                  ManifestStored::kNewHead);
+        }
+        {  // back to what version 3 wrote
+            sqlite3* db = nullptr;
+            REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+            REQUIRE(sqlite3_exec(db,
+                                 "UPDATE channels SET chain = substr(chain, 33); "
+                                 "PRAGMA user_version = 3",
+                                 nullptr, nullptr, nullptr) == SQLITE_OK);
+            sqlite3_close(db);
+        }
         auto s = open_store(clock, path);
-        t = join(*s, 1);
-        ok(follow(*s, 1, t, true, {{two.summary.channel, 0}}));
-        CHECK(ok(s->put_manifest(uid(1), t, two.text, two.summary)) == ManifestStored::kNewHead);
+        CHECK(s->get_manifest(two.summary.channel) == two.text);
+        // Decided on the whole chain, as it was read back from the text.
+        const auto r = s->put_manifest(uid(1), t, "candidate", two.candidate);
+        if (two.candidate_wins)
+            CHECK(ok(r) == ManifestStored::kNewHead);
+        else
+            CHECK(refused(r) == RegistryErrc::kManifestHandedOver);
     }
-    {  // back to what version 3 wrote
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db,
-                             "UPDATE channels SET chain = substr(chain, 33); "
-                             "PRAGMA user_version = 3",
-                             nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(db);
-    }
-    auto s = open_store(clock, path);
-    CHECK(s->get_manifest(two.summary.channel) == two.text);
-    // Decided on the whole chain, as it was read back from the text.
-    const auto r = s->put_manifest(uid(1), t, "candidate", two.candidate);
-    if (two.candidate_wins)
-        CHECK(ok(r) == ManifestStored::kNewHead);
-    else
-        CHECK(refused(r) == RegistryErrc::kManifestHandedOver);
 }
 
 }  // namespace store_test

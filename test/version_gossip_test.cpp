@@ -162,4 +162,23 @@ TEST_CASE("gossip: a peer leaving mid-fetch frees the fetch, its failures are fo
     CHECK_FALSE(g.version_of(1));
 }
 
+TEST_CASE("gossip: a peer whose announced versions keep failing is not asked again") {
+    // A liar announces a newer version each time its last one failed; an
+    // honest peer holds version 4. After kMaxFailuresPerPeer failures the
+    // liar is asked nothing more, and the honest holder is.
+    VersionGossip g(v(1));
+    g.peer_joined(1, v(100));
+    g.peer_joined(2, v(4));
+    for (int i = 0; i < VersionGossip::kMaxFailuresPerPeer; ++i) {
+        auto f = g.next_fetch();
+        REQUIRE(f);
+        CHECK(f->first == 1);
+        g.fetch_done(f->first, f->second, Outcome::kFailed);
+        g.peer_announced(1, v(101 + static_cast<std::uint64_t>(i)));
+    }
+    auto f = g.next_fetch();
+    REQUIRE(f);
+    CHECK(*f == std::pair<VersionGossip::PeerKey, VersionRef>{2, v(4)});
+}
+
 }  // namespace version_gossip_test

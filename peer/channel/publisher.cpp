@@ -327,17 +327,21 @@ void Publisher::heard_winner(const ManifestVersion& v, const Manifest& m) {
         case Freshness::kConflict:
             lost_conflict(v.number);
             return;
-        case Freshness::kForked:
-            if (last_fork_lost_ == v.chain_tip()) return;
-            last_fork_lost_ = v.chain_tip();
+        case Freshness::kForked: {
+            // Said once per split (the winning branch may hand over again).
+            const auto split = std::mismatch(v.chain.begin(), v.chain.end(),
+                                             published.chain.begin(), published.chain.end());
+            if (last_fork_lost_ == *split.first) return;
+            last_fork_lost_ = *split.first;
             ++forks_lost_;
             log_.warn(
                 "version {} published here lost to version {}, whose hand-overs fork from this "
-                "one's (a key handed publishing over twice); every peer keeps that chain (the "
-                "longer, then the lower chain id, wins): key {} publishes the channel now, and "
-                "this key can no longer publish it",
+                "one's (a key handed publishing over twice); every peer keeps that chain (where "
+                "chains split, the lower chain id wins): key {} publishes the channel now, not "
+                "this one",
                 published.number, v.number, publishing_key(m.channel, m.handovers).hex());
             return;
+        }
         default:
             return;
     }

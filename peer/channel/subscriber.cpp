@@ -87,14 +87,14 @@ bool Subscriber::consider(Manifest m, std::shared_ptr<const std::string> text,
                       f == Freshness::kHandedOver
                           ? "its key has handed publishing over to another"
                           : "its hand-overs fork from those of the version held, and lose to "
-                            "them (the longer chain, then the lower chain id, wins)");
+                            "them (where chains split, the lower chain id wins)");
         return false;
     }
     if (f == Freshness::kForked)
         log_.warn(
             "version {} of the channel (from {}) replaces version {}: their hand-overs fork (a "
-            "key handed publishing over twice), and its chain wins (the longer, then the lower "
-            "chain id)",
+            "key handed publishing over twice), and its chain wins (where chains split, the "
+            "lower chain id)",
             m.version, from, best->version);
     log_.info("version {} of the channel known (from {}): {}", m.version, from,
               count_of(m.files.size(), "file"));

@@ -21,7 +21,7 @@ bool supersedes(const VersionRef& a, const VersionRef& b) {
 
 void VersionGossip::peer_joined(PeerKey peer, VersionRef theirs, VersionRef greeted) {
     // The greeting carried what we held then: it counts as told.
-    peers_[peer] = Peer{theirs, greeted};
+    peers_[peer] = Peer{theirs, greeted, 0};
 }
 
 void VersionGossip::peer_announced(PeerKey peer, VersionRef theirs) {
@@ -41,7 +41,9 @@ std::optional<std::pair<VersionGossip::PeerKey, VersionRef>> VersionGossip::next
     if (in_flight_) return std::nullopt;
     std::optional<std::pair<PeerKey, VersionRef>> best;
     for (const auto& [key, p] : peers_) {
-        if (!supersedes(p.theirs, held_) || failed_.contains({key, p.theirs})) continue;
+        if (!supersedes(p.theirs, held_) || failed_.contains({key, p.theirs}) ||
+            p.failures >= kMaxFailuresPerPeer)
+            continue;
         // The best version; among its holders the first (lowest key).
         if (!best || supersedes(p.theirs, best->second)) best = std::pair{key, p.theirs};
     }
@@ -58,7 +60,10 @@ void VersionGossip::fetch_done(PeerKey peer, VersionRef asked, FetchOutcome outc
         case FetchOutcome::kStale:  // not asked again of this peer (hold() forgets it once moot)
         case FetchOutcome::kForged:
         case FetchOutcome::kFailed:
-            if (peers_.contains(peer)) failed_.insert({peer, asked});
+            if (auto it = peers_.find(peer); it != peers_.end()) {
+                failed_.insert({peer, asked});
+                ++it->second.failures;
+            }
             break;
     }
 }

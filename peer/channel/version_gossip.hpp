@@ -45,6 +45,12 @@ class VersionGossip {
         kFailed,    // the connection failed or timed out: try another holder
     };
 
+    // Fetches from one peer that may fail (failed, stale or forged) before
+    // nothing more is asked of it while it stays connected: a peer that
+    // announces a new version for every one that failed (lying, or unable
+    // to serve what it announces) cannot keep the fetching busy.
+    static constexpr int kMaxFailuresPerPeer = 3;
+
     explicit VersionGossip(VersionRef held = {}) : held_(held) {}
 
     const VersionRef& held() const { return held_; }
@@ -79,7 +85,8 @@ class VersionGossip {
   private:
     struct Peer {
         VersionRef theirs;
-        VersionRef told;  // what we last announced to it (or greeted it with)
+        VersionRef told;   // what we last announced to it (or greeted it with)
+        int failures = 0;  // fetches from it that came to nothing
     };
 
     VersionRef held_;
