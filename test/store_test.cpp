@@ -24,6 +24,14 @@ std::unique_ptr<Store> open_store(Clock& clock, const std::string& path = ":memo
     return std::move(*s);
 }
 
+// Runs `sql` on the database at `path` (as an older tracker left it).
+void rewrite(const std::string& path, const char* sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
 }  // namespace
 
 TEST_CASE("registry suite: the SQLite store") {
@@ -158,13 +166,7 @@ TEST_CASE("store: refuses foreign, newer and busy databases") {
 
     const std::string path = (dir / "t.db").string();
     { open_store(clock, path); }
-    {
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr) ==
-                SQLITE_OK);
-        sqlite3_close(db);
-    }
+    rewrite(path, "PRAGMA user_version = 5");
     const auto newer = open_error(path);
     CHECK(newer.find("schema version 5, newer than this tracker's 4") != std::string::npos);
 
@@ -185,16 +187,11 @@ TEST_CASE("store: a version 2 database gets the backup column, a backup peer is 
         t = join(*s, 1);
         ok(update_files(*s, uid(1), files(t, true, {entry(1)})));
     }
-    {  // back to what version 2 wrote
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db,
-                             "ALTER TABLE users DROP COLUMN backup; "
-                             "ALTER TABLE channels DROP COLUMN chain; "
-                             "PRAGMA user_version = 2",
-                             nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(db);
-    }
+    // Back to what version 2 wrote.
+    rewrite(path,
+            "ALTER TABLE users DROP COLUMN backup; "
+            "ALTER TABLE channels DROP COLUMN chain; "
+            "PRAGMA user_version = 2");
     {
         auto s = open_store(clock, path);
         CHECK(s->token_of(uid(1)) == t);
@@ -220,15 +217,10 @@ TEST_CASE("store: a version 1 database gets the channel tables, keeping what it 
         t = join(*s, 1);
         ok(update_files(*s, uid(1), files(t, true, {entry(1)})));
     }
-    {  // back to what version 1 wrote
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db,
-                             "DROP TABLE follows; DROP TABLE channels; "
-                             "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 1",
-                             nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(db);
-    }
+    // Back to what version 1 wrote.
+    rewrite(path,
+            "DROP TABLE follows; DROP TABLE channels; "
+            "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 1");
     auto s = open_store(clock, path);
     CHECK(s->token_of(uid(1)) == t);
     CHECK(s->stats().holdings == 1);
@@ -248,15 +240,10 @@ TEST_CASE("store: a version 2 database gets the heads' chain column, keeping its
         ok(follow(*s, 1, t, true, {{chid(1), 0}}));
         CHECK(ok(put(*s, 1, t, head(1, 2))) == ManifestStored::kNewHead);
     }
-    {  // back to what version 2 wrote
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db,
-                             "ALTER TABLE channels DROP COLUMN chain; "
-                             "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 2",
-                             nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(db);
-    }
+    // Back to what version 2 wrote.
+    rewrite(path,
+            "ALTER TABLE channels DROP COLUMN chain; "
+            "ALTER TABLE users DROP COLUMN backup; PRAGMA user_version = 2");
     auto s = open_store(clock, path);
     CHECK(s->get_manifest(chid(1)) == text_of(head(1, 2)));
     CHECK(refused(put(*s, 1, t, head(1, 1))) == RegistryErrc::kManifestStale);
@@ -287,15 +274,10 @@ TEST_CASE("store: a version 3 database gets its heads' whole chains from their t
             CHECK(ok(s->put_manifest(uid(1), t, two.text, two.summary)) ==
                   ManifestStored::kNewHead);
         }
-        {  // back to what version 3 wrote
-            sqlite3* db = nullptr;
-            REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-            REQUIRE(sqlite3_exec(db,
-                                 "UPDATE channels SET chain = substr(chain, 33); "
-                                 "PRAGMA user_version = 3",
-                                 nullptr, nullptr, nullptr) == SQLITE_OK);
-            sqlite3_close(db);
-        }
+        // Back to what version 3 wrote.
+        rewrite(path,
+                "UPDATE channels SET chain = substr(chain, 33); "
+                "PRAGMA user_version = 3");
         auto s = open_store(clock, path);
         CHECK(s->get_manifest(two.summary.channel) == two.text);
         // Decided on the whole chain, as it was read back from the text.
