@@ -218,6 +218,10 @@ void registry_channel_suite(Open open) {
         ManifestSummary third8 = head(1, 8, 6);
         third8.chain = {x, z};
         CHECK(ok(put(*s, 1, t, third8)) == ManifestStored::kNewHead);
+        // Listed with its whole chain.
+        const auto page = s->list_channels(std::nullopt, 10);
+        REQUIRE(page.channels.size() == 1);
+        CHECK(page.channels[0].head == third8);
     }
 
     SUBCASE("a fork (one key handing over twice) ends the same whatever the order") {

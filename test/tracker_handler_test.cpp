@@ -562,6 +562,21 @@ TEST_CASE("registry rules: what a checked manifest does to the channel's head") 
     // One number, two bodies: the lower body hash wins, whichever came first.
     CHECK(change_of_head(v(4, 2), v(4, 1)) == HeadChange::kReplace);
     CHECK(change_of_head(v(4, 1), v(4, 2)) == HeadChange::kConflictLost);
+    // A head known by its last chain id only (b, after a): a candidate that
+    // extends it (a, b, c) is newer, not a fork decided at a against b.
+    Digest a, b, c;
+    a.bytes.fill(9);
+    b.bytes.fill(1);
+    c.bytes.fill(5);
+    ManifestVersion partial = v(4, 1);
+    partial.chain = {b};
+    ManifestVersion extends = v(2, 3);
+    extends.chain = {a, b, c};
+    CHECK(change_of_head(partial, extends) == HeadChange::kReplace);
+    ManifestVersion same_chain = v(5, 3);
+    same_chain.chain = {a, b};
+    CHECK(change_of_head(partial, same_chain) == HeadChange::kReplace);
+    CHECK(change_of_head(partial, v(9, 3)) == HeadChange::kHandedOver);
 }
 
 }  // namespace tracker_handler_test

@@ -1,5 +1,7 @@
 #include "tracker/core/registry.hpp"
 
+#include <algorithm>
+
 namespace seedshare::tracker {
 
 std::int64_t system_now_ms() {
@@ -31,8 +33,17 @@ Result<ManifestSummary> check_manifest_for_upload(std::string_view text) {
     return out;
 }
 
-HeadChange change_of_head(const std::optional<ManifestVersion>& head,
+HeadChange change_of_head(const std::optional<ManifestVersion>& stored,
                           const ManifestVersion& candidate) {
+    // A head kept with its last chain id only (its text no longer parsed at
+    // the upgrade that stores whole chains): when the candidate's chain names
+    // that id further on, the ids before it are the head's too (each id
+    // hashes the one before).
+    std::optional<ManifestVersion> head = stored;
+    if (head && head->chain.size() == 1) {
+        const auto at = std::find(candidate.chain.begin(), candidate.chain.end(), head->chain[0]);
+        if (at != candidate.chain.end()) head->chain.assign(candidate.chain.begin(), std::next(at));
+    }
     switch (freshness(head, candidate)) {
         case Freshness::kNewer:
             return HeadChange::kReplace;

@@ -56,7 +56,9 @@ Result<ManifestSummary> check_manifest_for_upload(std::string_view text);
 // that goes past the head's replaces it whatever the numbers; a version whose
 // chain the head's goes past (its key handed over) is refused; a fork is
 // settled by fork_winner() (the lower id where the chains split): it
-// replaces the head, or is refused as handed over.
+// replaces the head, or is refused as handed over. A head whose chain is one
+// id that the candidate's chain names further on is read as that chain up
+// to it (a head whose text no longer parsed when whole chains came in).
 enum class HeadChange : std::uint8_t { kReplace, kAlreadyHead, kStale, kConflictLost, kHandedOver };
 HeadChange change_of_head(const std::optional<ManifestVersion>& head,
                           const ManifestVersion& candidate);

@@ -161,6 +161,7 @@ ChannelPage Store::list_channels(const std::optional<ChannelId>& after, std::siz
             c.head.name = s->text(3);
             c.head.files = static_cast<std::uint32_t>(s->int64(4));
             c.head.size = static_cast<std::uint64_t>(s->int64(5));
+            c.head.chain = chain_from_blob(s->blob(6));
             out.channels.push_back(std::move(c));
         }
     }

@@ -139,8 +139,8 @@ struct Store::Statements {
                                       "WHERE channel_id = ?1 AND userid < ?2 ORDER BY userid")),
           followers_of(db.prepare("SELECT userid FROM follows WHERE channel_id = ?1")),
           channels_page(
-              db.prepare("SELECT channel_id, version, body_hash, name, files, size FROM channels "
-                         "WHERE channel_id > ?1 ORDER BY channel_id LIMIT ?2")),
+              db.prepare("SELECT channel_id, version, body_hash, name, files, size, chain "
+                         "FROM channels WHERE channel_id > ?1 ORDER BY channel_id LIMIT ?2")),
           sweep_follows(
               db.prepare("DELETE FROM follows WHERE userid IN (SELECT userid FROM temp.swept)")),
           // A head's retention starts when its last follow goes, and stops
