@@ -7,7 +7,9 @@
 // std::shuffle.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <random>
 
 namespace seedshare {
 
@@ -30,5 +32,17 @@ class SmallRng {
   private:
     std::uint64_t state_;
 };
+
+// A seed for a SmallRng: one draw from std::random_device per process, then
+// a step of SplitMix64 per call (opening the random device for each of
+// 10,000 swarms took 5% of a subscriber's CPU). Thread-safe.
+inline std::uint64_t fresh_seed() {
+    static const std::uint64_t base = [] {
+        std::random_device rd;
+        return (std::uint64_t{rd()} << 32) | rd();
+    }();
+    static std::atomic<std::uint64_t> calls{0};
+    return SmallRng(base + calls.fetch_add(1, std::memory_order_relaxed))();
+}
 
 }  // namespace seedshare

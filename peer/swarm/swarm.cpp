@@ -17,13 +17,6 @@ namespace seedshare {
 namespace pp = peer_proto;
 using namespace std::chrono_literals;
 
-namespace {
-std::uint64_t random_seed() {
-    std::random_device rd;
-    return (std::uint64_t{rd()} << 32) | rd();
-}
-}  // namespace
-
 Swarm::Swarm(std::shared_ptr<const SwarmEnv> env, Seed seed, std::shared_ptr<Storage> storage,
              Bitfield have, SwarmOptions options)
     : env_owner_(std::move(env)),
@@ -33,7 +26,7 @@ Swarm::Swarm(std::shared_ptr<const SwarmEnv> env, Seed seed, std::shared_ptr<Sto
       storage_(std::move(storage)),
       options_(options),
       log_(env_.log.sub(seed_.name)),
-      picker_(std::move(have), random_seed()),
+      picker_(std::move(have), fresh_seed()),
       spread_(seed_.chunk_count()),
       fetch_buffers_(BufferPool::create(
           options.fetch_budget_bytes,
