@@ -10,7 +10,11 @@
 #include "common/crypto/sha256.hpp"
 #include "common/model/seed.hpp"
 #include "peer/channel/channel_mesh.hpp"
+#include "peer/library/seed_maker.hpp"
+#include "peer/storage/storage.hpp"
+#include "peer/transfer/file_transfer.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace channel_mesh_test {
 
@@ -318,6 +322,135 @@ TEST_CASE("channel mesh: a version's seeds come from the peers that hold it, eac
         CHECK((co_await subscriber.mesh->fetch_seeds(lost, 10s)).empty());
         for (auto* m : {&a, &b, &liar, &subscriber}) {
             co_await m->mesh->stop(1s);
+            co_await m->peer.node->stop(1s);
+        }
+    });
+}
+
+// Serves `path` (complete) from `member`'s Node, as a publisher or a
+// subscriber that applied a version does.
+void share_file(Member& member, const Seed& seed, const std::filesystem::path& path) {
+    auto storage = FileStorage::open_read(path);
+    REQUIRE(storage);
+    auto transfer =
+        FileTransfer::share(*member.peer.node, *member.peer.trackers, {}, seed,
+                            std::shared_ptr<Storage>(std::move(*storage)), member.peer.log);
+    transfer->start(false);
+    member.peer.shared.push_back(std::move(transfer));
+}
+
+TEST_CASE("channel mesh: small files come whole from the peers that hold them, each checked") {
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    const auto channel = channel_named("files");
+    TempDir dir;
+    // 80 small files (more than 4 peers x 16 requests, so every holder is
+    // asked), one too large to cross the mesh, one nobody holds.
+    std::vector<Seed> small;
+    std::map<SeedId, std::string> content;
+    for (int i = 0; i < 80; ++i) {
+        const auto path = dir / fmt::format("f{}", i);
+        const std::string bytes = pattern_bytes(1 + static_cast<std::size_t>(i) * 37, i + 1);
+        write_file(path, bytes);
+        auto seed = make_seed(path, {});
+        REQUIRE(seed);
+        content.emplace(seed->id(), bytes);
+        small.push_back(*seed);
+    }
+    write_file(dir / "large", pattern_bytes(limits::kMaxMeshFileBytes + 1, 7));
+    auto large = make_seed(dir / "large", {});
+    REQUIRE(large);
+    write_file(dir / "gone", "nobody holds this");
+    auto gone = make_seed(dir / "gone", {});
+    REQUIRE(gone);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Member a(io, pool, "a", channel);
+        Member b(io, pool, "b", channel);
+        Member c(io, pool, "c", channel);  // holds the version, shares no file
+        Member subscriber(io, pool, "subscriber", channel);
+        const auto v1 = version(1);
+        for (auto* m : {&a, &b, &c})
+            m->mesh->hold(v1.ref, v1.text);
+        for (std::size_t i = 0; i < small.size(); ++i) {
+            share_file(a, small[i], dir / fmt::format("f{}", i));
+            if (i < small.size() / 2) share_file(b, small[i], dir / fmt::format("f{}", i));
+        }
+        share_file(a, *large, dir / "large");
+        // f0 (shared by a and b from the same path) changes on disk: both
+        // answer FileUnknown (a storage refuses a file changed since it was
+        // shared), so it comes from nobody, and nothing else is sent for it.
+        write_file(dir / "f0", "changed");
+        subscriber.mesh->add_candidates({a.address(), b.address(), c.address()},
+                                        PeerList::Source::kTracker);
+
+        // A liar connects to the subscriber, says it holds the version, and
+        // answers every FileRequest with the right length of wrong bytes.
+        const HostPort where{"127.0.0.1", subscriber.peer.node->port()};
+        auto socket = co_await net::connect(where, 5s);
+        const Bytes hello = channel_proto::encode(channel_proto::ChannelHello{
+            channel_proto::kVersion, channel, random_user_id(), 0, v1.ref});
+        co_await asio::async_write(socket, asio::buffer(hello), asio::use_awaitable);
+        auto liar = std::make_shared<net::FrameStream>(
+            std::move(socket), limits::kMaxPeerFrameBytes, net::FrameStream::Timeouts{});
+        std::size_t lies = 0;
+        auto lie = [&]() -> net::awaitable<void> {
+            try {
+                for (;;) {
+                    const auto h = co_await liar->read_header();
+                    const auto payload = co_await liar->read_payload(h);
+                    auto m = channel_proto::decode(h.type, payload);
+                    if (!m) break;
+                    const auto* ask = std::get_if<channel_proto::FileRequest>(&*m);
+                    if (ask == nullptr) continue;
+                    const auto it = content.find(ask->id);
+                    if (it == content.end()) continue;
+                    const Bytes wrong(it->second.size(), std::uint8_t{'?'});
+                    const Bytes part = channel_proto::encode(channel_proto::FilePart{
+                        ask->id, static_cast<std::uint32_t>(wrong.size()), 0, wrong});
+                    co_await liar->write(part);
+                    ++lies;
+                }
+            } catch (const std::exception&) {
+                // closed by the subscriber: what a banned peer gets
+            }
+        };
+        net::spawn(io.get_executor(), lie(), subscriber.peer.log, "liar");
+        CHECK(
+            co_await eventually([&] { return subscriber.mesh->peer_versions().size() == 4; }, 20s));
+
+        std::map<SeedId, ChannelMesh::FileCheck> wanted;
+        for (const auto* s : {&*large, &*gone})
+            wanted.emplace(s->id(), ChannelMesh::FileCheck{static_cast<std::uint32_t>(s->length),
+                                                           s->file_hash});
+        for (const auto& s : small)
+            wanted.emplace(
+                s.id(), ChannelMesh::FileCheck{static_cast<std::uint32_t>(s.length), s.file_hash});
+        const auto got = co_await subscriber.mesh->fetch_files(wanted, 10s);
+        CHECK(got.size() == small.size() - 1);
+        for (std::size_t i = 1; i < small.size(); ++i) {
+            const auto it = got.find(small[i].id());
+            REQUIRE(it != got.end());
+            CHECK(std::string(it->second.begin(), it->second.end()) == content.at(small[i].id()));
+        }
+        CHECK_FALSE(got.contains(small[0].id()));
+        CHECK_FALSE(got.contains(large->id()));  // never asked: too large
+        CHECK_FALSE(got.contains(gone->id()));
+        // The liar was asked, lied, and was dropped and banned at its first lie.
+        CHECK(lies >= 1);
+        CHECK(subscriber.mesh->stats().forged == 1);
+        CHECK(subscriber.mesh->stats().files_fetched == small.size() - 1);
+        CHECK(a.mesh->stats().files_served + b.mesh->stats().files_served == small.size() - 1);
+        CHECK(b.mesh->stats().files_served <= small.size() / 2);
+        CHECK(c.mesh->stats().files_served == 0);
+        // What a served is counted as its upload, as a swarm's is.
+        CHECK(a.peer.node->uploads().bytes == a.mesh->stats().file_bytes_served);
+        CHECK(a.mesh->stats().file_bytes_served + b.mesh->stats().file_bytes_served ==
+              subscriber.mesh->stats().file_bytes_fetched);
+        for (auto* m : {&a, &b, &c, &subscriber}) {
+            co_await m->mesh->stop(1s);
+            for (auto& t : m->peer.shared)
+                co_await t->leave(1s);
             co_await m->peer.node->stop(1s);
         }
     });

@@ -54,6 +54,8 @@ TEST_CASE("channel protocol: every message round trips") {
         cp::Goodbye{},
         cp::SeedRequest{seed_id("a")},
         cp::SeedUnknown{seed_id("b")},
+        cp::FileRequest{seed_id("c")},
+        cp::FileUnknown{seed_id("d")},
         cp::ErrorMsg{cp::ErrorCode::kNoSuchVersion, "version 8 is gone"},
     };
     for (const auto& m : messages) {
@@ -92,6 +94,34 @@ TEST_CASE("channel protocol: a manifest part round trips and stays inside its ma
     auto empty = cp::decode(static_cast<std::uint8_t>(cp::Type::kManifestPart),
                             payload_of(cp::encode(cp::ManifestPart{ref(3, "v3"), 10, 0, {}})));
     CHECK_FALSE(empty);
+}
+
+TEST_CASE("channel protocol: a file part round trips and stays inside a small file") {
+    const Bytes data(700, std::uint8_t{'f'});
+    const cp::FilePart part{seed_id("x"), 900, 200, data};
+    const Bytes frame = cp::encode(part);
+    auto back = roundtrip(frame);
+    REQUIRE(back);
+    const auto& p = std::get<cp::FilePart>(*back);
+    CHECK(p.id == part.id);
+    CHECK(p.total == 900);
+    CHECK(p.offset == 200);
+    CHECK(Bytes(p.data.begin(), p.data.end()) == data);
+    const auto type = static_cast<std::uint8_t>(cp::Type::kFilePart);
+    auto over =
+        cp::decode(type, payload_of(cp::encode(cp::FilePart{seed_id("x"), 899, 200, data})));
+    REQUIRE_FALSE(over);
+    CHECK(over.error().message.find("past the end of the file") != std::string::npos);
+    // Only small files cross a channel connection: a larger total is refused.
+    auto large = cp::decode(
+        type,
+        payload_of(cp::encode(cp::FilePart{seed_id("x"), limits::kMaxMeshFileBytes + 1, 0, data})));
+    REQUIRE_FALSE(large);
+    CHECK(large.error().message.find("FilePart") != std::string::npos);
+    CHECK(large.error().message.find("total") != std::string::npos);
+    CHECK(cp::decode(type, payload_of(cp::encode(
+                               cp::FilePart{seed_id("x"), limits::kMaxMeshFileBytes, 0, data}))));
+    CHECK_FALSE(cp::decode(type, payload_of(cp::encode(cp::FilePart{seed_id("x"), 10, 0, {}}))));
 }
 
 TEST_CASE("channel protocol: a seed part round trips and stays inside its seed") {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fstream>
 
+#include "common/crypto/sha256.hpp"
 #include "common/env/faulty_env.hpp"
 #include "peer/channel/channel_store.hpp"
 #include "peer/channel/sync_executor.hpp"
@@ -442,6 +443,76 @@ TEST_CASE("sync executor: two paths with one seed: downloaded once, copied once"
         CHECK(read_file(sub / "one/same.bin") == content);
         CHECK(read_file(sub / "two/same.bin") == content);
         CHECK(read_file(sub / "more/5") == pattern_bytes(kChunk + 5, 55));
+        co_await leave_all(first);
+        co_await subscriber.stop();
+        co_await publisher.peer.stop();
+    });
+}
+
+TEST_CASE(
+    "sync executor: small files come from the channel's peers first, what they lack from swarms") {
+    TempDir pub, sub;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        Publisher publisher(io, pool, pub, tracker.address, node_options(test_options()));
+        TestPeer subscriber(io, pool, "subscriber", test_options());
+        auto store = open_store(sub.path());
+        std::vector<TargetFile> v1;
+        std::map<SeedId, std::string> content;
+        for (int i = 0; i < 8; ++i) {  // one chunk each
+            const std::string bytes = pattern_bytes(100 + i * 999, 70 + i);
+            auto f = co_await publisher.publish(fmt::format("small/{}", i), bytes);
+            content.emplace(f.seed.id(), bytes);
+            v1.push_back(std::move(f));
+        }
+        // The same file in another directory: one seed (a seed names the
+        // file, not its directory), fetched once and copied.
+        auto copy = co_await publisher.publish("copy/0", content.at(v1[0].seed.id()));
+        REQUIRE(copy.seed.id() == v1[0].seed.id());
+        v1.push_back(std::move(copy));
+        const std::string big = pattern_bytes(3 * kChunk + 5, 90);
+        auto large = co_await publisher.publish("large.bin", big);
+        v1.push_back(std::move(large));
+
+        // The channel's peers (a stand-in): they hold the even files only.
+        std::set<SeedId> asked;
+        SyncContext ctx{
+            *subscriber.node, *subscriber.trackers, {tracker.address}, subscriber.log, store,
+            sub.path()};
+        ctx.small_files = [&](std::map<SeedId, SyncContext::SmallFile> wanted)
+            -> net::awaitable<std::map<SeedId, Bytes>> {
+            std::map<SeedId, Bytes> out;
+            for (const auto& [id, f] : wanted) {
+                CHECK(asked.insert(id).second);  // each asked once
+                const auto it = content.find(id);
+                REQUIRE(it != content.end());  // only small files are asked for
+                CHECK(f.length == it->second.size());
+                CHECK(f.hash == sha256(it->second));
+                for (int i = 0; i < 8; i += 2)
+                    if (v1[i].seed.id() == id)
+                        out.emplace(id, Bytes(it->second.begin(), it->second.end()));
+            }
+            co_return out;
+        };
+        std::atomic<bool> cancel{false};
+        auto first = co_await sync_to(ctx, v1, cancel);
+        REQUIRE_MESSAGE(first.ok(), first.message);
+        CHECK(asked.size() == 8);  // the copy's seed once, the large file never
+        CHECK(first.report.small_files == 4);
+        for (int i = 0; i < 8; ++i) {
+            CHECK(read_file(sub / fmt::format("small/{}", i)) == content.at(v1[i].seed.id()));
+            // From the peers, nothing through the swarm; the others through it.
+            CHECK(publisher.uploaded(v1[i].seed) ==
+                  (i % 2 == 0 ? 0 : content.at(v1[i].seed.id()).size()));
+        }
+        CHECK(read_file(sub / "copy/0") == content.at(v1[0].seed.id()));
+        CHECK(read_file(sub / "large.bin") == big);
+        CHECK(publisher.uploaded(v1.back().seed) == big.size());
+        CHECK(first.report.network_chunks == chunks_of(v1) - 1);  // the copy is local
+        CHECK(first.report.local_chunks == 1);
         co_await leave_all(first);
         co_await subscriber.stop();
         co_await publisher.peer.stop();

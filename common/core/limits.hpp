@@ -156,6 +156,10 @@ inline constexpr std::uint64_t kMaxSeedCacheIndexBytes = 64ull << 20;
 // --- channel connections ------------------------------------------------------
 // A manifest crosses a channel connection in parts of at most this many bytes.
 inline constexpr std::uint32_t kMaxManifestPartBytes = 256u << 10;
+// A file of one chunk up to this size is asked of the channel's peers over
+// the channel connection (FileRequest) before a swarm of its own is made.
+// One part: a served file is read whole into memory, one per connection.
+inline constexpr std::uint32_t kMaxMeshFileBytes = kMaxManifestPartBytes;
 // Channel connections one subscriber keeps (the mesh that passes versions on).
 inline constexpr std::size_t kMaxChannelConnections = 64;
 

@@ -92,24 +92,28 @@ struct Encoder {
         FrameWriter f(out, u8(Type::kGoodbye));
         f.finish();
     }
-    void operator()(const SeedRequest& m) {
-        FrameWriter f(out, u8(Type::kSeedRequest));
-        f.body().raw(m.id.span());
+    // A seed id alone (SeedRequest, SeedUnknown, FileRequest, FileUnknown).
+    void id_only(Type t, const SeedId& id) {
+        FrameWriter f(out, u8(t));
+        f.body().raw(id.span());
         f.finish();
     }
-    void operator()(const SeedPart& m) {
-        FrameWriter f(out, u8(Type::kSeedPart));
+    // A part of a seed's text or of a file (SeedPart, FilePart).
+    template <typename Part>
+    void part(Type t, const Part& m) {
+        FrameWriter f(out, u8(t));
         f.body().raw(m.id.span());
         f.body().u32(m.total);
         f.body().u32(m.offset);
         f.body().raw(m.data);
         f.finish();
     }
-    void operator()(const SeedUnknown& m) {
-        FrameWriter f(out, u8(Type::kSeedUnknown));
-        f.body().raw(m.id.span());
-        f.finish();
-    }
+    void operator()(const SeedRequest& m) { id_only(Type::kSeedRequest, m.id); }
+    void operator()(const SeedPart& m) { part(Type::kSeedPart, m); }
+    void operator()(const SeedUnknown& m) { id_only(Type::kSeedUnknown, m.id); }
+    void operator()(const FileRequest& m) { id_only(Type::kFileRequest, m.id); }
+    void operator()(const FilePart& m) { part(Type::kFilePart, m); }
+    void operator()(const FileUnknown& m) { id_only(Type::kFileUnknown, m.id); }
     void operator()(const ErrorMsg& m) {
         FrameWriter f(out, u8(Type::kError));
         f.body().u16(static_cast<std::uint16_t>(m.code));
@@ -180,32 +184,49 @@ Result<Message> decode_goodbye(ByteSpan p) {
     return wire::MessageReader(p, "Goodbye").finish(Message{Goodbye{}});
 }
 
-Result<Message> decode_seed_request(ByteSpan p) {
-    wire::MessageReader r(p, "SeedRequest");
-    SeedRequest m;
+// A message that is a seed id alone.
+template <typename T>
+Result<Message> decode_id_only(ByteSpan p, const char* name) {
+    wire::MessageReader r(p, name);
+    T m;
     r.id(m.id, "seed id");
     return r.finish(Message{m});
 }
 
-Result<Message> decode_seed_part(ByteSpan p) {
-    wire::MessageReader r(p, "SeedPart");
-    SeedPart m;
+// A part of `what` (a seed's text, a file) whose whole is 1..max_total bytes.
+template <typename T>
+Result<Message> decode_part(ByteSpan p, const char* name, std::uint32_t max_total,
+                            std::string_view what) {
+    wire::MessageReader r(p, name);
+    T m;
     r.id(m.id, "seed id");
-    if (r.u32(m.total, "total")) r.in_range(m.total, 1, limits::kMaxSeedBytes, "total");
+    if (r.u32(m.total, "total")) r.in_range(m.total, 1, max_total, "total");
     r.u32(m.offset, "offset");
     if (r.ok()) r.in_range(r.remaining(), 1, limits::kMaxManifestPartBytes, "data length");
     if (r.ok() && std::uint64_t{m.offset} + r.remaining() > m.total)
-        r.fail(fmt::format("part {}+{} is past the end of the seed ({} bytes)", m.offset,
-                           r.remaining(), m.total));
+        r.fail(fmt::format("part {}+{} is past the end of the {} ({} bytes)", m.offset,
+                           r.remaining(), what, m.total));
     if (r.ok()) r.rest(m.data);
     return r.finish(Message{m});
 }
 
+Result<Message> decode_seed_request(ByteSpan p) {
+    return decode_id_only<SeedRequest>(p, "SeedRequest");
+}
+Result<Message> decode_seed_part(ByteSpan p) {
+    return decode_part<SeedPart>(p, "SeedPart", limits::kMaxSeedBytes, "seed");
+}
 Result<Message> decode_seed_unknown(ByteSpan p) {
-    wire::MessageReader r(p, "SeedUnknown");
-    SeedUnknown m;
-    r.id(m.id, "seed id");
-    return r.finish(Message{m});
+    return decode_id_only<SeedUnknown>(p, "SeedUnknown");
+}
+Result<Message> decode_file_request(ByteSpan p) {
+    return decode_id_only<FileRequest>(p, "FileRequest");
+}
+Result<Message> decode_file_part(ByteSpan p) {
+    return decode_part<FilePart>(p, "FilePart", limits::kMaxMeshFileBytes, "file");
+}
+Result<Message> decode_file_unknown(ByteSpan p) {
+    return decode_id_only<FileUnknown>(p, "FileUnknown");
 }
 
 Result<Message> decode_error(ByteSpan p) {
@@ -222,7 +243,7 @@ Result<Message> decode_error(ByteSpan p) {
 }
 
 // The message table: every channel message once, in the order of Message.
-constexpr std::array<wire::MessageSpec<Message>, 11> kMessages{{
+constexpr std::array<wire::MessageSpec<Message>, 14> kMessages{{
     {u8(Type::kChannelHello), "ChannelHello", kHelloBytes, decode_hello},
     {u8(Type::kAnnounce), "Announce", kVersionRefBytes, decode_announce},
     {u8(Type::kManifestRequest), "ManifestRequest", kVersionRefBytes, decode_manifest_request},
@@ -236,13 +257,18 @@ constexpr std::array<wire::MessageSpec<Message>, 11> kMessages{{
     {u8(Type::kSeedPart), "SeedPart", kSeedPartHeaderBytes + limits::kMaxManifestPartBytes,
      decode_seed_part},
     {u8(Type::kSeedUnknown), "SeedUnknown", SeedId::kSize, decode_seed_unknown},
+    {u8(Type::kFileRequest), "FileRequest", SeedId::kSize, decode_file_request},
+    {u8(Type::kFilePart), "FilePart", kSeedPartHeaderBytes + limits::kMaxManifestPartBytes,
+     decode_file_part},
+    {u8(Type::kFileUnknown), "FileUnknown", SeedId::kSize, decode_file_unknown},
     {u8(Type::kError), "Error", 2 + 2 + limits::kMaxMessageTextBytes, decode_error},
 }};
 static_assert(kMessages.size() == std::variant_size_v<Message>);
 static_assert(kMessages[0].type == u8(Type::kChannelHello) &&
-              kMessages[10].type == u8(Type::kError));
+              kMessages[13].type == u8(Type::kError));
 static_assert(kSeedPartHeaderBytes <= kPartHeaderBytes);  // max_frame_bytes() still holds
 static_assert(limits::kMaxSeedBytes <= UINT32_MAX);
+static_assert(limits::kMaxMeshFileBytes <= limits::kMaxManifestPartBytes);  // one part
 // A channel connection arrives through the Node's greeting, which reads the
 // first frame with the peer protocol's frame limit.
 static_assert(kPartHeaderBytes + limits::kMaxManifestPartBytes + 1 <= limits::kMaxPeerFrameBytes);

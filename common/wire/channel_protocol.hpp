@@ -12,7 +12,11 @@
 // (ManifestRequest) and answer with its text in parts (ManifestPart), and
 // ask for the seeds a version names (SeedRequest, answered SeedPart or
 // SeedUnknown), so that a subscriber needs no tracker to apply a version.
-// The files of a version travel through the ordinary file swarms.
+// Small files (one chunk, at most limits::kMaxMeshFileBytes) are asked of
+// the same peers the same way (FileRequest, answered FilePart or
+// FileUnknown): one round trip on a connection already open, where a file
+// swarm of its own would dial, greet and announce for a few KiB. Every other
+// file travels through the ordinary file swarms.
 #pragma once
 
 #include <algorithm>
@@ -31,7 +35,7 @@
 namespace seedshare::channel_proto {
 
 inline constexpr std::uint32_t kMagic = 0x53534348;  // "SSCH"
-inline constexpr std::uint16_t kVersion = 2;
+inline constexpr std::uint16_t kVersion = 3;
 
 // Types start at 0x41 so that no channel message is a peer message: the
 // Node dispatches on the first frame's type.
@@ -46,6 +50,9 @@ enum class Type : std::uint8_t {
     kSeedRequest = 0x48,
     kSeedPart = 0x49,
     kSeedUnknown = 0x4a,
+    kFileRequest = 0x4b,
+    kFilePart = 0x4c,
+    kFileUnknown = 0x4d,
     kError = 0xff,
 };
 
@@ -146,6 +153,34 @@ struct SeedUnknown {
     bool operator==(const SeedUnknown&) const = default;
 };
 
+// Send me the content of the file of this seed (one chunk, at most
+// limits::kMaxMeshFileBytes; a file of a version the sender holds).
+struct FileRequest {
+    SeedId id;
+    bool operator==(const FileRequest&) const = default;
+};
+
+// Bytes [offset, offset + data.size()) of the file of seed `id`, whose whole
+// content is `total` bytes (1..kMaxMeshFileBytes; an empty file is never
+// asked for). As SeedPart: in order, together, requests answered in order.
+struct FilePart {
+    SeedId id;
+    std::uint32_t total = 0;
+    std::uint32_t offset = 0;
+    ByteSpan data;  // a view into the decoded payload (1..kMaxManifestPartBytes)
+    bool operator==(const FilePart& o) const {
+        return id == o.id && total == o.total && offset == o.offset &&
+               std::equal(data.begin(), data.end(), o.data.begin(), o.data.end());
+    }
+};
+
+// The answer to a FileRequest for a file the sender does not hold (or will
+// not send: too large, changed on its disk).
+struct FileUnknown {
+    SeedId id;
+    bool operator==(const FileUnknown&) const = default;
+};
+
 // The sender is leaving.
 struct Goodbye {
     bool operator==(const Goodbye&) const = default;
@@ -158,7 +193,8 @@ struct ErrorMsg {
 };
 
 using Message = std::variant<ChannelHello, Announce, ManifestRequest, ManifestPart, PeerList,
-                             KeepAlive, Goodbye, SeedRequest, SeedPart, SeedUnknown, ErrorMsg>;
+                             KeepAlive, Goodbye, SeedRequest, SeedPart, SeedUnknown, FileRequest,
+                             FilePart, FileUnknown, ErrorMsg>;
 
 // A complete frame (header included).
 Bytes encode(const Message& m);

@@ -53,7 +53,8 @@ ChannelMesh::ChannelMesh(Node& node, const ChannelId& channel, Verify verify,
       candidates_(PeerList::kDefaultMaxSize),
       tick_(node.swarm_env().ex),
       quiet_(node.swarm_env().ex),
-      seed_progress_(node.swarm_env().ex) {}
+      seed_progress_(node.swarm_env().ex),
+      file_progress_(node.swarm_env().ex) {}
 
 ChannelMesh::~ChannelMesh() = default;
 
@@ -267,6 +268,7 @@ void ChannelMesh::add_link(std::shared_ptr<net::FrameStream> stream, const cp::C
     net::spawn(tick_.get_executor(), write_loop(link), log_, "channel writer");
     pump();
     pump_seeds();
+    pump_files();
 }
 
 void ChannelMesh::send(Link& link, Bytes frame) {
@@ -285,11 +287,14 @@ void ChannelMesh::drop(Link& link) {
     link.gone = true;
     link.stream->close();
     link.wake.cancel();
+    link.pace.cancel();
     const auto key = link.key;
     if (link.listen) candidates_.disconnected(*link.listen, link.closing, net::Clock::now());
     gossip_.peer_left(key);
     if (seed_fetch_) seed_fetch_->link_down(key);
+    if (file_fetch_) file_fetch_->link_down(key);
     seed_progress_.cancel();
+    file_progress_.cancel();
     links_.erase(key);  // `link` stays alive in its coroutines
     quiet_.cancel();
     if (!stopping_) pump();
@@ -310,6 +315,13 @@ net::awaitable<void> ChannelMesh::read_loop(std::shared_ptr<Link> link) {
                 gossip_.peer_announced(link->key, a->held);
                 pump();
                 pump_seeds();
+                pump_files();
+            } else if (const auto* fr = std::get_if<cp::FileRequest>(&*m)) {
+                on_file_request(*link, fr->id);
+            } else if (const auto* fp = std::get_if<cp::FilePart>(&*m)) {
+                co_await on_file_part(*link, *fp);
+            } else if (const auto* fu = std::get_if<cp::FileUnknown>(&*m)) {
+                on_file_unknown(*link, fu->id);
             } else if (const auto* sr = std::get_if<cp::SeedRequest>(&*m)) {
                 on_seed_request(*link, sr->id);
             } else if (const auto* sp = std::get_if<cp::SeedPart>(&*m)) {
@@ -460,11 +472,16 @@ net::awaitable<void> ChannelMesh::write_loop(std::shared_ptr<Link> link) {
                 last_write = net::Clock::now();
                 continue;
             }
+            if (!link->file_asks.empty()) {
+                co_await serve_file(link);
+                last_write = net::Clock::now();
+                continue;
+            }
             asio::error_code ec;
             link->wake.expires_at(last_write + options_.keepalive);
             co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (!ec && link->out.empty() && link->requests.empty() && link->seed_asks.empty() &&
-                !link->gone)
+                link->file_asks.empty() && !link->gone)
                 link->out.push_back(cp::encode(cp::KeepAlive{}));
         }
     } catch (const std::exception& e) {
@@ -516,6 +533,7 @@ net::awaitable<void> ChannelMesh::stop(std::chrono::milliseconds grace) {
     stopping_ = true;
     tick_.cancel();
     seed_progress_.cancel();
+    file_progress_.cancel();
     node_.remove_channel(channel_);
     for (const auto& [key, link] : std::map(links_)) {
         send(*link, cp::encode(cp::Goodbye{}));
@@ -536,6 +554,7 @@ void ChannelMesh::abort() {
     stopping_ = true;
     tick_.cancel();
     seed_progress_.cancel();
+    file_progress_.cancel();
     node_.remove_channel(channel_);
     for (const auto& [key, link] : std::map(links_))
         drop(*link);

@@ -7,14 +7,17 @@
 // incoming connections, one reader and one writer coroutine per connection,
 // the manifest moved in parts. Manifests and seeds cross here (a subscriber
 // asks its peers for the seeds a version names, SeedRequests deciding whom,
-// so it needs no tracker to apply a version); the files of a version travel
-// through the ordinary file swarms.
+// so it needs no tracker to apply a version), and so do small files (one
+// chunk, at most limits::kMaxMeshFileBytes: a subscriber asks for them the
+// way it asks for seeds, and serves them from its swarms); the other files
+// of a version travel through the ordinary file swarms.
 //
 // Trust: a manifest is verified by the owner (Verify: signature, channel,
 // the version asked for) before it is held, served or announced. A peer that
 // sent a forged one is dropped and never dialled again. A seed is taken only
-// when its text parses and hashes to the id asked for; a peer that sends one
-// that does not is banned the same way.
+// when its text parses and hashes to the id asked for, a small file only when
+// its length and SHA-256 are its seed's; a peer that sends one that does not
+// is banned the same way.
 //
 // Lifetime: made by create() (shared, since its coroutines hold it), then
 // start()ed; registered in the Node until stop() or abort(). One thread.
@@ -83,6 +86,15 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
         std::size_t forged = 0;             // refused as forged (sender dropped)
         std::size_t seeds_fetched = 0;      // verified seeds received
         std::size_t seeds_served = 0;       // seed texts sent
+        std::size_t files_fetched = 0;      // small files received, checked
+        std::size_t files_served = 0;       // small files sent
+        std::uint64_t file_bytes_fetched = 0;
+        std::uint64_t file_bytes_served = 0;
+    };
+    // What a small file asked for must be (from its seed).
+    struct FileCheck {
+        std::uint32_t length = 0;  // 1..limits::kMaxMeshFileBytes
+        Digest hash;               // SHA-256 of the whole file
     };
 
     static std::shared_ptr<ChannelMesh> create(Node& node, const ChannelId& channel, Verify verify,
@@ -110,6 +122,13 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     // and hashed to their id). One call at a time.
     net::awaitable<std::map<SeedId, Seed>> fetch_seeds(std::vector<SeedId> ids,
                                                        std::chrono::milliseconds patience);
+    // The same for small files (files_fetch.cpp): their content, each of one
+    // peer at a time, kept only when its length and hash are as `wanted`
+    // says (a peer that sends another is banned). Files larger than
+    // limits::kMaxMeshFileBytes, or empty, are not asked for. One call at a
+    // time; independent of fetch_seeds.
+    net::awaitable<std::map<SeedId, Bytes>> fetch_files(std::map<SeedId, FileCheck> wanted,
+                                                        std::chrono::milliseconds patience);
     const ChannelId& channel() const { return channel_; }
     const Stats& stats() const { return stats_; }
     // Where peers of the channel were heard of, and what came of dialling them.
@@ -150,6 +169,12 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     void on_seed_unknown(Link& link, const SeedId& id);
     net::awaitable<void> serve_seed(std::shared_ptr<Link> link);  // the next of seed_asks
     void pump_seeds();
+    // Small files (channel_mesh_files.cpp): served from the Node's swarms.
+    void on_file_request(Link& link, const SeedId& id);
+    net::awaitable<void> on_file_part(Link& link, const channel_proto::FilePart& part);
+    void on_file_unknown(Link& link, const SeedId& id);
+    net::awaitable<void> serve_file(std::shared_ptr<Link> link);  // the next of file_asks
+    void pump_files();
     void ban(Link& link, std::string_view what);
     void send(Link& link, Bytes frame);
     void drop(Link& link);
@@ -180,6 +205,11 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     std::unique_ptr<SeedRequests> seed_fetch_;
     std::map<SeedId, Seed> seeds_got_;
     asio::steady_timer seed_progress_;
+    // The fetch_files in progress, the same way.
+    std::unique_ptr<SeedRequests> file_fetch_;
+    std::map<SeedId, FileCheck> file_checks_;
+    std::map<SeedId, Bytes> files_got_;
+    asio::steady_timer file_progress_;
     Stats stats_;
     bool started_ = false;
     bool stopping_ = false;

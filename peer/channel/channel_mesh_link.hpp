@@ -13,7 +13,7 @@ namespace seedshare {
 // One connection to a peer of the channel.
 struct ChannelMesh::Link {
     Link(std::uint64_t k, std::shared_ptr<net::FrameStream> s, asio::any_io_executor ex)
-        : key(k), stream(std::move(s)), wake(ex) {}
+        : key(k), stream(std::move(s)), wake(ex), pace(ex) {}
 
     std::uint64_t key;
     std::shared_ptr<net::FrameStream> stream;
@@ -36,8 +36,14 @@ struct ChannelMesh::Link {
     std::optional<SeedId> seed_in;
     std::string seed_buffer;
     std::uint32_t seed_total = 0;
-    bool closing = false;  // goodbye queued: close once `out` is sent
-    bool gone = false;     // dropped: both coroutines end
+    // The same for small files (channel_mesh_files.cpp).
+    std::deque<SeedId> file_asks;
+    std::optional<SeedId> file_in;
+    Bytes file_buffer;
+    std::uint32_t file_total = 0;
+    asio::steady_timer pace;  // a served file's wait for the upload limit (cancelled on drop)
+    bool closing = false;     // goodbye queued: close once `out` is sent
+    bool gone = false;        // dropped: both coroutines end
 };
 
 }  // namespace seedshare

@@ -350,6 +350,16 @@ net::awaitable<bool> Subscriber::apply(
                     *store_,
                     options_.dir,
                     mesh_ ? mesh_->holders(ref_of(m)) : std::vector<PeerAddress>{}};
+    if (mesh_) {
+        ctx.small_files = [mesh = mesh_, patience = options_.seed_patience](
+                              std::map<SeedId, SyncContext::SmallFile> wanted)
+            -> net::awaitable<std::map<SeedId, Bytes>> {
+            std::map<SeedId, ChannelMesh::FileCheck> checks;
+            for (const auto& [id, f] : wanted)
+                checks.emplace(id, ChannelMesh::FileCheck{f.length, f.hash});
+            co_return co_await mesh->fetch_files(std::move(checks), patience);
+        };
+    }
     auto outcome = co_await sync_to(ctx, std::move(*target), cancel_);
     if (!outcome.ok()) {
         if (!stopping_) log_.warn("version {} not applied yet: {}", m.version, outcome.message);

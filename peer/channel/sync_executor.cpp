@@ -47,6 +47,10 @@ constexpr auto kBusyPause = 100ms;
 constexpr auto kTrackersAfterHolders = 1000ms;
 // Files built at once (each its own swarm when it needs the network).
 constexpr std::size_t kParallelBuilds = 4;
+// Small files asked of the channel's peers at a time (their content is held
+// in memory until built).
+constexpr std::size_t kSmallBatchFiles = 1024;
+constexpr std::uint64_t kSmallBatchBytes = 8u << 20;
 // Chunks of a resumed .part verified at once.
 constexpr unsigned kVerifyParallel = 2;
 
@@ -222,6 +226,8 @@ class Executor {
     net::awaitable<Next> build_all(const SyncPlan& plan);
     net::awaitable<void> build_worker(const std::vector<const SyncStep*>* steps, std::size_t* next);
     net::awaitable<Next> build(const SyncStep& step);
+    bool small_file(const SyncStep& step) const;
+    net::awaitable<Next> build_pass(const std::vector<const SyncStep*>& steps);
     net::awaitable<Next> connect_trackers(const std::string& path);
     net::awaitable<Next> fetch(const SyncStep& step, PartFile part, Bitfield have, fs::path built);
     net::awaitable<Next> install(const SyncStep& step);
@@ -236,6 +242,7 @@ class Executor {
     SyncOutcome out_;
     std::map<std::size_t, fs::path> built_;  // target index -> its verified file in STATE/tmp
     std::size_t builders_ = 1;               // files being built at once in this pass
+    std::map<SeedId, Bytes> small_;          // the batch of small files from the peers
     std::map<std::string, std::string, std::less<>> asides_;  // this plan's moves: path -> aside
     // Where a file verified by this call is (STATE/tmp, then DIR once
     // installed), by seed: a second target with the same content is copied.
@@ -425,34 +432,78 @@ net::awaitable<Next> Executor::move_aside(const SyncStep& step) {
 // Builds every file of the plan, up to kParallelBuilds at once (a file's
 // swarm spends most of its time waiting for peers). Two files of one seed
 // never build together: the second waits for a second pass, then copies the
-// first.
+// first. Small files to fetch go first, a batch at a time: asked of the
+// channel's peers, then built from what came (what did not comes through its
+// swarm as any other file).
 net::awaitable<Next> Executor::build_all(const SyncPlan& plan) {
+    std::vector<const SyncStep*> small;
     std::vector<const SyncStep*> first;
     std::vector<const SyncStep*> again;
     std::set<SeedId> seeds;
     for (const auto& step : plan.steps) {
         if (step.action != SyncAction::kFetch && step.action != SyncAction::kRestore) continue;
-        const bool fresh = seeds.insert(state_.target[step.target].seed.id()).second;
-        (fresh ? first : again).push_back(&step);
+        const Seed& seed = state_.target[step.target].seed;
+        const bool fresh = seeds.insert(seed.id()).second;
+        if (!fresh) {
+            again.push_back(&step);
+        } else if (ctx_.small_files && small_file(step)) {
+            small.push_back(&step);
+        } else {
+            first.push_back(&step);
+        }
+    }
+    for (std::size_t from = 0; from < small.size();) {
+        std::size_t to = from;
+        std::uint64_t bytes = 0;
+        std::map<SeedId, SyncContext::SmallFile> wanted;
+        for (; to < small.size() && to - from < kSmallBatchFiles && bytes < kSmallBatchBytes;
+             ++to) {
+            const Seed& seed = state_.target[small[to]->target].seed;
+            wanted.emplace(seed.id(), SyncContext::SmallFile{
+                                          static_cast<std::uint32_t>(seed.length), seed.file_hash});
+            bytes += seed.length;
+        }
+        // (What a cancel interrupts here is fetched again by the next sync.)
+        const std::size_t asked = wanted.size();
+        small_ = co_await ctx_.small_files(std::move(wanted));
+        ctx_.log.info("{} of {} small files from the channel's peers{}", small_.size(), asked,
+                      small_.size() == asked ? "" : "; the others through their swarms");
+        const std::vector<const SyncStep*> batch(small.begin() + static_cast<std::ptrdiff_t>(from),
+                                                 small.begin() + static_cast<std::ptrdiff_t>(to));
+        const Next built = co_await build_pass(batch);
+        small_.clear();
+        if (built != Next::kDone) co_return built;
+        from = to;
     }
     for (const auto* pass : {&first, &again}) {
-        std::size_t next = 0;
-        std::vector<net::awaitable<void>> workers;
-        builders_ = std::max<std::size_t>(1, std::min(kParallelBuilds, pass->size()));
-        for (std::size_t i = 0; i < builders_; ++i)
-            workers.push_back(build_worker(pass, &next));
-        const auto errors = co_await net::join_all(std::move(workers));
-        for (const auto& e : errors) {
-            if (!e) continue;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                fail(SyncFailure::kFetch, x.what());
-            }
-        }
-        if (out_.failure) co_return Next::kFailed;
+        const Next built = co_await build_pass(*pass);
+        if (built != Next::kDone) co_return built;
     }
     co_return Next::kDone;
+}
+
+bool Executor::small_file(const SyncStep& step) const {
+    const Seed& seed = state_.target[step.target].seed;
+    return seed.chunk_count() == 1 && seed.length >= 1 &&
+           seed.length <= limits::kMaxMeshFileBytes && step.network_chunks == 1;
+}
+
+net::awaitable<Next> Executor::build_pass(const std::vector<const SyncStep*>& steps) {
+    std::size_t next = 0;
+    std::vector<net::awaitable<void>> workers;
+    builders_ = std::max<std::size_t>(1, std::min(kParallelBuilds, steps.size()));
+    for (std::size_t i = 0; i < builders_; ++i)
+        workers.push_back(build_worker(&steps, &next));
+    const auto errors = co_await net::join_all(std::move(workers));
+    for (const auto& e : errors) {
+        if (!e) continue;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            fail(SyncFailure::kFetch, x.what());
+        }
+    }
+    co_return out_.failure ? Next::kFailed : Next::kDone;
 }
 
 net::awaitable<void> Executor::build_worker(const std::vector<const SyncStep*>* steps,
@@ -558,6 +609,18 @@ net::awaitable<Next> Executor::build(const SyncStep& step) {
     if (cancel_.load()) co_return fail(SyncFailure::kCancelled, "cancelled");
     ++(step.action == SyncAction::kRestore ? out_.report.restored : out_.report.fetched);
 
+    if (!have.all()) {
+        if (const auto got = small_.find(t.seed.id()); got != small_.end()) {
+            const Bytes* content = &got->second;  // small_ outlives the job
+            auto write = [storage, content] { return storage->write(0, *content); };
+            const Status written = co_await offload(pool(), std::move(write));
+            if (!written) co_return fail(SyncFailure::kDisk, written.error().message);
+            have.set(ChunkIndex{0});
+            ++out_.report.network_chunks;
+            out_.report.network_bytes += content->size();
+            ++out_.report.small_files;
+        }
+    }
     if (!have.all()) {
         const Next fetched = co_await fetch(step, std::move(part), std::move(have), built);
         co_return fetched;

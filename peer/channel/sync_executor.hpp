@@ -17,6 +17,10 @@
 //    hashed, and written only when it matches the target seed (the source may
 //    have changed); a kEarlier chunk is copied from the chunk it repeats when
 //    that one is already held (resumed), otherwise the swarm fetches it too.
+//    A small file (one chunk, at most limits::kMaxMeshFileBytes) with
+//    nothing local is first asked of the channel's peers
+//    (SyncContext::small_files: ChannelMesh::fetch_files), a batch of files
+//    at a time before they are built, and written from what came.
 //    What is still missing is fetched through the file's ordinary swarm
 //    (FileTransfer::fetch, the trackers of SyncContext::trackers_where). A
 //    file all of whose chunks are local never joins a swarm: its whole-file
@@ -36,6 +40,8 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +73,16 @@ struct SyncContext {
     // what the trackers answer, and with them a sync goes on when no tracker
     // can be reached.
     std::vector<PeerAddress> peers = {};
+    // Asks the channel's peers for small files (ChannelMesh::fetch_files):
+    // by seed id, each file's length and SHA-256; answers those that came,
+    // checked. Empty: every file comes through its swarm.
+    struct SmallFile {
+        std::uint32_t length = 0;
+        Digest hash;
+    };
+    using SmallFiles =
+        std::function<net::awaitable<std::map<SeedId, Bytes>>(std::map<SeedId, SmallFile> wanted)>;
+    SmallFiles small_files = {};
 };
 
 // Why a sync stopped short. DIR is left consistent: every step done is safe
@@ -94,9 +110,10 @@ struct SyncReport {
     std::size_t moved_aside = 0;
     std::size_t directories_removed = 0;
     std::uint64_t local_chunks = 0;    // copied from files on disk
-    std::uint64_t network_chunks = 0;  // verified from the swarm
+    std::uint64_t network_chunks = 0;  // verified from the swarm or the channel's peers
     std::uint64_t resumed_chunks = 0;  // already verified in a .part or built file
     std::uint64_t network_bytes = 0;
+    std::size_t small_files = 0;  // of `fetched`/`restored`: whole from the channel's peers
 };
 
 struct SyncOutcome {

@@ -137,6 +137,11 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     bool banned(const UserId& user) const { return banned_users_.contains(user); }
     std::uint64_t verified_bytes() const { return verified_bytes_; }
     std::vector<PeerStats> peer_stats() const;
+    // Bytes of this file sent to `peer` outside the swarm (a channel peer's
+    // FileRequest, ChannelMesh): counted with the swarm's own uploads.
+    void count_upload(const std::string& peer, std::uint64_t bytes) {
+        count_traffic(peer, 0, bytes);
+    }
     // The connect and peer-exchange loops now running (0 to 2): a complete
     // swarm with no connection and no gossip left runs none.
     int loops_running() const { return int{connect_running_} + int{pex_running_}; }
