@@ -482,8 +482,8 @@ TEST_CASE(
         SyncContext ctx{
             *subscriber.node, *subscriber.trackers, {tracker.address}, subscriber.log, store,
             sub.path()};
-        ctx.small_files = [&](std::map<SeedId, SyncContext::SmallFile> wanted)
-            -> net::awaitable<std::map<SeedId, Bytes>> {
+        ctx.small_files = [&](std::map<SeedId, SyncContext::SmallFile> wanted,
+                              const std::atomic<bool>*) -> net::awaitable<std::map<SeedId, Bytes>> {
             std::map<SeedId, Bytes> out;
             for (const auto& [id, f] : wanted) {
                 CHECK(asked.insert(id).second);  // each asked once

@@ -297,7 +297,11 @@ void ChannelMesh::drop(Link& link) {
     file_progress_.cancel();
     links_.erase(key);  // `link` stays alive in its coroutines
     quiet_.cancel();
-    if (!stopping_) pump();
+    if (stopping_) return;
+    pump();
+    // What it was asked goes to the others now, not after a fetch's patience.
+    pump_seeds();
+    pump_files();
 }
 
 net::awaitable<void> ChannelMesh::read_loop(std::shared_ptr<Link> link) {

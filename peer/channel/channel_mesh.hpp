@@ -25,6 +25,7 @@
 
 #include <asio.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -122,13 +123,16 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     // and hashed to their id). One call at a time.
     net::awaitable<std::map<SeedId, Seed>> fetch_seeds(std::vector<SeedId> ids,
                                                        std::chrono::milliseconds patience);
-    // The same for small files (files_fetch.cpp): their content, each of one
-    // peer at a time, kept only when its length and hash are as `wanted`
-    // says (a peer that sends another is banned). Files larger than
-    // limits::kMaxMeshFileBytes, or empty, are not asked for. One call at a
+    // The same for small files (channel_mesh_files.cpp): their content, each
+    // of one peer at a time, kept only when its length and hash are as
+    // `wanted` says (a peer that sends another is banned). Files larger than
+    // limits::kMaxMeshFileBytes, or empty, are not asked for; a peer still
+    // answering seed_requests_per_link requests of an earlier fetch is not
+    // asked. Ends early, with what came, once `cancel` is set. One call at a
     // time; independent of fetch_seeds.
     net::awaitable<std::map<SeedId, Bytes>> fetch_files(std::map<SeedId, FileCheck> wanted,
-                                                        std::chrono::milliseconds patience);
+                                                        std::chrono::milliseconds patience,
+                                                        const std::atomic<bool>* cancel = nullptr);
     const ChannelId& channel() const { return channel_; }
     const Stats& stats() const { return stats_; }
     // Where peers of the channel were heard of, and what came of dialling them.
@@ -173,6 +177,7 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     void on_file_request(Link& link, const SeedId& id);
     net::awaitable<void> on_file_part(Link& link, const channel_proto::FilePart& part);
     void on_file_unknown(Link& link, const SeedId& id);
+    void answered_file(Link& link);  // one FileRequest of it answered (late ones included)
     net::awaitable<void> serve_file(std::shared_ptr<Link> link);  // the next of file_asks
     void pump_files();
     void ban(Link& link, std::string_view what);

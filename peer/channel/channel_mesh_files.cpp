@@ -24,6 +24,8 @@ constexpr std::size_t kMaxQueuedFileRequests = 64;
 // A file at most this large is checked on the I/O thread (cheaper than the
 // hand-over to the pool); a larger one on the pool.
 constexpr std::size_t kHashInline = 32u << 10;
+// How often a fetch with a cancel flag looks at it.
+constexpr std::chrono::milliseconds kCancelPoll{100};
 
 // The file of `swarm`, read whole and checked against its seed (nullopt: not
 // held here, too large, or not what the seed says: changed on disk).
@@ -73,8 +75,9 @@ net::awaitable<void> ChannelMesh::serve_file(std::shared_ptr<Link> link) {
     const auto total = static_cast<std::uint32_t>(content->size());
     const Bytes frame = cp::encode(cp::FilePart{id, total, 0, *content});
     co_await link->stream->write(frame);
-    // Counted as the swarm's upload (the process's totals and --metrics).
-    swarm->count_upload(link->stream->remote(), total);
+    // Counted as the swarm's upload (the process's totals and --metrics),
+    // under the peer's listening address when it has one, as a swarm does.
+    swarm->count_upload(link->listen ? link->listen->str() : link->stream->remote(), total);
     ++stats_.files_served;
     stats_.file_bytes_served += total;
 }
@@ -82,18 +85,31 @@ net::awaitable<void> ChannelMesh::serve_file(std::shared_ptr<Link> link) {
 // --- fetching ----------------------------------------------------------------
 
 void ChannelMesh::on_file_unknown(Link& link, const SeedId& id) {
-    if (!file_fetch_ || !file_fetch_->outstanding(link.key, id)) return;  // late
-    file_fetch_->answered(link.key, id, SeedRequests::Answer::kUnknown);
+    answered_file(link);
+    if (!file_fetch_) return;
+    if (file_fetch_->outstanding(link.key, id))
+        file_fetch_->answered(link.key, id, SeedRequests::Answer::kUnknown);
     file_progress_.cancel();
     pump_files();
 }
 
+void ChannelMesh::answered_file(Link& link) {
+    if (link.files_asked > 0) --link.files_asked;
+}
+
 net::awaitable<void> ChannelMesh::on_file_part(Link& link, const cp::FilePart& part) {
     if (!link.file_in) {
-        // A new file: only one asked of this peer and still wanted.
-        if (!file_fetch_ || !file_fetch_->outstanding(link.key, part.id)) co_return;  // late
+        // A new file: only one asked of this peer and still wanted is kept;
+        // the last part of another (a fetch given up) counts as answered.
         const auto check = file_checks_.find(part.id);
-        if (check == file_checks_.end()) co_return;
+        if (!file_fetch_ || !file_fetch_->outstanding(link.key, part.id) ||
+            check == file_checks_.end()) {
+            if (std::uint64_t{part.offset} + part.data.size() == part.total) {
+                answered_file(link);
+                pump_files();
+            }
+            co_return;  // late
+        }
         if (part.total != check->second.length) {
             ++stats_.forged;
             log_.warn("channel peer {} sent {} bytes for a file of {} (seed {}); banned",
@@ -123,7 +139,11 @@ net::awaitable<void> ChannelMesh::on_file_part(Link& link, const cp::FilePart& p
     auto content = std::make_shared<Bytes>(std::move(link.file_buffer));
     link.file_buffer = Bytes();
     link.file_in.reset();
-    if (!file_fetch_ || !file_fetch_->outstanding(link.key, id)) co_return;
+    answered_file(link);
+    if (!file_fetch_ || !file_fetch_->outstanding(link.key, id)) {
+        pump_files();  // it has room for more now
+        co_return;
+    }
     const Digest want = file_checks_.at(id).hash;
     Digest got;
     if (content->size() <= kHashInline) {
@@ -156,16 +176,21 @@ void ChannelMesh::pump_files() {
         if (link->gone || link->closing) continue;
         const auto held = gossip_.version_of(key);
         if (!held || held->none()) continue;
+        // Still answering an earlier fetch's requests: not asked (nor counted
+        // as a peer that could be, so the fetch does not wait for it).
+        if (link->files_asked >= options_.seed_requests_per_link) continue;
         file_fetch_->link_up(key);
         for (const auto& id : file_fetch_->assign(key)) {
             send(*link, cp::encode(cp::FileRequest{id}));
             if (link->gone || !file_fetch_) break;  // dropped: link_down gave its files back
+            ++link->files_asked;
         }
     }
 }
 
-net::awaitable<std::map<SeedId, Bytes>> ChannelMesh::fetch_files(
-    std::map<SeedId, FileCheck> wanted, std::chrono::milliseconds patience) {
+net::awaitable<std::map<SeedId, Bytes>> ChannelMesh::fetch_files(std::map<SeedId, FileCheck> wanted,
+                                                                 std::chrono::milliseconds patience,
+                                                                 const std::atomic<bool>* cancel) {
     const auto self = shared_from_this();
     std::erase_if(wanted, [](const auto& w) {
         return w.second.length == 0 || w.second.length > limits::kMaxMeshFileBytes;
@@ -181,11 +206,14 @@ net::awaitable<std::map<SeedId, Bytes>> ChannelMesh::fetch_files(
     pump_files();
     auto last_progress = net::Clock::now();
     std::size_t answered = 0;
-    while (!stopping_ && !file_fetch_->finished()) {
+    while (!stopping_ && !file_fetch_->finished() && !(cancel && cancel->load())) {
         asio::error_code ec;
-        file_progress_.expires_at(last_progress + patience);
+        const auto deadline = last_progress + patience;
+        // (A cancel is looked at every kCancelPoll.)
+        file_progress_.expires_at(cancel ? std::min(deadline, net::Clock::now() + kCancelPoll)
+                                         : deadline);
         co_await file_progress_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec) break;  // nothing for `patience`
+        if (!ec && net::Clock::now() >= deadline) break;  // nothing for `patience`
         if (files_got_.size() != answered) {
             answered = files_got_.size();
             last_progress = net::Clock::now();

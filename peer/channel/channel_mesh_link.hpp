@@ -41,6 +41,11 @@ struct ChannelMesh::Link {
     std::optional<SeedId> file_in;
     Bytes file_buffer;
     std::uint32_t file_total = 0;
+    // FileRequests sent to it not answered yet, those of a fetch given up
+    // included (the peer still answers them): no more are sent while it has
+    // ChannelMeshOptions::seed_requests_per_link, so a slow peer's backlog
+    // stays bounded across fetches.
+    std::size_t files_asked = 0;
     asio::steady_timer pace;  // a served file's wait for the upload limit (cancelled on drop)
     bool closing = false;     // goodbye queued: close once `out` is sent
     bool gone = false;        // dropped: both coroutines end

@@ -351,13 +351,14 @@ net::awaitable<bool> Subscriber::apply(
                     options_.dir,
                     mesh_ ? mesh_->holders(ref_of(m)) : std::vector<PeerAddress>{}};
     if (mesh_) {
-        ctx.small_files = [mesh = mesh_, patience = options_.seed_patience](
-                              std::map<SeedId, SyncContext::SmallFile> wanted)
-            -> net::awaitable<std::map<SeedId, Bytes>> {
+        ctx.small_files =
+            [mesh = mesh_, patience = options_.seed_patience](
+                std::map<SeedId, SyncContext::SmallFile> wanted,
+                const std::atomic<bool>* cancel) -> net::awaitable<std::map<SeedId, Bytes>> {
             std::map<SeedId, ChannelMesh::FileCheck> checks;
             for (const auto& [id, f] : wanted)
                 checks.emplace(id, ChannelMesh::FileCheck{f.length, f.hash});
-            co_return co_await mesh->fetch_files(std::move(checks), patience);
+            co_return co_await mesh->fetch_files(std::move(checks), patience, cancel);
         };
     }
     auto outcome = co_await sync_to(ctx, std::move(*target), cancel_);

@@ -463,11 +463,21 @@ net::awaitable<Next> Executor::build_all(const SyncPlan& plan) {
                                           static_cast<std::uint32_t>(seed.length), seed.file_hash});
             bytes += seed.length;
         }
-        // (What a cancel interrupts here is fetched again by the next sync.)
+        if (cancel_.load()) {
+            fail(SyncFailure::kCancelled, "cancelled");
+            co_return Next::kFailed;
+        }
         const std::size_t asked = wanted.size();
-        small_ = co_await ctx_.small_files(std::move(wanted));
-        ctx_.log.info("{} of {} small files from the channel's peers{}", small_.size(), asked,
-                      small_.size() == asked ? "" : "; the others through their swarms");
+        small_ = co_await ctx_.small_files(std::move(wanted), &cancel_);
+        if (cancel_.load()) {
+            fail(SyncFailure::kCancelled, "cancelled");
+            co_return Next::kFailed;
+        }
+        if (small_.empty())
+            ctx_.log.debug("none of {} small files from the channel's peers", asked);
+        else
+            ctx_.log.info("{} of {} small files from the channel's peers{}", small_.size(), asked,
+                          small_.size() == asked ? "" : "; the others through their swarms");
         const std::vector<const SyncStep*> batch(small.begin() + static_cast<std::ptrdiff_t>(from),
                                                  small.begin() + static_cast<std::ptrdiff_t>(to));
         const Next built = co_await build_pass(batch);

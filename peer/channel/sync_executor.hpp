@@ -75,13 +75,14 @@ struct SyncContext {
     std::vector<PeerAddress> peers = {};
     // Asks the channel's peers for small files (ChannelMesh::fetch_files):
     // by seed id, each file's length and SHA-256; answers those that came,
-    // checked. Empty: every file comes through its swarm.
+    // checked, and ends soon after the flag is set (the sync's cancel).
+    // Empty: every file comes through its swarm.
     struct SmallFile {
         std::uint32_t length = 0;
         Digest hash;
     };
-    using SmallFiles =
-        std::function<net::awaitable<std::map<SeedId, Bytes>>(std::map<SeedId, SmallFile> wanted)>;
+    using SmallFiles = std::function<net::awaitable<std::map<SeedId, Bytes>>(
+        std::map<SeedId, SmallFile> wanted, const std::atomic<bool>* cancel)>;
     SmallFiles small_files = {};
 };
 
