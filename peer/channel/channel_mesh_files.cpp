@@ -195,7 +195,8 @@ net::awaitable<std::map<SeedId, Bytes>> ChannelMesh::fetch_files(std::map<SeedId
     std::erase_if(wanted, [](const auto& w) {
         return w.second.length == 0 || w.second.length > limits::kMaxMeshFileBytes;
     });
-    if (file_fetch_ || stopping_ || wanted.empty()) co_return std::map<SeedId, Bytes>{};
+    if (file_fetch_ || stopping_ || wanted.empty() || (cancel && cancel->load()))
+        co_return std::map<SeedId, Bytes>{};
     std::vector<SeedId> ids;
     ids.reserve(wanted.size());
     for (const auto& [id, check] : wanted)

@@ -22,6 +22,8 @@
 
 namespace seedshare {
 
+using namespace std::chrono_literals;
+
 namespace sync_detail {
 
 JobResult replan(std::string why) {
