@@ -91,10 +91,16 @@ cmp "$WORK/a/data.bin" "$WORK/out/data.bin" || fail "the downloaded file differs
 have=$(resumed "$last_log")
 [[ -n "$have" ]] || fail "the last run did not resume"
 ((have >= previous)) || fail "the last run resumed $have chunks, fewer than $previous before"
-# "got data.bin: 96.00 MiB in 1.23 s (...), 40.25 MiB fetched, ..."
-fetched=$(grep -o '[0-9.]* [KMG]*i*B fetched' "$last_out" |
-    awk '{u = $2 == "B" ? 1 : $2 == "KiB" ? 1024 : $2 == "MiB" ? 1048576 : 1073741824;
-          printf "%d\n", $1 * u}')
+# "got data.bin: 96.00 MiB in 1.23 s (...), 40.25 MiB fetched, ...", or
+# "..., nothing fetched (it was all here already), ..." when the last kill
+# came after every chunk was verified, before the rename.
+if grep -q 'nothing fetched' "$last_out"; then
+    fetched=0
+else
+    fetched=$({ grep -o '[0-9.]* [KMG]*i*B fetched' "$last_out" || true; } |
+        awk '{u = $2 == "B" ? 1 : $2 == "KiB" ? 1024 : $2 == "MiB" ? 1048576 : 1073741824;
+              printf "%d\n", $1 * u}')
+fi
 if [[ -z "$fetched" && $killed_complete -eq 1 ]]; then
     echo "ok (the last run was killed after finishing, before its summary)"
     exit 0
