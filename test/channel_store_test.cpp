@@ -126,6 +126,34 @@ TEST_CASE("channel store: files recorded during a sync survive a crash before se
     CHECK(store.recorded().size() == 3);
 }
 
+TEST_CASE(
+    "channel store: a path recorded again replaces its entry, and a forgotten one can return") {
+    TempDir src, dir;
+    const Seed a = seed_of(src, "a", 40000, 1);
+    const Seed b = seed_of(src, "b", 100, 2);
+    auto check = [&](const ChannelStore& store) {
+        REQUIRE(store.recorded().size() == 2);
+        CHECK(store.recorded()[0].path == "y");
+        CHECK(store.recorded()[1].path == "x");
+        CHECK(store.recorded()[1].seed == a);
+        CHECK(store.recorded()[1].stamp.ino == 4);
+    };
+    {
+        auto store = open_ok(dir.path());
+        REQUIRE(store.record_installed(rec("x", a, 1)));
+        REQUIRE(store.record_installed(rec("y", b, 2)));
+        REQUIRE(store.record_installed(rec("x", b, 3)));
+        REQUIRE(store.recorded().size() == 2);
+        CHECK(store.recorded()[1].seed == b);
+        REQUIRE(store.forget("x"));
+        REQUIRE(store.forget("x"));  // not recorded: nothing to do
+        REQUIRE(store.recorded().size() == 1);
+        REQUIRE(store.record_installed(rec("x", a, 4)));
+        check(store);
+    }
+    check(open_ok(dir.path()));  // the journal replayed: the same
+}
+
 TEST_CASE("channel store: a journal of an older generation is ignored") {
     TempDir src, dir;
     const Seed a = seed_of(src, "a", 1000, 1);

@@ -242,7 +242,7 @@ std::optional<StoreError> ChannelStore::load() {
             known = seeds.emplace(f.seed, std::move(*found)).first;
             stored_seeds_.insert(f.seed);
         }
-        recorded_.push_back(RecordedFile{std::move(f.path), known->second, f.stamp});
+        put_recorded(RecordedFile{std::move(f.path), known->second, f.stamp});
     }
     return load_journal();
 }
@@ -280,11 +280,10 @@ std::optional<StoreError> ChannelStore::load_journal() {
                                   fmt::format("{}: the seed of '{}' is missing",
                                               seed_path(f->seed).string(), f->path)};
             stored_seeds_.insert(f->seed);
-            std::erase_if(recorded_, [&](const RecordedFile& r) { return r.path == f->path; });
-            recorded_.push_back(RecordedFile{std::move(f->path), std::move(*found), f->stamp});
+            put_recorded(RecordedFile{std::move(f->path), std::move(*found), f->stamp});
         } else if (const auto deleted = after(*line, "-")) {
             if (!recordable(*deleted)) return corrupt("expected '- <path>'");
-            std::erase_if(recorded_, [&](const RecordedFile& r) { return r.path == *deleted; });
+            drop_recorded(std::string(*deleted));
         } else {
             return corrupt("expected '+ ...' or '- <path>'");
         }
@@ -386,6 +385,23 @@ IoStatus ChannelStore::append_journal(const std::string& line) {
     return Ok{};
 }
 
+void ChannelStore::put_recorded(RecordedFile file) {
+    if (!recorded_paths_.insert(file.path).second)
+        std::erase_if(recorded_, [&](const RecordedFile& r) { return r.path == file.path; });
+    recorded_.push_back(std::move(file));
+}
+
+void ChannelStore::drop_recorded(const std::string& path) {
+    if (recorded_paths_.erase(path) != 0)
+        std::erase_if(recorded_, [&](const RecordedFile& r) { return r.path == path; });
+}
+
+void ChannelStore::index_recorded() {
+    recorded_paths_.clear();
+    for (const auto& r : recorded_)
+        recorded_paths_.insert(r.path);
+}
+
 IoStatus ChannelStore::record_installed(const RecordedFile& file) {
     if (!recordable(file.path)) return IoError{EINVAL, "record", file.path, 0};
     if (auto stored = store_seed_once(file.seed); !stored) return stored;
@@ -393,18 +409,15 @@ IoStatus ChannelStore::record_installed(const RecordedFile& file) {
             append_journal("+ " + format_file_line(file.seed.id(), file.stamp, file.path));
         !appended)
         return appended;
-    std::erase_if(recorded_, [&](const RecordedFile& r) { return r.path == file.path; });
-    recorded_.push_back(file);
+    put_recorded(file);
     return Ok{};
 }
 
 IoStatus ChannelStore::forget(const std::string& path) {
     if (!recordable(path)) return IoError{EINVAL, "forget", path, 0};
-    if (std::none_of(recorded_.begin(), recorded_.end(),
-                     [&](const RecordedFile& r) { return r.path == path; }))
-        return Ok{};
+    if (!recorded_paths_.contains(path)) return Ok{};
     if (auto appended = append_journal(fmt::format("- {}\n", path)); !appended) return appended;
-    std::erase_if(recorded_, [&](const RecordedFile& r) { return r.path == path; });
+    drop_recorded(path);
     return Ok{};
 }
 
@@ -416,12 +429,14 @@ IoStatus ChannelStore::set_applied(std::string manifest_text, std::vector<Record
     std::optional<std::string> manifest(std::move(manifest_text));
     std::swap(manifest, manifest_);
     std::swap(files, recorded_);
+    index_recorded();
     ++generation_;
     auto written = write_state();
     if (!written) {
         --generation_;
         std::swap(manifest, manifest_);
         std::swap(files, recorded_);
+        index_recorded();
         return written;
     }
     // Obsolete now (it names the previous generation): removed, or ignored.

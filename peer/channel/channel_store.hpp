@@ -46,6 +46,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -136,6 +137,11 @@ class ChannelStore {
 
     std::optional<StoreError> load();
     std::optional<StoreError> load_journal();
+    // recorded_ with `file` (replacing its path's entry), without `path`;
+    // index_recorded() after recorded_ is replaced whole.
+    void put_recorded(RecordedFile file);
+    void drop_recorded(const std::string& path);
+    void index_recorded();
     std::string state_text() const;
     IoStatus write_state();
     IoStatus compact();
@@ -149,6 +155,9 @@ class ChannelStore {
     std::uint64_t generation_ = 0;
     std::optional<std::string> manifest_;
     std::vector<RecordedFile> recorded_;
+    // The paths in recorded_: a path is looked for in recorded_ only when
+    // it is there (a first sync of 10,000 files would be quadratic).
+    std::unordered_set<std::string> recorded_paths_;
     std::set<SeedId> stored_seeds_;  // known to be in STATE/seeds
     bool journal_open_ = false;      // STATE/journal exists for generation_
     bool journal_broken_ = false;    // its last append failed: may end in a cut line
