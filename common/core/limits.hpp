@@ -117,6 +117,9 @@ inline constexpr std::uint64_t kBackupDiskReserve = 64ull << 20;
 
 // --- peers ------------------------------------------------------------------
 inline constexpr std::size_t kMaxPeerConnections = 512;
+// `peer get --parallel`: files fetched at once by one process (each a swarm
+// with its connections, all within kMaxPeerConnections).
+inline constexpr std::uint64_t kMaxGetParallel = 64;
 // Accepted connections still in their handshake, beyond kMaxPeerConnections
 // (the budget decides on them once their Hello names the swarm).
 inline constexpr std::size_t kMaxPeerHandshakes = 64;

@@ -1,5 +1,5 @@
-// peer get SEED: the terminal around a Download: progress while it runs, the
-// summary at the end, signals, exit codes.
+// peer get SEED...: the terminal around one Download per SEED (--parallel at
+// once): progress while they run, a summary as each ends, signals, exit codes.
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -12,10 +12,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
+#include <memory>
+#include <set>
 
 #include "common/core/limits.hpp"
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
+#include "common/net/join_all.hpp"
 #include "common/net/net.hpp"
 #include "peer/app/commands.hpp"
 #include "peer/app/metrics.hpp"
@@ -158,6 +162,52 @@ std::string json_summary(const Download& download, Download::Outcome outcome,
     return j.dump() + "\n";
 }
 
+// One SEED of the command: its download and how it ended.
+struct Job {
+    std::string arg;  // SEED as given
+    std::unique_ptr<Download> download;
+    std::optional<Download::Outcome> outcome;
+    std::chrono::duration<double> elapsed{};
+    std::uint64_t fetched = 0;  // bytes from peers, once it ended
+};
+
+// Every SEED read and checked before any byte moves: a usage error names the
+// argument. The same seed twice, or two seeds of one name (they would write
+// the same file), are usage errors too.
+std::vector<DownloadOptions> read_seed_arguments(const GetCommand& cmd,
+                                                 const DownloadOptions& base) {
+    std::vector<DownloadOptions> out;
+    std::set<SeedId> ids;
+    std::map<std::string, std::string> names;  // file name -> the SEED that names it
+    bool stdin_read = false;
+    for (const auto& text : cmd.seeds) {
+        if (text == "-") {
+            if (stdin_read)
+                throw CommandFailure{kExitUsage, "- (the seed on standard input) given twice"};
+            stdin_read = true;
+        }
+        DownloadOptions o = base;
+        read_seed_argument(text, o);
+        const SeedId id = o.seed ? o.seed->id() : *o.seed_id;
+        if (!ids.insert(id).second)
+            throw CommandFailure{kExitUsage,
+                                 text == id.hex()
+                                     ? fmt::format("seed {} is given twice", text)
+                                     : fmt::format("{}: seed {} is given twice", text, id.hex())};
+        if (o.seed) {
+            const auto [it, fresh] = names.emplace(o.seed->name, text);
+            if (!fresh)
+                throw CommandFailure{
+                    kExitUsage,
+                    fmt::format("{} and {} both name the file {}: they cannot share one -o "
+                                "directory",
+                                it->second, text, o.seed->name)};
+        }
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
 net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::thread_pool& pool) {
     auto ex = io.get_executor();
     // --quiet: nothing on stderr but errors, whatever the log level says.
@@ -171,14 +221,14 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
                                 : Progress::Mode::kLog;
     if (mode == Progress::Mode::kTerminal) log.set_clear_line(true);
 
-    DownloadOptions options;
-    options.out_dir = cmd.out_dir;
+    DownloadOptions base;
+    base.out_dir = cmd.out_dir;
     for (const auto& hp : cmd.peers) {
         // An IP address as is; a name resolved now (every address it has).
         asio::error_code ec;
         const auto ip = asio::ip::make_address(hp.host, ec);
         if (!ec) {
-            options.peers.push_back(PeerAddress{net::normalize(ip), hp.port});
+            base.peers.push_back(PeerAddress{net::normalize(ip), hp.port});
             continue;
         }
         asio::ip::tcp::resolver resolver(ex);
@@ -188,14 +238,15 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
             continue;
         }
         for (const auto& e : found)
-            options.peers.push_back(
+            base.peers.push_back(
                 PeerAddress{net::normalize(e.endpoint().address()), e.endpoint().port()});
     }
-    options.trackers = cmd.net.trackers;
-    options.force = cmd.force;
-    options.announce_complete = cmd.serve;
+    base.trackers = cmd.net.trackers;
+    base.force = cmd.force;
+    base.announce_complete = cmd.serve;
+    std::vector<DownloadOptions> each;
     try {
-        read_seed_argument(cmd.seed, options);
+        each = read_seed_arguments(cmd, base);
         std::error_code ec;
         if (fs::exists(cmd.out_dir, ec) && !fs::is_directory(cmd.out_dir, ec))
             throw CommandFailure{kExitUsage,
@@ -219,18 +270,26 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     Node node(ex, pool, node_options(net), log);
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
-    Download download(node, trackers, options, log);
+    const bool several = each.size() > 1;
+    std::vector<Job> jobs;
+    jobs.reserve(each.size());
+    for (std::size_t i = 0; i < each.size(); ++i) {
+        Job job;
+        job.arg = cmd.seeds[i];
+        job.download = std::make_unique<Download>(node, trackers, std::move(each[i]), log);
+        jobs.push_back(std::move(job));
+    }
     const auto metrics =
         start_metrics(cmd.net.metrics, ex, node, cmd.serve ? "get --serve" : "get");
 
     asio::signal_set signals(ex, SIGINT, SIGTERM);
     bool interrupted = false;
     // --serve, once complete: waits here until a signal. The same signal set
-    // serves both phases: one arriving as the download ends is not lost.
+    // serves both phases: one arriving as the downloads end is not lost.
     asio::steady_timer serving(ex);
-    // The first signal stops the download cleanly; a second one (the stop
-    // waits on something slow) ends the process at once: NAME.part is kept
-    // and a rerun resumes.
+    // The first signal stops the downloads cleanly (those not begun do not
+    // begin); a second one (the stop waits on something slow) ends the
+    // process at once: every NAME.part is kept and a rerun resumes.
     std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& e,
                                                                       int) {
         if (e) return;
@@ -239,7 +298,8 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
             std::_Exit(kExitInterrupted);
         }
         interrupted = true;
-        download.stop();
+        for (auto& job : jobs)
+            job.download->stop();
         serving.cancel();
         signals.async_wait(on_signal);
     };
@@ -248,88 +308,173 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     if (cmd.timeout.count() > 0) {
         deadline.expires_after(cmd.timeout);
         deadline.async_wait([&](const asio::error_code& e) {
-            if (!e) download.time_out();
+            if (e) return;
+            for (auto& job : jobs)
+                job.download->time_out();
         });
     }
 
     const auto started = std::chrono::steady_clock::now();
     bool running = true;
+    std::optional<Progress> progress;
     asio::steady_timer tick(ex);
+    auto fetched_by = [](const Swarm& swarm) {
+        std::uint64_t n = 0;
+        for (const auto& p : swarm.peer_stats())
+            n += p.downloaded;
+        return n;
+    };
+    // One live line for the whole command: the files whose seeds are known.
     auto show = [&]() -> net::awaitable<void> {
-        std::optional<Progress> progress;
         while (running) {
-            if (auto swarm = download.swarm()) {
-                if (!progress)
-                    progress.emplace(mode, stderr, swarm->seed().length, download.resumed_bytes());
-                std::uint64_t received = 0;
-                for (const auto& p : swarm->peer_stats())
-                    received += p.downloaded;
-                progress->update(swarm->verified_bytes(), received, swarm->connection_count());
+            std::uint64_t total = 0, already = 0, verified = 0, received = 0;
+            std::size_t peers = 0;
+            bool begun = false;
+            for (const auto& job : jobs) {
+                const Seed* seed = job.download->seed();
+                if (job.outcome) {
+                    if (*job.outcome != Download::Outcome::kComplete &&
+                        *job.outcome != Download::Outcome::kAlreadyComplete)
+                        continue;  // failed: out of the totals
+                    total += seed->length;
+                    verified += seed->length;
+                    already += job.download->resumed_bytes();
+                    received += job.fetched;
+                    continue;
+                }
+                const auto swarm = job.download->swarm();
+                if (!swarm) continue;
+                begun = true;
+                total += seed->length;
+                already += job.download->resumed_bytes();
+                verified += swarm->verified_bytes();
+                received += fetched_by(*swarm);
+                peers += swarm->connection_count();
+            }
+            if (begun) {
+                if (!progress) progress.emplace(mode, stderr, total, already);
+                progress->set_totals(total, already);
+                progress->update(verified, received, peers);
             }
             if (!co_await net::sleep_for(tick, 250ms)) break;
         }
         if (progress) progress->clear();
     };
     net::spawn(ex, show(), log, "progress");
-    const auto outcome = co_await download.run();
+
+    // What one file's end says: at once, as each ends (several files), or
+    // after the live line is gone (one).
+    auto report = [&](const Job& job) {
+        if (progress) progress->clear();
+        const Download& download = *job.download;
+        const auto outcome = *job.outcome;
+        if (cmd.json) {
+            fmt::print("{}", json_summary(download, outcome, job.elapsed));
+            std::fflush(stdout);
+            return;
+        }
+        // With several files, a problem names the SEED it is about.
+        const std::string about = several ? job.arg + ": " : std::string();
+        switch (outcome) {
+            case Download::Outcome::kComplete: {
+                const auto swarm = download.swarm();
+                fmt::print("{}", Progress::summary(download.target().string(), swarm->seed().length,
+                                                   job.fetched, job.elapsed, swarm->peer_stats()));
+                break;
+            }
+            case Download::Outcome::kAlreadyComplete:
+                fmt::print("{} is already complete (whole-file SHA-256 verified)\n",
+                           download.target().string());
+                break;
+            case Download::Outcome::kInterrupted:
+                if (const auto swarm = download.swarm(); swarm && swarm->verified_bytes() > 0)
+                    fmt::print(stderr,
+                               "peer: {}interrupted with {} of {} verified; run the same command "
+                               "to resume\n",
+                               about, format_bytes(swarm->verified_bytes()),
+                               format_bytes(swarm->seed().length));
+                else if (!several)
+                    fmt::print(stderr, "peer: interrupted\n");
+                break;
+            case Download::Outcome::kTimedOut:
+            case Download::Outcome::kFailed:
+            case Download::Outcome::kIntegrity:
+                if (const auto swarm = download.swarm();
+                    swarm && swarm->verified_bytes() > 0 && !download.finish_failed())
+                    fmt::print(
+                        stderr,
+                        "peer: {}{}: {} of {} verified; they stay in {}.part and a rerun resumes\n",
+                        about, download.message(), format_bytes(swarm->verified_bytes()),
+                        format_bytes(swarm->seed().length), download.target().string());
+                else
+                    fmt::print(stderr, "peer: {}{}\n", about, download.message());
+                break;
+            case Download::Outcome::kTrackerUnreachable:
+            case Download::Outcome::kUsage:
+                fmt::print(stderr, "peer: {}{}\n", about, download.message());
+                break;
+        }
+        std::fflush(stdout);
+    };
+
+    // --parallel workers take the next file until none is left. A stopped
+    // download returns at once, so after a signal the rest end without
+    // beginning.
+    std::size_t next = 0;
+    auto worker = [&]() -> net::awaitable<void> {
+        while (next < jobs.size()) {
+            Job& job = jobs[next++];
+            const auto began = std::chrono::steady_clock::now();
+            job.outcome = co_await job.download->run();
+            job.elapsed = std::chrono::steady_clock::now() - began;
+            if (const auto swarm = job.download->swarm()) job.fetched = fetched_by(*swarm);
+            if (several) report(job);
+        }
+    };
+    std::vector<net::awaitable<void>> workers;
+    for (std::size_t i = 0; i < std::min<std::size_t>(cmd.parallel, jobs.size()); ++i)
+        workers.push_back(worker());
+    co_await net::join_all(std::move(workers));
     running = false;
     tick.cancel();
     deadline.cancel();
     co_await net::sleep_for(tick, 0ms);  // let the progress line clear itself
-    const auto elapsed = std::chrono::steady_clock::now() - started;
-
-    int code = exit_code(outcome);
-    if (cmd.json) fmt::print("{}", json_summary(download, outcome, elapsed));
-    switch (outcome) {
-        case Download::Outcome::kComplete: {
-            const auto swarm = download.swarm();
-            std::uint64_t fetched = 0;
-            const auto peers = swarm->peer_stats();
-            for (const auto& p : peers)
-                fetched += p.downloaded;
-            if (!cmd.json)
-                fmt::print("{}", Progress::summary(download.target().string(), swarm->seed().length,
-                                                   fetched, elapsed, peers));
-            break;
-        }
-        case Download::Outcome::kAlreadyComplete:
-            if (!cmd.json)
-                fmt::print("{} is already complete (whole-file SHA-256 verified)\n",
-                           download.target().string());
-            break;
-        case Download::Outcome::kInterrupted:
-            if (const auto swarm = download.swarm(); swarm && swarm->verified_bytes() > 0)
-                fmt::print(
-                    stderr,
-                    "peer: interrupted with {} of {} verified; run the same command to resume\n",
-                    format_bytes(swarm->verified_bytes()), format_bytes(swarm->seed().length));
-            else
-                fmt::print(stderr, "peer: interrupted\n");
-            break;
-        case Download::Outcome::kTimedOut:
-        case Download::Outcome::kFailed:
-        case Download::Outcome::kIntegrity:
-            if (const auto swarm = download.swarm();
-                swarm && swarm->verified_bytes() > 0 && !download.finish_failed())
-                fmt::print(
-                    stderr,
-                    "peer: {}: {} of {} verified; they stay in {}.part and a rerun resumes\n",
-                    download.message(), format_bytes(swarm->verified_bytes()),
-                    format_bytes(swarm->seed().length), download.target().string());
-            else
-                fmt::print(stderr, "peer: {}\n", download.message());
-            break;
-        case Download::Outcome::kTrackerUnreachable:
-        case Download::Outcome::kUsage:
-            fmt::print(stderr, "peer: {}\n", download.message());
-            break;
+    if (!several) {
+        jobs.front().elapsed = std::chrono::steady_clock::now() - started;
+        report(jobs.front());
     }
-    std::fflush(stdout);
 
-    const bool done =
-        outcome == Download::Outcome::kComplete || outcome == Download::Outcome::kAlreadyComplete;
-    if (done && cmd.serve && !interrupted) {
-        log.info("serving {} on port {}; Ctrl-C to stop", download.target().string(), node.port());
+    // The exit code: the first file's (in the order given) that did not end well.
+    int code = kExitOk;
+    std::size_t done = 0;
+    std::size_t not_begun = 0;
+    for (const auto& job : jobs) {
+        const auto outcome = *job.outcome;
+        if (outcome == Download::Outcome::kComplete ||
+            outcome == Download::Outcome::kAlreadyComplete)
+            ++done;
+        else if (code == kExitOk)
+            code = exit_code(outcome);
+        const bool stopped =
+            outcome == Download::Outcome::kInterrupted || outcome == Download::Outcome::kTimedOut;
+        if (stopped && !job.download->swarm()) ++not_begun;
+    }
+    if (several && !cmd.json) {
+        const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
+        const std::string line = fmt::format(
+            "{} of {} verified in {:.2f} s{}\n", done, count_of(jobs.size(), "file"), took.count(),
+            not_begun > 0 ? fmt::format(" ({} not begun)", not_begun) : "");
+        if (done == jobs.size())
+            fmt::print("got {}", line);
+        else
+            fmt::print(stderr, "peer: {}", line);
+        std::fflush(stdout);
+    }
+
+    if (done > 0 && cmd.serve && !interrupted) {
+        log.info("serving {} on port {}; Ctrl-C to stop",
+                 several ? count_of(done, "file") : jobs.front().download->target().string(),
+                 node.port());
         serving.expires_at(asio::steady_timer::time_point::max());
         asio::error_code ec;
         co_await serving.async_wait(asio::redirect_error(asio::use_awaitable, ec));

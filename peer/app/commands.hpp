@@ -98,8 +98,10 @@ inline NodeOptions node_options(const NetworkOptions& net) {
 }
 
 struct GetCommand {
-    std::string seed;             // a seed file's path, or a seed id (64 hex digits)
-    std::vector<HostPort> peers;  // --peer: where to start, trackers or not
+    // One or more: a seed file's path, "-" (stdin), or a seed id (64 hex digits).
+    std::vector<std::string> seeds;
+    unsigned parallel = 4;                           // files fetched at once
+    std::vector<HostPort> peers;                     // --peer: where to start, trackers or not
     std::optional<std::filesystem::path> state_dir;  // address book; default: default_state_dir()
     bool no_state = false;
     std::filesystem::path out_dir = ".";

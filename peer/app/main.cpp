@@ -217,12 +217,16 @@ int main(int argc, char** argv) {
     GetCommand get;
     NetworkText get_net;
     std::string get_out = ".";
-    auto* gt = app.add_subcommand("get", "Download a file from its swarm, verified");
-    gt->add_option("SEED", get.seed,
+    auto* gt = app.add_subcommand("get", "Download files from their swarms, verified");
+    gt->add_option("SEED", get.seeds,
                    "A seed file, - (the seed on stdin), or a seed id (64 hex digits) to fetch "
-                   "from the tracker")
+                   "from the tracker; several for several files")
         ->required()
         ->type_name("");
+    std::string get_parallel_text = "4";
+    gt->add_option("--parallel", get_parallel_text,
+                   "With several SEEDs: files fetched at once (default 4)")
+        ->type_name("N");
     gt->add_option("-o,--out", get_out,
                    "Directory to write the file into, created if missing (default: current)")
         ->type_name("DIR");
@@ -241,12 +245,16 @@ int main(int argc, char** argv) {
                  "Replace an existing different file of that name, and take over a NAME.part "
                  "that seedshare did not make for this seed");
     gt->add_flag("-q,--quiet", get.quiet, "Nothing on stderr but errors (no progress line)");
-    gt->add_flag("--json", get.json, "Print the summary as one JSON object on stdout");
+    gt->add_flag("--json", get.json,
+                 "Print the summary as one JSON object on stdout (one line per SEED)");
     std::string timeout_text = "0";
     gt->add_option("--timeout", timeout_text,
                    "Give up when not done after this many seconds (default 0: never)")
         ->type_name("SECONDS");
-    gt->footer(footer("  peer get big.iso.seed -o ~/Downloads --max-download-rate 5M", true));
+    gt->footer(
+        footer("  peer get big.iso.seed -o ~/Downloads --max-download-rate 5M\n"
+               "  peer get *.seed -o ~/Downloads --parallel 8",
+               true));
 
     ListCommand list;
     std::vector<std::string> list_trackers;
@@ -434,6 +442,8 @@ int main(int argc, char** argv) {
             get.net = get_net.check();
             get.out_dir = get_out;
             get.timeout = to_ms(checked(seconds_option("--timeout", timeout_text, 0, 1e7)));
+            get.parallel = static_cast<unsigned>(
+                checked(whole_option("--parallel", get_parallel_text, 1, limits::kMaxGetParallel)));
             for (const auto& t : get_peers) {
                 auto hp = parse_host_port(t);
                 if (!hp) throw UsageError{fmt::format("--peer {}", hp.error().message)};

@@ -23,6 +23,11 @@ class Progress {
 
     // Call regularly (every 250 ms is plenty); prints when due.
     void update(std::uint64_t verified_bytes, std::uint64_t received_bytes, std::size_t peers);
+    // Several files: the totals grow as their seeds become known.
+    void set_totals(std::uint64_t total_bytes, std::uint64_t already_bytes) {
+        total_ = total_bytes;
+        already_ = already_bytes;
+    }
     // Removes the live line (before other output or at the end).
     void clear();
 

@@ -126,6 +126,7 @@ void Download::serve_complete(const fs::path& target) {
 }
 
 net::awaitable<Download::Outcome> Download::run() {
+    if (stopped_) co_return stopped_outcome();  // stopped before it began
     if (auto o = co_await obtain_seed(); o != Outcome::kComplete) co_return o;
     const Seed& seed = *seed_;
     auto& pool = node_.pool();

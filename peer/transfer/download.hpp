@@ -64,7 +64,8 @@ class Download {
 
     Download(Node& node, Trackers& trackers, DownloadOptions options, Logger log);
 
-    // Runs to the end. Throws only for programming errors.
+    // Runs to the end (at once, when stop() or time_out() came first).
+    // Throws only for programming errors.
     net::awaitable<Outcome> run();
     // Interrupts run(): goodbye to peers, NAME.part kept.
     void stop();
