@@ -104,6 +104,44 @@ TEST_CASE("backup: every file outlives its sharers and a restart fetches nothing
     });
 }
 
+// The first poll lists a seed and finds its holder: the fetch starts in that
+// poll, not a poll later (a whole --poll interval of the mirror's time).
+TEST_CASE("backup: a seed whose holder a poll finds is fetched in that poll") {
+    TempDir src, bdir;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_seeded_file(src, "one.bin", 100'000, tracker.address);
+
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        TestPeer sharer(io, pool, "sharer", quick_swarm());
+        co_await sharer.share(seed, open_shared(src / seed.name), tracker.address);
+        const std::function<bool()> announced = [&] {
+            const auto stats = tracker.store->stats();
+            return stats.holdings == 1 && stats.seeds == 1;
+        };
+        REQUIRE(co_await eventually(announced, 30s));
+        auto o = quick_backup(bdir.path(), tracker.address);
+        o.poll = std::chrono::hours(1);  // one poll in this test, unless a fetch ends
+        std::optional<std::size_t> after_first;  // fetching + held when the first poll ended
+        RunningBackup* watched = nullptr;
+        o.after_poll = [&] {
+            if (watched && !after_first)
+                after_first = watched->backup->fetching() + watched->backup->held();
+        };
+        RunningBackup b(io, pool, o);
+        watched = &b;
+        b.start(io);
+        const std::function<bool()> polled = [&] { return after_first.has_value(); };
+        REQUIRE(co_await eventually(polled, 30s));
+        CHECK(*after_first == 1);
+        const std::function<bool()> held = [&] { return b.backup->held() == 1; };
+        CHECK(co_await eventually(held, 30s));
+        co_await b.stop();
+        co_await sharer.stop();
+    });
+}
+
 TEST_CASE("backup: files beyond --max-size are skipped and named, with no partial hoarding") {
     TempDir src, bdir;
     asio::io_context io;

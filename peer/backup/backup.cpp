@@ -249,7 +249,14 @@ net::awaitable<void> Backup::poll() {
                 listed_.push_back(
                     ListedSeed{f.id, std::move(f.name), f.length, f.complete_holders});
     }
+    const auto lookups = co_await plan_and_start();
+    if (lookups.empty() || stopping_) co_return;
+    tokens_ -= static_cast<double>(lookups.size());
+    // The seeds whose holders were just found start now, not a poll later.
+    if (co_await lookup(lookups) && !stopping_) (void)co_await plan_and_start();
+}
 
+net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
     BackupState state;
     state.listed = listed_;
     for (const auto& [id, h] : held_)
@@ -304,15 +311,13 @@ net::awaitable<void> Backup::poll() {
         fetching_lengths_[l.id] = l.length;
         spawn_task(fetch(l), "backup fetch");
     }
-    if (!plan.lookup.empty()) {
-        tokens_ -= static_cast<double>(plan.lookup.size());
-        co_await lookup(plan.lookup);
-    }
+    co_return plan.lookup;
 }
 
-net::awaitable<void> Backup::lookup(std::vector<SeedId> ids) {
+net::awaitable<bool> Backup::lookup(std::vector<SeedId> ids) {
+    bool found = false;
     for (const auto& id : ids) {
-        if (stopping_) co_return;
+        if (stopping_) co_return found;
         std::vector<PeerAddress> holders;
         try {
             holders = co_await trackers_.find_peers(id, options_.trackers, kLookupPeers);
@@ -323,6 +328,7 @@ net::awaitable<void> Backup::lookup(std::vector<SeedId> ids) {
             rest(id, kRestWithoutHolder);
             continue;
         }
+        found = true;
         auto& sources = sources_[id];
         sources.clear();
         // Into the address book too: a getter asking this peer for a seed
@@ -333,6 +339,7 @@ net::awaitable<void> Backup::lookup(std::vector<SeedId> ids) {
             node_.book()->learn(AddressBook::key(id), h, now);
         }
     }
+    co_return found;
 }
 
 net::awaitable<void> Backup::fetch(ListedSeed listed) {

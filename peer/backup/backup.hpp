@@ -111,7 +111,10 @@ class Backup {
     net::awaitable<void> restore();
     net::awaitable<void> follow();
     net::awaitable<void> poll();
-    net::awaitable<void> lookup(std::vector<SeedId> ids);
+    // What the plan says now: fetches started; returns the seeds to look up.
+    net::awaitable<std::vector<SeedId>> plan_and_start();
+    // Who holds each; true when any holder was found.
+    net::awaitable<bool> lookup(std::vector<SeedId> ids);
     net::awaitable<void> fetch(ListedSeed listed);
     void rest(const SeedId& id, std::chrono::milliseconds how_long);
     // Runs `task` counted in tasks_, cancelled by stop().
