@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "common/net/join_all.hpp"
 #include "common/net/net.hpp"
 #include "peer/discovery/tracker_client.hpp"
 #include "peer/discovery/trackers.hpp"
@@ -221,6 +222,48 @@ TEST_CASE(
         CHECK(peers[0].version == 2);
         publisher.abandon();
         subscriber.abandon();
+    });
+}
+
+// Downloads side by side (peer get SEED..., a sync's parallel builds) each
+// connect the trackers: a second connect() to a tracker being connected
+// waits for the first's outcome instead of connecting (and starting a
+// second registration loop) itself. A tracker that accepts and never
+// answers: one connection for two callers, and both hear the failure.
+TEST_CASE("trackers: two callers connecting one tracker at once share one attempt") {
+    asio::io_context io;
+    asio::ip::tcp::acceptor mute(io, {asio::ip::make_address("127.0.0.1"), 0});
+    std::size_t accepted = 0;
+    std::vector<asio::ip::tcp::socket> held;
+    TrackersOptions options;
+    options.connect_timeout = 300ms;
+    options.request_timeout = 300ms;
+    Trackers trackers(io.get_executor(), random_user_id(), 0, kQuiet, options);
+    const std::vector<HostPort> where{HostPort{"127.0.0.1", mute.local_endpoint().port()}};
+
+    test::run_within(io, 20s, [&]() -> awaitable<void> {
+        auto accept_all = [&]() -> awaitable<void> {
+            for (;;) {
+                auto socket = co_await mute.async_accept(asio::use_awaitable);
+                ++accepted;
+                held.push_back(std::move(socket));
+            }
+        };
+        net::spawn(io.get_executor(), accept_all(), kQuiet, "mute tracker");
+        std::vector<std::vector<std::string>> results(2);
+        auto caller = [&](std::size_t i) -> awaitable<void> {
+            results[i] = co_await trackers.connect(where);
+        };
+        std::vector<awaitable<void>> both;
+        both.push_back(caller(0));
+        both.push_back(caller(1));
+        co_await net::join_all(std::move(both));
+        CHECK(accepted == 1);
+        CHECK(results[0].size() == 1);
+        CHECK(results[1].size() == 1);
+        trackers.abandon();
+        asio::error_code ec;
+        mute.close(ec);
     });
 }
 

@@ -169,15 +169,29 @@ net::awaitable<std::vector<std::string>> Trackers::connect(const std::vector<Hos
     for (const auto& w : where) {
         auto c = client(w);
         if (running_[w]) continue;
+        if (const auto it = connecting_.find(w); it != connecting_.end()) {
+            const auto pending = it->second;  // another caller's connect: its outcome
+            asio::error_code ec;
+            if (!pending->over)
+                co_await pending->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (pending->failure) failures.push_back(*pending->failure);
+            continue;
+        }
+        const auto pending = std::make_shared<Connecting>(ex_);
+        connecting_.emplace(w, pending);
         bool failed = false;
         try {
             co_await c->connect();
         } catch (const std::exception& e) {
             failures.push_back(e.what());  // names the tracker
+            pending->failure = e.what();
             failed = true;
         }
         // Either way, keep it registered (and retrying) from now on.
         running_[w] = true;
+        connecting_.erase(w);
+        pending->over = true;
+        pending->done.cancel();
         net::spawn(ex_, c->run(failed), log_, fmt::format("tracker {}", w.str()));
     }
     co_return failures;

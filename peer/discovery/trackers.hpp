@@ -38,9 +38,10 @@ class Trackers {
              TrackersOptions options = {});
     ~Trackers();
 
-    // Connects and joins every tracker in `where` not yet connected. Returns
-    // one line per tracker that could not be reached ("tracker HOST:PORT: reason").
-    // Those keep retrying in the background.
+    // Connects and joins every tracker in `where` not yet connected (a
+    // connect already under way, from another caller, is waited for, not
+    // repeated). Returns one line per tracker that could not be reached
+    // ("tracker HOST:PORT: reason"). Those keep retrying in the background.
     net::awaitable<std::vector<std::string>> connect(const std::vector<HostPort>& where);
 
     void hold(const Seed& seed, const std::vector<HostPort>& where, bool complete);
@@ -126,6 +127,17 @@ class Trackers {
     // stops it, so the query ends at once).
     std::map<HostPort, std::shared_ptr<TrackerClient>> clients_;
     std::map<HostPort, bool> running_;
+    // A first connect() under way to a tracker; a second caller (downloads
+    // side by side) waits for its outcome instead of connecting again.
+    struct Connecting {
+        explicit Connecting(asio::any_io_executor ex) : done(ex) {
+            done.expires_at(asio::steady_timer::time_point::max());
+        }
+        asio::steady_timer done;  // cancelled when the outcome is known
+        std::optional<std::string> failure;
+        bool over = false;
+    };
+    std::map<HostPort, std::shared_ptr<Connecting>> connecting_;
     std::shared_ptr<Lookups> lookups_;  // find_peers queries in flight, answers not handed out
 };
 
