@@ -14,7 +14,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 
 #include "common/core/limits.hpp"
 #include "common/core/numbers.hpp"
@@ -127,9 +126,10 @@ void read_seed_argument(const std::string& text, DownloadOptions& options) {
         fmt::format("{}: not a seed file (no such file), and not a seed id ({})", text, why)};
 }
 
-std::string json_summary(const Download& download, Download::Outcome outcome,
-                         std::chrono::duration<double> elapsed) {
+std::string json_summary(const std::string& arg, const Download& download,
+                         Download::Outcome outcome, std::chrono::duration<double> elapsed) {
     nlohmann::json j;
+    j["seed"] = arg;
     j["outcome"] = outcome_name(outcome);
     j["exit_code"] = exit_code(outcome);
     j["seconds"] = elapsed.count();
@@ -169,6 +169,7 @@ struct Job {
     std::optional<Download::Outcome> outcome;
     std::chrono::duration<double> elapsed{};
     std::uint64_t fetched = 0;  // bytes from peers, once it ended
+    bool began = false;         // run() was called before any stop
 };
 
 // Every SEED read and checked before any byte moves: a usage error names the
@@ -177,7 +178,7 @@ struct Job {
 std::vector<DownloadOptions> read_seed_arguments(const GetCommand& cmd,
                                                  const DownloadOptions& base) {
     std::vector<DownloadOptions> out;
-    std::set<SeedId> ids;
+    std::map<SeedId, std::string> ids;         // -> the SEED that gave it
     std::map<std::string, std::string> names;  // file name -> the SEED that names it
     bool stdin_read = false;
     for (const auto& text : cmd.seeds) {
@@ -189,11 +190,12 @@ std::vector<DownloadOptions> read_seed_arguments(const GetCommand& cmd,
         DownloadOptions o = base;
         read_seed_argument(text, o);
         const SeedId id = o.seed ? o.seed->id() : *o.seed_id;
-        if (!ids.insert(id).second)
+        if (const auto [it, fresh] = ids.emplace(id, text); !fresh)
             throw CommandFailure{kExitUsage,
-                                 text == id.hex()
-                                     ? fmt::format("seed {} is given twice", text)
-                                     : fmt::format("{}: seed {} is given twice", text, id.hex())};
+                                 it->second == text
+                                     ? fmt::format("{} is given twice", text)
+                                     : fmt::format("{} and {} are the same seed ({}): given twice",
+                                                   it->second, text, id.hex())};
         if (o.seed) {
             const auto [it, fresh] = names.emplace(o.seed->name, text);
             if (!fresh)
@@ -271,11 +273,22 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
     const bool several = each.size() > 1;
+    // Names taken by the seeds known so far (seeds by id are known only as
+    // they begin): a second seed naming the same file is refused.
+    std::map<std::string, std::string> names;  // file name -> SEED
     std::vector<Job> jobs;
     jobs.reserve(each.size());
     for (std::size_t i = 0; i < each.size(); ++i) {
         Job job;
         job.arg = cmd.seeds[i];
+        if (several)
+            each[i].claim = [&names,
+                             arg = job.arg](const Seed& seed) -> std::optional<std::string> {
+                const auto [it, fresh] = names.emplace(seed.name, arg);
+                if (fresh || it->second == arg) return std::nullopt;
+                return fmt::format("{} names the file {}, as {} does; not fetched", arg, seed.name,
+                                   it->second);
+            };
         job.download = std::make_unique<Download>(node, trackers, std::move(each[i]), log);
         jobs.push_back(std::move(job));
     }
@@ -284,6 +297,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
 
     asio::signal_set signals(ex, SIGINT, SIGTERM);
     bool interrupted = false;
+    bool stopping = false;  // a signal or the time limit: no file begins any more
     // --serve, once complete: waits here until a signal. The same signal set
     // serves both phases: one arriving as the downloads end is not lost.
     asio::steady_timer serving(ex);
@@ -298,6 +312,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
             std::_Exit(kExitInterrupted);
         }
         interrupted = true;
+        stopping = true;
         for (auto& job : jobs)
             job.download->stop();
         serving.cancel();
@@ -309,8 +324,9 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         deadline.expires_after(cmd.timeout);
         deadline.async_wait([&](const asio::error_code& e) {
             if (e) return;
-            for (auto& job : jobs)
-                job.download->time_out();
+            stopping = true;
+            for (auto& job : jobs)  // those that ended keep serving (--serve)
+                if (!job.outcome) job.download->time_out();
         });
     }
 
@@ -330,22 +346,25 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
             std::uint64_t total = 0, already = 0, verified = 0, received = 0;
             std::size_t peers = 0;
             bool begun = false;
+            // Every file whose seed is known counts in the total, until it
+            // fails; what was received stays counted (the rate needs a sum
+            // that never goes down).
             for (const auto& job : jobs) {
                 const Seed* seed = job.download->seed();
                 if (job.outcome) {
+                    received += job.fetched;
                     if (*job.outcome != Download::Outcome::kComplete &&
                         *job.outcome != Download::Outcome::kAlreadyComplete)
-                        continue;  // failed: out of the totals
+                        continue;
                     total += seed->length;
                     verified += seed->length;
                     already += job.download->resumed_bytes();
-                    received += job.fetched;
                     continue;
                 }
+                if (seed) total += seed->length;
                 const auto swarm = job.download->swarm();
                 if (!swarm) continue;
                 begun = true;
-                total += seed->length;
                 already += job.download->resumed_bytes();
                 verified += swarm->verified_bytes();
                 received += fetched_by(*swarm);
@@ -368,23 +387,28 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         if (progress) progress->clear();
         const Download& download = *job.download;
         const auto outcome = *job.outcome;
-        if (cmd.json) {
-            fmt::print("{}", json_summary(download, outcome, job.elapsed));
+        // stdout: the summary, or with --json the object; stderr: problems.
+        if (cmd.json) fmt::print("{}", json_summary(job.arg, download, outcome, job.elapsed));
+        // With several files, a problem names the SEED it is about; files
+        // a stop kept from beginning are counted at the end, not listed.
+        const std::string about = several ? job.arg + ": " : std::string();
+        if (several && !job.began) {
             std::fflush(stdout);
             return;
         }
-        // With several files, a problem names the SEED it is about.
-        const std::string about = several ? job.arg + ": " : std::string();
         switch (outcome) {
             case Download::Outcome::kComplete: {
                 const auto swarm = download.swarm();
-                fmt::print("{}", Progress::summary(download.target().string(), swarm->seed().length,
-                                                   job.fetched, job.elapsed, swarm->peer_stats()));
+                if (!cmd.json)
+                    fmt::print("{}",
+                               Progress::summary(download.target().string(), swarm->seed().length,
+                                                 job.fetched, job.elapsed, swarm->peer_stats()));
                 break;
             }
             case Download::Outcome::kAlreadyComplete:
-                fmt::print("{} is already complete (whole-file SHA-256 verified)\n",
-                           download.target().string());
+                if (!cmd.json)
+                    fmt::print("{} is already complete (whole-file SHA-256 verified)\n",
+                               download.target().string());
                 break;
             case Download::Outcome::kInterrupted:
                 if (const auto swarm = download.swarm(); swarm && swarm->verified_bytes() > 0)
@@ -425,6 +449,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         while (next < jobs.size()) {
             Job& job = jobs[next++];
             const auto began = std::chrono::steady_clock::now();
+            job.began = !stopping;  // a stopped download's run() returns at once
             job.outcome = co_await job.download->run();
             job.elapsed = std::chrono::steady_clock::now() - began;
             if (const auto swarm = job.download->swarm()) job.fetched = fetched_by(*swarm);
@@ -455,9 +480,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
             ++done;
         else if (code == kExitOk)
             code = exit_code(outcome);
-        const bool stopped =
-            outcome == Download::Outcome::kInterrupted || outcome == Download::Outcome::kTimedOut;
-        if (stopped && !job.download->swarm()) ++not_begun;
+        if (!job.began) ++not_begun;
     }
     if (several && !cmd.json) {
         const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);

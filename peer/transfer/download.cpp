@@ -129,6 +129,8 @@ net::awaitable<Download::Outcome> Download::run() {
     if (stopped_) co_return stopped_outcome();  // stopped before it began
     if (auto o = co_await obtain_seed(); o != Outcome::kComplete) co_return o;
     const Seed& seed = *seed_;
+    if (options_.claim)
+        if (auto refused = options_.claim(seed)) co_return fail(Outcome::kFailed, *refused);
     auto& pool = node_.pool();
 
     // Everything that can be checked locally is checked before the first byte.

@@ -47,6 +47,10 @@ struct DownloadOptions {
     bool announce_complete = true;
     // Wraps the storage of DIR/NAME.part (tests put a fault-injecting one here).
     std::function<std::shared_ptr<Storage>(std::shared_ptr<Storage>)> wrap_storage;
+    // Called once the seed is known, before anything is checked or written:
+    // a message refuses the download (kFailed). `peer get` of several seeds
+    // refuses a second one naming the same file.
+    std::function<std::optional<std::string>(const Seed&)> claim;
 };
 
 class Download {

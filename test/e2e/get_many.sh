@@ -42,13 +42,16 @@ grep -q '^peer: 7 of 8 files verified' "$WORK/many.log" ||
 # Again, from the seed files, as JSON: all there already, one line each.
 "$PEER" get "$WORK"/a/*.bin.seed -o "$WORK/out" --json --no-state --host 127.0.0.1 \
     >"$WORK/json.out" 2>"$WORK/json.log" || fail "get --json exited with $?"
-python3 - "$WORK/json.out" <<'EOF' || fail "bad JSON lines: $(cat "$WORK/json.out")"
+python3 - "$WORK/json.out" "$WORK"/a/*.bin.seed <<'EOF' || fail "bad JSON lines: $(cat "$WORK/json.out")"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 7, len(lines)
+seeds = set()
 for line in lines:
     j = json.loads(line)
     assert j["outcome"] == "already_complete" and j["verified"] is True, j
+    seeds.add(j["seed"])
+assert seeds == set(sys.argv[2:]), seeds
 EOF
 
 # Usage errors, each before anything is fetched.
@@ -66,6 +69,19 @@ printf 'x' >>"$WORK/other/f1.bin"
 "$PEER" make-seed "$WORK/other/f1.bin" -o "$WORK/other/f1.seed" --tracker "$TRACKER_ADDR" >/dev/null
 expect_usage "both name the file f1.bin" "$WORK/a/f1.bin.seed" "$WORK/other/f1.seed"
 expect_usage "--parallel" "${ids[0]}" --parallel 0
+
+# Two ids whose seeds name one file: known only once fetched, so the second
+# is refused then (named, exit 1) and the first file is left as it was.
+start_serve other "$WORK/other"
+other_id=$(grep -v '^tracker ' "$WORK/other/f1.seed" | sha256sum | cut -d' ' -f1)
+f1_id=$(grep -v '^tracker ' "$WORK/a/f1.bin.seed" | sha256sum | cut -d' ' -f1)
+rc=0
+"$PEER" get "$f1_id" "$other_id" --parallel 1 --force --tracker "$TRACKER_ADDR" -o "$WORK/clash" \
+    --no-state --host 127.0.0.1 >"$WORK/clash.out" 2>"$WORK/clash.log" || rc=$?
+[[ $rc -eq 1 ]] || fail "two ids of one name: exit $rc, expected 1"
+grep -q "names the file f1.bin, as $f1_id does" "$WORK/clash.log" ||
+    fail "the clash is not named: $(tail -n 3 "$WORK/clash.log")"
+cmp -s "$WORK/a/f1.bin" "$WORK/clash/f1.bin" || fail "the first f1.bin was replaced"
 
 # SIGINT while the first files are under way (the sharer capped at 1 MiB/s):
 # those stop (their .part kept), the others never begin, exit 130.
@@ -94,8 +110,12 @@ kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?
 [[ $rc -eq 130 ]] || fail "interrupted get exited with $rc, expected 130: $(tail -n 5 "$WORK/slow.log")"
-grep -q 'not begun' "$WORK/slow.log" || fail "no 'not begun' count: $(tail -n 3 "$WORK/slow.log")"
-# At most the two under way left anything (a .part that holds a verified chunk).
+# The two under way were stopped; the four others never began (they are
+# counted, not listed one by one).
+not_begun=$(grep -o '([0-9]* not begun)' "$WORK/slow.log" | tr -dc 0-9)
+[[ "$not_begun" == 4 ]] || fail "expected (4 not begun): $(tail -n 3 "$WORK/slow.log")"
+listed=$(grep -c '^peer: .*s[0-9]\.seed: ' "$WORK/slow.log" || true)
+[[ $listed -le 2 ]] || fail "$listed files have a line of their own: $(cat "$WORK/slow.log")"
 begun=$(find "$WORK/slow-out" -type f | wc -l)
 [[ $begun -le 2 ]] || fail "$begun files were begun with --parallel 2: $(ls "$WORK/slow-out")"
 ls "$WORK/slow-out" | grep -qv '\.part$' && fail "a file was completed: $(ls "$WORK/slow-out")"
