@@ -249,14 +249,16 @@ net::awaitable<void> Backup::poll() {
                 listed_.push_back(
                     ListedSeed{f.id, std::move(f.name), f.length, f.complete_holders});
     }
-    const auto lookups = co_await plan_and_start();
-    if (lookups.empty() || stopping_) co_return;
-    tokens_ -= static_cast<double>(lookups.size());
+    const Started first = co_await plan_and_start(0);
+    if (first.lookups.empty() || stopping_) co_return;
+    tokens_ -= static_cast<double>(first.lookups.size());
     // The seeds whose holders were just found start now, not a poll later.
-    if (co_await lookup(lookups) && !stopping_) (void)co_await plan_and_start();
+    // The fetches the first plan started have not reserved their space yet
+    // (they are asking for their seeds): the disk is not counted free twice.
+    if (co_await lookup(first.lookups) && !stopping_) (void)co_await plan_and_start(first.bytes);
 }
 
-net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
+net::awaitable<Backup::Started> Backup::plan_and_start(std::uint64_t unreserved) {
     BackupState state;
     state.listed = listed_;
     for (const auto& [id, h] : held_)
@@ -278,6 +280,7 @@ net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
     const fs::path dir = options_.dir;
     auto space = [dir] { return free_space(dir); };
     state.free_disk = co_await offload(node_.pool(), std::move(space));
+    if (state.free_disk) *state.free_disk -= std::min(*state.free_disk, unreserved);
     state.new_allowance = allowance();
 
     const auto plan = plan_backup(state, options_.limits);
@@ -306,12 +309,15 @@ net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
             log_.info("room on the disk again: fetching");
         disk_full_ = plan.disk_full;
     }
+    Started out;
     for (const auto& l : plan.fetch) {
         if (stopping_) break;  // spawn_task would not start it
         fetching_lengths_[l.id] = l.length;
+        out.bytes += l.length;
         spawn_task(fetch(l), "backup fetch");
     }
-    co_return plan.lookup;
+    out.lookups = std::move(plan.lookup);
+    co_return out;
 }
 
 net::awaitable<bool> Backup::lookup(std::vector<SeedId> ids) {
