@@ -144,7 +144,8 @@ TEST_CASE(
         REQUIRE(store.record_installed(rec("y", b, 2)));
         REQUIRE(store.record_installed(rec("x", b, 3)));
         REQUIRE(store.recorded().size() == 2);
-        CHECK(store.recorded()[1].seed == b);
+        CHECK(store.recorded()[0].path == "x");  // replaced where it was
+        CHECK(store.recorded()[0].seed == b);
         REQUIRE(store.forget("x"));
         REQUIRE(store.forget("x"));  // not recorded: nothing to do
         REQUIRE(store.recorded().size() == 1);

@@ -386,20 +386,29 @@ IoStatus ChannelStore::append_journal(const std::string& line) {
 }
 
 void ChannelStore::put_recorded(RecordedFile file) {
-    if (!recorded_paths_.insert(file.path).second)
-        std::erase_if(recorded_, [&](const RecordedFile& r) { return r.path == file.path; });
-    recorded_.push_back(std::move(file));
+    const auto [it, fresh] = recorded_at_.emplace(file.path, recorded_.size());
+    if (fresh)
+        recorded_.push_back(std::move(file));
+    else
+        recorded_[it->second] = std::move(file);
 }
 
 void ChannelStore::drop_recorded(const std::string& path) {
-    if (recorded_paths_.erase(path) != 0)
-        std::erase_if(recorded_, [&](const RecordedFile& r) { return r.path == path; });
+    const auto it = recorded_at_.find(path);
+    if (it == recorded_at_.end()) return;
+    const std::size_t at = it->second;
+    recorded_at_.erase(it);
+    if (at + 1 != recorded_.size()) {
+        recorded_[at] = std::move(recorded_.back());
+        recorded_at_[recorded_[at].path] = at;
+    }
+    recorded_.pop_back();
 }
 
 void ChannelStore::index_recorded() {
-    recorded_paths_.clear();
-    for (const auto& r : recorded_)
-        recorded_paths_.insert(r.path);
+    recorded_at_.clear();
+    for (std::size_t i = 0; i < recorded_.size(); ++i)
+        recorded_at_[recorded_[i].path] = i;
 }
 
 IoStatus ChannelStore::record_installed(const RecordedFile& file) {
@@ -415,7 +424,7 @@ IoStatus ChannelStore::record_installed(const RecordedFile& file) {
 
 IoStatus ChannelStore::forget(const std::string& path) {
     if (!recordable(path)) return IoError{EINVAL, "forget", path, 0};
-    if (!recorded_paths_.contains(path)) return Ok{};
+    if (!recorded_at_.contains(path)) return Ok{};
     if (auto appended = append_journal(fmt::format("- {}\n", path)); !appended) return appended;
     drop_recorded(path);
     return Ok{};

@@ -46,7 +46,7 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -137,8 +137,8 @@ class ChannelStore {
 
     std::optional<StoreError> load();
     std::optional<StoreError> load_journal();
-    // recorded_ with `file` (replacing its path's entry), without `path`;
-    // index_recorded() after recorded_ is replaced whole.
+    // recorded_ with `file` (replacing its path's entry), or without
+    // `path`; index_recorded() after recorded_ is replaced whole.
     void put_recorded(RecordedFile file);
     void drop_recorded(const std::string& path);
     void index_recorded();
@@ -155,9 +155,11 @@ class ChannelStore {
     std::uint64_t generation_ = 0;
     std::optional<std::string> manifest_;
     std::vector<RecordedFile> recorded_;
-    // The paths in recorded_: a path is looked for in recorded_ only when
-    // it is there (a first sync of 10,000 files would be quadratic).
-    std::unordered_set<std::string> recorded_paths_;
+    // Where each path is in recorded_: recording a path again replaces its
+    // entry in place, forgetting one moves the last entry into its place
+    // (the order carries no meaning), so a sync of 10,000 files is not
+    // quadratic.
+    std::unordered_map<std::string, std::size_t> recorded_at_;
     std::set<SeedId> stored_seeds_;  // known to be in STATE/seeds
     bool journal_open_ = false;      // STATE/journal exists for generation_
     bool journal_broken_ = false;    // its last append failed: may end in a cut line
