@@ -249,16 +249,14 @@ net::awaitable<void> Backup::poll() {
                 listed_.push_back(
                     ListedSeed{f.id, std::move(f.name), f.length, f.complete_holders});
     }
-    const Started first = co_await plan_and_start(0);
-    if (first.lookups.empty() || stopping_) co_return;
-    tokens_ -= static_cast<double>(first.lookups.size());
+    const auto lookups = co_await plan_and_start();
+    if (lookups.empty() || stopping_) co_return;
+    tokens_ -= static_cast<double>(lookups.size());
     // The seeds whose holders were just found start now, not a poll later.
-    // The fetches the first plan started have not reserved their space yet
-    // (they are asking for their seeds): the disk is not counted free twice.
-    if (co_await lookup(first.lookups) && !stopping_) (void)co_await plan_and_start(first.bytes);
+    if (co_await lookup(lookups) && !stopping_) (void)co_await plan_and_start();
 }
 
-net::awaitable<Backup::Started> Backup::plan_and_start(std::uint64_t unreserved) {
+net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
     BackupState state;
     state.listed = listed_;
     for (const auto& [id, h] : held_)
@@ -280,6 +278,13 @@ net::awaitable<Backup::Started> Backup::plan_and_start(std::uint64_t unreserved)
     const fs::path dir = options_.dir;
     auto space = [dir] { return free_space(dir); };
     state.free_disk = co_await offload(node_.pool(), std::move(space));
+    // A fetch that has not begun its transfer (asking for its seed, opening
+    // its .part) has not reserved its space yet: the disk does not show it.
+    std::uint64_t unreserved = 0;
+    for (const auto& [id, length] : fetching_lengths_) {
+        const auto d = fetching_.find(id);
+        if (d == fetching_.end() || !d->second->swarm()) unreserved += length;
+    }
     if (state.free_disk) *state.free_disk -= std::min(*state.free_disk, unreserved);
     state.new_allowance = allowance();
 
@@ -309,15 +314,12 @@ net::awaitable<Backup::Started> Backup::plan_and_start(std::uint64_t unreserved)
             log_.info("room on the disk again: fetching");
         disk_full_ = plan.disk_full;
     }
-    Started out;
     for (const auto& l : plan.fetch) {
         if (stopping_) break;  // spawn_task would not start it
         fetching_lengths_[l.id] = l.length;
-        out.bytes += l.length;
         spawn_task(fetch(l), "backup fetch");
     }
-    out.lookups = std::move(plan.lookup);
-    co_return out;
+    co_return plan.lookup;
 }
 
 net::awaitable<bool> Backup::lookup(std::vector<SeedId> ids) {

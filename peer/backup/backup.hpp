@@ -111,14 +111,8 @@ class Backup {
     net::awaitable<void> restore();
     net::awaitable<void> follow();
     net::awaitable<void> poll();
-    // What the plan says now, with `unreserved` bytes of the free disk
-    // already promised: its fetches started (their bytes), and the seeds to
-    // look up.
-    struct Started {
-        std::uint64_t bytes = 0;
-        std::vector<SeedId> lookups;
-    };
-    net::awaitable<Started> plan_and_start(std::uint64_t unreserved);
+    // What the plan says now: its fetches started; returns the seeds to look up.
+    net::awaitable<std::vector<SeedId>> plan_and_start();
     // Who holds each; true when any holder was found.
     net::awaitable<bool> lookup(std::vector<SeedId> ids);
     net::awaitable<void> fetch(ListedSeed listed);
