@@ -174,7 +174,10 @@ net::awaitable<std::vector<std::string>> Trackers::connect(const std::vector<Hos
             asio::error_code ec;
             if (!pending->over)
                 co_await pending->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (pending->failure) failures.push_back(*pending->failure);
+            if (pending->failure)
+                failures.push_back(*pending->failure);
+            else if (!pending->over)  // our own wait was cancelled first
+                failures.push_back(fmt::format("tracker {}: still connecting", w.str()));
             continue;
         }
         const auto pending = std::make_shared<Connecting>(ex_);
@@ -185,6 +188,10 @@ net::awaitable<std::vector<std::string>> Trackers::connect(const std::vector<Hos
         } catch (const std::exception& e) {
             failures.push_back(e.what());  // names the tracker
             pending->failure = e.what();
+            failed = true;
+        } catch (...) {
+            pending->failure = fmt::format("tracker {}: connect failed", w.str());
+            failures.push_back(*pending->failure);
             failed = true;
         }
         // Either way, keep it registered (and retrying) from now on.
