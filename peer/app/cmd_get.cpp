@@ -286,8 +286,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
                              arg = job.arg](const Seed& seed) -> std::optional<std::string> {
                 const auto [it, fresh] = names.emplace(seed.name, arg);
                 if (fresh || it->second == arg) return std::nullopt;
-                return fmt::format("{} names the file {}, as {} does; not fetched", arg, seed.name,
-                                   it->second);
+                return fmt::format("the file {} is {}'s too; not fetched", seed.name, it->second);
             };
         job.download = std::make_unique<Download>(node, trackers, std::move(each[i]), log);
         jobs.push_back(std::move(job));

@@ -79,7 +79,7 @@ rc=0
 "$PEER" get "$f1_id" "$other_id" --parallel 1 --force --tracker "$TRACKER_ADDR" -o "$WORK/clash" \
     --no-state --host 127.0.0.1 >"$WORK/clash.out" 2>"$WORK/clash.log" || rc=$?
 [[ $rc -eq 1 ]] || fail "two ids of one name: exit $rc, expected 1"
-grep -q "names the file f1.bin, as $f1_id does" "$WORK/clash.log" ||
+grep -q "peer: $other_id: the file f1.bin is $f1_id's too; not fetched" "$WORK/clash.log" ||
     fail "the clash is not named: $(tail -n 3 "$WORK/clash.log")"
 cmp -s "$WORK/a/f1.bin" "$WORK/clash/f1.bin" || fail "the first f1.bin was replaced"
 
@@ -94,6 +94,16 @@ for i in 1 2 3 4 5 6; do
     "$PEER" make-seed "$WORK/slow/s$i.bin" -o "$WORK/s$i.seed" --tracker "$TRACKER_ADDR" >/dev/null
     slow_seeds+=("$WORK/s$i.seed")
 done
+
+# The time limit first: the two under way time out, each with its line; the
+# four others never begin and are counted, not listed (exit 1).
+rc=0
+"$PEER" get "${slow_seeds[@]}" -o "$WORK/timed-out" --parallel 2 --timeout 1 --no-state \
+    --host 127.0.0.1 >"$WORK/timeout.out" 2>"$WORK/timeout.log" || rc=$?
+[[ $rc -eq 1 ]] || fail "get --timeout 1 of the slow files exited with $rc, expected 1"
+grep -q '(4 not begun)' "$WORK/timeout.log" || fail "no (4 not begun): $(tail -n 3 "$WORK/timeout.log")"
+timed_out=$(grep -c 'not done within the time limit' "$WORK/timeout.log" || true)
+[[ $timed_out -eq 2 ]] || fail "expected 2 files timed out, got $timed_out: $(cat "$WORK/timeout.log")"
 "$PEER" get "${slow_seeds[@]}" -o "$WORK/slow-out" --parallel 2 --no-state --host 127.0.0.1 \
     >"$WORK/slow.out" 2>"$WORK/slow.log" &
 pid=$!
