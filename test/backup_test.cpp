@@ -122,7 +122,7 @@ TEST_CASE("backup: a seed whose holder a poll finds is fetched in that poll") {
         };
         REQUIRE(co_await eventually(announced, 30s));
         auto o = quick_backup(bdir.path(), tracker.address);
-        o.poll = std::chrono::hours(1);  // one poll in this test, unless a fetch ends
+        o.poll = std::chrono::hours(1);          // one poll in this test, unless a fetch ends
         std::optional<std::size_t> after_first;  // fetching + held when the first poll ended
         RunningBackup* watched = nullptr;
         o.after_poll = [&] {
