@@ -214,6 +214,12 @@ TEST_CASE("channel store: corrupt, truncated or oversized state is refused, nami
         refused(replaced(" a\n", " ../a\n"), StoreError::Kind::kCorrupt);
         refused(replaced(" -5 ", " x "), StoreError::Kind::kCorrupt);
         refused(good + "extra\n", StoreError::Kind::kCorrupt);
+        // One path listed twice (the store never writes that): refused, not
+        // one of the two silently kept.
+        const auto files_at = good.find("files 1\n");
+        REQUIRE(files_at != std::string::npos);
+        const std::string line = good.substr(files_at + 8);
+        refused(good.substr(0, files_at) + "files 2\n" + line + line, StoreError::Kind::kCorrupt);
     }
     SUBCASE("too large: refused before reading") {
         std::ofstream(state, std::ios::app).flush();

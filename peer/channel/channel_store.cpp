@@ -221,11 +221,14 @@ std::optional<StoreError> ChannelStore::load() {
     if (!count) return corrupt("expected 'files <count>'");
     std::map<SeedId, Seed> seeds;
     std::vector<FileLine> listed;
+    std::set<std::string> paths;
     for (std::uint64_t i = 0; i < *count; ++i) {
         const auto line = lines.next();
         if (!line) return corrupt(fmt::format("{} of {} files listed", i, *count));
         auto f = parse_file_line(*line);
         if (!f) return corrupt("expected '<seed id> <size> <mtime> <dev> <ino> <path>'");
+        if (!paths.insert(f->path).second)
+            return corrupt(fmt::format("'{}' is listed twice", f->path));
         listed.push_back(std::move(*f));
     }
     if (!lines.done()) return corrupt("more than the files counted");
