@@ -55,6 +55,11 @@ int exit_code(Download::Outcome o) {
     return kExitFailure;
 }
 
+// The file is there, verified (fetched now or found complete).
+bool ended_well(Download::Outcome o) {
+    return o == Download::Outcome::kComplete || o == Download::Outcome::kAlreadyComplete;
+}
+
 const char* outcome_name(Download::Outcome o) {
     switch (o) {
         case Download::Outcome::kComplete:
@@ -133,8 +138,7 @@ std::string json_summary(const std::string& arg, const Download& download,
     j["outcome"] = outcome_name(outcome);
     j["exit_code"] = exit_code(outcome);
     j["seconds"] = elapsed.count();
-    j["error"] = download.message().empty() || outcome == Download::Outcome::kComplete ||
-                         outcome == Download::Outcome::kAlreadyComplete
+    j["error"] = download.message().empty() || ended_well(outcome)
                      ? nlohmann::json(nullptr)
                      : nlohmann::json(download.message());
     if (const Seed* seed = download.seed()) {
@@ -144,8 +148,7 @@ std::string json_summary(const std::string& arg, const Download& download,
         j["size"] = seed->length;
         j["sha256"] = seed->file_hash.hex();
     }
-    j["verified"] =
-        outcome == Download::Outcome::kComplete || outcome == Download::Outcome::kAlreadyComplete;
+    j["verified"] = ended_well(outcome);
     j["resumed_bytes"] = download.resumed_bytes();
     std::uint64_t fetched = 0;
     auto peers = nlohmann::json::array();
@@ -352,9 +355,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
                 const Seed* seed = job.download->seed();
                 if (job.outcome) {
                     received += job.fetched;
-                    if (*job.outcome != Download::Outcome::kComplete &&
-                        *job.outcome != Download::Outcome::kAlreadyComplete)
-                        continue;
+                    if (!ended_well(*job.outcome)) continue;
                     total += seed->length;
                     verified += seed->length;
                     already += job.download->resumed_bytes();
@@ -474,8 +475,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     std::size_t not_begun = 0;
     for (const auto& job : jobs) {
         const auto outcome = *job.outcome;
-        if (outcome == Download::Outcome::kComplete ||
-            outcome == Download::Outcome::kAlreadyComplete)
+        if (ended_well(outcome))
             ++done;
         else if (code == kExitOk)
             code = exit_code(outcome);
