@@ -17,6 +17,12 @@ std::string endpoint_text(const asio::ip::address& address, std::uint16_t port) 
     return fmt::format("{}:{}", address.to_string(), port);
 }
 
+asio::ip::address unmapped(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    return a;
+}
+
 std::string PeerAddress::str() const {
     return endpoint_text(address, port);
 }

@@ -34,6 +34,9 @@ Result<HostPort> parse_host_port(std::string_view text);
 // writes an endpoint.
 std::string endpoint_text(const asio::ip::address& address, std::uint16_t port);
 
+// Maps a v4-mapped IPv6 address back to IPv4, so one host has one address.
+asio::ip::address unmapped(const asio::ip::address& a);
+
 // A place a peer might connect to: an IP address and a port. Learnt from
 // trackers and peer exchange (peer_proto::PeerAddress is this type), and
 // ordered so that it can key a map of candidates.

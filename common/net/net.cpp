@@ -42,12 +42,6 @@ void give_back_read_buffer(Bytes& buffer) {
 }
 }  // namespace
 
-asio::ip::address normalize(const asio::ip::address& a) {
-    if (a.is_v6() && a.to_v6().is_v4_mapped())
-        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-    return a;
-}
-
 std::string remote_text(const tcp::socket& s) {
     asio::error_code ec;
     const auto ep = s.remote_endpoint(ec);

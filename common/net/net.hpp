@@ -55,7 +55,9 @@ struct TimeoutError : std::runtime_error {
 // "1.2.3.4:5" / "[::1]:5"; "?" if the socket is closed.
 std::string remote_text(const tcp::socket& s);
 // Maps v4-mapped IPv6 addresses back to IPv4, so one host has one address.
-asio::ip::address normalize(const asio::ip::address& a);
+inline asio::ip::address normalize(const asio::ip::address& a) {
+    return unmapped(a);
+}
 
 class FrameStream : public std::enable_shared_from_this<FrameStream> {
   public:
