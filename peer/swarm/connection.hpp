@@ -1,17 +1,14 @@
-// One TCP connection to one peer about one seed. Three coroutines share it:
-// a reader (frames in), a writer (control messages first, then blocks we
-// serve, from a bounded request queue) and the stream's watchdog. It fetches
-// the chunks its Swarm lets it pick, keeping pipeline_target() bytes requested,
-// and serves the chunks we hold to the remote.
+// One TCP connection to one peer about one seed: the I/O shell around a
+// PeerSession (peer_session.hpp), which makes every protocol decision. Three
+// coroutines share it: a reader (frames in, handed to the session), a writer
+// (the session's control frames first, then the blocks it queued to serve,
+// each in its upload turn) and the stream's watchdog.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -19,8 +16,8 @@
 #include "common/model/bitfield.hpp"
 #include "common/net/net.hpp"
 #include "common/wire/peer_protocol.hpp"
-#include "peer/discovery/pex_gate.hpp"
 #include "peer/swarm/buffer_pool.hpp"
+#include "peer/swarm/peer_session.hpp"
 #include "peer/swarm/swarm_link.hpp"
 
 namespace seedshare {
@@ -53,36 +50,36 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
 
     const UserId& user() const { return user_; }
     const std::string& name() const { return name_; }
-    const Bitfield& theirs() const { return theirs_; }
+    const Bitfield& theirs() const { return session_.theirs(); }
     std::optional<PeerAddress> listen_address() const;
     std::optional<PeerAddress> dialed() const { return dialed_; }
     // Who says what this connection gossips: its listening address (or the
     // dialled one, or the remote IP with port 0).
     PeerAddress origin() const;
-    std::uint64_t downloaded() const { return downloaded_; }
-    std::uint64_t uploaded() const { return uploaded_; }
+    std::uint64_t downloaded() const { return session_.downloaded(); }
+    std::uint64_t uploaded() const { return session_.uploaded(); }
     // When the last block crossed either way (or when it connected).
-    net::Clock::time_point last_block_at() const { return last_block_at_; }
-    bool remote_leaving() const { return remote_leaving_; }
+    net::Clock::time_point last_block_at() const { return session_.last_block_at(); }
+    bool remote_leaving() const { return session_.remote_leaving(); }
     // Its bitfield arrived, so the picker counts its chunks.
-    bool counted_in_picker() const { return got_bitfield_; }
+    bool counted_in_picker() const { return session_.counted_in_picker(); }
     // A backup peer: asked only for chunks no other connected peer holds,
     // unless the others are slow (BackupSparing). Counted so in the picker.
-    bool spared() const { return spared_; }
-    void set_spared(bool spared);
+    bool spared() const { return session_.spared(); }
+    void set_spared(bool spared) { session_.set_spared(spared); }
 
     // Asks for more blocks if the pipeline has room and there is work.
-    void fill_requests();
+    void fill_requests() { session_.fill_requests(net::Clock::now()); }
     // Peer exchange: other holders we know.
-    void send_peers(const peer_proto::PeerList& list) { send(list); }
+    void send_peers(const peer_proto::PeerList& list) { session_.send(list); }
     // Peer exchange: our pool is low; the remote answers with a PeerList.
-    void ask_peers() { send(peer_proto::GetPeers{}); }
+    void ask_peers() { session_.send(peer_proto::GetPeers{}); }
     // Bytes requested from the remote, not received yet.
-    std::uint64_t outstanding_bytes() const { return outstanding_bytes_; }
+    std::uint64_t outstanding_bytes() const { return session_.outstanding_bytes(); }
     // Bytes per second received from this peer lately (0 until measured).
-    double download_rate() const { return rate_; }
+    double download_rate() const { return session_.download_rate(); }
     // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
-    std::uint64_t pipeline_target() const;
+    std::uint64_t pipeline_target() const { return session_.pipeline_target(); }
     // We verified c: tell the remote, even one that holds c itself. Its view
     // of us must stay whole: a seed releases the promise it made for c only
     // on our Have (else the chunks it sent us look ever more spread and it
@@ -90,39 +87,29 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // close their connection ("both complete") only when each sees the
     // other whole (else a stale partial view keeps it open and makes the
     // seed ration its uploads for a peer that needs nothing).
-    void announce(ChunkIndex c);
+    void announce(ChunkIndex c) { session_.send(peer_proto::Have{c}); }
     // Someone else delivered c first: stop fetching it here.
-    void cancel_fetch(ChunkIndex c);
-    bool fetching(ChunkIndex c) const { return fetches_.contains(c.value); }
+    void cancel_fetch(ChunkIndex c) { session_.cancel_fetch(c, net::Clock::now()); }
+    bool fetching(ChunkIndex c) const { return session_.fetching(c); }
     // We are leaving: tell the remote, take no new requests.
-    void say_goodbye();
+    void say_goodbye() { session_.say_goodbye(); }
     // Blocks asked of us not yet sent, or frames not yet written (a Goodbye
     // just queued: closing before it is written would lose it).
     bool uploads_pending() const {
-        return !serve_queue_.empty() || serving_ || !control_.empty() || flushing_;
+        return session_.uploads_queued() || serving_ || session_.frames_pending() || flushing_;
     }
     // Stalled: requests outstanding and nothing received for stall_timeout.
-    bool stalled(net::Clock::time_point now) const;
+    bool stalled(net::Clock::time_point now) const { return session_.stalled(now); }
 
   private:
-    struct Fetch {
-        ChunkIndex chunk;
-        BufferPool::Buffer buffer;
-        std::uint32_t next_offset = 0;  // next byte to request
-        std::uint32_t received = 0;
-        bool dropped = false;  // cancelled while a read into it was in flight
-    };
-
     net::awaitable<void> read_loop();
     net::awaitable<void> write_loop();
     net::awaitable<void> receive_piece(const FrameHeader& h);
     // Sends one block; `slot` is its upload slot (empty: no limit), given
     // back when the remote stops reading and taken again to resume.
     net::awaitable<void> serve(peer_proto::Block b, UploadSlots::Slot& slot);
-    void handle(peer_proto::Message& m);
-    void send(const peer_proto::Message& m);
-    void reject(const peer_proto::Block& b);
-    void drop_fetch(ChunkIndex c, bool send_cancels);
+    // Acts on what the session decided about one message.
+    void act(PeerSession::Events& ev);
     void teardown();
 
     std::shared_ptr<SwarmLink> swarm_;  // the swarm, as connections see it
@@ -134,56 +121,14 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::string name_;
     Logger log_;
 
-    Bitfield theirs_;
-    bool got_bitfield_ = false;
-    bool spared_ = false;
     net::Clock::time_point closed_at_{};
     bool closed_ = false;
-    bool goodbye_sent_ = false;
-    bool remote_leaving_ = false;
     int running_ = 0;  // coroutines still running
-
-    // Fetching from the remote.
-    std::map<std::uint32_t, Fetch> fetches_;
-    std::optional<std::uint32_t> reading_into_;  // chunk whose buffer a read fills now
-    std::deque<peer_proto::Block> outstanding_;
-    std::uint64_t outstanding_bytes_ = 0;
-    // Blocks we cancelled, and when: a Piece for one is discarded.
-    std::map<peer_proto::Block, net::Clock::time_point> cancelled_;
-    void forget_old_cancels();
-    // Chunks the remote rejected, until when not to ask it again (a seed that
-    // rations its upload may serve them later).
-    std::map<std::uint32_t, net::Clock::time_point> refused_;
-    bool refused(ChunkIndex c);
-    net::Clock::time_point last_piece_at_;
-    net::Clock::time_point last_block_at_;
-    std::uint64_t downloaded_ = 0;
-    // Download rate: bytes received since rate_since_, folded into rate_
-    // (an exponential average) about every 250 ms.
-    net::Clock::time_point rate_since_;
-    std::uint64_t rate_bytes_ = 0;
-    double rate_ = 0;
-    void count_received(std::uint64_t bytes);
-
-    // Serving the remote.
-    std::deque<peer_proto::Block> serve_queue_;
-    // Chunks this (seeding) peer started sending the remote; counted in the
-    // swarm's SpreadTracker until the remote announces them or leaves.
-    std::set<std::uint32_t> promised_;
     bool serving_ = false;
-    std::uint64_t uploaded_ = 0;
 
-    // Peer exchange: PeerLists taken from the remote (4 at once, then 2 a
-    // second), and GetPeers answered (2 at once, then one every 2 s).
-    PexGate pex_in_{4, std::chrono::milliseconds(500)};
-    PexGate pex_answers_{2, std::chrono::seconds(2)};
-
-    Bytes control_;  // encoded frames waiting for the writer
-    // Requests refused, their Reject not yet written: they count with
-    // serve_queue_ toward kMaxQueuedRequests, and a Cancel removes one (the
-    // remote forgot it), so the count is what the remote has outstanding.
-    std::deque<peer_proto::Block> rejects_;
     asio::steady_timer writer_wake_;
+    // The protocol's decisions (after writer_wake_: it wakes it).
+    PeerSession session_;
     // Our place in the process's queue for an upload slot while blocks wait
     // to be served (after writer_wake_: it refers to it).
     UploadSlots::Ticket upload_turn_;

@@ -64,7 +64,7 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
                 log_.warn("cannot serve chunk {}: {}", b.chunk.value, read.error().message);
                 swarm_->storage_failed(read.error().message);
                 if (sent == 0) {
-                    send(pp::Reject{b});
+                    session_.send(pp::Reject{b});
                     co_return;
                 }
                 close("cannot read the rest of a block being sent");  // mid-frame
@@ -94,8 +94,7 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
             if (stalled) slot.reset();
         }
     }
-    uploaded_ += b.length;
-    last_block_at_ = net::Clock::now();
+    session_.count_uploaded(b.length, net::Clock::now());
     swarm_->count_traffic(name_, 0, b.length);
 }
 
@@ -104,26 +103,20 @@ net::awaitable<void> PeerConnection::write_loop() {
     try {
         auto last_write = net::Clock::now();
         while (!closed_) {
-            if (!control_.empty() || !rejects_.empty()) {
-                for (const auto& b : rejects_) {
-                    const Bytes frame = pp::encode(pp::Reject{b});
-                    control_.insert(control_.end(), frame.begin(), frame.end());
-                }
-                rejects_.clear();
-                Bytes frames;
-                frames.swap(control_);
+            if (session_.frames_pending()) {
+                const Bytes frames = session_.take_frames();
                 flushing_ = true;
                 co_await stream_->write(frames);
                 flushing_ = false;
                 last_write = net::Clock::now();
-                if (goodbye_sent_) swarm_->upload_finished();  // stop() waits for it
-                if (closing_ && control_.empty()) {
+                if (session_.goodbye_sent()) swarm_->upload_finished();  // stop() waits for it
+                if (closing_ && !session_.frames_pending()) {
                     linger_.cancel();  // the reader's Error frame is out: it closes
                     break;
                 }
                 continue;
             }
-            if (!serve_queue_.empty()) {
+            if (session_.uploads_queued()) {
                 // A block goes out in our turn among all this process sends
                 // (UploadSlots); until then control frames keep flowing.
                 UploadSlots::Slot slot;
@@ -134,16 +127,15 @@ net::awaitable<void> PeerConnection::write_loop() {
                     if (our_turn) slot = upload_turn_.take();
                 }
                 if (our_turn) {
-                    const pp::Block b = serve_queue_.front();
-                    serve_queue_.pop_front();
+                    const pp::Block b = *session_.next_upload();
                     serving_ = true;
                     co_await serve(b, slot);
                     serving_ = false;
-                    if (serve_queue_.empty()) swarm_->upload_finished();
+                    if (!session_.uploads_queued()) swarm_->upload_finished();
                     last_write = net::Clock::now();
                     continue;
                 }
-            } else if (remote_leaving_ && outstanding_.empty()) {
+            } else if (session_.remote_done()) {
                 close("the peer said goodbye");
                 break;
             } else {
@@ -154,9 +146,9 @@ net::awaitable<void> PeerConnection::write_loop() {
             writer_wake_.expires_at(last_write + keepalive);
             asio::error_code ec;
             co_await writer_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec && control_.empty() && serve_queue_.empty() &&
+            if (!ec && !session_.frames_pending() && !session_.uploads_queued() &&
                 net::Clock::now() >= last_write + keepalive)
-                send(pp::KeepAlive{});
+                session_.send(pp::KeepAlive{});
         }
     } catch (const std::exception& e) {
         close(e.what());

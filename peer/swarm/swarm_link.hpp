@@ -26,49 +26,15 @@
 #include "peer/discovery/address_book.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
+#include "peer/swarm/peer_session.hpp"
 #include "peer/swarm/picker.hpp"
 #include "peer/swarm/spread.hpp"
+#include "peer/swarm/swarm_options.hpp"
 #include "peer/swarm/upload_slots.hpp"
 
 namespace seedshare {
 
 class PeerConnection;
-
-struct SwarmOptions {
-    std::size_t max_connections = 50;
-    // Chunk data being fetched or waiting for verification (getter memory).
-    std::size_t fetch_budget_bytes = 40u << 20;
-    std::uint32_t block_bytes = limits::kDefaultBlockBytes;
-    // Bytes requested but not yet received, per connection: the measured
-    // rate from that peer times pipeline_window, within [min, max] (start at
-    // max until a rate is measured).
-    // One block at first: in a big swarm the getter's RequestBudget spreads
-    // its requests over the peers that deliver.
-    std::uint64_t pipeline_min_bytes = limits::kDefaultBlockBytes;
-    std::uint64_t pipeline_max_bytes = 16u << 20;
-    std::chrono::milliseconds pipeline_window{300};
-    std::chrono::milliseconds stall_timeout{15000};
-    // How long a cancelled block is remembered (a Piece crossing the Cancel
-    // is discarded, not taken for data never requested).
-    std::chrono::milliseconds cancel_memory{60000};
-    std::chrono::milliseconds connect_timeout{5000};
-    std::chrono::milliseconds handshake_timeout{limits::kPeerHandshakeTimeout};
-    std::chrono::milliseconds idle_timeout{limits::kPeerIdleTimeout};
-    std::chrono::milliseconds keepalive{30000};
-    // Bad chunks a peer may send before it is dropped and not asked again.
-    std::uint32_t max_strikes = 2;
-    // Peers asked for from the tracker each time, and how often to ask
-    // again while connected (sooner while no peer is connected).
-    std::uint16_t numwant = 50;
-    std::chrono::milliseconds rediscover{5000};
-    // Peer exchange: new peers are gossiped to the others in batches (the
-    // peers that joined within pex_batch), at most one per `pex_interval`.
-    std::chrono::milliseconds pex_batch{200};
-    std::chrono::milliseconds pex_interval{1000};
-    // The pool's low-water mark: below it the swarm asks its peers for more
-    // (GetPeers), then the trackers; with none, the address book too.
-    std::size_t min_peers = 8;
-};
 
 // What a swarm needs from its process.
 // What every swarm of a process adds to, for peer --metrics: atomics, so an
@@ -119,40 +85,18 @@ struct SwarmEnv {
     std::shared_ptr<ConnectionSlots> slots;  // per process; null: no budget
 };
 
-class SwarmLink {
+class SwarmLink : public SessionHost {
   public:
-    // --- what a connection reads ---------------------------------------------
-    virtual const Seed& seed() const = 0;
+    // --- what a connection reads (besides its session's SessionHost) ----------
     virtual const SeedId& id() const = 0;
-    virtual const SwarmOptions& options() const = 0;
     virtual const SwarmEnv& env() const = 0;
     virtual const Logger& log() const = 0;
-    // The chunks we hold (verified), and whether we still fetch.
-    virtual const Bitfield& have() const = 0;
-    virtual bool holds(ChunkIndex c) const = 0;
-    virtual bool downloading() const = 0;
     virtual std::shared_ptr<Storage> storage_ptr() = 0;
 
     // --- the swarm's bookkeeping a connection takes part in --------------------
-    virtual Picker& picker() = 0;
-    // How widely the picker may choose among equally rare chunks.
-    virtual std::size_t pick_window() const = 0;
-    // Chunk data being fetched or waiting for verification.
-    virtual BufferPool& fetch_buffers() = 0;
-    // How far each chunk has spread among the peers we are connected to.
-    virtual SpreadTracker& spread() = 0;
-    // May one more block be requested, counting what every connection has
-    // requested (RequestBudget)?
-    virtual bool may_request_more() const = 0;
     // The remote is a backup peer (the trackers said so): its upload is
     // spared (BackupSparing).
     virtual bool spares(const PeerConnection& conn) const = 0;
-    // May a backup be asked for chunks another connected peer holds
-    // (BackupSparing::turn_to_backup on the swarm's connections now)?
-    virtual bool turn_to_backups() = 0;
-    // A complete peer with several partial peers rations its upload: only
-    // the least spread chunks (SpreadTracker), so peers trade the rest.
-    virtual bool rationing_uploads() const = 0;
 
     // --- what a connection reports ------------------------------------------------
     // Its bitfield arrived: the connection takes part in the swarm.
