@@ -282,8 +282,11 @@ TEST_CASE("session: serves what we hold, rejects what we lack and all after our 
     f.remote_holds("0000");
     const pp::Block held{ChunkIndex{0}, 0, kBlock};
     const pp::Block lacked{ChunkIndex{2}, 0, kBlock};
+    int wakes = f.wakes;
     CHECK_FALSE(f.get(pp::Request{held}).violation);
+    CHECK(f.wakes == wakes + 1);  // the writer has a block to send
     CHECK_FALSE(f.get(pp::Request{lacked}).violation);
+    CHECK(f.wakes == wakes + 2);  // and a Reject
     CHECK(f.session.uploads_queued());
     CHECK(f.session.next_upload() == held);
     CHECK_FALSE(f.session.next_upload());
@@ -316,31 +319,40 @@ TEST_CASE("session: a request outside the file, or one too many queued, is a vio
     CHECK_FALSE(f.get(pp::Cancel{block(1, 3)}).violation);
     CHECK_FALSE(f.get(pp::Request{block(0, 3)}).violation);
     CHECK(f.get(pp::Request{block(0, 5)}).violation);
+    CHECK_FALSE(f.get(pp::Cancel{block(0, 4)}).violation);  // a block to serve
+    CHECK_FALSE(f.get(pp::Request{block(0, 5)}).violation);
+    CHECK(f.get(pp::Request{block(0, 7)}).violation);
     // Written, the rejects no longer count.
     CHECK(f.sent_of<pp::Reject>().size() == limits::kMaxQueuedRequests / 2 - 1);
     CHECK_FALSE(f.get(pp::Request{block(1, 5)}).violation);
 }
 
-TEST_CASE("session: a rationing seed serves only the least spread chunks") {
-    Fixture f("11");
+TEST_CASE("session: a rationing seed serves only the least spread chunks, and what it promised") {
+    Fixture f("111");
     f.host.rationing = true;
-    f.remote_holds("00");
-    // Another partial peer holds chunk 0: chunk 1 is the least spread.
-    f.host.spread_.add_holder(bits("10"));
-    CHECK_FALSE(f.get(pp::Request{pp::Block{ChunkIndex{0}, 0, kBlock}}).violation);
-    CHECK_FALSE(f.get(pp::Request{pp::Block{ChunkIndex{1}, 0, kBlock}}).violation);
-    CHECK(f.sent_of<pp::Reject>().at(0).block.chunk.value == 0);
-    CHECK(f.session.next_upload()->chunk.value == 1);
-    // Chunk 1 is promised to this remote: its other blocks are served even
-    // though the promise made it as spread as chunk 0.
-    CHECK(f.host.spread_.level(ChunkIndex{1}) == 1);
-    CHECK_FALSE(f.get(pp::Request{pp::Block{ChunkIndex{1}, kBlock, kBlock}}).violation);
+    f.remote_holds("000");
+    // Another partial peer holds chunks 0 and 1: chunk 2 is the least spread.
+    f.host.spread_.add_holder(bits("110"));
+    const pp::Block c0{ChunkIndex{0}, 0, kBlock};
+    const pp::Block c2{ChunkIndex{2}, 0, kBlock};
+    CHECK_FALSE(f.get(pp::Request{c0}).violation);
+    CHECK_FALSE(f.get(pp::Request{c2}).violation);
+    CHECK(f.sent_of<pp::Reject>().at(0).block == c0);
+    CHECK(f.session.next_upload() == c2);
+    CHECK(f.host.spread_.level(ChunkIndex{2}) == 1);  // promised to this remote
+    // A third peer gets chunk 2: it is now the most spread, yet its other
+    // blocks are still served to the remote it was promised to.
+    f.host.spread_.add_holder(bits("001"));
+    CHECK_FALSE(f.host.spread_.worth_sending(ChunkIndex{2}));
+    CHECK_FALSE(f.get(pp::Request{pp::Block{ChunkIndex{2}, kBlock, kBlock}}).violation);
     CHECK(f.session.next_upload());
-    // Its Have ends the promise; teardown forgets it as a holder.
-    CHECK_FALSE(f.get(pp::Have{ChunkIndex{1}}).violation);
-    CHECK(f.host.spread_.level(ChunkIndex{1}) == 1);
+    CHECK(f.sent_of<pp::Reject>().empty());
+    // Its Have ends the promise (the level stays: it holds the chunk now);
+    // teardown forgets it as a holder.
+    CHECK_FALSE(f.get(pp::Have{ChunkIndex{2}}).violation);
+    CHECK(f.host.spread_.level(ChunkIndex{2}) == 2);
     f.session.teardown();
-    CHECK(f.host.spread_.level(ChunkIndex{1}) == 0);
+    CHECK(f.host.spread_.level(ChunkIndex{2}) == 1);
 }
 
 TEST_CASE("session: a Goodbye drops chunks not fully asked for, and ends when nothing is owed") {
@@ -394,9 +406,11 @@ TEST_CASE("session: peer exchange beyond its rate is ignored, each list bounded"
     for (std::uint16_t i = 0; i < limits::kPexMaxAdded + 5; ++i)
         list.peers.push_back(PeerAddress{asio::ip::make_address("::ffff:10.0.0.1"),
                                          static_cast<std::uint16_t>(i + 1)});
+    list.dropped = list.peers;
     auto ev = f.get(list);
     REQUIRE(ev.heard);
     CHECK(ev.heard->first.size() == limits::kPexMaxAdded);
+    CHECK(ev.heard->second.size() == limits::kPexMaxAdded);
     CHECK(ev.heard->first[0].address == asio::ip::make_address("10.0.0.1"));
     for (int i = 0; i < 3; ++i)
         CHECK(f.get(list).heard);  // a burst of 4
@@ -443,21 +457,32 @@ TEST_CASE("session: a spared backup is asked only for what no other peer holds")
     CHECK_FALSE(g.sent_of<pp::Request>().empty());
 }
 
-TEST_CASE("session: teardown gives back every reservation, and a closed session queues nothing") {
+TEST_CASE("session: teardown gives back every reservation") {
     Fixture f("000");
     f.host.options_.pipeline_min_bytes = 3 * kChunk;
     f.remote_holds("111");
     f.session.fill_requests(f.now);
     CHECK(f.session.fetches() == 3);
-    f.session.close();
-    (void)f.sent();
-    f.session.send(pp::KeepAlive{});
-    f.session.fill_requests(f.now);
-    CHECK_FALSE(f.session.frames_pending());
     f.session.teardown();
     for (std::uint32_t c = 0; c < 3; ++c)
         CHECK(f.host.picker_.downloaders(ChunkIndex{c}) == 0);
     CHECK(f.host.spread_.level(ChunkIndex{0}) == 0);
+}
+
+TEST_CASE("session: a closed session asks, serves and queues nothing") {
+    Fixture f("10");
+    f.remote_holds("01");
+    f.session.close();
+    (void)f.sent();
+    const int wakes = f.wakes;
+    f.session.fill_requests(f.now);
+    CHECK(f.session.fetches() == 0);
+    f.session.send(pp::KeepAlive{});
+    CHECK_FALSE(f.get(pp::Request{pp::Block{ChunkIndex{0}, 0, kBlock}}).violation);
+    CHECK_FALSE(f.get(pp::Request{pp::Block{ChunkIndex{1}, 0, kBlock}}).violation);
+    CHECK_FALSE(f.session.frames_pending());
+    CHECK_FALSE(f.session.uploads_queued());
+    CHECK(f.wakes == wakes);
 }
 
 }  // namespace peer_session_test

@@ -1,5 +1,7 @@
 // One TCP connection to one peer about one seed: the I/O shell around a
-// PeerSession (peer_session.hpp), which makes every protocol decision. Three
+// PeerSession (peer_session.hpp), which makes the protocol's decisions about
+// messages (the shell keeps the framing checks, keepalives, an Error's
+// linger and what a failed disk read means). Three
 // coroutines share it: a reader (frames in, handed to the session), a writer
 // (the session's control frames first, then the blocks it queued to serve,
 // each in its upload turn) and the stream's watchdog.

@@ -6,7 +6,9 @@
 // frames it wants written go to an outbox, and what the shell must do (close,
 // report to the swarm) comes back as Events. PeerConnection (connection.hpp)
 // is the shell: it moves the bytes, waits on the rate limits and runs the
-// timers. Tested directly in test/peer_session_test.cpp.
+// timers; the framing checks (unknown types, sizes), keepalives, an Error's
+// linger and a failed disk read stay there. Tested directly in
+// test/peer_session_test.cpp.
 #pragma once
 
 #include <chrono>
@@ -35,7 +37,8 @@ namespace seedshare {
 
 // What a session reads and updates of its swarm: the settings and the
 // bookkeeping all connections of a swarm share. SwarmLink extends it with
-// what the shell needs (executor, storage, reports).
+// what the shell needs (the process's SwarmEnv, storage, the events it
+// reports, whether a remote is spared).
 class SessionHost {
   public:
     virtual const Seed& seed() const = 0;
@@ -102,6 +105,9 @@ class PeerSession {
     // `wake` is called whenever a frame or a block to serve is queued (the
     // shell wakes its writer).
     PeerSession(SessionHost& host, TimePoint now, std::function<void()> wake);
+    // Holds a host reference and a callback into its shell: not copied.
+    PeerSession(const PeerSession&) = delete;
+    PeerSession& operator=(const PeerSession&) = delete;
 
     // --- the remote's messages (Piece excepted) -----------------------------
     Events handle(peer_proto::Message& m, TimePoint now);
@@ -110,9 +116,10 @@ class PeerSession {
     void join(bool spared);
 
     // --- a Piece: its header, then its data ----------------------------------
-    // The block must be one we asked for and did not cancel (else a
-    // violation). From here until end_piece, a cancel only marks it dropped,
-    // so `into` stays valid.
+    // A block we asked for: `into` is where its data goes; from here until
+    // end_piece a cancel only marks its chunk dropped, so `into` stays
+    // valid. A block we cancelled (it crossed the Cancel): skipped, once.
+    // Anything else is a violation.
     Result<PieceTarget> begin_piece(const peer_proto::Block& b);
     // Its data is in: counted; the chunk when it is whole.
     std::optional<Completed> end_piece(const peer_proto::Block& b, TimePoint now);

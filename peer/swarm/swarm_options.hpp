@@ -17,10 +17,10 @@ struct SwarmOptions {
     std::size_t fetch_budget_bytes = 40u << 20;
     std::uint32_t block_bytes = limits::kDefaultBlockBytes;
     // Bytes requested but not yet received, per connection: the measured
-    // rate from that peer times pipeline_window, within [min, max] (start at
-    // max until a rate is measured).
-    // One block at first: in a big swarm the getter's RequestBudget spreads
-    // its requests over the peers that deliver.
+    // rate from that peer times pipeline_window, within [min, max]; min
+    // until a rate is measured (one block by default: in a big swarm the
+    // getter's RequestBudget spreads its requests over the peers that
+    // deliver).
     std::uint64_t pipeline_min_bytes = limits::kDefaultBlockBytes;
     std::uint64_t pipeline_max_bytes = 16u << 20;
     std::chrono::milliseconds pipeline_window{300};
