@@ -4,6 +4,10 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include "common/env/faulty_env.hpp"
 #include "peer/library/seed_maker.hpp"
 #include "peer/storage/part_file.hpp"
 #include "test/support/temp_dir.hpp"
@@ -179,6 +183,70 @@ TEST_CASE("part file: discard removes what holds nothing") {
     auto part = open_ok(out / "a.part", a);
     part.discard();
     CHECK_FALSE(std::filesystem::exists(out / "a.part"));
+}
+
+}  // namespace part_file_test
+
+namespace part_file_test {
+
+TEST_CASE("part file: the disk failing an open, a rename or the directory sync loses nothing") {
+    TempDir src, out;
+    const Seed a = seed_of(src, "a", 200'000, 3);
+    const auto path = out / "a.part";
+    const auto target = out / "a";
+    FaultyEnv env(Env::posix());
+
+    SUBCASE("the .part cannot be created: a clear failure naming it, nothing left behind") {
+        env.fail_nth(FaultyEnv::Op::kOpen, 1, ENOSPC);
+        auto r = PartFile::open(path, a, false, env);
+        REQUIRE(std::holds_alternative<PartFile::Failure>(r));
+        const auto& f = std::get<PartFile::Failure>(r);
+        CHECK(f.problem == PartFile::Problem::kIo);
+        CHECK(f.message.find(path.string()) != std::string::npos);
+        CHECK(f.message.find(std::strerror(ENOSPC)) != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(path));
+        CHECK(env.injected() == 1);
+    }
+    SUBCASE("the rename fails: the verified .part stays, and a second finish completes it") {
+        auto r = PartFile::open(path, a, false, env);
+        REQUIRE(std::holds_alternative<PartFile>(r));
+        auto& part = std::get<PartFile>(r);
+        fill(part, src / "a");
+        env.fail_nth(FaultyEnv::Op::kRename, 1, EIO);
+        const auto failed = part.finish(target, std::nullopt);
+        REQUIRE(failed);
+        CHECK(failed->problem == PartFile::Problem::kIo);
+        CHECK(failed->message.find(std::strerror(EIO)) != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(target));
+        REQUIRE(std::filesystem::exists(path));
+        CHECK(read_file(path) == read_file(src / "a"));  // the trailer already cut
+        CHECK_FALSE(part.finish(target, std::nullopt));
+        CHECK(read_file(target) == read_file(src / "a"));
+        CHECK_FALSE(std::filesystem::exists(path));
+    }
+    SUBCASE("the directory cannot be synced after the rename: said so, the file is in place") {
+        auto r = PartFile::open(path, a, false, env);
+        REQUIRE(std::holds_alternative<PartFile>(r));
+        auto& part = std::get<PartFile>(r);
+        fill(part, src / "a");
+        const auto opens = env.calls(FaultyEnv::Op::kOpen);
+        env.fail_nth(FaultyEnv::Op::kOpen, 1, EIO);  // the next open: the directory's
+        const auto failed = part.finish(target, std::nullopt);
+        REQUIRE(failed);
+        CHECK(failed->message.find("cannot sync the directory") != std::string::npos);
+        CHECK(env.calls(FaultyEnv::Op::kOpen) == opens + 1);
+        CHECK(read_file(target) == read_file(src / "a"));
+    }
+    SUBCASE("discard through the Env removes the .part") {
+        {
+            auto r = PartFile::open(path, a, false, env);
+            REQUIRE(std::holds_alternative<PartFile>(r));
+            const auto removes = env.calls(FaultyEnv::Op::kRemove);
+            std::get<PartFile>(r).discard();
+            CHECK(env.calls(FaultyEnv::Op::kRemove) == removes + 1);
+        }
+        CHECK_FALSE(std::filesystem::exists(path));
+    }
 }
 
 }  // namespace part_file_test

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <cstdio>  // renameat2
 #include <cstring>
 #include <vector>
 
@@ -82,12 +81,17 @@ bool holds_whole_file(int fd, const Seed& seed) {
     return h.finish() == seed.file_hash;
 }
 
+PartFile::Failure io_failure(const IoError& e, std::string_view what) {
+    return io_failure(e.path, what, e.code);
+}
+
 // The name `path` still leads to the file open at `fd`.
-bool still_named(int fd, const fs::path& path) {
+bool still_named(Env& env, int fd, const fs::path& path) {
     struct stat ours {};
-    struct stat named {};
-    return ::fstat(fd, &ours) == 0 && ::lstat(path.c_str(), &named) == 0 &&
-           ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
+    if (::fstat(fd, &ours) != 0) return false;
+    const auto named = env.lstat(path);
+    return named.ok() && ours.st_dev == static_cast<dev_t>(named->device) &&
+           ours.st_ino == static_cast<ino_t>(named->inode);
 }
 
 // Marks the file for its seed and reserves its space: the trailer first (a
@@ -113,10 +117,10 @@ std::string PartFile::trailer(const SeedId& id) {
 }
 
 std::variant<PartFile, PartFile::Failure> PartFile::open(const fs::path& path, const Seed& seed,
-                                                         bool force) {
+                                                         bool force, Env& env) {
     // O_NONBLOCK: a FIFO of that name must not hang us; O_NOFOLLOW: nor a link
     // lead our writes elsewhere.
-    const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    const int flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK;
     const Failure busy{Problem::kBusy,
                        fmt::format("{} is being downloaded by another seedshare process; two "
                                    "downloads into one file are refused",
@@ -126,21 +130,23 @@ std::variant<PartFile, PartFile::Failure> PartFile::open(const fs::path& path, c
     // our open and our lock). Then it is ours until we close it.
     for (int attempt = 0; attempt < 3; ++attempt) {
         bool created = true;
-        Fd fd(::open(path.c_str(), flags | O_CREAT | O_EXCL, 0644));
-        if (!fd && errno == EEXIST) {
+        auto opened = env.open(path, flags | O_CREAT | O_EXCL, 0644);
+        if (!opened && opened.error().code == EEXIST) {
             created = false;
-            fd = Fd(::open(path.c_str(), flags));
+            opened = env.open(path, flags);
         }
-        if (!fd) {
-            if (errno == ENOENT) continue;  // removed between the two opens
-            if (errno == ELOOP)
+        if (!opened) {
+            const int err = opened.error().code;
+            if (err == ENOENT) continue;  // removed between the two opens
+            if (err == ELOOP)
                 return Failure{Problem::kNotRegular,
                                fmt::format("{} is a symbolic link; move it away", path.string())};
-            if (errno == EISDIR)
+            if (err == EISDIR)
                 return Failure{Problem::kNotRegular,
                                fmt::format("{} is a directory; move it away", path.string())};
-            return io_failure(path, "cannot open", errno);
+            return io_failure(path, "cannot open", err);
         }
+        Fd fd = std::move(*opened);
         struct stat st {};
         if (::fstat(fd.get(), &st) != 0) return io_failure(path, "cannot stat", errno);
         if (!S_ISREG(st.st_mode))
@@ -153,7 +159,7 @@ std::variant<PartFile, PartFile::Failure> PartFile::open(const fs::path& path, c
             if (errno == EAGAIN || errno == EACCES) return busy;
             return io_failure(path, "cannot lock", errno);
         }
-        if (!still_named(fd.get(), path)) continue;
+        if (!still_named(env, fd.get(), path)) continue;
         if (::fstat(fd.get(), &st) != 0) return io_failure(path, "cannot stat", errno);
 
         const std::string mark = trailer(seed.id());
@@ -183,12 +189,12 @@ std::variant<PartFile, PartFile::Failure> PartFile::open(const fs::path& path, c
         }
         if (found == Found::kCreated || found == Found::kTakenOver) {
             if (auto f = prepare(fd.get(), path, seed.length, mark, !created)) {
-                if (created && still_named(fd.get(), path)) ::unlink(path.c_str());
+                if (created && still_named(env, fd.get(), path)) (void)env.remove(path);
                 return *f;
             }
         }
         auto storage = FileStorage::adopt(std::move(fd), path, seed.length);
-        return PartFile(path, std::move(storage), found);
+        return PartFile(path, std::move(storage), found, env);
     }
     return busy;  // it kept changing under us: someone else is at work on it
 }
@@ -198,7 +204,7 @@ std::optional<PartFile::Failure> PartFile::finish(const fs::path& target,
     const int fd = storage_->fd();
     // Only the lock holder renames or removes the .part, and only while the
     // name still leads to its file.
-    if (!still_named(fd, path_))
+    if (!still_named(*env_, fd, path_))
         return Failure{Problem::kIo, fmt::format("{} is no longer this download's file (moved or "
                                                  "replaced while it ran)",
                                                  path_.string())};
@@ -212,37 +218,34 @@ std::optional<PartFile::Failure> PartFile::finish(const fs::path& target,
                          fmt::format("{} appeared during the download; the verified file stays in "
                                      "{}: move {} away and run the same command again",
                                      target.string(), path_.string(), target.string())};
-    int rc = 0;
+    IoStatus renamed = Ok{};
     if (replace) {
         // Replace only the file that was there when the user said --force,
         // never one that appeared since.
-        struct stat there {};
-        if (::lstat(target.c_str(), &there) == 0) {
-            if (there.st_dev != replace->dev || there.st_ino != replace->ino) return exists;
-            rc = ::rename(path_.c_str(), target.c_str());
+        if (const auto there = env_->lstat(target); there.ok()) {
+            if (static_cast<dev_t>(there->device) != replace->dev ||
+                static_cast<ino_t>(there->inode) != replace->ino)
+                return exists;
+            renamed = env_->rename(path_, target);
         } else {
             replace.reset();
         }
     }
-    if (!replace) {
-        rc = ::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE);
-        if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
-            // No RENAME_NOREPLACE here: link() fails atomically on an existing name.
-            rc = ::link(path_.c_str(), target.c_str());
-            if (rc == 0) ::unlink(path_.c_str());
-        }
-    }
-    if (rc != 0) {
-        if (errno == EEXIST) return exists;
-        return io_failure(path_, fmt::format("cannot rename to {}", target.string()), errno);
+    // Without a file to replace, never over one (fails with EEXIST).
+    if (!replace) renamed = env_->rename_no_replace(path_, target);
+    if (!renamed) {
+        if (renamed.error().code == EEXIST) return exists;
+        return io_failure(path_, fmt::format("cannot rename to {}", target.string()),
+                          renamed.error().code);
     }
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir_fd || ::fsync(dir_fd.get()) != 0)
+    auto dir_fd = env_->open(dir, O_RDONLY | O_DIRECTORY);
+    if (!dir_fd) return io_failure(dir_fd.error(), "cannot sync the directory after the rename");
+    if (::fsync(dir_fd->get()) != 0)
         return io_failure(dir, "cannot sync the directory after the rename", errno);
     // The name now leads to the very file that was verified.
     path_ = target;
-    if (!still_named(fd, target))
+    if (!still_named(*env_, fd, target))
         return Failure{Problem::kIo, fmt::format("{} was replaced by another file right after the "
                                                  "download was renamed to it",
                                                  target.string())};
@@ -250,13 +253,13 @@ std::optional<PartFile::Failure> PartFile::finish(const fs::path& target,
 }
 
 void PartFile::discard() {
-    if (!finished_ && still_named(storage_->fd(), path_)) ::unlink(path_.c_str());
+    if (!finished_ && still_named(*env_, storage_->fd(), path_)) (void)env_->remove(path_);
 }
 
-std::optional<FileIdentity> FileIdentity::of(const fs::path& p) {
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0) return std::nullopt;
-    return FileIdentity{st.st_dev, st.st_ino};
+std::optional<FileIdentity> FileIdentity::of(const fs::path& p, Env& env) {
+    const auto info = env.lstat(p);
+    if (!info) return std::nullopt;
+    return FileIdentity{static_cast<dev_t>(info->device), static_cast<ino_t>(info->inode)};
 }
 
 }  // namespace seedshare

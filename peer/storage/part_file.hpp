@@ -25,6 +25,7 @@
 #include <variant>
 
 #include "common/core/result.hpp"
+#include "common/env/env.hpp"
 #include "common/model/seed.hpp"
 #include "peer/storage/storage.hpp"
 
@@ -35,7 +36,8 @@ namespace seedshare {
 struct FileIdentity {
     dev_t dev = 0;
     ino_t ino = 0;
-    static std::optional<FileIdentity> of(const std::filesystem::path& p);  // lstat
+    static std::optional<FileIdentity> of(const std::filesystem::path& p,
+                                          Env& env = Env::posix());  // lstat
 };
 
 class PartFile {
@@ -64,8 +66,10 @@ class PartFile {
     static std::string trailer(const SeedId& id);
 
     // Opens (or creates) `path` for `seed`, locked, sized and marked for it.
+    // Names are opened, looked up, renamed and removed through `env`, which
+    // must outlive the PartFile; the bytes go through the FileStorage.
     static std::variant<PartFile, Failure> open(const std::filesystem::path& path, const Seed& seed,
-                                                bool force);
+                                                bool force, Env& env = Env::posix());
 
     Found found() const { return found_; }
     const std::filesystem::path& path() const { return path_; }
@@ -82,13 +86,15 @@ class PartFile {
     void discard();
 
   private:
-    PartFile(std::filesystem::path path, std::shared_ptr<FileStorage> storage, Found found)
-        : path_(std::move(path)), storage_(std::move(storage)), found_(found) {}
+    PartFile(std::filesystem::path path, std::shared_ptr<FileStorage> storage, Found found,
+             Env& env)
+        : path_(std::move(path)), storage_(std::move(storage)), found_(found), env_(&env) {}
 
     std::filesystem::path path_;
     std::shared_ptr<FileStorage> storage_;
     Found found_;
     bool finished_ = false;
+    Env* env_;  // a pointer: a PartFile is moved
 };
 
 }  // namespace seedshare
