@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 
+#include "common/env/faulty_env.hpp"
 #include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/hostile.hpp"
@@ -399,6 +402,64 @@ TEST_CASE("download: an existing different file is not replaced without force") 
         CHECK(co_await again.download->run() == Download::Outcome::kAlreadyComplete);
         co_await again.peer.stop();
         co_await server.stop();
+    });
+}
+
+TEST_CASE("download: the disk refusing the rename keeps the verified .part, and a rerun ends it") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, 64 * 1024, tracker.address);
+    FaultyEnv env(Env::posix());
+
+    run_within(io, 20s, [&]() -> net::awaitable<void> {
+        TestPeer server(io, pool, "server", test_options());
+        co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
+        {
+            // The final rename of data.bin.part fails with EIO.
+            env.fail_path(FaultyEnv::Op::kRename, out / "data.bin.part", EIO);
+            DownloadOptions o;
+            o.env = &env;
+            Getter failed(io, pool, seed, out.path(), test_options(), o);
+            CHECK(co_await failed.download->run() == Download::Outcome::kFailed);
+            CHECK(failed.download->message().find(std::strerror(EIO)) != std::string::npos);
+            CHECK(env.injected() >= 1);
+            CHECK_FALSE(std::filesystem::exists(out / "data.bin"));
+            CHECK(read_file(out / "data.bin.part") == read_file(src / "data.bin"));
+            co_await failed.peer.stop();
+        }
+        // The disk is well again: the verified .part is taken as complete.
+        env.clear();
+        DownloadOptions o;
+        o.env = &env;
+        Getter again(io, pool, seed, out.path(), test_options(), o);
+        CHECK(co_await again.download->run() == Download::Outcome::kComplete);
+        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
+        CHECK_FALSE(std::filesystem::exists(out / "data.bin.part"));
+        co_await again.peer.stop();
+        co_await server.stop();
+    });
+}
+
+TEST_CASE("download: a directory that cannot be created fails, naming it, before any byte") {
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed seed = make_file(src, "data.bin", 1 << 20, 64 * 1024, tracker.address);
+    FaultyEnv env(Env::posix());
+    env.fail_path(FaultyEnv::Op::kCreateDirectories, out / "sub", EACCES);
+
+    run_within(io, 20s, [&]() -> net::awaitable<void> {
+        DownloadOptions o;
+        o.env = &env;
+        Getter getter(io, pool, seed, out / "sub", test_options(), o);
+        CHECK(co_await getter.download->run() == Download::Outcome::kFailed);
+        CHECK(getter.download->message().find((out / "sub").string()) != std::string::npos);
+        CHECK(getter.download->message().find(std::strerror(EACCES)) != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(out / "sub"));
+        co_await getter.peer.stop();
     });
 }
 

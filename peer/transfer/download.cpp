@@ -18,6 +18,45 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
+
+// What the download finds where it is to write, looked up through the Env
+// (on the pool: it blocks).
+struct Destination {
+    std::optional<std::string> failed;  // DIR could not be created
+    std::optional<std::string> usage;   // DIR is not a directory
+    bool created = false;               // DIR was made
+    // NAME exists (a symlink counts): which file it is, and what.
+    std::optional<FileIdentity> target;
+    bool target_directory = false;
+    bool target_same_size = false;  // a regular file (followed) of the seed's length
+};
+
+Destination inspect_destination(Env& env, const fs::path& dir, const fs::path& target,
+                                std::uint64_t length) {
+    Destination d;
+    auto found = env.stat(dir);
+    if (!found) {
+        if (auto made = env.create_directories(dir); !made) {
+            d.failed = fmt::format("cannot create {}: {}", dir.string(),
+                                   std::strerror(made.error().code));
+            return d;
+        }
+        d.created = true;
+        found = env.stat(dir);
+    }
+    if (!found || found->type != FileType::kDirectory) {
+        d.usage = fmt::format("{}: not a directory", dir.string());
+        return d;
+    }
+    const auto named = env.lstat(target);
+    if (!named) return d;
+    d.target = FileIdentity{static_cast<dev_t>(named->device), static_cast<ino_t>(named->inode)};
+    d.target_directory = named->type == FileType::kDirectory;
+    const auto file = env.stat(target);
+    d.target_same_size = file.ok() && file->type == FileType::kRegular && file->size == length;
+    return d;
+}
+
 constexpr auto kGoodbyeGrace = 5000ms;
 }  // namespace
 
@@ -134,31 +173,27 @@ net::awaitable<Download::Outcome> Download::run() {
     auto& pool = node_.pool();
 
     // Everything that can be checked locally is checked before the first byte.
-    std::error_code ec;
-    if (!fs::exists(options_.out_dir, ec)) {
-        fs::create_directories(options_.out_dir, ec);
-        if (ec)
-            co_return fail(Outcome::kFailed, fmt::format("cannot create {}: {}",
-                                                         options_.out_dir.string(), ec.message()));
-        log_.info("created {}", options_.out_dir.string());
-    }
-    if (!fs::is_directory(options_.out_dir, ec))
-        co_return fail(Outcome::kUsage,
-                       fmt::format("{}: not a directory", options_.out_dir.string()));
+    const fs::path target = options_.out_dir / seed.name;
+    const fs::path part_path = options_.out_dir / (seed.name + ".part");
+    auto inspect = [env = options_.env, dir = options_.out_dir, target, length = seed.length] {
+        return inspect_destination(*env, dir, target, length);
+    };
+    const Destination there = co_await offload(pool, std::move(inspect));
+    if (there.failed) co_return fail(Outcome::kFailed, *there.failed);
+    if (there.created) log_.info("created {}", options_.out_dir.string());
+    if (there.usage) co_return fail(Outcome::kUsage, *there.usage);
 
     // Never replace a different file of that name without --force, and never
     // what cannot be replaced by a file.
-    const fs::path target = options_.out_dir / seed.name;
-    const fs::path part_path = options_.out_dir / (seed.name + ".part");
     std::optional<FileIdentity> replace;  // the NAME --force may replace
-    if (fs::exists(fs::symlink_status(target, ec))) {
-        if (fs::is_directory(fs::symlink_status(target, ec)))
+    if (there.target) {
+        if (there.target_directory)
             co_return fail(Outcome::kFailed,
                            fmt::format("{} is a directory; a file cannot replace it, even with "
                                        "--force (choose another -o)",
                                        target.string()));
         bool same = false;
-        if (fs::is_regular_file(target, ec) && fs::file_size(target, ec) == seed.length) {
+        if (there.target_same_size) {
             auto digest = co_await hash_file(target, pool, cancel_);
             if (stopped_) co_return stopped_outcome();
             same = digest && *digest == seed.file_hash;
@@ -171,12 +206,15 @@ net::awaitable<Download::Outcome> Download::run() {
             co_return fail(Outcome::kFailed,
                            fmt::format("{} exists and is not this file; use --force to replace it",
                                        target.string()));
-        replace = FileIdentity::of(target);
+        replace = there.target;
     }
 
     // NAME.part: ours, locked; if it was there, keep what verifies.
     const bool force = options_.force;
-    auto open_part = [part_path, &seed, force] { return PartFile::open(part_path, seed, force); };
+    Env* part_env = options_.env;
+    auto open_part = [part_path, &seed, force, part_env] {
+        return PartFile::open(part_path, seed, force, *part_env);
+    };
     auto opened = co_await offload(pool, std::move(open_part));
     if (auto* f = std::get_if<PartFile::Failure>(&opened))
         co_return fail(Outcome::kFailed, f->message);

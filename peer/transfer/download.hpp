@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/core/address.hpp"
+#include "common/env/env.hpp"
 #include "common/core/log.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/net.hpp"
@@ -47,6 +48,10 @@ struct DownloadOptions {
     bool announce_complete = true;
     // Wraps the storage of DIR/NAME.part (tests put a fault-injecting one here).
     std::function<std::shared_ptr<Storage>(std::shared_ptr<Storage>)> wrap_storage;
+    // The file system for everything but the file's bytes: the checks of
+    // DIR and NAME, and NAME.part's open, rename and removal (tests put a
+    // FaultyEnv here). Must outlive the Download.
+    Env* env = &Env::posix();
     // Called once the seed is known, before anything is checked or written:
     // a message refuses the download (kFailed). `peer get` of several seeds
     // refuses a second one naming the same file.
