@@ -309,4 +309,24 @@ TEST_CASE("library: the scan opens and stats each file through the Env") {
     CHECK(some.skipped[0].detail == "Permission denied");
 }
 
+TEST_CASE("library: the scan walks through the Env, and passes over a directory it cannot list") {
+    TempDir dir;
+    write_file(dir / "a", "a");
+    fs::create_directories(dir / "sub" / "deeper");
+    write_file(dir / "sub" / "b", "b");
+    write_file(dir / "sub" / "deeper" / "c", "c");
+    fs::create_directories(dir / "other");
+    write_file(dir / "other" / "d", "d");
+    FaultyEnv env(Env::posix());
+    auto all = scan_directory(dir.path(), {}, env);
+    CHECK(names(all.files, dir.path()) ==
+          std::set<std::string>{"a", "sub/b", "sub/deeper/c", "other/d"});
+    CHECK(env.calls(FaultyEnv::Op::kListDir) == 4);  // the root and its 3 directories
+    const fs::path root = fs::canonical(dir.path());
+    env.fail_path(FaultyEnv::Op::kListDir, root / "sub", EACCES);
+    auto some = scan_directory(dir.path(), {}, env);
+    CHECK(names(some.files, dir.path()) == std::set<std::string>{"a", "other/d"});
+    CHECK(some.skipped.empty());
+}
+
 }  // namespace library_test

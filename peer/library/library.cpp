@@ -133,76 +133,110 @@ std::variant<SharedFile, Skip> open_shared(const fs::path& p, Env& env) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::size_t kMaxScanDepth = 2048;
+
+// The walk of scan_directory: one directory through the Env, then each
+// subdirectory (never through a symlink), depth first. A directory that
+// cannot be listed (no permission, gone meanwhile) is passed over.
+class Walk {
+  public:
+    Walk(Env& env, fs::path root, std::vector<fs::path> excluded, ScanResult& out)
+        : env_(env), root_(std::move(root)), excluded_(std::move(excluded)), out_(out) {}
+
+    void directory(const fs::path& dir, std::size_t depth) {
+        // Deeper than any path the system can open (PATH_MAX, 4096 bytes, at
+        // 2 bytes a level): a loop of bind mounts, say. Bounds the recursion.
+        if (depth > kMaxScanDepth) return;
+        auto entries = env_.list_dir(dir);
+        if (!entries) return;
+        for (const auto& entry : *entries)
+            visit(dir / entry.name, entry.type, depth);
+    }
+
+  private:
+    bool excluded(const fs::path& p) const {
+        return std::any_of(excluded_.begin(), excluded_.end(),
+                           [&](const fs::path& e) { return inside(e, p); });
+    }
+
+    void visit(const fs::path& p, FileType type, std::size_t depth) {
+        // Never a stat that follows a link here: the link itself first.
+        if (type == FileType::kUnknown) {
+            const auto link = env_.lstat(p);
+            if (!link) return;  // gone meanwhile
+            type = link->type;
+        }
+        if (hidden(p.lexically_relative(root_)) || excluded(p)) return;
+        if (type == FileType::kDirectory) return directory(p, depth + 1);
+        if (type == FileType::kSymlink) {
+            std::error_code e2;
+            const fs::path target = fs::weakly_canonical(p, e2);
+            const auto target_info = env_.stat(p);
+            if (!target_info) {
+                const int code = target_info.error().code;
+                out_.skipped.push_back(Skip{
+                    p, SkipReason::kDanglingSymlink,
+                    code != ENOENT
+                        ? std::string(std::strerror(code))
+                        : fmt::format("{} does not exist", shown_path(fs::read_symlink(p, e2)))});
+                return;
+            }
+            if (target.empty() || !inside(root_, target)) {
+                out_.skipped.push_back(Skip{p, SkipReason::kSymlinkOutside, {}});
+                return;
+            }
+            // A link to a directory inside: its files are found there already.
+            if (target_info->type == FileType::kDirectory) return;
+            // A link into what seedshare writes is not served either.
+            if (excluded(target)) return;
+        }
+        file(p);
+    }
+
+    void file(const fs::path& p) {
+        const std::string name = p.filename().string();
+        if (name.ends_with(".part")) return;
+        if (name.ends_with(".seed") &&
+            env_.exists(p.parent_path() / name.substr(0, name.size() - 5)))
+            return;
+        // The type (following a symlink inside): nothing that is not a
+        // regular file is ever opened.
+        auto st = env_.stat(p);
+        if (!st) return;  // gone meanwhile
+        if (st->type != FileType::kRegular) {
+            out_.skipped.push_back(Skip{p, SkipReason::kNotRegular, type_text(st->type)});
+            return;
+        }
+        if (auto ok = validate_file_name(name); !ok) {
+            out_.skipped.push_back(Skip{p, SkipReason::kBadName, ok.error().message});
+            return;
+        }
+        auto opened = open_shared(p, env_);
+        if (auto* f = std::get_if<SharedFile>(&opened))
+            out_.files.push_back(std::move(*f));
+        else
+            out_.skipped.push_back(std::get<Skip>(std::move(opened)));
+    }
+
+    Env& env_;
+    fs::path root_;
+    std::vector<fs::path> excluded_;
+    ScanResult& out_;
+};
+
+}  // namespace
+
 ScanResult scan_directory(const fs::path& dir, const std::vector<fs::path>& exclude, Env& env) {
     ScanResult out;
     std::error_code ec;
-    const fs::path root = fs::canonical(dir, ec);
+    fs::path root = fs::canonical(dir, ec);
     if (ec) return out;
     std::vector<fs::path> excluded;
     for (const auto& e : exclude)
         if (auto c = fs::weakly_canonical(e, ec); !ec) excluded.push_back(std::move(c));
-    ec.clear();
-    const auto is_excluded = [&](const fs::path& p) {
-        return std::any_of(excluded.begin(), excluded.end(),
-                           [&](const fs::path& e) { return inside(e, p); });
-    };
-    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        const fs::path& p = it->path();
-        const fs::path rel = p.lexically_relative(root);
-        std::error_code e2;
-        // Never a stat that follows a link here: the link itself first.
-        const auto link_status = it->symlink_status(e2);
-        const bool is_dir = fs::is_directory(link_status);
-        if (hidden(rel) || is_excluded(p)) {
-            if (is_dir) it.disable_recursion_pending();
-            continue;
-        }
-        if (fs::is_symlink(link_status)) {
-            const fs::path target = fs::weakly_canonical(p, e2);
-            const auto target_status = fs::status(p, e2);
-            if (!fs::exists(target_status)) {
-                out.skipped.push_back(Skip{
-                    p, SkipReason::kDanglingSymlink,
-                    e2 && e2 != std::errc::no_such_file_or_directory
-                        ? e2.message()
-                        : fmt::format("{} does not exist", shown_path(fs::read_symlink(p, e2)))});
-                continue;
-            }
-            if (target.empty() || !inside(root, target)) {
-                out.skipped.push_back(Skip{p, SkipReason::kSymlinkOutside, {}});
-                continue;
-            }
-            // A link to a directory inside: its files are found there already.
-            if (fs::is_directory(target_status)) continue;
-            // A link into what seedshare writes is not served either.
-            if (is_excluded(target)) continue;
-        } else if (is_dir) {
-            continue;
-        }
-        const std::string name = p.filename().string();
-        if (name.ends_with(".part")) continue;
-        if (name.ends_with(".seed") &&
-            env.exists(p.parent_path() / name.substr(0, name.size() - 5)))
-            continue;
-        // The type (following a symlink inside): nothing that is not a
-        // regular file is ever opened.
-        auto st = env.stat(p);
-        if (!st) continue;  // gone meanwhile
-        if (st->type != FileType::kRegular) {
-            out.skipped.push_back(Skip{p, SkipReason::kNotRegular, type_text(st->type)});
-            continue;
-        }
-        if (auto ok = validate_file_name(name); !ok) {
-            out.skipped.push_back(Skip{p, SkipReason::kBadName, ok.error().message});
-            continue;
-        }
-        auto opened = open_shared(p, env);
-        if (auto* f = std::get_if<SharedFile>(&opened))
-            out.files.push_back(std::move(*f));
-        else
-            out.skipped.push_back(std::get<Skip>(std::move(opened)));
-    }
+    Walk(env, root, std::move(excluded), out).directory(root, 0);
     std::sort(out.files.begin(), out.files.end(),
               [](const auto& a, const auto& b) { return a.path < b.path; });
     return out;

@@ -86,9 +86,10 @@ struct ScanResult {
 // reason: names that cannot be a seed's name, dangling symlinks, symlinks
 // whose target lies outside `dir`, anything not a regular file (never opened),
 // and files that cannot be opened for reading (opened with O_NONBLOCK, so
-// nothing here ever blocks on a FIFO swapped in meanwhile). Each file's stat
-// and open go through `env`; the walk itself (and symlink resolution) does
-// not yet.
+// nothing here ever blocks on a FIFO swapped in meanwhile). The walk (list,
+// lstat, stat, open) goes through `env`; a directory it cannot list is passed
+// over. Symlink targets are resolved with std::filesystem (the Env has no
+// realpath).
 ScanResult scan_directory(const std::filesystem::path& dir,
                           const std::vector<std::filesystem::path>& exclude = {},
                           Env& env = Env::posix());
