@@ -311,21 +311,23 @@ TEST_CASE("library: the scan opens and stats each file through the Env") {
 
 TEST_CASE("library: the scan walks through the Env, and passes over a directory it cannot list") {
     TempDir dir;
-    write_file(dir / "a", "a");
-    fs::create_directories(dir / "sub" / "deeper");
-    write_file(dir / "sub" / "b", "b");
-    write_file(dir / "sub" / "deeper" / "c", "c");
+    // "early" is listed first: a walk that ended at the failure would find
+    // nothing after it.
+    fs::create_directories(dir / "early" / "deeper");
+    write_file(dir / "early" / "b", "b");
+    write_file(dir / "early" / "deeper" / "c", "c");
+    write_file(dir / "m", "m");
     fs::create_directories(dir / "other");
     write_file(dir / "other" / "d", "d");
     FaultyEnv env(Env::posix());
     auto all = scan_directory(dir.path(), {}, env);
     CHECK(names(all.files, dir.path()) ==
-          std::set<std::string>{"a", "sub/b", "sub/deeper/c", "other/d"});
+          std::set<std::string>{"early/b", "early/deeper/c", "m", "other/d"});
     CHECK(env.calls(FaultyEnv::Op::kListDir) == 4);  // the root and its 3 directories
     const fs::path root = fs::canonical(dir.path());
-    env.fail_path(FaultyEnv::Op::kListDir, root / "sub", EACCES);
+    env.fail_path(FaultyEnv::Op::kListDir, root / "early", EIO);
     auto some = scan_directory(dir.path(), {}, env);
-    CHECK(names(some.files, dir.path()) == std::set<std::string>{"a", "other/d"});
+    CHECK(names(some.files, dir.path()) == std::set<std::string>{"m", "other/d"});
     CHECK(some.skipped.empty());
 }
 

@@ -391,7 +391,8 @@ TEST_CASE("sync executor: a disk failure stops the sync, the next run installs w
             auto opened = ChannelStore::open(sub.path(), env);
             REQUIRE(std::holds_alternative<ChannelStore>(opened));
             auto& store = std::get<ChannelStore>(opened);
-            env.fail_nth(FaultyEnv::Op::kRename, 1, EIO);  // the install
+            // The install (the .part's own rename, into STATE/tmp, passes).
+            env.fail_path(FaultyEnv::Op::kRename, sub / "f", EIO);
             auto first = co_await sync(subscriber, store, sub.path(), v1, tracker.address);
             CHECK(first.failure == SyncFailure::kDisk);
             CHECK(first.message.find("cannot install") != std::string::npos);

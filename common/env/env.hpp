@@ -87,7 +87,8 @@ class Env {
     virtual IoResult<std::vector<DirEntry>> list_dir(const std::filesystem::path& dir) = 0;
     // Replaces `to` if it exists.
     virtual IoStatus rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
-    // Fails with EEXIST if `to` exists.
+    // Fails with EEXIST if `to` exists. (Where the file system lacks
+    // RENAME_NOREPLACE: a link, then an unlink whose failure is ignored.)
     virtual IoStatus rename_no_replace(const std::filesystem::path& from,
                                        const std::filesystem::path& to) = 0;
     // A file or an empty directory.

@@ -220,12 +220,12 @@ net::awaitable<Next> Executor::build(const SyncStep& step) {
     auto open = [env, part_path, built, seed]() -> std::variant<PartFile, PartFile::Failure> {
         if (auto st = env->lstat(built); st && st->type == FileType::kRegular)
             (void)env->rename(built, part_path);
-        auto opened = PartFile::open(part_path, *seed, false);
+        auto opened = PartFile::open(part_path, *seed, false, *env);
         auto* f = std::get_if<PartFile::Failure>(&opened);
         if (f == nullptr || f->problem != PartFile::Problem::kForeign) return opened;
         // Not ours for this seed (nothing else writes in STATE/tmp): a leftover.
         (void)env->remove(part_path);
-        return PartFile::open(part_path, *seed, false);
+        return PartFile::open(part_path, *seed, false, *env);
     };
     auto opened = co_await offload(pool(), open);
     // The store's lock keeps other processes out of STATE/tmp: a busy .part

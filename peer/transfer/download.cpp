@@ -37,8 +37,8 @@ Destination inspect_destination(Env& env, const fs::path& dir, const fs::path& t
     auto found = env.stat(dir);
     if (!found) {
         if (auto made = env.create_directories(dir); !made) {
-            d.failed = fmt::format("cannot create {}: {}", dir.string(),
-                                   std::strerror(made.error().code));
+            d.failed =
+                fmt::format("cannot create {}: {}", dir.string(), std::strerror(made.error().code));
             return d;
         }
         d.created = true;
@@ -179,6 +179,7 @@ net::awaitable<Download::Outcome> Download::run() {
         return inspect_destination(*env, dir, target, length);
     };
     const Destination there = co_await offload(pool, std::move(inspect));
+    if (stopped_) co_return stopped_outcome();
     if (there.failed) co_return fail(Outcome::kFailed, *there.failed);
     if (there.created) log_.info("created {}", options_.out_dir.string());
     if (there.usage) co_return fail(Outcome::kUsage, *there.usage);

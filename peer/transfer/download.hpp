@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "common/core/address.hpp"
-#include "common/env/env.hpp"
 #include "common/core/log.hpp"
+#include "common/env/env.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/net.hpp"
 #include "peer/discovery/trackers.hpp"
