@@ -236,6 +236,58 @@ TEST_CASE("part file: the disk failing an open, a rename or the directory sync l
         CHECK(env.calls(FaultyEnv::Op::kOpen) == opens + 1);
         CHECK(read_file(target) == read_file(src / "a"));
     }
+    SUBCASE("a file system without RENAME_NOREPLACE whose unlink fails: NAME is in place") {
+        // The Env's fallback linked NAME, then could not unlink the .part.
+        struct LinkedOnly final : Env {
+            Env& base = Env::posix();
+            IoResult<FileInfo> stat(const std::filesystem::path& p) override {
+                return base.stat(p);
+            }
+            IoResult<FileInfo> lstat(const std::filesystem::path& p) override {
+                return base.lstat(p);
+            }
+            IoResult<std::vector<DirEntry>> list_dir(const std::filesystem::path& d) override {
+                return base.list_dir(d);
+            }
+            IoStatus rename(const std::filesystem::path& f,
+                            const std::filesystem::path& t) override {
+                return base.rename(f, t);
+            }
+            IoStatus rename_no_replace(const std::filesystem::path& f,
+                                       const std::filesystem::path& t) override {
+                if (auto linked = base.link(f, t); !linked) return linked;
+                return IoError{EPERM, "unlink", f};
+            }
+            IoStatus remove(const std::filesystem::path& p) override { return base.remove(p); }
+            IoStatus link(const std::filesystem::path& f, const std::filesystem::path& t) override {
+                return base.link(f, t);
+            }
+            IoStatus create_directories(const std::filesystem::path& d) override {
+                return base.create_directories(d);
+            }
+            IoResult<std::string> read_file(const std::filesystem::path& p,
+                                            std::uint64_t max) override {
+                return base.read_file(p, max);
+            }
+            IoStatus write_file_atomically(const std::filesystem::path& p,
+                                           std::string_view text) override {
+                return base.write_file_atomically(p, text);
+            }
+            IoResult<Fd> open(const std::filesystem::path& p, int flags, mode_t mode) override {
+                return base.open(p, flags, mode);
+            }
+            IoResult<FileLock> lock(const std::filesystem::path& p) override {
+                return base.lock(p);
+            }
+        } linked_only;
+        auto r = PartFile::open(path, a, false, linked_only);
+        REQUIRE(std::holds_alternative<PartFile>(r));
+        auto& part = std::get<PartFile>(r);
+        fill(part, src / "a");
+        const auto failed = part.finish(target, std::nullopt);
+        CHECK_MESSAGE(!failed, (failed ? failed->message : ""));
+        CHECK(read_file(target) == read_file(src / "a"));
+    }
     SUBCASE("discard through the Env removes the .part") {
         {
             auto r = PartFile::open(path, a, false, env);

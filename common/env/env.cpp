@@ -127,11 +127,9 @@ IoStatus PosixEnv::rename_no_replace(const fs::path& from, const fs::path& to) {
     if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)
         return Ok{};
     if (errno != EINVAL && errno != ENOSYS) return fail(errno, "rename", from);
-    // A file system without RENAME_NOREPLACE: link (fails if `to` exists),
-    // then unlink. `to` is in place once the link is made: a failed unlink
-    // leaves `from` as a second name, and the call still succeeds.
+    // A file system without RENAME_NOREPLACE: link (fails if `to` exists), unlink.
     if (::link(from.c_str(), to.c_str()) != 0) return fail(errno, "link", from);
-    (void)::unlink(from.c_str());
+    if (::unlink(from.c_str()) != 0) return fail(errno, "unlink", from);
     return Ok{};
 }
 

@@ -232,7 +232,14 @@ std::optional<PartFile::Failure> PartFile::finish(const fs::path& target,
         }
     }
     // Without a file to replace, never over one (fails with EEXIST).
-    if (!replace) renamed = env_->rename_no_replace(path_, target);
+    if (!replace) {
+        renamed = env_->rename_no_replace(path_, target);
+        // Where the file system lacks RENAME_NOREPLACE the Env links, then
+        // unlinks: if only the unlink failed, NAME leads to this very file
+        // and the .part is a second name of it (as before the Env).
+        if (!renamed && renamed.error().code != EEXIST && still_named(*env_, fd, target))
+            renamed = Ok{};
+    }
     if (!renamed) {
         if (renamed.error().code == EEXIST) return exists;
         return io_failure(path_, fmt::format("cannot rename to {}", target.string()),
