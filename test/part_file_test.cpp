@@ -287,6 +287,7 @@ TEST_CASE("part file: the disk failing an open, a rename or the directory sync l
         const auto failed = part.finish(target, std::nullopt);
         CHECK_MESSAGE(!failed, (failed ? failed->message : ""));
         CHECK(read_file(target) == read_file(src / "a"));
+        CHECK(std::filesystem::exists(path));  // a second name of it, as the Env said
     }
     SUBCASE("discard through the Env removes the .part") {
         {

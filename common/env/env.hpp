@@ -89,7 +89,7 @@ class Env {
     virtual IoStatus rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
     // Fails with EEXIST if `to` exists. (Where the file system lacks
     // RENAME_NOREPLACE: a link, then an unlink; when the unlink fails, `to`
-    // is in place and `from` still names the file too.)
+    // is in place and `from` may still name the file too.)
     virtual IoStatus rename_no_replace(const std::filesystem::path& from,
                                        const std::filesystem::path& to) = 0;
     // A file or an empty directory.
