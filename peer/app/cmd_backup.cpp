@@ -2,13 +2,10 @@
 // printed at the start and the end.
 #include <fmt/format.h>
 
-#include <csignal>
-#include <cstdlib>
-#include <functional>
-
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/interrupts.hpp"
 #include "peer/app/metrics.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/backup/backup.hpp"
@@ -71,24 +68,16 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     Backup backup(node, trackers, options, log);
     const auto metrics = start_metrics(cmd.net.metrics, ex, node, "backup");
 
-    asio::signal_set signals(ex, SIGINT, SIGTERM);
     // The first signal stops the backup in order (fetches in flight end,
-    // uploads finish); a second one (that stop waits on something slow)
-    // ends the process at once: .part files are kept and a restart resumes.
-    bool interrupted = false;
-    std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& ec,
-                                                                      int) {
-        if (ec) return;
-        if (interrupted) {
-            fmt::print(stderr, "peer: interrupted again: exiting now; a restart resumes\n");
-            std::_Exit(kExitInterrupted);
-        }
-        interrupted = true;
-        backup.stop();
-        channels.stop();
-        signals.async_wait(on_signal);
-    };
-    signals.async_wait(on_signal);
+    // uploads finish); a second one ends the process at once: .part files
+    // are kept and a restart resumes.
+    const Interrupts interrupts(
+        ex, log,
+        [&] {
+            backup.stop();
+            channels.stop();
+        },
+        "a restart resumes");
     co_await backup.run([&] {
         // One line once the held files are served (scripts wait for it).
         fmt::print("backup of {} on port {}: serving {} already held ({})\n", cmd.dir.string(),

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -21,6 +20,7 @@
 #include "common/net/join_all.hpp"
 #include "common/net/net.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/interrupts.hpp"
 #include "peer/app/metrics.hpp"
 #include "peer/app/progress.hpp"
 #include "peer/app/run_command.hpp"
@@ -297,30 +297,22 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
     const auto metrics =
         start_metrics(cmd.net.metrics, ex, node, cmd.serve ? "get --serve" : "get");
 
-    asio::signal_set signals(ex, SIGINT, SIGTERM);
-    bool interrupted = false;
     bool stopping = false;  // a signal or the time limit: no file begins any more
-    // --serve, once complete: waits here until a signal. The same signal set
-    // serves both phases: one arriving as the downloads end is not lost.
+    // --serve, once complete: waits here until a signal. The same signals
+    // serve both phases: one arriving as the downloads end is not lost.
     asio::steady_timer serving(ex);
     // The first signal stops the downloads cleanly (those not begun do not
-    // begin); a second one (the stop waits on something slow) ends the
-    // process at once: every NAME.part is kept and a rerun resumes.
-    std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& e,
-                                                                      int) {
-        if (e) return;
-        if (interrupted) {
-            fmt::print(stderr, "peer: interrupted again: exiting now; a rerun resumes\n");
-            std::_Exit(kExitInterrupted);
-        }
-        interrupted = true;
-        stopping = true;
-        for (auto& job : jobs)
-            job.download->stop();
-        serving.cancel();
-        signals.async_wait(on_signal);
-    };
-    signals.async_wait(on_signal);
+    // begin); a second one ends the process at once: every NAME.part is kept
+    // and a rerun resumes.
+    const Interrupts interrupts(
+        ex, log,
+        [&] {
+            stopping = true;
+            for (auto& job : jobs)
+                job.download->stop();
+            serving.cancel();
+        },
+        "a rerun resumes");
     asio::steady_timer deadline(ex);
     if (cmd.timeout.count() > 0) {
         deadline.expires_after(cmd.timeout);
@@ -493,7 +485,7 @@ net::awaitable<int> get_main(const GetCommand& cmd, asio::io_context& io, asio::
         std::fflush(stdout);
     }
 
-    if (done > 0 && cmd.serve && !interrupted) {
+    if (done > 0 && cmd.serve && !interrupts.interrupted()) {
         log.info("serving {} on port {}; Ctrl-C to stop",
                  several ? count_of(done, "file") : jobs.front().download->target().string(),
                  node.port());

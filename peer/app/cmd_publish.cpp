@@ -2,10 +2,9 @@
 // Node, signals, goodbye.
 #include <fmt/format.h>
 
-#include <csignal>
-
 #include "common/core/plural.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/interrupts.hpp"
 #include "peer/app/metrics.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/channel/publisher.hpp"
@@ -47,10 +46,8 @@ net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key,
     };
     const auto metrics = start_metrics(cmd.net.metrics, ex, node, "publish", std::move(versions));
 
-    asio::signal_set signals(ex, SIGINT, SIGTERM);
-    signals.async_wait([&](const asio::error_code& ec, int) {
-        if (!ec) publisher.stop();
-    });
+    const Interrupts interrupts(
+        ex, log, [&] { publisher.stop(); }, "");
     fmt::print("channel {}\n", publisher.channel().hex());
     std::fflush(stdout);
     try {

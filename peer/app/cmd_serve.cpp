@@ -1,10 +1,9 @@
 // peer serve DIR: the process around a Sharer: listen, signals, goodbye.
 #include <fmt/format.h>
 
-#include <csignal>
-
 #include "common/core/plural.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/interrupts.hpp"
 #include "peer/app/metrics.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/library/sharer.hpp"
@@ -34,10 +33,8 @@ net::awaitable<int> serve_main(const ServeCommand& cmd, asio::io_context& io,
     Sharer sharer(node, trackers, options, log);
     const auto metrics = start_metrics(cmd.net.metrics, ex, node, "serve");
 
-    asio::signal_set signals(ex, SIGINT, SIGTERM);
-    signals.async_wait([&](const asio::error_code& ec, int) {
-        if (!ec) sharer.stop();
-    });
+    const Interrupts interrupts(
+        ex, log, [&] { sharer.stop(); }, "");
     co_await sharer.run([&] {
         fmt::print("serving {} from {} on port {}\n", count_of(sharer.shared().size(), "file"),
                    cmd.dir.string(), node.port());

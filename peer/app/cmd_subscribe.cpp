@@ -2,11 +2,10 @@
 // signals, what is printed per version, exit codes.
 #include <fmt/format.h>
 
-#include <csignal>
-
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 #include "peer/app/commands.hpp"
+#include "peer/app/interrupts.hpp"
 #include "peer/app/metrics.hpp"
 #include "peer/app/run_command.hpp"
 #include "peer/channel/subscriber.hpp"
@@ -43,13 +42,9 @@ net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId&
     };
     const auto metrics = start_metrics(cmd.net.metrics, ex, node, "subscribe", std::move(versions));
 
-    bool interrupted = false;
-    asio::signal_set signals(ex, SIGINT, SIGTERM);
-    signals.async_wait([&](const asio::error_code& ec, int) {
-        if (ec) return;
-        interrupted = true;
-        subscriber.stop();
-    });
+    // A version half applied is resumed by the next run.
+    const Interrupts interrupts(
+        ex, log, [&] { subscriber.stop(); }, "a rerun resumes");
     // A std::function, named: one made inside a co_await is destroyed twice (GCC 12).
     const std::function<void(const Manifest&, const SyncReport&)> said = [&](const Manifest& m,
                                                                              const SyncReport& r) {
@@ -72,7 +67,7 @@ net::awaitable<int> subscribe_main(const SubscribeCommand& cmd, const ChannelId&
                        subscriber.applied() ? subscriber.applied()->version : 0);
             co_return kExitOk;
         case O::kStopped:
-            co_return interrupted&& cmd.once ? kExitInterrupted : kExitOk;
+            co_return interrupts.interrupted() && cmd.once ? kExitInterrupted : kExitOk;
         case O::kNoVersion:
             fmt::print(stderr, "peer: {}\n", subscriber.message());
             co_return kExitTrackerUnreachable;
