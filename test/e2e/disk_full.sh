@@ -25,9 +25,10 @@ trap unmount_then_cleanup EXIT
 mkdir -p "$WORK/a" "$mnt/out"
 head -c $((24 << 20)) /dev/urandom >"$WORK/a/data.bin"
 start_tracker
-id=$("$PEER" make-seed "$WORK/a/data.bin" -o "$WORK/data.seed" --tracker "$TRACKER_ADDR" \
-    --chunk-size 256K | grep -o 'id [0-9a-f]\{64\}' | cut -c4-)
-chunk=$((256 << 10))
+# The default chunk size: the server's own seed of data.bin must be this one.
+id=$("$PEER" make-seed "$WORK/a/data.bin" -o "$WORK/data.seed" --tracker "$TRACKER_ADDR" |
+    grep -o 'id [0-9a-f]\{64\}' | cut -c4-)
+chunk=$(awk '$1 == "chunk-size" {print $2}' "$WORK/data.seed")
 chunks=$(awk '$1 == "chunks" {print $2}' "$WORK/data.seed")
 start_serve a "$WORK/a"
 
