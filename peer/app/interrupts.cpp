@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -12,8 +13,8 @@
 namespace seedshare {
 namespace {
 
-// The line for a second signal once the signal set is gone; written by a
-// signal handler, so kept in static storage and written with write(2).
+// The line for a second signal, written by a plain signal handler, so kept
+// in static storage and written with write(2).
 char g_again_line[256];
 std::size_t g_again_length = 0;
 
@@ -29,34 +30,11 @@ std::string again_line(const std::string& again) {
                          : fmt::format("peer: interrupted again: exiting now; {}\n", again);
 }
 
-}  // namespace
-
-Interrupts::Interrupts(asio::any_io_executor ex, Logger& log, std::function<void()> on_first,
-                       std::string again)
-    : log_(log), on_first_(std::move(on_first)), again_(std::move(again)) {
-    signals_.emplace(ex, SIGINT, SIGTERM);
-    wait();
-}
-
-void Interrupts::wait() {
-    signals_->async_wait([this](const asio::error_code& ec, int) {
-        if (ec) return;  // the set is being destroyed: nothing of this is touched
-        if (interrupted_) {
-            fmt::print(stderr, "{}", again_line(again_));
-            std::fflush(stderr);
-            std::_Exit(kExitInterrupted);
-        }
-        interrupted_ = true;
-        log_.info("stopping: finishing what is in flight (a second signal exits at once)");
-        on_first_();
-        wait();
-    });
-}
-
-Interrupts::~Interrupts() {
-    signals_.reset();  // restores the default action for both signals
-    if (!interrupted_) return;
-    const auto line = again_line(again_);
+// From now on SIGINT and SIGTERM end the process at once, saying so. Takes
+// the signals over from the signal set's handler (its registration stays);
+// the line is copied before the handler can run.
+void exit_on_next_signal(const std::string& again) {
+    const auto line = again_line(again);
     g_again_length = std::min(line.size(), sizeof g_again_line);
     std::memcpy(g_again_line, line.data(), g_again_length);
     struct sigaction action {};
@@ -64,6 +42,34 @@ Interrupts::~Interrupts() {
     sigemptyset(&action.sa_mask);
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
+}
+
+}  // namespace
+
+Interrupts::Interrupts(asio::any_io_executor ex, Logger& log, std::function<void()> on_first,
+                       std::string again)
+    : log_(log), on_first_(std::move(on_first)), again_(std::move(again)) {
+    signals_.emplace(ex, SIGINT, SIGTERM);
+    signals_->async_wait([this](const asio::error_code& ec, int) {
+        // Cancelled: the set is being destroyed, nothing of this is touched.
+        // (A completion is never run after that: run_command stops the
+        // io_context when the command's coroutine ends.)
+        if (ec) return;
+        interrupted_ = true;
+        // A second signal no longer goes through the io_context: it is
+        // obeyed even while the I/O thread is busy or gone.
+        exit_on_next_signal(again_);
+        log_.info("stopping: finishing what is in flight (a second signal exits at once)");
+        on_first_();
+    });
+}
+
+Interrupts::~Interrupts() {
+    // Destroying the set restores the default action for both signals; after
+    // a first signal, the handler that exits 130 is put back at once (a
+    // second signal in the few instructions between gets the default).
+    signals_.reset();
+    if (interrupted_) exit_on_next_signal(again_);
 }
 
 }  // namespace seedshare

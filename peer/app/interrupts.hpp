@@ -4,10 +4,12 @@
 // (that stop waiting on something slow, such as a tracker that does not
 // answer) ends the process at once with exit code 130, saying so on stderr.
 //
-// That holds until the process exits: once the command's coroutine has ended
-// and this object is gone, a second signal arriving during the last of the
-// teardown still ends the process with 130 and the same line (a plain
-// handler takes over from the signal set), never with the default 143.
+// The second signal is taken by a plain handler (write, _Exit) installed at
+// the first, not by the io_context, and that holds until the process exits:
+// once the command's coroutine has ended and this object is gone, a second
+// signal during the last of the teardown still ends the process with 130 and
+// the same line (but for an instant as the signal set is destroyed, when the
+// default action, 143, is back for a few instructions).
 #pragma once
 
 #include <asio.hpp>
@@ -34,8 +36,6 @@ class Interrupts {
     bool interrupted() const { return interrupted_; }
 
   private:
-    void wait();
-
     Logger& log_;
     std::function<void()> on_first_;
     std::string again_;

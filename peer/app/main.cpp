@@ -126,7 +126,8 @@ constexpr std::string_view kExitCodes =
     "  3    no tracker could be reached at start (get: and no peer known)\n"
     "  4    the assembled file does not match the seed's whole-file hash\n"
     "  5    status --verify: the directory differs from the version (each difference listed)\n"
-    "  130  interrupted (SIGINT/SIGTERM) before the work was done; a rerun resumes";
+    "  130  interrupted (SIGINT/SIGTERM) before the work was done, or a second signal\n"
+    "       during the ordered stop; a rerun resumes";
 
 constexpr std::string_view kUnits =
     "Sizes and rates:\n"
