@@ -36,9 +36,10 @@ class Interrupts {
     bool interrupted() const { return interrupted_; }
 
   private:
+    void wait();
+
     Logger& log_;
     std::function<void()> on_first_;
-    std::string again_;
     bool interrupted_ = false;
     std::optional<asio::signal_set> signals_;
 };
