@@ -328,6 +328,41 @@ TEST_CASE("etcd registry: etcd down is a RegistryFailure that ends one request")
     CHECK(r.is_live(uid(2), t2));
 }
 
+TEST_CASE("etcd client: an endpoint that answers but is not etcd's API is passed over") {
+    // A member's peer port answers HTTP with a 404 text page: as another
+    // program on a dead member's port would (a CI run saw it).
+    test::skip_without_etcd();
+    test::EtcdSpec spec{"solo", test::free_port(), test::free_port()};
+    test::EtcdMember member(spec, std::vector<test::EtcdSpec>{spec});
+    EtcdClient probe(
+        {{spec.client_url()}, std::chrono::milliseconds(500), 2, std::chrono::milliseconds(100)});
+    bool up = false;
+    for (int i = 0; i < 100 && !up; ++i) {  // until it answers (bounded)
+        try {
+            probe.get("x");
+            up = true;
+        } catch (const etcd::EtcdError&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    REQUIRE(up);
+    EtcdClient client({{spec.peer_url(), spec.client_url()},
+                       std::chrono::milliseconds(500),
+                       2,
+                       std::chrono::milliseconds(100)});
+    CHECK_FALSE(client.get("x").has_value());
+    // Alone, it is unavailable, saying what it answered.
+    EtcdClient wrong(
+        {{spec.peer_url()}, std::chrono::milliseconds(500), 2, std::chrono::milliseconds(100)});
+    try {
+        wrong.get("x");
+        FAIL("no error");
+    } catch (const etcd::EtcdError& e) {
+        CHECK(e.code == etcd::EtcdErrc::kUnavailable);
+        CHECK(std::string(e.what()).find("not JSON") != std::string::npos);
+    }
+}
+
 namespace {
 // The member id of the etcd leader as `endpoint` sees it, and its own id.
 std::pair<std::string, std::string> leader_and_self(EtcdClient& c) {

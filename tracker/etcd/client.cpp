@@ -285,9 +285,12 @@ json EtcdClient::call(std::string_view path, const json& body) {
             }
             json answer = json::parse(sink.body, nullptr, false);
             if (answer.is_discarded() || !answer.is_object()) {
+                // Not etcd's API answering (a proxy's error page, or another
+                // program on a member's port since the member went away, as a
+                // test saw): that endpoint is as good as down; the next one
+                // is asked.
                 last_error = fmt::format("{}: HTTP {}, not JSON", options_.endpoints[i], status);
-                if (status >= 500) continue;
-                throw EtcdError(EtcdErrc::kBadReply, "etcd: " + last_error);
+                continue;
             }
             if (status == 200 && !answer.contains("error")) {
                 pool_->preferred.store(i);
