@@ -109,15 +109,57 @@ TEST_CASE("store: a restart answers from the database and keeps tokens") {
         ok(s->heartbeat(uid(1), t1));
         s->flush();
     }
-    // Long after: everyone expired, but tokens presented are still honoured
-    // until the sweep.
+    // Long after: both were live when it stopped, so their silence counts
+    // from the restart; a TTL later they are expired, but tokens presented
+    // are still honoured until the sweep.
     clock.now += 5 * kRegistryTtlMs;
     {
         auto s = open_store(clock, path);
+        CHECK(s->get_peers(seed.id(), uid(2), 50).size() == 1);
+        CHECK(s->list_files(std::nullopt, 10).files.at(0).holders == 1);
+        clock.now += kRegistryTtlMs + 1;
         CHECK(s->get_peers(seed.id(), uid(2), 50).empty());
         CHECK(s->list_files(std::nullopt, 10).files.at(0).holders == 0);
         CHECK(ok(s->join(uid(1), t1, ip("10.0.0.1"), 4000)).token == t1);
         CHECK(s->sweep().users == 1);  // uid(2)
+    }
+}
+
+TEST_CASE("store: a restart does not expire the peers that were live when it stopped") {
+    // Down for a moment (what a peer heartbeating a little before the stop
+    // met: expired before it could reconnect), and for long.
+    for (const std::int64_t downtime : {std::int64_t{50}, 20 * kRegistryTtlMs}) {
+        CAPTURE(downtime);
+        test::TempDir dir;
+        const std::string path = (dir / "restart.db").string();
+        Clock clock;
+        Token early;   // expired before the stop
+        Token late;    // its last word a little less than a TTL before the stop
+        Token recent;  // just before the stop
+        {
+            auto s = open_store(clock, path);
+            early = join(*s, 1);
+            clock.now += 1000;
+            late = join(*s, 2);
+            clock.now += kRegistryTtlMs - 100;
+            recent = join(*s, 3);
+            CHECK_FALSE(s->is_live(uid(1), early));
+            CHECK(s->is_live(uid(2), late));
+        }  // stopped 100 ms before uid(2) would have expired
+        clock.now += downtime;
+        auto s = open_store(clock, path);
+        CHECK_FALSE(s->is_live(uid(1), early));
+        CHECK(s->is_live(uid(2), late));
+        CHECK(s->is_live(uid(3), recent));
+        // A whole TTL from the restart to come back, as if they joined now.
+        clock.now += kRegistryTtlMs - 1;
+        CHECK(s->is_live(uid(2), late));
+        ok(s->heartbeat(uid(3), recent));
+        clock.now += 2;
+        CHECK_FALSE(s->is_live(uid(2), late));
+        CHECK(refused(s->heartbeat(uid(2), late)) == RegistryErrc::kUnknownPeer);
+        CHECK(s->is_live(uid(3), recent));
+        CHECK(s->sweep().users == 2);  // uid(1) and uid(2)
     }
 }
 
@@ -130,17 +172,23 @@ TEST_CASE("store: heartbeats are kept in memory and reach the table by close") {
         auto s = open_store(clock, path);
         t = join(*s, 1);
         s->flush();
-        clock.now += kRegistryTtlMs / 2;
+        // Less than ttl/8 after the join: a flush would not write it yet.
+        clock.now += kRegistryTtlMs / 10;
         ok(s->heartbeat(uid(1), t));
-        CHECK_FALSE(s->has_pending());     // no SQL for a heartbeat
-    }                                      // closing writes every last_seen
-    clock.now += kRegistryTtlMs / 2 + 10;  // past the join's TTL, within the heartbeat's
+        CHECK_FALSE(s->has_pending());  // no SQL for a heartbeat
+        s->flush();
+        // A later join sets when the tracker stopped: uid(1) was live then
+        // only by its heartbeat.
+        clock.now += kRegistryTtlMs * 95 / 100;
+        join(*s, 2);
+    }  // closing writes every last_seen
+    clock.now += 10;
     auto s = open_store(clock, path);
     CHECK(s->is_live(uid(1), t));
     CHECK(s->sweep().users == 0);
-    clock.now += kRegistryTtlMs;
+    clock.now += kRegistryTtlMs + 1;  // a TTL from the restart
     CHECK_FALSE(s->is_live(uid(1), t));
-    CHECK(s->sweep().users == 1);
+    CHECK(s->sweep().users == 2);
     CHECK_FALSE(s->token_of(uid(1)));
 }
 

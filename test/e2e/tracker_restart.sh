@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Faults: the tracker is killed with SIGKILL during a swarm and restarted on
 # the same port and database. The download carries on without it, and once
-# it is back its answers are right again within one heartbeat (--ttl 6: a
+# it is back its answers are right again within one heartbeat, and stay
+# right: the peers live when it stopped get a TTL from the restart (--ttl 6: a
 # heartbeat every 2 s; a TTL of 3 s let a peer of the ASan build expire
 # when the 2-core CI machine stalled it for 2 s).
 BUILD=${1:?usage: $0 BUILD_DIR}

@@ -202,6 +202,23 @@ void Store::load_users() {
         u.stored_last_seen = u.last_seen;
         users_.emplace(id_from<UserId>(s->blob(0)), u);
     }
+    // While the tracker was down nobody could heartbeat to it: a peer live
+    // when it stopped counts its silence from this start, as one that joined
+    // now. Without that, a peer that heartbeated a little before the stop
+    // would expire shortly after the restart, before its reconnect (at most
+    // a heartbeat apart) could reach it, and come back with its next rejoin.
+    // When it stopped is the latest last_seen written (up to ttl/8 behind);
+    // peers already expired then stay expired.
+    std::int64_t stopped = 0;
+    for (const auto& [id, u] : users_)
+        stopped = std::max(stopped, u.last_seen);
+    const std::int64_t now = now_ms_();
+    for (auto& [id, u] : users_) {
+        if (!live(u, cutoff(stopped)) || u.last_seen >= now) continue;
+        u.last_seen = now;
+        u.dirty = true;
+        dirty_.push_back(id);
+    }
 }
 
 void Store::begin_write() {

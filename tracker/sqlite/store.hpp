@@ -14,6 +14,9 @@
 // is ttl/8 behind (so a heartbeat rarely costs a write, and the WAL stays
 // small), and exactly at close(). After a crash a peer may look up to ttl/8
 // older than it was; its next heartbeat or rejoin (with its token) fixes it.
+// At open, the peers live when the tracker stopped (judged by the latest
+// last_seen in the table) have their silence counted from the open: they
+// could not reach a stopped tracker, and each rejoins within a heartbeat.
 //
 // Batching: writes go into one open transaction that flush() commits; the
 // server calls flush() every commit interval (50 ms) and at shutdown, and the
