@@ -163,6 +163,30 @@ TEST_CASE("store: a restart does not expire the peers that were live when it sto
     }
 }
 
+TEST_CASE("store: restarts in a row do not keep a dead peer listed") {
+    test::TempDir dir;
+    const std::string path = (dir / "loop.db").string();
+    Clock clock;
+    Token dead;
+    Token alive;
+    {
+        auto s = open_store(clock, path);
+        dead = join(*s, 1);
+        alive = join(*s, 2);
+    }
+    // The tracker restarts every half TTL; only uid(2) heartbeats to it.
+    for (int i = 0; i < 4; ++i) {
+        clock.now += kRegistryTtlMs / 2;
+        auto s = open_store(clock, path);
+        ok(s->heartbeat(uid(2), alive));
+    }
+    clock.now += 10;
+    auto s = open_store(clock, path);
+    CHECK(s->is_live(uid(2), alive));
+    CHECK_FALSE(s->is_live(uid(1), dead));  // its own last word is over a TTL old
+    CHECK(s->sweep().users == 1);
+}
+
 TEST_CASE("store: heartbeats are kept in memory and reach the table by close") {
     test::TempDir dir;
     const std::string path = (dir / "hb.db").string();

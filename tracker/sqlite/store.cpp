@@ -207,18 +207,18 @@ void Store::load_users() {
     // now. Without that, a peer that heartbeated a little before the stop
     // would expire shortly after the restart, before its reconnect (at most
     // a heartbeat apart) could reach it, and come back with its next rejoin.
-    // When it stopped is the latest last_seen written (up to ttl/8 behind);
-    // peers already expired then stay expired.
+    // When it stopped is taken as the latest last_seen written (up to ttl/8
+    // behind); peers already expired then stay expired (unless every peer
+    // had gone silent: then all are counted live for a TTL). The grace stays
+    // in memory, never written: only a heartbeat or a join moves the table's
+    // last_seen, so restarts in a row cannot keep a dead peer listed once
+    // live ones heartbeat past it.
     std::int64_t stopped = 0;
     for (const auto& [id, u] : users_)
         stopped = std::max(stopped, u.last_seen);
     const std::int64_t now = now_ms_();
-    for (auto& [id, u] : users_) {
-        if (!live(u, cutoff(stopped)) || u.last_seen >= now) continue;
-        u.last_seen = now;
-        u.dirty = true;
-        dirty_.push_back(id);
-    }
+    for (auto& [id, u] : users_)
+        if (live(u, cutoff(stopped)) && u.last_seen < now) u.last_seen = now;
 }
 
 void Store::begin_write() {
@@ -279,12 +279,12 @@ Store::User* Store::touch(const UserId& user, const Token& token, std::int64_t n
     if (it == users_.end()) return nullptr;
     User& u = it->second;
     if (u.token != token || !live(u, cutoff(now))) return nullptr;
-    if (now > u.last_seen) {
-        u.last_seen = now;
-        if (!u.dirty) {
-            u.dirty = true;
-            dirty_.push_back(user);
-        }
+    if (now > u.last_seen) u.last_seen = now;
+    // (last_seen may be ahead of the table without a heartbeat: a restart's
+    // grace, which only a heartbeat's value replaces there.)
+    if (!u.dirty && u.last_seen != u.stored_last_seen) {
+        u.dirty = true;
+        dirty_.push_back(user);
     }
     return &u;
 }

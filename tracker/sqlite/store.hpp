@@ -17,6 +17,7 @@
 // At open, the peers live when the tracker stopped (judged by the latest
 // last_seen in the table) have their silence counted from the open: they
 // could not reach a stopped tracker, and each rejoins within a heartbeat.
+// That grace is kept in memory only; the table keeps what was heard.
 //
 // Batching: writes go into one open transaction that flush() commits; the
 // server calls flush() every commit interval (50 ms) and at shutdown, and the
