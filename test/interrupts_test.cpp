@@ -62,6 +62,14 @@ bool run_until(asio::io_context& io, Done done) {
     return done();
 }
 
+// The child ended as a second signal ends the process: exit code 130 and
+// `line` on stderr.
+void check_exited_again(const Child& c, const std::string& line) {
+    REQUIRE(WIFEXITED(c.status));
+    CHECK(WEXITSTATUS(c.status) == 130);
+    CHECK(c.err.find(line) != std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("interrupts: the first signal asks for a stop once and the process goes on") {
@@ -96,10 +104,7 @@ TEST_CASE("interrupts: a second signal while the stop runs exits 130, saying so"
         ::raise(SIGTERM);  // taken by the plain handler: does not return
         return 0;          // the second signal was not obeyed
     });
-    REQUIRE(WIFEXITED(c.status));
-    CHECK(WEXITSTATUS(c.status) == 130);
-    CHECK(c.err.find("peer: interrupted again: exiting now; a rerun resumes\n") !=
-          std::string::npos);
+    check_exited_again(c, "peer: interrupted again: exiting now; a rerun resumes\n");
 }
 
 TEST_CASE("interrupts: two signals before the I/O thread runs: the second is not lost") {
@@ -116,11 +121,8 @@ TEST_CASE("interrupts: two signals before the I/O thread runs: the second is not
         run_until(io, [] { return false; });
         return 0;  // the second signal was lost
     });
-    REQUIRE(WIFEXITED(c.status));
-    CHECK(WEXITSTATUS(c.status) == 130);
+    check_exited_again(c, "peer: interrupted again: exiting now; a rerun resumes\n");
     CHECK(c.err.find("stopping: finishing what is in flight") != std::string::npos);
-    CHECK(c.err.find("peer: interrupted again: exiting now; a rerun resumes\n") !=
-          std::string::npos);
 }
 
 TEST_CASE("interrupts: a second signal after the signal set is gone still exits 130") {
@@ -139,9 +141,7 @@ TEST_CASE("interrupts: a second signal after the signal set is gone still exits 
         ::raise(SIGTERM);  // handled synchronously: does not return
         return 0;
     });
-    REQUIRE(WIFEXITED(c.status));
-    CHECK(WEXITSTATUS(c.status) == 130);
-    CHECK(c.err.find("peer: interrupted again: exiting now\n") != std::string::npos);
+    check_exited_again(c, "peer: interrupted again: exiting now\n");
 }
 
 TEST_CASE("interrupts: with no signal, the default action is back once it is gone") {
