@@ -64,7 +64,7 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
                 log_.warn("cannot serve chunk {}: {}", b.chunk.value, read.error().message);
                 swarm_->storage_failed(read.error().message);
                 if (sent == 0) {
-                    session_.send(pp::Reject{b});
+                    session_.unreadable(b);
                     co_return;
                 }
                 close("cannot read the rest of a block being sent");  // mid-frame
@@ -94,7 +94,7 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
             if (stalled) slot.reset();
         }
     }
-    session_.count_uploaded(b.length, net::Clock::now());
+    session_.count_uploaded(b, net::Clock::now());
     swarm_->count_traffic(name_, 0, b.length);
 }
 
@@ -127,7 +127,7 @@ net::awaitable<void> PeerConnection::write_loop() {
                     if (our_turn) slot = upload_turn_.take();
                 }
                 if (our_turn) {
-                    const pp::Block b = *session_.next_upload();
+                    const pp::Block b = *session_.next_upload(net::Clock::now());
                     serving_ = true;
                     co_await serve(b, slot);
                     serving_ = false;

@@ -54,25 +54,49 @@ Bytes PeerSession::take_frames() {
     return frames;
 }
 
-std::optional<pp::Block> PeerSession::next_upload() {
+std::optional<pp::Block> PeerSession::next_upload(TimePoint now) {
     if (serve_queue_.empty()) return std::nullopt;
     const pp::Block b = serve_queue_.front();
     serve_queue_.pop_front();
+    auto it = promised_.find(b.chunk.value);
+    if (it != promised_.end() && it->second.sending && !it->second.began) {
+        it->second.began = now;
+        host_.spread().copy_began(b.chunk, now);
+    }
     return b;
 }
 
-void PeerSession::count_uploaded(std::uint64_t bytes, TimePoint now) {
-    uploaded_ += bytes;
+void PeerSession::count_uploaded(const pp::Block& b, TimePoint now) {
+    uploaded_ += b.length;
     last_block_at_ = now;
+    // The block that ends the chunk ends the copy (the remote asks for a
+    // chunk's blocks in order, and they are served in order).
+    auto it = promised_.find(b.chunk.value);
+    if (it == promised_.end() || !it->second.sending) return;
+    if (std::uint64_t{b.offset} + b.length < host_.seed().chunk_length(b.chunk)) return;
+    it->second.sending = false;
+    host_.spread().copy_written(b.chunk, it->second.began.value_or(now), now);
+}
+
+void PeerSession::unreadable(const pp::Block& b) {
+    end_promise(b.chunk);
+    send(pp::Reject{b});
+}
+
+void PeerSession::end_promise(ChunkIndex c) {
+    auto it = promised_.find(c.value);
+    if (it == promised_.end()) return;
+    if (it->second.sending) host_.spread().copy_abandoned(c);
+    host_.spread().unpromise(c);
+    promised_.erase(it);
 }
 
 void PeerSession::teardown() {
     for (auto& [index, fetch] : fetches_)
         if (!fetch.dropped) host_.picker().release(fetch.chunk);
     if (got_bitfield_) host_.spread().remove_holder(theirs_);
-    for (const auto c : promised_)
-        host_.spread().unpromise(ChunkIndex{c});
-    promised_.clear();
+    while (!promised_.empty())
+        end_promise(ChunkIndex{promised_.begin()->first});
     fetches_.clear();
     outstanding_.clear();
     outstanding_bytes_ = 0;
@@ -286,7 +310,7 @@ void PeerSession::handle_have(const pp::Have& have, TimePoint now, Events& ev) {
     if (theirs_.test(have.chunk)) return;
     host_.picker().peer_gained(theirs_, have.chunk, spared_);
     host_.spread().holder_gained(have.chunk);
-    if (promised_.erase(have.chunk.value) != 0) host_.spread().unpromise(have.chunk);
+    end_promise(have.chunk);
     theirs_.set(have.chunk);
     refused_.erase(have.chunk.value);
     // It completed the file, which we hold too: nothing to trade.
@@ -297,7 +321,7 @@ void PeerSession::handle_have(const pp::Have& have, TimePoint now, Events& ev) {
     fill_requests(now);
 }
 
-void PeerSession::handle_request(const pp::Request& req, Events& ev) {
+void PeerSession::handle_request(const pp::Request& req, TimePoint now, Events& ev) {
     if (auto ok = pp::check_block(host_.seed(), req.block); !ok) {
         ev.violation = ok.error().message;
         return;
@@ -310,14 +334,15 @@ void PeerSession::handle_request(const pp::Request& req, Events& ev) {
         return;
     }
     if (goodbye_sent_ || !host_.holds(req.block.chunk)) return reject(req.block);
+    if (closed_) return;
     if (!promised_.contains(req.block.chunk.value) && host_.rationing_uploads()) {
         // A seed among many peers: spend the upload on the least spread
-        // chunks; this one can come from the peers that have it.
-        if (!host_.spread().worth_sending(req.block.chunk)) return reject(req.block);
-        promised_.insert(req.block.chunk.value);
-        host_.spread().promise(req.block.chunk);
+        // chunks, one copy of each at a time; this one can come from the
+        // peers that have it, or from us once the copy under way is out.
+        if (!host_.spread().worth_sending(req.block.chunk, now)) return reject(req.block);
+        promised_.emplace(req.block.chunk.value, Promise{});
+        host_.spread().promise(req.block.chunk, now);
     }
-    if (closed_) return;
     serve_queue_.push_back(req.block);
     wake_();
 }
@@ -351,12 +376,19 @@ PeerSession::Events PeerSession::handle(pp::Message& m, TimePoint now) {
     } else if (auto* have = std::get_if<pp::Have>(&m)) {
         handle_have(*have, now, ev);
     } else if (auto* req = std::get_if<pp::Request>(&m)) {
-        handle_request(*req, ev);
+        handle_request(*req, now, ev);
     } else if (auto* cancel = std::get_if<pp::Cancel>(&m)) {
         // Not served, or not rejected, after all: the remote forgot it.
         auto it = std::find(serve_queue_.begin(), serve_queue_.end(), cancel->block);
         if (it != serve_queue_.end()) {
             serve_queue_.erase(it);
+            // Its last block of the chunk queued: it no longer wants the
+            // chunk from us (it gave up, or another peer delivered it first:
+            // its Have follows).
+            const auto c = cancel->block.chunk;
+            if (std::none_of(serve_queue_.begin(), serve_queue_.end(),
+                             [&](const pp::Block& q) { return q.chunk == c; }))
+                end_promise(c);
         } else if (auto r = std::find(rejects_.begin(), rejects_.end(), cancel->block);
                    r != rejects_.end()) {
             rejects_.erase(r);

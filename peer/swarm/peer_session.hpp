@@ -148,10 +148,16 @@ class PeerSession {
     // Control frames and rejects queued; take_frames() encodes them all.
     bool frames_pending() const { return !control_.empty() || !rejects_.empty(); }
     Bytes take_frames();
-    // The next block to serve, in the order asked.
-    std::optional<peer_proto::Block> next_upload();
+    // The next block to serve, in the order asked; the writer begins writing
+    // it now.
+    std::optional<peer_proto::Block> next_upload(TimePoint now);
     bool uploads_queued() const { return !serve_queue_.empty(); }
-    void count_uploaded(std::uint64_t bytes, TimePoint now);
+    // A block was handed to the socket (the last block of a promised copy
+    // frees the chunk for the next copy).
+    void count_uploaded(const peer_proto::Block& b, TimePoint now);
+    // The block could not be read from the disk: rejected, and the copy of
+    // its chunk given up.
+    void unreadable(const peer_proto::Block& b);
 
     // --- state -----------------------------------------------------------------
     const Bitfield& theirs() const { return theirs_; }
@@ -184,7 +190,7 @@ class PeerSession {
 
     void handle_bitfield(peer_proto::BitfieldMsg& bf, Events& ev);
     void handle_have(const peer_proto::Have& have, TimePoint now, Events& ev);
-    void handle_request(const peer_proto::Request& req, Events& ev);
+    void handle_request(const peer_proto::Request& req, TimePoint now, Events& ev);
     void handle_reject(const peer_proto::Reject& reject, TimePoint now);
     void handle_goodbye(TimePoint now, Events& ev);
     void reject(const peer_proto::Block& b);
@@ -192,6 +198,8 @@ class PeerSession {
     bool refused(ChunkIndex c, TimePoint now);
     void forget_old_cancels(TimePoint now);
     void count_received(std::uint64_t bytes, TimePoint now);
+    // The promise of c ends: announced, cancelled, or the connection closed.
+    void end_promise(ChunkIndex c);
 
     SessionHost& host_;
     std::function<void()> wake_;
@@ -227,9 +235,16 @@ class PeerSession {
     // serve_queue_ toward kMaxQueuedRequests, and a Cancel removes one (the
     // remote forgot it), so the count is what the remote has outstanding.
     std::deque<peer_proto::Block> rejects_;
-    // Chunks this (seeding) peer started sending the remote; counted in the
-    // swarm's SpreadTracker until the remote announces them or leaves.
-    std::set<std::uint32_t> promised_;
+    // Chunks this (seeding, rationing) peer accepted to send the remote;
+    // counted in the swarm's SpreadTracker until the remote announces them,
+    // cancels every block of them still queued, or leaves, and as a copy
+    // being written until the block that ends the chunk is out. Blocks
+    // accepted before the seed rationed are not counted.
+    struct Promise {
+        std::optional<TimePoint> began;  // its first block taken by the writer
+        bool sending = true;
+    };
+    std::map<std::uint32_t, Promise> promised_;
     std::uint64_t uploaded_ = 0;
 
     // Peer exchange: PeerLists taken from the remote (4 at once, then 2 a
