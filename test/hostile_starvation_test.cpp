@@ -37,6 +37,7 @@ struct Hogs {
     int ready = 0;         // handshake done, requests not yet sent
     bool go = false;       // send the requests now (all at once)
     int served = 0;        // the server's first bytes arrived (sent from an upload buffer)
+    int queued = 0;        // more requests sent behind a stalled answer
     bool release = false;  // hang up now
 };
 
@@ -65,37 +66,100 @@ net::awaitable<void> hog(std::uint16_t port, SeedId id, std::uint32_t chunks, in
     co_await wait_for(released, 60000ms);
 }
 
+// Asks for one whole chunk and reads nothing; once the server's answer
+// has begun to arrive (and, unread, stalls), asks for `more` chunks, which
+// wait in the server's queue behind the stalled one; keeps the connection
+// open until released.
+net::awaitable<void> hog_then_queue(std::uint16_t port, SeedId id, std::uint32_t chunks, int more,
+                                    Hogs& hogs) {
+    auto p = co_await RawPeer::connect(port);
+    const bool shook = co_await handshake(p, id);
+    CHECK(shook);
+    ++hogs.ready;
+    auto go = [&] { return hogs.go; };
+    co_await wait_for(go, 60000ms);
+    co_await p.send(pp::encode(pp::Request{pp::Block{ChunkIndex{0}, 0, kChunkBytes}}));
+    auto answered = [&] { return p.stream().socket().available() > 0; };
+    if (!co_await wait_for(answered, 30000ms)) co_return;
+    ++hogs.served;
+    // Past the server's patience with a remote that does not read.
+    asio::steady_timer pause(co_await asio::this_coro::executor, 1000ms);
+    co_await pause.async_wait(asio::use_awaitable);
+    Bytes requests;
+    for (int i = 1; i <= more; ++i) {
+        const Bytes f = pp::encode(pp::Request{
+            pp::Block{ChunkIndex{static_cast<std::uint32_t>(i) % chunks}, 0, kChunkBytes}});
+        requests.insert(requests.end(), f.begin(), f.end());
+    }
+    co_await p.send(requests);
+    ++hogs.queued;
+    auto released = [&] { return hogs.release; };
+    co_await wait_for(released, 60000ms);
+}
+
+// A file to serve, its seed, a tracker, and a directory for a good getter.
+struct Served {
+    explicit Served(std::uint64_t salt) : tracker(io) {
+        raise_descriptor_limit();
+        write_file(src / "data.bin", pattern_bytes(kFileBytes, salt));
+        SeedMakerOptions so;
+        so.chunk_size = kChunkBytes;
+        so.trackers = {tracker.address};
+        auto made = make_seed(src / "data.bin", so);
+        REQUIRE(made);
+        seed = std::move(*made);
+    }
+    TempDir src, out;
+    asio::io_context io;
+    asio::thread_pool pool{2};
+    TestTracker tracker;
+    Seed seed;
+};
+
+// A good getter is served while every hog is still connected (the server
+// drops them only at their 30 s deadline; had they held it back, the getter
+// would be served only after that). The wait is a safety limit above that
+// timeout; how fast this machine downloads is not judged. Then the hogs go.
+net::awaitable<void> good_get_while_hogs_stay(Served& f, const Swarm& swarm, int count,
+                                              Hogs& hogs) {
+    BackgroundGet get(f.io, f.pool, f.seed, f.out.path());
+    get.start(f.io);
+    const bool ended = co_await get.ended_within(60000ms);
+    CHECK_MESSAGE(ended, "the good download did not end");
+    CHECK(get.outcome == Download::Outcome::kComplete);
+    CHECK_MESSAGE(
+        static_cast<int>(swarm.connection_count()) >= count,
+        "only " << swarm.connection_count() << " connections were left when the download ended");
+    CHECK(same_file(f.out / "data.bin", f.src / "data.bin"));
+    hogs.release = true;
+    co_await get.stop(40000ms);
+}
+
 }  // namespace
 
 TEST_CASE(
     "hostile peers against a serving peer: connections that never read do not starve a good "
     "getter of upload buffers") {
-    raise_descriptor_limit();
-    TempDir src, out;
-    asio::io_context io;
-    asio::thread_pool pool(2);
-    TestTracker tracker(io);
-    write_file(src / "data.bin", pattern_bytes(kFileBytes, 0x57a4));
-    SeedMakerOptions so;
-    so.chunk_size = kChunkBytes;
-    so.trackers = {tracker.address};
-    const auto made = make_seed(src / "data.bin", so);
-    REQUIRE(made);
-    const Seed seed = *made;
+    Served f(0x57a4);
+    auto& io = f.io;
+    const Seed& seed = f.seed;
 
     run_within(io, 90s, [&]() -> net::awaitable<void> {
         SwarmOptions options;
         options.idle_timeout = 30000ms;  // well under the default 120 s
         options.max_connections = 200;
-        // Upload slots (a few blocks at a time) would keep the hogs from
-        // ever holding every buffer: out of the way, this is about buffers.
+        // Upload slots (a few blocks at a time) and the upload queue's bound
+        // (new chunks refused beyond a few blocks queued) would keep the
+        // hogs from ever holding every buffer: out of the way, this is about
+        // buffers.
+        options.upload_queue_min_blocks = 1000;
         NodeOptions node = node_options(options);
         node.upload_slots = 1000;
-        TestPeer server(io, pool, Logger("server", LogLevel::kWarn), node);
-        auto file = FileStorage::open_read(src / "data.bin");
+        TestPeer server(io, f.pool, Logger("server", LogLevel::kWarn), node);
+        auto file = FileStorage::open_read(f.src / "data.bin");
         REQUIRE(file);
         const std::shared_ptr<Storage> storage(std::move(*file));
-        const auto swarm = co_await server.share(seed, storage, tracker.address);
+        const auto swarm = co_await server.share(seed, storage, f.tracker.address);
 
         // 48 hogs ask at once, 8 whole chunks each: far more than the 32
         // upload buffers (the budget in 1 MiB blocks).
@@ -135,22 +199,55 @@ TEST_CASE(
         CHECK(back);
         CHECK(swarm->connection_count() == kHogs);
 
-        // The good getter is served while every hog is still connected (the
-        // server drops them only after its 30 s idle timeout; holding their
-        // buffers until then, it would serve the getter only after that). The
-        // wait is a safety limit above that timeout; how fast this machine
-        // downloads is not judged.
-        BackgroundGet get(io, pool, seed, out.path());
-        get.start(io);
-        const bool ended = co_await get.ended_within(60000ms);
-        CHECK_MESSAGE(ended, "the good download did not end");
-        CHECK(get.outcome == Download::Outcome::kComplete);
-        CHECK_MESSAGE(swarm->connection_count() >= kHogs,
-                      "only " << swarm->connection_count()
-                              << " connections were left when the download ended");
-        CHECK(same_file(out / "data.bin", src / "data.bin"));
-        hogs.release = true;
-        co_await get.stop(40000ms);
+        co_await good_get_while_hogs_stay(f, *swarm, kHogs, hogs);
+        co_await server.stop();
+    });
+}
+
+TEST_CASE(
+    "hostile peers against a serving peer: blocks queued for peers that never read do not close "
+    "the upload queue to others") {
+    // A peer keeps queued, over all the requesters of a file, about what it
+    // sends in a second (UploadBacklog) and refuses new chunks beyond it. A
+    // remote that stops reading keeps its queued blocks until its write
+    // deadline (the idle timeout, 30 s here): counted, they would refuse
+    // every other getter's chunks until then. They are not counted.
+    Served f(0x57a5);
+    auto& io = f.io;
+    const Seed& seed = f.seed;
+
+    run_within(io, 90s, [&]() -> net::awaitable<void> {
+        SwarmOptions options;
+        options.idle_timeout = 30000ms;
+        TestPeer server(io, f.pool, Logger("server", LogLevel::kWarn), node_options(options));
+        auto file = FileStorage::open_read(f.src / "data.bin");
+        REQUIRE(file);
+        const std::shared_ptr<Storage> storage(std::move(*file));
+        const auto swarm = co_await server.share(seed, storage, f.tracker.address);
+
+        // 8 hogs each ask for a chunk and do not read it; once it stalls,
+        // each asks for 4 more, which wait behind it in the server's queue
+        // (more than the queue's floor, 4 blocks of 256 KiB).
+        constexpr int kHogs = 8;
+        Hogs hogs;
+        for (int i = 0; i < kHogs; ++i)
+            net::spawn(io.get_executor(),
+                       hog_then_queue(server.node->port(), seed.id(), seed.chunk_count(), 4, hogs),
+                       Logger("test"), "hog");
+        auto all_ready = [&] { return hogs.ready == kHogs; };
+        const bool ready = co_await wait_for(all_ready, 20000ms);
+        REQUIRE_MESSAGE(ready, hogs.ready << " of " << kHogs << " hogs got through the handshake");
+        hogs.go = true;
+        // The precondition: every hog's first chunk went out and stalled,
+        // and its next requests were sent.
+        auto all_queued = [&] { return hogs.queued == kHogs; };
+        const bool queued = co_await wait_for(all_queued, 30000ms);
+        REQUIRE_MESSAGE(queued, hogs.served << " hogs were sent bytes, " << hogs.queued
+                                            << " asked for more, of " << kHogs);
+
+        // Had their queued blocks counted, the getter could start no chunk
+        // before the hogs' deadline dropped them.
+        co_await good_get_while_hogs_stay(f, *swarm, kHogs, hogs);
         co_await server.stop();
     });
 }

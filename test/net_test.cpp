@@ -132,6 +132,56 @@ TEST_CASE("net: write_within with a header and a payload, and wait_writable's de
         30s);
 }
 
+TEST_CASE("net: a stream that limits what the kernel holds unsent takes less, and delivers all") {
+    asio::io_context io;
+    test::run_task(
+        io,
+        [&]() -> asio::awaitable<void> {
+            // Against a remote that does not read, the socket takes what fits
+            // the remote's receive buffer and our send buffer: with the limit,
+            // our part is at most the limit.
+            const Bytes big = pattern(32u << 20);
+            const asio::const_buffer all = asio::buffer(big);
+            auto plain = co_await connect_pair({});
+            const std::size_t plain_took =
+                co_await plain.writer->write_within(std::span(&all, 1), 100ms);
+            auto limited = co_await connect_pair({});
+            REQUIRE(limited.writer->limit_unsent(16u << 10));
+            CHECK(limited.writer->unsent_limit() == std::size_t{16u << 10});
+            const std::size_t limited_took =
+                co_await limited.writer->write_within(std::span(&all, 1), 100ms);
+            MESSAGE("a remote that does not read: the socket took "
+                    << plain_took << " bytes, " << limited_took << " with the limit");
+            CHECK(limited_took < plain_took);
+
+            // A remote that reads gets every byte, in order.
+            auto pair = co_await connect_pair({});
+            REQUIRE(pair.writer->limit_unsent(16u << 10));
+            const Bytes data = pattern(4u << 20);
+            Bytes got;
+            auto reader = [&]() -> asio::awaitable<void> {
+                Bytes buf(64 * 1024);
+                while (got.size() < data.size()) {
+                    const std::size_t n = co_await pair.remote.async_read_some(asio::buffer(buf),
+                                                                               asio::use_awaitable);
+                    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+                }
+            };
+            asio::co_spawn(io, reader(), asio::detached);
+            std::size_t sent = 0;
+            for (int i = 0; i < 100 && sent < data.size(); ++i) {
+                const asio::const_buffer rest =
+                    asio::buffer(data.data() + sent, data.size() - sent);
+                sent += co_await pair.writer->write_within(std::span(&rest, 1), 5000ms);
+            }
+            CHECK(sent == data.size());
+            co_await test::eventually_async(
+                [&]() -> asio::awaitable<bool> { co_return got.size() == data.size(); }, 10s);
+            CHECK(got == data);
+        }(),
+        30s);
+}
+
 TEST_CASE("net: a bad first frame is typed NotSeedshare (with a guess), a later one is not") {
     asio::io_context io;
     test::run_task(io, [&]() -> asio::awaitable<void> {

@@ -97,6 +97,49 @@ TEST_CASE("session: a rationing seed serves only the least spread chunks, and wh
     CHECK(f.host.spread_.level(ChunkIndex{2}) == 1);
 }
 
+TEST_CASE("session: with the swarm's upload queue full, a new chunk is refused, one begun is not") {
+    Fixture f("11");
+    f.remote_holds("00");
+    const auto block = [](std::uint32_t chunk, std::uint32_t i) {
+        return pp::Block{ChunkIndex{chunk}, i * kBlock, kBlock};
+    };
+    CHECK_FALSE(f.get(pp::Request{block(0, 0)}).violation);
+    CHECK(f.session.queued_upload_bytes() == kBlock);
+    f.host.upload_room = false;
+    // The rest of chunk 0 is served (its requester was accepted for it) ...
+    CHECK_FALSE(f.get(pp::Request{block(0, 1)}).violation);
+    // ... a new chunk is refused: its requester asks another holder.
+    CHECK_FALSE(f.get(pp::Request{block(1, 0)}).violation);
+    CHECK(f.sent_of<pp::Reject>().at(0).block == block(1, 0));
+    CHECK(f.session.queued_upload_bytes() == 2 * kBlock);
+    // The rest of the chunk turned away is refused too, even with room
+    // again (its requester gave the chunk up here).
+    f.host.upload_room = true;
+    CHECK_FALSE(f.get(pp::Request{block(1, 1)}).violation);
+    CHECK(f.sent_of<pp::Reject>().at(0).block == block(1, 1));
+    f.host.upload_room = false;
+    CHECK_FALSE(f.get(pp::Request{block(0, 3)}).violation);  // chunk 0 is begun
+    CHECK(f.sent_of<pp::Reject>().empty());
+    CHECK(f.session.queued_upload_bytes() == 3 * kBlock);
+    CHECK(f.session.next_upload(f.now) == block(0, 0));
+    CHECK_FALSE(f.get(pp::Cancel{block(0, 3)}).violation);
+    CHECK(f.session.queued_upload_bytes() == kBlock);  // block(0, 1) is left
+    // What the swarm counts: queued blocks, less those taken to be written
+    // (block(0, 0) above) and those cancelled.
+    CHECK_FALSE(f.get(pp::Cancel{block(0, 1)}).violation);
+    CHECK(f.session.queued_upload_bytes() == 0);
+    // Asked anew from its first block, with room, chunk 1 is served whole.
+    f.host.upload_room = true;
+    CHECK_FALSE(f.get(pp::Request{block(1, 0)}).violation);
+    f.host.upload_room = false;
+    CHECK_FALSE(f.get(pp::Request{block(1, 1)}).violation);
+    CHECK(f.sent_of<pp::Reject>().empty());
+    CHECK(f.session.queued_upload_bytes() == 2 * kBlock);
+    // A protocol violation empties the queue.
+    f.session.fail("test");
+    CHECK(f.session.queued_upload_bytes() == 0);
+}
+
 TEST_CASE("session: a rationing seed writes one copy of a chunk at a time") {
     // One seed, two remotes lacking both chunks: what A is being sent, B is
     // refused until A's copy is written (and A had as long again to pass it

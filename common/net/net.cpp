@@ -59,6 +59,31 @@ FrameStream::FrameStream(tcp::socket socket, std::size_t max_frame_bytes, Timeou
     socket_.set_option(tcp::no_delay(true), ec);
 }
 
+bool FrameStream::limit_unsent(std::size_t bytes) {
+#ifdef TCP_NOTSENT_LOWAT
+    using Option = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
+    asio::error_code ec;
+    socket_.set_option(Option(static_cast<int>(std::min<std::size_t>(bytes, 1u << 30))), ec);
+    return !ec;
+#else
+    (void)bytes;
+    return false;
+#endif
+}
+
+std::optional<std::size_t> FrameStream::unsent_limit() {
+#ifdef TCP_NOTSENT_LOWAT
+    using Option = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
+    Option option;
+    asio::error_code ec;
+    socket_.get_option(option, ec);
+    if (ec || option.value() < 0) return std::nullopt;
+    return static_cast<std::size_t>(option.value());
+#else
+    return std::nullopt;
+#endif
+}
+
 void FrameStream::arm(Clock::time_point& deadline, Clock::duration d) {
     deadline = Clock::now() + d;
     // Wake the watchdog if it sleeps past the new deadline.

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -75,6 +76,14 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     asio::any_io_executor get_executor() { return socket_.get_executor(); }
     const std::string& remote() const { return remote_; }
     void set_timeouts(Timeouts t) { timeouts_ = t; }
+    // Keeps at most `bytes` written but not yet sent in the kernel's send
+    // buffer (TCP_NOTSENT_LOWAT): a write then completes about when its
+    // bytes leave, not when a send buffer of megabytes took them, so a
+    // writer that sends one thing at a time really does. False where the
+    // system has no such option (the writes then complete early).
+    bool limit_unsent(std::size_t bytes);
+    // The limit the socket has, if the system says.
+    std::optional<std::size_t> unsent_limit();
     const Timeouts& timeouts() const { return timeouts_; }
 
     // Runs until close() or the stream's destruction: closes the socket when

@@ -29,6 +29,7 @@ PeerConnection::PeerConnection(std::shared_ptr<SwarmLink> swarm,
     const auto& o = swarm_->options();
     stream_->set_timeouts(
         {.idle = o.idle_timeout, .frame = o.idle_timeout, .write = o.idle_timeout});
+    stream_->limit_unsent(kUnsentBytes);
 }
 
 PeerConnection::~PeerConnection() = default;

@@ -32,6 +32,16 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // After such a stall, the rest of the block is read and sent in slices
     // of at most this much.
     static constexpr std::size_t kResumeSliceBytes = 256u << 10;
+    // What the kernel may hold of our uploads, written but not yet sent
+    // (FrameStream::limit_unsent). Without it a block counts as sent once a
+    // send buffer of up to megabytes took it, so the upload slots bound
+    // nothing and the upload rate a seed measures is the buffers' (on the
+    // shaped network of scripts/bench/netswarm, 1.5 to 2 MiB/s "sent" on a
+    // 1 MiB/s link). Small, so a block leaves about when its slot is given
+    // back, at the cost of more writes (about 16 per 256 KiB block where
+    // there was one) and of the rest of a block read again in slices when a
+    // connection drains under about 32 KiB/s (it looks stalled).
+    static constexpr std::size_t kUnsentBytes = 16u << 10;
     // How long the Error frame sent before closing for a protocol error may
     // take to leave.
     static constexpr std::chrono::milliseconds kErrorLinger{2000};
@@ -80,6 +90,14 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::uint64_t outstanding_bytes() const { return session_.outstanding_bytes(); }
     // Bytes per second received from this peer lately (0 until measured).
     double download_rate() const { return session_.download_rate(); }
+    // Blocks queued to send it, counted toward the swarm's upload queue
+    // (UploadBacklog): none once closed, or while the remote does not read
+    // (its queue would hold the swarm's back for as long as it waits).
+    std::uint64_t queued_upload_bytes() const {
+        return closed_ || upload_stalled_ ? 0 : session_.queued_upload_bytes();
+    }
+    // A block is being written to it now.
+    bool uploading() const { return serving_; }
     // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
     std::uint64_t pipeline_target() const { return session_.pipeline_target(); }
     // We verified c: tell the remote, even one that holds c itself. Its view
@@ -127,6 +145,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     bool closed_ = false;
     int running_ = 0;  // coroutines still running
     bool serving_ = false;
+    bool upload_stalled_ = false;  // the remote stopped reading a block we send
 
     asio::steady_timer writer_wake_;
     // The protocol's decisions (after writer_wake_: it wakes it).

@@ -31,7 +31,11 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
     while (sent < total) {
         if (closed_) co_return;
         if (!buffer) {
-            if (stalled) co_await stream_->wait_writable();
+            if (stalled) {
+                upload_stalled_ = true;
+                co_await stream_->wait_writable();
+                upload_stalled_ = false;
+            }
             sliced = sliced || stalled;
             stalled = false;
             if (const auto& slots = swarm_->env().upload_slots; slots && !slot) {

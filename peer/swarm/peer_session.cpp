@@ -17,7 +17,7 @@ PeerSession::PeerSession(SessionHost& host, TimePoint now, std::function<void()>
       theirs_(host.seed().chunk_count()),
       last_piece_at_(now),
       last_block_at_(now),
-      rate_since_(now) {}
+      down_rate_(now) {}
 
 void PeerSession::send(const pp::Message& m) {
     if (closed_) return;
@@ -34,6 +34,7 @@ void PeerSession::reject(const pp::Block& b) {
 
 void PeerSession::fail(const std::string& violation) {
     serve_queue_.clear();
+    queued_bytes_ = 0;
     send(pp::ErrorMsg{pp::ErrorCode::kProtocol, violation});
 }
 
@@ -58,6 +59,7 @@ std::optional<pp::Block> PeerSession::next_upload(TimePoint now) {
     if (serve_queue_.empty()) return std::nullopt;
     const pp::Block b = serve_queue_.front();
     serve_queue_.pop_front();
+    queued_bytes_ -= b.length;
     auto it = promised_.find(b.chunk.value);
     if (it != promised_.end() && it->second.sending && !it->second.began) {
         it->second.began = now;
@@ -126,13 +128,7 @@ bool PeerSession::refused(ChunkIndex c, TimePoint now) {
 }
 
 void PeerSession::count_received(std::uint64_t bytes, TimePoint now) {
-    rate_bytes_ += bytes;
-    const double span = std::chrono::duration<double>(now - rate_since_).count();
-    if (span < 0.25) return;
-    const double sample = static_cast<double>(rate_bytes_) / span;
-    rate_ = rate_ == 0 ? sample : 0.6 * rate_ + 0.4 * sample;
-    rate_bytes_ = 0;
-    rate_since_ = now;
+    down_rate_.add(bytes, now);
 }
 
 std::uint64_t PeerSession::pipeline_target() const {
@@ -140,8 +136,9 @@ std::uint64_t PeerSession::pipeline_target() const {
     const auto most = std::max(o.pipeline_min_bytes, o.pipeline_max_bytes);
     // Not measured yet: start small (a busy or rate-limited peer must not
     // collect a large share of the file in its queue); it grows with the rate.
-    if (rate_ == 0) return o.pipeline_min_bytes;
-    const double want = rate_ * std::chrono::duration<double>(o.pipeline_window).count();
+    const double rate = down_rate_.rate();
+    if (rate == 0) return o.pipeline_min_bytes;
+    const double want = rate * std::chrono::duration<double>(o.pipeline_window).count();
     return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(want), o.pipeline_min_bytes, most);
 }
 
@@ -198,7 +195,7 @@ void PeerSession::fill_requests(TimePoint now) {
         }
         if (outstanding_.empty()) {
             last_piece_at_ = now;
-            if (rate_bytes_ == 0) rate_since_ = now;  // idle time is not slowness
+            down_rate_.resume(now);  // idle time is not slowness
         }
         const auto length = static_cast<std::uint32_t>(
             std::min<std::size_t>(o.block_bytes, f->buffer.size() - f->next_offset));
@@ -335,16 +332,41 @@ void PeerSession::handle_request(const pp::Request& req, TimePoint now, Events& 
     }
     if (goodbye_sent_ || !host_.holds(req.block.chunk)) return reject(req.block);
     if (closed_) return;
-    if (!promised_.contains(req.block.chunk.value) && host_.rationing_uploads()) {
-        // A seed among many peers: spend the upload on the least spread
-        // chunks, one copy of each at a time; this one can come from the
-        // peers that have it, or from us once the copy under way is out.
-        if (!host_.spread().worth_sending(req.block.chunk, now)) return reject(req.block);
-        promised_.emplace(req.block.chunk.value, Promise{});
-        host_.spread().promise(req.block.chunk, now);
+    const auto c = req.block.chunk.value;
+    const bool last =
+        req.block.offset + req.block.length >= host_.seed().chunk_length(req.block.chunk);
+    if (!promised_.contains(c) && !begun_.contains(c)) {
+        // A chunk we are not serving this remote yet: the rest of one we
+        // turned away is refused too; a new one waits behind what the swarm
+        // has queued for everyone (UploadBacklog) and, from a rationing
+        // seed, must be among the least spread (SpreadTracker).
+        if (req.block.offset != 0 && turned_away_.contains(c)) return reject(req.block);
+        const bool room = host_.may_queue_upload(now);
+        const bool ration = room && host_.rationing_uploads();
+        if (!room || (ration && !host_.spread().worth_sending(req.block.chunk, now))) {
+            if (!last) remember(turned_away_, c);
+            return reject(req.block);
+        }
+        turned_away_.erase(c);
+        if (ration) {
+            // One copy of each at a time; this one can come from the peers
+            // that have it, or from us once the copy under way is out.
+            promised_.emplace(c, Promise{});
+            host_.spread().promise(req.block.chunk, now);
+        } else if (!last) {
+            remember(begun_, c);  // its other blocks are served without asking again
+        }
     }
+    if (last) begun_.erase(c);
     serve_queue_.push_back(req.block);
+    queued_bytes_ += req.block.length;
     wake_();
+}
+
+void PeerSession::remember(std::set<std::uint32_t>& chunks, std::uint32_t c) {
+    // Bounded: no more than the requests a remote may have queued with us.
+    if (chunks.size() >= limits::kMaxQueuedRequests) chunks.erase(chunks.begin());
+    chunks.insert(c);
 }
 
 void PeerSession::handle_reject(const pp::Reject& reject, TimePoint now) {
@@ -381,6 +403,7 @@ PeerSession::Events PeerSession::handle(pp::Message& m, TimePoint now) {
         // Not served, or not rejected, after all: the remote forgot it.
         auto it = std::find(serve_queue_.begin(), serve_queue_.end(), cancel->block);
         if (it != serve_queue_.end()) {
+            queued_bytes_ -= it->length;
             serve_queue_.erase(it);
             // Its last block of the chunk queued: it no longer wants the
             // chunk from us (it gave up, or another peer delivered it first:

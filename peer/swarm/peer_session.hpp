@@ -30,6 +30,7 @@
 #include "peer/discovery/pex_gate.hpp"
 #include "peer/swarm/buffer_pool.hpp"
 #include "peer/swarm/picker.hpp"
+#include "peer/swarm/rate_meter.hpp"
 #include "peer/swarm/spread.hpp"
 #include "peer/swarm/swarm_options.hpp"
 
@@ -63,6 +64,9 @@ class SessionHost {
     // A complete peer with several partial peers rations its upload: only
     // the least spread chunks (SpreadTracker), so peers trade the rest.
     virtual bool rationing_uploads() const = 0;
+    // May a request that begins a chunk be queued behind what every
+    // connection of the swarm has queued to send (UploadBacklog)?
+    virtual bool may_queue_upload(std::chrono::steady_clock::time_point now) = 0;
 
   protected:
     ~SessionHost() = default;
@@ -173,7 +177,9 @@ class PeerSession {
     std::uint64_t downloaded() const { return downloaded_; }
     std::uint64_t uploaded() const { return uploaded_; }
     TimePoint last_block_at() const { return last_block_at_; }
-    double download_rate() const { return rate_; }
+    double download_rate() const { return down_rate_.rate(); }
+    // Bytes of the blocks queued to serve the remote, not yet being written.
+    std::uint64_t queued_upload_bytes() const { return queued_bytes_; }
     // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
     std::uint64_t pipeline_target() const;
     // Requests outstanding and nothing received for stall_timeout.
@@ -200,6 +206,7 @@ class PeerSession {
     void count_received(std::uint64_t bytes, TimePoint now);
     // The promise of c ends: announced, cancelled, or the connection closed.
     void end_promise(ChunkIndex c);
+    static void remember(std::set<std::uint32_t>& chunks, std::uint32_t c);
 
     SessionHost& host_;
     std::function<void()> wake_;
@@ -223,14 +230,16 @@ class PeerSession {
     TimePoint last_piece_at_;
     TimePoint last_block_at_;
     std::uint64_t downloaded_ = 0;
-    // Download rate: bytes received since rate_since_, folded into rate_
-    // (an exponential average) about every 250 ms.
-    TimePoint rate_since_;
-    std::uint64_t rate_bytes_ = 0;
-    double rate_ = 0;
+    RateMeter down_rate_;
 
     // Serving the remote.
     std::deque<peer_proto::Block> serve_queue_;
+    std::uint64_t queued_bytes_ = 0;  // of serve_queue_'s blocks
+    // Chunks of several blocks: those whose first block we accepted (the
+    // rest is served without asking the backlog again), and those we turned
+    // away (the rest is refused, until the remote asks for the chunk anew).
+    std::set<std::uint32_t> begun_;
+    std::set<std::uint32_t> turned_away_;
     // Requests refused, their Reject not yet written: they count with
     // serve_queue_ toward kMaxQueuedRequests, and a Cancel removes one (the
     // remote forgot it), so the count is what the remote has outstanding.

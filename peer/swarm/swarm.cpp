@@ -11,6 +11,7 @@
 #include "peer/swarm/connection.hpp"
 #include "peer/swarm/handshake.hpp"
 #include "peer/swarm/request_budget.hpp"
+#include "peer/swarm/upload_backlog.hpp"
 
 namespace seedshare {
 
@@ -64,6 +65,19 @@ bool Swarm::rationing_uploads() const {
     for (const auto& c : conns_)
         if (c->counted_in_picker() && !c->theirs().all() && ++partial >= 2) return true;
     return false;
+}
+
+bool Swarm::may_queue_upload(net::Clock::time_point now) {
+    std::uint64_t queued = 0;
+    bool uploading = false;
+    for (const auto& c : conns_) {
+        queued += c->queued_upload_bytes();
+        uploading = uploading || c->uploading();
+    }
+    if (queued == 0 && !uploading) upload_rate_.resume(now);  // idle time is not slowness
+    return UploadBacklog::may_queue(queued,
+                                    UploadBacklog::limit(upload_rate_.rate(), options_.block_bytes,
+                                                         options_.upload_queue_min_blocks));
 }
 
 bool Swarm::may_request_more() const {
@@ -235,6 +249,7 @@ void Swarm::count_traffic(const std::string& name, std::uint64_t down, std::uint
     t.name = name;
     t.downloaded += down;
     t.uploaded += up;
+    if (up > 0) upload_rate_.add(up, net::Clock::now());
     if (env_.counters) {
         env_.counters->bytes_down += down;
         env_.counters->bytes_up += up;

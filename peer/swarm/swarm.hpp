@@ -34,6 +34,7 @@
 #include "peer/swarm/buffer_pool.hpp"
 #include "peer/swarm/connection_budget.hpp"
 #include "peer/swarm/picker.hpp"
+#include "peer/swarm/rate_meter.hpp"
 #include "peer/swarm/spread.hpp"
 #include "peer/swarm/swarm_link.hpp"
 #include "peer/swarm/verifier.hpp"
@@ -159,6 +160,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     BufferPool& fetch_buffers() override { return *fetch_buffers_; }
     SpreadTracker& spread() override { return spread_; }
     bool rationing_uploads() const override;
+    bool may_queue_upload(net::Clock::time_point now) override;
     bool may_request_more() const override;
     bool spares(const PeerConnection& conn) const override;
     bool turn_to_backups() override;
@@ -220,6 +222,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     Logger log_;
     Picker picker_;
     SpreadTracker spread_;
+    RateMeter upload_rate_{net::Clock::now()};  // this file's uploads, to everyone
     std::shared_ptr<BufferPool> fetch_buffers_;
     std::shared_ptr<Verifier> verifier_;  // downloads only; verify and drain jobs share it
     State state_;

@@ -24,6 +24,10 @@ struct SwarmOptions {
     std::uint64_t pipeline_min_bytes = limits::kDefaultBlockBytes;
     std::uint64_t pipeline_max_bytes = 16u << 20;
     std::chrono::milliseconds pipeline_window{300};
+    // What a peer keeps queued to send, over all its requesters of the
+    // file, before it refuses new chunks: this many blocks, or what it
+    // sends in a second if more (UploadBacklog).
+    std::uint32_t upload_queue_min_blocks = 4;
     std::chrono::milliseconds stall_timeout{15000};
     // How long a cancelled block is remembered (a Piece crossing the Cancel
     // is discarded, not taken for data never requested).

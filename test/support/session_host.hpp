@@ -75,6 +75,7 @@ struct Host final : SessionHost {
     bool may_request_more() const override { return budget_left; }
     bool turn_to_backups() override { return turn_to_backup; }
     bool rationing_uploads() const override { return rationing; }
+    bool may_queue_upload(std::chrono::steady_clock::time_point) override { return upload_room; }
 
     Seed seed_;
     SwarmOptions options_;
@@ -82,6 +83,7 @@ struct Host final : SessionHost {
     SpreadTracker spread_;
     std::shared_ptr<BufferPool> buffers_;
     bool budget_left = true;
+    bool upload_room = true;
     bool turn_to_backup = false;
     bool rationing = false;
 };
