@@ -135,6 +135,28 @@ TEST_CASE("session: with the swarm's upload queue full, a new chunk is refused, 
     CHECK_FALSE(f.get(pp::Request{block(1, 1)}).violation);
     CHECK(f.sent_of<pp::Reject>().empty());
     CHECK(f.session.queued_upload_bytes() == 2 * kBlock);
+    // Its last queued block cancelled, chunk 1 is no longer begun: asked
+    // again from the middle, it is a new chunk, refused with the queue full.
+    CHECK(f.session.next_upload(f.now) == block(1, 0));
+    CHECK_FALSE(f.get(pp::Cancel{block(1, 1)}).violation);
+    CHECK(f.session.queued_upload_bytes() == 0);
+    CHECK_FALSE(f.get(pp::Request{block(1, 2)}).violation);
+    CHECK(f.sent_of<pp::Reject>().at(0).block == block(1, 2));
+    // (Turned away, its rest is refused even with room, until asked anew.)
+    f.host.upload_room = true;
+    CHECK_FALSE(f.get(pp::Request{block(1, 2)}).violation);
+    CHECK(f.sent_of<pp::Reject>().at(0).block == block(1, 2));
+    // Asked anew, it is begun again; its remote's Have ends that too.
+    CHECK_FALSE(f.get(pp::Request{block(1, 0)}).violation);
+    CHECK_FALSE(f.get(pp::Have{ChunkIndex{1}}).violation);
+    f.host.upload_room = false;
+    CHECK_FALSE(f.get(pp::Request{block(1, 1)}).violation);
+    CHECK_FALSE(f.get(pp::Request{block(0, 1)}).violation);  // chunk 0's cancel ended it
+    const auto rejects = f.sent_of<pp::Reject>();
+    REQUIRE(rejects.size() == 2);
+    CHECK(rejects[0].block == block(1, 1));
+    CHECK(rejects[1].block == block(0, 1));
+    CHECK(f.session.queued_upload_bytes() == kBlock);
     // A protocol violation empties the queue.
     f.session.fail("test");
     CHECK(f.session.queued_upload_bytes() == 0);

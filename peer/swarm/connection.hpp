@@ -90,11 +90,12 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::uint64_t outstanding_bytes() const { return session_.outstanding_bytes(); }
     // Bytes per second received from this peer lately (0 until measured).
     double download_rate() const { return session_.download_rate(); }
-    // Blocks queued to send it, counted toward the swarm's upload queue
-    // (UploadBacklog): none once closed, or while the remote does not read
-    // (its queue would hold the swarm's back for as long as it waits).
-    std::uint64_t queued_upload_bytes() const {
-        return closed_ || upload_stalled_ ? 0 : session_.queued_upload_bytes();
+    // Blocks queued to send it, as the swarm's upload queue counts them
+    // (UploadBacklog): at most one block's worth (`most`), so a remote that
+    // reads slowly holds no more of the queue than of the upload slots;
+    // none once closed, or while it does not read at all.
+    std::uint64_t queued_upload_bytes(std::uint64_t most) const {
+        return closed_ || upload_stalled_ ? 0 : std::min(session_.queued_upload_bytes(), most);
     }
     // A block is being written to it now.
     bool uploading() const { return serving_; }

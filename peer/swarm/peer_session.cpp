@@ -308,6 +308,8 @@ void PeerSession::handle_have(const pp::Have& have, TimePoint now, Events& ev) {
     host_.picker().peer_gained(theirs_, have.chunk, spared_);
     host_.spread().holder_gained(have.chunk);
     end_promise(have.chunk);
+    begun_.erase(have.chunk.value);
+    turned_away_.erase(have.chunk.value);
     theirs_.set(have.chunk);
     refused_.erase(have.chunk.value);
     // It completed the file, which we hold too: nothing to trade.
@@ -410,8 +412,10 @@ PeerSession::Events PeerSession::handle(pp::Message& m, TimePoint now) {
             // its Have follows).
             const auto c = cancel->block.chunk;
             if (std::none_of(serve_queue_.begin(), serve_queue_.end(),
-                             [&](const pp::Block& q) { return q.chunk == c; }))
+                             [&](const pp::Block& q) { return q.chunk == c; })) {
                 end_promise(c);
+                begun_.erase(c.value);  // asked again, it is a new chunk
+            }
         } else if (auto r = std::find(rejects_.begin(), rejects_.end(), cancel->block);
                    r != rejects_.end()) {
             rejects_.erase(r);

@@ -71,7 +71,7 @@ bool Swarm::may_queue_upload(net::Clock::time_point now) {
     std::uint64_t queued = 0;
     bool uploading = false;
     for (const auto& c : conns_) {
-        queued += c->queued_upload_bytes();
+        queued += c->queued_upload_bytes(options_.block_bytes);
         uploading = uploading || c->uploading();
     }
     if (queued == 0 && !uploading) upload_rate_.resume(now);  // idle time is not slowness
