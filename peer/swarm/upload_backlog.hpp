@@ -7,9 +7,11 @@
 // seconds (a request once queued is not moved), while the peers that got
 // the chunk meanwhile are asked for nothing. So a peer keeps queued about
 // what it sends in kWindow (at least a few blocks,
-// SwarmOptions::upload_queue_min_blocks) and rejects the first block of
-// any further chunk: its requester asks another holder, or for another
-// chunk. (BitTorrent's choking bounds the same queue by the number of
+// SwarmOptions::upload_queue_min_blocks), counting at most one block per
+// requester (a remote that reads slowly must not hold the queue; a
+// requester with a deep pipeline may have more waiting), and rejects the
+// first block of any further chunk: its requester asks another holder, or
+// for another chunk. (BitTorrent's choking bounds the same queue by the number of
 // peers unchoked.) A chunk whose first block was queued is served whole.
 // Measured on scripts/bench/netswarm: docs/BENCHMARKS.md, "The upload
 // queue bounded".
