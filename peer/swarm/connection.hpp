@@ -36,7 +36,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // (FrameStream::limit_unsent). Without it a block counts as sent once a
     // send buffer of up to megabytes took it, so the upload slots bound
     // nothing and the upload rate a seed measures is the buffers' (on the
-    // shaped network of scripts/bench/netswarm, 1.5 to 2 MiB/s "sent" on a
+    // shaped network of scripts/bench/netswarm, about 2 MiB/s "sent" on a
     // 1 MiB/s link). Small, so a block leaves about when its slot is given
     // back, at the cost of more writes (about 16 per 256 KiB block where
     // there was one) and of the rest of a block read again in slices when a
