@@ -6,6 +6,7 @@
 // remote takes the bytes (PeerConnection::kUploadPatience), so they do not.
 #include <doctest/doctest.h>
 
+#include "peer/swarm/connection.hpp"
 #include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/hostile.hpp"
@@ -97,13 +98,129 @@ net::awaitable<void> hog_then_queue(std::uint16_t port, SeedId id, std::uint32_t
     co_await wait_for(released, 60000ms);
 }
 
+// What the remotes of the control-frame case have done so far.
+struct Mutes {
+    int ready = 0;          // handshake, bitfield and a GetPeers answered
+    bool go_first = false;  // the first taker asks now
+    bool go_second = false;
+    bool go = false;       // the mutes ask now
+    int taken = 0;         // takers whose whole chunk arrived
+    int asked = 0;         // mutes whose block was queued, their Rejects not yet sent
+    bool refuse = false;   // the mutes send what is refused now
+    int full = 0;          // mutes that sent more Rejects than fit on the way to them
+    bool release = false;  // hang up now
+};
+
+// A connection with a small receive window, so a few KiB of frames it
+// does not read fill the way to it.
+net::awaitable<RawPeer> connect_small_window(std::uint16_t port) {
+    net::tcp::socket s(co_await asio::this_coro::executor);
+    s.open(net::tcp::v4());
+    s.set_option(net::tcp::socket::receive_buffer_size(4096));
+    co_await s.async_connect(net::tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port),
+                             asio::use_awaitable);
+    co_return RawPeer(std::move(s));
+}
+
+// Handshakes, says it holds nothing (so the server, a seed with two or more
+// partial peers, rations its uploads: one copy of a chunk at a time), and
+// waits until the server answered a GetPeers, so it has seen the bitfield.
+net::awaitable<bool> join_empty(RawPeer& p, const Seed& seed) {
+    const bool shook = co_await handshake(p, seed.id());
+    if (!shook) co_return false;
+    // (Messages as locals: GCC 12 destroys a temporary in a co_await twice.)
+    const pp::Message nothing = pp::BitfieldMsg{Bitfield(seed.chunk_count())};
+    co_await p.send_message(nothing);
+    const pp::Message ask = pp::GetPeers{};
+    co_await p.send_message(ask);
+    for (int i = 0; i < 8; ++i) {
+        const pp::Message answer = co_await p.recv_message(5s);
+        if (std::holds_alternative<pp::PeerList>(answer)) co_return true;
+    }
+    co_return false;
+}
+
+// Asks for chunk c whole, once told to, and reads it (the server's one
+// upload slot is its for as long as the upload rate limit makes the block
+// take); then stays connected until released.
+net::awaitable<void> taker(std::uint16_t port, const Seed& seed, ChunkIndex c, const bool& go,
+                           Mutes& m) {
+    auto p = co_await RawPeer::connect(port);
+    const bool joined = co_await join_empty(p, seed);
+    CHECK(joined);
+    auto told = [&] { return go; };
+    if (!co_await wait_for(told, 30000ms)) co_return;
+    const pp::Message whole = pp::Request{pp::Block{c, 0, seed.chunk_length(c)}};
+    co_await p.send_message(whole);
+    for (int i = 0; i < 8; ++i) {
+        const RawPeer::Frame frame = co_await p.recv(30s);
+        if (frame.type == static_cast<std::uint8_t>(pp::Type::kPiece)) {
+            ++m.taken;
+            break;
+        }
+    }
+    auto released = [&] { return m.release; };
+    co_await wait_for(released, 90000ms);
+}
+
+// Asks for a small block of chunk `own` (queued while another block holds
+// the server's one upload slot, so its connection waits in the slot queue),
+// then, reading nothing, for chunk `refused` (promised to a taker, so each
+// is answered by a Reject, a control frame) in batches, until more Rejects
+// were sent than fit in its receive window and what the server may leave
+// unsent (PeerConnection::kUnsentBytes): the server's writer is then stuck
+// in a control frame. The batches stay small enough that the Rejects
+// waiting behind the stuck write stay under the limit of requests queued
+// without reading (limits::kMaxQueuedRequests). Stays connected until
+// released.
+net::awaitable<void> mute(std::uint16_t port, const Seed& seed, ChunkIndex own, ChunkIndex refused,
+                          Mutes& m) {
+    constexpr std::uint32_t kBlock = 16u << 10;
+    constexpr int kBatch = 40;
+    auto p = co_await connect_small_window(port);
+    const bool joined = co_await join_empty(p, seed);
+    CHECK(joined);
+    ++m.ready;
+    auto go = [&] { return m.go; };
+    if (!co_await wait_for(go, 30000ms)) co_return;
+    const pp::Message block = pp::Request{pp::Block{own, 0, kBlock}};
+    co_await p.send_message(block);
+    ++m.asked;
+    auto refuse = [&] { return m.refuse; };
+    if (!co_await wait_for(refuse, 30000ms)) co_return;
+    const pp::Block no{refused, 0, kBlock};
+    const std::size_t reject_bytes = pp::encode(pp::Reject{no}).size();
+    Bytes batch;
+    for (int i = 0; i < kBatch; ++i) {
+        const Bytes f = pp::encode(pp::Request{no});
+        batch.insert(batch.end(), f.begin(), f.end());
+    }
+    const std::size_t beyond = PeerConnection::kUnsentBytes + 2 * kBatch * reject_bytes;
+    std::size_t answered = 0;  // bytes of Rejects the server was asked for
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (int round = 0; round < 500; ++round) {
+        co_await p.send(batch);
+        answered += kBatch * reject_bytes;
+        pause.expires_after(50ms);
+        co_await pause.async_wait(asio::use_awaitable);
+        if (answered > p.stream().socket().available() + beyond) {
+            ++m.full;
+            break;
+        }
+    }
+    auto released = [&] { return m.release; };
+    co_await wait_for(released, 90000ms);
+}
+
 // A file to serve, its seed, a tracker, and a directory for a good getter.
 struct Served {
-    explicit Served(std::uint64_t salt) : tracker(io) {
+    explicit Served(std::uint64_t salt, std::uint64_t file_bytes = kFileBytes,
+                    std::uint32_t chunk_bytes = kChunkBytes)
+        : tracker(io) {
         raise_descriptor_limit();
-        write_file(src / "data.bin", pattern_bytes(kFileBytes, salt));
+        write_file(src / "data.bin", pattern_bytes(file_bytes, salt));
         SeedMakerOptions so;
-        so.chunk_size = kChunkBytes;
+        so.chunk_size = chunk_bytes;
         so.trackers = {tracker.address};
         auto made = make_seed(src / "data.bin", so);
         REQUIRE(made);
@@ -248,6 +365,93 @@ TEST_CASE(
         // Had their queued blocks counted, the getter could start no chunk
         // before the hogs' deadline dropped them.
         co_await good_get_while_hogs_stay(f, *swarm, kHogs, hogs);
+        co_await server.stop();
+    });
+}
+
+TEST_CASE(
+    "hostile peers against a serving peer: connections that stop reading our control frames do "
+    "not hold an upload slot") {
+    // A connection whose blocks wait for an upload slot keeps its place in
+    // the slot queue while its writer sends control frames (Rejects, Haves).
+    // A remote that stops reading those blocks the writer; had the place
+    // been granted meanwhile, the slot would be held until the write
+    // deadline (the idle timeout), and a few such remotes would stop every
+    // upload of the process until then. After kUploadPatience without
+    // progress the place goes back.
+    constexpr std::uint32_t kChunk = 512u << 10;
+    Served f(0x57a6, 8 * std::uint64_t{kChunk}, kChunk);
+    auto& io = f.io;
+    const Seed& seed = f.seed;
+
+    run_within(io, 120s, [&]() -> net::awaitable<void> {
+        SwarmOptions options;
+        options.idle_timeout = 45000ms;
+        options.upload_queue_min_blocks = 1000;  // this is about slots, not the queue
+        NodeOptions node = node_options(options);
+        // One block at a time, and slowly, so blocks wait for the slot: a
+        // whole chunk takes about 2 s at this rate.
+        node.upload_slots = 1;
+        node.max_upload_rate = 256u << 10;
+        TestPeer server(io, f.pool, Logger("server", LogLevel::kWarn), node);
+        auto file = FileStorage::open_read(f.src / "data.bin");
+        REQUIRE(file);
+        const std::shared_ptr<Storage> storage(std::move(*file));
+        const auto swarm = co_await server.share(seed, storage, f.tracker.address);
+        const auto& slots = *server.node->swarm_env().upload_slots;
+
+        constexpr int kMutes = 4;
+        Mutes m;
+        for (int i = 0; i < kMutes; ++i)
+            net::spawn(io.get_executor(),
+                       mute(server.node->port(), seed,
+                            ChunkIndex{static_cast<std::uint32_t>(2 + i)}, ChunkIndex{0}, m),
+                       Logger("test"), "mute");
+        auto all_ready = [&] { return m.ready == kMutes; };
+        const bool ready = co_await wait_for(all_ready, 20000ms);
+        REQUIRE_MESSAGE(ready, m.ready << " of " << kMutes << " mutes joined");
+
+        // Two takers ask for whole chunks 0 and 1: the first holds the slot
+        // (about 2 s), the second waits for it, then holds it as long.
+        net::spawn(io.get_executor(),
+                   taker(server.node->port(), seed, ChunkIndex{0}, m.go_first, m), Logger("test"),
+                   "taker");
+        net::spawn(io.get_executor(),
+                   taker(server.node->port(), seed, ChunkIndex{1}, m.go_second, m), Logger("test"),
+                   "taker");
+        m.go_first = true;
+        auto first_holds = [&] { return slots.in_use() == 1; };
+        REQUIRE(co_await wait_for(first_holds, 20000ms));
+        m.go_second = true;
+        auto second_waits = [&] { return slots.waiting() == 1; };
+        REQUIRE(co_await wait_for(second_waits, 20000ms));
+
+        // The precondition: every mute's block waits in the slot queue
+        // behind the second taker's.
+        m.go = true;
+        auto all_waiting = [&] { return slots.waiting() == 1 + kMutes; };
+        const bool waiting = co_await wait_for(all_waiting, 20000ms);
+        REQUIRE_MESSAGE(waiting, slots.waiting()
+                                     << " of " << 1 + kMutes << " blocks wait for an upload slot");
+        m.refuse = true;
+        auto all_full = [&] { return m.full == kMutes; };
+        const bool full = co_await wait_for(all_full, 30000ms);
+        REQUIRE_MESSAGE(full, m.full << " of " << kMutes << " mutes filled the way to them");
+
+        // Both takers were served; after them, with the mutes still
+        // connected, no slot is held and nobody waits for one.
+        auto both_taken = [&] { return m.taken == 2; };
+        const bool taken = co_await wait_for(both_taken, 30000ms);
+        REQUIRE_MESSAGE(taken, m.taken << " of 2 takers got their chunk");
+        auto slots_free = [&] { return slots.in_use() == 0 && slots.waiting() == 0; };
+        const bool free = co_await wait_for(slots_free, 10000ms);
+        CHECK_MESSAGE(free, slots.in_use() << " upload slot held and " << slots.waiting()
+                                           << " waiting with only the mutes' blocks queued");
+        CHECK(swarm->connection_count() == 2 + kMutes);
+
+        Hogs hogs;
+        co_await good_get_while_hogs_stay(f, *swarm, 2 + kMutes, hogs);
+        m.release = true;
         co_await server.stop();
     });
 }

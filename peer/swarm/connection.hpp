@@ -129,6 +129,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // Sends one block; `slot` is its upload slot (empty: no limit), given
     // back when the remote stops reading and taken again to resume.
     net::awaitable<void> serve(peer_proto::Block b, UploadSlots::Slot& slot);
+    // Writes control frames; a remote that stops reading them gives back its
+    // place in the upload-slot queue meanwhile.
+    net::awaitable<void> write_control(const Bytes& frames);
     // Acts on what the session decided about one message.
     void act(PeerSession::Events& ev);
     void teardown();
@@ -146,7 +149,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     bool closed_ = false;
     int running_ = 0;  // coroutines still running
     bool serving_ = false;
-    bool upload_stalled_ = false;  // the remote stopped reading a block we send
+    bool upload_stalled_ = false;  // the remote stopped reading what we send
 
     asio::steady_timer writer_wake_;
     // The protocol's decisions (after writer_wake_: it wakes it).

@@ -102,6 +102,26 @@ net::awaitable<void> PeerConnection::serve(pp::Block b, UploadSlots::Slot& slot)
     swarm_->count_traffic(name_, 0, b.length);
 }
 
+net::awaitable<void> PeerConnection::write_control(const Bytes& frames) {
+    // The writer may hold a place in the queue for an upload slot while it
+    // writes these (blocks wait for this remote), and the place may be
+    // granted meanwhile. A remote that stops reading would keep that slot
+    // from everyone until its write deadline (the idle timeout): after
+    // kUploadPatience without progress the place goes back, and its queued
+    // blocks stop counting against the upload queue, as when a block
+    // stalls (serve).
+    std::size_t sent = 0;
+    while (sent < frames.size()) {
+        const asio::const_buffer rest = asio::buffer(frames.data() + sent, frames.size() - sent);
+        sent += co_await stream_->write_within(std::span(&rest, 1), kUploadPatience);
+        if (sent == frames.size() || closed_) break;
+        upload_turn_.reset();
+        upload_stalled_ = true;
+        co_await stream_->wait_writable();  // at most the write timeout
+        upload_stalled_ = false;
+    }
+}
+
 net::awaitable<void> PeerConnection::write_loop() {
     auto self = shared_from_this();
     try {
@@ -110,8 +130,9 @@ net::awaitable<void> PeerConnection::write_loop() {
             if (session_.frames_pending()) {
                 const Bytes frames = session_.take_frames();
                 flushing_ = true;
-                co_await stream_->write(frames);
+                co_await write_control(frames);
                 flushing_ = false;
+                if (closed_) break;
                 last_write = net::Clock::now();
                 if (session_.goodbye_sent()) swarm_->upload_finished();  // stop() waits for it
                 if (closing_ && !session_.frames_pending()) {

@@ -14,8 +14,9 @@
 // the queue, or gives its slot back, however its coroutine ends.
 //
 // A slot is held while a block's bytes are taken by the remote; a connection
-// whose remote stops reading gives its slot back (PeerConnection::serve), so
-// a stalled remote never holds one. Lifetime: shared by the Node and the
+// whose remote stops reading gives its slot back, or its place in the queue
+// when its control frames stall (PeerConnection::serve and write_control),
+// so a stalled remote never holds one. Lifetime: shared by the Node and the
 // slots handed out; used on the I/O thread only.
 #pragma once
 
