@@ -142,6 +142,43 @@ TEST_CASE("backup: a seed whose holder a poll finds is fetched in that poll") {
     });
 }
 
+// One fetch at a time and an hour between polls: each fetch that ends
+// plans the next at once, also when it ends while a poll is under way (the
+// plan that poll made did not see its slot free; a wake that came then is
+// kept, net::Wakeup).
+TEST_CASE("backup: a fetch that ends starts the next at once, not a poll later") {
+    TempDir src, bdir;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    std::vector<Seed> seeds;
+    for (int i = 0; i < 4; ++i)
+        seeds.push_back(make_seeded_file(src, fmt::format("f{}.bin", i),
+                                         static_cast<std::uint64_t>(50'000 + i), tracker.address));
+
+    run_within(io, 90s, [&]() -> net::awaitable<void> {
+        TestPeer sharer(io, pool, "sharer", quick_swarm());
+        for (const auto& seed : seeds)
+            co_await sharer.share(seed, open_shared(src / seed.name), tracker.address);
+        const std::function<bool()> announced = [&] {
+            return tracker.store->stats().holdings == seeds.size();
+        };
+        REQUIRE(co_await eventually(announced, 30s));
+        auto o = quick_backup(bdir.path(), tracker.address);
+        o.poll = std::chrono::hours(1);
+        o.limits.max_fetches = 1;
+        int polls = 0;
+        o.after_poll = [&] { ++polls; };
+        RunningBackup b(io, pool, o);
+        b.start(io);
+        const std::function<bool()> all_held = [&] { return b.backup->held() == seeds.size(); };
+        CHECK(co_await eventually(all_held, 60s));
+        MESSAGE("polls: " << polls);
+        co_await b.stop();
+        co_await sharer.stop();
+    });
+}
+
 TEST_CASE("backup: files beyond --max-size are skipped and named, with no partial hoarding") {
     TempDir src, bdir;
     asio::io_context io;

@@ -1,13 +1,16 @@
-// The asio pieces of common/net both programs share: the waiter queue,
-// join_all, the dual-stack listener and write_then_close (on 127.0.0.1).
+// The asio pieces of common/net both programs share: the waiter queue, the
+// wakeup, join_all, the dual-stack listener and write_then_close (on
+// 127.0.0.1).
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <stdexcept>
 
 #include "common/net/join_all.hpp"
 #include "common/net/listener.hpp"
 #include "common/net/net.hpp"
 #include "common/net/waiter_queue.hpp"
+#include "common/net/wakeup.hpp"
 #include "test/support/async.hpp"
 
 namespace common_net_test {
@@ -76,6 +79,40 @@ TEST_CASE("waiter queue: wake_all wakes without granting, a destroyed waiter lea
         CHECK(q.size() == 1);
     }
     CHECK(q.empty());
+}
+
+// The sleeps here are an hour: had one not ended at the notify, the task
+// would outlast run_task's limit and the case fail.
+TEST_CASE("wakeup: a notify while the sleeper is busy elsewhere ends its next sleep at once") {
+    asio::io_context io;
+    net::Wakeup wake(io.get_executor());
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        wake.notify();  // nobody sleeps yet: kept
+        CHECK(co_await wake.sleep(1h));
+        CHECK_FALSE(co_await wake.sleep(1ms));  // spent by the sleep it ended
+        wake.notify();
+        wake.notify();  // two before a sleep end one sleep
+        CHECK(co_await wake.sleep(1h));
+        CHECK_FALSE(co_await wake.sleep(1ms));
+    }());
+}
+
+TEST_CASE("wakeup: a notify ends the sleep under way") {
+    asio::io_context io;
+    net::Wakeup wake(io.get_executor());
+    std::optional<bool> woken;
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        auto sleeper = [&]() -> asio::awaitable<void> { woken = co_await wake.sleep(1h); };
+        asio::co_spawn(co_await asio::this_coro::executor, sleeper(), asio::detached);
+        co_await test::pause(20ms);
+        CHECK_FALSE(woken.has_value());  // still asleep
+        wake.notify();
+        for (int i = 0; i < 100 && !woken; ++i)
+            co_await test::pause(10ms);
+        REQUIRE(woken.has_value());
+        CHECK(*woken);
+        CHECK_FALSE(co_await wake.sleep(1ms));  // nothing left over
+    }());
 }
 
 TEST_CASE("join_all: waits for every task, side by side, and reports what each threw") {

@@ -125,7 +125,7 @@ Backup::Footprint Backup::footprint() const {
 
 void Backup::stop() {
     stopping_ = true;
-    wake_.cancel();
+    wake_.notify();
     // A download winds down by itself (goodbye to its peers, .part kept);
     // every other await of a task is cancelled.
     for (auto& [id, download] : fetching_)
@@ -224,9 +224,8 @@ net::awaitable<void> Backup::follow() {
         co_await poll();
         if (options_.after_poll) options_.after_poll();
         if (stopping_) break;
-        wake_.expires_after(options_.poll);
-        asio::error_code wait_ec;
-        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+        // A fetch that ended during the poll (its slot free) ends this at once.
+        co_await wake_.sleep(options_.poll);
     }
 }
 
@@ -401,7 +400,7 @@ net::awaitable<void> Backup::fetch(ListedSeed listed) {
         log_.warn("fetching {} failed: {}; trying again later", seed->name, download->message());
         rest(id, kRestAfterFailure);
     }
-    wake_.cancel();  // a fetch slot is free: plan again now
+    wake_.notify();  // a fetch slot is free: plan again now
 }
 
 }  // namespace seedshare

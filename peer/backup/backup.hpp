@@ -28,6 +28,7 @@
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
+#include "common/net/wakeup.hpp"
 #include "peer/backup/backup_planner.hpp"
 #include "peer/discovery/trackers.hpp"
 #include "peer/library/library.hpp"
@@ -136,7 +137,7 @@ class Backup {
     std::vector<std::pair<std::string, BackupSkip>> skipped_;
     double tokens_;
     std::chrono::steady_clock::time_point tokens_at_;
-    asio::steady_timer wake_;
+    net::Wakeup wake_;  // ends the poll interval: a fetch ended, or stop()
     // The tasks under way, each with the signal stop() cancels it by.
     std::list<std::shared_ptr<asio::cancellation_signal>> signals_;
     std::size_t tasks_ = 0;

@@ -71,7 +71,7 @@ Subscriber::~Subscriber() {
 void Subscriber::stop() {
     stopping_ = true;
     cancel_ = true;
-    wake_.cancel();
+    wake_.notify();
     if (poll_wait_ != nullptr) poll_wait_->cancel();
 }
 
@@ -100,7 +100,7 @@ bool Subscriber::consider(Manifest m, std::shared_ptr<const std::string> text,
               count_of(m.files.size(), "file"));
     latest_ = std::move(m);
     latest_text_ = std::move(text);
-    wake_.cancel();
+    wake_.notify();
     return true;
 }
 
@@ -109,9 +109,8 @@ bool Subscriber::latest_pending() const {
 }
 
 net::awaitable<void> Subscriber::wait(std::chrono::milliseconds d) {
-    asio::error_code ec;
-    wake_.expires_after(d);
-    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    // A version heard while we applied, repaired or asked ends it at once.
+    co_await wake_.sleep(d);
 }
 
 void Subscriber::heard() {

@@ -29,6 +29,7 @@
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
 #include "common/model/manifest.hpp"
+#include "common/net/wakeup.hpp"
 #include "peer/channel/channel_mesh.hpp"
 #include "peer/channel/channel_store.hpp"
 #include "peer/channel/local_status.hpp"
@@ -119,7 +120,7 @@ class Subscriber {
     // The files of the applied version being served, by path.
     std::map<std::string, std::unique_ptr<FileTransfer>> serving_;
     std::atomic<bool> cancel_{false};
-    asio::steady_timer wake_;  // cancelled when a newer version is known, or stop()
+    net::Wakeup wake_;  // notified when a newer version is known, or stop()
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     asio::steady_timer* poll_wait_ = nullptr;
     bool trackers_answered_ = false;
