@@ -55,6 +55,37 @@ TEST_CASE("backup: a getter spares the backup while a sharer is live, and uses i
     });
 }
 
+// A getter that found the backup with no word from a tracker (peer exchange,
+// the address book; here: a tracker that does not mark it) spares it too:
+// the backup's Hello says what it is.
+TEST_CASE("backup: a getter spares a backup that says so in its Hello, unmarked by the trackers") {
+    TempDir src, bdir, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    constexpr std::size_t kSize = 4u << 20;
+    const Seed seed = make_seeded_file(src, "f.bin", kSize, tracker.address);
+
+    run_within(io, 120s, [&]() -> net::awaitable<void> {
+        TestPeer sharer(io, pool, "sharer", quick_swarm());
+        co_await sharer.share(seed, open_shared(src / "f.bin"), tracker.address);
+        RunningBackup b(io, pool, quick_backup(bdir.path(), tracker.address), /*marked=*/false,
+                        /*declared=*/true);
+        b.start(io);
+        const std::function<bool()> mirrored = [&] { return b.backup->held() == 1; };
+        REQUIRE(co_await eventually(mirrored, 60s));
+
+        const auto before = b.uploaded();
+        CHECK(co_await get_alone(io, pool, seed, out.path()) == Download::Outcome::kComplete);
+        CHECK(read_file(out / "f.bin") == read_file(src / "f.bin"));
+        const auto from_backup = b.uploaded() - before;
+        MESSAGE("the backup gave " << from_backup << " of " << kSize << " bytes");
+        CHECK(from_backup * 5 < kSize);  // under 20%
+        co_await b.stop();
+        co_await sharer.stop();
+    });
+}
+
 TEST_CASE("backup: a getter turns to the backup when the sharer is slow") {
     TempDir src, bdir, out;
     asio::io_context io;

@@ -46,6 +46,7 @@ TEST_CASE("peer protocol: every message round trips") {
     bits.set(ChunkIndex{10});
     const std::vector<pp::Message> messages{
         pp::Hello{pp::kVersion, seed, user, 4242},
+        pp::Hello{pp::kVersion, seed, user, 0, pp::kHelloBackup},
         pp::BitfieldMsg{bits},
         pp::Have{ChunkIndex{7}},
         pp::Request{pp::Block{ChunkIndex{3}, 65536, 32768}},
@@ -98,6 +99,22 @@ TEST_CASE("peer protocol: a Hello of another version decodes to just its version
     auto m = decode_raw(pp::Type::kHello, payload);
     REQUIRE(m);
     CHECK(std::get<pp::Hello>(*m).version == pp::kVersion + 1);
+}
+
+TEST_CASE("peer protocol: Hello flags a receiver does not know are kept, not refused") {
+    // (A later version may add flags; this one reads the bits it knows.)
+    pp::Hello h{pp::kVersion, SeedId{}, random_user_id(), 1, 0xfe};
+    auto m = roundtrip(pp::encode(h));
+    REQUIRE(m);
+    const auto& got = std::get<pp::Hello>(*m);
+    CHECK(got.flags == 0xfe);
+    CHECK((got.flags & pp::kHelloBackup) == 0);
+    // Without its flags byte (version 2's layout under this version): refused.
+    const Bytes frame = pp::encode(pp::Hello{});
+    const Bytes old(frame.begin() + limits::kFrameHeaderBytes, frame.end() - 1);
+    CHECK(decode_raw(pp::Type::kHello, Bytes(frame.begin() + limits::kFrameHeaderBytes,
+                                             frame.end())));
+    CHECK_FALSE(decode_raw(pp::Type::kHello, old));
 }
 
 TEST_CASE("peer protocol: rejections") {

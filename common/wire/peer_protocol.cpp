@@ -13,7 +13,7 @@ namespace seedshare::peer_proto {
 
 namespace {
 
-constexpr std::size_t kHelloBytes = 4 + 2 + SeedId::kSize + UserId::kSize + 2;
+constexpr std::size_t kHelloBytes = 4 + 2 + SeedId::kSize + UserId::kSize + 2 + 1;
 constexpr std::size_t kBlockBytes = 12;
 
 constexpr std::uint8_t u8(Type t) {
@@ -43,6 +43,7 @@ struct Encoder {
         w.raw(m.seed.span());
         w.raw(m.user.span());
         w.u16(m.listen_port);
+        w.u8(m.flags);
         f.finish();
     }
     void operator()(const BitfieldMsg& m) {
@@ -110,6 +111,7 @@ Result<Message> decode_hello(ByteSpan p) {
     r.id(h.seed, "seed id");
     r.id(h.user, "userid");
     r.u16(h.listen_port, "listen port");
+    r.u8(h.flags, "flags");
     return r.finish(Message{h});
 }
 

@@ -27,8 +27,8 @@
 namespace seedshare::peer_proto {
 
 inline constexpr std::uint32_t kMagic = 0x53535052;  // "SSPR"
-// 2: PeerList carries a "dropped" list.
-inline constexpr std::uint16_t kVersion = 2;
+// 2: PeerList carries a "dropped" list. 3: Hello carries flags.
+inline constexpr std::uint16_t kVersion = 3;
 // A Piece payload starts with chunk (u32) and offset (u32), then the data.
 inline constexpr std::size_t kPieceHeaderBytes = 8;
 // Peer addresses one PeerList may carry (the limit lives in limits.hpp).
@@ -62,11 +62,17 @@ enum class ErrorCode : std::uint16_t {
 inline constexpr ErrorCode kFirstErrorCode = ErrorCode::kVersionMismatch;
 inline constexpr ErrorCode kLastErrorCode = ErrorCode::kBanned;
 
+// Hello flags. A receiver ignores the bits it does not know.
+// The sender is a backup peer (`peer backup`): ask the other holders first.
+// Whoever says so only has less asked of it.
+inline constexpr std::uint8_t kHelloBackup = 0x01;
+
 struct Hello {
     std::uint16_t version = kVersion;  // decoded even when the rest is not
     SeedId seed;
     UserId user;
     std::uint16_t listen_port = 0;  // 0: does not accept connections
+    std::uint8_t flags = 0;         // kHelloBackup
     bool operator==(const Hello&) const = default;
 };
 

@@ -30,10 +30,13 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     Logger log("peer", cmd.net.log_level);
     NetworkOptions net = cmd.net;
     if (!cmd.no_state) net.book_dir = cmd.state_dir ? cmd.state_dir : default_state_dir();
-    Node node(ex, pool, node_options(net), log);
+    // A backup peer, in its Hellos and to the trackers (which hand it out
+    // after the other complete holders): getters spare its upload, however
+    // they found it.
+    NodeOptions node_opts = node_options(net);
+    node_opts.backup = true;
+    Node node(ex, pool, node_opts, log);
     node.listen();
-    // Joined as a backup peer: trackers hand it out after the other
-    // complete holders, so its upload is spared.
     TrackersOptions as_backup;
     as_backup.backup = true;
     Trackers trackers(ex, node.user(), node.port(), log, as_backup);
@@ -43,7 +46,9 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     NetworkOptions channel_net = cmd.net;
     channel_net.port = 0;
     channel_net.book_dir.reset();
-    Node channel_node(ex, pool, node_options(channel_net), log.sub("channels"));
+    NodeOptions channel_node_opts = node_options(channel_net);
+    channel_node_opts.backup = true;
+    Node channel_node(ex, pool, channel_node_opts, log.sub("channels"));
     channel_node.listen();
     Trackers channel_trackers(ex, channel_node.user(), channel_node.port(), log.sub("channels"),
                               as_backup);

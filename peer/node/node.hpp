@@ -36,6 +36,9 @@ struct NodeOptions {
     std::size_t upload_slots = limits::kDefaultUploadSlots;  // blocks sent at once
     std::uint64_t max_upload_rate = 0;    // bytes/s for the whole process; 0: unlimited
     std::uint64_t max_download_rate = 0;  // bytes/s for the whole process; 0: unlimited
+    // A backup peer (`peer backup`): said in every Hello, so getters spare
+    // its upload (they ask the other holders first).
+    bool backup = false;
     SwarmOptions swarm;
     // Where the address book is kept (STATE_DIR/address-book.json); none:
     // in memory only, for this process.

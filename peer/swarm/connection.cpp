@@ -13,6 +13,7 @@ PeerConnection::PeerConnection(std::shared_ptr<SwarmLink> swarm,
       stream_(std::move(stream)),
       user_(theirs.user),
       their_port_(theirs.listen_port),
+      declared_backup_((theirs.flags & pp::kHelloBackup) != 0),
       dialed_(dialed),
       name_(stream_->remote()),
       log_(swarm_->log().sub(stream_->remote())),
@@ -48,7 +49,7 @@ std::optional<PeerAddress> PeerConnection::listen_address() const {
 void PeerConnection::start(bool send_hello) {
     auto self = shared_from_this();
     const auto& env = swarm_->env();
-    if (send_hello) session_.send(pp::Hello{pp::kVersion, swarm_->id(), env.user, env.listen_port});
+    if (send_hello) session_.send(env.hello(swarm_->id()));
     session_.send(pp::BitfieldMsg{swarm_->have()});
     running_ = 2;
     auto done = [self](std::exception_ptr) {

@@ -36,15 +36,14 @@ net::awaitable<pp::Message> read_message(net::FrameStream& s) {
 }  // namespace
 
 net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, pp::Hello>> handshake_out(
-    const PeerAddress& where, const SeedId& seed, const UserId& me, std::uint16_t my_port,
-    const SwarmOptions& options) {
+    const PeerAddress& where, const pp::Hello& ours, const SwarmOptions& options) {
     const HostPort target{where.address.to_string(), where.port};
     auto socket = co_await net::connect(target, options.connect_timeout);
     auto stream = std::make_shared<net::FrameStream>(std::move(socket), limits::kMaxPeerFrameBytes,
                                                      handshake_timeouts(options));
     net::spawn(stream->get_executor(), stream->watchdog(), Logger("peer", LogLevel::kOff),
                "watchdog");
-    const Bytes greeting = pp::encode(pp::Hello{pp::kVersion, seed, me, my_port});
+    const Bytes greeting = pp::encode(ours);
     co_await stream->write(greeting);
     auto reply = co_await read_message(*stream);
     // A peer without the seed may name holders first (one PeerList, then
@@ -78,11 +77,11 @@ net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, pp::Hello>> handshak
         throw HandshakeError(Reason::kVersionMismatch,
                              version_mismatch(pp::kVersion, hello->version));
     }
-    if (hello->seed != seed) {
+    if (hello->seed != ours.seed) {
         stream->close();
         throw HandshakeError(Reason::kOtherSeed, "answered for another seed");
     }
-    if (hello->user == me) {
+    if (hello->user == ours.user) {
         stream->close();
         throw HandshakeError(Reason::kSelf, "connected to itself");
     }

@@ -43,7 +43,6 @@ struct HandshakeError : std::runtime_error {
 // else answers, and asio::system_error / net::TimeoutError / net::ProtocolError
 // when the connection or the frames fail.
 net::awaitable<std::pair<std::shared_ptr<net::FrameStream>, peer_proto::Hello>> handshake_out(
-    const PeerAddress& where, const SeedId& seed, const UserId& me, std::uint16_t my_port,
-    const SwarmOptions& options);
+    const PeerAddress& where, const peer_proto::Hello& ours, const SwarmOptions& options);
 
 }  // namespace seedshare

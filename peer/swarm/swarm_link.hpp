@@ -23,6 +23,7 @@
 #include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/rate_limiter.hpp"
+#include "common/wire/peer_protocol.hpp"
 #include "peer/discovery/address_book.hpp"
 #include "peer/storage/storage.hpp"
 #include "peer/swarm/buffer_pool.hpp"
@@ -65,10 +66,19 @@ struct ConnectionSlots {
 };
 
 struct SwarmEnv {
+    // Our Hello for a swarm of `seed`.
+    peer_proto::Hello hello(const SeedId& seed) const {
+        return peer_proto::Hello{peer_proto::kVersion, seed, user, listen_port,
+                                 backup ? peer_proto::kHelloBackup : std::uint8_t{0}};
+    }
+
     asio::any_io_executor ex;
     asio::thread_pool* pool = nullptr;
     UserId user;
     std::uint16_t listen_port = 0;
+    // A backup peer (`peer backup`): its Hello says so, and getters spare
+    // its upload however they found it (tracker, peer exchange, address book).
+    bool backup = false;
     std::shared_ptr<BufferPool> upload_buffers;   // shared by all swarms of the process
     std::shared_ptr<UploadSlots> upload_slots;    // per process; null: no limit
     std::shared_ptr<RateLimiter> upload_limit;    // per process (may be unlimited)

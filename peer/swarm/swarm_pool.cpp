@@ -100,8 +100,7 @@ std::size_t Swarm::add_candidates(const std::vector<PeerAddress>& peers, PeerLis
 net::awaitable<void> Swarm::connect_to(PeerAddress where) {
     auto self = shared_from_this();  // (connecting_ counts it: dial_candidates)
     try {
-        auto [stream, hello] =
-            co_await handshake_out(where, id_, env_.user, env_.listen_port, options_);
+        auto [stream, hello] = co_await handshake_out(where, env_.hello(id_), options_);
         --connecting_;
         if (const auto refusal = admit(hello.user, true)) {
             stream->close();

@@ -57,7 +57,14 @@ inline BackupOptions quick_backup(const std::filesystem::path& dir, const HostPo
 }
 
 // A Backup and its peer, run in the background. `marked`: its trackers join
-// it as a backup peer (as `peer backup` does), so getters spare it.
+// it as a backup peer (as `peer backup` does), so getters spare it;
+// `declared`: its Hellos say so (as `peer backup`'s do).
+inline NodeOptions backup_node_options(bool declared) {
+    NodeOptions o = node_options(quick_swarm());
+    o.backup = declared;
+    return o;
+}
+
 struct RunningBackup {
     TestPeer peer;
     std::unique_ptr<Backup> backup;
@@ -65,8 +72,8 @@ struct RunningBackup {
     bool ended = false;
 
     RunningBackup(asio::io_context& io, asio::thread_pool& pool, BackupOptions o,
-                  bool marked = false)
-        : peer(io, pool, "backup", quick_swarm()) {
+                  bool marked = false, bool declared = false)
+        : peer(io, pool, Logger("backup"), backup_node_options(declared)) {
         if (marked) {
             TrackersOptions as_backup;
             as_backup.backup = true;
