@@ -150,4 +150,71 @@ TEST_CASE("backup: a channel outlives its publisher and subscribers") {
     });
 }
 
+// --max-size counts a channel's versions with the files the backup holds
+// (here a stand-in for them: `others`): a version that would not fit is not
+// applied, and is once room is made.
+TEST_CASE("backup: a channel version beyond --max-size waits until it fits") {
+    TempDir site, backup_dir;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_file(site / "big.bin", pattern_bytes(600'000, 4));
+    write_file(site / "a.txt", "alpha\n");
+
+    run_within(io, 120s, [&]() -> net::awaitable<void> {
+        TestPeer publisher_peer(io, pool, "publisher");
+        PublisherOptions po{site.path(), test_key(6), "site", {tracker.address}, {}, 100ms, {}, {}};
+        po.mesh.tick = 50ms;
+        Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
+        bool ready = false, publisher_done = false;
+        net::spawn(io.get_executor(), run_publisher(&publisher, &ready, &publisher_done),
+                   Logger("test"), "publisher");
+        const std::function<bool()> is_ready = [&] { return ready; };
+        REQUIRE(co_await eventually(is_ready, 20s));
+        REQUIRE(publisher.published());
+        const ChannelId channel = publisher.channel();
+
+        TestPeer backup_peer(io, pool, "backup");
+        std::uint64_t files_held = 500'000;  // what the file mirror would hold
+        ChannelBackupOptions bo;
+        bo.dir = backup_dir / "channels";
+        bo.trackers = {tracker.address};
+        bo.channels = {channel};
+        bo.poll = 100ms;
+        bo.tracker_poll = 500ms;
+        bo.rescan = 100ms;
+        bo.mesh.tick = 50ms;
+        bo.max_size = 1'000'000;
+        bo.others = [&] { return files_held; };
+        ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
+        bool channels_done = false;
+        net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+                   "channels");
+
+        // 600,006 bytes where 500,000 are left: known, not applied, nothing
+        // of it fetched.
+        const std::function<bool()> refused = [&] { return channels.refused(channel) == 1; };
+        REQUIRE(co_await eventually(refused, 30s));
+        CHECK(channels.applied(channel) == 0);
+        CHECK_FALSE(fs::exists(backup_dir / "channels" / channel.hex() / "big.bin"));
+        CHECK(channels.held_bytes() == 0);
+
+        // The files leave room: the version is applied at the next round.
+        files_held = 300'000;
+        const std::function<bool()> held = [&] { return channels.applied(channel) == 1; };
+        CHECK(co_await eventually(held, 30s));
+        CHECK(tree(backup_dir / "channels" / channel.hex()) == tree(site.path()));
+        CHECK(channels.held_bytes() == 600'006);
+
+        publisher.stop();
+        const std::function<bool()> publisher_ended = [&] { return publisher_done; };
+        CHECK(co_await eventually(publisher_ended, 10s));
+        co_await publisher_peer.stop();
+        channels.stop();
+        const std::function<bool()> ended = [&] { return channels_done; };
+        CHECK(co_await eventually(ended, 15s));
+        co_await backup_peer.stop();
+    });
+}
+
 }  // namespace backup_channel_test

@@ -123,6 +123,24 @@ TEST_CASE("backup planner: a file beyond the quota is skipped and named, smaller
     CHECK(plan_backup(big, limits).lookup.empty());
 }
 
+TEST_CASE("backup planner: the channels' bytes count against the quota") {
+    BackupState s;
+    s.listed = {listed(1, 600)};
+    s.sources[id_of(1)] = {"a:1"};
+    BackupLimits limits;
+    limits.max_size = 1000;
+    REQUIRE(plan_backup(s, limits).fetch.size() == 1);
+    s.others = 401;  // the channels followed hold 401: 599 left
+    const auto plan = plan_backup(s, limits);
+    CHECK(plan.fetch.empty());
+    REQUIRE(plan.skipped.size() == 1);
+    CHECK(plan.skipped[0].second == BackupSkip::kBeyondQuota);
+    s.others = 400;
+    CHECK(plan_backup(s, limits).fetch.size() == 1);
+    s.others = 5000;  // over the quota already (it was lowered): nothing, no wrap
+    CHECK(plan_backup(s, limits).fetch.empty());
+}
+
 TEST_CASE("backup planner: a full disk stops fetching and says so") {
     auto s = looked_up(3, 100);
     BackupLimits limits;

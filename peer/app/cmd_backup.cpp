@@ -59,6 +59,11 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     channel_options.versions_dir = cmd.dir / "channel-versions";
     channel_options.keep_versions = cmd.keep_versions;
     channel_options.poll = cmd.poll;
+    // --max-size counts the channels and the files together: each side asks
+    // the other what it holds before it takes more.
+    const Backup* files = nullptr;
+    channel_options.max_size = cmd.max_size;
+    channel_options.others = [&files] { return files != nullptr ? files->reserved_bytes() : 0; };
     ChannelBackup channels(channel_node, channel_trackers, channel_options, log.sub("channels"));
     bool channels_done = cmd.no_channels;
     if (!cmd.no_channels)
@@ -69,8 +74,10 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     options.dir = cmd.dir;
     options.trackers = cmd.net.trackers;
     options.limits.max_size = cmd.max_size;
+    options.others = [&channels] { return channels.held_bytes(); };
     options.poll = cmd.poll;
     Backup backup(node, trackers, options, log);
+    files = &backup;
     const auto metrics = start_metrics(cmd.net.metrics, ex, node, "backup");
 
     // The first signal stops the backup in order (fetches in flight end,

@@ -365,8 +365,9 @@ int main(int argc, char** argv) {
         ->type_name("");
     backup_net.add_to(bk, "Tracker to follow, repeatable (default 127.0.0.1:7000)");
     bk->add_option("--max-size", backup_max_size,
-                   "Bytes to hold in all, e.g. 500G; a file that would not fit is skipped and "
-                   "named (default: no limit but the disk)")
+                   "Bytes to hold in all, files and channels, e.g. 500G; a file or channel "
+                   "version that would not fit is skipped and named (default: no limit but the "
+                   "disk)")
         ->type_name("SIZE");
     bk->add_option("--poll", backup_poll_text,
                    "Seconds between asking the trackers what they list, 0.05 to 3600 (default 3)")

@@ -113,6 +113,13 @@ std::uint64_t Backup::held_bytes() const {
     return n;
 }
 
+std::uint64_t Backup::reserved_bytes() const {
+    std::uint64_t n = held_bytes();
+    for (const auto& [id, length] : fetching_lengths_)
+        n += length;
+    return n;
+}
+
 Backup::Footprint Backup::footprint() const {
     return Footprint{listed_.size(),
                      sources_.size(),
@@ -261,6 +268,7 @@ net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
     for (const auto& [id, h] : held_)
         state.held[id] = h.length;
     state.fetching = fetching_lengths_;
+    if (options_.others) state.others = options_.others();
     const auto now = SteadyClock::now();
     std::erase_if(resting_, [now](const auto& r) { return r.second <= now; });
     for (const auto& [id, until] : resting_)

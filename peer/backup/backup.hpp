@@ -54,6 +54,9 @@ struct BackupOptions {
     std::function<bool(const SeedId&)> also_held;
     // Called after each poll (tests and the command watch progress).
     std::function<void()> after_poll;
+    // Bytes under DIR held otherwise (the channels followed): counted
+    // against limits.max_size with the files'.
+    std::function<std::uint64_t()> others;
 };
 
 class Backup {
@@ -74,6 +77,8 @@ class Backup {
     // Seeds held complete and served.
     std::size_t held() const { return held_.size(); }
     std::uint64_t held_bytes() const;
+    // What the quota counts of the files: held, and being fetched.
+    std::uint64_t reserved_bytes() const;
     // Seeds being fetched now (asking the trackers for the seed text, or
     // downloading).
     std::size_t fetching() const { return fetching_lengths_.size(); }

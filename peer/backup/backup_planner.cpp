@@ -19,7 +19,7 @@ const char* describe(BackupSkip skip) {
 
 BackupPlan plan_backup(const BackupState& s, const BackupLimits& limits) {
     BackupPlan plan;
-    std::uint64_t used = 0;
+    std::uint64_t used = s.others;
     for (const auto& [id, length] : s.held)
         used += length;
     for (const auto& [id, length] : s.fetching)

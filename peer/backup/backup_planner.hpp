@@ -39,7 +39,7 @@ enum class BackupSkip {
 const char* describe(BackupSkip skip);
 
 struct BackupLimits {
-    std::uint64_t max_size = 0;  // bytes held and being fetched, in all; 0: no quota
+    std::uint64_t max_size = 0;  // bytes held and being fetched, channels too; 0: no quota
     std::size_t max_seeds = limits::kMaxBackupSeeds;
     std::size_t max_per_source = limits::kMaxBackupSeedsPerSource;
     std::size_t max_fetches = limits::kMaxBackupFetches;
@@ -50,6 +50,10 @@ struct BackupState {
     std::vector<ListedSeed> listed;            // what the trackers list now
     std::map<SeedId, std::uint64_t> held;      // complete, served: its length
     std::map<SeedId, std::uint64_t> fetching;  // being fetched: its length
+    // Bytes under DIR that are not seeds of the listing: the channels the
+    // backup follows (their versions, and one being applied), which
+    // --max-size counts too.
+    std::uint64_t others = 0;
     // Who held each seed when it was looked up (peer addresses). A seed not
     // here has not been looked up yet.
     std::map<SeedId, std::vector<std::string>> sources;

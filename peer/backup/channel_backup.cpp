@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 
 namespace seedshare {
@@ -41,6 +42,55 @@ std::uint64_t ChannelBackup::applied(const ChannelId& channel) const {
     return it->second->applied()->version;
 }
 
+namespace {
+
+std::uint64_t version_bytes(const Manifest& m) {
+    std::uint64_t n = 0;
+    for (const auto& f : m.files)
+        n += f.length;
+    return n;
+}
+
+}  // namespace
+
+std::uint64_t ChannelBackup::channel_bytes(const ChannelId& channel) const {
+    std::uint64_t n = 0;
+    if (const auto s = subscribers_.find(channel); s != subscribers_.end() && s->second->applied())
+        n = version_bytes(*s->second->applied());
+    if (const auto a = admitted_.find(channel); a != admitted_.end()) n = std::max(n, a->second);
+    if (const auto a = archives_.find(channel); a != archives_.end()) n += a->second->kept_bytes();
+    return n;
+}
+
+std::uint64_t ChannelBackup::refused(const ChannelId& channel) const {
+    const auto it = subscribers_.find(channel);
+    return it == subscribers_.end() ? 0 : it->second->refused_version();
+}
+
+std::uint64_t ChannelBackup::held_bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& [channel, s] : subscribers_)
+        n += channel_bytes(channel);
+    return n;
+}
+
+std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const Manifest& m) {
+    // What the rest holds: the files mirrored, the other channels, and this
+    // channel's kept files (its applied version is what `m` replaces).
+    std::uint64_t rest = options_.others ? options_.others() : 0;
+    for (const auto& [other, s] : subscribers_)
+        if (other != channel) rest += channel_bytes(other);
+    if (const auto a = archives_.find(channel); a != archives_.end())
+        rest += a->second->kept_bytes();
+    const std::uint64_t size = version_bytes(m);
+    const std::uint64_t max = options_.max_size;
+    if (rest > max || size > max - rest)
+        return fmt::format("its {} do not fit in what --max-size ({}) leaves ({} held)",
+                           format_bytes(size), format_bytes(max), format_bytes(rest));
+    admitted_[channel] = size;
+    return std::nullopt;
+}
+
 void ChannelBackup::stop() {
     stopping_ = true;
     wake_.cancel();
@@ -77,6 +127,8 @@ bool ChannelBackup::follow(const ChannelId& channel) {
         archives_[channel] = archive;
         o.keeper = archive;
     }
+    if (options_.max_size > 0)
+        o.admit = [this, channel](const Manifest& m) { return admit(channel, m); };
     auto s = std::make_shared<Subscriber>(node_, trackers_, o, log_);
     subscribers_[channel] = s;
     ++running_;

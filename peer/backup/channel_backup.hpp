@@ -18,8 +18,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/core/address.hpp"
@@ -46,6 +49,12 @@ struct ChannelBackupOptions {
     std::chrono::milliseconds tracker_poll{10000};
     std::chrono::milliseconds rescan{10000};
     ChannelMeshOptions mesh;
+    // --max-size: the channels' versions (the applied one, one being
+    // applied, those kept) and `others` (the files the backup mirrors)
+    // together; 0: no quota. A version that would not fit is not applied
+    // (said once), and asked about again each round.
+    std::uint64_t max_size = 0;
+    std::function<std::uint64_t()> others;
 };
 
 class ChannelBackup {
@@ -65,11 +74,21 @@ class ChannelBackup {
     std::vector<std::uint64_t> kept(const ChannelId& channel) const;
     // The version applied for a channel (0: none, or not followed).
     std::uint64_t applied(const ChannelId& channel) const;
+    // The last version of a channel --max-size kept out (0: none).
+    std::uint64_t refused(const ChannelId& channel) const;
+    // What --max-size counts of the channels: for each, the applied version
+    // or the one being applied, whichever is larger, and the files kept of
+    // earlier versions.
+    std::uint64_t held_bytes() const;
 
   private:
     // false: not followed because the backup follows its limit already
     // (the caller says so, once per poll).
     bool follow(const ChannelId& channel);
+    // Whether a channel's version fits in --max-size now (a reason if not).
+    std::optional<std::string> admit(const ChannelId& channel, const Manifest& m);
+    // The bytes of a channel's applied (or admitted) version and kept files.
+    std::uint64_t channel_bytes(const ChannelId& channel) const;
     net::awaitable<void> run_subscriber(ChannelId channel, std::shared_ptr<Subscriber> s,
                                         std::shared_ptr<VersionArchive> archive);
 
@@ -79,6 +98,9 @@ class ChannelBackup {
     Logger log_;
     std::map<ChannelId, std::shared_ptr<Subscriber>> subscribers_;
     std::map<ChannelId, std::shared_ptr<VersionArchive>> archives_;
+    // The size of the version last admitted for each channel (being applied,
+    // or applied).
+    std::map<ChannelId, std::uint64_t> admitted_;
     asio::steady_timer wake_;
     std::size_t running_ = 0;
     bool stopping_ = false;

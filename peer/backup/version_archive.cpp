@@ -1,5 +1,7 @@
 #include "peer/backup/version_archive.hpp"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "common/core/limits.hpp"
@@ -168,6 +170,15 @@ std::vector<std::uint64_t> VersionArchive::kept() const {
     for (const auto& [v, h] : versions_)
         out.push_back(v);
     return out;
+}
+
+std::uint64_t VersionArchive::kept_bytes() const {
+    std::set<SeedId> counted;
+    std::uint64_t n = 0;
+    for (const auto& [v, h] : versions_)
+        for (const auto& [id, seed] : h.seeds)
+            if (counted.insert(id).second) n += seed.length;
+    return n;
 }
 
 bool VersionArchive::holds(const SeedId& id) const {

@@ -64,6 +64,8 @@ class VersionArchive final : public VersionKeeper {
 
     // The versions kept on disk, oldest first.
     std::vector<std::uint64_t> kept() const;
+    // Bytes of the files kept (each seed once).
+    std::uint64_t kept_bytes() const;
     // Whether a kept version holds this seed (served or not).
     bool holds(const SeedId& id) const;
     bool serves(const SeedId& id) const { return serving_.contains(id); }

@@ -108,6 +108,17 @@ bool Subscriber::latest_pending() const {
     return latest_ && (!applied_ || replaces_held(version_of(*latest_), version_of(*applied_)));
 }
 
+bool Subscriber::admitted(const Manifest& m) {
+    if (!options_.admit) return true;
+    const auto refusal = options_.admit(m);
+    if (!refusal) return true;
+    if (refused_version_ != m.version)
+        log_.warn("version {} of the channel ({}) not applied: {}", m.version,
+                  count_of(m.files.size(), "file"), *refusal);
+    refused_version_ = m.version;
+    return false;
+}
+
 net::awaitable<void> Subscriber::wait(std::chrono::milliseconds d) {
     // A version heard while we applied, repaired or asked ends it at once.
     co_await wake_.sleep(d);
@@ -458,7 +469,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
     int failures = 0;                    // attempts at the latest version that failed in a row
     const std::function<void(const Manifest&, const SyncReport&)> quiet;
     while (!stopping_) {
-        if (latest_ && (!applied_ || latest_pending())) {
+        if (latest_ && (!applied_ || latest_pending()) && admitted(*latest_)) {
             const Manifest target = *latest_;
             const auto text = latest_text_;
             const bool done = co_await apply(target, text, on_applied);

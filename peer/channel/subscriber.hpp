@@ -60,6 +60,10 @@ struct SubscriberOptions {
     // Keeps versions the subscriber moves on from (the backup peer); none:
     // DIR holds the applied version only, as for any subscriber.
     std::shared_ptr<VersionKeeper> keeper;
+    // Whether a version may be applied (the backup peer's --max-size): a
+    // reason when not. A version refused is left (said once) and asked
+    // about again each round, so room made later lets it in.
+    std::function<std::optional<std::string>(const Manifest&)> admit;
 };
 
 class Subscriber {
@@ -85,6 +89,8 @@ class Subscriber {
     const std::optional<Manifest>& applied() const { return applied_; }
     const std::optional<Manifest>& latest() const { return latest_; }
     const std::shared_ptr<ChannelMesh>& mesh() const { return mesh_; }
+    // The last version options_.admit refused (0: none).
+    std::uint64_t refused_version() const { return refused_version_; }
     // Published files the user edited or deleted that were restored.
     std::size_t repairs() const { return repairs_; }
 
@@ -94,6 +100,8 @@ class Subscriber {
     bool consider(Manifest m, std::shared_ptr<const std::string> text, const std::string& from);
     // A latest version known that replaces the applied one (or none applied).
     bool latest_pending() const;
+    // Whether options_.admit lets `m` be applied now (said once per version).
+    bool admitted(const Manifest& m);
     // The channel's head was confirmed (a tracker answered with a valid
     // version, or a peer of the channel is connected): STATE/heard, written
     // at most every kHeardEvery (what `peer status` shows as staleness).
@@ -117,6 +125,7 @@ class Subscriber {
     std::optional<Manifest> applied_;
     std::optional<Manifest> latest_;  // the best verified version known (may equal applied_)
     std::shared_ptr<const std::string> latest_text_;
+    std::uint64_t refused_version_ = 0;  // the last version options_.admit refused
     // The files of the applied version being served, by path.
     std::map<std::string, std::unique_ptr<FileTransfer>> serving_;
     std::atomic<bool> cancel_{false};
