@@ -79,6 +79,49 @@ net::awaitable<void> run_channels(ChannelBackup* c, bool* done) {
     *done = true;
 }
 
+// A publisher of DIR on a peer of its own, run in the background.
+struct RunningPublisher {
+    TestPeer peer;
+    std::unique_ptr<Publisher> publisher;
+    bool ready = false;
+    bool done = false;
+    RunningPublisher(asio::io_context& io, asio::thread_pool& pool, const fs::path& dir,
+                     std::uint8_t key, const HostPort& tracker)
+        : peer(io, pool, "publisher") {
+        PublisherOptions po{dir, test_key(key), "site", {tracker}, {}, 100ms, {}, {}};
+        po.mesh.tick = 50ms;
+        publisher = std::make_unique<Publisher>(*peer.node, *peer.trackers, po, peer.log);
+        net::spawn(io.get_executor(), run_publisher(publisher.get(), &ready, &done), Logger("test"),
+                   "publisher");
+    }
+    // Published its first version: the channel's id.
+    net::awaitable<ChannelId> published() {
+        const std::function<bool()> is_ready = [this] { return ready; };
+        REQUIRE(co_await eventually(is_ready, 20s));
+        REQUIRE(publisher->published());
+        co_return publisher->channel();
+    }
+    net::awaitable<void> stop() {
+        CHECK_FALSE(done);  // it ran until now
+        publisher->stop();
+        const std::function<bool()> ended = [this] { return done; };
+        CHECK(co_await eventually(ended, 10s));
+        co_await peer.stop();
+    }
+};
+
+// A channel backup's options for a test: short polls, under `dir`.
+ChannelBackupOptions quick_channels(const fs::path& dir, const HostPort& tracker) {
+    ChannelBackupOptions bo;
+    bo.dir = dir / "channels";
+    bo.trackers = {tracker};
+    bo.poll = 100ms;
+    bo.tracker_poll = 500ms;
+    bo.rescan = 100ms;
+    bo.mesh.tick = 50ms;
+    return bo;
+}
+
 }  // namespace
 
 TEST_CASE("backup: a channel outlives its publisher and subscribers") {
@@ -91,30 +134,15 @@ TEST_CASE("backup: a channel outlives its publisher and subscribers") {
     write_file(site / "docs" / "a.txt", "alpha\n");
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
-        TestPeer publisher_peer(io, pool, "publisher");
-        PublisherOptions po{site.path(), test_key(5), "site", {tracker.address}, {}, 100ms, {}, {}};
-        po.mesh.tick = 50ms;
-        Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
-        bool ready = false, publisher_done = false;
-        net::spawn(io.get_executor(), run_publisher(&publisher, &ready, &publisher_done),
-                   Logger("test"), "publisher");
-        const std::function<bool()> is_ready = [&] { return ready; };
-        CHECK(co_await eventually(is_ready, 20s));
-        REQUIRE(publisher.published());
-        const ChannelId channel = publisher.channel();
+        RunningPublisher publisher(io, pool, site.path(), 5, tracker.address);
+        const ChannelId channel = co_await publisher.published();
         auto subscriber = std::make_unique<RunningSubscriber>(io, pool, channel, sub.path(),
                                                               tracker.address, false);
 
         // The backup follows every channel the tracker lists.
         TestPeer backup_peer(io, pool, "backup");
-        ChannelBackupOptions bo;
-        bo.dir = backup_dir / "channels";
-        bo.trackers = {tracker.address};
-        bo.poll = 100ms;
-        bo.tracker_poll = 500ms;
-        bo.rescan = 100ms;
-        bo.mesh.tick = 50ms;
-        ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
+        ChannelBackup channels(*backup_peer.node, *backup_peer.trackers,
+                               quick_channels(backup_dir.path(), tracker.address), backup_peer.log);
         bool channels_done = false;
         net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
                    "channels");
@@ -122,17 +150,13 @@ TEST_CASE("backup: a channel outlives its publisher and subscribers") {
         CHECK(co_await eventually(held, 30s));
         CHECK(channels.followed() == 1);
         CHECK(tree(backup_dir / "channels" / channel.hex()) == tree(site.path()));
-        for (const auto& f : publisher.published()->files)
+        for (const auto& f : publisher.publisher->published()->files)
             CHECK(channels.covers(f.seed));
 
         // The publisher and the subscriber leave (both running until now).
         CHECK_FALSE(subscriber->done);
         co_await subscriber->stop();
-        CHECK_FALSE(publisher_done);
-        publisher.stop();
-        const std::function<bool()> publisher_ended = [&] { return publisher_done; };
-        CHECK(co_await eventually(publisher_ended, 10s));
-        co_await publisher_peer.stop();
+        co_await publisher.stop();
 
         // A new subscriber syncs version 1 from the backup alone.
         auto fresh = std::make_unique<RunningSubscriber>(io, pool, channel, late.path(),
@@ -162,28 +186,13 @@ TEST_CASE("backup: a channel version beyond --max-size waits until it fits") {
     write_file(site / "a.txt", "alpha\n");
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
-        TestPeer publisher_peer(io, pool, "publisher");
-        PublisherOptions po{site.path(), test_key(6), "site", {tracker.address}, {}, 100ms, {}, {}};
-        po.mesh.tick = 50ms;
-        Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
-        bool ready = false, publisher_done = false;
-        net::spawn(io.get_executor(), run_publisher(&publisher, &ready, &publisher_done),
-                   Logger("test"), "publisher");
-        const std::function<bool()> is_ready = [&] { return ready; };
-        REQUIRE(co_await eventually(is_ready, 20s));
-        REQUIRE(publisher.published());
-        const ChannelId channel = publisher.channel();
+        RunningPublisher publisher(io, pool, site.path(), 6, tracker.address);
+        const ChannelId channel = co_await publisher.published();
 
         TestPeer backup_peer(io, pool, "backup");
         std::uint64_t files_held = 500'000;  // what the file mirror would hold
-        ChannelBackupOptions bo;
-        bo.dir = backup_dir / "channels";
-        bo.trackers = {tracker.address};
+        ChannelBackupOptions bo = quick_channels(backup_dir.path(), tracker.address);
         bo.channels = {channel};
-        bo.poll = 100ms;
-        bo.tracker_poll = 500ms;
-        bo.rescan = 100ms;
-        bo.mesh.tick = 50ms;
         bo.max_size = 1'000'000;
         bo.others = [&] { return files_held; };
         ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
@@ -206,10 +215,7 @@ TEST_CASE("backup: a channel version beyond --max-size waits until it fits") {
         CHECK(tree(backup_dir / "channels" / channel.hex()) == tree(site.path()));
         CHECK(channels.held_bytes() == 600'006);
 
-        publisher.stop();
-        const std::function<bool()> publisher_ended = [&] { return publisher_done; };
-        CHECK(co_await eventually(publisher_ended, 10s));
-        co_await publisher_peer.stop();
+        co_await publisher.stop();
         channels.stop();
         const std::function<bool()> ended = [&] { return channels_done; };
         CHECK(co_await eventually(ended, 15s));

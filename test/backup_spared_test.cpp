@@ -18,6 +18,25 @@ using namespace seedshare::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+namespace {
+
+// Once the backup holds the file, a getter fetches it (checked against
+// `src`): what the backup gave of it.
+net::awaitable<std::uint64_t> backup_share_of_a_get(asio::io_context& io, asio::thread_pool& pool,
+                                                    RunningBackup& b, const Seed& seed,
+                                                    const fs::path& src, const fs::path& out) {
+    const std::function<bool()> mirrored = [&] { return b.backup->held() == 1; };
+    REQUIRE(co_await eventually(mirrored, 60s));
+    const auto before = b.uploaded();
+    CHECK(co_await get_alone(io, pool, seed, out) == Download::Outcome::kComplete);
+    CHECK(read_file(out / seed.name) == read_file(src / seed.name));
+    const auto from_backup = b.uploaded() - before;
+    MESSAGE("the backup gave " << from_backup << " of " << seed.length << " bytes");
+    co_return from_backup;
+}
+
+}  // namespace
+
 TEST_CASE("backup: a getter spares the backup while a sharer is live, and uses it once alone") {
     TempDir src, bdir, out1, out2;
     asio::io_context io;
@@ -31,17 +50,12 @@ TEST_CASE("backup: a getter spares the backup while a sharer is live, and uses i
         co_await sharer->share(seed, open_shared(src / "f.bin"), tracker.address);
         RunningBackup b(io, pool, quick_backup(bdir.path(), tracker.address), /*marked=*/true);
         b.start(io);
-        const std::function<bool()> mirrored = [&] { return b.backup->held() == 1; };
-        REQUIRE(co_await eventually(mirrored, 60s));
 
         // Sharer and backup both live, both complete and as fast: the
         // getter takes (nearly) everything from the sharer. Before the
         // getter knew the backup, it took about half from each.
-        const auto before = b.uploaded();
-        CHECK(co_await get_alone(io, pool, seed, out1.path()) == Download::Outcome::kComplete);
-        CHECK(read_file(out1 / "f.bin") == read_file(src / "f.bin"));
-        const auto from_backup = b.uploaded() - before;
-        MESSAGE("the backup gave " << from_backup << " of " << kSize << " bytes");
+        const auto from_backup =
+            co_await backup_share_of_a_get(io, pool, b, seed, src.path(), out1.path());
         CHECK(from_backup * 5 < kSize);  // under 20%
 
         // The sharer leaves: the backup alone serves the whole file.
@@ -72,14 +86,8 @@ TEST_CASE("backup: a getter spares a backup that says so in its Hello, unmarked 
         RunningBackup b(io, pool, quick_backup(bdir.path(), tracker.address), /*marked=*/false,
                         /*declared=*/true);
         b.start(io);
-        const std::function<bool()> mirrored = [&] { return b.backup->held() == 1; };
-        REQUIRE(co_await eventually(mirrored, 60s));
-
-        const auto before = b.uploaded();
-        CHECK(co_await get_alone(io, pool, seed, out.path()) == Download::Outcome::kComplete);
-        CHECK(read_file(out / "f.bin") == read_file(src / "f.bin"));
-        const auto from_backup = b.uploaded() - before;
-        MESSAGE("the backup gave " << from_backup << " of " << kSize << " bytes");
+        const auto from_backup =
+            co_await backup_share_of_a_get(io, pool, b, seed, src.path(), out.path());
         CHECK(from_backup * 5 < kSize);  // under 20%
         co_await b.stop();
         co_await sharer.stop();
