@@ -143,9 +143,9 @@ TEST_CASE("backup: a seed whose holder a poll finds is fetched in that poll") {
 }
 
 // One fetch at a time and an hour between polls: each fetch that ends
-// plans the next at once, also when it ends while a poll is under way (the
-// plan that poll made did not see its slot free; a wake that came then is
-// kept, net::Wakeup).
+// plans the next at once. (A fetch that ends while a poll runs is planned
+// after that poll, the wake kept by net::Wakeup, tested in
+// common_net_test.cpp; here the fetches end while the loop sleeps.)
 TEST_CASE("backup: a fetch that ends starts the next at once, not a poll later") {
     TempDir src, bdir;
     asio::io_context io;

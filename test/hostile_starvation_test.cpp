@@ -6,6 +6,8 @@
 // remote takes the bytes (PeerConnection::kUploadPatience), so they do not.
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include "peer/swarm/connection.hpp"
 #include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
@@ -103,6 +105,7 @@ struct Mutes {
     int ready = 0;          // handshake, bitfield and a GetPeers answered
     bool go_first = false;  // the first taker asks now
     bool go_second = false;
+    bool go_third = false;
     bool go = false;       // the mutes ask now
     int taken = 0;         // takers whose whole chunk arrived
     int asked = 0;         // mutes whose block was queued, their Rejects not yet sent
@@ -405,52 +408,58 @@ TEST_CASE(
         for (int i = 0; i < kMutes; ++i)
             net::spawn(io.get_executor(),
                        mute(server.node->port(), seed,
-                            ChunkIndex{static_cast<std::uint32_t>(2 + i)}, ChunkIndex{0}, m),
+                            ChunkIndex{static_cast<std::uint32_t>(3 + i)}, ChunkIndex{0}, m),
                        Logger("test"), "mute");
         auto all_ready = [&] { return m.ready == kMutes; };
         const bool ready = co_await wait_for(all_ready, 20000ms);
         REQUIRE_MESSAGE(ready, m.ready << " of " << kMutes << " mutes joined");
 
-        // Two takers ask for whole chunks 0 and 1: the first holds the slot
-        // (about 2 s), the second waits for it, then holds it as long.
-        net::spawn(io.get_executor(),
-                   taker(server.node->port(), seed, ChunkIndex{0}, m.go_first, m), Logger("test"),
-                   "taker");
-        net::spawn(io.get_executor(),
-                   taker(server.node->port(), seed, ChunkIndex{1}, m.go_second, m), Logger("test"),
-                   "taker");
+        // Three takers ask for whole chunks 0, 1 and 2: the first holds the
+        // slot (1 to 2 s), the others wait for it, then hold it as long.
+        const std::array<const bool*, 3> go{&m.go_first, &m.go_second, &m.go_third};
+        for (std::uint32_t i = 0; i < go.size(); ++i)
+            net::spawn(io.get_executor(),
+                       taker(server.node->port(), seed, ChunkIndex{i}, *go[i], m), Logger("test"),
+                       "taker");
         m.go_first = true;
         auto first_holds = [&] { return slots.in_use() == 1; };
         REQUIRE(co_await wait_for(first_holds, 20000ms));
         m.go_second = true;
         auto second_waits = [&] { return slots.waiting() == 1; };
         REQUIRE(co_await wait_for(second_waits, 20000ms));
+        m.go_third = true;
+        auto third_waits = [&] { return slots.waiting() == 2; };
+        REQUIRE(co_await wait_for(third_waits, 20000ms));
 
         // The precondition: every mute's block waits in the slot queue
-        // behind the second taker's.
+        // behind the takers' (about 4 s of them).
         m.go = true;
-        auto all_waiting = [&] { return slots.waiting() == 1 + kMutes; };
+        auto all_waiting = [&] { return slots.waiting() == 2 + kMutes; };
         const bool waiting = co_await wait_for(all_waiting, 20000ms);
         REQUIRE_MESSAGE(waiting, slots.waiting()
-                                     << " of " << 1 + kMutes << " blocks wait for an upload slot");
+                                     << " of " << 2 + kMutes << " blocks wait for an upload slot");
         m.refuse = true;
         auto all_full = [&] { return m.full == kMutes; };
         const bool full = co_await wait_for(all_full, 30000ms);
         REQUIRE_MESSAGE(full, m.full << " of " << kMutes << " mutes filled the way to them");
+        // ... while the slot had not come to them: had it, a mute's block
+        // would have gone out and stalled, which gives the slot back
+        // without the change under test.
+        REQUIRE_MESSAGE(m.taken < 2, "the takers were done before the mutes filled the way");
 
-        // Both takers were served; after them, with the mutes still
+        // The takers were served; after them, with the mutes still
         // connected, no slot is held and nobody waits for one.
-        auto both_taken = [&] { return m.taken == 2; };
-        const bool taken = co_await wait_for(both_taken, 30000ms);
-        REQUIRE_MESSAGE(taken, m.taken << " of 2 takers got their chunk");
+        auto all_taken = [&] { return m.taken == 3; };
+        const bool taken = co_await wait_for(all_taken, 30000ms);
+        REQUIRE_MESSAGE(taken, m.taken << " of 3 takers got their chunk");
         auto slots_free = [&] { return slots.in_use() == 0 && slots.waiting() == 0; };
         const bool free = co_await wait_for(slots_free, 10000ms);
         CHECK_MESSAGE(free, slots.in_use() << " upload slot held and " << slots.waiting()
                                            << " waiting with only the mutes' blocks queued");
-        CHECK(swarm->connection_count() == 2 + kMutes);
+        CHECK(swarm->connection_count() == 3 + kMutes);
 
         Hogs hogs;
-        co_await good_get_while_hogs_stay(f, *swarm, 2 + kMutes, hogs);
+        co_await good_get_while_hogs_stay(f, *swarm, 3 + kMutes, hogs);
         m.release = true;
         co_await server.stop();
     });

@@ -99,6 +99,19 @@ TEST_CASE("peer protocol: a Hello of another version decodes to just its version
     auto m = decode_raw(pp::Type::kHello, payload);
     REQUIRE(m);
     CHECK(std::get<pp::Hello>(*m).version == pp::kVersion + 1);
+    // Longer than this version's (a later one may add fields), and shorter
+    // (version 2's, without the flags byte): still just the version, so
+    // the acceptor can answer VersionMismatch.
+    payload.resize(200, 0x55);
+    auto longer = decode_raw(pp::Type::kHello, payload);
+    REQUIRE(longer);
+    CHECK(std::get<pp::Hello>(*longer).version == pp::kVersion + 1);
+    Bytes v2 = pp::encode(pp::Hello{2, SeedId{}, random_user_id(), 7});
+    v2.erase(v2.begin(), v2.begin() + static_cast<std::ptrdiff_t>(limits::kFrameHeaderBytes));
+    v2.pop_back();  // version 2 had no flags byte
+    auto older = decode_raw(pp::Type::kHello, v2);
+    REQUIRE(older);
+    CHECK(std::get<pp::Hello>(*older).version == 2);
 }
 
 TEST_CASE("peer protocol: Hello flags a receiver does not know are kept, not refused") {
@@ -112,8 +125,8 @@ TEST_CASE("peer protocol: Hello flags a receiver does not know are kept, not ref
     // Without its flags byte (version 2's layout under this version): refused.
     const Bytes frame = pp::encode(pp::Hello{});
     const Bytes old(frame.begin() + limits::kFrameHeaderBytes, frame.end() - 1);
-    CHECK(decode_raw(pp::Type::kHello, Bytes(frame.begin() + limits::kFrameHeaderBytes,
-                                             frame.end())));
+    CHECK(decode_raw(pp::Type::kHello,
+                     Bytes(frame.begin() + limits::kFrameHeaderBytes, frame.end())));
     CHECK_FALSE(decode_raw(pp::Type::kHello, old));
 }
 

@@ -13,7 +13,10 @@ namespace seedshare::peer_proto {
 
 namespace {
 
-constexpr std::size_t kHelloBytes = 4 + 2 + SeedId::kSize + UserId::kSize + 2 + 1;
+// This version's Hello is exactly 4 + 2 + 32 + 16 + 2 + 1 bytes (the
+// decoder checks); the limit leaves room for other versions' Hellos, which
+// decode to their version alone (so they are answered VersionMismatch).
+constexpr std::size_t kMaxHelloBytes = 256;
 constexpr std::size_t kBlockBytes = 12;
 
 constexpr std::uint8_t u8(Type t) {
@@ -196,7 +199,7 @@ Result<Message> decode_error(ByteSpan p) {
 
 // The message table: every peer message once, in the order of Message.
 constexpr std::array<wire::MessageSpec<Message>, 12> kMessages{{
-    {u8(Type::kHello), "Hello", kHelloBytes, decode_hello},
+    {u8(Type::kHello), "Hello", kMaxHelloBytes, decode_hello},
     {u8(Type::kBitfield), "Bitfield", 4 + limits::kMaxChunkCount / 8, decode_bitfield},
     {u8(Type::kHave), "Have", 4, decode_have},
     {u8(Type::kRequest), "Request", kBlockBytes, decode_request},

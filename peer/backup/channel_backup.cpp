@@ -93,7 +93,7 @@ std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const 
 
 void ChannelBackup::stop() {
     stopping_ = true;
-    wake_.cancel();
+    wake_.notify();
     for (auto& [channel, s] : subscribers_)
         s->stop();
 }
@@ -183,16 +183,13 @@ net::awaitable<void> ChannelBackup::run() {
                     not_followed, options_.max_channels);
             over = not_followed;
         }
-        wake_.expires_after(options_.poll);
-        asio::error_code ec;
-        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        // A stop() while the trackers were asked ends this at once.
+        co_await wake_.sleep(options_.poll);
     }
     // Every subscriber was told to stop: none may outlive this object (each
     // refers to it and to the Node), so wait for the last, however long.
     while (running_ > 0) {
-        wake_.expires_after(50ms);
-        asio::error_code ec;
-        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_await wake_.sleep(50ms);
     }
 }
 

@@ -30,6 +30,7 @@
 #include "common/core/limits.hpp"
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
+#include "common/net/wakeup.hpp"
 #include "peer/backup/version_archive.hpp"
 #include "peer/channel/subscriber.hpp"
 #include "peer/discovery/trackers.hpp"
@@ -101,7 +102,7 @@ class ChannelBackup {
     // The size of the version last admitted for each channel (being applied,
     // or applied).
     std::map<ChannelId, std::uint64_t> admitted_;
-    asio::steady_timer wake_;
+    net::Wakeup wake_;  // ends the poll interval: stop()
     std::size_t running_ = 0;
     bool stopping_ = false;
     bool listing_failed_ = false;

@@ -283,9 +283,13 @@ net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
     std::size_t seen_scans = 0;
     bool first = true;
     while (!stopping_ && !sharer_done) {
-        asio::error_code ec;
-        scanned_.expires_at(asio::steady_timer::time_point::max());
-        co_await scanned_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        // (A scan that ended while we published is taken at once: its
+        // cancel reached no wait.)
+        if (sharer_->scans() == seen_scans) {
+            asio::error_code ec;
+            scanned_.expires_at(asio::steady_timer::time_point::max());
+            co_await scanned_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
         if (stopping_ || sharer_done || sharer_->scans() == seen_scans) continue;
         seen_scans = sharer_->scans();
         auto files = scanned_files();

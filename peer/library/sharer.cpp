@@ -27,7 +27,7 @@ Sharer::Sharer(Node& node, Trackers& trackers, SharerOptions options, Logger log
 void Sharer::stop() {
     stopping_ = true;
     cancel_hashing_ = true;
-    rescan_signal_.cancel();
+    rescan_signal_.notify();
 }
 
 net::awaitable<void> Sharer::run(std::function<void()> on_ready) {
@@ -45,9 +45,8 @@ net::awaitable<void> Sharer::run(std::function<void()> on_ready) {
             if (on_ready) on_ready();
         }
         if (stopping_) break;
-        rescan_signal_.expires_after(options_.rescan);
-        asio::error_code ec;
-        co_await rescan_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        // A change seen while the rescan ran ends this at once.
+        co_await rescan_signal_.sleep(options_.rescan);
     }
 }
 
@@ -184,7 +183,7 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
         FileTransfer::share(node_, trackers_, where, *seed, std::move(*opened), log_);
     transfer->swarm()->on_storage_changed = [this, id] {
         changed_.insert(id);
-        rescan_signal_.cancel();
+        rescan_signal_.notify();
     };
     for (const auto& u : co_await trackers_.connect(where))
         log_.warn("cannot reach {} (retrying in the background)", u);

@@ -23,6 +23,7 @@
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
 #include "common/net/net.hpp"
+#include "common/net/wakeup.hpp"
 #include "peer/discovery/trackers.hpp"
 #include "peer/library/library.hpp"
 #include "peer/node/node.hpp"
@@ -59,7 +60,7 @@ class Sharer {
     // through that one's swarm; `transfer` is null.
     const std::map<std::filesystem::path, Entry>& duplicates() const { return duplicates_; }
     // Scan now instead of at the next interval.
-    void rescan_soon() { rescan_signal_.cancel(); }
+    void rescan_soon() { rescan_signal_.notify(); }
     // Seeds made by hashing (not found next to the file or in the cache).
     std::size_t seeds_made() const { return seeds_made_; }
     // Scans completed so far.
@@ -83,7 +84,7 @@ class Sharer {
     // Skips found while sharing (a sidecar that does not match, a failure),
     // kept until the file is shared again or gone, so each is said once.
     std::map<std::filesystem::path, Skip> share_skips_;
-    asio::steady_timer rescan_signal_;
+    net::Wakeup rescan_signal_;
     std::atomic<bool> cancel_hashing_{false};
     bool stopping_ = false;
     std::size_t seeds_made_ = 0;

@@ -109,16 +109,25 @@ net::awaitable<void> PeerConnection::write_control(const Bytes& frames) {
     // from everyone until its write deadline (the idle timeout): after
     // kUploadPatience without progress the place goes back, and its queued
     // blocks stop counting against the upload queue, as when a block
-    // stalls (serve).
+    // stalls (serve). One that reads them slowly gives back a slot granted
+    // meanwhile once they have taken kUploadPatience (checked between
+    // slices of kUnsentBytes), and keeps a place not granted yet.
+    const auto began = net::Clock::now();
     std::size_t sent = 0;
     while (sent < frames.size()) {
-        const asio::const_buffer rest = asio::buffer(frames.data() + sent, frames.size() - sent);
-        sent += co_await stream_->write_within(std::span(&rest, 1), kUploadPatience);
+        const std::size_t slice = std::min(frames.size() - sent, kUnsentBytes);
+        const asio::const_buffer rest = asio::buffer(frames.data() + sent, slice);
+        const std::size_t n = co_await stream_->write_within(std::span(&rest, 1), kUploadPatience);
+        sent += n;
         if (sent == frames.size() || closed_) break;
-        upload_turn_.reset();
-        upload_stalled_ = true;
-        co_await stream_->wait_writable();  // at most the write timeout
-        upload_stalled_ = false;
+        if (n < slice) {  // no room for kUploadPatience
+            upload_turn_.reset();
+            upload_stalled_ = true;
+            co_await stream_->wait_writable();  // at most the write timeout
+            upload_stalled_ = false;
+        } else if (upload_turn_.granted() && net::Clock::now() - began > kUploadPatience) {
+            upload_turn_.reset();
+        }
     }
 }
 
