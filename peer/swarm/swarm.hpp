@@ -27,6 +27,7 @@
 #include "common/model/seed.hpp"
 #include "common/net/net.hpp"
 #include "common/net/rate_limiter.hpp"
+#include "common/net/wakeup.hpp"
 #include "common/wire/peer_protocol.hpp"
 #include "peer/discovery/peer_list.hpp"
 #include "peer/discovery/pool_planner.hpp"
@@ -206,6 +207,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     void strike(const std::shared_ptr<PeerConnection>& conn, ChunkIndex c);
     void set_done(State s, std::string failure = {});
     void wake(asio::steady_timer& t) { t.cancel(); }
+    void wake(net::Wakeup& w) { w.notify(); }
     // The connect and peer-exchange loops run only while they have something
     // to watch (a complete swarm with no connection, nothing to gossip: none;
     // a process serving 10,000 files keeps no 20,000 idle coroutines): these
@@ -251,7 +253,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     bool connect_running_ = false;       // connect_loop is running
     asio::steady_timer done_signal_;
     asio::steady_timer connect_signal_;
-    asio::steady_timer discover_signal_;
+    net::Wakeup discover_signal_;  // kept while the loop asks (a connection closed)
     asio::steady_timer pex_signal_;
 };
 

@@ -235,10 +235,9 @@ net::awaitable<void> Swarm::discover_loop() {
             co_await ask(which);
             if (stopping_ || state_ != State::kDownloading) co_return;
         }
-        // Until the plan says, or the pool changes (a connection closed).
-        discover_signal_.expires_at(plan.next);
-        asio::error_code ec;
-        co_await discover_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        // Until the plan says, or the pool changes (a connection closed,
+        // also while the asks above ran).
+        co_await discover_signal_.sleep(plan.next - net::Clock::now());
     }
 }
 
