@@ -442,10 +442,10 @@ TEST_CASE(
         auto all_full = [&] { return m.full == kMutes; };
         const bool full = co_await wait_for(all_full, 30000ms);
         REQUIRE_MESSAGE(full, m.full << " of " << kMutes << " mutes filled the way to them");
-        // ... while the slot had not come to them: had it, a mute's block
-        // would have gone out and stalled, which gives the slot back
-        // without the change under test.
-        REQUIRE_MESSAGE(m.taken < 2, "the takers were done before the mutes filled the way");
+        // ... while the slot had not come to them (they wait behind the
+        // third taker): had it, a mute's block would have gone out and
+        // stalled, which gives the slot back without the change under test.
+        REQUIRE_MESSAGE(m.taken < 3, "the takers were done before the mutes filled the way");
 
         // The takers were served; after them, with the mutes still
         // connected, no slot is held and nobody waits for one.

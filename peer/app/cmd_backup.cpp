@@ -78,6 +78,11 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     options.poll = cmd.poll;
     Backup backup(node, trackers, options, log);
     files = &backup;
+    // Gone before `backup` is, however this function ends.
+    struct Forget {
+        const Backup*& files;
+        ~Forget() { files = nullptr; }
+    } forget{files};
     const auto metrics = start_metrics(cmd.net.metrics, ex, node, "backup");
 
     // The first signal stops the backup in order (fetches in flight end,

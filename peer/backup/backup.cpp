@@ -268,7 +268,6 @@ net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
     for (const auto& [id, h] : held_)
         state.held[id] = h.length;
     state.fetching = fetching_lengths_;
-    if (options_.others) state.others = options_.others();
     const auto now = SteadyClock::now();
     std::erase_if(resting_, [now](const auto& r) { return r.second <= now; });
     for (const auto& [id, until] : resting_)
@@ -285,6 +284,8 @@ net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
     const fs::path dir = options_.dir;
     auto space = [dir] { return free_space(dir); };
     state.free_disk = co_await offload(node_.pool(), std::move(space));
+    // After the wait: a channel version admitted meanwhile is counted.
+    if (options_.others) state.others = options_.others();
     // A fetch that has not begun its transfer (asking for its seed, opening
     // its .part) has not reserved its space yet: the disk does not show it.
     std::uint64_t unreserved = 0;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
 
@@ -51,13 +53,36 @@ std::uint64_t version_bytes(const Manifest& m) {
     return n;
 }
 
+// Bytes of `m`'s files whose seeds `held` does not name (each seed once).
+std::uint64_t new_bytes(const Manifest& m, const std::optional<Manifest>& held) {
+    std::set<SeedId> have;
+    if (held)
+        for (const auto& f : held->files)
+            have.insert(f.seed);
+    std::uint64_t n = 0;
+    for (const auto& f : m.files)
+        if (have.insert(f.seed).second) n += f.length;
+    return n;
+}
+
 }  // namespace
 
+// A version is applied by fetching its new files beside the applied ones,
+// then installing them; the files it drops are deleted, or kept by the
+// archive (--keep-versions above 1). So while it is applied, and after it
+// with an archive, the channel holds its applied version, the new version's
+// new files and what the archive kept: that is what is counted.
 std::uint64_t ChannelBackup::channel_bytes(const ChannelId& channel) const {
     std::uint64_t n = 0;
-    if (const auto s = subscribers_.find(channel); s != subscribers_.end() && s->second->applied())
+    std::uint64_t applied_version = 0;
+    if (const auto s = subscribers_.find(channel);
+        s != subscribers_.end() && s->second->applied()) {
         n = version_bytes(*s->second->applied());
-    if (const auto a = admitted_.find(channel); a != admitted_.end()) n = std::max(n, a->second);
+        applied_version = s->second->applied()->version;
+    }
+    if (const auto a = admitted_.find(channel);
+        a != admitted_.end() && a->second.version > applied_version)
+        n += a->second.new_bytes;
     if (const auto a = archives_.find(channel); a != archives_.end()) n += a->second->kept_bytes();
     return n;
 }
@@ -76,18 +101,24 @@ std::uint64_t ChannelBackup::held_bytes() const {
 
 std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const Manifest& m) {
     // What the rest holds: the files mirrored, the other channels, and this
-    // channel's kept files (its applied version is what `m` replaces).
+    // channel's applied version and kept files; `m` adds its new files.
     std::uint64_t rest = options_.others ? options_.others() : 0;
     for (const auto& [other, s] : subscribers_)
         if (other != channel) rest += channel_bytes(other);
+    std::optional<Manifest> applied;
+    if (const auto s = subscribers_.find(channel); s != subscribers_.end()) {
+        applied = s->second->applied();
+        if (applied) rest += version_bytes(*applied);
+    }
     if (const auto a = archives_.find(channel); a != archives_.end())
         rest += a->second->kept_bytes();
-    const std::uint64_t size = version_bytes(m);
+    const std::uint64_t size = new_bytes(m, applied);
     const std::uint64_t max = options_.max_size;
     if (rest > max || size > max - rest)
-        return fmt::format("its {} do not fit in what --max-size ({}) leaves ({} held)",
-                           format_bytes(size), format_bytes(max), format_bytes(rest));
-    admitted_[channel] = size;
+        return fmt::format(
+            "its {} of new files do not fit in what --max-size ({}) leaves ({} held)",
+            format_bytes(size), format_bytes(max), format_bytes(rest));
+    admitted_[channel] = Admitted{m.version, size};
     return std::nullopt;
 }
 
@@ -129,7 +160,8 @@ bool ChannelBackup::follow(const ChannelId& channel) {
     }
     if (options_.max_size > 0)
         o.admit = [this, channel](const Manifest& m) { return admit(channel, m); };
-    auto s = std::make_shared<Subscriber>(node_, trackers_, o, log_);
+    auto s =
+        std::make_shared<Subscriber>(node_, trackers_, o, log_.sub(channel.hex().substr(0, 8)));
     subscribers_[channel] = s;
     ++running_;
     log_.info("following channel {} into {}", channel.hex(), dir.string());

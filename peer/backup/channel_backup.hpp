@@ -77,9 +77,9 @@ class ChannelBackup {
     std::uint64_t applied(const ChannelId& channel) const;
     // The last version of a channel --max-size kept out (0: none).
     std::uint64_t refused(const ChannelId& channel) const;
-    // What --max-size counts of the channels: for each, the applied version
-    // or the one being applied, whichever is larger, and the files kept of
-    // earlier versions.
+    // What --max-size counts of the channels: for each, the applied version,
+    // the new files of one being applied, and the files kept of earlier
+    // versions.
     std::uint64_t held_bytes() const;
 
   private:
@@ -99,9 +99,13 @@ class ChannelBackup {
     Logger log_;
     std::map<ChannelId, std::shared_ptr<Subscriber>> subscribers_;
     std::map<ChannelId, std::shared_ptr<VersionArchive>> archives_;
-    // The size of the version last admitted for each channel (being applied,
-    // or applied).
-    std::map<ChannelId, std::uint64_t> admitted_;
+    // The version last admitted for each channel, and the bytes of its
+    // files the applied version did not have (counted while it is applied).
+    struct Admitted {
+        std::uint64_t version = 0;
+        std::uint64_t new_bytes = 0;
+    };
+    std::map<ChannelId, Admitted> admitted_;
     net::Wakeup wake_;  // ends the poll interval: stop()
     std::size_t running_ = 0;
     bool stopping_ = false;

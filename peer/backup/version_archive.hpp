@@ -64,7 +64,7 @@ class VersionArchive final : public VersionKeeper {
 
     // The versions kept on disk, oldest first.
     std::vector<std::uint64_t> kept() const;
-    // Bytes of the files kept (each seed once).
+    // Bytes of the files kept.
     std::uint64_t kept_bytes() const;
     // Whether a kept version holds this seed (served or not).
     bool holds(const SeedId& id) const;
