@@ -135,6 +135,15 @@ TEST_CASE("manifest: write, parse, verify: the same manifest, byte for byte") {
     CHECK(text.substr(format_manifest_body(m).size()) == "signature " + m.signature.hex() + "\n");
 }
 
+TEST_CASE("manifest: the bytes of its files, saturating where a hostile signer's lengths wrap") {
+    Manifest m;
+    m.files = {ManifestEntry{"a", SeedId{}, 5}, ManifestEntry{"b", SeedId{}, 7}};
+    CHECK(manifest_bytes(m) == 12);
+    m.files.push_back(ManifestEntry{"c", SeedId{}, UINT64_MAX - 3});
+    CHECK(manifest_bytes(m) == UINT64_MAX);  // a plain sum would be 8
+    CHECK(manifest_bytes(Manifest{}) == 0);
+}
+
 TEST_CASE("manifest: the body hash and the signed bytes") {
     const Manifest m = sample();
     CHECK(manifest_body_hash(m) == sha256(format_manifest_body(m)));

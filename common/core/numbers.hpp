@@ -56,4 +56,9 @@ Parsed<std::uint64_t> parse_size(std::string_view text);
 // "1.50 GiB", "512 B": for humans.
 std::string format_bytes(std::uint64_t n);
 
+// a + b, or UINT64_MAX if that does not fit (sums of lengths others chose).
+inline std::uint64_t add_saturating(std::uint64_t a, std::uint64_t b) {
+    return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
 }  // namespace seedshare

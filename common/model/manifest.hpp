@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/core/ids.hpp"
+#include "common/core/numbers.hpp"
 #include "common/core/result.hpp"
 #include "common/crypto/ed25519.hpp"
 #include "common/model/handover.hpp"
@@ -110,6 +111,16 @@ struct ManifestVersion {
     Digest chain_tip() const { return chain.empty() ? Digest{} : chain.back(); }
     bool operator==(const ManifestVersion&) const = default;
 };
+
+// The bytes of a version's files, in all (UINT64_MAX if more: the lengths
+// are any u64 the signer wrote, and a hostile channel's could wrap a plain
+// sum to a small one).
+inline std::uint64_t manifest_bytes(const Manifest& m) {
+    std::uint64_t n = 0;
+    for (const auto& f : m.files)
+        n = add_saturating(n, f.length);
+    return n;
+}
 
 inline ManifestVersion version_of(const Manifest& m) {
     return ManifestVersion{m.version, manifest_body_hash(m),

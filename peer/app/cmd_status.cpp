@@ -34,13 +34,6 @@ std::string when(std::int64_t unix_seconds) {
     return buf;
 }
 
-std::uint64_t total_bytes(const Manifest& m) {
-    std::uint64_t n = 0;
-    for (const auto& f : m.files)
-        n += f.length;
-    return n;
-}
-
 // The latest version the trackers know, checked; nullopt when none answered with one.
 net::awaitable<std::optional<Manifest>> latest_at(const std::vector<HostPort>& where,
                                                   const ChannelId& channel, asio::io_context& io) {
@@ -151,7 +144,7 @@ int run_status(const StatusCommand& cmd) {
         fmt::print("name       {}\n", here->name);
         fmt::print("{}  version {}, {}, {}, published {}\n",
                    use_applied ? "applied  " : "published", here->version,
-                   count_of(here->files.size(), "file"), format_bytes(total_bytes(*here)),
+                   count_of(here->files.size(), "file"), format_bytes(manifest_bytes(*here)),
                    when(here->time));
     } else {
         fmt::print("applied    none yet\n");

@@ -1,5 +1,7 @@
 #include "peer/backup/backup_planner.hpp"
 
+#include "common/core/numbers.hpp"
+
 #include <algorithm>
 #include <tuple>
 
@@ -21,9 +23,9 @@ BackupPlan plan_backup(const BackupState& s, const BackupLimits& limits) {
     BackupPlan plan;
     std::uint64_t used = s.others;
     for (const auto& [id, length] : s.held)
-        used += length;
+        used = add_saturating(used, length);
     for (const auto& [id, length] : s.fetching)
-        used += length;
+        used = add_saturating(used, length);
     std::size_t count = s.held.size() + s.fetching.size();
     std::map<std::string, std::size_t> per_source;
     auto count_sources = [&](const SeedId& id) {

@@ -46,13 +46,6 @@ std::uint64_t ChannelBackup::applied(const ChannelId& channel) const {
 
 namespace {
 
-std::uint64_t version_bytes(const Manifest& m) {
-    std::uint64_t n = 0;
-    for (const auto& f : m.files)
-        n += f.length;
-    return n;
-}
-
 // Bytes of `m`'s files whose seeds `held` does not name (each seed once).
 std::uint64_t new_bytes(const Manifest& m, const std::optional<Manifest>& held) {
     std::set<SeedId> have;
@@ -61,7 +54,7 @@ std::uint64_t new_bytes(const Manifest& m, const std::optional<Manifest>& held) 
             have.insert(f.seed);
     std::uint64_t n = 0;
     for (const auto& f : m.files)
-        if (have.insert(f.seed).second) n += f.length;
+        if (have.insert(f.seed).second) n = add_saturating(n, f.length);
     return n;
 }
 
@@ -77,13 +70,14 @@ std::uint64_t ChannelBackup::channel_bytes(const ChannelId& channel) const {
     std::uint64_t applied_version = 0;
     if (const auto s = subscribers_.find(channel);
         s != subscribers_.end() && s->second->applied()) {
-        n = version_bytes(*s->second->applied());
+        n = manifest_bytes(*s->second->applied());
         applied_version = s->second->applied()->version;
     }
     if (const auto a = admitted_.find(channel);
         a != admitted_.end() && a->second.version > applied_version)
-        n += a->second.new_bytes;
-    if (const auto a = archives_.find(channel); a != archives_.end()) n += a->second->kept_bytes();
+        n = add_saturating(n, a->second.new_bytes);
+    if (const auto a = archives_.find(channel); a != archives_.end())
+        n = add_saturating(n, a->second->kept_bytes());
     return n;
 }
 
@@ -95,7 +89,7 @@ std::uint64_t ChannelBackup::refused(const ChannelId& channel) const {
 std::uint64_t ChannelBackup::held_bytes() const {
     std::uint64_t n = 0;
     for (const auto& [channel, s] : subscribers_)
-        n += channel_bytes(channel);
+        n = add_saturating(n, channel_bytes(channel));
     return n;
 }
 
@@ -104,14 +98,14 @@ std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const 
     // channel's applied version and kept files; `m` adds its new files.
     std::uint64_t rest = options_.others ? options_.others() : 0;
     for (const auto& [other, s] : subscribers_)
-        if (other != channel) rest += channel_bytes(other);
+        if (other != channel) rest = add_saturating(rest, channel_bytes(other));
     std::optional<Manifest> applied;
     if (const auto s = subscribers_.find(channel); s != subscribers_.end()) {
         applied = s->second->applied();
-        if (applied) rest += version_bytes(*applied);
+        if (applied) rest = add_saturating(rest, manifest_bytes(*applied));
     }
     if (const auto a = archives_.find(channel); a != archives_.end())
-        rest += a->second->kept_bytes();
+        rest = add_saturating(rest, a->second->kept_bytes());
     const std::uint64_t size = new_bytes(m, applied);
     const std::uint64_t max = options_.max_size;
     if (rest > max || size > max - rest)

@@ -513,9 +513,7 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
         log_.error("not publishing: cannot record it: {}", saved.error().text());
         co_return;
     }
-    std::uint64_t bytes = 0;
-    for (const auto& f : m.files)
-        bytes += f.length;
+    const std::uint64_t bytes = manifest_bytes(m);
     std::size_t changed = 0;
     if (published_) {
         for (const auto& f : m.files)
