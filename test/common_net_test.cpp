@@ -1,11 +1,15 @@
 // The asio pieces of common/net both programs share: the waiter queue, the
-// wakeup, join_all, the dual-stack listener and write_then_close (on
-// 127.0.0.1).
+// timer on an injected clock, the wakeup, join_all, the dual-stack listener and write_then_close
+// (on 127.0.0.1).
 #include <doctest/doctest.h>
+
+#include <asio/experimental/awaitable_operators.hpp>
 
 #include <optional>
 #include <stdexcept>
 
+#include "common/env/clock.hpp"
+#include "common/net/clock_timer.hpp"
 #include "common/net/join_all.hpp"
 #include "common/net/listener.hpp"
 #include "common/net/net.hpp"
@@ -112,6 +116,109 @@ TEST_CASE("wakeup: a notify ends the sleep under way") {
         REQUIRE(woken.has_value());
         CHECK(*woken);
         CHECK_FALSE(co_await wake.sleep(1ms));  // nothing left over
+    }());
+}
+
+namespace {
+
+// Lets every handler ready on `io` run (a moved FakeClock's wake is posted).
+asio::awaitable<void> settle() {
+    for (int i = 0; i < 8; ++i)
+        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+}
+
+}  // namespace
+
+// A wait on a FakeClock of an hour ends when the test moves the clock an
+// hour, with no time passing: had it waited for the OS's hour, the task
+// would outlast run_task's limit.
+TEST_CASE("clock timer: on a fake clock a wait ends when time is moved past it, not before") {
+    FakeClock clock;  // outlives the io_context and what it holds
+    asio::io_context io;
+    net::ClockTimer timer(io.get_executor(), clock);
+    std::optional<bool> ended;
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        auto waiter = [&]() -> asio::awaitable<void> {
+            ended = co_await net::sleep_for(timer, 1h);
+        };
+        asio::co_spawn(co_await asio::this_coro::executor, waiter(), asio::detached);
+        co_await settle();
+        CHECK_FALSE(ended.has_value());
+        clock.advance(59min);
+        co_await settle();
+        CHECK_FALSE(ended.has_value());  // moved, not far enough
+        clock.advance(1min);
+        co_await settle();
+        REQUIRE(ended.has_value());
+        CHECK(*ended);
+        CHECK(co_await net::sleep_for(timer, 0s));  // due at once
+    }());
+}
+
+TEST_CASE("clock timer: cancel, a new expiry and the timer's end stop a wait under way") {
+    FakeClock clock;  // outlives the io_context and what it holds
+    asio::io_context io;
+    auto timer = std::make_unique<net::ClockTimer>(io.get_executor(), clock);
+    asio::steady_timer other(io);
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        const auto ex = co_await asio::this_coro::executor;
+        for (int how = 0; how < 3; ++how) {
+            std::optional<bool> ended;
+            auto waiter = [&]() -> asio::awaitable<void> {
+                ended = co_await net::sleep_for(*timer, 1h);
+            };
+            asio::co_spawn(ex, waiter(), asio::detached);
+            co_await settle();
+            REQUIRE_FALSE(ended.has_value());  // still waiting
+            if (how == 0) timer->cancel();
+            if (how == 1) timer->expires_after(2h);
+            if (how == 2) timer.reset();
+            co_await settle();
+            REQUIRE(ended.has_value());
+            CHECK_FALSE(*ended);
+        }
+        // The end of the timer is not a move of the clock: nothing is left
+        // watching it.
+        clock.advance(3h);
+        co_await settle();
+
+        // Cancelled as one side of an awaitable operator: the other side won.
+        using namespace asio::experimental::awaitable_operators;
+        net::ClockTimer t(ex, clock);
+        t.expires_after(1h);
+        other.expires_after(1ms);
+        const auto first = co_await (t.wait() || other.async_wait(asio::use_awaitable));
+        CHECK(first.index() == 1);
+        t.expires_after(1h);
+        clock.advance(1h);
+        CHECK(co_await t.wait());  // the next wait is not affected
+    }());
+}
+
+TEST_CASE("clock timer: on the real clock it waits as a steady_timer does") {
+    asio::io_context io;
+    net::ClockTimer timer(io.get_executor(), Clock::real());
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        const auto start = std::chrono::steady_clock::now();
+        CHECK(co_await net::sleep_for(timer, 20ms));
+        CHECK(std::chrono::steady_clock::now() - start >= 20ms);
+    }());
+}
+
+TEST_CASE("wakeup: on a fake clock its sleep ends when time is moved past it") {
+    FakeClock clock;  // outlives the io_context and what it holds
+    asio::io_context io;
+    net::Wakeup wake(io.get_executor(), clock);
+    std::optional<bool> woken;
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        auto sleeper = [&]() -> asio::awaitable<void> { woken = co_await wake.sleep(1h); };
+        asio::co_spawn(co_await asio::this_coro::executor, sleeper(), asio::detached);
+        co_await settle();
+        CHECK_FALSE(woken.has_value());
+        clock.advance(1h);
+        co_await settle();
+        REQUIRE(woken.has_value());
+        CHECK_FALSE(*woken);  // the time was up: not notified
     }());
 }
 

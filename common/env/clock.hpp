@@ -7,6 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
 
 namespace seedshare {
 
@@ -18,6 +21,15 @@ class Clock {
     virtual ~Clock() = default;
     virtual Steady::time_point now() const = 0;
     virtual System::time_point system_now() const = 0;
+
+    // Whether time moves only when told (a test's FakeClock). Timers on such
+    // a clock (net::ClockTimer) cannot wait for the OS to tell them time has
+    // passed: they watch the clock, which calls each watcher after every
+    // move, from the thread that moved it. A real clock has no watchers.
+    using Watcher = std::function<void()>;
+    virtual bool manual() const { return false; }
+    virtual std::uint64_t watch(Watcher) const { return 0; }
+    virtual void unwatch(std::uint64_t) const {}
 
     // The OS clocks (stateless, shared).
     static Clock& real();
@@ -48,11 +60,24 @@ class FakeClock final : public Clock {
             std::chrono::nanoseconds(system_ns_.load())));
     }
 
-    // Moves both clocks forward by `d` (never back: d < 0 is ignored).
+    bool manual() const override { return true; }
+    std::uint64_t watch(Watcher w) const override {
+        const std::lock_guard lock(mutex_);
+        watchers_.emplace(++last_watch_, std::move(w));
+        return last_watch_;
+    }
+    void unwatch(std::uint64_t id) const override {
+        const std::lock_guard lock(mutex_);
+        watchers_.erase(id);
+    }
+
+    // Moves both clocks forward by `d` (never back: d < 0 is ignored), then
+    // tells the watchers.
     void advance(std::chrono::nanoseconds d) {
         if (d.count() <= 0) return;
         steady_ns_ += d.count();
         system_ns_ += d.count();
+        moved();
     }
     // The steady clock to `t` if that is not earlier (a steady clock never
     // goes back); the system clock moves with it.
@@ -60,9 +85,24 @@ class FakeClock final : public Clock {
     // The system clock alone, anywhere (it may jump back, as the wall clock does).
     void set_system(System::time_point t) {
         system_ns_ = std::chrono::nanoseconds(t.time_since_epoch()).count();
+        moved();
     }
 
   private:
+    // Calls the watchers outside the lock (a watcher may unwatch).
+    void moved() const {
+        std::map<std::uint64_t, Watcher> now;
+        {
+            const std::lock_guard lock(mutex_);
+            now = watchers_;
+        }
+        for (const auto& [id, w] : now)
+            w();
+    }
+
+    mutable std::mutex mutex_;
+    mutable std::map<std::uint64_t, Watcher> watchers_;
+    mutable std::uint64_t last_watch_ = 0;
     std::atomic<std::int64_t> steady_ns_;
     std::atomic<std::int64_t> system_ns_;
 };

@@ -2,7 +2,9 @@
 // the sleeper is busy elsewhere. A bare steady_timer's cancel() reaches only
 // a wait under way: a loop told "plan again" while it was polling a tracker
 // would then sleep its whole interval. Here notify() before the sleep makes
-// the next sleep end at once. One sleeper at a time; I/O thread only.
+// the next sleep end at once. Its time is the given clock's (a test's
+// FakeClock: the sleep ends when the test moves time past it). One sleeper
+// at a time; I/O thread only.
 #pragma once
 
 #include <asio.hpp>
@@ -10,11 +12,15 @@
 #include <chrono>
 #include <utility>
 
+#include "common/net/clock_timer.hpp"
+
 namespace seedshare::net {
 
 class Wakeup {
   public:
-    explicit Wakeup(const asio::any_io_executor& ex) : timer_(ex) {}
+    explicit Wakeup(const asio::any_io_executor& ex,
+                    const seedshare::Clock& clock = seedshare::Clock::real())
+        : timer_(ex, clock) {}
     Wakeup(const Wakeup&) = delete;
     Wakeup& operator=(const Wakeup&) = delete;
 
@@ -27,16 +33,12 @@ class Wakeup {
     // Sleeps for `d` unless notified (since the last sleep ended, or
     // meanwhile): true if notified.
     asio::awaitable<bool> sleep(std::chrono::steady_clock::duration d) {
-        if (!pending_) {
-            timer_.expires_after(d);
-            asio::error_code ec;
-            co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
+        if (!pending_) co_await sleep_for(timer_, d);
         co_return std::exchange(pending_, false);
     }
 
   private:
-    asio::steady_timer timer_;
+    ClockTimer timer_;
     bool pending_ = false;
 };
 

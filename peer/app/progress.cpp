@@ -12,8 +12,6 @@
 
 namespace seedshare {
 
-using Clock = std::chrono::steady_clock;
-
 namespace {
 std::string duration_text(double seconds) {
     if (seconds < 0 || seconds > 360000) return "--:--";
@@ -25,7 +23,11 @@ std::string duration_text(double seconds) {
 
 Progress::Progress(Mode mode, std::FILE* out, std::uint64_t total_bytes,
                    std::uint64_t already_bytes)
-    : mode_(mode), out_(out), total_(total_bytes), already_(already_bytes), start_(Clock::now()) {
+    : mode_(mode),
+      out_(out),
+      total_(total_bytes),
+      already_(already_bytes),
+      start_(std::chrono::steady_clock::now()) {
     // Log lines start one interval in, when the rate means something.
     if (mode_ == Mode::kLog) last_print_ = start_;
 }
@@ -79,7 +81,7 @@ std::size_t Progress::terminal_width() const {
 
 void Progress::update(std::uint64_t verified, std::uint64_t received, std::size_t peers) {
     if (mode_ == Mode::kQuiet) return;
-    const auto now = Clock::now();
+    const auto now = std::chrono::steady_clock::now();
     samples_.emplace_back(now, received);
     while (samples_.size() > 2 && now - samples_.front().first > std::chrono::seconds(3))
         samples_.pop_front();
