@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "common/env/clock.hpp"
 #include "common/net/net.hpp"
 #include "peer/discovery/tracker_client.hpp"
 #include "test/support/async.hpp"
@@ -42,8 +43,9 @@ Seed make_seed(const std::string& name, std::uint8_t salt) {
 }
 
 struct Tracker {
-    Tracker(asio::io_context& io, const std::string& db, TrackerServer::Options opt) {
-        auto s = Store::open(db, system_now_ms, opt.ttl);
+    Tracker(asio::io_context& io, const std::string& db, TrackerServer::Options opt,
+            NowMs now_ms = system_now_ms) {
+        auto s = Store::open(db, std::move(now_ms), opt.ttl);
         REQUIRE_MESSAGE(s.ok(), (s ? "" : s.error().message));
         store = std::move(*s);
         server = std::make_unique<TrackerServer>(io.get_executor(), *store, opt,
@@ -184,17 +186,30 @@ TEST_CASE("tracker client: holdings changes reach the tracker promptly") {
     }());
 }
 
+// Time is a FakeClock the tracker's store and the clients share: the
+// clients' heartbeats come when the test moves it, and the test sweeps, so
+// nothing here waits for a heartbeat or a TTL to pass.
 TEST_CASE("tracker client: a client that stops heartbeating expires, and leave is immediate") {
+    FakeClock clock;  // outlives the io_context and what it holds
     asio::io_context io;
-    TrackerServer::Options opt;
-    opt.ttl = 900ms;  // heartbeats every 300 ms
-    opt.sweep_interval = 200ms;
-    Tracker t(io, ":memory:", opt);
+    TrackerServer::Options opt;                   // ttl 90 s: heartbeats every 30 s
+    opt.sweep_interval = std::chrono::hours(24);  // the test sweeps
+    Tracker t(io, ":memory:", opt, [&clock] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   clock.system_now().time_since_epoch())
+            .count();
+    });
     const auto port = t.server->port();
-    TrackerClient alive(io.get_executor(), client_options(port, 5001), kQuiet);
-    TrackerClient silent(io.get_executor(), client_options(port, 5002), kQuiet);
-    TrackerClient leaving(io.get_executor(), client_options(port, 5003), kQuiet);
-    TrackerClient asker(io.get_executor(), client_options(port, 0), kQuiet);
+    auto on_clock = [&](std::uint16_t listen) {
+        auto o = client_options(port, listen);
+        o.clock = &clock;
+        return o;
+    };
+    const auto alive_options = on_clock(5001);
+    TrackerClient alive(io.get_executor(), alive_options, kQuiet);
+    TrackerClient silent(io.get_executor(), on_clock(5002), kQuiet);
+    TrackerClient leaving(io.get_executor(), on_clock(5003), kQuiet);
+    TrackerClient asker(io.get_executor(), on_clock(0), kQuiet);
     const Seed s = make_seed("shared.bin", 4);
     bool leaving_done = false;
     test::run_task(io, [&]() -> awaitable<void> {
@@ -217,14 +232,28 @@ TEST_CASE("tracker client: a client that stops heartbeating expires, and leave i
         CHECK_FALSE(leaving.joined());
 
         silent.stop();  // no Leave, no more heartbeats
-        const auto t0 = std::chrono::steady_clock::now();
-        CHECK((co_await holders(asker, s.id())).size() == 2);  // not yet expired
-        CHECK(co_await test::eventually_async(
-            [&]() -> awaitable<bool> { co_return (co_await holders(asker, s.id())).size() == 1; },
-            4s));
-        CHECK(std::chrono::steady_clock::now() - t0 >= 500ms);
-        // The one still heartbeating stays, well past the TTL.
-        co_await test::pause(1200ms);
+        // Ten-second steps over ten minutes: a heartbeat every 30 s from each
+        // client still running, none in between; the silent one expires
+        // between 80 and 100 s (the TTL is 90), the others stay.
+        for (int step = 1; step <= 60; ++step) {
+            clock.advance(10s);
+            const auto due = static_cast<std::uint64_t>(step / 3);
+            REQUIRE(co_await test::eventually_async(
+                [&]() -> awaitable<bool> {
+                    co_return alive.heartbeats() >= due&& asker.heartbeats() >= due;
+                },
+                5s));
+            CHECK(alive.heartbeats() == due);
+            CHECK(asker.heartbeats() == due);
+            CHECK(silent.heartbeats() == 0);
+            t.store->sweep();
+            const auto listed = co_await holders(asker, s.id());
+            if (step <= 8) CHECK(listed.size() == 2);
+            if (step >= 10) {
+                REQUIRE(listed.size() == 1);
+                CHECK(listed.count(alive_options.user) == 1);
+            }
+        }
         const auto left = co_await asker.get_peers(s.id(), 10);
         REQUIRE(left.size() == 1);
         CHECK(left[0].port == 5001);

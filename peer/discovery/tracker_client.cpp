@@ -18,7 +18,6 @@ namespace seedshare {
 
 namespace proto = tracker_proto;
 using net::awaitable;
-using net::Clock;
 using namespace asio::experimental::awaitable_operators;
 
 TrackerError::TrackerError(Kind k, HostPort w, std::string why)
@@ -38,10 +37,10 @@ std::string describe(const TrackerError& e) {
 }
 
 namespace {
-Clock::duration jittered(Clock::duration d, std::mt19937_64& rng) {
+net::Clock::duration jittered(net::Clock::duration d, std::mt19937_64& rng) {
     // 50-100% of d, so peers that lost the same tracker do not return in step.
     std::uniform_real_distribution<double> f(0.5, 1.0);
-    return std::chrono::duration_cast<Clock::duration>(d * f(rng));
+    return std::chrono::duration_cast<net::Clock::duration>(d * f(rng));
 }
 }  // namespace
 
@@ -164,9 +163,9 @@ awaitable<void> TrackerClient::State::establish(std::shared_ptr<State> s) {
     const auto joined = std::get<proto::Joined>(resp);
     const bool kept = joined.token == s->token;
     s->token = joined.token;
-    s->heartbeat = std::clamp<Clock::duration>(std::chrono::milliseconds(joined.heartbeat_ms),
-                                               kMinHeartbeat, kMaxHeartbeat);
-    s->next_heartbeat = Clock::now() + s->heartbeat;
+    s->heartbeat = std::clamp<net::Clock::duration>(std::chrono::milliseconds(joined.heartbeat_ms),
+                                                    kMinHeartbeat, kMaxHeartbeat);
+    s->next_heartbeat = s->clock.now() + s->heartbeat;
     s->stream = std::move(stream);
     ++s->generation;
     s->joined = true;
@@ -259,10 +258,9 @@ awaitable<void> TrackerClient::State::idle(std::shared_ptr<State> s) {
     const auto stream = s->stream;
     const auto gen = s->generation;
     s->wake.expires_at(s->next_heartbeat);
-    asio::error_code wake_ec;
     asio::error_code read_ec;
     const auto which =
-        co_await (s->wake.async_wait(asio::redirect_error(asio::use_awaitable, wake_ec)) ||
+        co_await (s->wake.wait() ||
                   stream->socket().async_wait(net::tcp::socket::wait_read,
                                               asio::redirect_error(asio::use_awaitable, read_ec)));
     if (which.index() == 0 || s->stopping) co_return;
@@ -295,7 +293,7 @@ net::awaitable<void> TrackerClient::connect() {
 
 net::awaitable<void> TrackerClient::run(bool after_failure) {
     auto s = state_;
-    Clock::duration backoff = kBackoffMin;
+    net::Clock::duration backoff = kBackoffMin;
     if (after_failure) co_await net::sleep_for(s->retry, jittered(backoff, s->rng));
     while (!s->stopping) {
         std::optional<std::string> failed;
@@ -321,9 +319,9 @@ net::awaitable<void> TrackerClient::run(bool after_failure) {
                 s->moves = 0;  // then a new pass over the cluster
                 // At most a heartbeat apart: a tracker that comes back hears
                 // from every peer within one heartbeat, and can answer right.
-                backoff = std::min<Clock::duration>(
+                backoff = std::min<net::Clock::duration>(
                     {backoff * 2, kBackoffMax,
-                     std::max<Clock::duration>(kBackoffMin, s->heartbeat)});
+                     std::max<net::Clock::duration>(kBackoffMin, s->heartbeat)});
                 continue;
             }
         }
@@ -333,10 +331,11 @@ net::awaitable<void> TrackerClient::run(bool after_failure) {
                 co_await State::sync(s);
             } else if (s->follows_pending()) {
                 co_await State::sync_follows(s);
-            } else if (Clock::now() >= s->next_heartbeat) {
-                s->next_heartbeat = Clock::now() + s->heartbeat;
+            } else if (s->clock.now() >= s->next_heartbeat) {
+                s->next_heartbeat = s->clock.now() + s->heartbeat;
                 proto::Request req{proto::Heartbeat{}};
                 co_await State::request(s, std::move(req));
+                ++s->heartbeats;
             } else {
                 co_await State::idle(s);
             }
@@ -458,6 +457,10 @@ net::awaitable<std::vector<proto::FileInfo>> TrackerClient::list_files(std::size
         q.after = out.back().id;
     }
     throw s->failure("the file list does not end");
+}
+
+std::uint64_t TrackerClient::heartbeats() const {
+    return state_->heartbeats;
 }
 
 bool TrackerClient::joined() const {

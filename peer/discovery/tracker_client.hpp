@@ -21,6 +21,7 @@
 #include "common/core/address.hpp"
 #include "common/core/ids.hpp"
 #include "common/core/log.hpp"
+#include "common/env/clock.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/net.hpp"
 #include "common/wire/tracker_protocol.hpp"
@@ -59,6 +60,9 @@ class TrackerClient {
         std::chrono::milliseconds connect_timeout{5000};
         std::chrono::milliseconds request_timeout{10000};
         bool backup = false;  // joins as a backup peer (Join.backup)
+        // Heartbeats and reconnect backoff run on this clock (a test's
+        // FakeClock: they come when the test moves time).
+        const Clock* clock = &Clock::real();
     };
 
     TrackerClient(asio::any_io_executor ex, Options options, Logger log);
@@ -119,6 +123,8 @@ class TrackerClient {
         std::size_t max_entries = SIZE_MAX);
 
     bool joined() const;
+    // Heartbeats the trackers answered, since this client was made.
+    std::uint64_t heartbeats() const;
     const HostPort& tracker() const;
 
   private:

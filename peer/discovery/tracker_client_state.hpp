@@ -12,6 +12,7 @@
 #include <set>
 
 #include "common/core/limits.hpp"
+#include "common/net/clock_timer.hpp"
 #include "common/net/waiter_queue.hpp"
 #include "peer/discovery/tracker_client.hpp"
 
@@ -19,7 +20,6 @@ namespace seedshare {
 
 namespace proto = tracker_proto;
 using net::awaitable;
-using net::Clock;
 
 namespace tracker_client_detail {
 
@@ -53,8 +53,9 @@ struct TrackerClient::State {
           log(std::move(l)),
           where(opt.tracker.str()),
           current(opt.tracker),
-          wake(ex),
-          retry(ex),
+          clock(*opt.clock),
+          wake(ex, clock),
+          retry(ex, clock),
           rng(std::random_device{}()) {}
 
     struct Held {
@@ -92,8 +93,9 @@ struct TrackerClient::State {
     // This tracker refused a Join saying it reads roles (kJoinReadsRoles):
     // it predates the flag, so we join without it (and learn no backups).
     bool roles_refused = false;
-    Clock::duration heartbeat = std::chrono::seconds(30);
-    Clock::time_point next_heartbeat;
+    net::Clock::duration heartbeat = std::chrono::seconds(30);
+    net::Clock::time_point next_heartbeat;
+    std::uint64_t heartbeats = 0;  // answered, since the client was made
 
     std::map<SeedId, Held> held;
     std::set<SeedId> changed;  // ids to send as a delta
@@ -109,8 +111,9 @@ struct TrackerClient::State {
     }
 
     bool stopping = false;
-    asio::steady_timer wake;   // run() idles on it; changes and stop() cancel it
-    asio::steady_timer retry;  // reconnect backoff; only stop() cancels it
+    const seedshare::Clock& clock;  // heartbeats and backoff (opt.clock)
+    net::ClockTimer wake;           // run() idles on it; changes and stop() cancel it
+    net::ClockTimer retry;          // reconnect backoff; only stop() cancels it
     std::mt19937_64 rng;
 
     bool busy = false;           // a request is in flight
@@ -152,7 +155,7 @@ struct TrackerClient::State {
 // Holds the request lock: one request in flight per connection, in order.
 class TrackerClient::State::Lock {
   public:
-    static awaitable<Lock> acquire(std::shared_ptr<State> s, Clock::duration timeout) {
+    static awaitable<Lock> acquire(std::shared_ptr<State> s, net::Clock::duration timeout) {
         if (s->stopping) throw s->failure("stopped");
         if (s->busy) {
             const bool granted = co_await s->waiters.wait(timeout);

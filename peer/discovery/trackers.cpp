@@ -158,6 +158,7 @@ std::shared_ptr<TrackerClient> Trackers::client(const HostPort& where) {
         o.connect_timeout = options_.connect_timeout;
         o.request_timeout = options_.request_timeout;
         o.backup = options_.backup;
+        o.clock = options_.clock;
         it = clients_.emplace(where, std::make_shared<TrackerClient>(ex_, o, log_.sub(where.str())))
                  .first;
     }

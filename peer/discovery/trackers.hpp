@@ -14,6 +14,7 @@
 
 #include "common/core/address.hpp"
 #include "common/core/log.hpp"
+#include "common/env/clock.hpp"
 #include "common/model/seed.hpp"
 #include "common/net/net.hpp"
 #include "peer/discovery/tracker_client.hpp"
@@ -30,6 +31,9 @@ struct TrackersOptions {
     // Joins every tracker as a backup peer (`peer backup`): listed after
     // the other complete holders, so its upload is spared.
     bool backup = false;
+    // Each TrackerClient's heartbeats and backoff (a test's FakeClock); must
+    // outlive the Trackers.
+    const Clock* clock = &Clock::real();
 };
 
 class Trackers {

@@ -29,19 +29,19 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
       budget_(ConnectionBudget::Settings{.cap = options_.max_connections,
                                          .idle_grace = options_.connection_idle_grace}),
       book_(std::make_shared<AddressBook>()),
-      book_timer_(ex),
+      book_timer_(ex, *options_.clock),
       activity_(std::make_shared<Activity>(ex)) {
     if (options_.state_dir) {
         book_path_ = *options_.state_dir / kAddressBookFileName;
-        *book_ = load_address_book(Env::posix(), *book_path_, log_);
+        *book_ = load_address_book(*options_.env, *book_path_, log_);
         // Swarms may outlive the Node: the refresh holds what it uses.
         // Gated: each downloading swarm with no peer asks the book, and
         // reading the whole file for each of thousands of swarms made the
         // process's work grow with the square of its swarms (issue 18).
         swarm_book_refresh_ = std::make_shared<const std::function<void()>>(
-            [book = book_, path = *book_path_, log = log_, gate = book_refresh_gate_] {
-                if (gate->due(RefreshGate::Clock::now()))
-                    refresh_address_book(Env::posix(), path, *book, log);
+            [book = book_, path = *book_path_, log = log_, gate = book_refresh_gate_,
+             clock = options_.clock, env = options_.env] {
+                if (gate->due(clock->now())) refresh_address_book(*env, path, *book, log);
             });
     }
     slots_->make_room = [this](const SeedId& seed) { return make_room(seed); };
@@ -49,11 +49,11 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
 }
 
 void Node::save_book() {
-    if (book_path_ && book_->dirty()) save_address_book(Env::posix(), *book_path_, *book_, log_);
+    if (book_path_ && book_->dirty()) save_address_book(*options_.env, *book_path_, *book_, log_);
 }
 
 void Node::refresh_book() {
-    if (book_path_) refresh_address_book(Env::posix(), *book_path_, *book_, log_);
+    if (book_path_) refresh_address_book(*options_.env, *book_path_, *book_, log_);
 }
 
 net::awaitable<void> Node::book_loop() {
@@ -63,11 +63,9 @@ net::awaitable<void> Node::book_loop() {
     const auto tick =
         std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options_.book_save_interval);
     while (!stopping_) {
-        book_timer_.expires_after(tick);
-        asio::error_code ec;
-        co_await book_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_await net::sleep_for(book_timer_, tick);
         if (stopping_) break;
-        const auto now = net::Clock::now();
+        const auto now = options_.clock->now();
         if (!book_->dirty() ||
             (book_saved_at_ && now - *book_saved_at_ < options_.book_save_interval))
             continue;
@@ -123,7 +121,8 @@ SwarmEnv Node::swarm_env() const {
                     .refresh_book = std::move(refresh),
                     .counters = counters_,
                     .refused = refused_,
-                    .slots = slots_};
+                    .slots = slots_,
+                    .clock = options_.clock};
 }
 
 std::shared_ptr<const SwarmEnv> Node::shared_swarm_env() const {
@@ -226,7 +225,7 @@ bool Node::make_room(const SeedId& seed) {
     const auto requester = find(seed);
     const auto d =
         budget_.make_room(conns, open - conns.size(), requester ? requester->open_connections() : 0,
-                          net::Clock::now());
+                          net::Clock::now());  // connections' times are real
     using Verdict = ConnectionBudget::Verdict;
     if (d.verdict == Verdict::kAdmit) return true;
     if (d.verdict == Verdict::kRefuse) {

@@ -16,6 +16,9 @@
 
 #include "common/core/ids.hpp"
 #include "common/core/log.hpp"
+#include "common/env/clock.hpp"
+#include "common/env/env.hpp"
+#include "common/net/clock_timer.hpp"
 #include "common/net/net.hpp"
 #include "peer/discovery/address_book.hpp"
 #include "peer/discovery/refresh_gate.hpp"
@@ -49,6 +52,13 @@ struct NodeOptions {
     // once a second for all the process's swarms). The first change is
     // written within a second.
     std::chrono::milliseconds book_save_interval{5000};
+    // Where time and files come from: the address book's saves and reads,
+    // and each swarm's discovery (SwarmEnv::clock: its peer list's backoff,
+    // its asking plan, the peer-exchange pace). The connection budget keeps
+    // to real time, as the connections' times it compares are. A test
+    // passes a FakeClock or a FaultyEnv; both must outlive the Node.
+    const Clock* clock = &Clock::real();
+    Env* env = &Env::posix();
 };
 
 class Node {
@@ -165,7 +175,7 @@ class Node {
     mutable std::shared_ptr<const SwarmEnv> shared_env_;  // shared_swarm_env()
     // What each swarm's SwarmEnv::refresh_book calls (null without a file).
     std::shared_ptr<const std::function<void()>> swarm_book_refresh_;
-    asio::steady_timer book_timer_;
+    net::ClockTimer book_timer_;
     std::optional<net::Clock::time_point> book_saved_at_;  // by book_loop
     // What still refers to the Node: the accept loop and the handshakes in
     // progress. Shared (weakly) with them, so that one destroyed unfinished

@@ -38,8 +38,8 @@ Swarm::Swarm(std::shared_ptr<const SwarmEnv> env, Seed seed, std::shared_ptr<Sto
                                      .rediscover = options.rediscover}),
       done_signal_(env_.ex),
       connect_signal_(env_.ex),
-      discover_signal_(env_.ex),
-      pex_signal_(env_.ex) {
+      discover_signal_(env_.ex, *env_.clock),
+      pex_signal_(env_.ex, *env_.clock) {
     for (std::uint32_t i = 0; i < picker_.have().size(); ++i)
         if (picker_.have().test(ChunkIndex{i}))
             verified_bytes_ += seed_.chunk_length(ChunkIndex{i});
@@ -227,7 +227,7 @@ void Swarm::connection_closed(PeerConnection* conn, bool goodbye) {
     // A peer that left on purpose is not asked again soon; one that failed
     // is retried with backoff (unless another connection to it is up).
     if (const auto where = listed_as(*conn))
-        peer_list_.disconnected(*where, goodbye, net::Clock::now());
+        peer_list_.disconnected(*where, goodbye, env_.clock->now());
     // Peer exchange's "dropped": a peer we gossiped (through its handshake)
     // that said goodbye, when no other connection to it is left. Not one we
     // closed ourselves (both complete, evicted): it may well be serving others.

@@ -123,7 +123,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     // The trackers are not asked for peers within `d` of now: the caller
     // names holders (add_candidates) that should suffice. Call before start().
     void defer_trackers(std::chrono::milliseconds d) {
-        planner_.defer(PoolPlanner::Ask::kTrackers, net::Clock::now() + d);
+        planner_.defer(PoolPlanner::Ask::kTrackers, env_.clock->now() + d);
     }
 
     std::size_t connection_count() const { return conns_.size(); }
@@ -207,6 +207,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     void strike(const std::shared_ptr<PeerConnection>& conn, ChunkIndex c);
     void set_done(State s, std::string failure = {});
     void wake(asio::steady_timer& t) { t.cancel(); }
+    void wake(net::ClockTimer& t) { t.cancel(); }
     void wake(net::Wakeup& w) { w.notify(); }
     // The connect and peer-exchange loops run only while they have something
     // to watch (a complete swarm with no connection, nothing to gossip: none;
@@ -254,7 +255,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     asio::steady_timer done_signal_;
     asio::steady_timer connect_signal_;
     net::Wakeup discover_signal_;  // kept while the loop asks (a connection closed)
-    asio::steady_timer pex_signal_;
+    net::ClockTimer pex_signal_;
 };
 
 }  // namespace seedshare

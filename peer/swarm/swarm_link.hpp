@@ -20,8 +20,10 @@
 #include "common/core/ids.hpp"
 #include "common/core/limits.hpp"
 #include "common/core/log.hpp"
+#include "common/env/clock.hpp"
 #include "common/model/bitfield.hpp"
 #include "common/model/seed.hpp"
+#include "common/net/clock_timer.hpp"
 #include "common/net/rate_limiter.hpp"
 #include "common/wire/peer_protocol.hpp"
 #include "peer/discovery/address_book.hpp"
@@ -93,6 +95,12 @@ struct SwarmEnv {
     // Peers this process never talks to (Node::refuse); null: none.
     std::shared_ptr<const std::set<UserId>> refused;
     std::shared_ptr<ConnectionSlots> slots;  // per process; null: no budget
+    // The clock of the swarm's discovery: its peer list's backoff and rests,
+    // when it asks trackers, book and peers, and the peer-exchange pace (a
+    // test's FakeClock: they come when the test moves time). Bytes, their
+    // rates and the connections' deadlines keep to real time. Outlives the
+    // swarms (NodeOptions::clock).
+    const Clock* clock = &Clock::real();
 };
 
 class SwarmLink : public SessionHost {

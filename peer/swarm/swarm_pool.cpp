@@ -51,10 +51,8 @@ net::awaitable<void> Swarm::pex_loop() {
     const SwarmLoopRunning flag{pex_running_};
     // Until nothing is left to gossip (wake_pex starts it again).
     while (!stopping_ && !(pex_pending_.empty() && pex_dropped_.empty())) {
-        asio::error_code ec;
         // Gather the peers that joined in the next moments into one message.
-        pex_signal_.expires_after(options_.pex_batch);
-        co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_await net::sleep_for(pex_signal_, options_.pex_batch);
         if (stopping_) break;
         // At most kPexMaxAdded per message; the rest waits for the next.
         std::set<PeerAddress> fresh;
@@ -75,8 +73,7 @@ net::awaitable<void> Swarm::pex_loop() {
         }
         // A bounded rate (BEP 11): the next message not before pex_interval.
         pex_resting_ = true;
-        pex_signal_.expires_after(options_.pex_interval);
-        co_await pex_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_await net::sleep_for(pex_signal_, options_.pex_interval);
         pex_resting_ = false;
     }
 }
@@ -106,7 +103,7 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
             stream->close();
             // Already connected: reached by another connection.
             if (refusal->reason == Refusal::Reason::kDuplicate)
-                peer_list_.connect_duplicate(where, net::Clock::now());
+                peer_list_.connect_duplicate(where, env_.clock->now());
             else
                 peer_list_.connect_refused(where);
             co_return;
@@ -119,7 +116,7 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
     } catch (const net::NotSeedshare& e) {
         // Something else listens at that address: say so once, retry rarely.
         --connecting_;
-        peer_list_.connect_failed(where, net::Clock::now());
+        peer_list_.connect_failed(where, env_.clock->now());
         const auto like = foreign_protocol_name(e.looks_like);
         const std::string line =
             like.empty() ? fmt::format("{} is not a seedshare peer ({})", where.str(), e.what())
@@ -136,28 +133,28 @@ net::awaitable<void> Swarm::connect_to(PeerAddress where) {
         } else if (e.remote_code == pp::ErrorCode::kUnknownSeed) {
             // It lacks the seed, but may have named holders it knows: merged
             // as gossip from it (capped per source).
-            peer_list_.connect_failed(where, net::Clock::now());
+            peer_list_.connect_failed(where, env_.clock->now());
             if (env_.book) env_.book->forget(AddressBook::key(id_), where);
             const auto learnt = add_candidates(e.holders, PeerList::Source::kPeerExchange, where);
             log_.debug("{} does not hold the file; it named {} ({} new)", where.str(),
                        count_of(e.holders.size(), "holder"), learnt);
         } else if (e.remote_code == pp::ErrorCode::kBusy) {
             // Its process (or this swarm there) is full: soon again, no failure.
-            peer_list_.connect_busy(where, net::Clock::now());
+            peer_list_.connect_busy(where, env_.clock->now());
             log_.debug("{} is busy: {}", where.str(), e.what());
         } else if (e.remote_code == pp::ErrorCode::kDuplicate) {
             // It holds a connection with us already (it dialled us meanwhile).
-            peer_list_.connect_duplicate(where, net::Clock::now());
+            peer_list_.connect_duplicate(where, env_.clock->now());
             log_.debug("{}: connected already", where.str());
         } else {
-            peer_list_.connect_failed(where, net::Clock::now());
+            peer_list_.connect_failed(where, env_.clock->now());
             log_.debug("cannot connect to {}: {}", where.str(), e.what());
             if (e.reason == HandshakeError::Reason::kVersionMismatch)
                 log_.warn("{}: {}", where.str(), e.what());
         }
     } catch (const std::exception& e) {
         --connecting_;
-        peer_list_.connect_failed(where, net::Clock::now());
+        peer_list_.connect_failed(where, env_.clock->now());
         log_.debug("cannot connect to {}: {}", where.str(), e.what());
     }
     wake_connect();
@@ -181,7 +178,7 @@ void Swarm::peers_heard(const std::shared_ptr<PeerConnection>& from,
     for (const auto& a : dropped)
         peer_list_.retract(a, origin);
     const auto learnt = add_candidates(peers, PeerList::Source::kPeerExchange, origin);
-    if (learnt > 0) planner_.answered(PoolPlanner::Ask::kPeers, learnt, net::Clock::now());
+    if (learnt > 0) planner_.answered(PoolPlanner::Ask::kPeers, learnt, env_.clock->now());
 }
 
 void Swarm::gossip_dropped(const PeerConnection* conn) {
@@ -204,6 +201,8 @@ net::awaitable<void> Swarm::connect_loop() {
     auto self = shared_from_this();
     const SwarmLoopRunning flag{connect_running_};
     while (!stopping_) {
+        // A connection's silence is measured in real time (its bytes move in
+        // it); when to dial whom, on the swarm's clock.
         const auto now = net::Clock::now();
         for (const auto& c : conns_)
             if (c->stalled(now)) c->close("stalled: nothing received for a while");
@@ -212,7 +211,7 @@ net::awaitable<void> Swarm::connect_loop() {
             // was refused lately, and refusals expire without a message)
             // look again: without this a download could wait forever.
             wake_fetchers();
-            dial_candidates(now);
+            dial_candidates(env_.clock->now());
         }
         // A complete swarm with no connection has nothing to check: the loop
         // ends (wake_connect starts it again with a connection), so a process
@@ -228,7 +227,7 @@ net::awaitable<void> Swarm::connect_loop() {
 net::awaitable<void> Swarm::discover_loop() {
     auto self = shared_from_this();
     while (!stopping_ && state_ == State::kDownloading) {
-        const auto now = net::Clock::now();
+        const auto now = env_.clock->now();
         const auto plan =
             planner_.plan({.connected = conns_.size(), .connecting = connecting_}, now);
         for (const auto which : plan.asks) {
@@ -237,7 +236,7 @@ net::awaitable<void> Swarm::discover_loop() {
         }
         // Until the plan says, or the pool changes (a connection closed,
         // also while the asks above ran).
-        co_await discover_signal_.sleep(plan.next - net::Clock::now());
+        co_await discover_signal_.sleep(plan.next - env_.clock->now());
     }
 }
 
@@ -251,13 +250,13 @@ net::awaitable<void> Swarm::ask(PoolPlanner::Ask which) {
             break;
         case Ask::kTrackers: {
             if (!find_peers) {
-                planner_.failed(which, net::Clock::now());
+                planner_.failed(which, env_.clock->now());
                 break;
             }
             try {
                 const auto found = co_await find_peers(options_.numwant);
                 const auto learnt = add_candidates(found, PeerList::Source::kTracker);
-                planner_.answered(which, learnt, net::Clock::now());
+                planner_.answered(which, learnt, env_.clock->now());
                 // The answer may have said who is a backup peer.
                 if (is_backup) {
                     const auto backups = std::count_if(found.begin(), found.end(), is_backup);
@@ -269,7 +268,7 @@ net::awaitable<void> Swarm::ask(PoolPlanner::Ask which) {
                     if (c->counted_in_picker()) c->set_spared(spares(*c));
             } catch (const std::exception& e) {
                 log_.debug("asking for peers: {}", e.what());
-                planner_.failed(which, net::Clock::now());
+                planner_.failed(which, env_.clock->now());
             }
             break;
         }
@@ -283,7 +282,7 @@ net::awaitable<void> Swarm::ask(PoolPlanner::Ask which) {
             const auto learnt = add_candidates(known, PeerList::Source::kAddressBook);
             if (learnt > 0)
                 log_.debug("the address book named {} to try", count_of(learnt, "peer"));
-            planner_.answered(which, learnt, net::Clock::now());
+            planner_.answered(which, learnt, env_.clock->now());
             break;
         }
     }
