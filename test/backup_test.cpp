@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Sleeps on the io_context's clock (other coroutines run meanwhile).
-net::awaitable<void> sleep(std::chrono::milliseconds d) {
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::use_awaitable);
-}
-
 // Files (not directories) anywhere under `dir`, and those named *.part.
 std::pair<std::size_t, std::size_t> files_under(const fs::path& dir) {
     std::size_t files = 0, parts = 0;
@@ -92,7 +86,7 @@ TEST_CASE("backup: every file outlives its sharers and a restart fetches nothing
         CHECK(co_await eventually(ready, 10s));
         CHECK(again->backup->restored() == 6);
         CHECK(again->backup->held() == 6);
-        co_await sleep(500ms);  // a few polls
+        co_await again->more_polls(3);
         CHECK(again->backup->fetched_bytes() == 0);
         CHECK(again->backup->fetching() == 0);
         // And it serves them: one more getter, from the restarted backup alone.
@@ -200,7 +194,7 @@ TEST_CASE("backup: files beyond --max-size are skipped and named, with no partia
             return b.backup->held() == 2 && b.backup->skipped().size() == 1;
         };
         CHECK(co_await eventually(settled, 30s));
-        co_await sleep(500ms);  // more polls: still said once, still not fetched
+        co_await b.more_polls(3);  // still said once, still not fetched
         REQUIRE(b.backup->skipped().size() == 1);
         CHECK(b.backup->skipped()[0].first == "c.bin");
         CHECK(b.backup->skipped()[0].second == BackupSkip::kBeyondQuota);
@@ -281,7 +275,7 @@ TEST_CASE("backup: a hostile sharer announcing thousands of seeds is held to the
                    b.backup->skipped().size() == kSeeds - kPerSource;
         };
         CHECK(co_await eventually(settled, 90s));
-        co_await sleep(500ms);
+        co_await b.more_polls(3);
         CHECK(b.backup->held() == kPerSource);  // the source's limit, never more
         CHECK(max_fetching <= kFetches);
         CHECK(most.fetching <= kFetches);

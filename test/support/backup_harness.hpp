@@ -70,10 +70,15 @@ struct RunningBackup {
     std::unique_ptr<Backup> backup;
     bool ready = false;  // it serves what it held at start
     bool ended = false;
+    std::size_t polls = 0;  // polls done
 
     RunningBackup(asio::io_context& io, asio::thread_pool& pool, BackupOptions o,
                   bool marked = false, bool declared = false)
         : peer(io, pool, Logger("backup"), backup_node_options(declared)) {
+        o.after_poll = [this, also = std::move(o.after_poll)] {
+            ++polls;
+            if (also) also();
+        };
         if (marked) {
             TrackersOptions as_backup;
             as_backup.backup = true;
@@ -87,6 +92,13 @@ struct RunningBackup {
         std::function<void()> on_ready = [this] { ready = true; };
         co_await backup->run(on_ready);
         ended = true;
+    }
+    // Returns once `n` more polls were done (required; a bounded wait):
+    // what a poll would have changed, it has.
+    net::awaitable<void> more_polls(std::size_t n) {
+        const auto until = polls + n;
+        const std::function<bool()> done = [this, until] { return polls >= until; };
+        REQUIRE(co_await eventually(done, std::chrono::seconds(30)));
     }
     PeerAddress address() const {
         return PeerAddress{asio::ip::make_address("127.0.0.1"), peer.node->port()};
