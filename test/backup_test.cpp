@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "common/env/clock.hpp"
 #include "test/support/backup_harness.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
@@ -170,6 +171,32 @@ TEST_CASE("backup: a fetch that ends starts the next at once, not a poll later")
         MESSAGE("polls: " << polls);
         co_await b.stop();
         co_await sharer.stop();
+    });
+}
+
+// The backup's polls on the node's clock: an hour apart, and the test moves
+// the clock instead of waiting (on the real clock the second poll would be
+// an hour away and the case fail).
+TEST_CASE("backup: it polls when its clock says so") {
+    FakeClock clock;  // outlives the io_context and what it holds
+    TempDir bdir;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    run_within(io, 60s, [&]() -> net::awaitable<void> {
+        auto o = quick_backup(bdir.path(), tracker.address);
+        o.poll = std::chrono::hours(1);
+        RunningBackup b(io, pool, o, false, false, &clock);
+        b.start(io);
+        co_await b.more_polls(1);  // the first, at once
+        const auto first = b.polls;
+        clock.advance(59min);
+        const std::function<bool()> polled = [&] { return b.polls > first; };
+        CHECK_FALSE(co_await eventually(polled, 300ms));  // not before the hour
+        clock.advance(1min);
+        co_await b.more_polls(1);
+        CHECK(b.polls == first + 1);
+        co_await b.stop();
     });
 }
 

@@ -96,8 +96,8 @@ Backup::Backup(Node& node, Trackers& trackers, BackupOptions options, Logger log
       log_(std::move(log)),
       cache_(options_.dir / ".backup"),
       tokens_(options_.new_seeds_burst),
-      tokens_at_(SteadyClock::now()),
-      wake_(node.swarm_env().ex),
+      tokens_at_(node.clock().now()),
+      wake_(node.swarm_env().ex, node.clock()),
       tasks_done_(node.swarm_env().ex) {}
 
 Backup::~Backup() = default;
@@ -172,11 +172,11 @@ void Backup::spawn_task(net::awaitable<void> task, const char* what) {
 }
 
 void Backup::rest(const SeedId& id, std::chrono::milliseconds how_long) {
-    resting_[id] = SteadyClock::now() + how_long;
+    resting_[id] = node_.clock().now() + how_long;
 }
 
 std::size_t Backup::allowance() {
-    const auto now = SteadyClock::now();
+    const auto now = node_.clock().now();
     const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
     tokens_ = std::min(options_.new_seeds_burst, tokens_ + options_.new_seeds_per_second * elapsed);
     tokens_at_ = now;
@@ -268,7 +268,7 @@ net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
     for (const auto& [id, h] : held_)
         state.held[id] = h.length;
     state.fetching = fetching_lengths_;
-    const auto now = SteadyClock::now();
+    const auto now = node_.clock().now();
     std::erase_if(resting_, [now](const auto& r) { return r.second <= now; });
     for (const auto& [id, until] : resting_)
         state.resting.insert(id);

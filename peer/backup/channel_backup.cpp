@@ -18,7 +18,7 @@ ChannelBackup::ChannelBackup(Node& node, Trackers& trackers, ChannelBackupOption
       trackers_(trackers),
       options_(std::move(options)),
       log_(std::move(log)),
-      wake_(node.swarm_env().ex) {}
+      wake_(node.swarm_env().ex, node.clock()) {}
 
 ChannelBackup::~ChannelBackup() = default;
 

@@ -563,7 +563,7 @@ net::awaitable<void> Publisher::find_subscribers() {
         }
         if (mesh_ && !addresses.empty())
             mesh_->add_candidates(addresses, PeerList::Source::kTracker);
-        asio::steady_timer wait(node_.swarm_env().ex);
+        net::ClockTimer wait(node_.swarm_env().ex, node_.clock());
         find_wait_ = &wait;
         co_await net::sleep_for(wait, kFindSubscribersEvery);
         if (!*alive) co_return;

@@ -163,11 +163,11 @@ class Publisher {
     std::size_t conflicts_lost_ = 0;
     std::size_t forks_lost_ = 0;
     std::size_t publishes_refused_ = 0;
-    std::optional<Digest> last_fork_lost_;     // the winning chain's id where it split from ours
-    std::optional<std::uint64_t> last_lost_;   // the number lost_conflict last said
-    Subscriber* recovering_ = nullptr;         // while recover() runs
-    asio::steady_timer scanned_;               // cancelled after each scan
-    asio::steady_timer* find_wait_ = nullptr;  // find_subscribers' wait, while it waits
+    std::optional<Digest> last_fork_lost_;    // the winning chain's id where it split from ours
+    std::optional<std::uint64_t> last_lost_;  // the number lost_conflict last said
+    Subscriber* recovering_ = nullptr;        // while recover() runs
+    asio::steady_timer scanned_;              // cancelled after each scan
+    net::ClockTimer* find_wait_ = nullptr;    // find_subscribers' wait, while it waits
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     bool stopping_ = false;
 };

@@ -61,7 +61,7 @@ Subscriber::Subscriber(Node& node, Trackers& trackers, SubscriberOptions options
       trackers_(trackers),
       options_(std::move(options)),
       log_(std::move(log)),
-      wake_(node.swarm_env().ex) {}
+      wake_(node.swarm_env().ex, node.clock()) {}
 
 Subscriber::~Subscriber() {
     *alive_ = false;
@@ -174,7 +174,7 @@ net::awaitable<void> Subscriber::tracker_loop() {
     while (*alive && !stopping_) {
         co_await ask_trackers();
         if (!*alive || stopping_) co_return;
-        asio::steady_timer t(node_.swarm_env().ex);
+        net::ClockTimer t(node_.swarm_env().ex, node_.clock());
         poll_wait_ = &t;
         co_await net::sleep_for(t, options_.tracker_poll);
         if (!*alive) co_return;

@@ -131,7 +131,7 @@ class Subscriber {
     std::atomic<bool> cancel_{false};
     net::Wakeup wake_;  // notified when a newer version is known, or stop()
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-    asio::steady_timer* poll_wait_ = nullptr;
+    net::ClockTimer* poll_wait_ = nullptr;
     bool trackers_answered_ = false;
     std::optional<std::chrono::steady_clock::time_point> heard_written_;
     std::size_t repairs_ = 0;

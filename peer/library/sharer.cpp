@@ -22,7 +22,7 @@ Sharer::Sharer(Node& node, Trackers& trackers, SharerOptions options, Logger log
       options_(std::move(options)),
       log_(std::move(log)),
       cache_(options_.state_dir),
-      rescan_signal_(node.swarm_env().ex) {}
+      rescan_signal_(node.swarm_env().ex, node.clock()) {}
 
 void Sharer::stop() {
     stopping_ = true;

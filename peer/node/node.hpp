@@ -73,6 +73,9 @@ class Node {
     std::uint16_t port() const { return port_; }
     const UserId& user() const { return user_; }
     const Logger& log() const { return log_; }
+    // The process's clock (NodeOptions::clock): what runs on the node's
+    // timers (backup polls, channel rescans) takes its time from here.
+    const Clock& clock() const { return *options_.clock; }
     asio::thread_pool& pool() { return pool_; }
 
     // The environment for a new swarm of this process.
