@@ -25,7 +25,11 @@ class Clock {
     // Whether time moves only when told (a test's FakeClock). Timers on such
     // a clock (net::ClockTimer) cannot wait for the OS to tell them time has
     // passed: they watch the clock, which calls each watcher after every
-    // move, from the thread that moved it. A real clock has no watchers.
+    // move, from the thread that moved it (a watcher may be called once
+    // more just after it unwatched). A real clock has no watchers. A clock
+    // that timers watch must outlive them: in tests, declare it before the
+    // io_context (coroutines it holds may hold timers), and move it while
+    // the io_context lives.
     using Watcher = std::function<void()>;
     virtual bool manual() const { return false; }
     virtual std::uint64_t watch(Watcher) const { return 0; }
@@ -69,6 +73,11 @@ class FakeClock final : public Clock {
     void unwatch(std::uint64_t id) const override {
         const std::lock_guard lock(mutex_);
         watchers_.erase(id);
+    }
+    // How many watch it now (tests check that timers unwatch).
+    std::size_t watchers() const {
+        const std::lock_guard lock(mutex_);
+        return watchers_.size();
     }
 
     // Moves both clocks forward by `d` (never back: d < 0 is ignored), then

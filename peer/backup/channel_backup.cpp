@@ -176,6 +176,7 @@ net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel, std::share
         log_.warn("channel {}: no longer followed: {}", channel.hex(), s->message());
     if (archive) co_await archive->leave();
     --running_;
+    wake_.notify();  // run() may be waiting for the last one
 }
 
 net::awaitable<void> ChannelBackup::run() {
@@ -213,9 +214,10 @@ net::awaitable<void> ChannelBackup::run() {
         co_await wake_.sleep(options_.poll);
     }
     // Every subscriber was told to stop: none may outlive this object (each
-    // refers to it and to the Node), so wait for the last, however long.
+    // refers to it and to the Node), so wait for the last, however long
+    // (each that ends notifies; the sleep is a bound, not the pace).
     while (running_ > 0) {
-        co_await wake_.sleep(50ms);
+        co_await wake_.sleep(1s);
     }
 }
 

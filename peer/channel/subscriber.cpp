@@ -463,7 +463,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
     }
     net::spawn(node_.swarm_env().ex, tracker_loop(), log_, "channel trackers");
 
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = node_.clock().now();  // as the waits below
     Outcome result = Outcome::kStopped;
     bool repair = applied_.has_value();  // check DIR against the applied version at once
     int failures = 0;                    // attempts at the latest version that failed in a row
@@ -509,7 +509,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
         // Connected to a peer of the channel: any newer version would be
         // announced, so what is held is the head as far as anyone can tell.
         if (!mesh_->peer_versions().empty()) heard();
-        const bool waited_long = std::chrono::steady_clock::now() - started > options_.find_timeout;
+        const bool waited_long = node_.clock().now() - started > options_.find_timeout;
         if (options_.once && applied_ && trackers_answered_ && !latest_pending()) {
             result = Outcome::kUpToDate;
             break;

@@ -34,7 +34,8 @@ Node::Node(asio::any_io_executor ex, asio::thread_pool& pool, NodeOptions option
     if (options_.state_dir) {
         book_path_ = *options_.state_dir / kAddressBookFileName;
         *book_ = load_address_book(*options_.env, *book_path_, log_);
-        // Swarms may outlive the Node: the refresh holds what it uses.
+        // Swarms may outlive the Node: the refresh holds the book and the
+        // path; the clock and the Env outlive the io_context (NodeOptions).
         // Gated: each downloading swarm with no peer asks the book, and
         // reading the whole file for each of thousands of swarms made the
         // process's work grow with the square of its swarms (issue 18).

@@ -56,7 +56,8 @@ struct NodeOptions {
     // and each swarm's discovery (SwarmEnv::clock: its peer list's backoff,
     // its asking plan, the peer-exchange pace). The connection budget keeps
     // to real time, as the connections' times it compares are. A test
-    // passes a FakeClock or a FaultyEnv; both must outlive the Node.
+    // passes a FakeClock or a FaultyEnv; both must outlive the io_context
+    // (swarms, which keep timers on the clock, may outlive the Node).
     const Clock* clock = &Clock::real();
     Env* env = &Env::posix();
 };
