@@ -31,20 +31,24 @@ struct Found {
 };
 
 // Blocking: run on the pool. At most `max` files.
-std::vector<Found> find_held(const fs::path& files, const SeedCache& cache, std::size_t max) {
+std::vector<Found> find_held(const fs::path& files, const SeedCache& cache, std::size_t max,
+                             Env& env) {
     std::vector<Found> out;
-    std::error_code ec;
-    for (auto it = fs::directory_iterator(files, ec); !ec && it != fs::directory_iterator();
-         it.increment(ec)) {
+    const auto ids = env.list_dir(files);
+    if (!ids) return out;
+    for (const auto& d : *ids) {
         if (out.size() >= max) break;
-        const auto id = SeedId::from_hex_string(it->path().filename().string());
-        std::error_code dir_ec;
-        if (!id || !it->is_directory(dir_ec) || it->is_symlink(dir_ec)) continue;
-        for (auto f = fs::directory_iterator(it->path(), dir_ec);
-             !dir_ec && f != fs::directory_iterator(); f.increment(dir_ec)) {
-            const auto name = f->path().filename().string();
+        const auto id = SeedId::from_hex_string(d.name);
+        if (!id) continue;
+        const auto dir = files / d.name;
+        // A directory of its own, not a link to one.
+        if (const auto st = env.lstat(dir); !st || st->type != FileType::kDirectory) continue;
+        const auto names = env.list_dir(dir);
+        if (!names) continue;
+        for (const auto& f : *names) {
+            const auto& name = f.name;
             if (name.ends_with(".part")) continue;
-            auto file = stat_shared(f->path());
+            auto file = stat_shared(dir / name, env);
             if (!file) continue;
             auto seed = cache.find(*file);
             if (!seed || seed->name != name || seed->id() != *id) continue;
@@ -94,7 +98,7 @@ Backup::Backup(Node& node, Trackers& trackers, BackupOptions options, Logger log
       trackers_(trackers),
       options_(std::move(options)),
       log_(std::move(log)),
-      cache_(options_.dir / ".backup"),
+      cache_(options_.dir / ".backup", node.env()),
       tokens_(options_.new_seeds_burst),
       tokens_at_(node.clock().now()),
       wake_(node.swarm_env().ex, node.clock()),
@@ -187,7 +191,8 @@ net::awaitable<void> Backup::restore() {
     const fs::path files = options_.dir / "files";
     const SeedCache* cache = &cache_;
     const std::size_t max = options_.limits.max_seeds;
-    auto scan = [files, cache, max] { return find_held(files, *cache, max); };
+    Env* env = &node_.env();  // stateless or thread-safe, outlives the Node
+    auto scan = [files, cache, max, env] { return find_held(files, *cache, max, *env); };
     const auto found = co_await offload(node_.pool(), std::move(scan));
     for (const auto& f : found) {
         auto opened = FileStorage::open_read(f.file.path);
@@ -209,9 +214,8 @@ net::awaitable<void> Backup::restore() {
 }
 
 net::awaitable<void> Backup::run(std::function<void()> on_ready) {
-    std::error_code ec;
-    fs::create_directories(options_.dir / "files", ec);
-    if (ec) log_.warn("cannot make {}: {}", (options_.dir / "files").string(), ec.message());
+    if (const auto made = node_.env().create_directories(options_.dir / "files"); !made)
+        log_.warn("cannot make {}", made.error().text());
     co_await restore();
     if (on_ready) on_ready();
     spawn_task(follow(), "backup");
@@ -393,6 +397,7 @@ net::awaitable<void> Backup::fetch(ListedSeed listed) {
     o.trackers = options_.trackers;
     o.force = true;  // DIR/files is the backup's own: a stale NAME there is replaced
     o.announce_complete = true;
+    o.env = &node_.env();
     auto download = std::make_shared<Download>(node_, trackers_, std::move(o), log_);
     fetching_[id] = download;
     spawn_task(watch_stall(download, options_.fetch_stall), "stall");

@@ -127,11 +127,8 @@ bool ChannelBackup::follow(const ChannelId& channel) {
     if (subscribers_.contains(channel) || stopping_) return true;
     if (subscribers_.size() >= options_.max_channels) return false;
     const fs::path dir = options_.dir / channel.hex();
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) {
-        log_.warn("cannot make {}: {}; channel {} not followed", dir.string(), ec.message(),
-                  channel.hex());
+    if (const auto made = node_.env().create_directories(dir); !made) {
+        log_.warn("cannot make {}; channel {} not followed", made.error().text(), channel.hex());
         return true;
     }
     SubscriberOptions o;

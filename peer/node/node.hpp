@@ -77,6 +77,8 @@ class Node {
     // The process's clock (NodeOptions::clock): what runs on the node's
     // timers (backup polls, channel rescans) takes its time from here.
     const Clock& clock() const { return *options_.clock; }
+    // The process's file system (NodeOptions::env), for what runs on the node.
+    Env& env() const { return *options_.env; }
     asio::thread_pool& pool() { return pool_; }
 
     // The environment for a new swarm of this process.
