@@ -8,6 +8,7 @@
 #include "peer/library/seed_maker.hpp"
 #include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/discovery_support.hpp"
 #include "test/support/hostile.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -15,42 +16,11 @@ namespace discovery_swarm_test {
 
 using namespace seedshare;
 using namespace seedshare::test;
+using namespace seedshare::test::discovery;
 using namespace std::chrono_literals;
 namespace pp = seedshare::peer_proto;
 
 namespace {
-
-SwarmOptions fast_options() {
-    SwarmOptions o;
-    o.pipeline_max_bytes = 256 * 1024;
-    o.pipeline_min_bytes = 64 * 1024;
-    o.block_bytes = 32 * 1024;
-    o.stall_timeout = 2000ms;
-    o.rediscover = 300ms;
-    o.connect_timeout = 1000ms;
-    o.handshake_timeout = 1000ms;
-    return o;
-}
-
-// A port on 127.0.0.1 where nothing listens (bound, then closed): a tracker
-// that is gone for good.
-HostPort dead_address(asio::io_context& io) {
-    net::tcp::acceptor a(io, net::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    const auto port = a.local_endpoint().port();
-    a.close();
-    return HostPort{"127.0.0.1", port};
-}
-
-Seed make_file(const TempDir& dir, const std::string& name, std::size_t size,
-               const HostPort& tracker) {
-    write_file(dir / name, pattern_bytes(size, size));
-    SeedMakerOptions o;
-    o.chunk_size = 64 * 1024;
-    o.trackers = {tracker};
-    auto seed = make_seed(dir / name, o);
-    REQUIRE(seed);
-    return *seed;
-}
 
 PeerAddress at(const TestPeer& p) {
     return PeerAddress{asio::ip::make_address("127.0.0.1"), p.node->port()};
@@ -63,13 +33,6 @@ void remember(const TempDir& state, const Seed& seed, const TestPeer& holder) {
     book.learn(AddressBook::key(seed.id()), at(holder), address_book_now());
     REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, book,
                               Logger("test", LogLevel::kOff)));
-}
-
-// A peer process keeping its address book in `state`.
-NodeOptions with_state(const TempDir& state) {
-    NodeOptions o = node_options(fast_options());
-    o.state_dir = state.path();
-    return o;
 }
 
 // A serving peer (no tracker: it registers nowhere) paced to `rate` bytes/s.
@@ -586,120 +549,6 @@ TEST_CASE("discovery: a peer that says goodbye is gossiped as dropped") {
         co_await h.peer.stop();
         co_await g.peer.stop();
         co_await a.peer.stop();
-    });
-}
-
-}  // namespace discovery_swarm_test
-
-namespace discovery_swarm_test {
-
-// The node's address-book writer on a FakeClock: the first change is written
-// within its one-second look, later ones at most every book_save_interval;
-// the test moves time, so nothing here waits for the interval.
-TEST_CASE(
-    "discovery: a node writes its changed address book on its clock, at most every interval") {
-    FakeClock clock;  // outlives the io_context and what it holds
-    asio::io_context io;
-    asio::thread_pool pool(1);
-    TempDir state;
-    NodeOptions o = with_state(state);
-    o.clock = &clock;
-    o.book_save_interval = 5s;
-    Node node(io.get_executor(), pool, o, Logger("node", LogLevel::kOff));
-    node.listen();
-    const auto path = state / kAddressBookFileName;
-    const auto on_file = [&] {
-        return load_address_book(Env::posix(), path, Logger("test", LogLevel::kOff)).entry_count();
-    };
-    const auto settle = []() -> net::awaitable<void> {
-        for (int i = 0; i < 8; ++i)
-            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-    };
-    const auto learn = [&](std::uint16_t port) {
-        node.book()->learn(AddressBook::key(SeedId{}),
-                           PeerAddress{asio::ip::make_address("127.0.0.1"), port},
-                           address_book_now());
-    };
-    test::run_task(io, [&]() -> net::awaitable<void> {
-        learn(7001);
-        co_await settle();
-        CHECK(on_file() == 0);  // not before the first look
-        clock.advance(1s);
-        CHECK(co_await eventually([&] { return on_file() == 1; }, 10s));  // the first at once
-        learn(7002);
-        for (int s = 1; s <= 4; ++s) {
-            clock.advance(1s);
-            co_await settle();
-            CHECK(on_file() == 1);  // within the interval: not yet
-        }
-        clock.advance(1s);
-        CHECK(co_await eventually([&] { return on_file() == 2; }, 10s));
-        co_await node.stop(0ms);
-    }());
-}
-
-}  // namespace discovery_swarm_test
-
-namespace discovery_swarm_test {
-
-// The swarm's discovery on a FakeClock: a getter's one --peer is down, and
-// each failed dial puts the next off (0.5 s doubling, at most 30 s) in the
-// swarm's time. The test moves the clock 30 s a step and requires each next
-// dial within 10 s of real time: on the real clock the sixth would wait 16 s,
-// and the case fail. Then the server comes up there; the next move of the
-// clock lets the getter dial it, and it completes.
-TEST_CASE(
-    "discovery: a getter dials a failed candidate again when its backoff passed on its clock") {
-    FakeClock clock;  // outlives the io_context and what it holds
-    TempDir src, out;
-    asio::io_context io;
-    asio::thread_pool pool(2);
-    const HostPort dead = dead_address(io);   // the seed's tracker: gone
-    const HostPort later = dead_address(io);  // where the server comes up
-    const Seed seed = make_file(src, "data.bin", 256 << 10, dead);
-    const PeerAddress where{asio::ip::make_address("127.0.0.1"), later.port};
-
-    run_within(io, 120s, [&]() -> net::awaitable<void> {
-        NodeOptions no = node_options(fast_options());
-        no.clock = &clock;
-        TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), no);
-        DownloadOptions d;
-        d.seed = seed;
-        d.out_dir = out.path();
-        d.trackers = {dead};
-        d.peers = {where};
-        Download download(*getter.node, *getter.trackers, d, getter.log);
-        std::optional<Download::Outcome> outcome;
-        auto get = [&]() -> net::awaitable<void> { outcome = co_await download.run(); };
-        net::spawn(io.get_executor(), get(), Logger("test"), "download");
-        const auto failures = [&]() -> std::uint32_t {
-            const auto s = download.swarm();
-            const auto* e = s ? s->peer_list().find(where) : nullptr;
-            return e != nullptr ? e->failures : 0;
-        };
-        REQUIRE(co_await eventually([&] { return failures() >= 1; }, 10s));
-        for (std::uint32_t n = 2; n <= 7; ++n) {
-            clock.advance(30s);
-            REQUIRE(co_await eventually([&] { return failures() >= n; }, 10s));
-        }
-        CHECK_FALSE(outcome.has_value());
-
-        NodeOptions so = node_options(fast_options());
-        so.port = later.port;
-        TestPeer server(io, pool, Logger("server", LogLevel::kWarn), so);
-        auto storage = FileStorage::open_read(src / "data.bin");
-        REQUIRE(storage);
-        auto shared =
-            FileTransfer::share(*server.node, *server.trackers, {}, seed,
-                                std::shared_ptr<Storage>(std::move(*storage)), server.log);
-        shared->start(false);
-        server.shared.push_back(std::move(shared));
-        clock.advance(30s);
-        REQUIRE(co_await eventually([&] { return outcome.has_value(); }, 30s));
-        CHECK(*outcome == Download::Outcome::kComplete);
-        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
-        co_await getter.stop();
-        co_await server.stop();
     });
 }
 
