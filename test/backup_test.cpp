@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/env/clock.hpp"
+#include "common/env/faulty_env.hpp"
 #include "test/support/backup_harness.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
@@ -231,6 +232,59 @@ TEST_CASE("backup: files beyond --max-size are skipped and named, with no partia
         CHECK(files_under(bdir / "files") == std::pair<std::size_t, std::size_t>{2, 0});
         co_await b.stop();
         co_await sharer.stop();
+    });
+}
+
+// The disk fills (the backup's Env says so): fetching stops and the backup
+// says so, what it holds is still served; with room again, fetching resumes.
+TEST_CASE("backup: a full disk stops fetching, keeps serving, and room again resumes it") {
+    TempDir src, bdir, out;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed a = make_seeded_file(src, "a.bin", 200'000, tracker.address);
+    const Seed b = make_seeded_file(src, "b.bin", 150'000, tracker.address);
+    FaultyEnv env(Env::posix());
+    env.set_free_space(1ull << 30);
+
+    run_within(io, 90s, [&]() -> net::awaitable<void> {
+        auto first = std::make_unique<TestPeer>(io, pool, "sharer-a", quick_swarm());
+        co_await first->share(a, open_shared(src / a.name), tracker.address);
+        RunningBackup backup(io, pool, quick_backup(bdir.path(), tracker.address), false, false,
+                             &Clock::real(), &env);
+        backup.start(io);
+        const std::function<bool()> holds_a = [&] { return backup.backup->holds(a.id()); };
+        REQUIRE(co_await eventually(holds_a, 30s));
+        CHECK_FALSE(backup.backup->disk_full());
+        CHECK(first->node->port() != 0);  // still running when it leaves
+        co_await first->stop();
+
+        // Less free than the reserve: b is listed, and not fetched.
+        env.set_free_space(limits::kBackupDiskReserve / 2);
+        TestPeer second(io, pool, "sharer-b", quick_swarm());
+        co_await second.share(b, open_shared(src / b.name), tracker.address);
+        const std::function<bool()> full = [&] { return backup.backup->disk_full(); };
+        REQUIRE(co_await eventually(full, 30s));
+        co_await backup.more_polls(3);
+        CHECK(backup.backup->disk_full());
+        CHECK_FALSE(backup.backup->holds(b.id()));
+        CHECK(backup.backup->fetching() == 0);
+        CHECK_FALSE(fs::exists(bdir / "files" / b.id().hex()));
+
+        // Still serving: a getter gets a from the backup alone (its sharer left).
+        const auto got = co_await get_alone(io, pool, a, out.path());
+        CHECK(got == Download::Outcome::kComplete);
+        CHECK(read_file(out / a.name) == read_file(src / a.name));
+
+        // Room again: b is fetched.
+        env.set_free_space(1ull << 30);
+        const std::function<bool()> holds_b = [&] { return backup.backup->holds(b.id()); };
+        REQUIRE(co_await eventually(holds_b, 60s));
+        CHECK_FALSE(backup.backup->disk_full());
+        CHECK(read_file(bdir / "files" / b.id().hex() / b.name) == read_file(src / b.name));
+        CHECK(backup.backup->held() == 2);
+        co_await backup.stop();
+        co_await second.stop();
     });
 }
 

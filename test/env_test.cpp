@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <chrono>
@@ -174,6 +175,32 @@ TEST_CASE("env: FaultyEnv fails every call on a path, until cleared") {
     env.clear();
     CHECK(*env.read_file(dir / "bad/f", 10) == "f");
     CHECK(env.rename(dir / "good", dir / "worse"));
+}
+
+TEST_CASE("env: free space is the file system's, and FaultyEnv can make a disk full") {
+    TempDir dir;
+    auto real = Env::posix().free_space(dir.path());
+    REQUIRE(real);
+    // statvfs of tmpfs or a disk: something free, no more than the whole.
+    struct statvfs v {};
+    REQUIRE(::statvfs(dir.path().c_str(), &v) == 0);
+    CHECK(*real <= std::uint64_t{v.f_blocks} * v.f_frsize);
+    auto missing = Env::posix().free_space(dir / "no/such/dir");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code == ENOENT);
+
+    FaultyEnv env(Env::posix());
+    CHECK(env.free_space(dir.path()));  // passed on
+    env.set_free_space(4096);
+    CHECK(*env.free_space(dir.path()) == 4096);
+    env.fail_nth(Op::kFreeSpace, 1, EIO);  // a fault wins over the answer set
+    CHECK(env.free_space(dir.path()).error().code == EIO);
+    env.clear();
+    CHECK(*env.free_space(dir.path()) == 4096);  // clear() leaves the answer
+    env.set_free_space(std::nullopt);
+    CHECK(env.free_space(dir.path()));
+    CHECK(env.calls(Op::kFreeSpace) == 5);
+    CHECK(env.injected() == 1);
 }
 
 TEST_CASE("env: FakeClock moves only when told") {

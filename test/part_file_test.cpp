@@ -279,6 +279,9 @@ TEST_CASE("part file: the disk failing an open, a rename or the directory sync l
             IoResult<FileLock> lock(const std::filesystem::path& p) override {
                 return base.lock(p);
             }
+            IoResult<std::uint64_t> free_space(const std::filesystem::path& p) override {
+                return base.free_space(p);
+            }
         } linked_only;
         auto r = PartFile::open(path, a, false, linked_only);
         REQUIRE(std::holds_alternative<PartFile>(r));

@@ -3,8 +3,12 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "common/core/bytes.hpp"
+#include "common/env/faulty_env.hpp"
+#include "peer/library/seed_maker.hpp"
+#include "peer/storage/seed_io.hpp"
 #include "peer/storage/storage.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -43,6 +47,59 @@ TEST_CASE("storage: errors name the file") {
     auto directory = FileStorage::open_read(dir.path());
     REQUIRE_FALSE(directory);
     CHECK(directory.error().message.find("not a regular file") != std::string::npos);
+}
+
+// What opens a file to serve, to make its seed or to hash it after a
+// download goes through the Env it is given: a fault there is what it sees.
+TEST_CASE("storage: a served file, a seed and a whole-file hash are opened through the Env") {
+    TempDir dir;
+    write_file(dir / "f", pattern_bytes(100'000));
+    FaultyEnv env(Env::posix());
+    env.fail_path(FaultyEnv::Op::kOpen, dir / "f", EACCES);
+
+    auto served = FileStorage::open_read(dir / "f", env);
+    REQUIRE_FALSE(served);
+    CHECK(served.error().message.find(std::strerror(EACCES)) != std::string::npos);
+
+    SeedMakerOptions o;
+    o.env = &env;
+    auto seed = make_seed(dir / "f", o);
+    REQUIRE_FALSE(seed);
+    CHECK(seed.error().message.find(std::strerror(EACCES)) != std::string::npos);
+
+    asio::io_context io;
+    asio::thread_pool pool(1);
+    std::optional<Result<Digest>> hashed;
+    asio::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+            hashed = co_await hash_file(dir / "f", pool, nullptr, env);
+        },
+        asio::detached);
+    io.run();
+    REQUIRE(hashed);
+    REQUIRE_FALSE(*hashed);
+    CHECK(hashed->error().message.find(std::strerror(EACCES)) != std::string::npos);
+    CHECK(env.injected() == 3);
+
+    // Cleared, each works through the same Env.
+    env.clear();
+    CHECK(FileStorage::open_read(dir / "f", env));
+    auto made = make_seed(dir / "f", o);
+    REQUIRE(made);
+    hashed.reset();
+    asio::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+            hashed = co_await hash_file(dir / "f", pool, nullptr, env);
+        },
+        asio::detached);
+    io.restart();
+    io.run();
+    REQUIRE(hashed);
+    REQUIRE(*hashed);
+    CHECK(**hashed == made->file_hash);
+    CHECK(env.calls(FaultyEnv::Op::kOpen) == 6);
 }
 
 TEST_CASE("storage: a read from the page cache gives the same bytes, and the same change check") {

@@ -149,6 +149,7 @@ class RacingEnv final : public Env {
         return base_.open(p, flags, mode);
     }
     IoResult<FileLock> lock(const fs::path& p) override { return base_.lock(p); }
+    IoResult<std::uint64_t> free_space(const fs::path& p) override { return base_.free_space(p); }
 
   private:
     Env& base_ = Env::posix();

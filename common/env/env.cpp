@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -210,6 +211,12 @@ IoResult<FileLock> PosixEnv::lock(const fs::path& path) {
     if (!fd) return fail(errno, "open", path);
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return fail(errno, "lock", path);
     return FileLock(std::move(fd));
+}
+
+IoResult<std::uint64_t> PosixEnv::free_space(const fs::path& path) {
+    struct statvfs v {};
+    if (::statvfs(path.c_str(), &v) != 0) return fail(errno, "statvfs", path);
+    return std::uint64_t{v.f_bavail} * std::uint64_t{v.f_frsize};
 }
 
 }  // namespace seedshare

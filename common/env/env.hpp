@@ -112,6 +112,9 @@ class Env {
     virtual IoResult<Fd> open(const std::filesystem::path& path, int flags, mode_t mode = 0644) = 0;
     // An exclusive lock on `path` (created if missing), without waiting.
     virtual IoResult<FileLock> lock(const std::filesystem::path& path) = 0;
+    // The bytes an unprivileged writer may still put on the file system that
+    // holds `path` (statvfs: f_bavail x f_frsize).
+    virtual IoResult<std::uint64_t> free_space(const std::filesystem::path& path) = 0;
 
     // True when stat succeeds.
     bool exists(const std::filesystem::path& path) { return stat(path).ok(); }
@@ -137,6 +140,7 @@ class PosixEnv final : public Env {
                                    std::string_view text) override;
     IoResult<Fd> open(const std::filesystem::path& path, int flags, mode_t mode = 0644) override;
     IoResult<FileLock> lock(const std::filesystem::path& path) override;
+    IoResult<std::uint64_t> free_space(const std::filesystem::path& path) override;
 };
 
 // The type of a stat's st_mode.

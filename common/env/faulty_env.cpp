@@ -35,6 +35,11 @@ void FaultyEnv::fail_path(Op op, fs::path path, int error) {
     paths_.push_back(OnPath{op, std::move(path), error});
 }
 
+void FaultyEnv::set_free_space(std::optional<std::uint64_t> bytes) {
+    std::lock_guard lock(mutex_);
+    free_space_ = bytes;
+}
+
 void FaultyEnv::clear() {
     std::lock_guard lock(mutex_);
     nth_.clear();
@@ -95,6 +100,8 @@ const char* op_name(FaultyEnv::Op op) {
             return "open";
         case FaultyEnv::Op::kLock:
             return "lock";
+        case FaultyEnv::Op::kFreeSpace:
+            return "statvfs";
         case FaultyEnv::Op::kAny:
             break;
     }
@@ -164,6 +171,14 @@ IoResult<Fd> FaultyEnv::open(const fs::path& path, int flags, mode_t mode) {
 IoResult<FileLock> FaultyEnv::lock(const fs::path& path) {
     SEEDSHARE_FAULT(Op::kLock, path)
     return base_.lock(path);
+}
+
+IoResult<std::uint64_t> FaultyEnv::free_space(const fs::path& path) {
+    SEEDSHARE_FAULT(Op::kFreeSpace, path) {
+        std::lock_guard lock(mutex_);
+        if (free_space_) return *free_space_;
+    }
+    return base_.free_space(path);
 }
 
 #undef SEEDSHARE_FAULT

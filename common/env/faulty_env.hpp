@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "common/env/env.hpp"
@@ -28,6 +29,7 @@ class FaultyEnv final : public Env {
         kWriteFileAtomically,
         kOpen,
         kLock,
+        kFreeSpace,
         kAny,  // for fail_path: every operation
     };
 
@@ -38,6 +40,10 @@ class FaultyEnv final : public Env {
     // Every call of `op` (kAny: of any operation) about `path` or a path
     // under it fails with `error`, until clear().
     void fail_path(Op op, std::filesystem::path path, int error);
+    // free_space answers `bytes` (a disk as full as a test needs) instead of
+    // asking the other Env; nullopt: asks it again. A fault put on
+    // kFreeSpace still wins. Not undone by clear().
+    void set_free_space(std::optional<std::uint64_t> bytes);
     // No more faults (the counts stay).
     void clear();
     // The calls of `op` so far (kAny: all of them), failed or not.
@@ -60,6 +66,7 @@ class FaultyEnv final : public Env {
                                    std::string_view text) override;
     IoResult<Fd> open(const std::filesystem::path& path, int flags, mode_t mode = 0644) override;
     IoResult<FileLock> lock(const std::filesystem::path& path) override;
+    IoResult<std::uint64_t> free_space(const std::filesystem::path& path) override;
 
   private:
     struct Nth {
@@ -83,6 +90,7 @@ class FaultyEnv final : public Env {
     std::size_t injected_ = 0;
     std::vector<Nth> nth_;
     std::vector<OnPath> paths_;
+    std::optional<std::uint64_t> free_space_;
 };
 
 }  // namespace seedshare

@@ -59,13 +59,6 @@ std::vector<Found> find_held(const fs::path& files, const SeedCache& cache, std:
     return out;
 }
 
-std::optional<std::uint64_t> free_space(const fs::path& dir) {
-    std::error_code ec;
-    const auto s = fs::space(dir, ec);
-    if (ec) return std::nullopt;
-    return s.available;
-}
-
 // Gives up a fetch that verified nothing for `stall` (Download::time_out).
 // Holds only a weak pointer: it ends with the download.
 net::awaitable<void> watch_stall(std::weak_ptr<Download> weak, std::chrono::milliseconds stall) {
@@ -195,7 +188,7 @@ net::awaitable<void> Backup::restore() {
     auto scan = [files, cache, max, env] { return find_held(files, *cache, max, *env); };
     const auto found = co_await offload(node_.pool(), std::move(scan));
     for (const auto& f : found) {
-        auto opened = FileStorage::open_read(f.file.path);
+        auto opened = FileStorage::open_read(f.file.path, node_.env());
         if (!opened) {
             log_.warn("{}: {}; fetching it again if listed", f.file.path.string(),
                       opened.error().message);
@@ -286,7 +279,11 @@ net::awaitable<std::vector<SeedId>> Backup::plan_and_start() {
     });
     state.sources = sources_;
     const fs::path dir = options_.dir;
-    auto space = [dir] { return free_space(dir); };
+    auto space = [dir, &env = node_.env()]() -> std::optional<std::uint64_t> {
+        auto free = env.free_space(dir);
+        if (!free) return std::nullopt;
+        return *free;
+    };
     state.free_disk = co_await offload(node_.pool(), std::move(space));
     // After the wait: a channel version admitted meanwhile is counted.
     if (options_.others) state.others = options_.others();

@@ -296,7 +296,7 @@ net::awaitable<void> VersionArchive::carry_out(const RetentionPlan& plan) {
             const auto seed = it->second.seeds.find(id);
             if (seed == it->second.seeds.end()) continue;
             auto opened =
-                FileStorage::open_read(options_.root / std::to_string(it->first) / id.hex());
+                FileStorage::open_read(options_.root / std::to_string(it->first) / id.hex(), *env_);
             if (!opened) {
                 log_.warn("cannot serve {} of version {}: {}", seed->second.name, it->first,
                           opened.error().message);

@@ -97,6 +97,7 @@ Result<std::vector<DirectoryDifference>> check_directory(
         const std::optional<Seed> seed = known_seed ? known_seed(f.seed) : std::nullopt;
         SeedMakerOptions o;
         if (seed) o.chunk_size = seed->chunk_size;
+        o.env = &env;
         auto made = make_seed(dir / path, o);
         HashVerdict v;
         if (!made)

@@ -31,10 +31,9 @@ constexpr auto kFindSubscribersEvery = 10s;
 // Without a hand-over record: the channel DIR's last version was handed to
 // this key in (a restart of a new publisher), else the key's own. A state
 // file that cannot be read or parsed is left to run() to report.
-ChannelId recorded_channel(const PublisherOptions& o) {
+ChannelId recorded_channel(const PublisherOptions& o, Env& env) {
     const PublicKey key = o.key.public_key();
-    if (auto text =
-            Env::posix().read_file(o.dir / ".seedshare" / "published", limits::kMaxManifestBytes))
+    if (auto text = env.read_file(o.dir / ".seedshare" / "published", limits::kMaxManifestBytes))
         if (auto handed = handed_over_channel(*text, key)) return *handed;
     return channel_id_of(key);
 }
@@ -100,7 +99,8 @@ Publisher::Publisher(Node& node, Trackers& trackers, PublisherOptions options, L
       trackers_(trackers),
       options_(std::move(options)),
       log_(std::move(log)),
-      channel_(options_.handover ? options_.handover->channel : recorded_channel(options_)),
+      channel_(options_.handover ? options_.handover->channel
+                                 : recorded_channel(options_, node.env())),
       scanned_(node.swarm_env().ex) {}
 
 Publisher::~Publisher() {
@@ -141,7 +141,7 @@ std::vector<ManifestEntry> Publisher::scanned_files() const {
 void Publisher::take_lock() {
     // One process per DIR, as for a subscriber (ChannelStore's lock): another
     // publisher, or a subscriber syncing into it, would fight over its files.
-    auto locked = Env::posix().lock(options_.dir / ".seedshare" / "lock");
+    auto locked = node_.env().lock(options_.dir / ".seedshare" / "lock");
     if (!locked) {
         const int code = locked.error().code;
         if (code == EWOULDBLOCK || code == EAGAIN)
@@ -155,7 +155,7 @@ void Publisher::take_lock() {
 }
 
 net::awaitable<void> Publisher::run(std::function<void()> on_ready) {
-    Env& env = Env::posix();
+    Env& env = node_.env();
     if (auto made = env.create_directories(options_.dir / ".seedshare"); !made)
         throw std::runtime_error(made.error().text());
     take_lock();
@@ -415,7 +415,7 @@ net::awaitable<void> Publisher::recover(std::uint64_t head) {
             subscriber.message().empty() ? "no peer could send it" : subscriber.message()));
     const Manifest& got = *subscriber.applied();
     const std::string text = format_manifest(got);
-    if (auto saved = Env::posix().write_file_atomically(state_file(), text); !saved)
+    if (auto saved = node_.env().write_file_atomically(state_file(), text); !saved)
         throw std::runtime_error(
             fmt::format("cannot record the version recovered: {}", saved.error().text()));
     published_ = got;
@@ -509,7 +509,7 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
         log_.error("not publishing: the manifest does not check: {}", back.error().message);
         co_return;
     }
-    if (auto saved = Env::posix().write_file_atomically(state_file(), text); !saved) {
+    if (auto saved = node_.env().write_file_atomically(state_file(), text); !saved) {
         log_.error("not publishing: cannot record it: {}", saved.error().text());
         co_return;
     }

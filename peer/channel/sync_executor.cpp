@@ -145,6 +145,7 @@ net::awaitable<Next> Executor::hash(const SyncPlan& plan) {
             o.chunk_size = chunk_size;
             o.threads = std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
             o.cancel = cancel;
+            o.env = env;
             auto seed = make_seed(path, o);
             auto after = env->lstat(path);
             if (!after) return std::optional<HashedFile>();  // gone

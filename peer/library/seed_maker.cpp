@@ -99,8 +99,9 @@ Result<Seed> make_seed(const std::filesystem::path& file, const SeedMakerOptions
     // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer.
     // What was opened is checked with fstat (no race with a stat before the
     // open), and only a regular file is read, in blocking mode again.
-    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-    if (!fd) return Error{fmt::format("{}: {}", shown, errno_text(errno))};
+    auto opened = options.env->open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (!opened) return Error{fmt::format("{}: {}", shown, errno_text(opened.error().code))};
+    Fd fd = std::move(*opened);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return Error{fmt::format("{}: {}", shown, errno_text(errno))};
     if (S_ISDIR(st.st_mode)) return Error{fmt::format("{}: is a directory, not a file", shown)};

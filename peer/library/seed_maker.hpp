@@ -12,6 +12,7 @@
 
 #include "common/core/address.hpp"
 #include "common/core/result.hpp"
+#include "common/env/env.hpp"
 #include "common/model/seed.hpp"
 
 namespace seedshare {
@@ -23,6 +24,8 @@ struct SeedMakerOptions {
     unsigned threads = 0;  // 0: one per core
     // Polled between slabs; when set, make_seed stops with an error.
     const std::atomic<bool>* cancel = nullptr;
+    // Where the file is opened (a test's FaultyEnv; the process's by default).
+    Env* env = &Env::posix();
 };
 
 // Blocking; call it from a worker thread, never from an io_context thread.

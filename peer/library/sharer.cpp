@@ -128,7 +128,7 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
         share_skips_[path] = std::move(skip);
     };
     // Opened first, without blocking, and checked to be what the scan saw.
-    auto opened = FileStorage::open_read(path);
+    auto opened = FileStorage::open_read(path, node_.env());
     if (!opened) {
         cannot(opened.error().message);
         co_return;
@@ -153,6 +153,7 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
         o.trackers =
             options_.trackers.empty() ? std::vector<HostPort>{kDefaultTracker} : options_.trackers;
         o.cancel = &cancel_hashing_;
+        o.env = &node_.env();
         log_.info("seeding {} ({})", path.string(), format_bytes(file.size));
         auto hash = [path, o] { return make_seed(path, o); };
         auto made = co_await offload(node_.pool(), std::move(hash));

@@ -67,11 +67,12 @@ net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage
 }
 
 net::awaitable<Result<Digest>> hash_file(const std::filesystem::path& path, asio::thread_pool& pool,
-                                         Cancel cancel) {
-    auto hash = [path, cancel]() -> Result<Digest> {
+                                         Cancel cancel, Env& env) {
+    auto hash = [path, cancel, &env]() -> Result<Digest> {
         // O_NONBLOCK, then the type: a FIFO swapped in must not hang us.
-        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-        if (!fd) return Error{fmt::format("{}: {}", path.string(), std::strerror(errno))};
+        auto opened = env.open(path, O_RDONLY | O_NONBLOCK);
+        if (!opened) return opened.error().to_error();
+        Fd fd = std::move(*opened);
         struct stat st {};
         if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
             return Error{fmt::format("{}: not a regular file", path.string())};

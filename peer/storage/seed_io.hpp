@@ -32,9 +32,10 @@ net::awaitable<Bitfield> verify_chunks(const Seed& seed, std::shared_ptr<Storage
                                        asio::thread_pool& pool, unsigned parallel,
                                        Cancel cancel = nullptr);
 
-// SHA-256 of a whole file on disk, on the thread pool. A FIFO or other
-// non-regular file is refused without blocking; cancelled, it fails.
+// SHA-256 of a whole file on disk (opened through `env`), on the thread
+// pool. A FIFO or other non-regular file is refused without blocking;
+// cancelled, it fails.
 net::awaitable<Result<Digest>> hash_file(const std::filesystem::path& path, asio::thread_pool& pool,
-                                         Cancel cancel = nullptr);
+                                         Cancel cancel = nullptr, Env& env = Env::posix());
 
 }  // namespace seedshare

@@ -26,11 +26,13 @@ FileStorage::FileStorage(Fd fd, std::filesystem::path path, std::uint64_t size, 
     }
 }
 
-Result<std::unique_ptr<FileStorage>> FileStorage::open_read(const std::filesystem::path& path) {
+Result<std::unique_ptr<FileStorage>> FileStorage::open_read(const std::filesystem::path& path,
+                                                            Env& env) {
     // O_NONBLOCK: a FIFO (or device) put in the file's place is refused, not
     // waited on; reads of a regular file ignore the flag.
-    Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-    if (!fd) return errno_error(path, "cannot open", errno);
+    auto opened = env.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (!opened) return errno_error(path, "cannot open", opened.error().code);
+    Fd fd = std::move(*opened);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return errno_error(path, "cannot stat", errno);
     if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", path.string())};

@@ -13,6 +13,7 @@
 
 #include "common/core/fd.hpp"
 #include "common/core/result.hpp"
+#include "common/env/env.hpp"
 
 namespace seedshare {
 
@@ -38,8 +39,10 @@ class Storage {
 class FileStorage final : public Storage {
   public:
     // An existing file, read-only (serving a complete file). It remembers the
-    // size, mtime and inode it saw; read() fails once they change.
-    static Result<std::unique_ptr<FileStorage>> open_read(const std::filesystem::path& path);
+    // size, mtime and inode it saw; read() fails once they change. Opened
+    // through `env` (the process's file system, or a test's FaultyEnv).
+    static Result<std::unique_ptr<FileStorage>> open_read(const std::filesystem::path& path,
+                                                          Env& env = Env::posix());
     // An open read-write descriptor whose first `size` bytes are the data
     // (anything after them is not this storage's).
     static std::shared_ptr<FileStorage> adopt(Fd fd, const std::filesystem::path& path,

@@ -156,7 +156,7 @@ net::awaitable<Download::Outcome> Download::obtain_seed() {
 }
 
 void Download::serve_complete(const fs::path& target) {
-    auto opened = FileStorage::open_read(target);
+    auto opened = FileStorage::open_read(target, *options_.env);
     if (!opened) return;
     transfer_ =
         FileTransfer::share(node_, trackers_, tracker_list_, *seed_, std::move(*opened), log_);
@@ -195,7 +195,7 @@ net::awaitable<Download::Outcome> Download::run() {
                                        target.string()));
         bool same = false;
         if (there.target_same_size) {
-            auto digest = co_await hash_file(target, pool, cancel_);
+            auto digest = co_await hash_file(target, pool, cancel_, *options_.env);
             if (stopped_) co_return stopped_outcome();
             same = digest && *digest == seed.file_hash;
         }

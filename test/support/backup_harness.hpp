@@ -59,10 +59,12 @@ inline BackupOptions quick_backup(const std::filesystem::path& dir, const HostPo
 // A Backup and its peer, run in the background. `marked`: its trackers join
 // it as a backup peer (as `peer backup` does), so getters spare it;
 // `declared`: its Hellos say so (as `peer backup`'s do).
-inline NodeOptions backup_node_options(bool declared, const Clock* clock = &Clock::real()) {
+inline NodeOptions backup_node_options(bool declared, const Clock* clock = &Clock::real(),
+                                       Env* env = &Env::posix()) {
     NodeOptions o = node_options(quick_swarm());
     o.backup = declared;
     o.clock = clock;
+    o.env = env;
     return o;
 }
 
@@ -73,10 +75,12 @@ struct RunningBackup {
     bool ended = false;
     std::size_t polls = 0;  // polls done
 
-    // `clock`: the node's (its polls, rests and swarms' discovery).
+    // `clock`: the node's (its polls, rests and swarms' discovery); `env`:
+    // its file system (a test's FaultyEnv).
     RunningBackup(asio::io_context& io, asio::thread_pool& pool, BackupOptions o,
-                  bool marked = false, bool declared = false, const Clock* clock = &Clock::real())
-        : peer(io, pool, Logger("backup"), backup_node_options(declared, clock)) {
+                  bool marked = false, bool declared = false, const Clock* clock = &Clock::real(),
+                  Env* env = &Env::posix())
+        : peer(io, pool, Logger("backup"), backup_node_options(declared, clock, env)) {
         o.after_poll = [this, also = std::move(o.after_poll)] {
             ++polls;
             if (also) also();
