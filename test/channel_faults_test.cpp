@@ -88,8 +88,7 @@ TEST_CASE("channel faults: a publisher that lost its files gets them back before
         CHECK(p2->version() == 2);
         CHECK(p2->publisher->versions_published() == 0);
         CHECK(tree(site.path()) == want);
-        asio::steady_timer pause(io);
-        co_await net::sleep_for(pause, 500ms);
+        co_await sa->more_rounds();
         CHECK(sa->version() == 2);
         CHECK(tree(a.path()) == want);
 
@@ -269,8 +268,8 @@ TEST_CASE("channel faults: the publisher gone, with or without goodbye: still sy
 
             // No new publisher: the channel stays at the publisher's last
             // version everywhere, the tracker's head included.
-            asio::steady_timer pause(io);
-            co_await net::sleep_for(pause, 1s);
+            co_await sa->more_rounds();
+            co_await sb->more_rounds();
             CHECK(sa->version() == 2);
             CHECK(sb->version() == 2);
             CHECK(sa->applied.size() == 1);

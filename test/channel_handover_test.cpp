@@ -105,6 +105,8 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
         const VersionRef old3_ref = ref_of(old3);
         CHECK(old3_ref.chain.empty());
         mesh->hold(old3_ref, old3_text);
+        const auto asked_before = sa->subscriber->mesh()->stats().manifests_requested +
+                                  sb->subscriber->mesh()->stats().manifests_requested;
         mesh->start();
         const auto loopback = asio::ip::make_address("127.0.0.1");
         std::vector<PeerAddress> subscribers;
@@ -112,8 +114,17 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
         subscribers.push_back(PeerAddress{loopback, sb->peer.node->port()});
         mesh->add_candidates(subscribers, PeerList::Source::kTracker);
         CHECK(co_await eventually([&] { return mesh->connection_count() >= 2; }, 30s));
-        asio::steady_timer pause(io);
-        co_await net::sleep_for(pause, 1500ms);
+        // Each subscriber knows the peer holds old3 (it decides whether to
+        // fetch as it learns it): neither asked for it.
+        CHECK(co_await eventually(
+            [&] {
+                return !sa->subscriber->mesh()->holders(old3_ref).empty() &&
+                       !sb->subscriber->mesh()->holders(old3_ref).empty();
+            },
+            30s));
+        CHECK(sa->subscriber->mesh()->stats().manifests_requested +
+                  sb->subscriber->mesh()->stats().manifests_requested ==
+              asked_before);
         CHECK(mesh->stats().manifests_served == 0);
         // Announced as if on the new key's chain: they fetch it, and refuse
         // it as forged (not the version announced), dropping the sender.
@@ -130,7 +141,10 @@ TEST_CASE("channel handover: a new key publishes, the old key's later versions a
                        forged_before + 2;
             },
             30s));
-        co_await net::sleep_for(pause, 1500ms);
+        // Both dropped the sender, and looked again at what they hold.
+        CHECK(co_await eventually([&] { return mesh->connection_count() == 0; }, 30s));
+        co_await sa->more_rounds();
+        co_await sb->more_rounds();
         CHECK(sa->version() == 2);
         CHECK(sb->version() == 2);
         REQUIRE(sa->subscriber->applied());

@@ -269,11 +269,15 @@ TEST_CASE(
         auto run = [&]() -> net::awaitable<void> { outcome = co_await download.run(); };
         net::spawn(io.get_executor(), run(), Logger("test"), "download");
 
-        // Stranded: the tracker answers with nobody, the book is empty.
-        asio::steady_timer pause(io, 1500ms);
-        co_await pause.async_wait(asio::use_awaitable);
+        // Stranded: the tracker answered with nobody, the book was empty.
+        using Ask = PoolPlanner::Ask;
+        const std::function<bool()> stranded = [&] {
+            const auto swarm = download.swarm();
+            return swarm && swarm->asks_done(Ask::kTrackers) >= 1 &&
+                   swarm->asks_done(Ask::kAddressBook) >= 1;
+        };
+        REQUIRE(co_await eventually(stranded, 30s));
         REQUIRE_FALSE(outcome.has_value());
-        REQUIRE(download.swarm());
         CHECK(download.swarm()->peer_stats().empty());
 
         remember(state, seed, a.peer);

@@ -120,7 +120,7 @@ net::awaitable<void> ChannelMesh::tick_loop() {
         const std::size_t up = links_.size() + dialling_;
         if (up < options_.target_peers) {
             for (const auto& where :
-                 candidates_.take_candidates(options_.target_peers - up, net::Clock::now())) {
+                 candidates_.take_candidates(options_.target_peers - up, node_.clock().now())) {
                 ++dialling_;
                 net::spawn(tick_.get_executor(), dial(where), log_, "channel dial");
             }
@@ -137,7 +137,8 @@ net::awaitable<void> ChannelMesh::dial(PeerAddress where) {
         ChannelMesh* mesh;
         ~Done() { --mesh->dialling_; }
     } done{this};
-    const auto now = [] { return net::Clock::now(); };
+    // The candidates' backoff runs on the node's clock (as a swarm's).
+    const auto now = [this] { return node_.clock().now(); };
     try {
         // Named first: an aggregate built inside a co_await is destroyed twice (GCC 12).
         const HostPort target{where.address.to_string(), where.port};
@@ -289,7 +290,7 @@ void ChannelMesh::drop(Link& link) {
     link.wake.cancel();
     link.pace.cancel();
     const auto key = link.key;
-    if (link.listen) candidates_.disconnected(*link.listen, link.closing, net::Clock::now());
+    if (link.listen) candidates_.disconnected(*link.listen, link.closing, node_.clock().now());
     gossip_.peer_left(key);
     if (seed_fetch_) seed_fetch_->link_down(key);
     if (file_fetch_) file_fetch_->link_down(key);
@@ -507,6 +508,7 @@ void ChannelMesh::pump() {
         link.buffer.clear();
         link.total = 0;
         link.fetch_started = link.last_progress = net::Clock::now();
+        ++stats_.manifests_requested;
         send(link, cp::encode(cp::ManifestRequest{next->second}));
     }
 }

@@ -82,13 +82,14 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     using SeedSource = std::function<net::awaitable<std::optional<std::string>>(SeedId id)>;
 
     struct Stats {
-        std::size_t manifests_fetched = 0;  // accepted from peers
-        std::size_t manifests_served = 0;   // sent whole to peers
-        std::size_t forged = 0;             // refused as forged (sender dropped)
-        std::size_t seeds_fetched = 0;      // verified seeds received
-        std::size_t seeds_served = 0;       // seed texts sent
-        std::size_t files_fetched = 0;      // small files received, checked
-        std::size_t files_served = 0;       // small files sent
+        std::size_t manifests_requested = 0;  // asked of peers
+        std::size_t manifests_fetched = 0;    // accepted from peers
+        std::size_t manifests_served = 0;     // sent whole to peers
+        std::size_t forged = 0;               // refused as forged (sender dropped)
+        std::size_t seeds_fetched = 0;        // verified seeds received
+        std::size_t seeds_served = 0;         // seed texts sent
+        std::size_t files_fetched = 0;        // small files received, checked
+        std::size_t files_served = 0;         // small files sent
         std::uint64_t file_bytes_fetched = 0;
         std::uint64_t file_bytes_served = 0;
     };

@@ -125,10 +125,11 @@ net::awaitable<void> Subscriber::wait(std::chrono::milliseconds d) {
 }
 
 void Subscriber::heard() {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = node_.clock().now();
     if (!store_ || (heard_written_ && now - *heard_written_ < kHeardEvery)) return;
     heard_written_ = now;
-    if (auto kept = store_->set_last_heard(static_cast<std::int64_t>(std::time(nullptr))); !kept)
+    const auto at = std::chrono::system_clock::to_time_t(node_.clock().system_now());
+    if (auto kept = store_->set_last_heard(static_cast<std::int64_t>(at)); !kept)
         log_.warn("cannot record when the channel was last heard: {}", kept.error().text());
 }
 
@@ -174,6 +175,7 @@ net::awaitable<void> Subscriber::tracker_loop() {
     while (*alive && !stopping_) {
         co_await ask_trackers();
         if (!*alive || stopping_) co_return;
+        ++tracker_polls_;
         net::ClockTimer t(node_.swarm_env().ex, node_.clock());
         poll_wait_ = &t;
         co_await net::sleep_for(t, options_.tracker_poll);
@@ -208,7 +210,7 @@ net::awaitable<std::optional<std::vector<TargetFile>>> Subscriber::seeds_of(cons
     if (!missing.empty() && mesh_) {
         // Learnt from a tracker, a version may come before any peer of the
         // channel is connected: give the mesh a moment to dial them.
-        asio::steady_timer pause(node_.swarm_env().ex);
+        net::ClockTimer pause(node_.swarm_env().ex, node_.clock());
         const VersionRef version = ref_of(m);
         for (int i = 0; i < kHolderWaits && mesh_->holders(version).empty() && !stopping_; ++i)
             co_await net::sleep_for(pause, kHolderWait);
@@ -323,7 +325,7 @@ net::awaitable<void> Subscriber::serve_applied(
         if (next.contains(r.path)) continue;
         const SeedId id = r.seed.id();
         if (node_.find(id)) continue;  // the same content at another path: served once
-        auto opened = FileStorage::open_read(options_.dir / r.path);
+        auto opened = FileStorage::open_read(options_.dir / r.path, node_.env());
         if (!opened) {
             log_.warn("cannot serve {}: {}", r.path, opened.error().message);
             continue;
@@ -392,7 +394,8 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
     std::function<void(const Manifest&, const SyncReport&)> on_applied) {
     {
         const fs::path dir = options_.dir;
-        auto job = [dir] { return ChannelStore::open(dir, Env::posix()); };
+        Env* env = &node_.env();  // outlives the Node
+        auto job = [dir, env] { return ChannelStore::open(dir, *env); };
         auto opened = co_await offload(node_.pool(), std::move(job));
         if (auto* e = std::get_if<StoreError>(&opened)) {
             message_ = e->message;
@@ -527,6 +530,7 @@ net::awaitable<Subscriber::Outcome> Subscriber::run(
             result = Outcome::kUpToDate;
             break;
         }
+        ++rounds_;
         co_await wait(options_.once ? std::chrono::milliseconds(200) : options_.rescan);
         if (!options_.once) repair = true;
     }

@@ -93,6 +93,11 @@ class Subscriber {
     std::uint64_t refused_version() const { return refused_version_; }
     // Published files the user edited or deleted that were restored.
     std::size_t repairs() const { return repairs_; }
+    // Passes of the follow loop that found nothing newer to apply (DIR
+    // checked, and repaired if it differed), and completed asks of the
+    // trackers: a test waits for more of each to see that nothing happens.
+    std::size_t rounds() const { return rounds_; }
+    std::size_t tracker_polls() const { return tracker_polls_; }
 
   private:
     // A verified manifest of this channel that supersedes what is held or
@@ -135,6 +140,8 @@ class Subscriber {
     bool trackers_answered_ = false;
     std::optional<std::chrono::steady_clock::time_point> heard_written_;
     std::size_t repairs_ = 0;
+    std::size_t rounds_ = 0;
+    std::size_t tracker_polls_ = 0;
     std::string message_;
     bool stopping_ = false;
 };

@@ -10,6 +10,7 @@
 
 #include <asio.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -120,6 +121,10 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
                                const std::optional<PeerAddress>& origin = std::nullopt);
     // The candidates and what came of each (tests, status).
     const PeerList& peer_list() const { return peer_list_; }
+    // Asks of a discovery source done so far (answered, failed or fruitless).
+    std::size_t asks_done(PoolPlanner::Ask which) const {
+        return asks_done_[static_cast<std::size_t>(which)];
+    }
     // The trackers are not asked for peers within `d` of now: the caller
     // names holders (add_candidates) that should suffice. Call before start().
     void defer_trackers(std::chrono::milliseconds d) {
@@ -241,8 +246,9 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     asio::steady_timer* drained_signal_ = nullptr;  // set while stop() waits for uploads
 
     std::set<std::shared_ptr<PeerConnection>> conns_;
-    PeerList peer_list_;   // the addresses we could connect to
-    PoolPlanner planner_;  // when and where to look for more
+    PeerList peer_list_;                      // the addresses we could connect to
+    PoolPlanner planner_;                     // when and where to look for more
+    std::array<std::size_t, 3> asks_done_{};  // by PoolPlanner::Ask
     std::map<UserId, std::uint32_t> strikes_;
     std::set<UserId> banned_users_;
     std::map<std::string, PeerStats> traffic_;  // by peer name, kept after disconnect

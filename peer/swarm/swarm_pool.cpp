@@ -242,6 +242,10 @@ net::awaitable<void> Swarm::discover_loop() {
 
 net::awaitable<void> Swarm::ask(PoolPlanner::Ask which) {
     using Ask = PoolPlanner::Ask;
+    struct Count {
+        std::size_t& n;
+        ~Count() { ++n; }
+    } count{asks_done_[static_cast<std::size_t>(which)]};
     switch (which) {
         case Ask::kPeers:
             log_.debug("{}: asking them for more peers", count_of(conns_.size(), "peer"));

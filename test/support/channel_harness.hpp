@@ -82,6 +82,17 @@ struct TestSubscriber {
         done = true;
     }
     std::uint64_t version() const { return applied.empty() ? 0 : applied.back().version; }
+    // Returns once the subscriber has made `n` more passes of its loop and
+    // asked its trackers once more (required; a bounded wait): whatever it
+    // could have heard by now from its peers or trackers, it has acted on.
+    net::awaitable<void> more_rounds(std::size_t n = 2) {
+        const auto rounds = subscriber->rounds() + n;
+        const auto polls = subscriber->tracker_polls() + 1;
+        const std::function<bool()> done = [this, rounds, polls] {
+            return subscriber->rounds() >= rounds && subscriber->tracker_polls() >= polls;
+        };
+        REQUIRE(co_await eventually(done, std::chrono::seconds(30)));
+    }
     net::awaitable<void> stop() {
         subscriber->stop();
         co_await eventually([this] { return done; }, 10s);
