@@ -239,13 +239,13 @@ TEST_CASE("backup: files beyond --max-size are skipped and named, with no partia
 // says so, what it holds is still served; with room again, fetching resumes.
 TEST_CASE("backup: a full disk stops fetching, keeps serving, and room again resumes it") {
     TempDir src, bdir, out;
+    FaultyEnv env(Env::posix());  // outlives the io_context and the pool
+    env.set_free_space(1ull << 30);
     asio::io_context io;
     asio::thread_pool pool(2);
     TestTracker tracker(io);
     const Seed a = make_seeded_file(src, "a.bin", 200'000, tracker.address);
     const Seed b = make_seeded_file(src, "b.bin", 150'000, tracker.address);
-    FaultyEnv env(Env::posix());
-    env.set_free_space(1ull << 30);
 
     run_within(io, 90s, [&]() -> net::awaitable<void> {
         auto first = std::make_unique<TestPeer>(io, pool, "sharer-a", quick_swarm());

@@ -404,7 +404,8 @@ net::awaitable<void> Backup::fetch(ListedSeed listed) {
     if (const auto swarm = download->swarm()) fetched_bytes_ += swarm->verified_bytes();
     using O = Download::Outcome;
     if (outcome == O::kComplete || outcome == O::kAlreadyComplete) {
-        if (const auto file = stat_shared(download->target())) cache_.remember(*file, *seed);
+        if (const auto file = stat_shared(download->target(), node_.env()))
+            cache_.remember(*file, *seed);
         log_.info("holding {} ({}), id {}", seed->name, format_bytes(seed->length), id.hex());
         held_[id] = Held{seed->length, std::move(download), nullptr};
     } else if (!stopping_) {

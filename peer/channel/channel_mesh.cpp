@@ -46,6 +46,7 @@ std::shared_ptr<ChannelMesh> ChannelMesh::create(Node& node, const ChannelId& ch
 ChannelMesh::ChannelMesh(Node& node, const ChannelId& channel, Verify verify,
                          ChannelMeshOptions options, Logger log)
     : node_(node),
+      clock_(&node.clock()),
       channel_(channel),
       verify_(std::move(verify)),
       options_(options),
@@ -120,7 +121,7 @@ net::awaitable<void> ChannelMesh::tick_loop() {
         const std::size_t up = links_.size() + dialling_;
         if (up < options_.target_peers) {
             for (const auto& where :
-                 candidates_.take_candidates(options_.target_peers - up, node_.clock().now())) {
+                 candidates_.take_candidates(options_.target_peers - up, clock_->now())) {
                 ++dialling_;
                 net::spawn(tick_.get_executor(), dial(where), log_, "channel dial");
             }
@@ -138,7 +139,8 @@ net::awaitable<void> ChannelMesh::dial(PeerAddress where) {
         ~Done() { --mesh->dialling_; }
     } done{this};
     // The candidates' backoff runs on the node's clock (as a swarm's).
-    const auto now = [this] { return node_.clock().now(); };
+    // (clock_, not node_: a dial may end after the Node is gone.)
+    const auto now = [clock = clock_] { return clock->now(); };
     try {
         // Named first: an aggregate built inside a co_await is destroyed twice (GCC 12).
         const HostPort target{where.address.to_string(), where.port};
@@ -290,7 +292,7 @@ void ChannelMesh::drop(Link& link) {
     link.wake.cancel();
     link.pace.cancel();
     const auto key = link.key;
-    if (link.listen) candidates_.disconnected(*link.listen, link.closing, node_.clock().now());
+    if (link.listen) candidates_.disconnected(*link.listen, link.closing, clock_->now());
     gossip_.peer_left(key);
     if (seed_fetch_) seed_fetch_->link_down(key);
     if (file_fetch_) file_fetch_->link_down(key);

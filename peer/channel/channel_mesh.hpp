@@ -190,6 +190,7 @@ class ChannelMesh : public ChannelEndpoint, public std::enable_shared_from_this<
     channel_proto::ChannelHello my_hello() const;
 
     Node& node_;
+    const Clock* clock_;  // the node's: outlives the io_context, and so any dial
     ChannelId channel_;
     Verify verify_;
     ChannelMeshOptions options_;

@@ -499,7 +499,8 @@ net::awaitable<void> Publisher::publish(std::vector<ManifestEntry> files) {
         m.previous = network_head_->body_hash;
     else if (published_ && published_->version == last)
         m.previous = manifest_body_hash(*published_);
-    m.time = static_cast<std::int64_t>(std::time(nullptr));
+    m.time =
+        static_cast<std::int64_t>(std::chrono::system_clock::to_time_t(node_.clock().system_now()));
     m.name = options_.name;
     m.files = std::move(files);
     m = sign_manifest(std::move(m), options_.key);

@@ -73,6 +73,7 @@ void Subscriber::stop() {
     cancel_ = true;
     wake_.notify();
     if (poll_wait_ != nullptr) poll_wait_->cancel();
+    if (holder_wait_ != nullptr) holder_wait_->cancel();
 }
 
 bool Subscriber::consider(Manifest m, std::shared_ptr<const std::string> text,
@@ -211,6 +212,11 @@ net::awaitable<std::optional<std::vector<TargetFile>>> Subscriber::seeds_of(cons
         // Learnt from a tracker, a version may come before any peer of the
         // channel is connected: give the mesh a moment to dial them.
         net::ClockTimer pause(node_.swarm_env().ex, node_.clock());
+        holder_wait_ = &pause;  // stop() ends it
+        struct Forget {
+            net::ClockTimer*& wait;
+            ~Forget() { wait = nullptr; }
+        } forget{holder_wait_};
         const VersionRef version = ref_of(m);
         for (int i = 0; i < kHolderWaits && mesh_->holders(version).empty() && !stopping_; ++i)
             co_await net::sleep_for(pause, kHolderWait);

@@ -137,6 +137,7 @@ class Subscriber {
     net::Wakeup wake_;  // notified when a newer version is known, or stop()
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     net::ClockTimer* poll_wait_ = nullptr;
+    net::ClockTimer* holder_wait_ = nullptr;  // seeds_of()'s wait for a version's holders, if any
     bool trackers_answered_ = false;
     std::optional<std::chrono::steady_clock::time_point> heard_written_;
     std::size_t repairs_ = 0;

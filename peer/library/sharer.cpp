@@ -21,7 +21,7 @@ Sharer::Sharer(Node& node, Trackers& trackers, SharerOptions options, Logger log
       trackers_(trackers),
       options_(std::move(options)),
       log_(std::move(log)),
-      cache_(options_.state_dir),
+      cache_(options_.state_dir, node.env()),
       rescan_signal_(node.swarm_env().ex, node.clock()) {}
 
 void Sharer::stop() {
@@ -68,7 +68,8 @@ net::awaitable<void> Sharer::rescan() {
     std::vector<fs::path> exclude;
     if (options_.state_dir) exclude.push_back(*options_.state_dir);
     if (cache_.dir()) exclude.push_back(*cache_.dir());
-    auto scan = [dir, exclude] { return scan_directory(dir, exclude); };
+    Env* env = &node_.env();  // outlives the Node
+    auto scan = [dir, exclude, env] { return scan_directory(dir, exclude, *env); };
     auto found = co_await offload(node_.pool(), std::move(scan));
     for (const auto& s : found.skipped)
         report(s);
@@ -139,7 +140,7 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
     }
     std::optional<Seed> seed;
     if (!rehash) {
-        auto check = check_sidecar(file);
+        auto check = check_sidecar(file, node_.env());
         seed = std::move(check.seed);
         if (!seed) seed = cache_.find(file);
         if (check.rejected) {
@@ -166,7 +167,7 @@ net::awaitable<void> Sharer::share(const SharedFile& file, bool rehash) {
         cache_.remember(file, *seed);
     }
     // The file must still be what was hashed; if not, the next scan sees it.
-    const auto after = stat_shared(path);
+    const auto after = stat_shared(path, node_.env());
     if (!after || !after->same_as(file)) {
         log_.info("{} changed while being seeded; seeding it again at the next scan",
                   path.string());

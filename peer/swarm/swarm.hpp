@@ -249,6 +249,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     PeerList peer_list_;                      // the addresses we could connect to
     PoolPlanner planner_;                     // when and where to look for more
     std::array<std::size_t, 3> asks_done_{};  // by PoolPlanner::Ask
+    static_assert(static_cast<std::size_t>(PoolPlanner::Ask::kAddressBook) == 2,
+                  "asks_done_ has one count per PoolPlanner::Ask");
     std::map<UserId, std::uint32_t> strikes_;
     std::set<UserId> banned_users_;
     std::map<std::string, PeerStats> traffic_;  // by peer name, kept after disconnect

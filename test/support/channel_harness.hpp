@@ -86,12 +86,17 @@ struct TestSubscriber {
     // asked its trackers once more (required; a bounded wait): whatever it
     // could have heard by now from its peers or trackers, it has acted on.
     net::awaitable<void> more_rounds(std::size_t n = 2) {
-        const auto rounds = subscriber->rounds() + n;
+        // The trackers' answer first, then passes that began after it.
         const auto polls = subscriber->tracker_polls() + 1;
-        const std::function<bool()> done = [this, rounds, polls] {
-            return subscriber->rounds() >= rounds && subscriber->tracker_polls() >= polls;
+        const std::function<bool()> asked = [this, polls] {
+            return subscriber->tracker_polls() >= polls;
         };
-        REQUIRE(co_await eventually(done, std::chrono::seconds(30)));
+        REQUIRE(co_await eventually(asked, std::chrono::seconds(30)));
+        const auto rounds = subscriber->rounds() + n;
+        const std::function<bool()> passed = [this, rounds] {
+            return subscriber->rounds() >= rounds;
+        };
+        REQUIRE(co_await eventually(passed, std::chrono::seconds(30)));
     }
     net::awaitable<void> stop() {
         subscriber->stop();
