@@ -7,6 +7,7 @@
 
 #include "peer/backup/channel_backup.hpp"
 #include "peer/channel/publisher.hpp"
+#include "test/support/backup_harness.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -220,6 +221,70 @@ TEST_CASE("backup: a channel version beyond --max-size waits until it fits") {
         const std::function<bool()> ended = [&] { return channels_done; };
         CHECK(co_await eventually(ended, 15s));
         co_await backup_peer.stop();
+    });
+}
+
+// A restart: before its channels are followed again, the channel side counts
+// what it held (restore()), and a real file mirror sharing the quota with it
+// skips a file that would not fit beside them, naming it.
+TEST_CASE("backup: at a restart --max-size counts the channels held before they are followed") {
+    TempDir site, backup_dir, src;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_file(site / "big.bin", pattern_bytes(600'000, 7));
+    write_file(site / "a.txt", "alpha\n");
+    const Seed extra = make_seeded_file(src, "extra.bin", 500'000, tracker.address);
+
+    run_within(io, 120s, [&]() -> net::awaitable<void> {
+        // A first run holds the channel's version 1 (600,006 bytes).
+        {
+            RunningPublisher publisher(io, pool, site.path(), 8, tracker.address);
+            const ChannelId channel = co_await publisher.published();
+            TestPeer backup_peer(io, pool, "backup");
+            ChannelBackupOptions bo = quick_channels(backup_dir.path(), tracker.address);
+            bo.channels = {channel};
+            ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
+            bool channels_done = false;
+            net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+                       "channels");
+            const std::function<bool()> held = [&] { return channels.applied(channel) == 1; };
+            REQUIRE(co_await eventually(held, 30s));
+            CHECK(channels.held_bytes() == 600'006);
+            channels.stop();
+            const std::function<bool()> ended = [&] { return channels_done; };
+            CHECK(co_await eventually(ended, 15s));
+            co_await backup_peer.stop();
+            co_await publisher.stop();
+        }
+
+        // The restart, as `peer backup` does it: the channels' restore, then
+        // the file mirror, whose quota counts them. Not followed yet.
+        TestPeer channel_peer(io, pool, "channels");
+        ChannelBackupOptions bo = quick_channels(backup_dir.path(), tracker.address);
+        bo.max_size = 1'000'000;
+        ChannelBackup channels(*channel_peer.node, *channel_peer.trackers, bo, channel_peer.log);
+        CHECK(channels.held_bytes() == 0);
+        co_await channels.restore();
+        CHECK(channels.held_bytes() == 600'006);
+        CHECK(channels.followed() == 0);
+
+        TestPeer sharer(io, pool, "sharer", quick_swarm());
+        co_await sharer.share(extra, open_shared(src / extra.name), tracker.address);
+        auto o = quick_backup(backup_dir.path(), tracker.address);
+        o.limits.max_size = 1'000'000;
+        o.others = [&channels] { return channels.held_bytes(); };
+        RunningBackup files(io, pool, o);
+        files.start(io);
+        const std::function<bool()> skipped = [&] { return files.backup->skipped().size() == 1; };
+        REQUIRE(co_await eventually(skipped, 30s));
+        co_await files.more_polls(2);
+        CHECK(files.backup->skipped()[0].first == "extra.bin");
+        CHECK(files.backup->skipped()[0].second == BackupSkip::kBeyondQuota);
+        CHECK_FALSE(files.backup->holds(extra.id()));
+        co_await files.stop();
+        co_await sharer.stop();
+        co_await channel_peer.stop();
     });
 }
 

@@ -66,8 +66,11 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     channel_options.others = [&files] { return files != nullptr ? files->reserved_bytes() : 0; };
     ChannelBackup channels(channel_node, channel_trackers, channel_options, log.sub("channels"));
     bool channels_done = cmd.no_channels;
-    if (!cmd.no_channels)
-        net::spawn(ex, follow_channels(&channels, &channels_done), log, "channels");
+    // What the channels held before this run counts in --max-size from the
+    // file mirror's first plan on; they are followed once the mirror has
+    // read back what it holds (so each side's first count sees the other's).
+    if (!cmd.no_channels) co_await channels.restore();
+    bool channels_spawned = false;
 
     BackupOptions options;
     options.also_held = [&channels](const SeedId& id) { return channels.covers(id); };
@@ -96,6 +99,9 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
         },
         "a restart resumes");
     co_await backup.run([&] {
+        if (!channels_done)
+            net::spawn(ex, follow_channels(&channels, &channels_done), log, "channels");
+        channels_spawned = true;
         // One line once the held files are served (scripts wait for it).
         fmt::print("backup of {} on port {}: serving {} already held ({})\n", cmd.dir.string(),
                    node.port(), count_of(backup.held(), "file"), format_bytes(backup.held_bytes()));
@@ -105,6 +111,7 @@ net::awaitable<int> backup_main(const BackupCommand& cmd, std::vector<ChannelId>
     // (backup.run() returns only then; channels_done says so) before the
     // Nodes and Trackers they refer to stop and are destroyed.
     channels.stop();
+    if (!channels_spawned) channels_done = true;
     asio::steady_timer tick(ex);
     while (!channels_done)
         co_await net::sleep_for(tick, 50ms);

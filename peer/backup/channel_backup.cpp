@@ -6,6 +6,7 @@
 
 #include "common/core/numbers.hpp"
 #include "common/core/plural.hpp"
+#include "common/net/offload.hpp"
 
 namespace seedshare {
 
@@ -66,18 +67,31 @@ std::uint64_t new_bytes(const Manifest& m, const std::optional<Manifest>& held) 
 // with an archive, the channel holds its applied version, the new version's
 // new files and what the archive kept: that is what is counted.
 std::uint64_t ChannelBackup::channel_bytes(const ChannelId& channel) const {
-    std::uint64_t n = 0;
+    std::uint64_t n = held_of(channel);
     std::uint64_t applied_version = 0;
-    if (const auto s = subscribers_.find(channel);
-        s != subscribers_.end() && s->second->applied()) {
-        n = manifest_bytes(*s->second->applied());
+    if (const auto s = subscribers_.find(channel); s != subscribers_.end() && s->second->applied())
         applied_version = s->second->applied()->version;
-    }
     if (const auto a = admitted_.find(channel);
         a != admitted_.end() && a->second.version > applied_version)
         n = add_saturating(n, a->second.new_bytes);
-    if (const auto a = archives_.find(channel); a != archives_.end())
+    return n;
+}
+
+std::uint64_t ChannelBackup::held_of(const ChannelId& channel) const {
+    std::uint64_t n = 0;
+    bool settled = false;
+    if (const auto s = subscribers_.find(channel);
+        s != subscribers_.end() && s->second->applied()) {
+        n = manifest_bytes(*s->second->applied());
+        settled = true;
+    }
+    if (const auto a = archives_.find(channel); a != archives_.end()) {
         n = add_saturating(n, a->second->kept_bytes());
+        settled = settled && a->second->read_back();
+    }
+    // Until the subscriber and the archive have read back what is on disk.
+    if (const auto r = restored_.find(channel); r != restored_.end() && !settled)
+        n = std::max(n, r->second);
     return n;
 }
 
@@ -90,7 +104,61 @@ std::uint64_t ChannelBackup::held_bytes() const {
     std::uint64_t n = 0;
     for (const auto& [channel, s] : subscribers_)
         n = add_saturating(n, channel_bytes(channel));
+    // Held on disk, not (yet) followed.
+    for (const auto& [channel, bytes] : restored_)
+        if (!subscribers_.contains(channel)) n = add_saturating(n, bytes);
     return n;
+}
+
+namespace {
+
+// Bytes of the regular files in DIR's version directories (kept files and
+// their seeds), as the disk holds them.
+std::uint64_t kept_on_disk(Env& env, const fs::path& root) {
+    std::uint64_t n = 0;
+    auto versions = env.list_dir(root);
+    if (!versions) return 0;
+    for (const auto& v : *versions) {
+        auto files = env.list_dir(root / v.name);
+        if (!files) continue;
+        for (const auto& f : *files)
+            if (auto info = env.lstat(root / v.name / f.name);
+                info && info->type == FileType::kRegular && !f.name.ends_with(".seed"))
+                n = add_saturating(n, info->size);
+    }
+    return n;
+}
+
+}  // namespace
+
+net::awaitable<void> ChannelBackup::restore() {
+    auto job = [env = &node_.env(), dir = options_.dir, versions = options_.versions_dir,
+                max = options_.max_channels] {
+        std::map<ChannelId, std::uint64_t> found;
+        auto listed = env->list_dir(dir);
+        if (!listed) return found;
+        for (const auto& e : *listed) {
+            if (found.size() >= max) break;
+            const auto id = ChannelId::from_hex_string(e.name);
+            if (!id) continue;
+            std::uint64_t bytes = 0;
+            const auto view = ChannelStore::inspect(dir / e.name, *env);
+            if (const auto* v = std::get_if<ChannelStore::View>(&view); v && v->manifest)
+                if (const auto m = parse_verified_manifest(*v->manifest, *id))
+                    bytes = manifest_bytes(*m);
+            if (!versions.empty())
+                bytes = add_saturating(bytes, kept_on_disk(*env, versions / e.name));
+            if (bytes > 0) found[*id] = bytes;
+        }
+        return found;
+    };
+    restored_ = co_await offload(node_.pool(), std::move(job));
+    std::uint64_t total = 0;
+    for (const auto& [channel, bytes] : restored_)
+        total = add_saturating(total, bytes);
+    if (!restored_.empty())
+        log_.info("{} held from before ({})", count_of(restored_.size(), "channel"),
+                  format_bytes(total));
 }
 
 std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const Manifest& m) {
@@ -100,12 +168,9 @@ std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const 
     for (const auto& [other, s] : subscribers_)
         if (other != channel) rest = add_saturating(rest, channel_bytes(other));
     std::optional<Manifest> applied;
-    if (const auto s = subscribers_.find(channel); s != subscribers_.end()) {
+    if (const auto s = subscribers_.find(channel); s != subscribers_.end())
         applied = s->second->applied();
-        if (applied) rest = add_saturating(rest, manifest_bytes(*applied));
-    }
-    if (const auto a = archives_.find(channel); a != archives_.end())
-        rest = add_saturating(rest, a->second->kept_bytes());
+    rest = add_saturating(rest, held_of(channel));
     const std::uint64_t size = new_bytes(m, applied);
     const std::uint64_t max = options_.max_size;
     if (rest > max || size > max - rest)
@@ -145,7 +210,7 @@ bool ChannelBackup::follow(const ChannelId& channel) {
         a.root = options_.versions_dir / channel.hex();
         a.keep = options_.keep_versions;
         a.trackers = options_.trackers;
-        archive = std::make_shared<VersionArchive>(node_, trackers_, a, log_);
+        archive = std::make_shared<VersionArchive>(node_, trackers_, a, log_, node_.env());
         archives_[channel] = archive;
         o.keeper = archive;
     }

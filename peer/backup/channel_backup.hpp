@@ -63,6 +63,13 @@ class ChannelBackup {
     ChannelBackup(Node& node, Trackers& trackers, ChannelBackupOptions options, Logger log);
     ~ChannelBackup();
 
+    // Reads what an earlier run left in DIR (each channel's applied version
+    // and the files kept of earlier ones), so that --max-size counts it from
+    // the start, before the channels are followed again; call before run()
+    // and before the file mirror plans (cmd_backup.cpp). Bounded by
+    // max_channels; what does not read back (no state, a manifest that does
+    // not check) counts nothing.
+    net::awaitable<void> restore();
     // Follows until stop(); returns once every subscriber has ended.
     net::awaitable<void> run();
     void stop();
@@ -90,6 +97,9 @@ class ChannelBackup {
     std::optional<std::string> admit(const ChannelId& channel, const Manifest& m);
     // The bytes of a channel's applied (or admitted) version and kept files.
     std::uint64_t channel_bytes(const ChannelId& channel) const;
+    // Its applied version and kept files: as restore() read them until its
+    // subscriber and archive have read them back themselves.
+    std::uint64_t held_of(const ChannelId& channel) const;
     net::awaitable<void> run_subscriber(ChannelId channel, std::shared_ptr<Subscriber> s,
                                         std::shared_ptr<VersionArchive> archive);
 
@@ -106,7 +116,8 @@ class ChannelBackup {
         std::uint64_t new_bytes = 0;
     };
     std::map<ChannelId, Admitted> admitted_;
-    net::Wakeup wake_;  // ends the poll interval: stop()
+    std::map<ChannelId, std::uint64_t> restored_;  // restore(): bytes on disk per channel
+    net::Wakeup wake_;                             // ends the poll interval: stop()
     std::size_t running_ = 0;
     bool stopping_ = false;
     bool listing_failed_ = false;

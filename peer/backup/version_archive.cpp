@@ -195,6 +195,7 @@ net::awaitable<void> VersionArchive::load() {
     for (const auto& line : loaded.said)
         log_.warn("kept versions in {}: {}", options_.root.string(), line);
     versions_ = std::move(loaded.versions);
+    read_back_ = true;
     if (!versions_.empty())
         log_.info("{} kept in {}", count_of(versions_.size(), "earlier version"),
                   options_.root.string());

@@ -66,6 +66,8 @@ class VersionArchive final : public VersionKeeper {
     std::vector<std::uint64_t> kept() const;
     // Bytes of the files kept.
     std::uint64_t kept_bytes() const;
+    // What an earlier run kept has been read back (kept_bytes() counts it).
+    bool read_back() const { return read_back_; }
     // Whether a kept version holds this seed (served or not).
     bool holds(const SeedId& id) const;
     bool serves(const SeedId& id) const { return serving_.contains(id); }
@@ -89,7 +91,8 @@ class VersionArchive final : public VersionKeeper {
     Env* env_;
     std::map<std::uint64_t, Held> versions_;
     std::map<SeedId, std::unique_ptr<FileTransfer>> serving_;
-    bool loaded_ = false;
+    bool loaded_ = false;     // load() began
+    bool read_back_ = false;  // load() ended
 };
 
 }  // namespace seedshare
