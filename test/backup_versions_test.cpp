@@ -45,9 +45,10 @@ struct VersionsBackup {
     std::unique_ptr<ChannelBackup> channels;
     bool done = false;
     VersionsBackup(asio::io_context& io, asio::thread_pool& pool, const fs::path& dir,
-                   const HostPort& tracker, std::size_t keep)
+                   const HostPort& tracker, std::size_t keep, std::uint64_t max_size = 0)
         : peer(io, pool, "backup") {
         ChannelBackupOptions bo;
+        bo.max_size = max_size;
         bo.dir = dir / "channels";
         bo.versions_dir = dir / "channel-versions";
         bo.keep_versions = keep;
@@ -187,6 +188,57 @@ TEST_CASE("backup: --keep-versions serves the version before the latest, also af
         CHECK_FALSE(backup->channels->covers(c1.id()));
         CHECK(read_file(mirror / "docs" / "c.txt") == "charlie, version 3\n");
         co_await backup->stop();
+    });
+}
+
+// --keep-versions 2 within --max-size 700,000: versions 2 and 1 held (one
+// 300,000-byte file each) and version 3 coming would be 900,000 while it is
+// fetched, were version 1 (beyond the 2 kept once 3 is applied) still
+// counted. It goes first: version 3 is applied, never refused, and what the
+// channel holds after each version is within the quota.
+TEST_CASE("backup: a version beyond --keep-versions goes first, to make room within --max-size") {
+    TempDir site, backup_dir;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_file(site / "x.bin", pattern_bytes(300'000, 1001));
+
+    run_within(io, 180s, [&]() -> net::awaitable<void> {
+        TestPeer publisher_peer(io, pool, "publisher");
+        PublisherOptions po{site.path(), versions_key(), "versions", {tracker.address},
+                            {},          100ms,          {},         {}};
+        po.mesh.tick = 50ms;
+        Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
+        bool ready = false, publisher_done = false;
+        net::spawn(io.get_executor(), run_versions_publisher(&publisher, &ready, &publisher_done),
+                   Logger("test"), "publisher");
+        const std::function<bool()> is_ready = [&] { return ready; };
+        REQUIRE(co_await eventually(is_ready, 20s));
+        const ChannelId channel = publisher.channel();
+        const fs::path kept = backup_dir / "channel-versions" / channel.hex();
+
+        auto backup = std::make_unique<VersionsBackup>(io, pool, backup_dir.path(), tracker.address,
+                                                       2, 700'000);
+        for (std::uint64_t v = 1; v <= 3; ++v) {
+            if (v > 1) write_file(site / "x.bin", pattern_bytes(300'000, 1000 + v * 7919));
+            const std::function<bool()> has = [&] {
+                return backup->channels->applied(channel) == v;
+            };
+            REQUIRE(co_await eventually(has, 30s));
+            CHECK(backup->channels->refused(channel) == 0);
+            CHECK(backup->channels->held_bytes() <= 700'000);
+        }
+        CHECK(backup->channels->kept(channel) == std::vector<std::uint64_t>{2});
+        CHECK_FALSE(fs::exists(kept / "1"));
+        CHECK(backup->channels->held_bytes() == 600'000);
+        CHECK(read_file(backup_dir / "channels" / channel.hex() / "x.bin") ==
+              read_file(site / "x.bin"));
+
+        co_await backup->stop();
+        publisher.stop();
+        const std::function<bool()> ended = [&] { return publisher_done; };
+        CHECK(co_await eventually(ended, 10s));
+        co_await publisher_peer.stop();
     });
 }
 

@@ -170,7 +170,12 @@ std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const 
     std::optional<Manifest> applied;
     if (const auto s = subscribers_.find(channel); s != subscribers_.end())
         applied = s->second->applied();
-    rest = add_saturating(rest, held_of(channel));
+    std::uint64_t own = held_of(channel);
+    // Kept versions beyond --keep-versions once `m` is applied go before its
+    // files are fetched (VersionArchive::replacing): not counted against it.
+    if (const auto a = archives_.find(channel); a != archives_.end() && applied)
+        own -= std::min(own, a->second->bytes_going(applied->version, m.version));
+    rest = add_saturating(rest, own);
     const std::uint64_t size = new_bytes(m, applied);
     const std::uint64_t max = options_.max_size;
     if (rest > max || size > max - rest)

@@ -181,6 +181,18 @@ std::uint64_t VersionArchive::kept_bytes() const {
     return n;
 }
 
+std::uint64_t VersionArchive::bytes_going(std::uint64_t applied, std::uint64_t next) const {
+    auto metas_then = metas();
+    if (applied < next && !versions_.contains(applied))
+        metas_then.push_back(KeptVersion{applied, {}});
+    std::uint64_t n = 0;
+    for (const auto v : plan_retention(metas_then, next, {}, options_.keep).drop)
+        if (const auto it = versions_.find(v); it != versions_.end())
+            for (const auto& [id, seed] : it->second.seeds)
+                n += seed.length;
+    return n;
+}
+
 bool VersionArchive::holds(const SeedId& id) const {
     for (const auto& [v, h] : versions_)
         if (h.meta.seeds.contains(id)) return true;
@@ -241,9 +253,13 @@ net::awaitable<void> VersionArchive::replacing(const Manifest& applied,
             }
         }
     }
-    // Only let go of what the next version names (it may have to be fetched,
-    // and a Node has one swarm per seed); nothing is dropped until the next
-    // version is applied: if it never is, the versions kept still serve.
+    // The versions beyond --keep-versions once `next` is applied go first,
+    // before its files are fetched (room within --max-size: bytes_going()).
+    // What stays serves as it will then, but for the seeds the subscriber
+    // still serves from DIR (carry_out() leaves a seed with a swarm in the
+    // Node alone) and those `next` names (let go of: it may fetch them).
+    if (next.version > applied.version)
+        co_await carry_out(plan_retention(metas(), next.version, live, options_.keep));
     std::vector<net::awaitable<void>> leaves;
     for (auto it = serving_.begin(); it != serving_.end();) {
         if (!live.contains(it->first)) {

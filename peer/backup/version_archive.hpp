@@ -66,6 +66,10 @@ class VersionArchive final : public VersionKeeper {
     std::vector<std::uint64_t> kept() const;
     // Bytes of the files kept.
     std::uint64_t kept_bytes() const;
+    // Bytes of the versions kept now that go once `next` replaces the
+    // version `applied` (kept then in their place): replacing() drops them
+    // before `next` is fetched, so --max-size need not count them for it.
+    std::uint64_t bytes_going(std::uint64_t applied, std::uint64_t next) const;
     // What an earlier run kept has been read back (kept_bytes() counts it).
     bool read_back() const { return read_back_; }
     // Whether a kept version holds this seed (served or not).
