@@ -301,4 +301,60 @@ TEST_CASE(
     CHECK(read_file(outside / "precious") == "not the archive's");
 }
 
+// The versions a new version pushes beyond --keep-versions go once it is
+// applied; asked to (drop_first: the quota needs their room), before its
+// files are fetched, in replacing().
+TEST_CASE("backup: kept versions beyond --keep-versions go at the apply, or first when asked") {
+    TempDir src, dir;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    // Versions 1 and 2 kept on disk (one whole, checked pair each).
+    auto keep_on_disk = [&](const fs::path& root, std::uint64_t v, const std::string& content) {
+        const std::string name = "f" + std::to_string(v);
+        write_file(src / name, content);
+        SeedMakerOptions so;
+        so.trackers = {tracker.address};
+        auto made = make_seed(src / name, so);
+        REQUIRE(made);
+        fs::create_directories(root / std::to_string(v));
+        write_file(root / std::to_string(v) / made->id().hex(), content);
+        write_file(root / std::to_string(v) / (made->id().hex() + ".seed"), format_seed(*made));
+    };
+    for (const bool first : {false, true}) {
+        CAPTURE(first);
+        TempDir root_dir;
+        const fs::path root = root_dir.path();
+        keep_on_disk(root, 1, "version one\n");
+        keep_on_disk(root, 2, "version two\n");
+        run_within(io, 60s, [&]() -> net::awaitable<void> {
+            TestPeer peer(io, pool, "backup");
+            VersionArchiveOptions o;
+            o.root = root;
+            o.keep = 2;
+            o.trackers = {tracker.address};
+            VersionArchive archive(*peer.node, *peer.trackers, o, peer.log);
+            Manifest applied, next;
+            applied.version = 2;
+            next.version = 3;
+            co_await archive.applied(applied);
+            CHECK(archive.kept() == std::vector<std::uint64_t>{1, 2});
+            CHECK(archive.bytes_going(2, 3) == std::string("version one\n").size());
+            CHECK(archive.bytes_going(3, 3) == 0);
+            if (first) archive.drop_first(3);
+            co_await archive.replacing(applied, {}, dir.path(), next);
+            if (first)
+                CHECK(archive.kept() == std::vector<std::uint64_t>{2});
+            else
+                CHECK(archive.kept() == std::vector<std::uint64_t>{1, 2});
+            co_await archive.applied(next);
+            CHECK(archive.kept() == std::vector<std::uint64_t>{2});
+            CHECK_FALSE(fs::exists(root / "1"));
+            co_await archive.leave();
+            co_await peer.stop();
+        });
+        io.restart();
+    }
+}
+
 }  // namespace backup_versions_test

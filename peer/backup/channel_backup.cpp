@@ -31,6 +31,9 @@ bool ChannelBackup::covers(const SeedId& id) const {
                     if (f.seed == id) return true;
     for (const auto& [channel, a] : archives_)
         if (a->holds(id)) return true;
+    // What a channel held before a restart, until it reads it back.
+    for (const auto& [channel, r] : restored_)
+        if (r.seeds.contains(id) && !settled(channel)) return true;
     return false;
 }
 
@@ -77,21 +80,28 @@ std::uint64_t ChannelBackup::channel_bytes(const ChannelId& channel) const {
     return n;
 }
 
+bool ChannelBackup::settled(const ChannelId& channel) const {
+    const auto s = subscribers_.find(channel);
+    if (s == subscribers_.end() || !s->second->applied()) return false;
+    const auto a = archives_.find(channel);
+    return a == archives_.end() || a->second->read_back();
+}
+
 std::uint64_t ChannelBackup::held_of(const ChannelId& channel) const {
     std::uint64_t n = 0;
-    bool settled = false;
+    std::uint64_t applied_version = 0;
     if (const auto s = subscribers_.find(channel);
         s != subscribers_.end() && s->second->applied()) {
         n = manifest_bytes(*s->second->applied());
-        settled = true;
+        applied_version = s->second->applied()->version;
     }
-    if (const auto a = archives_.find(channel); a != archives_.end()) {
-        n = add_saturating(n, a->second->kept_bytes());
-        settled = settled && a->second->read_back();
-    }
+    // What is kept of the applied version (while the next one is fetched)
+    // is links to the files in DIR, counted above.
+    if (const auto a = archives_.find(channel); a != archives_.end())
+        n = add_saturating(n, a->second->kept_bytes() - a->second->bytes_of(applied_version));
     // Until the subscriber and the archive have read back what is on disk.
-    if (const auto r = restored_.find(channel); r != restored_.end() && !settled)
-        n = std::max(n, r->second);
+    if (const auto r = restored_.find(channel); r != restored_.end() && !settled(channel))
+        n = std::max(n, r->second.bytes);
     return n;
 }
 
@@ -105,20 +115,32 @@ std::uint64_t ChannelBackup::held_bytes() const {
     for (const auto& [channel, s] : subscribers_)
         n = add_saturating(n, channel_bytes(channel));
     // Held on disk, not (yet) followed.
-    for (const auto& [channel, bytes] : restored_)
-        if (!subscribers_.contains(channel)) n = add_saturating(n, bytes);
+    for (const auto& [channel, r] : restored_)
+        if (!subscribers_.contains(channel)) n = add_saturating(n, r.bytes);
     return n;
 }
 
 namespace {
 
-// Bytes of the regular files in DIR's version directories (kept files and
-// their seeds), as the disk holds them.
-std::uint64_t kept_on_disk(Env& env, const fs::path& root) {
+// Version directories of a channel looked at by restore(), at most.
+constexpr std::size_t kMaxRestoredVersions = 4096;
+
+// Bytes of the files kept in a channel's version directories (ROOT/<n>/,
+// as VersionArchive reads them: a canonical number, a real directory; the
+// .seed files left out), but for version `except` (the applied one: what is
+// kept of it is links to the files in DIR, counted there).
+std::uint64_t kept_on_disk(Env& env, const fs::path& root, std::uint64_t except) {
     std::uint64_t n = 0;
     auto versions = env.list_dir(root);
     if (!versions) return 0;
+    std::size_t looked = 0;
     for (const auto& v : *versions) {
+        if (++looked > kMaxRestoredVersions) break;
+        const auto number = parse_u64(v.name);
+        if (!number || *number == 0 || *number == except || std::to_string(*number) != v.name)
+            continue;
+        if (const auto st = env.lstat(root / v.name); !st || st->type != FileType::kDirectory)
+            continue;
         auto files = env.list_dir(root / v.name);
         if (!files) continue;
         for (const auto& f : *files)
@@ -134,31 +156,39 @@ std::uint64_t kept_on_disk(Env& env, const fs::path& root) {
 net::awaitable<void> ChannelBackup::restore() {
     auto job = [env = &node_.env(), dir = options_.dir, versions = options_.versions_dir,
                 max = options_.max_channels] {
-        std::map<ChannelId, std::uint64_t> found;
+        std::map<ChannelId, Restored> found;
         auto listed = env->list_dir(dir);
         if (!listed) return found;
+        std::size_t looked = 0;
         for (const auto& e : *listed) {
-            if (found.size() >= max) break;
             const auto id = ChannelId::from_hex_string(e.name);
             if (!id) continue;
-            std::uint64_t bytes = 0;
+            if (++looked > max) break;
+            Restored r;
+            std::uint64_t applied = 0;
             const auto view = ChannelStore::inspect(dir / e.name, *env);
             if (const auto* v = std::get_if<ChannelStore::View>(&view); v && v->manifest)
-                if (const auto m = parse_verified_manifest(*v->manifest, *id))
-                    bytes = manifest_bytes(*m);
+                if (const auto m = parse_verified_manifest(*v->manifest, *id)) {
+                    r.bytes = manifest_bytes(*m);
+                    applied = m->version;
+                    for (const auto& f : m->files)
+                        r.seeds.insert(f.seed);
+                }
             if (!versions.empty())
-                bytes = add_saturating(bytes, kept_on_disk(*env, versions / e.name));
-            if (bytes > 0) found[*id] = bytes;
+                r.bytes = add_saturating(r.bytes, kept_on_disk(*env, versions / e.name, applied));
+            if (r.bytes > 0) found.emplace(*id, std::move(r));
         }
         return found;
     };
     restored_ = co_await offload(node_.pool(), std::move(job));
     std::uint64_t total = 0;
-    for (const auto& [channel, bytes] : restored_)
-        total = add_saturating(total, bytes);
+    for (const auto& [channel, r] : restored_)
+        total = add_saturating(total, r.bytes);
     if (!restored_.empty())
-        log_.info("{} held from before ({})", count_of(restored_.size(), "channel"),
-                  format_bytes(total));
+        log_.info(
+            "{} held from before ({}); counted in --max-size until followed again, and for "
+            "good if not",
+            count_of(restored_.size(), "channel"), format_bytes(total));
 }
 
 std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const Manifest& m) {
@@ -170,15 +200,22 @@ std::optional<std::string> ChannelBackup::admit(const ChannelId& channel, const 
     std::optional<Manifest> applied;
     if (const auto s = subscribers_.find(channel); s != subscribers_.end())
         applied = s->second->applied();
-    std::uint64_t own = held_of(channel);
-    // Kept versions beyond --keep-versions once `m` is applied go before its
-    // files are fetched (VersionArchive::replacing): not counted against it.
-    if (const auto a = archives_.find(channel); a != archives_.end() && applied)
-        own -= std::min(own, a->second->bytes_going(applied->version, m.version));
-    rest = add_saturating(rest, own);
+    rest = add_saturating(rest, held_of(channel));
     const std::uint64_t size = new_bytes(m, applied);
     const std::uint64_t max = options_.max_size;
-    if (rest > max || size > max - rest)
+    const auto fits = [&](std::uint64_t held) { return held <= max && size <= max - held; };
+    // The kept versions beyond --keep-versions once `m` is applied go
+    // before its files are fetched (VersionArchive::replacing) when that is
+    // what makes it fit; otherwise after it is applied, as always (they
+    // still serve if it never is).
+    if (const auto a = archives_.find(channel); a != archives_.end() && applied && !fits(rest)) {
+        const std::uint64_t going = a->second->bytes_going(applied->version, m.version);
+        if (going > 0 && fits(rest - std::min(rest, going))) {
+            rest -= std::min(rest, going);
+            a->second->drop_first(m.version);
+        }
+    }
+    if (!fits(rest))
         return fmt::format(
             "its {} of new files do not fit in what --max-size ({}) leaves ({} held)",
             format_bytes(size), format_bytes(max), format_bytes(rest));
@@ -247,6 +284,7 @@ net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel, std::share
 }
 
 net::awaitable<void> ChannelBackup::run() {
+    if (stopping_) co_return;  // stopped before it began: nothing follows
     for (const auto& u : co_await trackers_.connect(options_.trackers))
         log_.warn("cannot reach {} (retrying in the background)", u);
     std::size_t over = 0;

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,8 +99,9 @@ class ChannelBackup {
     // The bytes of a channel's applied (or admitted) version and kept files.
     std::uint64_t channel_bytes(const ChannelId& channel) const;
     // Its applied version and kept files: as restore() read them until its
-    // subscriber and archive have read them back themselves.
+    // subscriber and archive have read them back themselves (settled()).
     std::uint64_t held_of(const ChannelId& channel) const;
+    bool settled(const ChannelId& channel) const;
     net::awaitable<void> run_subscriber(ChannelId channel, std::shared_ptr<Subscriber> s,
                                         std::shared_ptr<VersionArchive> archive);
 
@@ -116,8 +118,14 @@ class ChannelBackup {
         std::uint64_t new_bytes = 0;
     };
     std::map<ChannelId, Admitted> admitted_;
-    std::map<ChannelId, std::uint64_t> restored_;  // restore(): bytes on disk per channel
-    net::Wakeup wake_;                             // ends the poll interval: stop()
+    // restore(): what each channel held on disk, and the seeds of its
+    // applied version (covers() names them until it is followed again).
+    struct Restored {
+        std::uint64_t bytes = 0;
+        std::set<SeedId> seeds;
+    };
+    std::map<ChannelId, Restored> restored_;
+    net::Wakeup wake_;  // ends the poll interval: stop()
     std::size_t running_ = 0;
     bool stopping_ = false;
     bool listing_failed_ = false;

@@ -181,15 +181,23 @@ std::uint64_t VersionArchive::kept_bytes() const {
     return n;
 }
 
+std::uint64_t VersionArchive::bytes_of(std::uint64_t version) const {
+    const auto it = versions_.find(version);
+    if (it == versions_.end()) return 0;
+    std::uint64_t n = 0;
+    for (const auto& [id, seed] : it->second.seeds)
+        n += seed.length;
+    return n;
+}
+
 std::uint64_t VersionArchive::bytes_going(std::uint64_t applied, std::uint64_t next) const {
+    if (next <= applied) return 0;
     auto metas_then = metas();
     if (applied < next && !versions_.contains(applied))
         metas_then.push_back(KeptVersion{applied, {}});
     std::uint64_t n = 0;
     for (const auto v : plan_retention(metas_then, next, {}, options_.keep).drop)
-        if (const auto it = versions_.find(v); it != versions_.end())
-            for (const auto& [id, seed] : it->second.seeds)
-                n += seed.length;
+        n += bytes_of(v);
     return n;
 }
 
@@ -253,12 +261,13 @@ net::awaitable<void> VersionArchive::replacing(const Manifest& applied,
             }
         }
     }
-    // The versions beyond --keep-versions once `next` is applied go first,
-    // before its files are fetched (room within --max-size: bytes_going()).
-    // What stays serves as it will then, but for the seeds the subscriber
-    // still serves from DIR (carry_out() leaves a seed with a swarm in the
-    // Node alone) and those `next` names (let go of: it may fetch them).
-    if (next.version > applied.version)
+    // Asked to (drop_first(): --max-size needs their room), the versions
+    // beyond --keep-versions once `next` is applied go now, before its
+    // files are fetched; otherwise once it is applied (applied()), so they
+    // still serve if it never is. What stays serves as it will then, but
+    // for the seeds the subscriber still serves from DIR (carry_out() leaves
+    // a seed with a swarm in the Node alone) and those `next` names.
+    if (next.version > applied.version && drop_first_ == next.version)
         co_await carry_out(plan_retention(metas(), next.version, live, options_.keep));
     std::vector<net::awaitable<void>> leaves;
     for (auto it = serving_.begin(); it != serving_.end();) {

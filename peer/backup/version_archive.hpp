@@ -66,10 +66,14 @@ class VersionArchive final : public VersionKeeper {
     std::vector<std::uint64_t> kept() const;
     // Bytes of the files kept.
     std::uint64_t kept_bytes() const;
+    // Bytes of the files kept of one version (0: none kept).
+    std::uint64_t bytes_of(std::uint64_t version) const;
     // Bytes of the versions kept now that go once `next` replaces the
-    // version `applied` (kept then in their place): replacing() drops them
-    // before `next` is fetched, so --max-size need not count them for it.
+    // version `applied` (kept then in their place); 0 unless next > applied.
     std::uint64_t bytes_going(std::uint64_t applied, std::uint64_t next) const;
+    // Those versions go in replacing(), before `next`'s files are fetched,
+    // rather than once it is applied: --max-size needs their room for it.
+    void drop_first(std::uint64_t next) { drop_first_ = next; }
     // What an earlier run kept has been read back (kept_bytes() counts it).
     bool read_back() const { return read_back_; }
     // Whether a kept version holds this seed (served or not).
@@ -95,8 +99,9 @@ class VersionArchive final : public VersionKeeper {
     Env* env_;
     std::map<std::uint64_t, Held> versions_;
     std::map<SeedId, std::unique_ptr<FileTransfer>> serving_;
-    bool loaded_ = false;     // load() began
-    bool read_back_ = false;  // load() ended
+    bool loaded_ = false;           // load() began
+    bool read_back_ = false;        // load() ended
+    std::uint64_t drop_first_ = 0;  // drop_first(): for this next version
 };
 
 }  // namespace seedshare

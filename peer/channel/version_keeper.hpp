@@ -22,7 +22,8 @@ class VersionKeeper {
     // `applied` is in `dir` as `files` record it, and `next` is about to
     // replace it: keep what must outlive it, and let go of every seed `next`
     // names (the subscriber may have to fetch them, and a Node has one swarm
-    // per seed).
+    // per seed). Called before `next`'s files are fetched; the keeper may
+    // also drop what it keeps (the backup's archive, to make room).
     virtual net::awaitable<void> replacing(const Manifest& applied,
                                            const std::vector<RecordedFile>& files,
                                            const std::filesystem::path& dir,
