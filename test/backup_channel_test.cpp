@@ -317,4 +317,59 @@ TEST_CASE("backup: at a restart --max-size counts the channels held before they 
     });
 }
 
+// A channel held before a restart but no longer followed (here: another
+// channel is named) leaves its seeds to the file mirror once the channel
+// side has followed what it follows; until then they are covered.
+TEST_CASE("backup: a channel held before a restart and not followed again is not covered") {
+    TempDir site, backup_dir;
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    write_file(site / "a.bin", pattern_bytes(50'000, 9));
+
+    run_within(io, 120s, [&]() -> net::awaitable<void> {
+        std::vector<SeedId> seeds;
+        {
+            RunningPublisher publisher(io, pool, site.path(), 9, tracker.address);
+            const ChannelId channel = co_await publisher.published();
+            for (const auto& f : publisher.publisher->published()->files)
+                seeds.push_back(f.seed);
+            TestPeer backup_peer(io, pool, "backup");
+            ChannelBackupOptions bo = quick_channels(backup_dir.path(), tracker.address);
+            bo.channels = {channel};
+            ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
+            bool channels_done = false;
+            net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+                       "channels");
+            const std::function<bool()> held = [&] { return channels.applied(channel) == 1; };
+            REQUIRE(co_await eventually(held, 30s));
+            channels.stop();
+            const std::function<bool()> ended = [&] { return channels_done; };
+            CHECK(co_await eventually(ended, 15s));
+            co_await backup_peer.stop();
+            co_await publisher.stop();
+        }
+        REQUIRE(seeds.size() == 1);
+
+        TestPeer peer(io, pool, "channels");
+        ChannelBackupOptions bo = quick_channels(backup_dir.path(), tracker.address);
+        bo.channels = {channel_id_of(test_key(10).public_key())};  // another channel
+        ChannelBackup channels(*peer.node, *peer.trackers, bo, peer.log);
+        co_await channels.restore();
+        CHECK(channels.covers(seeds[0]));
+        CHECK(channels.held_bytes() == 50'000);
+        bool channels_done = false;
+        net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+                   "channels");
+        const std::function<bool()> following = [&] { return channels.followed() == 1; };
+        REQUIRE(co_await eventually(following, 30s));
+        CHECK_FALSE(channels.covers(seeds[0]));
+        CHECK(channels.held_bytes() == 50'000);  // still on the disk
+        channels.stop();
+        const std::function<bool()> ended = [&] { return channels_done; };
+        CHECK(co_await eventually(ended, 15s));
+        co_await peer.stop();
+    });
+}
+
 }  // namespace backup_channel_test

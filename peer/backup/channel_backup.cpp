@@ -31,9 +31,14 @@ bool ChannelBackup::covers(const SeedId& id) const {
                     if (f.seed == id) return true;
     for (const auto& [channel, a] : archives_)
         if (a->holds(id)) return true;
-    // What a channel held before a restart, until it reads it back.
-    for (const auto& [channel, r] : restored_)
-        if (r.seeds.contains(id) && !settled(channel)) return true;
+    // What a channel held before a restart: until the first pass of run()
+    // has followed what it will follow, then while a channel followed again
+    // has not read it back (one not followed, or whose subscriber ended,
+    // leaves its seeds to the file mirror).
+    for (const auto& [channel, r] : restored_) {
+        if (!r.seeds.contains(id) || ended_.contains(channel)) continue;
+        if (!first_pass_done_ || (subscribers_.contains(channel) && !settled(channel))) return true;
+    }
     return false;
 }
 
@@ -276,6 +281,7 @@ net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel, std::share
                      m.version, count_of(m.files.size(), "file"), r.fetched);
         };
     const auto outcome = co_await s->run(said);
+    if (outcome != Subscriber::Outcome::kStopped) ended_.insert(channel);
     if (outcome != Subscriber::Outcome::kStopped)
         log_.warn("channel {}: no longer followed: {}", channel.hex(), s->message());
     if (archive) co_await archive->leave();
@@ -293,6 +299,7 @@ net::awaitable<void> ChannelBackup::run() {
     if (over > 0)
         log_.warn("not following {} of the channels named: the backup follows its limit of {}",
                   over, options_.max_channels);
+    if (!options_.channels.empty()) first_pass_done_ = true;
     while (!stopping_) {
         if (options_.channels.empty()) {
             std::vector<tracker_proto::ChannelInfo> listed;
@@ -305,6 +312,7 @@ net::awaitable<void> ChannelBackup::run() {
                 if (!listing_failed_) log_.warn("no tracker listed its channels: {}", e.what());
             }
             listing_failed_ = !ok;
+            if (ok) first_pass_done_ = true;
             std::size_t not_followed = 0;
             for (const auto& c : listed)
                 not_followed += follow(c.channel) ? 0 : 1;

@@ -77,7 +77,9 @@ class ChannelBackup {
 
     std::size_t followed() const { return subscribers_.size(); }
     // Whether a followed channel's applied or latest version, or a version
-    // kept of it, names this seed.
+    // kept of it, names this seed; or, after restore(), the applied version
+    // of a channel held before (until run() has followed what it follows,
+    // then while that channel, followed again, has not read it back).
     bool covers(const SeedId& id) const;
     // The earlier versions kept of a channel, oldest first.
     std::vector<std::uint64_t> kept(const ChannelId& channel) const;
@@ -125,7 +127,9 @@ class ChannelBackup {
         std::set<SeedId> seeds;
     };
     std::map<ChannelId, Restored> restored_;
-    net::Wakeup wake_;  // ends the poll interval: stop()
+    bool first_pass_done_ = false;  // run() followed the channels named, or those first listed
+    std::set<ChannelId> ended_;     // subscribers that ended by themselves (not stopped)
+    net::Wakeup wake_;              // ends the poll interval: stop()
     std::size_t running_ = 0;
     bool stopping_ = false;
     bool listing_failed_ = false;

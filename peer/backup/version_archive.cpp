@@ -196,8 +196,10 @@ std::uint64_t VersionArchive::bytes_going(std::uint64_t applied, std::uint64_t n
     if (applied < next && !versions_.contains(applied))
         metas_then.push_back(KeptVersion{applied, {}});
     std::uint64_t n = 0;
+    // (What is kept of `applied` itself is links to DIR's files, not counted
+    // in --max-size: dropping it frees nothing that was counted.)
     for (const auto v : plan_retention(metas_then, next, {}, options_.keep).drop)
-        n += bytes_of(v);
+        if (v != applied) n += bytes_of(v);
     return n;
 }
 
