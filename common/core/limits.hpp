@@ -124,8 +124,8 @@ inline constexpr std::uint64_t kMaxGetParallel = 64;
 // (the budget decides on them once their Hello names the swarm).
 inline constexpr std::size_t kMaxPeerHandshakes = 64;
 // Blocks a peer process sends at once, to all its remotes together (upload
-// slots, peer/swarm/upload_slots.hpp).
-inline constexpr std::size_t kDefaultUploadSlots = 4;
+// slots, peer/swarm/upload_slots.hpp: why two).
+inline constexpr std::size_t kDefaultUploadSlots = 2;
 // Requests a remote peer may have queued at us before we stop reading from it.
 inline constexpr std::size_t kMaxQueuedRequests = 256;
 inline constexpr std::chrono::seconds kPeerHandshakeTimeout{10};

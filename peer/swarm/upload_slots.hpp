@@ -10,6 +10,20 @@
 // time, taken in turn (FIFO), each goes out at a fair share of the link and
 // its chunk can be passed on soon after it left.
 //
+// How few (limits::kDefaultUploadSlots, 2): a chunk can be passed on only
+// once all of it arrived, so on a link that is the limit k blocks at once
+// each arrive k times later, and a seed's copy that takes longer than its
+// patience (SpreadTracker) lets a second copy of the chunk go out. Where the
+// receivers' downlinks are the limit, fewer blocks at once leave the uplink
+// partly idle. Measured on scripts/bench/netswarm (docs/BENCHMARKS.md, "Two
+// blocks at a time"): 40 hosts on 1 MiB/s uplinks, 4 at once gave the median
+// getter 1.7-1.9x the ideal bound and the seeder 1.6-1.9 copies, 1 or 2 at
+// once about 1.5x and 1.3-1.4 copies; with downloads capped at a quarter of
+// the uplink, 1 at once was 15-19% slower than 4, 2 at once 4-5%. A width
+// measured at run time (more blocks while they raise the rate) was tried and
+// not kept: its measures at 1 MiB/s were too noisy to tell the two cases
+// apart, and it ended as slow as 4.
+//
 // Every place in the queue is owned by a Ticket (RAII), so a waiter leaves
 // the queue, or gives its slot back, however its coroutine ends.
 //
