@@ -288,6 +288,50 @@ TEST_CASE("backup: a full disk stops fetching, keeps serving, and room again res
     });
 }
 
+// A restart that cannot open a file it held (opened on the pool, with the
+// scan) serves the others at once and fetches that one again.
+TEST_CASE("backup: a held file a restart cannot open is fetched again, the others served") {
+    TempDir src, bdir;
+    FaultyEnv env(Env::posix());  // outlives the io_context and the pool
+    asio::io_context io;
+    asio::thread_pool pool(2);
+    TestTracker tracker(io);
+    const Seed a = make_seeded_file(src, "a.bin", 200'000, tracker.address);
+    const Seed b = make_seeded_file(src, "b.bin", 150'000, tracker.address);
+
+    run_within(io, 90s, [&]() -> net::awaitable<void> {
+        TestPeer sharer(io, pool, "sharer", quick_swarm());
+        co_await sharer.share(a, open_shared(src / a.name), tracker.address);
+        co_await sharer.share(b, open_shared(src / b.name), tracker.address);
+        {
+            RunningBackup first(io, pool, quick_backup(bdir.path(), tracker.address));
+            first.start(io);
+            const std::function<bool()> both = [&] { return first.backup->held() == 2; };
+            REQUIRE(co_await eventually(both, 30s));
+            co_await first.stop();
+        }
+
+        const fs::path held_a = bdir / "files" / a.id().hex() / a.name;
+        env.fail_path(FaultyEnv::Op::kOpen, held_a, EIO);
+        RunningBackup again(io, pool, quick_backup(bdir.path(), tracker.address), false, false,
+                            &Clock::real(), &env);
+        again.start(io);
+        const std::function<bool()> ready = [&] { return again.ready; };
+        REQUIRE(co_await eventually(ready, 10s));
+        CHECK(env.injected() >= 1);
+        CHECK(again.backup->restored() == 1);  // b, served at once
+        CHECK(again.backup->holds(b.id()));
+        // a is fetched again (into a.bin.part, then renamed: the fault on
+        // opening a.bin does not stand in the way).
+        const std::function<bool()> holds_a = [&] { return again.backup->holds(a.id()); };
+        REQUIRE(co_await eventually(holds_a, 30s));
+        CHECK(again.backup->fetched_bytes() == a.length);
+        CHECK(read_file(held_a) == read_file(src / a.name));
+        co_await again.stop();
+        co_await sharer.stop();
+    });
+}
+
 // Thousands of seeds from one sharer: it serves 50 (named first, so those
 // are what the backup would fetch) and only announces the rest (real seeds
 // of files it never serves). The backup holds its limit per source, no

@@ -24,13 +24,16 @@ constexpr auto kRestWithoutHolder = 10s;
 constexpr auto kRestBadSeed = 300s;
 constexpr std::uint16_t kLookupPeers = 8;
 
-// A file DIR/files/ID/NAME the cache says is that seed's, unchanged.
+// A file DIR/files/ID/NAME the cache says is that seed's, unchanged, and
+// opened to be served (or why it could not be).
 struct Found {
     SharedFile file;
     Seed seed;
+    std::unique_ptr<FileStorage> storage;
+    std::string open_error;
 };
 
-// Blocking: run on the pool. At most `max` files.
+// Blocking: run on the pool (the scan, and the opens). At most `max` files.
 std::vector<Found> find_held(const fs::path& files, const SeedCache& cache, std::size_t max,
                              Env& env) {
     std::vector<Found> out;
@@ -52,7 +55,12 @@ std::vector<Found> find_held(const fs::path& files, const SeedCache& cache, std:
             if (!file) continue;
             auto seed = cache.find(*file);
             if (!seed || seed->name != name || seed->id() != *id) continue;
-            out.push_back(Found{std::move(*file), std::move(*seed)});
+            Found found{std::move(*file), std::move(*seed), nullptr, {}};
+            if (auto opened = FileStorage::open_read(found.file.path, env))
+                found.storage = std::move(*opened);
+            else
+                found.open_error = opened.error().message;
+            out.push_back(std::move(found));
             break;
         }
     }
@@ -186,16 +194,14 @@ net::awaitable<void> Backup::restore() {
     const std::size_t max = options_.limits.max_seeds;
     Env* env = &node_.env();  // stateless or thread-safe, outlives the Node
     auto scan = [files, cache, max, env] { return find_held(files, *cache, max, *env); };
-    const auto found = co_await offload(node_.pool(), std::move(scan));
-    for (const auto& f : found) {
-        auto opened = FileStorage::open_read(f.file.path, node_.env());
-        if (!opened) {
-            log_.warn("{}: {}; fetching it again if listed", f.file.path.string(),
-                      opened.error().message);
+    auto found = co_await offload(node_.pool(), std::move(scan));
+    for (auto& f : found) {
+        if (!f.storage) {
+            log_.warn("{}; fetching it again if listed", f.open_error);  // names the file
             continue;
         }
         auto transfer = FileTransfer::share(node_, trackers_, options_.trackers, f.seed,
-                                            std::move(*opened), log_);
+                                            std::move(f.storage), log_);
         transfer->start(false);
         transfer->announce_complete();
         held_[f.seed.id()] = Held{f.seed.length, nullptr, std::move(transfer)};
