@@ -6,8 +6,8 @@
 #include <filesystem>
 
 #include "peer/backup/channel_backup.hpp"
-#include "peer/channel/publisher.hpp"
 #include "test/support/backup_harness.hpp"
+#include "test/support/channel_harness.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -19,23 +19,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-ChannelKey test_key(std::uint8_t n) {
-    std::array<std::uint8_t, 32> seed{};
-    seed.fill(n);
-    return ChannelKey::from_seed(seed);
-}
-
-// The files under `dir` (not .seedshare) and their contents.
-std::map<std::string, std::string> tree(const fs::path& dir) {
-    std::map<std::string, std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        const auto rel = e.path().lexically_relative(dir).generic_string();
-        if (rel.starts_with(".seedshare")) continue;
-        if (e.is_regular_file()) out[rel] = read_file(e.path());
-    }
-    return out;
-}
 
 // A subscriber on a peer of its own, run in the background.
 struct RunningSubscriber {
@@ -69,47 +52,10 @@ struct RunningSubscriber {
     }
 };
 
-net::awaitable<void> run_publisher(Publisher* p, bool* ready, bool* done) {
-    const std::function<void()> on_ready = [ready] { *ready = true; };
-    co_await p->run(on_ready);
-    *done = true;
-}
-
 net::awaitable<void> run_channels(ChannelBackup* c, bool* done) {
     co_await c->run();
     *done = true;
 }
-
-// A publisher of DIR on a peer of its own, run in the background.
-struct RunningPublisher {
-    TestPeer peer;
-    std::unique_ptr<Publisher> publisher;
-    bool ready = false;
-    bool done = false;
-    RunningPublisher(asio::io_context& io, asio::thread_pool& pool, const fs::path& dir,
-                     std::uint8_t key, const HostPort& tracker)
-        : peer(io, pool, "publisher") {
-        PublisherOptions po{dir, test_key(key), "site", {tracker}, {}, 100ms, {}, {}};
-        po.mesh.tick = 50ms;
-        publisher = std::make_unique<Publisher>(*peer.node, *peer.trackers, po, peer.log);
-        net::spawn(io.get_executor(), run_publisher(publisher.get(), &ready, &done), Logger("test"),
-                   "publisher");
-    }
-    // Published its first version: the channel's id.
-    net::awaitable<ChannelId> published() {
-        const std::function<bool()> is_ready = [this] { return ready; };
-        REQUIRE(co_await eventually(is_ready, 20s));
-        REQUIRE(publisher->published());
-        co_return publisher->channel();
-    }
-    net::awaitable<void> stop() {
-        CHECK_FALSE(done);  // it ran until now
-        publisher->stop();
-        const std::function<bool()> ended = [this] { return done; };
-        CHECK(co_await eventually(ended, 10s));
-        co_await peer.stop();
-    }
-};
 
 // A channel backup's options for a test: short polls, under `dir`.
 ChannelBackupOptions quick_channels(const fs::path& dir, const HostPort& tracker) {
@@ -121,6 +67,42 @@ ChannelBackupOptions quick_channels(const fs::path& dir, const HostPort& tracker
     bo.rescan = 100ms;
     bo.mesh.tick = 50ms;
     return bo;
+}
+
+// A first run before a restart: `key`'s publisher publishes `site` as
+// version 1, a channel backup into `dir` (following that channel) applies
+// it, then both stop. Its channel, the version's seeds, and what the channel
+// side held.
+struct FirstRun {
+    ChannelId channel;
+    std::vector<SeedId> seeds;
+    std::uint64_t held_bytes = 0;
+};
+net::awaitable<FirstRun> hold_first_version(asio::io_context& io, asio::thread_pool& pool,
+                                            const fs::path& site, std::uint8_t key,
+                                            const HostPort& tracker, const fs::path& dir) {
+    FirstRun run;
+    TestPublisher publisher(io, pool, "publisher", site, test_key(key), tracker);
+    run.channel = co_await publisher.published();
+    for (const auto& f : publisher.publisher->published()->files)
+        run.seeds.push_back(f.seed);
+    TestPeer backup_peer(io, pool, "backup");
+    ChannelBackupOptions bo = quick_channels(dir, tracker);
+    bo.channels = {run.channel};
+    ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
+    bool channels_done = false;
+    net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+               "channels");
+    const std::function<bool()> held = [&] { return channels.applied(run.channel) == 1; };
+    REQUIRE(co_await eventually(held, 30s));
+    run.held_bytes = channels.held_bytes();
+    channels.stop();
+    const std::function<bool()> ended = [&] { return channels_done; };
+    CHECK(co_await eventually(ended, 15s));
+    co_await backup_peer.stop();
+    CHECK_FALSE(publisher.done);  // it ran until now
+    co_await publisher.stop();
+    co_return run;
 }
 
 }  // namespace
@@ -135,7 +117,7 @@ TEST_CASE("backup: a channel outlives its publisher and subscribers") {
     write_file(site / "docs" / "a.txt", "alpha\n");
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
-        RunningPublisher publisher(io, pool, site.path(), 5, tracker.address);
+        TestPublisher publisher(io, pool, "publisher", site.path(), test_key(5), tracker.address);
         const ChannelId channel = co_await publisher.published();
         auto subscriber = std::make_unique<RunningSubscriber>(io, pool, channel, sub.path(),
                                                               tracker.address, false);
@@ -157,6 +139,7 @@ TEST_CASE("backup: a channel outlives its publisher and subscribers") {
         // The publisher and the subscriber leave (both running until now).
         CHECK_FALSE(subscriber->done);
         co_await subscriber->stop();
+        CHECK_FALSE(publisher.done);  // it ran until now
         co_await publisher.stop();
 
         // A new subscriber syncs version 1 from the backup alone.
@@ -187,7 +170,7 @@ TEST_CASE("backup: a channel version beyond --max-size waits until it fits") {
     write_file(site / "a.txt", "alpha\n");
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
-        RunningPublisher publisher(io, pool, site.path(), 6, tracker.address);
+        TestPublisher publisher(io, pool, "publisher", site.path(), test_key(6), tracker.address);
         const ChannelId channel = co_await publisher.published();
 
         TestPeer backup_peer(io, pool, "backup");
@@ -216,6 +199,7 @@ TEST_CASE("backup: a channel version beyond --max-size waits until it fits") {
         CHECK(tree(backup_dir / "channels" / channel.hex()) == tree(site.path()));
         CHECK(channels.held_bytes() == 600'006);
 
+        CHECK_FALSE(publisher.done);  // it ran until now
         co_await publisher.stop();
         channels.stop();
         const std::function<bool()> ended = [&] { return channels_done; };
@@ -237,31 +221,13 @@ TEST_CASE("backup: at a restart --max-size counts the channels held before they 
     write_file(site / "a.txt", "alpha\n");
     const Seed extra = make_seeded_file(src, "extra.bin", 500'000, tracker.address);
 
-    ChannelId channel;
-    std::vector<SeedId> v1_seeds;
     run_within(io, 120s, [&]() -> net::awaitable<void> {
         // A first run holds the channel's version 1 (600,006 bytes).
-        {
-            RunningPublisher publisher(io, pool, site.path(), 8, tracker.address);
-            channel = co_await publisher.published();
-            for (const auto& f : publisher.publisher->published()->files)
-                v1_seeds.push_back(f.seed);
-            TestPeer backup_peer(io, pool, "backup");
-            ChannelBackupOptions bo = quick_channels(backup_dir.path(), tracker.address);
-            bo.channels = {channel};
-            ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
-            bool channels_done = false;
-            net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
-                       "channels");
-            const std::function<bool()> held = [&] { return channels.applied(channel) == 1; };
-            REQUIRE(co_await eventually(held, 30s));
-            CHECK(channels.held_bytes() == 600'006);
-            channels.stop();
-            const std::function<bool()> ended = [&] { return channels_done; };
-            CHECK(co_await eventually(ended, 15s));
-            co_await backup_peer.stop();
-            co_await publisher.stop();
-        }
+        const FirstRun first = co_await hold_first_version(io, pool, site.path(), 8,
+                                                           tracker.address, backup_dir.path());
+        CHECK(first.held_bytes == 600'006);
+        const ChannelId& channel = first.channel;
+        const std::vector<SeedId>& v1_seeds = first.seeds;
 
         // Kept files of earlier versions, as an archive leaves them: version
         // 5's 100,000 bytes count (not its .seed); what is kept of the
@@ -328,27 +294,9 @@ TEST_CASE("backup: a channel held before a restart and not followed again is not
     write_file(site / "a.bin", pattern_bytes(50'000, 9));
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
-        std::vector<SeedId> seeds;
-        {
-            RunningPublisher publisher(io, pool, site.path(), 9, tracker.address);
-            const ChannelId channel = co_await publisher.published();
-            for (const auto& f : publisher.publisher->published()->files)
-                seeds.push_back(f.seed);
-            TestPeer backup_peer(io, pool, "backup");
-            ChannelBackupOptions bo = quick_channels(backup_dir.path(), tracker.address);
-            bo.channels = {channel};
-            ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
-            bool channels_done = false;
-            net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
-                       "channels");
-            const std::function<bool()> held = [&] { return channels.applied(channel) == 1; };
-            REQUIRE(co_await eventually(held, 30s));
-            channels.stop();
-            const std::function<bool()> ended = [&] { return channels_done; };
-            CHECK(co_await eventually(ended, 15s));
-            co_await backup_peer.stop();
-            co_await publisher.stop();
-        }
+        const FirstRun first = co_await hold_first_version(io, pool, site.path(), 9,
+                                                           tracker.address, backup_dir.path());
+        const std::vector<SeedId>& seeds = first.seeds;
         REQUIRE(seeds.size() == 1);
 
         TestPeer peer(io, pool, "channels");

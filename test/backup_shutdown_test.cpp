@@ -13,6 +13,7 @@
 
 #include "peer/backup/backup.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace backup_shutdown_test {
@@ -85,13 +86,6 @@ net::awaitable<void> relay(FreezingRelay* r) {
     }
 }
 
-SwarmOptions fast_options() {
-    SwarmOptions o;
-    o.stall_timeout = 2000ms;
-    o.rediscover = 300ms;
-    return o;
-}
-
 }  // namespace
 
 TEST_CASE("backup: stopping while a fetch awaits a tracker that hangs ends every coroutine") {
@@ -109,13 +103,13 @@ TEST_CASE("backup: stopping while a fetch awaits a tracker that hangs ends every
     REQUIRE(seed);
 
     run_within(io, 100s, [&]() -> net::awaitable<void> {
-        TestPeer sharer(io, pool, "sharer", fast_options());
+        TestPeer sharer(io, pool, "sharer", quick_swarm());
         auto storage = FileStorage::open_read(src / "a.bin");
         REQUIRE(storage);
         co_await sharer.share(*seed, std::shared_ptr<Storage>(std::move(*storage)),
                               tracker.address);
 
-        auto peer = std::make_unique<TestPeer>(io, pool, "backup", fast_options());
+        auto peer = std::make_unique<TestPeer>(io, pool, "backup", quick_swarm());
         // Tracker requests that would wait 120 s: only cancellation can end
         // the frozen fetch within the 30 s the test waits below.
         TrackersOptions patient;

@@ -10,6 +10,7 @@
 #include "peer/channel/publisher.hpp"
 #include "peer/library/seed_maker.hpp"
 #include "test/support/backup_harness.hpp"
+#include "test/support/channel_harness.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -21,18 +22,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-ChannelKey versions_key() {
-    std::array<std::uint8_t, 32> seed{};
-    seed.fill(11);
-    return ChannelKey::from_seed(seed);
-}
-
-net::awaitable<void> run_versions_publisher(Publisher* p, bool* ready, bool* done) {
-    const std::function<void()> on_ready = [ready] { *ready = true; };
-    co_await p->run(on_ready);
-    *done = true;
-}
 
 net::awaitable<void> run_versions_backup(ChannelBackup* c, bool* done) {
     co_await c->run();
@@ -100,17 +89,8 @@ TEST_CASE("backup: --keep-versions serves the version before the latest, also af
     write_file(site / "docs" / "c.txt", "charlie, version 1\n");
 
     run_within(io, 180s, [&]() -> net::awaitable<void> {
-        TestPeer publisher_peer(io, pool, "publisher");
-        PublisherOptions po{site.path(), versions_key(), "versions", {tracker.address},
-                            {},          100ms,          {},         {}};
-        po.mesh.tick = 50ms;
-        Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
-        bool ready = false, publisher_done = false;
-        net::spawn(io.get_executor(), run_versions_publisher(&publisher, &ready, &publisher_done),
-                   Logger("test"), "publisher");
-        const std::function<bool()> is_ready = [&] { return ready; };
-        REQUIRE(co_await eventually(is_ready, 20s));
-        const ChannelId channel = publisher.channel();
+        TestPublisher publisher(io, pool, "publisher", site.path(), test_key(11), tracker.address);
+        const ChannelId channel = co_await publisher.published();
         const fs::path mirror = backup_dir / "channels" / channel.hex();
         const fs::path kept = backup_dir / "channel-versions" / channel.hex();
 
@@ -119,7 +99,7 @@ TEST_CASE("backup: --keep-versions serves the version before the latest, also af
         const std::function<bool()> has_1 = [&] { return backup->channels->applied(channel) == 1; };
         REQUIRE(co_await eventually(has_1, 30s));
         CHECK(backup->channels->kept(channel).empty());
-        const Manifest v1 = *publisher.published();
+        const Manifest v1 = *publisher.publisher->published();
         const Seed b1 = seed_in(mirror, v1, "b.bin", tracker.address);
         const Seed c1 = seed_in(mirror, v1, "docs/c.txt", tracker.address);
 
@@ -159,11 +139,8 @@ TEST_CASE("backup: --keep-versions serves the version before the latest, also af
         CHECK(read_file(mirror / "docs" / "c.txt") == "charlie, version 3\n");
 
         // The publisher leaves, and the backup restarts on the same directory.
-        CHECK_FALSE(publisher_done);
-        publisher.stop();
-        const std::function<bool()> publisher_ended = [&] { return publisher_done; };
-        CHECK(co_await eventually(publisher_ended, 10s));
-        co_await publisher_peer.stop();
+        CHECK_FALSE(publisher.done);  // it ran until now
+        co_await publisher.stop();
         co_await backup->stop();
         backup.reset();
         backup = std::make_unique<VersionsBackup>(io, pool, backup_dir.path(), tracker.address, 2);
@@ -204,17 +181,8 @@ TEST_CASE("backup: a version beyond --keep-versions goes first, to make room wit
     write_file(site / "x.bin", pattern_bytes(300'000, 1001));
 
     run_within(io, 180s, [&]() -> net::awaitable<void> {
-        TestPeer publisher_peer(io, pool, "publisher");
-        PublisherOptions po{site.path(), versions_key(), "versions", {tracker.address},
-                            {},          100ms,          {},         {}};
-        po.mesh.tick = 50ms;
-        Publisher publisher(*publisher_peer.node, *publisher_peer.trackers, po, publisher_peer.log);
-        bool ready = false, publisher_done = false;
-        net::spawn(io.get_executor(), run_versions_publisher(&publisher, &ready, &publisher_done),
-                   Logger("test"), "publisher");
-        const std::function<bool()> is_ready = [&] { return ready; };
-        REQUIRE(co_await eventually(is_ready, 20s));
-        const ChannelId channel = publisher.channel();
+        TestPublisher publisher(io, pool, "publisher", site.path(), test_key(11), tracker.address);
+        const ChannelId channel = co_await publisher.published();
         const fs::path kept = backup_dir / "channel-versions" / channel.hex();
 
         auto backup = std::make_unique<VersionsBackup>(io, pool, backup_dir.path(), tracker.address,
@@ -235,10 +203,8 @@ TEST_CASE("backup: a version beyond --keep-versions goes first, to make room wit
               read_file(site / "x.bin"));
 
         co_await backup->stop();
-        publisher.stop();
-        const std::function<bool()> ended = [&] { return publisher_done; };
-        CHECK(co_await eventually(ended, 10s));
-        co_await publisher_peer.stop();
+        CHECK_FALSE(publisher.done);  // it ran until now
+        co_await publisher.stop();
     });
 }
 

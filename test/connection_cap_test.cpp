@@ -12,6 +12,7 @@
 
 #include "peer/transfer/file_transfer.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace connection_cap_test {
@@ -48,17 +49,6 @@ NodeOptions capped(std::uint64_t upload_rate = 0) {
     return o;
 }
 
-Seed make_file(const TempDir& dir, const std::string& name, std::size_t size,
-               const HostPort& tracker) {
-    write_file(dir / name, pattern_bytes(size, size));
-    SeedMakerOptions o;
-    o.chunk_size = 64 * 1024;
-    o.trackers = {tracker};
-    auto seed = make_seed(dir / name, o);
-    REQUIRE(seed);
-    return *seed;
-}
-
 std::unique_ptr<FileTransfer> fetch_into(TestPeer& peer, const Seed& seed, const fs::path& out) {
     auto opened = PartFile::open(out / (seed.name + ".part"), seed, false);
     REQUIRE(std::holds_alternative<PartFile>(opened));
@@ -92,8 +82,8 @@ TEST_CASE(
     TestTracker tracker(io);
     std::vector<Seed> seeds;
     for (std::size_t i = 0; i < kFiles; ++i)
-        seeds.push_back(
-            make_file(src, "file" + std::to_string(i) + ".bin", 256 * 1024 + i, tracker.address));
+        seeds.push_back(make_seeded_file(src, "file" + std::to_string(i) + ".bin", 256 * 1024 + i,
+                                         tracker.address));
 
     run_within(io, 180s, [&]() -> net::awaitable<void> {
         // The seeder is slow enough that getters trade with each other.

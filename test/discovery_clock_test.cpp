@@ -76,11 +76,11 @@ TEST_CASE(
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);   // the seed's tracker: gone
     const HostPort later = dead_address(io);  // where the server comes up
-    const Seed seed = make_file(src, "data.bin", 256 << 10, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 256 << 10, dead);
     const PeerAddress where{asio::ip::make_address("127.0.0.1"), later.port};
 
     run_within(io, 120s, [&]() -> net::awaitable<void> {
-        NodeOptions no = node_options(fast_options());
+        NodeOptions no = node_options(fast_swarm());
         no.clock = &clock;
         TestPeer getter(io, pool, Logger("getter", LogLevel::kWarn), no);
         DownloadOptions d;
@@ -104,7 +104,7 @@ TEST_CASE(
         }
         CHECK_FALSE(outcome.has_value());
 
-        NodeOptions so = node_options(fast_options());
+        NodeOptions so = node_options(fast_swarm());
         so.port = later.port;
         TestPeer server(io, pool, Logger("server", LogLevel::kWarn), so);
         auto storage = FileStorage::open_read(src / "data.bin");

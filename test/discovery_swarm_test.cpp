@@ -41,7 +41,7 @@ struct Server {
     std::shared_ptr<Swarm> swarm;
     Server(asio::io_context& io, asio::thread_pool& pool, std::uint64_t rate)
         : peer(io, pool, Logger("server", LogLevel::kWarn), [rate] {
-              NodeOptions o = node_options(fast_options());
+              NodeOptions o = node_options(fast_swarm());
               o.max_upload_rate = rate;
               return o;
           }()) {}
@@ -63,7 +63,7 @@ struct Get {
     std::optional<Download::Outcome> outcome;
     Get(asio::io_context& io, asio::thread_pool& pool, const Seed& seed,
         const std::filesystem::path& out, std::vector<HostPort> trackers,
-        std::vector<PeerAddress> peers, SwarmOptions o = fast_options(),
+        std::vector<PeerAddress> peers, SwarmOptions o = fast_swarm(),
         std::uint64_t upload_rate = 0)
         : peer(io, pool, Logger("getter", LogLevel::kWarn), [&] {
               NodeOptions no = node_options(o);
@@ -101,7 +101,7 @@ TEST_CASE(
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 3 << 20, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 3 << 20, dead);
 
     run_within(io, 60s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 1 << 20);  // slow: the getters are still at it when the last joins
@@ -110,7 +110,7 @@ TEST_CASE(
         // g1 uploads slowly too: n, left with g1 alone, must find b (whom g1
         // gets everything from at once) to finish, and can only hear of it
         // by exchange.
-        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)}, fast_options(), 256 * 1024);
+        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)}, fast_swarm(), 256 * 1024);
         Get g2(io, pool, seed, out2.path(), {dead}, {at(a.peer)});
         g1.start(io);
         g2.start(io);
@@ -142,13 +142,13 @@ TEST_CASE(
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 1 << 20, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 1 << 20, dead);
 
     run_within(io, 30s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 0);
         a.share(seed, src / "data.bin");
         // A peer that does not hold the seed, but whose address book says who does.
-        TestPeer knower(io, pool, "knower", fast_options());
+        TestPeer knower(io, pool, "knower", fast_swarm());
         knower.node->book()->learn(AddressBook::key(seed.id()), at(a.peer), address_book_now());
         Get g(io, pool, seed, out.path(), {dead}, {at(knower)});
         g.start(io);
@@ -172,7 +172,7 @@ TEST_CASE("discovery: a getter whose peers all leave but one refills its pool by
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 4 << 20, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 4 << 20, dead);
 
     run_within(io, 60s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 256 * 1024);  // slow: nobody completes from it alone
@@ -180,7 +180,7 @@ TEST_CASE("discovery: a getter whose peers all leave but one refills its pool by
         // g1 uploads slowly too: n, left with g1 alone, must find b (whom g1
         // gets everything from at once) to finish, and can only hear of it
         // by exchange.
-        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)}, fast_options(), 256 * 1024);
+        Get g1(io, pool, seed, out1.path(), {dead}, {at(a.peer)}, fast_swarm(), 256 * 1024);
         Get n(io, pool, seed, out2.path(), {dead}, {at(a.peer)});
         g1.start(io);
         n.start(io);
@@ -223,7 +223,7 @@ TEST_CASE("discovery: the address book lets a get start with no tracker and no -
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 1 << 20, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 1 << 20, dead);
 
     run_within(io, 30s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 0);
@@ -254,7 +254,7 @@ TEST_CASE(
     asio::io_context io;
     asio::thread_pool pool(2);
     TestTracker tracker(io);
-    const Seed seed = make_file(src, "data.bin", 1 << 20, tracker.address);
+    const Seed seed = make_seeded_file(src, "data.bin", 1 << 20, tracker.address);
 
     run_within(io, 60s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 0);  // registered at no tracker
@@ -301,7 +301,7 @@ TEST_CASE(
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 1 << 20, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 1 << 20, dead);
 
     run_within(io, 30s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 0);
@@ -328,7 +328,7 @@ TEST_CASE("discovery: with no tracker and no peer known, a get fails as the trac
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 256 * 1024, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 256 * 1024, dead);
     run_within(io, 30s, [&]() -> net::awaitable<void> {
         Get g(io, pool, seed, out.path(), {dead}, {});
         const auto outcome = co_await g.download->run();
@@ -342,7 +342,7 @@ TEST_CASE("discovery: hostile gossip: 10,000 addresses and one victim repeated a
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 4 << 20, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 4 << 20, dead);
 
     run_within(io, 60s, [&]() -> net::awaitable<void> {
         // The victim: a listener on 127.0.0.1 that counts the connections
@@ -439,7 +439,7 @@ TEST_CASE("discovery: gossip naming many ports of one machine dials it a bounded
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 4 << 20, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 4 << 20, dead);
 
     run_within(io, 60s, [&]() -> net::awaitable<void> {
         // The victim machine: 64 listeners on 127.0.0.9 (another loopback
@@ -509,7 +509,7 @@ TEST_CASE("discovery: a peer that says goodbye is gossiped as dropped") {
     asio::io_context io;
     asio::thread_pool pool(2);
     const HostPort dead = dead_address(io);
-    const Seed seed = make_file(src, "data.bin", 4 << 20, dead);
+    const Seed seed = make_seeded_file(src, "data.bin", 4 << 20, dead);
 
     run_within(io, 60s, [&]() -> net::awaitable<void> {
         Server a(io, pool, 256 * 1024);  // slow: both gets last

@@ -10,6 +10,7 @@
 #include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/hostile.hpp"
+#include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace download_test {
@@ -64,22 +65,10 @@ class FillingStorage final : public Storage {
     std::atomic<std::uint64_t> left_;
 };
 
-std::shared_ptr<Storage> open_shared(const std::filesystem::path& p) {
-    auto s = FileStorage::open_read(p);
-    REQUIRE(s);
-    return std::shared_ptr<Storage>(std::move(*s));
-}
-
 // A file of `size` bytes in `dir` and its seed for `tracker`.
 Seed make_file(const TempDir& dir, const std::string& name, std::size_t size, std::uint64_t chunk,
                const HostPort& tracker) {
-    write_file(dir / name, pattern_bytes(size, size ^ chunk));
-    SeedMakerOptions o;
-    o.chunk_size = chunk;
-    o.trackers = {tracker};
-    auto seed = make_seed(dir / name, o);
-    REQUIRE(seed);
-    return *seed;
+    return make_seeded_file(dir, name, size, tracker, size ^ chunk, chunk);
 }
 
 // Small pipelines and fast retries, so work spreads over every peer and a

@@ -6,6 +6,7 @@
 
 #include "peer/transfer/file_transfer.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace file_transfer_test {
@@ -29,30 +30,6 @@ Held held(TestTracker& t, const SeedId& id) {
     return {};
 }
 
-Seed make_file(const TempDir& dir, const std::string& name, std::size_t size,
-               const HostPort& tracker) {
-    write_file(dir / name, pattern_bytes(size, size));
-    SeedMakerOptions o;
-    o.chunk_size = 64 * 1024;
-    o.trackers = {tracker};
-    auto seed = make_seed(dir / name, o);
-    REQUIRE(seed);
-    return *seed;
-}
-
-std::shared_ptr<Storage> open_shared(const fs::path& p) {
-    auto s = FileStorage::open_read(p);
-    REQUIRE(s);
-    return std::shared_ptr<Storage>(std::move(*s));
-}
-
-SwarmOptions quick() {
-    SwarmOptions o;
-    o.stall_timeout = 2000ms;
-    o.rediscover = 300ms;
-    return o;
-}
-
 // A fetch of `seed` into `out`/NAME.part, not started.
 std::unique_ptr<FileTransfer> fetch_into(TestPeer& peer, const Seed& seed, const fs::path& out) {
     auto opened = PartFile::open(out / (seed.name + ".part"), seed, false);
@@ -71,10 +48,10 @@ TEST_CASE("file transfer: a shared file is in the Node, announced complete, and 
     asio::io_context io;
     asio::thread_pool pool(2);
     TestTracker tracker(io);
-    const Seed seed = make_file(src, "data.bin", 300'000, tracker.address);
+    const Seed seed = make_seeded_file(src, "data.bin", 300'000, tracker.address);
 
     run_within(io, 20s, [&]() -> net::awaitable<void> {
-        TestPeer peer(io, pool, "sharer", quick());
+        TestPeer peer(io, pool, "sharer", quick_swarm());
         const std::vector<HostPort> where{tracker.address};
         const auto unreachable = co_await peer.trackers->connect(where);
         CHECK(unreachable.empty());
@@ -108,12 +85,12 @@ TEST_CASE("file transfer: a fetch completes, is put in place, then announced com
     asio::io_context io;
     asio::thread_pool pool(2);
     TestTracker tracker(io);
-    const Seed seed = make_file(src, "data.bin", 1 << 20, tracker.address);
+    const Seed seed = make_seeded_file(src, "data.bin", 1 << 20, tracker.address);
 
     run_within(io, 30s, [&]() -> net::awaitable<void> {
-        TestPeer server(io, pool, "server", quick());
+        TestPeer server(io, pool, "server", quick_swarm());
         co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
-        TestPeer getter(io, pool, "getter", quick());
+        TestPeer getter(io, pool, "getter", quick_swarm());
         const auto unreachable = co_await getter.trackers->connect(seed.trackers);
         CHECK(unreachable.empty());
 
@@ -155,15 +132,15 @@ TEST_CASE("file transfer: a stopped fetch keeps its .part once it holds a verifi
     asio::io_context io;
     asio::thread_pool pool(2);
     TestTracker tracker(io);
-    const Seed seed = make_file(src, "data.bin", 2 << 20, tracker.address);
+    const Seed seed = make_seeded_file(src, "data.bin", 2 << 20, tracker.address);
 
     run_within(io, 30s, [&]() -> net::awaitable<void> {
         // Paced: the fetch is still under way when it is stopped.
-        NodeOptions paced = node_options(quick());
+        NodeOptions paced = node_options(quick_swarm());
         paced.max_upload_rate = 256 * 1024;
         TestPeer server(io, pool, Logger("server", LogLevel::kWarn), paced);
         co_await server.share(seed, open_shared(src / "data.bin"), tracker.address);
-        TestPeer getter(io, pool, "getter", quick());
+        TestPeer getter(io, pool, "getter", quick_swarm());
         const auto unreachable = co_await getter.trackers->connect(seed.trackers);
         CHECK(unreachable.empty());
 
@@ -191,10 +168,10 @@ TEST_CASE("file transfer: a stopped fetch that verified nothing removes the .par
     asio::io_context io;
     asio::thread_pool pool(2);
     TestTracker tracker(io);
-    const Seed seed = make_file(src, "data.bin", 300'000, tracker.address);
+    const Seed seed = make_seeded_file(src, "data.bin", 300'000, tracker.address);
 
     run_within(io, 20s, [&]() -> net::awaitable<void> {
-        TestPeer getter(io, pool, "getter", quick());
+        TestPeer getter(io, pool, "getter", quick_swarm());
         auto transfer = fetch_into(getter, seed, out.path());
         transfer->start(false);  // no tracker, no peer: nothing arrives
         CHECK(fs::exists(out / (seed.name + ".part")));

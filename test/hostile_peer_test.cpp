@@ -14,6 +14,7 @@
 #include "test/hostile_attacks.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/hostile.hpp"
+#include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace hostile_peer_test {
@@ -70,13 +71,7 @@ std::shared_ptr<Storage> paced(const std::filesystem::path& p) {
 }
 
 Seed make_file(const TempDir& dir, const std::string& name, const HostPort& tracker) {
-    write_file(dir / name, pattern_bytes(kFileBytes, 0x5eed));
-    SeedMakerOptions o;
-    o.chunk_size = kChunkBytes;
-    o.trackers = {tracker};
-    auto seed = make_seed(dir / name, o);
-    REQUIRE(seed);
-    return *seed;
+    return make_seeded_file(dir, name, kFileBytes, tracker, 0x5eed, kChunkBytes);
 }
 
 // Short timeouts, so attacks that rely on silence end quickly.

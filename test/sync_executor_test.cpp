@@ -11,6 +11,7 @@
 #include "peer/channel/channel_store.hpp"
 #include "peer/channel/sync_executor.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace sync_executor_test {
@@ -32,12 +33,6 @@ SwarmOptions test_options() {
     o.stall_timeout = 2000ms;
     o.rediscover = 300ms;
     return o;
-}
-
-std::shared_ptr<Storage> open_shared(const fs::path& p) {
-    auto s = FileStorage::open_read(p);
-    REQUIRE(s);
-    return std::shared_ptr<Storage>(std::move(*s));
 }
 
 // The publishing side: files written under its directory and shared.

@@ -13,38 +13,10 @@
 
 #include "peer/backup/backup.hpp"
 #include "test/support/cluster.hpp"
+#include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace seedshare::test {
-
-// A stalled peer is given up after 2 s, and a swarm short of peers looks
-// again every 300 ms: tests of who serves whom need not wait long.
-inline SwarmOptions quick_swarm() {
-    SwarmOptions o;
-    o.stall_timeout = std::chrono::milliseconds(2000);
-    o.rediscover = std::chrono::milliseconds(300);
-    return o;
-}
-
-// A file of `size` pattern bytes in `dir` and its seed (64 KiB chunks) for
-// `tracker`.
-inline Seed make_seeded_file(const TempDir& dir, const std::string& name, std::size_t size,
-                             const HostPort& tracker) {
-    write_file(dir / name, pattern_bytes(size, std::hash<std::string>{}(name)));
-    SeedMakerOptions o;
-    o.chunk_size = 64 * 1024;
-    o.trackers = {tracker};
-    auto seed = make_seed(dir / name, o);
-    REQUIRE(seed);
-    return *seed;
-}
-
-// A complete file opened to be shared.
-inline std::shared_ptr<Storage> open_shared(const std::filesystem::path& p) {
-    auto s = FileStorage::open_read(p);
-    REQUIRE(s);
-    return std::shared_ptr<Storage>(std::move(*s));
-}
 
 // A backup into `dir` following `tracker`, polling often.
 inline BackupOptions quick_backup(const std::filesystem::path& dir, const HostPort& tracker) {

@@ -149,6 +149,13 @@ struct TestPublisher {
     std::uint64_t version() const {
         return publisher->published() ? publisher->published()->version : 0;
     }
+    // Published its first version: the channel's id.
+    net::awaitable<ChannelId> published() {
+        const std::function<bool()> is_ready = [this] { return ready; };
+        REQUIRE(co_await eventually(is_ready, 20s));
+        REQUIRE(publisher->published());
+        co_return publisher->channel();
+    }
     net::awaitable<void> stop() {
         publisher->stop();
         co_await eventually([this] { return done; }, 10s);
