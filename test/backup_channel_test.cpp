@@ -52,11 +52,6 @@ struct RunningSubscriber {
     }
 };
 
-net::awaitable<void> run_channels(ChannelBackup* c, bool* done) {
-    co_await c->run();
-    *done = true;
-}
-
 // A channel backup's options for a test: short polls, under `dir`.
 ChannelBackupOptions quick_channels(const fs::path& dir, const HostPort& tracker) {
     ChannelBackupOptions bo;
@@ -91,7 +86,7 @@ net::awaitable<FirstRun> hold_first_version(asio::io_context& io, asio::thread_p
     bo.channels = {run.channel};
     ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
     bool channels_done = false;
-    net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+    net::spawn(io.get_executor(), run_channel_backup(&channels, &channels_done), Logger("test"),
                "channels");
     const std::function<bool()> held = [&] { return channels.applied(run.channel) == 1; };
     REQUIRE(co_await eventually(held, 30s));
@@ -127,7 +122,7 @@ TEST_CASE("backup: a channel outlives its publisher and subscribers") {
         ChannelBackup channels(*backup_peer.node, *backup_peer.trackers,
                                quick_channels(backup_dir.path(), tracker.address), backup_peer.log);
         bool channels_done = false;
-        net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+        net::spawn(io.get_executor(), run_channel_backup(&channels, &channels_done), Logger("test"),
                    "channels");
         const std::function<bool()> held = [&] { return channels.applied(channel) == 1; };
         CHECK(co_await eventually(held, 30s));
@@ -181,7 +176,7 @@ TEST_CASE("backup: a channel version beyond --max-size waits until it fits") {
         bo.others = [&] { return files_held; };
         ChannelBackup channels(*backup_peer.node, *backup_peer.trackers, bo, backup_peer.log);
         bool channels_done = false;
-        net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+        net::spawn(io.get_executor(), run_channel_backup(&channels, &channels_done), Logger("test"),
                    "channels");
 
         // 600,006 bytes where 500,000 are left: known, not applied, nothing
@@ -307,7 +302,7 @@ TEST_CASE("backup: a channel held before a restart and not followed again is not
         CHECK(channels.covers(seeds[0]));
         CHECK(channels.held_bytes() == 50'000);
         bool channels_done = false;
-        net::spawn(io.get_executor(), run_channels(&channels, &channels_done), Logger("test"),
+        net::spawn(io.get_executor(), run_channel_backup(&channels, &channels_done), Logger("test"),
                    "channels");
         const std::function<bool()> following = [&] { return channels.followed() == 1; };
         REQUIRE(co_await eventually(following, 30s));

@@ -95,19 +95,11 @@ TEST_CASE("backup: stopping while a fetch awaits a tracker that hangs ends every
     TestTracker tracker(io);
     FreezingRelay via(io, tracker.address);
     asio::co_spawn(io, relay(&via), asio::detached);
-    write_file(src / "a.bin", pattern_bytes(300'000, 7));
-    SeedMakerOptions mo;
-    mo.chunk_size = 64 * 1024;
-    mo.trackers = {tracker.address};
-    const auto seed = make_seed(src / "a.bin", mo);
-    REQUIRE(seed);
+    const Seed seed = make_seeded_file(src, "a.bin", 300'000, tracker.address, 7);
 
     run_within(io, 100s, [&]() -> net::awaitable<void> {
         TestPeer sharer(io, pool, "sharer", quick_swarm());
-        auto storage = FileStorage::open_read(src / "a.bin");
-        REQUIRE(storage);
-        co_await sharer.share(*seed, std::shared_ptr<Storage>(std::move(*storage)),
-                              tracker.address);
+        co_await sharer.share(seed, open_shared(src / "a.bin"), tracker.address);
 
         auto peer = std::make_unique<TestPeer>(io, pool, "backup", quick_swarm());
         // Tracker requests that would wait 120 s: only cancellation can end

@@ -23,11 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-net::awaitable<void> run_versions_backup(ChannelBackup* c, bool* done) {
-    co_await c->run();
-    *done = true;
-}
-
 // A ChannelBackup keeping `keep` versions of every channel, on a peer of its own.
 struct VersionsBackup {
     TestPeer peer;
@@ -47,7 +42,7 @@ struct VersionsBackup {
         bo.rescan = 100ms;
         bo.mesh.tick = 50ms;
         channels = std::make_unique<ChannelBackup>(*peer.node, *peer.trackers, bo, peer.log);
-        net::spawn(io.get_executor(), run_versions_backup(channels.get(), &done), Logger("test"),
+        net::spawn(io.get_executor(), run_channel_backup(channels.get(), &done), Logger("test"),
                    "channels");
     }
     net::awaitable<void> stop() {

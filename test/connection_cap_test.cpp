@@ -88,11 +88,8 @@ TEST_CASE(
     run_within(io, 180s, [&]() -> net::awaitable<void> {
         // The seeder is slow enough that getters trade with each other.
         TestPeer seeder(io, pool, Logger("seeder", LogLevel::kWarn), capped(4u << 20));
-        for (const auto& seed : seeds) {
-            auto s = FileStorage::open_read(src / seed.name);
-            REQUIRE(s);
-            co_await seeder.share(seed, std::shared_ptr<Storage>(std::move(*s)), tracker.address);
-        }
+        for (const auto& seed : seeds)
+            co_await seeder.share(seed, open_shared(src / seed.name), tracker.address);
         std::vector<std::unique_ptr<Getter>> getters;
         for (std::size_t g = 0; g < kGetters; ++g) {
             getters.push_back(std::make_unique<Getter>(io, pool, g));

@@ -107,11 +107,8 @@ TEST_CASE(
         NodeOptions so = node_options(fast_swarm());
         so.port = later.port;
         TestPeer server(io, pool, Logger("server", LogLevel::kWarn), so);
-        auto storage = FileStorage::open_read(src / "data.bin");
-        REQUIRE(storage);
-        auto shared =
-            FileTransfer::share(*server.node, *server.trackers, {}, seed,
-                                std::shared_ptr<Storage>(std::move(*storage)), server.log);
+        auto shared = FileTransfer::share(*server.node, *server.trackers, {}, seed,
+                                          open_shared(src / "data.bin"), server.log);
         shared->start(false);
         server.shared.push_back(std::move(shared));
         clock.advance(30s);

@@ -46,10 +46,8 @@ struct Server {
               return o;
           }()) {}
     void share(const Seed& seed, const std::filesystem::path& file) {
-        auto s = FileStorage::open_read(file);
-        REQUIRE(s);
-        auto t = FileTransfer::share(*peer.node, *peer.trackers, {}, seed,
-                                     std::shared_ptr<Storage>(std::move(*s)), peer.log);
+        auto t =
+            FileTransfer::share(*peer.node, *peer.trackers, {}, seed, open_shared(file), peer.log);
         t->start(false);
         swarm = t->swarm();
         peer.shared.push_back(std::move(t));

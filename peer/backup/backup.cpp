@@ -56,10 +56,13 @@ std::vector<Found> find_held(const fs::path& files, const SeedCache& cache, std:
             auto seed = cache.find(*file);
             if (!seed || seed->name != name || seed->id() != *id) continue;
             Found found{std::move(*file), std::move(*seed), nullptr, {}};
-            if (auto opened = FileStorage::open_read(found.file.path, env))
-                found.storage = std::move(*opened);
-            else
+            if (auto opened = FileStorage::open_read(found.file.path, env); !opened)
                 found.open_error = opened.error().message;
+            else if ((*opened)->changed_since(found.file.size, found.file.mtime_ns,
+                                              found.file.inode))
+                found.open_error = found.file.path.string() + ": changed while it was opened";
+            else
+                found.storage = std::move(*opened);
             out.push_back(std::move(found));
             break;
         }

@@ -19,7 +19,8 @@
 // blocks at a time"): 40 hosts on 1 MiB/s uplinks, 4 at once gave the median
 // getter 1.7-1.9x the ideal bound and the seeder 1.6-1.9 copies, 1 or 2 at
 // once about 1.5x and 1.3-1.4 copies; with downloads capped at a quarter of
-// the uplink, 1 at once was 15-19% slower than 4, 2 at once 4-5%. A width
+// the uplink, 1 at once was 15-19% slower than 4, 2 at once 4-5% (one run
+// each; 3-6% in interleaved runs against the build with 4). A width
 // measured at run time (more blocks while they raise the rate) was tried and
 // not kept: its measures at 1 MiB/s were too noisy to tell the two cases
 // apart, and it ended as slow as 4.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "peer/backup/backup.hpp"
+#include "peer/backup/channel_backup.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
@@ -26,6 +27,12 @@ inline BackupOptions quick_backup(const std::filesystem::path& dir, const HostPo
     o.poll = std::chrono::milliseconds(100);
     o.fetch_stall = std::chrono::milliseconds(3000);
     return o;
+}
+
+// A ChannelBackup run until it ends; then *done.
+inline net::awaitable<void> run_channel_backup(ChannelBackup* c, bool* done) {
+    co_await c->run();
+    *done = true;
 }
 
 // A Backup and its peer, run in the background. `marked`: its trackers join

@@ -156,9 +156,11 @@ struct TestPublisher {
         REQUIRE(publisher->published());
         co_return publisher->channel();
     }
+    // It ends within 10 s, having thrown nothing.
     net::awaitable<void> stop() {
         publisher->stop();
-        co_await eventually([this] { return done; }, 10s);
+        CHECK(co_await eventually([this] { return done; }, 10s));
+        CHECK_MESSAGE(error.empty(), error);
         co_await peer.node->stop(1s);
         co_await peer.trackers->leave();
     }
