@@ -60,7 +60,7 @@ std::vector<Found> find_held(const fs::path& files, const SeedCache& cache, std:
                 found.open_error = opened.error().message;
             else if ((*opened)->changed_since(found.file.size, found.file.mtime_ns,
                                               found.file.inode))
-                found.open_error = found.file.path.string() + ": changed while it was opened";
+                found.open_error = found.file.path.string() + ": changed since the scan";
             else
                 found.storage = std::move(*opened);
             out.push_back(std::move(found));

@@ -281,9 +281,10 @@ net::awaitable<void> ChannelBackup::run_subscriber(ChannelId channel, std::share
                      m.version, count_of(m.files.size(), "file"), r.fetched);
         };
     const auto outcome = co_await s->run(said);
-    if (outcome != Subscriber::Outcome::kStopped) ended_.insert(channel);
-    if (outcome != Subscriber::Outcome::kStopped)
+    if (outcome != Subscriber::Outcome::kStopped) {
+        ended_.insert(channel);
         log_.warn("channel {}: no longer followed: {}", channel.hex(), s->message());
+    }
     if (archive) co_await archive->leave();
     --running_;
     wake_.notify();  // run() may be waiting for the last one

@@ -176,8 +176,7 @@ std::uint64_t VersionArchive::kept_bytes() const {
     // (The same seed kept by two versions is two files on disk.)
     std::uint64_t n = 0;
     for (const auto& [v, h] : versions_)
-        for (const auto& [id, seed] : h.seeds)
-            n += seed.length;
+        n += bytes_of(v);
     return n;
 }
 
