@@ -80,10 +80,9 @@ net::awaitable<void> Swarm::refuse(std::shared_ptr<net::FrameStream> stream, pp:
 
 void Swarm::dial_candidates(net::Clock::time_point now) {
     const auto* slots = env_.slots.get();
-    // Within what the file's size is worth (dial_target) and, with a
-    // budget, the swarm's share of the process's connections (smaller when
-    // many files download at once).
-    std::size_t want = dial_target(options_.max_connections, seed_.chunk_count());
+    // Within the swarm's own limit and, with a budget, its share of the
+    // process's connections (smaller when many files download at once).
+    std::size_t want = options_.max_connections;
     if (slots && slots->share) want = std::min(want, slots->share());
     const std::size_t busy = conns_.size() + connecting_;
     for (std::size_t n = busy; n < want; ++n) {

@@ -12,8 +12,6 @@
 namespace seedshare {
 
 struct SwarmOptions {
-    // Connections a swarm holds at most (dialled or accepted); it dials for
-    // itself only up to dial_target() of them.
     std::size_t max_connections = 50;
     // Chunk data being fetched or waiting for verification (getter memory).
     std::size_t fetch_budget_bytes = 40u << 20;
@@ -52,23 +50,5 @@ struct SwarmOptions {
     // (GetPeers), then the trackers; with none, the address book too.
     std::size_t min_peers = 8;
 };
-
-// How many peers a swarm dials for itself (it still accepts others up to
-// max_connections). A connection brings data only while it has chunks we
-// lack and a request or two under way, so a file of few chunks gains
-// nothing from many of them, while each costs a handshake, a bitfield, a
-// Have for every chunk its remote completes, and a teardown when both
-// sides are complete: one file of 256 MiB to 20 subscribers took 14.0 s,
-// the same bytes as 64 files of 4 MiB 23.5 s, on the same two cores
-// (BENCHMARKS.md, "Fewer connections for small files"). Half the chunk
-// count, at least kMinDialTarget, at most max_connections: a 4 MiB file
-// (16 chunks of 256 KiB) dials 8 peers, a file of 100 chunks or more the
-// full max_connections.
-inline constexpr std::size_t kMinDialTarget = 8;
-constexpr std::size_t dial_target(std::size_t max_connections, std::uint32_t chunks) {
-    const std::size_t half = chunks / 2;
-    const std::size_t want = half < kMinDialTarget ? kMinDialTarget : half;
-    return want < max_connections ? want : max_connections;
-}
 
 }  // namespace seedshare
