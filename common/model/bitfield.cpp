@@ -41,6 +41,13 @@ void Bitfield::fill() {
     count_ = size_;
 }
 
+bool Bitfield::has_any_not_in(const Bitfield& other) const {
+    if (other.size_ != size_) return false;
+    for (std::size_t i = 0; i < bytes_.size(); ++i)
+        if ((bytes_[i] & static_cast<std::uint8_t>(~other.bytes_[i])) != 0) return true;
+    return false;
+}
+
 Result<Bitfield> Bitfield::from_bytes(std::uint32_t size, ByteSpan bytes) {
     if (bytes.size() != byte_count(size))
         return Error{fmt::format("bitfield of {} bytes for {} chunks (expected {})", bytes.size(),

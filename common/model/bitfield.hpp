@@ -25,6 +25,8 @@ class Bitfield {
     void set(ChunkIndex c);
     void reset(ChunkIndex c);
     void fill();
+    // Holds some chunk `other` lacks (false when the sizes differ).
+    bool has_any_not_in(const Bitfield& other) const;
 
     // Wire form: ceil(size/8) bytes.
     const Bytes& bytes() const { return bytes_; }

@@ -72,6 +72,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::uint64_t uploaded() const { return session_.uploaded(); }
     // When the last block crossed either way (or when it connected).
     net::Clock::time_point last_block_at() const { return session_.last_block_at(); }
+    net::Clock::time_point connected_at() const { return connected_at_; }
+    // When a block last came from the remote (or when it connected).
+    net::Clock::time_point last_received_at() const { return session_.last_received_at(); }
     bool remote_leaving() const { return session_.remote_leaving(); }
     // Its bitfield arrived, so the picker counts its chunks.
     bool counted_in_picker() const { return session_.counted_in_picker(); }
@@ -143,6 +146,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     UserId user_;
     std::uint16_t their_port_;
     bool declared_backup_;  // its Hello says it is a backup peer
+    const net::Clock::time_point connected_at_ = net::Clock::now();
     asio::ip::address address_;
     std::optional<PeerAddress> dialed_;
     std::string name_;

@@ -17,6 +17,7 @@ PeerSession::PeerSession(SessionHost& host, TimePoint now, std::function<void()>
       theirs_(host.seed().chunk_count()),
       last_piece_at_(now),
       last_block_at_(now),
+      last_received_at_(now),
       down_rate_(now) {}
 
 void PeerSession::send(const pp::Message& m) {
@@ -255,7 +256,7 @@ Result<PeerSession::PieceTarget> PeerSession::begin_piece(const pp::Block& b) {
 
 std::optional<PeerSession::Completed> PeerSession::end_piece(const pp::Block& b, TimePoint now) {
     reading_into_.reset();
-    last_piece_at_ = last_block_at_ = now;
+    last_piece_at_ = last_block_at_ = last_received_at_ = now;
     downloaded_ += b.length;
     count_received(b.length, now);
     auto it = fetches_.find(b.chunk.value);

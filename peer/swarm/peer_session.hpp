@@ -177,6 +177,8 @@ class PeerSession {
     std::uint64_t downloaded() const { return downloaded_; }
     std::uint64_t uploaded() const { return uploaded_; }
     TimePoint last_block_at() const { return last_block_at_; }
+    // When a block last came from the remote (the connection's start until one does).
+    TimePoint last_received_at() const { return last_received_at_; }
     double download_rate() const { return down_rate_.rate(); }
     // Bytes of the blocks queued to serve the remote, not yet being written.
     std::uint64_t queued_upload_bytes() const { return queued_bytes_; }
@@ -229,6 +231,7 @@ class PeerSession {
     std::map<std::uint32_t, TimePoint> refused_;
     TimePoint last_piece_at_;
     TimePoint last_block_at_;
+    TimePoint last_received_at_;
     std::uint64_t downloaded_ = 0;
     RateMeter down_rate_;
 

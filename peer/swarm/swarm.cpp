@@ -208,6 +208,11 @@ void Swarm::connection_ready(const std::shared_ptr<PeerConnection>& conn) {
     }
     // Two complete peers have nothing to give each other.
     if (complete() && conn->theirs().all()) conn->close("both complete");
+    // One that holds chunks, none we lack, is no source (DialPlan): another
+    // is dialled now rather than at the connect loop's next turn.
+    if (state_ == State::kDownloading && !conn->theirs().none() &&
+        !conn->theirs().has_any_not_in(picker_.have()))
+        wake_connect();
 }
 
 std::optional<PeerAddress> Swarm::listed_as(const PeerConnection& conn) {

@@ -196,7 +196,16 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     void gossip_dropped(const PeerConnection* conn);
     // Dials candidates while below the swarm's share (and the process has room).
     void dial_candidates(net::Clock::time_point now);
-    net::awaitable<void> connect_to(PeerAddress where);
+    // The pool as DialPlan sees it, at `real_now` (a connection's traffic
+    // is measured in real time: its bytes move in it).
+    struct PoolView {
+        std::size_t open = 0;                       // connections, and dials under way
+        std::size_t sources = 0;                    // of them, sources (DialPlan)
+        std::shared_ptr<PeerConnection> swappable;  // the one quiet longest, if any
+    };
+    PoolView pool_view(net::Clock::time_point real_now) const;
+    // `started`: when dial_candidates began it (its entry in dials_started_).
+    net::awaitable<void> connect_to(PeerAddress where, net::Clock::time_point started);
     net::awaitable<void> refuse(std::shared_ptr<net::FrameStream> stream,
                                 peer_proto::ErrorMsg error);
     // May a connection with `user` join? Resolves simultaneous dials; nullopt
@@ -241,6 +250,7 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     bool storage_change_reported_ = false;
     std::uint64_t verified_bytes_ = 0;
     std::size_t connecting_ = 0;
+    std::multiset<net::Clock::time_point> dials_started_;  // of the dials under way
     // Since when peers that are not backups could serve (turn_to_backups).
     std::optional<net::Clock::time_point> others_since_;
     asio::steady_timer* drained_signal_ = nullptr;  // set while stop() waits for uploads

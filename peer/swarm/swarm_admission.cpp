@@ -81,21 +81,66 @@ net::awaitable<void> Swarm::refuse(std::shared_ptr<net::FrameStream> stream, pp:
 void Swarm::dial_candidates(net::Clock::time_point now) {
     const auto* slots = env_.slots.get();
     // Within the swarm's own limit and, with a budget, its share of the
-    // process's connections (smaller when many files download at once).
-    std::size_t want = options_.max_connections;
-    if (slots && slots->share) want = std::min(want, slots->share());
-    const std::size_t busy = conns_.size() + connecting_;
-    for (std::size_t n = busy; n < want; ++n) {
+    // process's connections (smaller when many files download at once),
+    // while fewer than what the file's size is worth are sources (DialPlan).
+    std::size_t most = options_.max_connections;
+    if (slots && slots->share) most = std::min(most, slots->share());
+    const std::size_t target =
+        std::min(dial_target(options_.max_connections, seed_.chunk_count()), most);
+    const auto real_now = net::Clock::now();
+    auto pool = pool_view(real_now);
+    std::size_t n = DialPlan::dials(target, most, pool.open, pool.sources);
+    // At the limit with too few sources: one connection that is none gives
+    // its room to a new peer (one per pass, and only if there is one to dial).
+    std::shared_ptr<PeerConnection> swap;
+    if (n == 0 && pool.sources < target && pool.swappable) {
+        n = 1;
+        swap = std::move(pool.swappable);
+    }
+    for (; n > 0; --n) {
         const auto next = peer_list_.take_candidates(1, now);
         if (next.empty()) break;
-        if (slots && slots->make_room && !slots->make_room(id_)) {
+        if (swap) {
+            swap->close("no source lately: its room goes to another peer");
+            swap.reset();
+        } else if (slots && slots->make_room && !slots->make_room(id_)) {
             // The process is full of connections that move data: later.
             peer_list_.connect_refused(next.front());
             break;
         }
         ++connecting_;  // counted by the budget from now (open_connections)
-        net::spawn(env_.ex, connect_to(next.front()), log_, "connect");
+        dials_started_.insert(real_now);
+        net::spawn(env_.ex, connect_to(next.front(), real_now), log_, "connect");
     }
+}
+
+Swarm::PoolView Swarm::pool_view(net::Clock::time_point real_now) const {
+    const auto grace = options_.source_grace;
+    PoolView v;
+    v.open = connecting_;
+    for (const auto started : dials_started_)
+        if (real_now - started < grace) ++v.sources;
+    auto quiet_since = net::Clock::time_point::max();
+    for (const auto& c : conns_) {
+        if (c->closed()) continue;
+        ++v.open;
+        // last_block_at is the later of the last block either way: when it is
+        // recent and the last block received is not, the recent one was sent.
+        const DialPlan::Conn view{
+            .bitfield_known = c->counted_in_picker(),
+            .holds_missing = c->theirs().has_any_not_in(picker_.have()),
+            .holds_none = c->theirs().none(),
+            .young = real_now - c->connected_at() < grace,
+            .received_lately = c->downloaded() > 0 && real_now - c->last_received_at() < grace,
+            .fed_lately = c->uploaded() > 0 && real_now - c->last_block_at() < grace};
+        if (DialPlan::source(view)) {
+            ++v.sources;
+        } else if (DialPlan::swappable(view) && c->last_block_at() < quiet_since) {
+            quiet_since = c->last_block_at();
+            v.swappable = c;
+        }
+    }
+    return v;
 }
 
 std::size_t Swarm::open_connections() const {

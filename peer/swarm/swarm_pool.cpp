@@ -94,8 +94,15 @@ std::size_t Swarm::add_candidates(const std::vector<PeerAddress>& peers, PeerLis
     return added;
 }
 
-net::awaitable<void> Swarm::connect_to(PeerAddress where) {
+net::awaitable<void> Swarm::connect_to(PeerAddress where, net::Clock::time_point started) {
     auto self = shared_from_this();  // (connecting_ counts it: dial_candidates)
+    struct Ended {
+        std::multiset<net::Clock::time_point>& dials;
+        net::Clock::time_point started;
+        ~Ended() {
+            if (const auto it = dials.find(started); it != dials.end()) dials.erase(it);
+        }
+    } ended{dials_started_, started};
     try {
         auto [stream, hello] = co_await handshake_out(where, env_.hello(id_), options_);
         --connecting_;

@@ -101,10 +101,11 @@ struct TestPeer {
     TestPeer(asio::io_context& io, asio::thread_pool& pool, Logger logger, SwarmOptions swarm)
         : TestPeer(io, pool, std::move(logger), node_options(swarm)) {}
 
-    // With the process's options (rate limits, budgets); the host is 127.0.0.1.
+    // With the process's options (rate limits, budgets); the host is
+    // 127.0.0.1 unless they name another loopback address.
     TestPeer(asio::io_context& io, asio::thread_pool& pool, Logger logger, NodeOptions o)
         : log(std::move(logger)) {
-        o.host = "127.0.0.1";
+        if (o.host.empty()) o.host = "127.0.0.1";
         node = std::make_unique<Node>(io.get_executor(), pool, o, log);
         node->listen();
         trackers = std::make_unique<Trackers>(io.get_executor(), node->user(), node->port(), log);
