@@ -94,6 +94,16 @@ TEST_CASE("dial plan: what may give its room to another peer") {
     CHECK_FALSE(DialPlan::swappable(Conn{.bitfield_known = true, .received_lately = true}));
 }
 
+TEST_CASE("dial plan: a swap only at the limit with no source at all") {
+    CHECK(DialPlan::swap(50, 50, 0));
+    CHECK(DialPlan::swap(8, 9, 0));  // accepted ones took it past the limit
+    // A source left, however few: the swarm is getting data; no churn
+    // (a large swarm on slow links has most connections quiet at a time).
+    CHECK_FALSE(DialPlan::swap(50, 50, 1));
+    // Room left: it dials instead.
+    CHECK_FALSE(DialPlan::swap(50, 49, 0));
+}
+
 TEST_CASE("dial plan: dial until the target of sources, within the room") {
     // Nothing open: the target.
     CHECK(DialPlan::dials(8, 50, 0, 0) == 8);

@@ -90,10 +90,10 @@ void Swarm::dial_candidates(net::Clock::time_point now) {
     const auto real_now = net::Clock::now();
     auto pool = pool_view(real_now);
     std::size_t n = DialPlan::dials(target, most, pool.open, pool.sources);
-    // At the limit with too few sources: one connection that is none gives
-    // its room to a new peer (one per pass, and only if there is one to dial).
+    // At the limit with no source: one connection that is none gives its
+    // room to a new peer (one per pass, and only if there is one to dial).
     std::shared_ptr<PeerConnection> swap;
-    if (n == 0 && pool.sources < target && pool.swappable) {
+    if (n == 0 && DialPlan::swap(most, pool.open, pool.sources) && pool.swappable) {
         n = 1;
         swap = std::move(pool.swappable);
     }

@@ -76,8 +76,8 @@ constexpr std::size_t dial_target(std::size_t max_connections, std::uint32_t chu
 }
 
 // Whom a downloading swarm dials: while fewer than `target` of its
-// connections are sources, up to `most` connections in all; at `most`, it
-// swaps one connection that is no source for a new peer. A connection is a
+// connections are sources, up to `most` connections in all; at `most` with
+// no source at all, it swaps one connection that is none for a new peer. A connection is a
 // source while its bitfield has not come (it may hold anything), while
 // blocks come from it (within source_grace), and, for source_grace after
 // it connected, if it holds a chunk we lack or nothing at all (a getter
@@ -88,8 +88,10 @@ constexpr std::size_t dial_target(std::size_t max_connections, std::uint32_t chu
 // deliver (busy, refusing, or spared as a backup), do not hold the swarm
 // back from dialling others: the tail a fixed count of connections made
 // (BENCHMARKS.md, "Fewer connections for small files"). Such connections
-// stay open (they may become sources) unless the swarm needs their room,
-// and one we send blocks to is never swapped: it needs us.
+// stay open (they may become sources); only a swarm at its limit with no
+// source left closes one, the quietest, and never one we send blocks to:
+// it needs us. (In a large swarm on slow links most connections deliver
+// nothing in a given 2 s while a few do: no swapping there, as before.)
 struct DialPlan {
     struct Conn {
         bool bitfield_known = false;
@@ -106,6 +108,11 @@ struct DialPlan {
     // May be closed to make room for another peer.
     static constexpr bool swappable(const Conn& c) {
         return !source(c) && !c.young && !c.fed_lately;
+    }
+    // At the limit with no source at all: one swappable connection gives
+    // its room to a new peer (one per pass).
+    static constexpr bool swap(std::size_t most, std::size_t open, std::size_t sources) {
+        return open >= most && sources == 0;
     }
     // New dials to start: `open` connections (and dials in flight) now, of
     // which `sources` (dials in flight count as sources).
