@@ -22,10 +22,6 @@ namespace pp = seedshare::peer_proto;
 
 namespace {
 
-PeerAddress at(const TestPeer& p, const char* host = "127.0.0.1") {
-    return PeerAddress{asio::ip::make_address(host), p.node->port()};
-}
-
 // Another process sharing `state` (or an earlier run) remembers `holder` as
 // a holder of `seed` in STATE/address-book.json.
 void remember(const TempDir& state, const Seed& seed, const TestPeer& holder) {
@@ -34,62 +30,6 @@ void remember(const TempDir& state, const Seed& seed, const TestPeer& holder) {
     REQUIRE(save_address_book(Env::posix(), state / kAddressBookFileName, book,
                               Logger("test", LogLevel::kOff)));
 }
-
-// A serving peer (no tracker: it registers nowhere) paced to `rate` bytes/s.
-struct Server {
-    TestPeer peer;
-    std::shared_ptr<Swarm> swarm;
-    Server(asio::io_context& io, asio::thread_pool& pool, std::uint64_t rate, std::string host = {})
-        : peer(io, pool, Logger("server", LogLevel::kWarn), [rate, &host] {
-              NodeOptions o = node_options(fast_swarm());
-              o.max_upload_rate = rate;
-              o.host = host;
-              return o;
-          }()) {}
-    void share(const Seed& seed, const std::filesystem::path& file) {
-        auto t =
-            FileTransfer::share(*peer.node, *peer.trackers, {}, seed, open_shared(file), peer.log);
-        t->start(false);
-        swarm = t->swarm();
-        peer.shared.push_back(std::move(t));
-    }
-};
-
-// A get whose trackers are `trackers` (dead ones) and that starts from `peers`.
-struct Get {
-    TestPeer peer;
-    std::unique_ptr<Download> download;
-    std::optional<Download::Outcome> outcome;
-    Get(asio::io_context& io, asio::thread_pool& pool, const Seed& seed,
-        const std::filesystem::path& out, std::vector<HostPort> trackers,
-        std::vector<PeerAddress> peers, SwarmOptions o = fast_swarm(),
-        std::uint64_t upload_rate = 0)
-        : peer(io, pool, Logger("getter", LogLevel::kWarn), [&] {
-              NodeOptions no = node_options(o);
-              no.max_upload_rate = upload_rate;
-              return no;
-          }()) {
-        DownloadOptions d;
-        d.seed = seed;
-        d.out_dir = out;
-        d.trackers = std::move(trackers);
-        d.peers = std::move(peers);
-        download = std::make_unique<Download>(*peer.node, *peer.trackers, d, peer.log);
-    }
-    void start(asio::io_context& io) {
-        net::spawn(io.get_executor(), run(), Logger("test"), "download");
-    }
-    net::awaitable<void> run() { outcome = co_await download->run(); }
-    net::awaitable<bool> ended_within(std::chrono::milliseconds limit) {
-        co_return co_await eventually([this] { return outcome.has_value(); }, limit);
-    }
-    std::size_t peers_that_sent() const {
-        std::size_t n = 0;
-        for (const auto& p : download->swarm()->peer_stats())
-            n += p.downloaded > 0 ? 1 : 0;
-        return n;
-    }
-};
 
 }  // namespace
 
@@ -132,67 +72,6 @@ TEST_CASE(
         co_await g2.peer.stop();
         co_await g3.peer.stop();
         co_await a.peer.stop();
-    });
-}
-
-TEST_CASE(
-    "discovery: a getter of a small file whose first peers have nothing goes on to dial the "
-    "holder") {
-    // A 16-chunk file: the getter wants 8 sources (dial_target). It knows
-    // 8 getters that hold nothing and get nothing (no tracker; the one peer
-    // they know is dead, so they wait), and the one holder, whose address (127.0.0.2) sorts after
-    // theirs, so it is dialled last. The 8 count as sources only for
-    // their grace (DialPlan: a getter just starting); then the getter must
-    // dial on and reach the holder. (With a fixed cap of 8 connections it
-    // never did.)
-    TempDir src, out;
-    std::vector<std::unique_ptr<TempDir>> stuck_out;
-    asio::io_context io;
-    asio::thread_pool pool(2);
-    const HostPort dead = dead_address(io);
-    const Seed seed = make_seeded_file(src, "data.bin", 1 << 20, dead);  // 64 KiB chunks
-    REQUIRE(seed.chunk_count() == 16);
-    REQUIRE(dial_target(SwarmOptions{}.max_connections, seed.chunk_count()) == 8);
-
-    run_within(io, 60s, [&]() -> net::awaitable<void> {
-        Server holder(io, pool, 0, "127.0.0.2");
-        holder.share(seed, src / "data.bin");
-        std::vector<std::unique_ptr<Get>> stuck;
-        std::vector<PeerAddress> known;
-        for (int i = 0; i < 8; ++i) {
-            stuck_out.push_back(std::make_unique<TempDir>());
-            stuck.push_back(std::make_unique<Get>(
-                io, pool, seed, stuck_out.back()->path(), std::vector<HostPort>{dead},
-                std::vector<PeerAddress>{
-                    PeerAddress{asio::ip::make_address("127.0.0.1"), dead.port}}));
-            stuck.back()->start(io);
-            known.push_back(at(stuck.back()->peer));
-        }
-        known.push_back(at(holder.peer, "127.0.0.2"));
-        Get g(io, pool, seed, out.path(), {dead}, known);
-        g.start(io);
-        // The 8 first: they are connected while the holder is not yet.
-        CHECK(co_await eventually(
-            [&] { return g.download->swarm() && g.download->swarm()->connection_count() >= 8; },
-            10s));
-        CHECK(co_await g.ended_within(40s));
-        CHECK(g.outcome == Download::Outcome::kComplete);
-        CHECK(read_file(out / "data.bin") == read_file(src / "data.bin"));
-        bool from_holder = false;
-        for (const auto& p : g.download->swarm()->peer_stats())
-            from_holder =
-                from_holder || (p.name == at(holder.peer, "127.0.0.2").str() && p.downloaded > 0);
-        CHECK(from_holder);
-        co_await g.peer.stop();
-        // The 8 may never have finished (the holder is not theirs to dial):
-        // each download ends before its Get goes, or its run() would write
-        // into a Get freed at the end of this block.
-        for (auto& s : stuck) {
-            s->download->stop();
-            CHECK(co_await s->ended_within(10s));
-            co_await s->peer.stop();
-        }
-        co_await holder.peer.stop();
     });
 }
 

@@ -194,7 +194,8 @@ class Swarm final : public SwarmLink, public std::enable_shared_from_this<Swarm>
     net::awaitable<void> pex_loop();
     // `conn` (through its handshake) said goodbye: gossip it as dropped.
     void gossip_dropped(const PeerConnection* conn);
-    // Dials candidates while below the swarm's share (and the process has room).
+    // Dials candidates while the swarm has too few sources and room for
+    // more (DialPlan; the process's budget permitting).
     void dial_candidates(net::Clock::time_point now);
     // The pool as DialPlan sees it, at `real_now` (a connection's traffic
     // is measured in real time: its bytes move in it).

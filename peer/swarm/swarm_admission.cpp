@@ -132,7 +132,8 @@ Swarm::PoolView Swarm::pool_view(net::Clock::time_point real_now) const {
             .holds_none = c->theirs().none(),
             .young = real_now - c->connected_at() < grace,
             .received_lately = c->downloaded() > 0 && real_now - c->last_received_at() < grace,
-            .fed_lately = c->uploaded() > 0 && real_now - c->last_block_at() < grace};
+            .fed_lately = c->uploaded() > 0 && real_now - c->last_block_at() < grace,
+            .awaited = c->outstanding_bytes() > 0};
         if (DialPlan::source(view)) {
             ++v.sources;
         } else if (DialPlan::swappable(view) && c->last_block_at() < quiet_since) {

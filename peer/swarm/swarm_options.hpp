@@ -77,21 +77,22 @@ constexpr std::size_t dial_target(std::size_t max_connections, std::uint32_t chu
 
 // Whom a downloading swarm dials: while fewer than `target` of its
 // connections are sources, up to `most` connections in all; at `most` with
-// no source at all, it swaps one connection that is none for a new peer. A connection is a
-// source while its bitfield has not come (it may hold anything), while
-// blocks come from it (within source_grace), and, for source_grace after
-// it connected, if it holds a chunk we lack or nothing at all (a getter
-// just starting, as every subscriber is at a channel's first sync). A dial
-// under way counts for source_grace. So a peer as far along as we are,
-// both waiting (a channel's changed file: every subscriber holds the
+// no source at all, it swaps one connection that is none for a new peer. A
+// connection is a source while its bitfield has not come (it may hold
+// anything), while blocks come from it (within source_grace), and, for
+// source_grace after it connected, if it holds a chunk we lack or nothing at
+// all (a getter just starting, as every subscriber is at a channel's first
+// sync). A dial under way counts for source_grace. So a peer as far along as
+// we are, both waiting (a channel's changed file: every subscriber holds the
 // unchanged chunks and waits for the new ones), and a holder that does not
 // deliver (busy, refusing, or spared as a backup), do not hold the swarm
 // back from dialling others: the tail a fixed count of connections made
-// (BENCHMARKS.md, "Fewer connections for small files"). Such connections
+// (BENCHMARKS.md, "Dialling for sources, not for a count"). Such connections
 // stay open (they may become sources); only a swarm at its limit with no
-// source left closes one, the quietest, and never one we send blocks to:
-// it needs us. (In a large swarm on slow links most connections deliver
-// nothing in a given 2 s while a few do: no swapping there, as before.)
+// source left closes one, the quietest, and never one we send blocks to (it
+// needs us) or one we await blocks from (a slow holder). (In a large swarm
+// on slow links most connections deliver nothing in a given 2 s while a few
+// do: no swapping there.)
 struct DialPlan {
     struct Conn {
         bool bitfield_known = false;
@@ -100,14 +101,16 @@ struct DialPlan {
         bool young = false;            // connected within source_grace
         bool received_lately = false;  // a block came from it within source_grace
         bool fed_lately = false;       // a block went to it within source_grace
+        bool awaited = false;          // a request of ours to it is under way
     };
     static constexpr bool source(const Conn& c) {
         return !c.bitfield_known || c.received_lately ||
                (c.young && (c.holds_missing || c.holds_none));
     }
-    // May be closed to make room for another peer.
+    // May be closed to make room for another peer: not one we wait on (a
+    // slow holder still delivering; one that stalls is closed anyway).
     static constexpr bool swappable(const Conn& c) {
-        return !source(c) && !c.young && !c.fed_lately;
+        return !source(c) && !c.young && !c.fed_lately && !c.awaited;
     }
     // At the limit with no source at all: one swappable connection gives
     // its room to a new peer (one per pass).

@@ -1,15 +1,21 @@
 // Helpers of the in-process discovery tests (discovery_swarm_test.cpp,
-// discovery_clock_test.cpp): a tracker address that is gone, a peer keeping
-// its address book (files and swarm settings: seeded_files.hpp).
+// discovery_clock_test.cpp, dial_plan_swarm_test.cpp): a tracker address
+// that is gone, a peer keeping its address book, a serving peer with no
+// tracker, a get started from given peers (files and swarm settings:
+// seeded_files.hpp).
 #pragma once
 
 #include <doctest/doctest.h>
 #include <asio.hpp>
 
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "peer/library/seed_maker.hpp"
 #include "peer/node/node.hpp"
+#include "peer/transfer/download.hpp"
 #include "test/support/cluster.hpp"
 #include "test/support/seeded_files.hpp"
 #include "test/support/temp_dir.hpp"
@@ -33,5 +39,66 @@ inline NodeOptions with_state(const TempDir& state) {
     o.state_dir = state.path();
     return o;
 }
+
+// `p`'s listening address, at `host`.
+inline PeerAddress at(const TestPeer& p, const char* host = "127.0.0.1") {
+    return PeerAddress{asio::ip::make_address(host), p.node->port()};
+}
+
+// A serving peer (no tracker: it registers nowhere) paced to `rate` bytes/s.
+struct Server {
+    TestPeer peer;
+    std::shared_ptr<Swarm> swarm;
+    Server(asio::io_context& io, asio::thread_pool& pool, std::uint64_t rate, std::string host = {})
+        : peer(io, pool, Logger("server", LogLevel::kWarn), [rate, &host] {
+              NodeOptions o = node_options(fast_swarm());
+              o.max_upload_rate = rate;
+              o.host = host;
+              return o;
+          }()) {}
+    void share(const Seed& seed, const std::filesystem::path& file) {
+        auto t =
+            FileTransfer::share(*peer.node, *peer.trackers, {}, seed, open_shared(file), peer.log);
+        t->start(false);
+        swarm = t->swarm();
+        peer.shared.push_back(std::move(t));
+    }
+};
+
+// A get whose trackers are `trackers` (dead ones) and that starts from `peers`.
+struct Get {
+    TestPeer peer;
+    std::unique_ptr<Download> download;
+    std::optional<Download::Outcome> outcome;
+    Get(asio::io_context& io, asio::thread_pool& pool, const Seed& seed,
+        const std::filesystem::path& out, std::vector<HostPort> trackers,
+        std::vector<PeerAddress> peers, SwarmOptions o = fast_swarm(),
+        std::uint64_t upload_rate = 0)
+        : peer(io, pool, Logger("getter", LogLevel::kWarn), [&] {
+              NodeOptions no = node_options(o);
+              no.max_upload_rate = upload_rate;
+              return no;
+          }()) {
+        DownloadOptions d;
+        d.seed = seed;
+        d.out_dir = out;
+        d.trackers = std::move(trackers);
+        d.peers = std::move(peers);
+        download = std::make_unique<Download>(*peer.node, *peer.trackers, d, peer.log);
+    }
+    void start(asio::io_context& io) {
+        net::spawn(io.get_executor(), run(), Logger("test"), "download");
+    }
+    net::awaitable<void> run() { outcome = co_await download->run(); }
+    net::awaitable<bool> ended_within(std::chrono::milliseconds limit) {
+        co_return co_await eventually([this] { return outcome.has_value(); }, limit);
+    }
+    std::size_t peers_that_sent() const {
+        std::size_t n = 0;
+        for (const auto& p : download->swarm()->peer_stats())
+            n += p.downloaded > 0 ? 1 : 0;
+        return n;
+    }
+};
 
 }  // namespace seedshare::test::discovery
