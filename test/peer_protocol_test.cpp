@@ -47,6 +47,7 @@ TEST_CASE("peer protocol: every message round trips") {
     const std::vector<pp::Message> messages{
         pp::Hello{pp::kVersion, seed, user, 4242},
         pp::Hello{pp::kVersion, seed, user, 0, pp::kHelloBackup},
+        pp::Hello{pp::kVersion, seed, user, 7, pp::kHelloSpare},
         pp::BitfieldMsg{bits},
         pp::Have{ChunkIndex{7}},
         pp::Request{pp::Block{ChunkIndex{3}, 65536, 32768}},

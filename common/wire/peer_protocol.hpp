@@ -66,13 +66,16 @@ inline constexpr ErrorCode kLastErrorCode = ErrorCode::kBanned;
 // The sender is a backup peer (`peer backup`): ask the other holders first.
 // Whoever says so only has less asked of it.
 inline constexpr std::uint8_t kHelloBackup = 0x01;
+// The sender's upload is scarce (a channel's publisher, `peer publish`): ask
+// the other holders first, as of a backup peer.
+inline constexpr std::uint8_t kHelloSpare = 0x02;
 
 struct Hello {
     std::uint16_t version = kVersion;  // decoded even when the rest is not
     SeedId seed;
     UserId user;
     std::uint16_t listen_port = 0;  // 0: does not accept connections
-    std::uint8_t flags = 0;         // kHelloBackup
+    std::uint8_t flags = 0;         // kHelloBackup, kHelloSpare
     bool operator==(const Hello&) const = default;
 };
 

@@ -22,7 +22,9 @@ net::awaitable<int> publish_main(const PublishCommand& cmd, ChannelKey key,
                                  asio::thread_pool& pool) {
     auto ex = io.get_executor();
     Logger log("peer", cmd.net.log_level);
-    Node node(ex, pool, node_options(cmd.net), log);
+    NodeOptions node_opts = node_options(cmd.net);
+    node_opts.spare_upload = true;  // getters take from each other first
+    Node node(ex, pool, node_opts, log);
     node.listen();
     Trackers trackers(ex, node.user(), node.port(), log);
 

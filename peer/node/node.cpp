@@ -113,6 +113,7 @@ SwarmEnv Node::swarm_env() const {
                     .user = user_,
                     .listen_port = port_,
                     .backup = options_.backup,
+                    .spare_upload = options_.spare_upload,
                     .upload_buffers = upload_buffers_,
                     .upload_slots = upload_slots_,
                     .upload_limit = upload_limit_,

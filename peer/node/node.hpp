@@ -42,6 +42,10 @@ struct NodeOptions {
     // A backup peer (`peer backup`): said in every Hello, so getters spare
     // its upload (they ask the other holders first).
     bool backup = false;
+    // A channel's publisher (`peer publish`): said in every Hello, so getters
+    // spare its upload too; it holds every chunk first, and each is best sent
+    // once, to be passed on by the subscribers.
+    bool spare_upload = false;
     SwarmOptions swarm;
     // Where the address book is kept (STATE_DIR/address-book.json); none:
     // in memory only, for this process.

@@ -8,7 +8,9 @@
 // getter knows a backup from its trackers (the backup bit of a Peers entry,
 // docs/PROTOCOL.md); it counts it apart in the Picker and asks it only for
 // the chunks no other connected peer holds, unless turn_to_backup says the
-// others are slow:
+// others are slow (a channel's publisher, whose Hello asks to be spared, is
+// treated the same: each chunk best leaves it once, and the subscribers pass
+// it on):
 //  - no other peer can serve (none connected, all leaving or stalled);
 //  - after kPatience with others connected (their rate takes that long to
 //    show), they deliver below kMinRate together, or below kSlowFraction of

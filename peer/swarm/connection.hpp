@@ -103,7 +103,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     // A block is being written to it now.
     bool uploading() const { return serving_; }
     // Its Hello said it is a backup peer (spare its upload).
-    bool declared_backup() const { return declared_backup_; }
+    bool asks_to_be_spared() const { return asks_to_be_spared_; }
     // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
     std::uint64_t pipeline_target() const { return session_.pipeline_target(); }
     // We verified c: tell the remote, even one that holds c itself. Its view
@@ -145,7 +145,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::shared_ptr<net::FrameStream> stream_;
     UserId user_;
     std::uint16_t their_port_;
-    bool declared_backup_;  // its Hello says it is a backup peer
+    bool asks_to_be_spared_;  // its Hello says it is a backup peer or a publisher
     const net::Clock::time_point connected_at_ = net::Clock::now();
     asio::ip::address address_;
     std::optional<PeerAddress> dialed_;

@@ -97,7 +97,7 @@ bool Swarm::may_request_more() const {
 bool Swarm::spares(const PeerConnection& conn) const {
     const auto where = listed_as(conn);
     // Said in its Hello, or by the trackers that listed it.
-    if (conn.declared_backup()) return true;
+    if (conn.asks_to_be_spared()) return true;
     return is_backup && where && is_backup(*where);
 }
 

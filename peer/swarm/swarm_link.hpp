@@ -70,8 +70,9 @@ struct ConnectionSlots {
 struct SwarmEnv {
     // Our Hello for a swarm of `seed`.
     peer_proto::Hello hello(const SeedId& seed) const {
-        return peer_proto::Hello{peer_proto::kVersion, seed, user, listen_port,
-                                 backup ? peer_proto::kHelloBackup : std::uint8_t{0}};
+        const auto flags = static_cast<std::uint8_t>((backup ? peer_proto::kHelloBackup : 0) |
+                                                     (spare_upload ? peer_proto::kHelloSpare : 0));
+        return peer_proto::Hello{peer_proto::kVersion, seed, user, listen_port, flags};
     }
 
     asio::any_io_executor ex;
@@ -81,6 +82,9 @@ struct SwarmEnv {
     // A backup peer (`peer backup`): its Hello says so, and getters spare
     // its upload however they found it (tracker, peer exchange, address book).
     bool backup = false;
+    // A channel's publisher (`peer publish`): its Hello asks getters to spare
+    // its upload as a backup's, so each chunk comes from it about once.
+    bool spare_upload = false;
     std::shared_ptr<BufferPool> upload_buffers;   // shared by all swarms of the process
     std::shared_ptr<UploadSlots> upload_slots;    // per process; null: no limit
     std::shared_ptr<RateLimiter> upload_limit;    // per process (may be unlimited)
