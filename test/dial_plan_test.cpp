@@ -88,12 +88,17 @@ TEST_CASE("dial plan: what may give its room to another peer") {
     CHECK(DialPlan::swappable(Conn{.bitfield_known = true, .holds_missing = true}));
     // Not a source, but we feed it: it needs us.
     CHECK_FALSE(DialPlan::swappable(Conn{.bitfield_known = true, .fed_lately = true}));
-    // A holder slower than one block per grace, with our request under way:
-    // no source (the swarm dials on), but still delivering: kept.
+    // A holder slower than one block per grace, with our request under way
+    // and a block from it within stall_timeout: no source (the swarm dials
+    // on), but still delivering: kept.
     CHECK_FALSE(
         DialPlan::source(Conn{.bitfield_known = true, .holds_missing = true, .awaited = true}));
     CHECK_FALSE(
         DialPlan::swappable(Conn{.bitfield_known = true, .holds_missing = true, .awaited = true}));
+    // A spared holder (a backup, a publisher) is quiet by design, and the
+    // swarm's fallback: kept.
+    CHECK_FALSE(DialPlan::swappable(
+        Conn{.bitfield_known = true, .holds_missing = true, .spared_holder = true}));
     // Not within its grace, nor any source.
     CHECK_FALSE(DialPlan::swappable(Conn{.bitfield_known = true, .young = true}));
     CHECK_FALSE(DialPlan::swappable(Conn{}));

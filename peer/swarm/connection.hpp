@@ -102,7 +102,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     }
     // A block is being written to it now.
     bool uploading() const { return serving_; }
-    // Its Hello said it is a backup peer (spare its upload).
+    // Its Hello asked to be spared: a backup peer, or a channel's publisher.
     bool asks_to_be_spared() const { return asks_to_be_spared_; }
     // What fill_requests keeps outstanding: rate x pipeline_window, bounded.
     std::uint64_t pipeline_target() const { return session_.pipeline_target(); }

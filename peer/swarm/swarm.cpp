@@ -110,7 +110,10 @@ bool Swarm::turn_to_backups() {
             v.backup_rate = std::max(v.backup_rate, c->download_rate());
         } else if (!c->stalled(now)) {
             ++v.others;
-            v.others_rate += c->download_rate();
+            // A rate is measured only as blocks come: one that has sent
+            // nothing for kPatience (it refuses us, say) delivers nothing now.
+            if (c->downloaded() > 0 && now - c->last_received_at() < BackupSparing::kPatience)
+                v.others_rate += c->download_rate();
         }
     }
     if (v.others == 0)

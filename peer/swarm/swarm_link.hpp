@@ -116,8 +116,8 @@ class SwarmLink : public SessionHost {
     virtual std::shared_ptr<Storage> storage_ptr() = 0;
 
     // --- the swarm's bookkeeping a connection takes part in --------------------
-    // The remote is a backup peer (the trackers said so): its upload is
-    // spared (BackupSparing).
+    // The remote's upload is spared (BackupSparing): its Hello asked so (a
+    // backup, a publisher), or the trackers marked it a backup.
     virtual bool spares(const PeerConnection& conn) const = 0;
 
     // --- what a connection reports ------------------------------------------------

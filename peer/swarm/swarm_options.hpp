@@ -90,9 +90,9 @@ constexpr std::size_t dial_target(std::size_t max_connections, std::uint32_t chu
 // (BENCHMARKS.md, "Dialling for sources, not for a count"). Such connections
 // stay open (they may become sources); only a swarm at its limit with no
 // source left closes one, the quietest, and never one we send blocks to (it
-// needs us) or one we await blocks from (a slow holder). (In a large swarm
-// on slow links most connections deliver nothing in a given 2 s while a few
-// do: no swapping there.)
+// needs us), one we await blocks from (a slow holder), or a spared holder.
+// (In a large swarm on slow links most connections deliver nothing in a
+// given 2 s while a few do: no swapping there.)
 struct DialPlan {
     struct Conn {
         bool bitfield_known = false;
@@ -101,16 +101,22 @@ struct DialPlan {
         bool young = false;            // connected within source_grace
         bool received_lately = false;  // a block came from it within source_grace
         bool fed_lately = false;       // a block went to it within source_grace
-        bool awaited = false;          // a request of ours to it is under way
+        // A request of ours to it is under way and it delivered a block
+        // within stall_timeout: a slow holder, not one that only refuses.
+        bool awaited = false;
+        // Spared (a backup or a publisher: asked only when the others fail)
+        // and holds a chunk we lack: the swarm's fallback.
+        bool spared_holder = false;
     };
     static constexpr bool source(const Conn& c) {
         return !c.bitfield_known || c.received_lately ||
                (c.young && (c.holds_missing || c.holds_none));
     }
     // May be closed to make room for another peer: not one we wait on (a
-    // slow holder still delivering; one that stalls is closed anyway).
+    // slow holder still delivering), nor a spared holder (quiet because it
+    // is spared, and what the swarm turns to when the others fail).
     static constexpr bool swappable(const Conn& c) {
-        return !source(c) && !c.young && !c.fed_lately && !c.awaited;
+        return !source(c) && !c.young && !c.fed_lately && !c.awaited && !c.spared_holder;
     }
     // At the limit with no source at all: one swappable connection gives
     // its room to a new peer (one per pass).

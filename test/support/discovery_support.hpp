@@ -45,17 +45,23 @@ inline PeerAddress at(const TestPeer& p, const char* host = "127.0.0.1") {
     return PeerAddress{asio::ip::make_address(host), p.node->port()};
 }
 
-// A serving peer (no tracker: it registers nowhere) paced to `rate` bytes/s.
+// A serving peer (no tracker: it registers nowhere) paced to `rate` bytes/s
+// (0: not paced).
 struct Server {
     TestPeer peer;
     std::shared_ptr<Swarm> swarm;
-    Server(asio::io_context& io, asio::thread_pool& pool, std::uint64_t rate, std::string host = {})
-        : peer(io, pool, Logger("server", LogLevel::kWarn), [rate, &host] {
+    // `spare`: its Hello asks getters to spare its upload, as a channel's
+    // publisher's does.
+    Server(asio::io_context& io, asio::thread_pool& pool, std::uint64_t rate, std::string host = {},
+           bool spare = false)
+        : peer(io, pool, Logger("server", LogLevel::kWarn), [rate, &host, spare] {
               NodeOptions o = node_options(fast_swarm());
               o.max_upload_rate = rate;
               o.host = host;
+              o.spare_upload = spare;
               return o;
           }()) {}
+    std::uint64_t uploaded() const { return peer.node->counters().bytes_up; }
     void share(const Seed& seed, const std::filesystem::path& file) {
         auto t =
             FileTransfer::share(*peer.node, *peer.trackers, {}, seed, open_shared(file), peer.log);
