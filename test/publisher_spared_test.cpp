@@ -26,53 +26,57 @@ constexpr std::size_t kSize = 4u << 20;  // 64 chunks of 64 KiB
 
 // A holder under the test's control: it dials the getter, says it holds
 // every chunk, serves its first `serve` requests (one every `pace`, so the
-// getter measures a rate), then rejects every request.
+// getter measures a rate), then rejects every request, until the getter
+// closes the connection. Its counts are shared with the coroutine, which
+// may outlive a test that failed.
 struct Refuser {
     std::size_t served = 0;
     std::size_t rejected = 0;
     bool done = false;
-    net::awaitable<void> run(std::uint16_t port, Seed seed, std::string file, std::size_t serve,
-                             std::chrono::milliseconds pace, const bool* stop) {
-        try {
-            RawPeer p = co_await RawPeer::connect(port);
-            // Messages are named, not temporaries inside co_await (GCC 12
-            // destroys such temporaries twice).
-            const pp::Message hello = pp::Hello{pp::kVersion, seed.id(), random_user_id(), 0};
-            co_await p.send_message(hello);
-            Bitfield all(seed.chunk_count());
-            for (std::uint32_t c = 0; c < seed.chunk_count(); ++c)
-                all.set(ChunkIndex{c});
-            const pp::Message bitfield = pp::BitfieldMsg{all};
-            co_await p.send_message(bitfield);
-            asio::steady_timer timer(co_await asio::this_coro::executor);
-            for (int frames = 0; frames < 100000 && !*stop; ++frames) {
-                // Long: a getter waiting out our refusals asks again later.
-                const auto m = co_await p.recv_message(30s);
-                const auto* r = std::get_if<pp::Request>(&m);
-                if (r == nullptr) continue;
-                if (served < serve) {
-                    timer.expires_after(pace);
-                    co_await timer.async_wait(asio::use_awaitable);
-                    const std::uint64_t at =
-                        std::uint64_t{r->block.chunk.value} * seed.chunk_size + r->block.offset;
-                    if (at + r->block.length > file.size()) break;
-                    const auto* bytes = reinterpret_cast<const std::uint8_t*>(file.data());
-                    const pp::Message piece = pp::Piece{r->block.chunk, r->block.offset,
-                                                        ByteSpan(bytes + at, r->block.length)};
-                    co_await p.send_message(piece);
-                    ++served;
-                } else {
-                    const pp::Message reject = pp::Reject{r->block};
-                    co_await p.send_message(reject);
-                    ++rejected;
-                }
-            }
-        } catch (const std::exception&) {
-            // The getter closed the connection (done, or it gave up on us).
-        }
-        done = true;
-    }
 };
+
+net::awaitable<void> refuse(std::shared_ptr<Refuser> self, std::uint16_t port, Seed seed,
+                            std::string file, std::size_t serve, std::chrono::milliseconds pace) {
+    Refuser& st = *self;
+    try {
+        RawPeer p = co_await RawPeer::connect(port);
+        // Messages are named, not temporaries inside co_await (GCC 12
+        // destroys such temporaries twice).
+        const pp::Message hello = pp::Hello{pp::kVersion, seed.id(), random_user_id(), 0};
+        co_await p.send_message(hello);
+        Bitfield all(seed.chunk_count());
+        for (std::uint32_t c = 0; c < seed.chunk_count(); ++c)
+            all.set(ChunkIndex{c});
+        const pp::Message bitfield = pp::BitfieldMsg{all};
+        co_await p.send_message(bitfield);
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        for (int frames = 0; frames < 100000; ++frames) {
+            // Long: a getter waiting out our refusals asks again later.
+            const auto m = co_await p.recv_message(30s);
+            const auto* r = std::get_if<pp::Request>(&m);
+            if (r == nullptr) continue;
+            if (st.served < serve) {
+                timer.expires_after(pace);
+                co_await timer.async_wait(asio::use_awaitable);
+                const std::uint64_t at =
+                    std::uint64_t{r->block.chunk.value} * seed.chunk_size + r->block.offset;
+                if (at + r->block.length > file.size()) break;
+                const auto* bytes = reinterpret_cast<const std::uint8_t*>(file.data());
+                const pp::Message piece = pp::Piece{r->block.chunk, r->block.offset,
+                                                    ByteSpan(bytes + at, r->block.length)};
+                co_await p.send_message(piece);
+                ++st.served;
+            } else {
+                const pp::Message reject = pp::Reject{r->block};
+                co_await p.send_message(reject);
+                ++st.rejected;
+            }
+        }
+    } catch (const std::exception&) {
+        // The getter closed the connection (done, or it gave up on us).
+    }
+    st.done = true;
+}
 
 }  // namespace
 
@@ -122,8 +126,10 @@ TEST_CASE(
     // 1.6 MiB/s (the getter measures that rate), then only Rejects, and never
     // stalls (each Reject is an answer). A rate measured only as blocks come
     // would stay at 1.6 MiB/s: the getter would wait on it for ever, the
-    // publisher idle. 2 s after its last block it delivers nothing, and the
-    // getter turns to the publisher (paced to 1 MiB/s).
+    // publisher idle. stall_timeout after its last block (2 s here) it
+    // delivers nothing, and the getter turns to the publisher (paced to 1
+    // MiB/s). What shows it is the getter completing; the publisher's count
+    // follows from that.
     TempDir src, out;
     asio::io_context io;
     asio::thread_pool pool(2);
@@ -131,6 +137,7 @@ TEST_CASE(
     const Seed seed = make_seeded_file(src, "f.bin", kSize, dead);
     const std::string file = read_file(src / "f.bin");
     REQUIRE(fast_swarm().block_bytes == 32 * 1024);
+    REQUIRE(fast_swarm().stall_timeout == 2s);
 
     run_within(io, 90s, [&]() -> net::awaitable<void> {
         Server publisher(io, pool, 1 << 20, {}, /*spare=*/true);
@@ -140,9 +147,9 @@ TEST_CASE(
         CHECK(co_await eventually(
             [&] { return g.download->swarm() && g.download->swarm()->connection_count() >= 1; },
             10s));
-        Refuser refuser;
-        bool stop = false;
-        net::spawn(io.get_executor(), refuser.run(g.peer.node->port(), seed, file, 32, 20ms, &stop),
+        auto state = std::make_shared<Refuser>();
+        const Refuser& refuser = *state;
+        net::spawn(io.get_executor(), refuse(state, g.peer.node->port(), seed, file, 32, 20ms),
                    Logger("test"), "refuser");
         CHECK(co_await eventually([&] { return refuser.rejected > 0; }, 20s));
         CHECK(co_await g.ended_within(60s));
@@ -153,8 +160,7 @@ TEST_CASE(
                                       << publisher.uploaded() << " bytes");
         CHECK(refuser.served == 32);
         CHECK(publisher.uploaded() >= kSize - 32 * 32 * 1024);
-        stop = true;
-        co_await g.peer.stop();
+        co_await g.peer.stop();  // closes the refuser's connection if still open
         CHECK(co_await eventually([&] { return refuser.done; }, 10s));
         co_await publisher.peer.stop();
     });

@@ -110,9 +110,12 @@ bool Swarm::turn_to_backups() {
             v.backup_rate = std::max(v.backup_rate, c->download_rate());
         } else if (!c->stalled(now)) {
             ++v.others;
-            // A rate is measured only as blocks come: one that has sent
-            // nothing for kPatience (it refuses us, say) delivers nothing now.
-            if (c->downloaded() > 0 && now - c->last_received_at() < BackupSparing::kPatience)
+            // A rate is measured only as blocks come: one that has sent no
+            // block for stall_timeout (it refuses us, say: a Reject is an
+            // answer, so it never stalls) delivers nothing now. Not a
+            // shorter window: a healthy peer on a slow link sends a block
+            // less often than every 2 s.
+            if (c->downloaded() > 0 && now - c->last_received_at() < options_.stall_timeout)
                 v.others_rate += c->download_rate();
         }
     }

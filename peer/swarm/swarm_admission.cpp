@@ -133,7 +133,9 @@ Swarm::PoolView Swarm::pool_view(net::Clock::time_point real_now) const {
             .young = real_now - c->connected_at() < grace,
             .received_lately = c->downloaded() > 0 && real_now - c->last_received_at() < grace,
             .fed_lately = c->uploaded() > 0 && real_now - c->last_block_at() < grace,
-            .awaited = c->outstanding_bytes() > 0 && c->downloaded() > 0 &&
+            // (last_received_at is the connect time until a block comes: a
+            // first block on its way is awaited too.)
+            .awaited = c->outstanding_bytes() > 0 &&
                        real_now - c->last_received_at() < options_.stall_timeout,
             .spared_holder = c->spared() && c->theirs().has_any_not_in(picker_.have())};
         if (DialPlan::source(view)) {

@@ -101,8 +101,9 @@ struct DialPlan {
         bool young = false;            // connected within source_grace
         bool received_lately = false;  // a block came from it within source_grace
         bool fed_lately = false;       // a block went to it within source_grace
-        // A request of ours to it is under way and it delivered a block
-        // within stall_timeout: a slow holder, not one that only refuses.
+        // A request of ours to it is under way and a block came from it (or
+        // it connected) within stall_timeout: a slow holder, not one that
+        // only refuses.
         bool awaited = false;
         // Spared (a backup or a publisher: asked only when the others fail)
         // and holds a chunk we lack: the swarm's fallback.
