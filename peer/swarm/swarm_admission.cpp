@@ -126,9 +126,10 @@ Swarm::PoolView Swarm::pool_view(net::Clock::time_point real_now) const {
         ++v.open;
         // last_block_at is the later of the last block either way: when it is
         // recent and the last block received is not, the recent one was sent.
+        const bool holds_missing = c->theirs().has_any_not_in(picker_.have());
         const DialPlan::Conn view{
             .bitfield_known = c->counted_in_picker(),
-            .holds_missing = c->theirs().has_any_not_in(picker_.have()),
+            .holds_missing = holds_missing,
             .holds_none = c->theirs().none(),
             .young = real_now - c->connected_at() < grace,
             .received_lately = c->downloaded() > 0 && real_now - c->last_received_at() < grace,
@@ -137,7 +138,7 @@ Swarm::PoolView Swarm::pool_view(net::Clock::time_point real_now) const {
             // first block on its way is awaited too.)
             .awaited = c->outstanding_bytes() > 0 &&
                        real_now - c->last_received_at() < options_.stall_timeout,
-            .spared_holder = c->spared() && c->theirs().has_any_not_in(picker_.have())};
+            .spared_holder = c->spared() && holds_missing};
         if (DialPlan::source(view)) {
             ++v.sources;
         } else if (DialPlan::swappable(view) && c->last_block_at() < quiet_since) {

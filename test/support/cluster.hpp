@@ -151,6 +151,11 @@ struct BackgroundGet {
         o.out_dir = out;
         download = std::make_unique<Download>(*peer.node, *peer.trackers, o, peer.log);
     }
+    // A getter process with `node` options, and a download as `d` says.
+    BackgroundGet(asio::io_context& io, asio::thread_pool& pool, NodeOptions node,
+                  const DownloadOptions& d)
+        : peer(io, pool, Logger("getter", LogLevel::kWarn), std::move(node)),
+          download(std::make_unique<Download>(*peer.node, *peer.trackers, d, peer.log)) {}
     void start(asio::io_context& io) {
         net::spawn(io.get_executor(), run(), Logger("test"), "download");
     }

@@ -72,32 +72,27 @@ struct Server {
 };
 
 // A get whose trackers are `trackers` (dead ones) and that starts from `peers`.
-struct Get {
-    TestPeer peer;
-    std::unique_ptr<Download> download;
-    std::optional<Download::Outcome> outcome;
+struct Get : BackgroundGet {
     Get(asio::io_context& io, asio::thread_pool& pool, const Seed& seed,
         const std::filesystem::path& out, std::vector<HostPort> trackers,
         std::vector<PeerAddress> peers, SwarmOptions o = fast_swarm(),
         std::uint64_t upload_rate = 0)
-        : peer(io, pool, Logger("getter", LogLevel::kWarn), [&] {
-              NodeOptions no = node_options(o);
-              no.max_upload_rate = upload_rate;
-              return no;
-          }()) {
+        : BackgroundGet(io, pool, node_options_for(o, upload_rate),
+                        download_options(seed, out, std::move(trackers), std::move(peers))) {}
+    static NodeOptions node_options_for(const SwarmOptions& o, std::uint64_t upload_rate) {
+        NodeOptions no = node_options(o);
+        no.max_upload_rate = upload_rate;
+        return no;
+    }
+    static DownloadOptions download_options(const Seed& seed, const std::filesystem::path& out,
+                                            std::vector<HostPort> trackers,
+                                            std::vector<PeerAddress> peers) {
         DownloadOptions d;
         d.seed = seed;
         d.out_dir = out;
         d.trackers = std::move(trackers);
         d.peers = std::move(peers);
-        download = std::make_unique<Download>(*peer.node, *peer.trackers, d, peer.log);
-    }
-    void start(asio::io_context& io) {
-        net::spawn(io.get_executor(), run(), Logger("test"), "download");
-    }
-    net::awaitable<void> run() { outcome = co_await download->run(); }
-    net::awaitable<bool> ended_within(std::chrono::milliseconds limit) {
-        co_return co_await eventually([this] { return outcome.has_value(); }, limit);
+        return d;
     }
     std::size_t peers_that_sent() const {
         std::size_t n = 0;
