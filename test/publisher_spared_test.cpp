@@ -88,8 +88,12 @@ TEST_CASE("publisher spared: a getter takes from another holder what it has, not
     const Seed seed = make_seeded_file(src, "f.bin", kSize, dead);
 
     run_within(io, 60s, [&]() -> net::awaitable<void> {
-        Server publisher(io, pool, 0, {}, /*spare=*/true);
-        Server other(io, pool, 0);
+        // Both paced to 1 MiB/s: the publisher, alone until the other's
+        // bitfield arrives, sends little in that time (its bucket starts
+        // empty) even on a loaded machine; unpaced, it once sent 1.4 MiB
+        // before the getter knew the other held the file (a CI rehearsal).
+        Server publisher(io, pool, 1 << 20, {}, /*spare=*/true);
+        Server other(io, pool, 1 << 20);
         publisher.share(seed, src / "f.bin");
         other.share(seed, src / "f.bin");
         // Both complete, both as fast: without the flag the getter takes
