@@ -55,15 +55,25 @@ std::optional<TableFile> parse_file(std::string_view text) {
     }
 }
 
-// Draws from `users` in random order (a partial Fisher-Yates over a copy)
-// until `want` are taken or all were seen.
-template <class Take>
-void sample(std::vector<UserId> users, std::size_t want, std::mt19937_64& rng, Take take) {
+// Draws from `entries` in random order until `want` are taken or all were
+// seen: a partial Fisher-Yates shuffle whose swaps are kept aside (position
+// -> the entry it holds now), so a draw costs O(1) however many members the
+// seed has (it copied all of them per request before: 1.6 MB for a seed of
+// 100,000 holders).
+template <class Entry, class Take>
+void sample(const std::vector<Entry>& entries, std::size_t want, std::mt19937_64& rng, Take take) {
+    std::unordered_map<std::size_t, std::size_t> moved;
+    auto at = [&moved](std::size_t i) {
+        const auto it = moved.find(i);
+        return it == moved.end() ? i : it->second;
+    };
     std::size_t taken = 0;
-    for (std::size_t i = 0; i < users.size() && taken < want; ++i) {
-        std::uniform_int_distribution<std::size_t> pick(i, users.size() - 1);
-        std::swap(users[i], users[pick(rng)]);
-        if (take(users[i])) ++taken;
+    for (std::size_t i = 0; i < entries.size() && taken < want; ++i) {
+        std::uniform_int_distribution<std::size_t> pick(i, entries.size() - 1);
+        const std::size_t j = pick(rng);
+        const std::size_t drawn = at(j);
+        moved[j] = at(i);  // position i is never drawn again
+        if (take(entries[drawn])) ++taken;
     }
 }
 
@@ -73,24 +83,24 @@ template <class V>
 void PeerTable::Members<V>::set(const UserId& u, V v) {
     const auto it = index.find(u);
     if (it != index.end()) {
-        it->second.second = v;
+        entries[it->second].second = v;
         return;
     }
-    index.emplace(u, std::make_pair(users.size(), v));
-    users.push_back(u);
+    index.emplace(u, entries.size());
+    entries.emplace_back(u, v);
 }
 
 template <class V>
 void PeerTable::Members<V>::erase(const UserId& u) {
     const auto it = index.find(u);
     if (it == index.end()) return;
-    const std::size_t at = it->second.first;
+    const std::size_t at = it->second;
     index.erase(it);
-    if (at + 1 != users.size()) {
-        users[at] = users.back();
-        index.at(users[at]).first = at;
+    if (at + 1 != entries.size()) {
+        entries[at] = entries.back();
+        index.at(entries[at].first) = at;
     }
-    users.pop_back();
+    entries.pop_back();
 }
 
 PeerTable::PeerTable(std::string prefix) : prefix_(std::move(prefix)) {}
@@ -221,7 +231,7 @@ void PeerTable::del(std::string_view kind, std::string_view a, std::string_view 
         if (it == holders_.end() || !it->second.index.contains(*u)) return;
         it->second.erase(*u);
         --holdings_;
-        if (it->second.users.empty()) holders_.erase(it);
+        if (it->second.entries.empty()) holders_.erase(it);
     } else if (kind == "fo") {
         const auto c = ChannelId::from_hex_string(a);
         const auto u = UserId::from_hex_string(b);
@@ -230,7 +240,7 @@ void PeerTable::del(std::string_view kind, std::string_view a, std::string_view 
         if (it == followers_.end() || !it->second.index.contains(*u)) return;
         it->second.erase(*u);
         --follows_;
-        if (it->second.users.empty()) followers_.erase(it);
+        if (it->second.entries.empty()) followers_.erase(it);
     } else if (kind == "f" && b.empty()) {
         if (const auto s = SeedId::from_hex_string(a)) files_.erase(*s);
     } else if (kind == "c" && b.empty()) {
@@ -258,9 +268,10 @@ bool PeerTable::live(const TablePeer& p, std::int64_t now, std::int64_t ttl_ms) 
     return p.has_record && p.seen >= 0 && p.seen >= now - ttl_ms;
 }
 
-bool PeerTable::serving_live(const UserId& u, std::int64_t now, std::int64_t ttl_ms) const {
+const TablePeer* PeerTable::serving_live(const UserId& u, std::int64_t now,
+                                         std::int64_t ttl_ms) const {
     const auto* p = peer(u);
-    return p != nullptr && live(*p, now, ttl_ms) && p->port != 0;
+    return p != nullptr && live(*p, now, ttl_ms) && p->port != 0 ? p : nullptr;
 }
 
 std::vector<Holder> PeerTable::holders(const SeedId& seed, const UserId& asker, std::size_t want,
@@ -274,10 +285,11 @@ std::vector<Holder> PeerTable::holders(const SeedId& seed, const UserId& asker, 
     // others aside (at most `want` each), so many partial holders cannot
     // hide a complete one, nor the backup: complete holders are sampled
     // first, as hand_out_holders needs.
-    sample(m.users, want, rng, [&](const UserId& u) {
-        if (u == asker || !serving_live(u, now, ttl_ms)) return false;
-        const auto* p = peer(u);
-        const Holder h{p->address, p->port, u, m.index.at(u).second, p->backup};
+    sample(m.entries, want, rng, [&](const std::pair<UserId, bool>& e) {
+        const auto& [u, complete] = e;
+        const TablePeer* p = u == asker ? nullptr : serving_live(u, now, ttl_ms);
+        if (p == nullptr) return false;
+        const Holder h{p->address, p->port, u, complete, p->backup};
         auto& into = p->backup ? backups : h.complete ? out : partial;
         if (into.size() < want) into.push_back(h);
         return !p->backup && h.complete;
@@ -293,10 +305,11 @@ std::vector<Follower> PeerTable::followers(const ChannelId& channel, const UserI
     const auto it = followers_.find(channel);
     if (it == followers_.end() || want == 0) return out;
     const auto& m = it->second;
-    sample(m.users, want, rng, [&](const UserId& u) {
-        if (u == asker || !serving_live(u, now, ttl_ms)) return false;
-        const auto* p = peer(u);
-        out.push_back(Follower{p->address, p->port, u, m.index.at(u).second});
+    sample(m.entries, want, rng, [&](const std::pair<UserId, std::uint64_t>& e) {
+        const auto& [u, version] = e;
+        const TablePeer* p = u == asker ? nullptr : serving_live(u, now, ttl_ms);
+        if (p == nullptr) return false;
+        out.push_back(Follower{p->address, p->port, u, version});
         return true;
     });
     return out;
@@ -316,11 +329,11 @@ FilePage PeerTable::files(const std::optional<SeedId>& after, std::size_t limit,
         f.name = it->second.name;
         f.length = it->second.length;
         if (const auto h = holders_.find(it->first); h != holders_.end())
-            for (const auto& [u, entry] : h->second.index) {
+            for (const auto& [u, complete] : h->second.entries) {
                 const auto* p = peer(u);
                 if (p == nullptr || !live(*p, now, ttl_ms)) continue;
                 ++f.holders;
-                if (entry.second) ++f.complete_holders;
+                if (complete) ++f.complete_holders;
             }
         page.files.push_back(std::move(f));
     }
@@ -340,7 +353,7 @@ std::vector<PeerTable::HeadRow> PeerTable::heads(const std::optional<ChannelId>&
         }
         HeadRow row{it->first, it->second.first, it->second.second, 0};
         if (const auto f = followers_.find(it->first); f != followers_.end())
-            for (const auto& u : f->second.users) {
+            for (const auto& [u, version] : f->second.entries) {
                 const auto* p = peer(u);
                 if (p != nullptr && live(*p, now, ttl_ms)) ++row.followers;
             }

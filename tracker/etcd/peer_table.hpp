@@ -113,12 +113,12 @@ class PeerTable {
     std::size_t malformed() const { return malformed_; }
 
   private:
-    // Members of one seed or channel: a vector to sample from, an index to
-    // remove in O(1).
+    // Members of one seed or channel: a vector to sample from (each member
+    // with its value, so a draw needs no lookup), an index to remove in O(1).
     template <class V>
     struct Members {
-        std::vector<UserId> users;
-        std::unordered_map<UserId, std::pair<std::size_t, V>, FixedIdHash> index;
+        std::vector<std::pair<UserId, V>> entries;
+        std::unordered_map<UserId, std::size_t, FixedIdHash> index;
         void set(const UserId& u, V v);
         void erase(const UserId& u);
     };
@@ -126,7 +126,8 @@ class PeerTable {
     void put(std::string_view kind, std::string_view a, std::string_view b, const WatchEvent& e);
     void del(std::string_view kind, std::string_view a, std::string_view b);
     void drop_peer_if_empty(const UserId& u);
-    bool serving_live(const UserId& u, std::int64_t now, std::int64_t ttl_ms) const;
+    // The peer, when it is live and serves; null otherwise.
+    const TablePeer* serving_live(const UserId& u, std::int64_t now, std::int64_t ttl_ms) const;
 
     std::string prefix_;
     std::int64_t revision_ = 0;
