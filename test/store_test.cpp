@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <map>
+#include <random>
 #include <set>
 
 #include "common/core/limits.hpp"
@@ -185,6 +187,97 @@ TEST_CASE("store: restarts in a row do not keep a dead peer listed") {
     CHECK(s->is_live(uid(2), alive));
     CHECK_FALSE(s->is_live(uid(1), dead));  // its own last word is over a TTL old
     CHECK(s->sweep().users == 1);
+}
+
+TEST_CASE("store: get_peers answers from memory what the holdings table holds, after any change") {
+    // Random changes (lists, changes that flip complete, removals, leaves,
+    // an expired userid taken over, sweeps, refusals, restarts), each
+    // followed by every seed's holders compared with a model: the holdings
+    // kept in memory for get_peers never part from the table.
+    test::TempDir dir;
+    const std::string path = (dir / "tracker.db").string();
+    Clock clock;
+    auto s = open_store(clock, path);
+    constexpr std::uint32_t kUsers = 12, kSeeds = 6;
+    std::map<std::uint32_t, Token> tokens;                         // joined users
+    std::map<std::uint32_t, std::map<std::uint32_t, bool>> model;  // user -> seed -> complete
+    std::mt19937 rng(20261205);
+    int refusals = 0;
+    auto pick = [&](std::uint32_t n) {
+        return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng);
+    };
+    auto expire = [&](std::uint32_t victim) {  // every other user stays live
+        for (int half = 0; half < 2; ++half) {
+            for (const auto& [n, t] : tokens)
+                if (n != victim) ok(s->heartbeat(uid(n), t));
+            clock.now += kRegistryTtlMs / 2 + half;
+        }
+    };
+    auto check = [&](int step) {
+        std::size_t total = 0;
+        for (std::uint32_t seed = 0; seed < kSeeds; ++seed) {
+            std::map<UserId, bool> want, got;
+            for (const auto& [n, held] : model)
+                if (const auto it = held.find(seed); it != held.end()) want[uid(n)] = it->second;
+            for (const auto& h : s->get_peers(sid(seed), uid(999), limits::kMaxNumWant))
+                got[h.user] = h.complete;
+            CHECK_MESSAGE(got == want, "step " << step << ", seed " << seed);
+            total += want.size();
+        }
+        CHECK(s->stats().holdings == total);
+    };
+    for (int step = 0; step < 600; ++step) {
+        const std::uint32_t n = pick(kUsers);
+        const auto joined = tokens.find(n);
+        const std::uint32_t op = pick(10);
+        INFO("step " << step << ", user " << n << ", op " << op);
+        if (joined == tokens.end()) {
+            tokens[n] = join(*s, n);
+            model[n];
+        } else if (op < 2) {  // the whole list
+            std::vector<HeldFile> all;
+            std::map<std::uint32_t, bool> held;
+            for (std::uint32_t seed = 0; seed < kSeeds; ++seed)
+                if (pick(2) == 0) {
+                    const bool complete = pick(2) == 0;
+                    all.push_back(entry(seed, complete));
+                    held[seed] = complete;
+                }
+            ok(update_files(*s, uid(n), files(joined->second, true, all)));
+            model[n] = held;
+        } else if (op < 5) {  // changes: an add (maybe flipping complete), a removal
+            const std::uint32_t add = pick(kSeeds), gone = pick(kSeeds);
+            const bool complete = pick(2) == 0;
+            ok(update_files(*s, uid(n),
+                            files(joined->second, false, {entry(add, complete)}, {sid(gone)})));
+            model[n].erase(gone);
+            model[n][add] = complete;
+        } else if (op == 5) {
+            ok(s->leave(uid(n), joined->second));
+            tokens.erase(joined);
+            model.erase(n);
+        } else if (op == 6) {  // expired, then taken over: its holdings are not the new owner's
+            expire(n);
+            tokens[n] = join(*s, n);
+            model[n].clear();
+        } else if (op == 7) {  // expired and swept
+            expire(n);
+            CHECK(s->sweep().users == 1);
+            tokens.erase(n);
+            model.erase(n);
+        } else if (op == 8 && refusals < 4) {  // refused whole: too many files
+            ++refusals;
+            std::vector<HeldFile> all;
+            for (std::uint32_t k = 0; k <= limits::kMaxFilesPerPeer; ++k)
+                all.push_back(entry(100 + k));
+            CHECK(refused(update_files(*s, uid(n), files(joined->second, true, all))) ==
+                  RegistryErrc::kTooManyFiles);
+        } else {  // a restart reads the holdings back
+            s.reset();
+            s = open_store(clock, path);
+        }
+        check(step);
+    }
 }
 
 TEST_CASE("store: heartbeats are kept in memory and reach the table by close") {

@@ -21,8 +21,9 @@ constexpr std::int64_t kApplicationId = 0x53535452;
 constexpr std::size_t kMaxBatchWrites = 20000;
 
 // Tables. Ids and addresses are raw bytes; times are ms since the Unix epoch.
-// holdings_by_seed covers get_peers: the seed's holders in userid order with
-// their complete flag, without touching the holdings rows.
+// holdings_by_seed covers the holders of a seed (list_files counts them, and
+// orphaned files are found by it) without touching the holdings rows;
+// get_peers reads the holdings from memory (holders_).
 constexpr const char* kSchema = R"sql(
 CREATE TABLE users (
     userid    BLOB PRIMARY KEY,   -- 16 bytes
@@ -178,6 +179,7 @@ Store::Store(sqlite::Db db, std::string path, NowMs now_ms, std::chrono::millise
       st_(std::make_unique<Statements>(db_)),
       rng_(std::random_device{}()) {
     load_users();
+    load_holders();
 }
 
 Store::~Store() {
@@ -200,7 +202,8 @@ void Store::load_users() {
         u.last_seen = s->int64(4);
         u.backup = s->int64(5) != 0;
         u.stored_last_seen = u.last_seen;
-        users_.emplace(id_from<UserId>(s->blob(0)), u);
+        u.id = id_from<UserId>(s->blob(0));
+        users_.emplace(u.id, u);
     }
     // While the tracker was down nobody could heartbeat to it: a peer live
     // when it stopped counts its silence from this start, as one that joined
@@ -219,6 +222,37 @@ void Store::load_users() {
     const std::int64_t now = now_ms_();
     for (auto& [id, u] : users_)
         if (live(u, cutoff(stopped)) && u.last_seen < now) u.last_seen = now;
+}
+
+void Store::load_holders() {
+    holders_.clear();
+    Use s(st_->holdings_all);
+    while (s->step()) {
+        const auto it = users_.find(id_from<UserId>(s->blob(0)));
+        if (it == users_.end()) continue;  // (no such row is ever written)
+        holders_.put(id_from<SeedId>(s->blob(1)), &it->second, s->int64(2) != 0, std::nullopt);
+    }
+}
+
+std::vector<std::pair<SeedId, bool>> Store::holdings_of(const UserId& user) {
+    std::vector<std::pair<SeedId, bool>> out;
+    Use s(st_->holdings_list_user);
+    s->bind_blob(1, user.span());
+    while (s->step())
+        out.emplace_back(id_from<SeedId>(s->blob(0)), s->int64(1) != 0);
+    return out;
+}
+
+std::optional<bool> Store::holding(const UserId& user, const SeedId& seed) {
+    Use s(st_->holding_get);
+    s->bind_blob(1, user.span()).bind_blob(2, seed.span());
+    if (!s->step()) return std::nullopt;
+    return s->int64(0) != 0;
+}
+
+void Store::forget_holdings(const User& u, const std::vector<std::pair<SeedId, bool>>& held) {
+    for (const auto& [seed, complete] : held)
+        holders_.remove(seed, &u, complete);
 }
 
 void Store::begin_write() {
@@ -323,7 +357,9 @@ RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presente
     }
     begin_write();
     sqlite::Savepoint sp(db_, "sp_join");
+    std::vector<std::pair<SeedId, bool>> dropped;
     if (known && !out.kept_token) {  // an expired owner's holdings are not the new owner's
+        dropped = holdings_of(user);
         Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
         Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
         Use(st_->follows_delete_user)->bind_blob(1, user.span()).run();
@@ -339,7 +375,9 @@ RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presente
         .bind(6, std::int64_t{backup ? 1 : 0})
         .run();
     sp.commit();
+    if (known) forget_holdings(it->second, dropped);
     User& u = users_[user];
+    u.id = user;
     u.token = out.token;
     u.address = address;
     u.port = port;
@@ -359,18 +397,32 @@ RegistryResult<Done> Store::heartbeat(const UserId& user, const Token& token) {
 RegistryResult<FilesUpdated> Store::update_files(const UserId& user, const Token& token,
                                                  const FileChanges& list) {
     if (touch(user, token, now_ms_()) == nullptr) return unknown_peer();
+    User* const u = &users_.find(user)->second;  // touch() found it
     begin_write();
     sqlite::Savepoint sp(db_, "sp_files");
+    // What holders_ must do once the table's changes are committed, in order.
+    struct Change {
+        SeedId seed;
+        bool complete;
+        std::optional<bool> was;  // for a put; a removal: nullopt
+        bool put;
+    };
+    std::vector<Change> changes;
     if (list.replace_all) {
+        for (const auto& [seed, complete] : holdings_of(user))
+            changes.push_back(Change{seed, complete, std::nullopt, false});
         Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
         Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
     }
     for (const auto& id : list.remove) {
+        if (const auto was = holding(user, id))
+            changes.push_back(Change{id, *was, std::nullopt, false});
         Use(st_->candidate_add)->bind_blob(1, id.span()).run();
         Use(st_->holding_delete)->bind_blob(1, user.span()).bind_blob(2, id.span()).run();
     }
     FilesUpdated out;
     for (const auto& e : list.add) {
+        changes.push_back(Change{e.id, e.complete, holding(user, e.id), true});
         Use(st_->file_insert)
             ->bind_blob(1, e.id.span())
             .bind(2, std::string_view(e.name))
@@ -395,6 +447,12 @@ RegistryResult<FilesUpdated> Store::update_files(const UserId& user, const Token
         return RegistryError::too_many_files(static_cast<std::size_t>(held));
     delete_orphans();
     sp.commit();
+    for (const Change& c : changes) {
+        if (c.put)
+            holders_.put(c.seed, u, c.complete, c.was);
+        else
+            holders_.remove(c.seed, u, c.complete);
+    }
     note_write();
     return out;
 }
@@ -425,12 +483,14 @@ RegistryResult<Done> Store::leave(const UserId& user, const Token& token) {
     if (it == users_.end() || it->second.token != token) return unknown_peer();
     begin_write();
     sqlite::Savepoint sp(db_, "sp_leave");
+    const auto held = holdings_of(user);
     Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
     Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
     Use(st_->follows_delete_user)->bind_blob(1, user.span()).run();
     Use(st_->user_delete)->bind_blob(1, user.span()).run();
     delete_orphans();
     sp.commit();
+    forget_holdings(it->second, held);
     users_.erase(it);  // (its entry in dirty_, if any, is skipped at flush)
     note_write();
     return Done{};
@@ -451,50 +511,25 @@ std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std:
     const std::size_t want = std::min<std::size_t>(numwant, limits::kMaxNumWant);
     if (want == 0) return out;
     const std::int64_t since = cutoff(now_ms_());
-    const UserId start = random_start();
     // Steps through the complete holders, then (if still short) the partial
-    // ones, in userid order from the random start, keeping live serving ones
+    // ones, each from a random point (holders_), keeping live serving ones
     // (backup peers aside, at most `want` of them), and stops as soon as
     // there are enough for hand_out_holders: `want` complete others, or
     // `want` in all once partial ones are taken. Complete first, so many
-    // partial holders cannot hide a complete one, nor the backup. (The
-    // filter on complete runs inside holdings_by_seed.)
-    auto enough = [&](bool complete) {
-        return complete ? out.size() >= want : out.size() + backups.size() >= want;
-    };
-    //
-    // The rows are read a batch at a time (as many as are still wanted), and
-    // the batch's users then looked up together: each lookup is a few cache
-    // misses, and lookups side by side overlap where lookups between SQLite
-    // steps do not (36% of a loaded tracker's time went to them one by one).
-    // The same rows are read as one at a time would read.
-    std::vector<UserId> batch;
-    auto collect = [&](sqlite::Statement& stmt, bool complete) {
-        Use s(stmt);
-        s->bind_blob(1, id.span()).bind_blob(2, start.span()).bind(3, std::int64_t{complete});
-        bool rows = true;
-        while (rows && !enough(complete)) {
-            const std::size_t need =
-                want - (complete ? out.size() : std::min(want, out.size() + backups.size()));
-            batch.clear();
-            while (batch.size() < need && (rows = s->step()))
-                if (const UserId holder = id_from<UserId>(s->blob(0)); holder != asker)
-                    batch.push_back(holder);
-            for (const UserId& holder : batch) {
-                const auto it = users_.find(holder);
-                if (it == users_.end() || it->second.port == 0 || !live(it->second, since))
-                    continue;
-                const User& u = it->second;
-                auto& into = u.backup ? backups : out;
-                if (into.size() < want)
-                    into.push_back(Holder{u.address, u.port, holder, complete, u.backup});
-            }
-        }
-    };
+    // partial holders cannot hide a complete one, nor the backup.
     for (const bool complete : {true, false}) {
-        if (enough(complete)) break;
-        collect(st_->holders_from, complete);
-        if (!enough(complete)) collect(st_->holders_before, complete);  // wrap around
+        auto enough = [&] {
+            return complete ? out.size() >= want : out.size() + backups.size() >= want;
+        };
+        if (enough()) break;
+        HolderIndex<const User*>::visit_from_random(
+            holders_.holders(id, complete), rng_, [&](const User* u) {
+                if (u->port == 0 || !live(*u, since) || u->id == asker) return true;
+                auto& into = u->backup ? backups : out;
+                if (into.size() < want)
+                    into.push_back(Holder{u->address, u->port, u->id, complete, u->backup});
+                return !enough();
+            });
     }
     std::shuffle(out.begin(), out.end(), rng_);
     std::shuffle(backups.begin(), backups.end(), rng_);
@@ -556,8 +591,12 @@ SweepResult Store::sweep(std::size_t max_users) {
     }
     begin_write();
     sqlite::Savepoint sp(db_, "sp_sweep");
-    for (const auto& id : gone)
+    std::vector<std::vector<std::pair<SeedId, bool>>> held;
+    held.reserve(gone.size());
+    for (const auto& id : gone) {
+        held.push_back(holdings_of(id));
         Use(st_->sweep_pick)->bind_blob(1, id.span()).run();
+    }
     Use(st_->sweep_candidates)->run();
     Use(st_->sweep_holdings)->run();
     out.holdings = static_cast<std::size_t>(db_.changes());
@@ -568,8 +607,11 @@ SweepResult Store::sweep(std::size_t max_users) {
     out.files = last_orphans_deleted_;
     Use(st_->swept_clear)->run();
     sp.commit();
-    for (const auto& id : gone)
-        users_.erase(id);
+    for (std::size_t i = 0; i < gone.size(); ++i) {
+        const auto it = users_.find(gone[i]);
+        forget_holdings(it->second, held[i]);
+        users_.erase(it);
+    }
     out.users = gone.size();
     if (out.users < max_users) out.channels = sweep_heads();  // the last step
     note_write();

@@ -9,7 +9,9 @@
 //
 // Users are also kept in memory (userid -> token, address, port, last_seen),
 // loaded at open and written through on join and leave, so heartbeats touch
-// no SQL and answers check liveness without a join. The users table's
+// no SQL and answers check liveness without a join. So are the holdings
+// (holder_index.hpp), loaded at open and changed once the table's change
+// is committed, so GetPeers runs no SQL. The users table's
 // last_seen is a checkpoint of the in-memory one: written at a flush once it
 // is ttl/8 behind (so a heartbeat rarely costs a write, and the WAL stays
 // small), and exactly at close(). After a crash a peer may look up to ttl/8
@@ -47,6 +49,7 @@
 #include "common/core/ids.hpp"
 #include "common/core/result.hpp"
 #include "tracker/core/registry.hpp"
+#include "tracker/sqlite/holder_index.hpp"
 #include "tracker/sqlite/sqlite.hpp"
 
 namespace seedshare::tracker {
@@ -120,6 +123,7 @@ class Store final : public Registry {
   private:
     struct Statements;
     struct User {
+        UserId id;  // its key in users_
         Token token;
         asio::ip::address address;
         std::uint16_t port = 0;
@@ -130,6 +134,15 @@ class Store final : public Registry {
     };
     Store(sqlite::Db db, std::string path, NowMs now_ms, std::chrono::milliseconds ttl);
     void load_users();
+    // The holdings table into holders_ (at open).
+    void load_holders();
+    // What the holdings table says `user` holds: seed and complete.
+    std::vector<std::pair<SeedId, bool>> holdings_of(const UserId& user);
+    // Whether `user` holds `seed` in the holdings table, and how.
+    std::optional<bool> holding(const UserId& user, const SeedId& seed);
+    // Takes every holding of `u` out of holders_ (`held`: holdings_of it
+    // before they were deleted from the table).
+    void forget_holdings(const User& u, const std::vector<std::pair<SeedId, bool>>& held);
     void begin_write();
     std::int64_t cutoff(std::int64_t now) const { return now - ttl_.count(); }
     bool live(const User& u, std::int64_t since) const { return u.last_seen >= since; }
@@ -149,7 +162,11 @@ class Store final : public Registry {
     NowMs now_ms_;
     std::chrono::milliseconds ttl_;
     std::unique_ptr<Statements> st_;
-    std::unordered_map<UserId, User, FixedIdHash> users_;
+    std::unordered_map<UserId, User, FixedIdHash>
+        users_;  // nodes never move: holders_ points at them
+    // The holdings table in memory, for get_peers: each holding points at
+    // its user in users_, so a user's holdings leave it before the user goes.
+    HolderIndex<const User*> holders_;
     std::vector<UserId> dirty_;  // users whose last_seen changed since the last flush
     std::mt19937_64 rng_;
     std::size_t pending_writes_ = 0;

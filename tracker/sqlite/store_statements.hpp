@@ -91,6 +91,11 @@ struct Store::Statements {
           file_has_seed(db.prepare("SELECT seed IS NOT NULL FROM files WHERE seed_id = ?1")),
           holdings_of_user(db.prepare("SELECT count(*) FROM holdings WHERE userid = ?1")),
           holds(db.prepare("SELECT 1 FROM holdings WHERE userid = ?1 AND seed_id = ?2")),
+          holding_get(
+              db.prepare("SELECT complete FROM holdings WHERE userid = ?1 AND seed_id = ?2")),
+          holdings_list_user(
+              db.prepare("SELECT seed_id, complete FROM holdings WHERE userid = ?1")),
+          holdings_all(db.prepare("SELECT userid, seed_id, complete FROM holdings")),
           seed_set(db.prepare("UPDATE files SET seed = ?2, name = ?3, length = ?4 "
                               "WHERE seed_id = ?1 AND seed IS NULL")),
           seed_get(db.prepare("SELECT seed FROM files WHERE seed_id = ?1 AND seed IS NOT NULL")),
@@ -98,12 +103,6 @@ struct Store::Statements {
               "DELETE FROM files WHERE seed_id IN (SELECT seed_id FROM temp.orphan_candidates) "
               "AND NOT EXISTS (SELECT 1 FROM holdings h WHERE h.seed_id = files.seed_id)")),
           candidates_clear(db.prepare("DELETE FROM temp.orphan_candidates")),
-          // Holders of ?1 from userid ?2 on (or before it), in userid order,
-          // complete (?3 = 1) or partial (?3 = 0) ones.
-          holders_from(db.prepare("SELECT userid FROM holdings WHERE seed_id = ?1 "
-                                  "AND userid >= ?2 AND complete = ?3 ORDER BY userid")),
-          holders_before(db.prepare("SELECT userid FROM holdings WHERE seed_id = ?1 "
-                                    "AND userid < ?2 AND complete = ?3 ORDER BY userid")),
           holders_of(db.prepare("SELECT userid, complete FROM holdings WHERE seed_id = ?1")),
           files_page(db.prepare("SELECT seed_id, name, length FROM files WHERE seed_id > ?1 "
                                 "ORDER BY seed_id LIMIT ?2")),
@@ -158,8 +157,9 @@ struct Store::Statements {
     sqlite::Statement users_all, user_put, user_seen, user_delete;
     sqlite::Statement candidates_of_user, candidate_add, holdings_delete_user, holding_delete;
     sqlite::Statement file_insert, holding_put, file_has_seed, holdings_of_user, holds;
+    sqlite::Statement holding_get, holdings_list_user, holdings_all;
     sqlite::Statement seed_set, seed_get, orphans_delete, candidates_clear;
-    sqlite::Statement holders_from, holders_before, holders_of, files_page;
+    sqlite::Statement holders_of, files_page;
     sqlite::Statement sweep_pick, sweep_candidates, sweep_holdings, sweep_users, swept_clear;
     sqlite::Statement follows_delete_user, follow_delete, follow_put, follows_of_user, follows;
     sqlite::Statement head_get, head_put, manifest_get;
