@@ -1,6 +1,6 @@
-// The SQLite store's holdings in memory (tracker/sqlite/holder_index.hpp):
-// puts and removals as the table reports them, and the random window that
-// get_peers reads.
+// The SQLite store's holdings in memory (tracker/sqlite/holder_index.hpp),
+// and the random order GetPeers visits holders in
+// (tracker/core/random_visit.hpp).
 #include <doctest/doctest.h>
 
 #include <map>
@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "tracker/core/random_visit.hpp"
 #include "tracker/sqlite/holder_index.hpp"
 
 namespace holder_index_test {
@@ -23,66 +24,171 @@ SeedId seed(std::uint8_t n) {
     return s;
 }
 
-std::set<int> members(std::span<const int> list) {
-    return {list.begin(), list.end()};
+std::set<int> members(const HolderIndex<int>& index, std::uint8_t n, bool complete) {
+    const auto v = index.holders(seed(n), complete);
+    return {v.begin(), v.end()};
 }
 
 }  // namespace
 
 TEST_CASE("holder index: puts, flips between complete and partial, removals") {
     HolderIndex<int> index;
-    index.put(seed(1), 10, true, std::nullopt);
-    index.put(seed(1), 11, false, std::nullopt);
-    index.put(seed(2), 10, false, std::nullopt);
+    index.put(seed(1), 10, true);
+    index.put(seed(1), 11, false);
+    index.put(seed(2), 10, false);
     CHECK(index.holdings() == 3);
     CHECK(index.seeds() == 2);
-    CHECK(members(index.holders(seed(1), true)) == std::set<int>{10});
-    CHECK(members(index.holders(seed(1), false)) == std::set<int>{11});
+    CHECK(index.members() == 2);
+    CHECK(members(index, 1, true) == std::set<int>{10});
+    CHECK(members(index, 1, false) == std::set<int>{11});
 
-    index.put(seed(1), 11, true, false);  // partial -> complete
-    CHECK(members(index.holders(seed(1), true)) == std::set<int>{10, 11});
-    CHECK(index.holders(seed(1), false).empty());
-    index.put(seed(1), 11, true, true);  // the same again: nothing changes
+    index.put(seed(1), 11, true);  // partial -> complete
+    CHECK(members(index, 1, true) == std::set<int>{10, 11});
+    CHECK(members(index, 1, false).empty());
+    index.put(seed(1), 11, true);  // the same again: nothing changes
     CHECK(index.holders(seed(1), true).size() == 2);
     CHECK(index.holdings() == 3);
 
-    index.remove(seed(1), 10, true);
-    CHECK(members(index.holders(seed(1), true)) == std::set<int>{11});
-    index.remove(seed(1), 10, true);  // not there: nothing changes
-    index.remove(seed(9), 10, true);
+    index.remove(seed(1), 10);
+    CHECK(members(index, 1, true) == std::set<int>{11});
+    CHECK(members(index, 2, false) == std::set<int>{10});
+    index.remove(seed(1), 10);  // not there: nothing changes
+    index.remove(seed(9), 10);
+    index.remove(seed(1), 99);
     CHECK(index.holdings() == 2);
-    index.remove(seed(1), 11, true);
-    CHECK(index.seeds() == 1);  // a seed nobody holds is forgotten
+    index.remove(seed(1), 11);
+    CHECK(index.seeds() == 1);    // a seed nobody holds is forgotten
+    CHECK(index.members() == 1);  // so is a member that holds nothing
     CHECK(index.holders(seed(1), true).empty());
     index.clear();
     CHECK(index.holdings() == 0);
     CHECK(index.seeds() == 0);
 }
 
-TEST_CASE(
-    "holder index: the window from a random point visits each member once, each as likely first") {
-    std::vector<int> list(10);
-    for (int i = 0; i < 10; ++i)
-        list[i] = i;
+TEST_CASE("holder index: remove_all takes every holding of one member, and the others stay") {
+    HolderIndex<int> index;
+    for (int m = 0; m < 20; ++m)
+        for (std::uint8_t s = 0; s < 5; ++s)
+            index.put(seed(s), m, (m + s) % 2 == 0);
+    CHECK(index.holdings() == 100);
+    for (int m = 0; m < 20; m += 3)
+        index.remove_all(m);
+    index.remove_all(99);  // holds nothing: nothing changes
+    std::size_t total = 0;
+    for (std::uint8_t s = 0; s < 5; ++s) {
+        std::set<int> complete, partial;
+        for (int m = 0; m < 20; ++m)
+            if (m % 3 != 0) ((m + s) % 2 == 0 ? complete : partial).insert(m);
+        CHECK(members(index, s, true) == complete);
+        CHECK(members(index, s, false) == partial);
+        total += complete.size() + partial.size();
+    }
+    CHECK(index.holdings() == total);
+    CHECK(index.members() == 13);
+}
+
+TEST_CASE("holder index: random changes agree with a model") {
+    // Each change moves entries around in two directions (a seed's list, a
+    // member's refs); a wrong back-pointer shows up as a member in the
+    // wrong list, or missing.
+    HolderIndex<int> index;
+    std::map<int, std::map<std::uint8_t, bool>> model;
+    std::mt19937 rng(5);
+    auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+    for (int step = 0; step < 5000; ++step) {
+        const int m = pick(30);
+        const auto s = static_cast<std::uint8_t>(pick(8));
+        const int op = pick(10);
+        if (op < 6) {
+            const bool complete = pick(2) == 0;
+            index.put(seed(s), m, complete);
+            model[m][s] = complete;
+        } else if (op < 9) {
+            index.remove(seed(s), m);
+            model[m].erase(s);
+        } else {
+            index.remove_all(m);
+            model.erase(m);
+        }
+        if (step % 50 != 0) continue;
+        std::size_t total = 0;
+        for (std::uint8_t k = 0; k < 8; ++k) {
+            std::set<int> complete, partial;
+            for (const auto& [mm, held] : model)
+                if (const auto it = held.find(k); it != held.end())
+                    (it->second ? complete : partial).insert(mm);
+            REQUIRE(members(index, k, true) == complete);
+            REQUIRE(members(index, k, false) == partial);
+            total += complete.size() + partial.size();
+        }
+        REQUIRE(index.holdings() == total);
+    }
+}
+
+TEST_CASE("random visit: each index once, each as likely first, and a skipped run favours no one") {
     std::mt19937_64 rng(7);
-    std::map<int, int> first;
-    for (int round = 0; round < 10000; ++round) {
-        std::vector<int> seen;
-        HolderIndex<int>::visit_from_random(list, rng, [&](int m) {
-            seen.push_back(m);
+    for (std::size_t n : {1u, 2u, 3u, 10u, 12u, 97u, 1024u, 1025u, 5000u}) {
+        std::vector<std::size_t> seen;
+        visit_in_random_order(n, rng, [&](std::size_t i) {
+            seen.push_back(i);
             return true;
         });
-        REQUIRE(seen.size() == 10);
-        CHECK(std::set<int>(seen.begin(), seen.end()).size() == 10);
-        ++first[seen.front()];
+        CHECK(seen.size() == n);
+        CHECK(std::set<std::size_t>(seen.begin(), seen.end()).size() == n);
     }
-    for (const auto& [m, count] : first)
-        CHECK_MESSAGE((count > 850 && count < 1150), "member " << m << " first " << count);
-    // Stops when told.
+    // First visited: uniform over 10.
+    std::map<std::size_t, int> first;
+    for (int round = 0; round < 10000; ++round)
+        visit_in_random_order(10, rng, [&](std::size_t i) {
+            ++first[i];
+            return false;
+        });
+    CHECK(first.size() == 10);
+    for (const auto& [i, count] : first)
+        CHECK_MESSAGE((count > 850 && count < 1150), "index " << i << " first " << count);
+    // Indexes 0..5 skipped (peers that left together): the first one taken
+    // is about equally likely any of 6..11, not mostly 6.
+    std::map<std::size_t, int> taken;
+    for (int round = 0; round < 12000; ++round)
+        visit_in_random_order(12, rng, [&](std::size_t i) {
+            if (i < 6) return true;
+            ++taken[i];
+            return false;
+        });
+    CHECK(taken.size() == 6);
+    for (const auto& [i, count] : taken)
+        CHECK_MESSAGE((count > 1600 && count < 2400), "index " << i << " taken " << count);
+    // Stops when told; ahead() sees what comes 8 steps later.
+    std::vector<std::size_t> order, ahead;
+    visit_in_random_order(
+        20, rng,
+        [&](std::size_t i) {
+            order.push_back(i);
+            return true;
+        },
+        [&](std::size_t j) { ahead.push_back(j); });
+    REQUIRE(order.size() == 20);
+    REQUIRE(ahead.size() == 12);
+    for (std::size_t k = 0; k < ahead.size(); ++k)
+        CHECK(ahead[k] == order[k + 8]);
+    // The same past 1024 (a stride).
+    order.clear();
+    ahead.clear();
+    visit_in_random_order(
+        2000, rng,
+        [&](std::size_t i) {
+            order.push_back(i);
+            return true;
+        },
+        [&](std::size_t j) { ahead.push_back(j); });
+    REQUIRE(order.size() == 2000);
+    REQUIRE(ahead.size() == 1992);
+    for (std::size_t k = 0; k < ahead.size(); ++k)
+        CHECK(ahead[k] == order[k + 8]);
     int visits = 0;
-    HolderIndex<int>::visit_from_random(list, rng, [&](int) { return ++visits < 3; });
+    visit_in_random_order(20, rng, [&](std::size_t) { return ++visits < 3; });
     CHECK(visits == 3);
-    HolderIndex<int>::visit_from_random({}, rng, [&](int) { return ++visits < 100; });
+    visit_in_random_order(0, rng, [&](std::size_t) { return ++visits < 100; });
     CHECK(visits == 3);
 }
 

@@ -222,6 +222,18 @@ TEST_CASE("store: get_peers answers from memory what the holdings table holds, a
             for (const auto& h : s->get_peers(sid(seed), uid(999), limits::kMaxNumWant))
                 got[h.user] = h.complete;
             CHECK_MESSAGE(got == want, "step " << step << ", seed " << seed);
+            // A few asked for: as many as there are, complete ones first,
+            // each one the model's (a holder asking is never among them).
+            const auto few = s->get_peers(sid(seed), uid(0), 3);
+            std::size_t complete = 0, others = 0;
+            for (const auto& [u, c] : want)
+                if (u != uid(0)) (c ? complete : others) += 1;
+            CHECK(few.size() == std::min<std::size_t>(3, complete + others));
+            for (std::size_t k = 0; k < few.size(); ++k) {
+                CHECK(few[k].user != uid(0));
+                CHECK((want.contains(few[k].user) && want[few[k].user] == few[k].complete));
+                CHECK(few[k].complete == (k < complete));
+            }
             total += want.size();
         }
         CHECK(s->stats().holdings == total);

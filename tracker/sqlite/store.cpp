@@ -230,29 +230,8 @@ void Store::load_holders() {
     while (s->step()) {
         const auto it = users_.find(id_from<UserId>(s->blob(0)));
         if (it == users_.end()) continue;  // (no such row is ever written)
-        holders_.put(id_from<SeedId>(s->blob(1)), &it->second, s->int64(2) != 0, std::nullopt);
+        holders_.put(id_from<SeedId>(s->blob(1)), &it->second, s->int64(2) != 0);
     }
-}
-
-std::vector<std::pair<SeedId, bool>> Store::holdings_of(const UserId& user) {
-    std::vector<std::pair<SeedId, bool>> out;
-    Use s(st_->holdings_list_user);
-    s->bind_blob(1, user.span());
-    while (s->step())
-        out.emplace_back(id_from<SeedId>(s->blob(0)), s->int64(1) != 0);
-    return out;
-}
-
-std::optional<bool> Store::holding(const UserId& user, const SeedId& seed) {
-    Use s(st_->holding_get);
-    s->bind_blob(1, user.span()).bind_blob(2, seed.span());
-    if (!s->step()) return std::nullopt;
-    return s->int64(0) != 0;
-}
-
-void Store::forget_holdings(const User& u, const std::vector<std::pair<SeedId, bool>>& held) {
-    for (const auto& [seed, complete] : held)
-        holders_.remove(seed, &u, complete);
 }
 
 void Store::begin_write() {
@@ -357,9 +336,7 @@ RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presente
     }
     begin_write();
     sqlite::Savepoint sp(db_, "sp_join");
-    std::vector<std::pair<SeedId, bool>> dropped;
     if (known && !out.kept_token) {  // an expired owner's holdings are not the new owner's
-        dropped = holdings_of(user);
         Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
         Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
         Use(st_->follows_delete_user)->bind_blob(1, user.span()).run();
@@ -375,7 +352,7 @@ RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presente
         .bind(6, std::int64_t{backup ? 1 : 0})
         .run();
     sp.commit();
-    if (known) forget_holdings(it->second, dropped);
+    if (known && !out.kept_token) holders_.remove_all(&it->second);
     User& u = users_[user];
     u.id = user;
     u.token = out.token;
@@ -400,29 +377,16 @@ RegistryResult<FilesUpdated> Store::update_files(const UserId& user, const Token
     User* const u = &users_.find(user)->second;  // touch() found it
     begin_write();
     sqlite::Savepoint sp(db_, "sp_files");
-    // What holders_ must do once the table's changes are committed, in order.
-    struct Change {
-        SeedId seed;
-        bool complete;
-        std::optional<bool> was;  // for a put; a removal: nullopt
-        bool put;
-    };
-    std::vector<Change> changes;
     if (list.replace_all) {
-        for (const auto& [seed, complete] : holdings_of(user))
-            changes.push_back(Change{seed, complete, std::nullopt, false});
         Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
         Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
     }
     for (const auto& id : list.remove) {
-        if (const auto was = holding(user, id))
-            changes.push_back(Change{id, *was, std::nullopt, false});
         Use(st_->candidate_add)->bind_blob(1, id.span()).run();
         Use(st_->holding_delete)->bind_blob(1, user.span()).bind_blob(2, id.span()).run();
     }
     FilesUpdated out;
     for (const auto& e : list.add) {
-        changes.push_back(Change{e.id, e.complete, holding(user, e.id), true});
         Use(st_->file_insert)
             ->bind_blob(1, e.id.span())
             .bind(2, std::string_view(e.name))
@@ -447,12 +411,12 @@ RegistryResult<FilesUpdated> Store::update_files(const UserId& user, const Token
         return RegistryError::too_many_files(static_cast<std::size_t>(held));
     delete_orphans();
     sp.commit();
-    for (const Change& c : changes) {
-        if (c.put)
-            holders_.put(c.seed, u, c.complete, c.was);
-        else
-            holders_.remove(c.seed, u, c.complete);
-    }
+    // The same changes in memory, in the same order, once they are in.
+    if (list.replace_all) holders_.remove_all(u);
+    for (const auto& id : list.remove)
+        holders_.remove(id, u);
+    for (const auto& e : list.add)
+        holders_.put(e.id, u, e.complete);
     note_write();
     return out;
 }
@@ -483,14 +447,13 @@ RegistryResult<Done> Store::leave(const UserId& user, const Token& token) {
     if (it == users_.end() || it->second.token != token) return unknown_peer();
     begin_write();
     sqlite::Savepoint sp(db_, "sp_leave");
-    const auto held = holdings_of(user);
     Use(st_->candidates_of_user)->bind_blob(1, user.span()).run();
     Use(st_->holdings_delete_user)->bind_blob(1, user.span()).run();
     Use(st_->follows_delete_user)->bind_blob(1, user.span()).run();
     Use(st_->user_delete)->bind_blob(1, user.span()).run();
     delete_orphans();
     sp.commit();
-    forget_holdings(it->second, held);
+    holders_.remove_all(&it->second);
     users_.erase(it);  // (its entry in dirty_, if any, is skipped at flush)
     note_write();
     return Done{};
@@ -512,7 +475,7 @@ std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std:
     if (want == 0) return out;
     const std::int64_t since = cutoff(now_ms_());
     // Steps through the complete holders, then (if still short) the partial
-    // ones, each from a random point (holders_), keeping live serving ones
+    // ones, each in a random order (holders_), keeping live serving ones
     // (backup peers aside, at most `want` of them), and stops as soon as
     // there are enough for hand_out_holders: `want` complete others, or
     // `want` in all once partial ones are taken. Complete first, so many
@@ -522,14 +485,13 @@ std::vector<Holder> Store::get_peers(const SeedId& id, const UserId& asker, std:
             return complete ? out.size() >= want : out.size() + backups.size() >= want;
         };
         if (enough()) break;
-        HolderIndex<const User*>::visit_from_random(
-            holders_.holders(id, complete), rng_, [&](const User* u) {
-                if (u->port == 0 || !live(*u, since) || u->id == asker) return true;
-                auto& into = u->backup ? backups : out;
-                if (into.size() < want)
-                    into.push_back(Holder{u->address, u->port, u->id, complete, u->backup});
-                return !enough();
-            });
+        holders_.visit(id, complete, rng_, [&](const User* u) {
+            if (u->port == 0 || !live(*u, since) || u->id == asker) return true;
+            auto& into = u->backup ? backups : out;
+            if (into.size() < want)
+                into.push_back(Holder{u->address, u->port, u->id, complete, u->backup});
+            return !enough();
+        });
     }
     std::shuffle(out.begin(), out.end(), rng_);
     std::shuffle(backups.begin(), backups.end(), rng_);
@@ -591,12 +553,8 @@ SweepResult Store::sweep(std::size_t max_users) {
     }
     begin_write();
     sqlite::Savepoint sp(db_, "sp_sweep");
-    std::vector<std::vector<std::pair<SeedId, bool>>> held;
-    held.reserve(gone.size());
-    for (const auto& id : gone) {
-        held.push_back(holdings_of(id));
+    for (const auto& id : gone)
         Use(st_->sweep_pick)->bind_blob(1, id.span()).run();
-    }
     Use(st_->sweep_candidates)->run();
     Use(st_->sweep_holdings)->run();
     out.holdings = static_cast<std::size_t>(db_.changes());
@@ -607,9 +565,9 @@ SweepResult Store::sweep(std::size_t max_users) {
     out.files = last_orphans_deleted_;
     Use(st_->swept_clear)->run();
     sp.commit();
-    for (std::size_t i = 0; i < gone.size(); ++i) {
-        const auto it = users_.find(gone[i]);
-        forget_holdings(it->second, held[i]);
+    for (const auto& id : gone) {
+        const auto it = users_.find(id);
+        holders_.remove_all(&it->second);
         users_.erase(it);
     }
     out.users = gone.size();

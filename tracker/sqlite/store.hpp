@@ -10,8 +10,8 @@
 // Users are also kept in memory (userid -> token, address, port, last_seen),
 // loaded at open and written through on join and leave, so heartbeats touch
 // no SQL and answers check liveness without a join. So are the holdings
-// (holder_index.hpp), loaded at open and changed once the table's change
-// is committed, so GetPeers runs no SQL. The users table's
+// (holder_index.hpp), loaded at open and changed as the table is (once a
+// change's savepoint is released), so GetPeers runs no SQL. The users table's
 // last_seen is a checkpoint of the in-memory one: written at a flush once it
 // is ttl/8 behind (so a heartbeat rarely costs a write, and the WAL stays
 // small), and exactly at close(). After a crash a peer may look up to ttl/8
@@ -136,13 +136,6 @@ class Store final : public Registry {
     void load_users();
     // The holdings table into holders_ (at open).
     void load_holders();
-    // What the holdings table says `user` holds: seed and complete.
-    std::vector<std::pair<SeedId, bool>> holdings_of(const UserId& user);
-    // Whether `user` holds `seed` in the holdings table, and how.
-    std::optional<bool> holding(const UserId& user, const SeedId& seed);
-    // Takes every holding of `u` out of holders_ (`held`: holdings_of it
-    // before they were deleted from the table).
-    void forget_holdings(const User& u, const std::vector<std::pair<SeedId, bool>>& held);
     void begin_write();
     std::int64_t cutoff(std::int64_t now) const { return now - ttl_.count(); }
     bool live(const User& u, std::int64_t since) const { return u.last_seen >= since; }
@@ -162,10 +155,13 @@ class Store final : public Registry {
     NowMs now_ms_;
     std::chrono::milliseconds ttl_;
     std::unique_ptr<Statements> st_;
-    std::unordered_map<UserId, User, FixedIdHash>
-        users_;  // nodes never move: holders_ points at them
-    // The holdings table in memory, for get_peers: each holding points at
-    // its user in users_, so a user's holdings leave it before the user goes.
+    // Its nodes never move: holders_ points at them.
+    std::unordered_map<UserId, User, FixedIdHash> users_;
+    // The holdings in memory, for get_peers: each points at its user in
+    // users_, and a user's holdings leave (remove_all) before the user goes.
+    // Changed as the table is, once a change's savepoint is released; a
+    // batch that fails to commit leaves them ahead of the table, as it
+    // leaves users_ (the next start reads the table).
     HolderIndex<const User*> holders_;
     std::vector<UserId> dirty_;  // users whose last_seen changed since the last flush
     std::mt19937_64 rng_;

@@ -91,10 +91,6 @@ struct Store::Statements {
           file_has_seed(db.prepare("SELECT seed IS NOT NULL FROM files WHERE seed_id = ?1")),
           holdings_of_user(db.prepare("SELECT count(*) FROM holdings WHERE userid = ?1")),
           holds(db.prepare("SELECT 1 FROM holdings WHERE userid = ?1 AND seed_id = ?2")),
-          holding_get(
-              db.prepare("SELECT complete FROM holdings WHERE userid = ?1 AND seed_id = ?2")),
-          holdings_list_user(
-              db.prepare("SELECT seed_id, complete FROM holdings WHERE userid = ?1")),
           holdings_all(db.prepare("SELECT userid, seed_id, complete FROM holdings")),
           seed_set(db.prepare("UPDATE files SET seed = ?2, name = ?3, length = ?4 "
                               "WHERE seed_id = ?1 AND seed IS NULL")),
@@ -157,7 +153,7 @@ struct Store::Statements {
     sqlite::Statement users_all, user_put, user_seen, user_delete;
     sqlite::Statement candidates_of_user, candidate_add, holdings_delete_user, holding_delete;
     sqlite::Statement file_insert, holding_put, file_has_seed, holdings_of_user, holds;
-    sqlite::Statement holding_get, holdings_list_user, holdings_all;
+    sqlite::Statement holdings_all;
     sqlite::Statement seed_set, seed_get, orphans_delete, candidates_clear;
     sqlite::Statement holders_of, files_page;
     sqlite::Statement sweep_pick, sweep_candidates, sweep_holdings, sweep_users, swept_clear;
