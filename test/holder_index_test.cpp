@@ -122,10 +122,14 @@ TEST_CASE("holder index: random changes agree with a model") {
             total += complete.size() + partial.size();
         }
         REQUIRE(index.holdings() == total);
+        std::size_t holding_members = 0;
+        for (const auto& [mm, held] : model)
+            holding_members += held.empty() ? 0 : 1;
+        REQUIRE(index.members() == holding_members);
     }
 }
 
-TEST_CASE("random visit: each index once, each as likely first, and a skipped run favours no one") {
+TEST_CASE("random visit: each index once, each as likely first, a skipped run favours no one") {
     std::mt19937_64 rng(7);
     for (std::size_t n : {1u, 2u, 3u, 10u, 12u, 97u, 1024u, 1025u, 5000u}) {
         std::vector<std::size_t> seen;
@@ -158,33 +162,45 @@ TEST_CASE("random visit: each index once, each as likely first, and a skipped ru
     CHECK(taken.size() == 6);
     for (const auto& [i, count] : taken)
         CHECK_MESSAGE((count > 1600 && count < 2400), "index " << i << " taken " << count);
-    // Stops when told; ahead() sees what comes 8 steps later.
-    std::vector<std::size_t> order, ahead;
-    visit_in_random_order(
-        20, rng,
-        [&](std::size_t i) {
-            order.push_back(i);
-            return true;
-        },
-        [&](std::size_t j) { ahead.push_back(j); });
-    REQUIRE(order.size() == 20);
-    REQUIRE(ahead.size() == 12);
-    for (std::size_t k = 0; k < ahead.size(); ++k)
-        CHECK(ahead[k] == order[k + 8]);
-    // The same past 1024 (a stride).
-    order.clear();
-    ahead.clear();
-    visit_in_random_order(
-        2000, rng,
-        [&](std::size_t i) {
-            order.push_back(i);
-            return true;
-        },
-        [&](std::size_t j) { ahead.push_back(j); });
-    REQUIRE(order.size() == 2000);
-    REQUIRE(ahead.size() == 1992);
-    for (std::size_t k = 0; k < ahead.size(); ++k)
-        CHECK(ahead[k] == order[k + 8]);
+    // The same past 1,024 (the moved positions in a map): a run of 2,500
+    // of 5,000 skipped, the first taken spread over the other 2,500 (in 5
+    // bins of 500), and so is the first visited.
+    std::map<std::size_t, int> bins, first_bins;
+    for (int round = 0; round < 5000; ++round) {
+        visit_in_random_order(5000, rng, [&](std::size_t i) {
+            if (i < 2500) return true;
+            ++bins[(i - 2500) / 500];
+            return false;
+        });
+        visit_in_random_order(5000, rng, [&](std::size_t i) {
+            ++first_bins[i / 1000];
+            return false;
+        });
+    }
+    CHECK(bins.size() == 5);
+    for (const auto& [b, count] : bins)
+        CHECK_MESSAGE((count > 850 && count < 1150), "bin " << b << " taken " << count);
+    CHECK(first_bins.size() == 5);
+    for (const auto& [b, count] : first_bins)
+        CHECK_MESSAGE((count > 850 && count < 1150), "bin " << b << " first " << count);
+    // ahead() names every index once, each at least 8 visits before its
+    // own (or from the start), in the order they are visited.
+    for (std::size_t n : {5u, 20u, 2000u}) {
+        std::vector<std::size_t> order, ahead;
+        std::vector<std::size_t> ahead_before;  // ahead() calls made before each visit
+        visit_in_random_order(
+            n, rng,
+            [&](std::size_t i) {
+                order.push_back(i);
+                ahead_before.push_back(ahead.size());
+                return true;
+            },
+            [&](std::size_t j) { ahead.push_back(j); });
+        REQUIRE(order.size() == n);
+        CHECK(ahead == order);
+        for (std::size_t k = 0; k < n; ++k)
+            CHECK(ahead_before[k] == std::min(n, k + 9));
+    }
     int visits = 0;
     visit_in_random_order(20, rng, [&](std::size_t) { return ++visits < 3; });
     CHECK(visits == 3);

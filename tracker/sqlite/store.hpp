@@ -93,15 +93,15 @@ class Store final : public Registry {
                                                 std::string_view text,
                                                 const Result<ManifestSummary>& checked) override;
 
-    // get_peers reads a window of the holders in userid order starting at a
-    // random point (userids are random, so every holder is about equally
-    // likely), shuffled.
+    // get_peers reads the holders kept in memory (holders_) in a uniformly
+    // random order (tracker/core/random_visit.hpp), complete ones first.
     std::vector<Holder> get_peers(const SeedId& id, const UserId& asker,
                                   std::uint16_t numwant) override;
     FilePage list_files(const std::optional<SeedId>& after, std::size_t limit) override;
     std::optional<std::string> get_seed(const SeedId& id) override;
     std::optional<std::string> get_manifest(const ChannelId& channel) override;
-    // Like get_peers: a window in userid order from a random point, shuffled.
+    // A window of the followers in userid order from a random point (userids
+    // are random, so every follower is about equally likely), shuffled.
     std::vector<Follower> channel_peers(const ChannelId& channel, const UserId& asker,
                                         std::uint16_t numwant) override;
     ChannelPage list_channels(const std::optional<ChannelId>& after, std::size_t limit) override;
