@@ -65,6 +65,25 @@ TEST_CASE("holder index: puts, flips between complete and partial, removals") {
     CHECK(index.seeds() == 0);
 }
 
+TEST_CASE("holder index: a flip found from the seed's side, after the member's refs moved") {
+    // Member 7 holds seeds 0-4 (more holdings than seed 4 has holders, so
+    // put() looks for it among seed 4's holders); removing seed 0 moves its
+    // last ref (seed 4's) to the front, which seed 4's entry must follow.
+    HolderIndex<int> index;
+    for (std::uint8_t s = 0; s < 5; ++s)
+        index.put(seed(s), 7, false);
+    index.remove(seed(0), 7);
+    index.put(seed(4), 7, true);  // partial -> complete
+    CHECK(members(index, 4, true) == std::set<int>{7});
+    CHECK(members(index, 4, false).empty());
+    CHECK(index.holdings() == 4);
+    index.put(seed(4), 7, true);  // again: found, nothing changes
+    CHECK(index.holdings() == 4);
+    index.remove_all(7);
+    CHECK(index.holdings() == 0);
+    CHECK(index.seeds() == 0);
+}
+
 TEST_CASE("holder index: remove_all takes every holding of one member, and the others stay") {
     HolderIndex<int> index;
     for (int m = 0; m < 20; ++m)
@@ -96,8 +115,10 @@ TEST_CASE("holder index: random changes agree with a model") {
     std::mt19937 rng(5);
     auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
     for (int step = 0; step < 5000; ++step) {
-        const int m = pick(30);
-        const auto s = static_cast<std::uint8_t>(pick(8));
+        // The first half: many members, few seeds (a member's holdings are
+        // the shorter side); the second: few members, many seeds.
+        const int m = step < 2500 ? pick(30) : pick(4);
+        const auto s = static_cast<std::uint8_t>(step < 2500 ? pick(8) : pick(40));
         const int op = pick(10);
         if (op < 6) {
             const bool complete = pick(2) == 0;
@@ -112,7 +133,7 @@ TEST_CASE("holder index: random changes agree with a model") {
         }
         if (step % 50 != 0) continue;
         std::size_t total = 0;
-        for (std::uint8_t k = 0; k < 8; ++k) {
+        for (std::uint8_t k = 0; k < 40; ++k) {
             std::set<int> complete, partial;
             for (const auto& [mm, held] : model)
                 if (const auto it = held.find(k); it != held.end())

@@ -17,6 +17,7 @@
 // each of 100,000 peers is about 40 MiB.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -43,12 +44,16 @@ class HolderIndex {
         // the member's holdings or the seed's holders (a new seed: neither).
         Ref* held = nullptr;
         if (!fresh && refs.size() <= l.of[0].size() + l.of[1].size()) {
-            for (Ref& r : refs)
-                if (r.lists == &l) held = &r;
+            const auto it =
+                std::find_if(refs.begin(), refs.end(), [&](const Ref& r) { return r.lists == &l; });
+            if (it != refs.end()) held = &*it;
         } else if (!fresh) {
-            for (const bool c : {false, true})
-                for (const Slot& slot : l.of[c])
-                    if (slot.member == m) held = &refs[slot.ref];
+            for (const bool c : {false, true}) {
+                const auto& list = l.of[c];
+                const auto it = std::find_if(list.begin(), list.end(),
+                                             [&](const Slot& slot) { return slot.member == m; });
+                if (it != list.end()) held = &refs[it->ref];
+            }
         }
         if (held != nullptr) {
             if (held->complete == complete) return;
