@@ -373,8 +373,8 @@ RegistryResult<Done> Store::heartbeat(const UserId& user, const Token& token) {
 
 RegistryResult<FilesUpdated> Store::update_files(const UserId& user, const Token& token,
                                                  const FileChanges& list) {
-    if (touch(user, token, now_ms_()) == nullptr) return unknown_peer();
-    User* const u = &users_.find(user)->second;  // touch() found it
+    User* const u = touch(user, token, now_ms_());
+    if (u == nullptr) return unknown_peer();
     begin_write();
     sqlite::Savepoint sp(db_, "sp_files");
     if (list.replace_all) {
