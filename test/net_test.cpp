@@ -21,7 +21,7 @@ struct Pair {
     tcp::socket remote;                        // the peer, reading only when told
 };
 
-asio::awaitable<Pair> connect_pair(net::FrameStream::Timeouts timeouts) {
+asio::awaitable<Pair> connect_pair(net::FrameStream::Timeouts timeouts, bool watchdog = true) {
     auto ex = co_await asio::this_coro::executor;
     tcp::acceptor acceptor(ex, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     tcp::socket remote(ex);
@@ -29,7 +29,7 @@ asio::awaitable<Pair> connect_pair(net::FrameStream::Timeouts timeouts) {
     tcp::socket ours = co_await acceptor.async_accept(asio::use_awaitable);
     auto stream =
         std::make_shared<net::FrameStream>(std::move(ours), limits::kMaxPeerFrameBytes, timeouts);
-    asio::co_spawn(ex, stream->watchdog(), asio::detached);
+    if (watchdog) asio::co_spawn(ex, stream->watchdog(), asio::detached);
     co_return Pair{stream, std::move(remote)};
 }
 
@@ -281,6 +281,60 @@ TEST_CASE("net: a stream waiting for a frame holds no read buffer, and takes one
         CHECK(frames[2].second == Bytes{'z'});
         CHECK_FALSE(failed);
         stream->close();
+    }());
+}
+
+TEST_CASE(
+    "net: without a watchdog, the owner's expire_overdue closes an overdue stream and its wait "
+    "ends in TimeoutError") {
+    asio::io_context io;
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        net::FrameStream::Timeouts t;
+        t.idle = std::chrono::hours(1);
+        auto pair = co_await connect_pair(t, /*watchdog=*/false);
+        auto stream = pair.writer;
+
+        // Bytes come: the wait ends without error and the frame is read.
+        std::optional<std::uint8_t> type;
+        std::string failure;
+        bool done = false;
+        auto reader = [&]() -> asio::awaitable<void> {
+            try {
+                for (;;) {
+                    if (!stream->buffered()) {
+                        co_await stream->wait_for_bytes();
+                        stream->end_wait();
+                    }
+                    const auto h = co_await stream->read_header();
+                    type = h.type;
+                    (void)co_await stream->read_payload(h);
+                }
+            } catch (const net::TimeoutError& e) {
+                failure = e.what();
+            } catch (const std::exception& e) {
+                failure = std::string("not a timeout: ") + e.what();
+            }
+            done = true;
+        };
+        asio::co_spawn(io, reader(), asio::detached);
+        const std::string frame("\x00\x00\x00\x01\x05", 5);
+        co_await asio::async_write(pair.remote, asio::buffer(frame), asio::use_awaitable);
+        co_await test::eventually_async([&]() -> asio::awaitable<bool> { co_return type == 5; },
+                                        10s);
+        CHECK(type == 5);
+        // Waiting again, for an hour: not overdue now, overdue in two.
+        co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return stream->read_buffer_bytes() == 0; }, 10s);
+        const auto now = net::Clock::now();
+        CHECK_FALSE(stream->expire_overdue(now));
+        CHECK(stream->is_open());
+        CHECK_FALSE(done);
+        CHECK(stream->expire_overdue(now + std::chrono::hours(2)));
+        CHECK_FALSE(stream->is_open());
+        CHECK_FALSE(stream->expire_overdue(now + std::chrono::hours(3)));  // once
+        co_await test::eventually_async([&]() -> asio::awaitable<bool> { co_return done; }, 10s);
+        CHECK(done);
+        CHECK(failure == "timed out waiting to read");
     }());
 }
 

@@ -53,8 +53,7 @@ FrameStream::FrameStream(tcp::socket socket, std::size_t max_frame_bytes, Timeou
     : socket_(std::move(socket)),
       remote_(remote_text(socket_)),
       max_frame_bytes_(max_frame_bytes),
-      timeouts_(timeouts),
-      timer_(socket_.get_executor()) {
+      timeouts_(timeouts) {
     asio::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
 }
@@ -87,7 +86,7 @@ std::optional<std::size_t> FrameStream::unsent_limit() {
 void FrameStream::arm(Clock::time_point& deadline, Clock::duration d) {
     deadline = Clock::now() + d;
     // Wake the watchdog if it sleeps past the new deadline.
-    if (timer_.expiry() > deadline) timer_.cancel();
+    if (timer_ && timer_->expiry() > deadline) timer_->cancel();
 }
 
 void FrameStream::disarm(Clock::time_point& deadline) {
@@ -101,21 +100,26 @@ awaitable<void> FrameStream::watchdog() {
     for (;;) {
         auto self = weak.lock();
         if (!self || self->closed_) co_return;
-        self->timer_.expires_at(std::min(self->read_deadline_, self->write_deadline_));
+        if (!self->timer_)
+            self->timer_ = std::make_unique<asio::steady_timer>(self->socket_.get_executor());
+        self->timer_->expires_at(std::min(self->read_deadline_, self->write_deadline_));
         asio::error_code ec;
-        auto wait = self->timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        auto wait = self->timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         self.reset();
         co_await std::move(wait);
         self = weak.lock();
-        if (!self || self->closed_) co_return;
-        const auto now = Clock::now();
-        if (self->read_deadline_ <= now || self->write_deadline_ <= now) {
-            self->expired_ = self->read_deadline_ <= now ? "read" : "write";
-            asio::error_code ignored;
-            self->socket_.close(ignored);
-            self->closed_ = true;
-        }
+        if (!self || self->expire_overdue(Clock::now()) || self->closed_) co_return;
     }
+}
+
+bool FrameStream::expire_overdue(Clock::time_point now) {
+    if (closed_) return false;
+    if (read_deadline_ > now && write_deadline_ > now) return false;
+    expired_ = read_deadline_ <= now ? "read" : "write";
+    asio::error_code ignored;
+    socket_.close(ignored);
+    closed_ = true;
+    return true;
 }
 
 void FrameStream::close() {
@@ -123,7 +127,7 @@ void FrameStream::close() {
     asio::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
-    timer_.cancel();
+    if (timer_) timer_->cancel();
 }
 
 awaitable<void> FrameStream::fill() {
@@ -172,6 +176,21 @@ awaitable<void> FrameStream::fill() {
     }
     end_ += n;
     bytes_read_ += n;
+}
+
+awaitable<void> FrameStream::wait_for_bytes() {
+    arm(read_deadline_, timeouts_.idle);
+    begin_ = end_ = 0;
+    give_back_read_buffer(buffer_);
+    wait_error_.clear();
+    return socket_.async_wait(tcp::socket::wait_read,
+                              asio::redirect_error(asio::use_awaitable, wait_error_));
+}
+
+void FrameStream::end_wait() const {
+    if (!wait_error_) return;
+    if (expired_ != nullptr) throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+    throw asio::system_error(wait_error_);
 }
 
 awaitable<FrameHeader> FrameStream::read_header() {

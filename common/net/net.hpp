@@ -91,6 +91,12 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     // stream. The stream must be owned by a shared_ptr; the watchdog holds
     // only a weak one, so it never keeps the stream alive.
     awaitable<void> watchdog();
+    // Instead of a watchdog each, an owner of many streams (the tracker) may
+    // call this on all of them every so often: it closes the socket, as the
+    // watchdog would, when an armed deadline is at or before `now`, and says
+    // whether it did. A stream without a watchdog holds no timer and no
+    // coroutine for its deadlines (an idle tracker connection is smaller).
+    bool expire_overdue(Clock::time_point now);
     // Closes the socket and stops the watchdog. Idempotent.
     void close();
     bool is_open() const { return socket_.is_open(); }
@@ -99,6 +105,17 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     // against the frame limit (ProtocolError if over; NotSeedshare if it is
     // the connection's first frame).
     awaitable<FrameHeader> read_header();
+    // read_header()'s wait for the first bytes of a frame, on its own, for
+    // a server holding many idle streams: `co_await wait_for_bytes();
+    // end_wait();` then read_header(). It arms the idle deadline and lets go
+    // of the read buffer as read_header() does, and is the socket's own wait
+    // (not a coroutine: while an idle connection waits, no coroutine frame
+    // of the stream's is held). Call it only with nothing buffered();
+    // end_wait() throws what the wait ended with (TimeoutError when a
+    // deadline closed the stream).
+    bool buffered() const { return end_ > begin_; }
+    awaitable<void> wait_for_bytes();
+    void end_wait() const;
     // Reads the payload of the frame whose header was just read. Memory grows
     // with the bytes that actually arrive, not with the declared length.
     awaitable<Bytes> read_payload(const FrameHeader& h);
@@ -138,7 +155,9 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     Bytes buffer_;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
-    asio::steady_timer timer_;
+    std::unique_ptr<asio::steady_timer> timer_;
+    asio::error_code
+        wait_error_;  // how wait_for_bytes() ended  // the watchdog's, made when it starts
     Clock::time_point read_deadline_ = Clock::time_point::max();
     Clock::time_point write_deadline_ = Clock::time_point::max();
     const char* expired_ = nullptr;  // which deadline closed the socket
