@@ -285,8 +285,8 @@ TEST_CASE("net: a stream waiting for a frame holds no read buffer, and takes one
 }
 
 TEST_CASE(
-    "net: without a watchdog, the owner's expire_overdue closes an overdue stream and its wait "
-    "ends in TimeoutError") {
+    "net: frames read after wait_for_bytes, and without a watchdog the owner's "
+    "expire_overdue closes an overdue stream and its wait ends in TimeoutError") {
     asio::io_context io;
     test::run_task(io, [&]() -> asio::awaitable<void> {
         net::FrameStream::Timeouts t;
@@ -295,19 +295,18 @@ TEST_CASE(
         auto stream = pair.writer;
 
         // Bytes come: the wait ends without error and the frame is read.
-        std::optional<std::uint8_t> type;
+        std::vector<std::pair<std::uint8_t, Bytes>> frames;
         std::string failure;
         bool done = false;
         auto reader = [&]() -> asio::awaitable<void> {
             try {
                 for (;;) {
                     if (!stream->buffered()) {
-                        co_await stream->wait_for_bytes();
-                        stream->end_wait();
+                        const std::size_t n = co_await stream->wait_for_bytes();
+                        stream->end_wait(n);
                     }
                     const auto h = co_await stream->read_header();
-                    type = h.type;
-                    (void)co_await stream->read_payload(h);
+                    frames.emplace_back(h.type, co_await stream->read_payload(h));
                 }
             } catch (const net::TimeoutError& e) {
                 failure = e.what();
@@ -316,12 +315,37 @@ TEST_CASE(
             }
             done = true;
         };
+        auto frames_read = [&](std::size_t n) -> asio::awaitable<bool> {
+            co_return co_await test::eventually_async(
+                [&]() -> asio::awaitable<bool> { co_return frames.size() >= n; }, 10s);
+        };
         asio::co_spawn(io, reader(), asio::detached);
-        const std::string frame("\x00\x00\x00\x01\x05", 5);
-        co_await asio::async_write(pair.remote, asio::buffer(frame), asio::use_awaitable);
-        co_await test::eventually_async([&]() -> asio::awaitable<bool> { co_return type == 5; },
-                                        10s);
-        CHECK(type == 5);
+        // A frame smaller than the wait's 64 bytes; then, in one write, one
+        // of 200 payload bytes (more than the wait reads) and one after it;
+        // then a header in two pieces.
+        const std::string small("\x00\x00\x00\x01\x05", 5);
+        co_await asio::async_write(pair.remote, asio::buffer(small), asio::use_awaitable);
+        CHECK(co_await frames_read(1));
+        const Bytes big = pattern(200);
+        std::string two("\x00\x00\x00\xc9\x06", 5);
+        two.append(big.begin(), big.end());
+        two.append("\x00\x00\x00\x03\x07xy", 7);
+        co_await asio::async_write(pair.remote, asio::buffer(two), asio::use_awaitable);
+        CHECK(co_await frames_read(3));
+        co_await asio::async_write(pair.remote, asio::buffer(std::string("\x00\x00", 2)),
+                                   asio::use_awaitable);
+        CHECK(co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return stream->bytes_read() == 5 + 212 + 2; },
+            10s));
+        co_await asio::async_write(pair.remote, asio::buffer(std::string("\x00\x02\x08z", 4)),
+                                   asio::use_awaitable);
+        CHECK(co_await frames_read(4));
+        INFO("failure: ", failure);
+        REQUIRE(frames.size() == 4);
+        CHECK(frames[0] == std::pair<std::uint8_t, Bytes>{5, {}});
+        CHECK(frames[1] == std::pair<std::uint8_t, Bytes>{6, big});
+        CHECK(frames[2] == std::pair<std::uint8_t, Bytes>{7, {'x', 'y'}});
+        CHECK(frames[3] == std::pair<std::uint8_t, Bytes>{8, {'z'}});
         // Waiting again, for an hour: not overdue now, overdue in two.
         co_await test::eventually_async(
             [&]() -> asio::awaitable<bool> { co_return stream->read_buffer_bytes() == 0; }, 10s);

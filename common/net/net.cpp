@@ -178,19 +178,27 @@ awaitable<void> FrameStream::fill() {
     bytes_read_ += n;
 }
 
-awaitable<void> FrameStream::wait_for_bytes() {
+awaitable<std::size_t> FrameStream::wait_for_bytes() {
     arm(read_deadline_, timeouts_.idle);
     begin_ = end_ = 0;
     give_back_read_buffer(buffer_);
     wait_error_.clear();
-    return socket_.async_wait(tcp::socket::wait_read,
-                              asio::redirect_error(asio::use_awaitable, wait_error_));
+    return socket_.async_read_some(asio::buffer(first_bytes_),
+                                   asio::redirect_error(asio::use_awaitable, wait_error_));
 }
 
-void FrameStream::end_wait() const {
-    if (!wait_error_) return;
-    if (expired_ != nullptr) throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
-    throw asio::system_error(wait_error_);
+void FrameStream::end_wait(std::size_t n) {
+    if (wait_error_) {
+        if (expired_ != nullptr)
+            throw TimeoutError(fmt::format("timed out waiting to {}", expired_));
+        throw asio::system_error(wait_error_);
+    }
+    n = std::min(n, first_bytes_.size());
+    take_read_buffer(buffer_);
+    std::memcpy(buffer_.data(), first_bytes_.data(), n);
+    begin_ = 0;
+    end_ = n;
+    bytes_read_ += n;
 }
 
 awaitable<FrameHeader> FrameStream::read_header() {

@@ -9,6 +9,7 @@
 
 #include <asio.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -106,16 +107,19 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     // the connection's first frame).
     awaitable<FrameHeader> read_header();
     // read_header()'s wait for the first bytes of a frame, on its own, for
-    // a server holding many idle streams: `co_await wait_for_bytes();
-    // end_wait();` then read_header(). It arms the idle deadline and lets go
-    // of the read buffer as read_header() does, and is the socket's own wait
-    // (not a coroutine: while an idle connection waits, no coroutine frame
-    // of the stream's is held). Call it only with nothing buffered();
-    // end_wait() throws what the wait ended with (TimeoutError when a
-    // deadline closed the stream).
+    // a server holding many idle streams: `end_wait(co_await
+    // wait_for_bytes());` then read_header(). It arms the idle deadline and
+    // lets go of the read buffer as read_header() does, and is the socket's
+    // own read of up to 64 bytes (not a coroutine: while an idle connection
+    // waits, no coroutine frame of the stream's is held). Being a read, not
+    // a wait for readability, it costs no epoll_ctl and no FIONREAD, and a
+    // small request arrives whole in it. Call it only with nothing
+    // buffered(); end_wait() takes what it read into the buffer, or throws
+    // what it ended with (TimeoutError when a deadline closed the stream,
+    // asio's eof when the remote closed).
     bool buffered() const { return end_ > begin_; }
-    awaitable<void> wait_for_bytes();
-    void end_wait() const;
+    awaitable<std::size_t> wait_for_bytes();
+    void end_wait(std::size_t n);
     // Reads the payload of the frame whose header was just read. Memory grows
     // with the bytes that actually arrive, not with the declared length.
     awaitable<Bytes> read_payload(const FrameHeader& h);
@@ -155,9 +159,12 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     Bytes buffer_;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
+    // The watchdog's timer, made when it starts.
     std::unique_ptr<asio::steady_timer> timer_;
-    asio::error_code
-        wait_error_;  // how wait_for_bytes() ended  // the watchdog's, made when it starts
+    // wait_for_bytes(): what it read (a tracker's request often whole), and
+    // how it ended.
+    std::array<std::uint8_t, 64> first_bytes_{};
+    asio::error_code wait_error_;
     Clock::time_point read_deadline_ = Clock::time_point::max();
     Clock::time_point write_deadline_ = Clock::time_point::max();
     const char* expired_ = nullptr;  // which deadline closed the socket

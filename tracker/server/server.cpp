@@ -350,8 +350,8 @@ awaitable<void> serve(std::shared_ptr<State> st, std::shared_ptr<Session> s) {
     try {
         for (;;) {
             if (!s->stream->buffered()) {
-                co_await s->stream->wait_for_bytes();
-                s->stream->end_wait();
+                const std::size_t n = co_await s->stream->wait_for_bytes();
+                s->stream->end_wait(n);
             }
             const FrameHeader h = co_await s->stream->read_header();
             if (auto ended = co_await serve_request(st, *s, h)) {
