@@ -346,9 +346,10 @@ TEST_CASE(
         CHECK(frames[1] == std::pair<std::uint8_t, Bytes>{6, big});
         CHECK(frames[2] == std::pair<std::uint8_t, Bytes>{7, {'x', 'y'}});
         CHECK(frames[3] == std::pair<std::uint8_t, Bytes>{8, {'z'}});
-        // Waiting again, for an hour: not overdue now, overdue in two.
-        co_await test::eventually_async(
-            [&]() -> asio::awaitable<bool> { co_return stream->read_buffer_bytes() == 0; }, 10s);
+        // Waiting again, for an hour, holding no read buffer: not overdue
+        // now, overdue in two.
+        CHECK(co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return stream->read_buffer_bytes() == 0; }, 10s));
         const auto now = net::Clock::now();
         CHECK_FALSE(stream->expire_overdue(now));
         CHECK(stream->is_open());

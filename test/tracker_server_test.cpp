@@ -242,6 +242,23 @@ TEST_CASE("tracker server: silent and slow connections time out") {
     }());
 }
 
+TEST_CASE("tracker server: a frame begun is due within the frame timeout, not another idle one") {
+    TrackerServer::Options opt;
+    opt.frame_timeout = 300ms;
+    opt.ttl = std::chrono::minutes(10);  // an idle joined peer may wait that long
+    Harness h(opt);
+    test::run_task(h.io, [&]() -> awaitable<void> {
+        auto good = co_await Raw::connect(h.port());
+        const auto j = co_await good.join(uid(1), 4001);
+        auto stalled = co_await Raw::connect(h.port());
+        co_await stalled.join(uid(2), 4002);
+        const Bytes partial(2, 0);  // 2 bytes of a header, then nothing
+        co_await stalled.send(partial);
+        CHECK(co_await stalled.closed(5000ms));
+        expect<proto::OkReply>(co_await good.ask(proto::Heartbeat{j.token}));
+    }());
+}
+
 TEST_CASE("tracker server: connection and request rate limits") {
     TrackerServer::Options opt;
     opt.max_connections = 2;

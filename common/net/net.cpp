@@ -5,6 +5,7 @@
 #include <asio/experimental/parallel_group.hpp>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <vector>
 
@@ -179,6 +180,7 @@ awaitable<void> FrameStream::fill() {
 }
 
 awaitable<std::size_t> FrameStream::wait_for_bytes() {
+    assert(!buffered());  // (what is buffered would be lost)
     arm(read_deadline_, timeouts_.idle);
     begin_ = end_ = 0;
     give_back_read_buffer(buffer_);
@@ -202,7 +204,9 @@ void FrameStream::end_wait(std::size_t n) {
 }
 
 awaitable<FrameHeader> FrameStream::read_header() {
-    arm(read_deadline_, timeouts_.idle);
+    // Once a frame has begun (some of its header is here), the rest of it
+    // is due within the frame timeout, not another idle one.
+    arm(read_deadline_, buffered() ? timeouts_.frame : timeouts_.idle);
     while (end_ - begin_ < limits::kFrameHeaderBytes)
         co_await fill();
     disarm(read_deadline_);

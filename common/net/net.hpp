@@ -1,6 +1,7 @@
 // The thin coroutine shell around sockets shared by the tracker and peers:
 // a framed, buffered TCP stream whose every wait on the network has a
-// deadline, enforced by a watchdog that closes the socket when one passes.
+// deadline, enforced by a watchdog that closes the socket when one passes
+// (or, for an owner of many streams, by its calls to expire_overdue).
 //
 // Error style: I/O failures and protocol violations throw (asio::system_error,
 // ProtocolError); each session catches at its top, logs with the remote
@@ -44,7 +45,8 @@ struct NotSeedshare : ProtocolError {
     ForeignProtocol looks_like;
 };
 
-// Thrown by a stream whose watchdog closed it, and by connect() out of time.
+// Thrown by a stream whose deadline closed it (its watchdog, or its owner's
+// expire_overdue), and by connect() out of time.
 // connect() names the address in what() ("HOST:PORT: timed out connecting");
 // `reason` is the same without it, for callers that name the address themselves.
 struct TimeoutError : std::runtime_error {
