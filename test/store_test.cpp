@@ -321,6 +321,44 @@ TEST_CASE("store: heartbeats are kept in memory and reach the table by close") {
     CHECK_FALSE(s->token_of(uid(1)));
 }
 
+TEST_CASE("store: a flush writes the heartbeats that moved an eighth of the TTL, only those") {
+    test::TempDir dir;
+    const std::string path = (dir / "flush.db").string();
+    Clock clock;
+    const std::int64_t joined = clock.now;
+    {
+        auto s = open_store(clock, path);
+        const Token t1 = join(*s, 1);
+        const Token t2 = join(*s, 2);
+        s->flush();
+        const auto writes = s->last_seen_writes();
+        // uid(1) heartbeats just short of a step, uid(2) a step after the join.
+        clock.now = joined + kRegistryTtlMs / 8 - 1;
+        ok(s->heartbeat(uid(1), t1));
+        clock.now = joined + kRegistryTtlMs / 8;
+        ok(s->heartbeat(uid(2), t2));
+        s->flush();
+        CHECK(s->last_seen_writes() == writes + 1);
+        // uid(1)'s next heartbeats take it past the step: one write, by the
+        // next flush; a flush with nothing due writes nothing.
+        clock.now = joined + kRegistryTtlMs / 4;
+        ok(s->heartbeat(uid(1), t1));
+        ok(s->heartbeat(uid(1), t1));
+        s->flush();
+        CHECK(s->last_seen_writes() == writes + 2);
+        s->flush();
+        CHECK(s->last_seen_writes() == writes + 2);
+        CHECK_FALSE(s->has_pending());
+        // Under a step: kept in memory, written at close.
+        clock.now += 1;
+        ok(s->heartbeat(uid(1), t1));
+        s->flush();
+        CHECK(s->last_seen_writes() == writes + 2);
+        s->close();
+        CHECK(s->last_seen_writes() == writes + 3);
+    }
+}
+
 TEST_CASE("store: refuses foreign, newer and busy databases") {
     test::TempDir dir;
     Clock clock;

@@ -243,23 +243,25 @@ void Store::note_write() {
 }
 
 void Store::write_last_seen(bool all) {
-    if (dirty_.empty()) return;
-    begin_write();
-    const std::int64_t step = ttl_.count() / 8;
-    std::size_t kept = 0;
-    for (const auto& id : dirty_) {
-        const auto it = users_.find(id);
-        if (it == users_.end() || !it->second.dirty) continue;  // left or swept meanwhile
-        User& u = it->second;
-        if (!all && u.last_seen - u.stored_last_seen < step) {
-            dirty_[kept++] = id;  // not worth a write yet
-            continue;
-        }
+    auto write = [&](const UserId& id, User& u) {
+        begin_write();
         u.dirty = false;
+        u.queued = false;
         u.stored_last_seen = u.last_seen;
         Use(st_->user_seen)->bind(1, u.last_seen).bind_blob(2, id.span()).run();
+        ++last_seen_writes_;
+    };
+    if (all) {  // (at close: every heartbeat's value, however recent)
+        for (auto& [id, u] : users_)
+            if (u.dirty) write(id, u);
+    } else {
+        for (const auto& id : dirty_) {
+            const auto it = users_.find(id);
+            // (left or swept meanwhile, or written and queued again)
+            if (it != users_.end() && it->second.queued) write(id, it->second);
+        }
     }
-    dirty_.resize(kept);
+    dirty_.clear();
 }
 
 void Store::flush() {
@@ -295,9 +297,14 @@ Store::User* Store::touch(const UserId& user, const Token& token, std::int64_t n
     if (now > u.last_seen) u.last_seen = now;
     // (last_seen may be ahead of the table without a heartbeat: a restart's
     // grace, which only a heartbeat's value replaces there.)
-    if (!u.dirty && u.last_seen != u.stored_last_seen) {
+    if (u.last_seen != u.stored_last_seen) {
         u.dirty = true;
-        dirty_.push_back(user);
+        // Worth a write once it moved a step (an eighth of the TTL): the
+        // table's value is what a restart reads, and a TTL is long.
+        if (!u.queued && u.last_seen - u.stored_last_seen >= write_step()) {
+            u.queued = true;
+            dirty_.push_back(user);
+        }
     }
     return &u;
 }
@@ -362,6 +369,7 @@ RegistryResult<JoinResult> Store::join(const UserId& user, const Token& presente
     u.last_seen = std::max(u.last_seen, now);
     u.stored_last_seen = u.last_seen;
     u.dirty = false;
+    u.queued = false;
     note_write();
     return out;
 }
