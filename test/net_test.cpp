@@ -363,4 +363,40 @@ TEST_CASE(
     }());
 }
 
+TEST_CASE("net: once part of a header has come, the rest is due within the frame timeout") {
+    asio::io_context io;
+    test::run_task(io, [&]() -> asio::awaitable<void> {
+        net::FrameStream::Timeouts t;
+        t.idle = std::chrono::hours(1);
+        t.frame = std::chrono::minutes(1);
+        auto pair = co_await connect_pair(t, /*watchdog=*/false);
+        auto stream = pair.writer;
+        std::string failure;
+        bool done = false;
+        auto reader = [&]() -> asio::awaitable<void> {
+            try {
+                (void)co_await stream->read_header();
+                failure = "a header read";
+            } catch (const net::TimeoutError& e) {
+                failure = e.what();
+            } catch (const std::exception& e) {
+                failure = std::string("not a timeout: ") + e.what();
+            }
+            done = true;
+        };
+        asio::co_spawn(io, reader(), asio::detached);
+        const std::string two_bytes("\x00\x00", 2);
+        co_await asio::async_write(pair.remote, asio::buffer(two_bytes), asio::use_awaitable);
+        CHECK(co_await test::eventually_async(
+            [&]() -> asio::awaitable<bool> { co_return stream->bytes_read() == 2; }, 10s));
+        // Due a minute from those bytes, not an hour.
+        const auto now = net::Clock::now();
+        CHECK_FALSE(stream->expire_overdue(now));
+        CHECK(stream->expire_overdue(now + std::chrono::minutes(2)));
+        CHECK(co_await test::eventually_async([&]() -> asio::awaitable<bool> { co_return done; },
+                                              10s));
+        CHECK(failure == "timed out waiting to read");
+    }());
+}
+
 }  // namespace net_test

@@ -203,12 +203,21 @@ void FrameStream::end_wait(std::size_t n) {
     bytes_read_ += n;
 }
 
+void FrameStream::frame_begun() {
+    if (read_deadline_ > Clock::now() + timeouts_.frame) arm(read_deadline_, timeouts_.frame);
+}
+
 awaitable<FrameHeader> FrameStream::read_header() {
     // Once a frame has begun (some of its header is here), the rest of it
     // is due within the frame timeout, not another idle one.
-    arm(read_deadline_, buffered() ? timeouts_.frame : timeouts_.idle);
-    while (end_ - begin_ < limits::kFrameHeaderBytes)
+    if (buffered())
+        frame_begun();
+    else
+        arm(read_deadline_, timeouts_.idle);
+    while (end_ - begin_ < limits::kFrameHeaderBytes) {
         co_await fill();
+        frame_begun();
+    }
     disarm(read_deadline_);
     const ByteSpan header(buffer_.data() + begin_, limits::kFrameHeaderBytes);
     auto h = decode_frame_header(header, max_frame_bytes_);

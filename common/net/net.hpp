@@ -104,9 +104,11 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
     void close();
     bool is_open() const { return socket_.is_open(); }
 
-    // Waits up to `timeouts.idle` for the next frame and checks its header
-    // against the frame limit (ProtocolError if over; NotSeedshare if it is
-    // the connection's first frame).
+    // Waits up to `timeouts.idle` for the next frame (once part of its
+    // header is here, the rest within `timeouts.frame`, or sooner if an
+    // earlier deadline is armed) and checks its header against the frame
+    // limit (ProtocolError if over; NotSeedshare if it is the connection's
+    // first frame).
     awaitable<FrameHeader> read_header();
     // read_header()'s wait for the first bytes of a frame, on its own, for
     // a server holding many idle streams: `end_wait(co_await
@@ -151,6 +153,9 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
 
   private:
     awaitable<void> fill();  // reads more into the buffer
+    // Part of a frame is here: the read deadline becomes the frame timeout
+    // from now, unless the one armed is sooner (an unjoined tracker peer's).
+    void frame_begun();
     void arm(Clock::time_point& deadline, Clock::duration d);
     void disarm(Clock::time_point& deadline);
 
