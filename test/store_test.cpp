@@ -349,13 +349,20 @@ TEST_CASE("store: a flush writes the heartbeats that moved an eighth of the TTL,
         s->flush();
         CHECK(s->last_seen_writes() == writes + 2);
         CHECK_FALSE(s->has_pending());
-        // Under a step: kept in memory, written at close.
-        clock.now += 1;
-        ok(s->heartbeat(uid(1), t1));
+        // Written, then a step again: written again by a flush.
+        clock.now = joined + kRegistryTtlMs / 4;
+        ok(s->heartbeat(uid(2), t2));
         s->flush();
-        CHECK(s->last_seen_writes() == writes + 2);
-        s->close();
         CHECK(s->last_seen_writes() == writes + 3);
+        // Joined again (its token kept): nothing due until a step after it.
+        join(*s, 2, 4000, t2);
+        clock.now += kRegistryTtlMs / 8 - 1;
+        ok(s->heartbeat(uid(2), t2));
+        s->flush();
+        CHECK(s->last_seen_writes() == writes + 3);
+        // Under a step (uid(2)'s last heartbeat): written at close.
+        s->close();
+        CHECK(s->last_seen_writes() == writes + 4);
     }
 }
 

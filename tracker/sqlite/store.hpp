@@ -118,7 +118,8 @@ class Store final : public Registry {
 
     // A write transaction is open (heartbeats alone do not open one).
     bool has_pending() const;
-    // How many last_seen values it has written to the table so far.
+    // How many last_seen UPDATEs it has run so far (a batch that fails to
+    // commit rolls back some of them).
     std::uint64_t last_seen_writes() const { return last_seen_writes_; }
     const std::string& path() const { return path_; }
 
