@@ -3,7 +3,9 @@
 // decoded requests to the Handler and writing its answers. A housekeeping
 // coroutine commits the store's batch every commit_interval, sweeps
 // expired peers every sweep_interval and logs a one-line summary (peers
-// online, seeds, channels, requests/s) at info every summary_interval.
+// online, seeds, channels, requests/s) at info every summary_interval;
+// another closes the connections whose read or write deadline passed (one
+// sweep over all of them, no watchdog per connection).
 //
 // Ownership: the server borrows the Registry, which must outlive it. No global
 // state: several servers can run in one process (tests). stop() (also run by
@@ -49,7 +51,7 @@ class TrackerServer {
         std::chrono::milliseconds join_timeout{limits::kTrackerJoinTimeout};
         // A joined connection may be silent for ttl + idle_margin.
         std::chrono::milliseconds idle_margin{10000};
-        // To read the rest of a frame once its header arrived, and to write one.
+        // To read the rest of a frame once it began, and to write one.
         std::chrono::milliseconds frame_timeout{30000};
         std::chrono::milliseconds write_timeout{30000};
         std::size_t max_connections = limits::kMaxTrackerConnections;
